@@ -1,0 +1,270 @@
+//! Wire types of the contract (`shared/docs/wire-contract.md`), shared by the server and the clients: one source
+//! of truth for every field name. `/api/v1/...` bodies are camelCase; the legacy endpoints are snake_case.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The error body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub status_code: u16,
+    pub message: String,
+    pub error: String,
+    pub detail: String,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the contract's timestamp format in responses.
+pub fn iso8601_millis(unix_millis: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(unix_millis)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses an inbound ISO 8601 instant (`Z` or an offset such as `+00:00`, with or without fractional seconds)
+/// to Unix milliseconds.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.with_timezone(&Utc).timestamp_millis())
+}
+
+/// Query parameters of signed GET requests. All optional here so a missing one gets a precise message.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SignedQuery {
+    pub hotkey: Option<String>,
+    pub signature: Option<String>,
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsResponse {
+    pub success: bool,
+    pub current_time: i64,
+    pub system_status: String,
+    pub epoch_status: EpochStatus,
+    pub zipcode_statistics: ZipcodeStatistics,
+    pub recent_performance: Vec<RecentEpoch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochStatus {
+    pub current_epoch: Option<CurrentEpochSummary>,
+    pub timing: EpochTiming,
+    pub next_epoch: NextEpoch,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentEpochSummary {
+    pub id: String,
+    pub status: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub nonce: String,
+    pub zipcode_count: usize,
+    pub target_listings: u32,
+    pub actual_expected: u64,
+    pub time_until_epoch_end: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochTiming {
+    pub time_until_epoch_end: i64,
+    pub time_until_next_epoch: i64,
+    pub epoch_duration_hours: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEpoch {
+    pub start_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZipcodeStatistics {
+    pub total_zipcodes: u64,
+    pub active_zipcodes: u64,
+    pub inactive_zipcodes: u64,
+    pub state_distribution: Vec<StateCount>,
+    pub tier_distribution: Vec<TierCount>,
+    pub configuration: SelectionConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateCount {
+    pub state: String,
+    pub count: u64,
+    pub avg_listings: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierCount {
+    pub tier: String,
+    pub count: u64,
+    pub avg_listings: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionConfiguration {
+    pub target_listings: u32,
+    pub tolerance_percent: u32,
+    pub cooldown_hours: f64,
+    pub min_listings: u32,
+    pub max_listings: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentEpoch {
+    pub epoch_id: String,
+    pub status: String,
+    pub zipcodes_assigned: usize,
+    pub target_listings: u32,
+    pub actual_expected: u64,
+}
+
+/// The body of `/current` and, with `status`, of `/epoch/{epochId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentResponse {
+    pub success: bool,
+    pub epoch_id: String,
+    pub nonce: String,
+    pub submission_deadline: String,
+    pub epoch_start: String,
+    pub epoch_end: String,
+    pub target_listings: u32,
+    pub tolerance_percent: u32,
+    pub zipcodes: Vec<AssignedZipcode>,
+    pub metadata: AssignmentMetadata,
+    pub assignments: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedZipcode {
+    pub zipcode: String,
+    pub expected_listings: u32,
+    pub state: String,
+    pub city: String,
+    pub county: Option<String>,
+    pub market_tier: String,
+    pub geographic_region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentMetadata {
+    pub total_expected_listings: u64,
+    pub zipcode_count: usize,
+    pub algorithm_version: String,
+    pub selection_seed: String,
+}
+
+/// `POST /api/v1/zipcode-assignments/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusRequest {
+    pub hotkey: String,
+    pub signature: String,
+    pub timestamp: i64,
+    pub epoch_id: String,
+    pub nonce: String,
+    pub status: String,
+    #[serde(default)]
+    pub s3_upload_complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listings_scraped: Option<i64>,
+    #[serde(default)]
+    pub zipcodes_completed: Vec<ZipcodeCompletion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_upload_timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZipcodeCompletion {
+    pub zipcode: String,
+    pub listings_scraped: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResponse {
+    pub success: bool,
+    pub message: String,
+    pub epoch_id: String,
+    pub status: String,
+    pub timestamp: String,
+}
+
+/// `GET /healthcheck` and `/health` (legacy, snake_case).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    pub status: String,
+    pub service: String,
+    pub version: String,
+    pub timestamp: String,
+    /// Seconds since the process started.
+    pub uptime: f64,
+    pub database: String,
+    pub folder_structure: String,
+    pub current_epoch: Option<String>,
+    pub metagraph: MetagraphHealth,
+    pub s3_configured: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetagraphHealth {
+    pub source: String,
+    pub netuid: u16,
+    pub block: Option<u64>,
+    pub neurons: usize,
+    pub validators: usize,
+    pub age_seconds: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_timestamps() {
+        assert_eq!(iso8601_millis(1_759_334_400_000), "2025-10-01T16:00:00.000Z");
+        assert_eq!(iso8601_millis(1_759_334_400_123), "2025-10-01T16:00:00.123Z");
+        for text in [
+            "2025-10-01T16:00:00Z",
+            "2025-10-01T16:00:00.000Z",
+            "2025-10-01T16:00:00+00:00",
+            "2025-10-01T16:00:00.000000+00:00",
+        ] {
+            assert_eq!(parse_iso8601(text), Some(1_759_334_400_000), "{text}");
+        }
+        assert_eq!(parse_iso8601("2025-10-01T16:00:00.123456Z"), Some(1_759_334_400_123));
+        assert_eq!(parse_iso8601("yesterday"), None);
+    }
+
+    #[test]
+    fn error_body_uses_camel_case() {
+        let body = ErrorBody {
+            status_code: 401,
+            message: "Invalid signature".into(),
+            error: "Unauthorized".into(),
+            detail: "Invalid signature".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"statusCode":401,"message":"Invalid signature","error":"Unauthorized","detail":"Invalid signature"}"#
+        );
+    }
+}

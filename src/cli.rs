@@ -1,0 +1,253 @@
+//! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::signed_query;
+use crate::config::{DatabaseArgs, EpochArgs, LogFormat, ServeArgs};
+use crate::domain::auth::Commitment;
+use crate::domain::epoch::EpochId;
+use crate::domain::keys::Keypair;
+use crate::import::{parse_csv, ImportDefaults};
+use crate::service::{SystemTime, TimeSource};
+use crate::storage::{ImportMode, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "zipcoord", version, about = "Zipcode-assignment coordinator for a Bittensor real-estate subnet")]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, env = "ZIPCOORD_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage the zipcode universe.
+    #[command(subcommand)]
+    Zipcodes(ZipcodesCommand),
+    /// Inspect epochs.
+    #[command(subcommand)]
+    Epoch(EpochCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZipcodesCommand {
+    /// Import a CSV file (Zillow regions, recently_sold_listings, or zipcode,expected_listings[,state,city,county,tier]).
+    Import(ImportArgs),
+    /// List stored zipcodes.
+    List(ListArgs),
+    /// Counts by state and market tier.
+    Stats(DatabaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Deactivate stored zipcodes that the file does not list.
+    #[arg(long)]
+    pub replace: bool,
+    /// Expected listings of a STANDARD zipcode when the file has no counts (Zillow format).
+    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = 150)]
+    pub prior_listings: u32,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this state (two-letter code).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Include inactive zipcodes.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EpochCommand {
+    /// Print an epoch's stored assignment and the latest status of each miner, as JSON.
+    Show(ShowEpochArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowEpochArgs {
+    /// Epoch id (`YYYY-MM-DDTHH-MM-SS`); the current epoch when omitted.
+    pub id: Option<EpochId>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub epochs: EpochArgs,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            open_store(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Zipcodes(ZipcodesCommand::Import(args)) => import(args).await,
+        Command::Zipcodes(ZipcodesCommand::List(args)) => list(args).await,
+        Command::Zipcodes(ZipcodesCommand::Stats(db)) => zipcode_stats(db).await,
+        Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
+    }
+}
+
+async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
+    let store = Store::connect(&db.database_url).await.context("cannot open the database")?;
+    store.migrate().await.context("cannot migrate the database")?;
+    Ok(store)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let server = crate::server::start(&args, Arc::new(SystemTime), true).await?;
+    tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph().describe(), "zipcoord listening");
+    if args.dev {
+        print_dev_examples(&server.addr.to_string(), server.app.now_unix());
+    }
+    server.run_until(crate::server::shutdown_signal()).await
+}
+
+/// Ready-to-run signed requests for the dev keys, valid for five minutes.
+fn print_dev_examples(addr: &str, now_unix: i64) {
+    let miner = Keypair::from_uri("//Charlie").expect("dev URI");
+    let validator = Keypair::from_uri("//Alice").expect("dev URI");
+    let current = signed_query(&miner, &Commitment::CurrentAssignment { timestamp: now_unix }, now_unix);
+    let base = format!("http://{addr}/api/v1/zipcode-assignments");
+    println!("\nDev mode: //Alice and //Bob are validators, //Charlie .. //Ferdie miners. Signed examples (valid 5 min):\n");
+    println!("  curl -s '{base}/stats'");
+    println!(
+        "  curl -s '{base}/current?hotkey={}&signature={}&timestamp={}'",
+        current.hotkey.unwrap_or_default(),
+        current.signature.unwrap_or_default(),
+        now_unix
+    );
+    println!(
+        "\n  Validators sign zipcode:validation:{{epochId}}:{{timestamp}}, e.g. //Alice is {}\n",
+        validator.hotkey()
+    );
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let locate = |z| crate::universe::builtin_location(z);
+    let parsed = parse_csv(&text, &ImportDefaults { prior_listings: args.prior_listings, locate: &locate })
+        .with_context(|| format!("{} was not imported (nothing changed)", args.file.display()))?;
+    let store = open_store(&args.database).await?;
+    let mode = if args.replace { ImportMode::Replace } else { ImportMode::Merge };
+    let source = format!("import:{}", args.file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+    let report = store.import_zipcodes(&parsed.records, &source, mode, SystemTime.now_ms()).await?;
+    println!(
+        "imported {} rows ({} format): {} inserted, {} updated, {} unchanged, {} deactivated",
+        parsed.records.len(),
+        parsed.format.name(),
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.deactivated
+    );
+    Ok(())
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.database).await?;
+    let wanted_state = args.state.map(|s| s.to_ascii_uppercase());
+    println!("zipcode\tstate\tcity\tcounty\texpected_listings\ttier\tweight\tactive");
+    for z in store
+        .load_zipcodes()
+        .await?
+        .into_iter()
+        .filter(|z| args.all || z.active)
+        .filter(|z| wanted_state.as_ref().is_none_or(|s| &z.state == s))
+        .take(args.limit)
+    {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            z.zipcode,
+            z.state,
+            z.city,
+            z.county.unwrap_or_default(),
+            z.expected_listings,
+            z.tier,
+            z.weight,
+            z.active
+        );
+    }
+    Ok(())
+}
+
+async fn zipcode_stats(db: DatabaseArgs) -> anyhow::Result<()> {
+    let store = open_store(&db).await?;
+    let stats = store.zipcode_stats().await?;
+    println!("{} zipcodes, {} active, {} inactive", stats.total, stats.active, stats.total - stats.active);
+    println!("\ntier\tcount\tavg_expected_listings");
+    for (tier, count, avg) in &stats.by_tier {
+        println!("{tier}\t{count}\t{avg}");
+    }
+    println!("\nstate\tcount\tavg_expected_listings");
+    for (state, count, avg) in &stats.by_state {
+        println!("{state}\t{count}\t{avg}");
+    }
+    Ok(())
+}
+
+async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.database).await?;
+    let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemTime.now_ms().div_euclid(1000)));
+    let assignment = store
+        .load_epoch(epoch)
+        .await?
+        .with_context(|| format!("epoch {epoch} has not been created (it is created when it starts or is first requested)"))?;
+    let miners: Vec<serde_json::Value> = store
+        .miner_states(epoch)
+        .await?
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "hotkey": s.latest.hotkey.to_string(),
+                "status": s.latest.status.as_str(),
+                "s3UploadComplete": s.latest.s3_upload_complete,
+                "listingsScraped": s.latest.listings_scraped,
+                "zipcodesCompleted": s.latest.zipcodes_completed.len(),
+                "reports": s.report_count,
+                "firstReportedAt": crate::api::iso8601_millis(s.first_reported_at_ms),
+                "lastReportedAt": crate::api::iso8601_millis(s.latest.received_at_ms),
+            })
+        })
+        .collect();
+    let output = serde_json::json!({
+        "epochId": epoch.to_string(),
+        "nonce": assignment.nonce,
+        "epochStart": crate::api::iso8601_millis(epoch.start_unix() * 1000),
+        "epochEnd": crate::api::iso8601_millis(assignment.end_unix * 1000),
+        "targetListings": assignment.target_listings,
+        "totalExpectedListings": assignment.total_expected(),
+        "algorithmVersion": assignment.algorithm_version,
+        "zipcodes": assignment.zipcodes.iter().map(|z| serde_json::json!({
+            "zipcode": z.zipcode.to_string(),
+            "expectedListings": z.expected_listings,
+            "state": z.state,
+            "city": z.city,
+            "marketTier": z.tier.as_str(),
+        })).collect::<Vec<_>>(),
+        "miners": miners,
+    });
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Typed settings from flags and environment variables (`ZIPCOORD_*`), each with a safe default where one
+//! exists. Secrets are parsed straight into redacting types and environment values are hidden from `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::domain::epoch::EpochClock;
+use crate::domain::nonce::ServerSecret;
+use crate::domain::selection::SelectionPolicy;
+
+/// Where the metagraph comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetagraphSpec {
+    /// The well-known dev keys (local networks only).
+    Dev,
+    /// A JSON file of neurons, re-read on every refresh.
+    File(PathBuf),
+}
+
+impl FromStr for MetagraphSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "dev" {
+            Ok(MetagraphSpec::Dev)
+        } else if let Some(path) = s.strip_prefix("file:").filter(|p| !p.is_empty()) {
+            Ok(MetagraphSpec::File(PathBuf::from(path)))
+        } else {
+            Err(format!("unsupported metagraph source '{s}': use 'dev' or 'file:PATH'"))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// SQLite file (`sqlite://PATH`) or PostgreSQL (`postgres://...`).
+    #[arg(long, env = "ZIPCOORD_DATABASE_URL", default_value = "sqlite://zipcoord.db", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// How epochs and their zipcode sets are made.
+#[derive(Debug, Clone, Args)]
+pub struct EpochArgs {
+    /// Epoch length in minutes; must divide 1440 so epochs align to UTC midnight.
+    #[arg(long, env = "ZIPCOORD_EPOCH_MINUTES", default_value_t = 240, value_parser = parse_epoch_minutes)]
+    pub epoch_minutes: u32,
+    /// Expected listings per epoch.
+    #[arg(long, env = "ZIPCOORD_TARGET_LISTINGS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub target_listings: u32,
+    /// Allowed deviation of the sum of expected listings, in percent.
+    #[arg(long, env = "ZIPCOORD_TOLERANCE_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub tolerance_percent: u32,
+    /// Zipcodes expecting fewer listings are never picked.
+    #[arg(long, env = "ZIPCOORD_MIN_LISTINGS", default_value_t = 10)]
+    pub min_listings: u32,
+    /// Zipcodes expecting more listings are never picked.
+    #[arg(long, env = "ZIPCOORD_MAX_LISTINGS", default_value_t = 3_000)]
+    pub max_listings: u32,
+    /// Hours before a zipcode may be assigned again (relaxed when the target is otherwise unreachable).
+    #[arg(long, env = "ZIPCOORD_COOLDOWN_HOURS", default_value_t = 24)]
+    pub cooldown_hours: u32,
+    /// Upper bound on zipcodes per epoch (none by default).
+    #[arg(long, env = "ZIPCOORD_MAX_ZIPCODES")]
+    pub max_zipcodes: Option<usize>,
+    /// Minutes before an epoch starts at which its assignment is created.
+    #[arg(long, env = "ZIPCOORD_EPOCH_LEAD_MINUTES", default_value_t = 15)]
+    pub lead_minutes: u32,
+    /// Expected listings of a STANDARD zipcode with no imported figure (scaled by tier for Zillow imports).
+    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..))]
+    pub prior_listings: u32,
+}
+
+fn parse_epoch_minutes(raw: &str) -> Result<u32, String> {
+    let minutes: u32 = raw.parse().map_err(|_| format!("'{raw}' is not a number of minutes"))?;
+    EpochClock::new(minutes).map(|_| minutes).map_err(|e| e.to_string())
+}
+
+impl EpochArgs {
+    pub fn clock(&self) -> EpochClock {
+        EpochClock::new(self.epoch_minutes).expect("validated by the parser")
+    }
+
+    pub fn policy(&self) -> SelectionPolicy {
+        SelectionPolicy {
+            target_listings: self.target_listings,
+            tolerance_percent: self.tolerance_percent,
+            min_listings: self.min_listings,
+            max_listings: self.max_listings,
+            cooldown_seconds: i64::from(self.cooldown_hours) * 3600,
+            max_count: self.max_zipcodes,
+        }
+    }
+
+    /// The lead time, capped below the epoch length so short test epochs still work.
+    pub fn lead(&self) -> Duration {
+        Duration::from_secs(u64::from(self.lead_minutes.min(self.epoch_minutes.saturating_sub(1))) * 60)
+    }
+}
+
+/// Settings of the HTTP service.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to serve on.
+    #[arg(long, env = "ZIPCOORD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Local development: the dev metagraph (//Alice, //Bob validators; //Charlie..//Ferdie miners) unless
+    /// --metagraph says otherwise, and example signed requests printed at start.
+    #[arg(long)]
+    pub dev: bool,
+    /// Metagraph source: `dev` or `file:PATH`.
+    #[arg(long, env = "ZIPCOORD_METAGRAPH")]
+    pub metagraph: Option<MetagraphSpec>,
+    /// Seconds between metagraph refreshes.
+    #[arg(long, env = "ZIPCOORD_METAGRAPH_REFRESH_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub metagraph_refresh_seconds: u64,
+    /// Subnet id.
+    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = 46)]
+    pub netuid: u16,
+    /// Stake (alpha, whole units) a validator needs besides its permit.
+    #[arg(long, env = "ZIPCOORD_VALIDATOR_MIN_STAKE", default_value_t = 20_000.0)]
+    pub validator_min_stake: f64,
+    /// Server secret (hex, 32+ bytes) for seeds and nonces; generated once and stored when unset.
+    #[arg(long, env = "ZIPCOORD_SECRET", hide_env_values = true, value_parser = ServerSecret::from_hex)]
+    pub secret: Option<ServerSecret>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is answered with an error.
+    #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_seconds: u64,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub epochs: EpochArgs,
+}
+
+impl ServeArgs {
+    /// The metagraph source to use, or a message saying how to give one.
+    pub fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
+        match (&self.metagraph, self.dev) {
+            (Some(spec), _) => Ok(spec.clone()),
+            (None, true) => Ok(MetagraphSpec::Dev),
+            (None, false) => Err("no metagraph source: set ZIPCOORD_METAGRAPH (or --metagraph) to 'file:PATH' with a \
+                 JSON list of {uid, hotkey, coldkey, validator_permit, stake}, or run `zipcoord serve --dev` \
+                 for a local network with the well-known dev keys"
+                .to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metagraph_specs() {
+        assert_eq!("dev".parse::<MetagraphSpec>(), Ok(MetagraphSpec::Dev));
+        assert_eq!("file:/tmp/m.json".parse::<MetagraphSpec>(), Ok(MetagraphSpec::File("/tmp/m.json".into())));
+        assert!("file:".parse::<MetagraphSpec>().is_err());
+        assert!("chain".parse::<MetagraphSpec>().is_err());
+    }
+
+    #[test]
+    fn epoch_minutes_must_divide_a_day() {
+        assert_eq!(parse_epoch_minutes("240"), Ok(240));
+        assert!(parse_epoch_minutes("7").is_err());
+        assert!(parse_epoch_minutes("x").is_err());
+    }
+}

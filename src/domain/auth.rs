@@ -1,0 +1,293 @@
+//! Who is calling: SS58 hotkeys, hotkey signatures over the wire contract's commitment strings, the timestamp
+//! windows, and the roles the metagraph grants.
+//!
+//! Verification follows the subnet's Python clients: sr25519 (Schnorrkel, context `substrate`) over the UTF-8
+//! commitment, and, when that fails, over the polkadot-js `<Bytes>…</Bytes>` wrapping that `Keypair.verify`
+//! also accepts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use blake2::{Blake2b512, Digest};
+
+use super::epoch::EpochId;
+
+/// Bittensor's SS58 address format (the generic Substrate prefix).
+pub const SS58_PREFIX: u8 = 42;
+const SIGNING_CONTEXT: &[u8] = b"substrate";
+
+/// A hotkey: a 32-byte sr25519 public key, written as an SS58 address with prefix 42 (`5…`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hotkey {
+    public: [u8; 32],
+    ss58: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid hotkey: expected an SS58 address with prefix 42 (48 characters starting with 5)")]
+    MalformedHotkey,
+    #[error("invalid signature encoding: expected 64 bytes as 128 hex characters, optionally prefixed with 0x")]
+    MalformedSignature,
+}
+
+fn ss58_checksum(prefix: u8, public: &[u8; 32]) -> [u8; 2] {
+    let mut hasher = Blake2b512::new();
+    hasher.update(b"SS58PRE");
+    hasher.update([prefix]);
+    hasher.update(public);
+    let hash = hasher.finalize();
+    [hash[0], hash[1]]
+}
+
+impl Hotkey {
+    pub fn from_public(public: [u8; 32]) -> Self {
+        let mut raw = Vec::with_capacity(35);
+        raw.push(SS58_PREFIX);
+        raw.extend_from_slice(&public);
+        raw.extend_from_slice(&ss58_checksum(SS58_PREFIX, &public));
+        Hotkey { public, ss58: bs58::encode(raw).into_string() }
+    }
+
+    pub fn public_bytes(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.ss58
+    }
+}
+
+impl FromStr for Hotkey {
+    type Err = AuthError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > 64 {
+            return Err(AuthError::MalformedHotkey);
+        }
+        let raw = bs58::decode(s).into_vec().map_err(|_| AuthError::MalformedHotkey)?;
+        if raw.len() != 35 || raw[0] != SS58_PREFIX {
+            return Err(AuthError::MalformedHotkey);
+        }
+        let mut public = [0u8; 32];
+        public.copy_from_slice(&raw[1..33]);
+        if raw[33..35] != ss58_checksum(SS58_PREFIX, &public) {
+            return Err(AuthError::MalformedHotkey);
+        }
+        Ok(Hotkey { public, ss58: s.to_string() })
+    }
+}
+
+impl fmt::Display for Hotkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.ss58)
+    }
+}
+
+impl fmt::Debug for Hotkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hotkey({})", self.ss58)
+    }
+}
+
+/// A 64-byte sr25519 signature as sent: hex, with or without `0x`, any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotkeySignature([u8; 64]);
+
+impl HotkeySignature {
+    pub fn from_bytes(bytes: [u8; 64]) -> Self {
+        HotkeySignature(bytes)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl FromStr for HotkeySignature {
+    type Err = AuthError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        if text.len() != 128 {
+            return Err(AuthError::MalformedSignature);
+        }
+        let mut bytes = [0u8; 64];
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| AuthError::MalformedSignature)?;
+        Ok(HotkeySignature(bytes))
+    }
+}
+
+/// The exact string a caller signs for each endpoint (wire contract, section 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commitment<'a> {
+    CurrentAssignment { timestamp: i64 },
+    EpochValidation { epoch: EpochId, timestamp: i64 },
+    Status { epoch: EpochId, timestamp: i64 },
+    /// The older status form, which also names the hotkey.
+    LegacyStatus { hotkey: &'a Hotkey, epoch: EpochId, timestamp: i64 },
+    ValidatorUpload { timestamp: i64 },
+    FolderAccess { coldkey: &'a str, hotkey: &'a Hotkey, timestamp: i64 },
+    ValidatorAccess { timestamp: i64 },
+    MinerSpecificAccess { miner_hotkey: &'a str, timestamp: i64 },
+}
+
+impl fmt::Display for Commitment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Commitment::CurrentAssignment { timestamp } => write!(f, "zipcode:assignment:current:{timestamp}"),
+            Commitment::EpochValidation { epoch, timestamp } => write!(f, "zipcode:validation:{epoch}:{timestamp}"),
+            Commitment::Status { epoch, timestamp } => write!(f, "zipcode:status:{epoch}:{timestamp}"),
+            Commitment::LegacyStatus { hotkey, epoch, timestamp } => {
+                write!(f, "miner:status:{hotkey}:{epoch}:{timestamp}")
+            }
+            Commitment::ValidatorUpload { timestamp } => write!(f, "s3:validator:upload:{timestamp}"),
+            Commitment::FolderAccess { coldkey, hotkey, timestamp } => {
+                write!(f, "s3:data:access:{coldkey}:{hotkey}:{timestamp}")
+            }
+            Commitment::ValidatorAccess { timestamp } => write!(f, "s3:validator:access:{timestamp}"),
+            Commitment::MinerSpecificAccess { miner_hotkey, timestamp } => {
+                write!(f, "s3:validator:miner:{miner_hotkey}:{timestamp}")
+            }
+        }
+    }
+}
+
+/// Whether `signature` is the hotkey's signature over `message`, raw or `<Bytes>`-wrapped.
+pub fn verify_hotkey_signature(hotkey: &Hotkey, message: &[u8], signature: &HotkeySignature) -> bool {
+    let Ok(public) = schnorrkel::PublicKey::from_bytes(hotkey.public_bytes()) else {
+        return false;
+    };
+    let Ok(signature) = schnorrkel::Signature::from_bytes(&signature.0) else {
+        return false;
+    };
+    if public.verify_simple(SIGNING_CONTEXT, message, &signature).is_ok() {
+        return true;
+    }
+    let mut wrapped = Vec::with_capacity(message.len() + 15);
+    wrapped.extend_from_slice(b"<Bytes>");
+    wrapped.extend_from_slice(message);
+    wrapped.extend_from_slice(b"</Bytes>");
+    public.verify_simple(SIGNING_CONTEXT, &wrapped, &signature).is_ok()
+}
+
+/// How far a signed timestamp may lie behind and ahead of the server's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampWindow {
+    pub max_age_seconds: i64,
+    pub max_ahead_seconds: i64,
+}
+
+impl TimestampWindow {
+    /// Zipcode endpoints: `now-300 <= timestamp <= now+300`.
+    pub const ZIPCODE: TimestampWindow = TimestampWindow { max_age_seconds: 300, max_ahead_seconds: 300 };
+    /// S3 endpoints: `now-300 <= timestamp <= now+60`.
+    pub const S3: TimestampWindow = TimestampWindow { max_age_seconds: 300, max_ahead_seconds: 60 };
+
+    pub fn accepts(self, timestamp: i64, now_unix: i64) -> bool {
+        now_unix.saturating_sub(self.max_age_seconds) <= timestamp
+            && timestamp <= now_unix.saturating_add(self.max_ahead_seconds)
+    }
+}
+
+/// What a registered hotkey may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Miner,
+    Validator,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::keys::Keypair;
+
+    const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+    #[test]
+    fn parses_and_formats_ss58() {
+        let hotkey: Hotkey = ALICE.parse().unwrap();
+        assert_eq!(Hotkey::from_public(*hotkey.public_bytes()).as_str(), ALICE);
+        assert_eq!(
+            hex::encode(hotkey.public_bytes()),
+            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_hotkeys() {
+        let mut wrong_checksum = ALICE.to_string();
+        wrong_checksum.replace_range(47..48, "R");
+        for bad in [
+            "",
+            "not-a-key",
+            "0x1234",
+            &wrong_checksum,
+            // Same key with the Polkadot prefix 0.
+            "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5",
+            &"5".repeat(200),
+        ] {
+            assert!(bad.parse::<Hotkey>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn signatures_accept_hex_with_or_without_prefix() {
+        let hex = "ab".repeat(64);
+        let plain: HotkeySignature = hex.parse().unwrap();
+        assert_eq!(format!("0x{hex}").parse::<HotkeySignature>().unwrap(), plain);
+        assert_eq!(hex.to_uppercase().parse::<HotkeySignature>().unwrap(), plain);
+        for bad in ["", "0x", &"ab".repeat(63), &"zz".repeat(64), &"ab".repeat(65)] {
+            assert!(bad.parse::<HotkeySignature>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn verifies_raw_and_wrapped_messages() {
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        let bob = Keypair::from_uri("//Bob").unwrap();
+        let message = b"zipcode:assignment:current:1700000000";
+        let raw = alice.sign(message);
+        let wrapped = alice.sign(b"<Bytes>zipcode:assignment:current:1700000000</Bytes>");
+        assert!(verify_hotkey_signature(&alice.hotkey(), message, &raw));
+        assert!(verify_hotkey_signature(&alice.hotkey(), message, &wrapped));
+        assert!(!verify_hotkey_signature(&bob.hotkey(), message, &raw));
+        assert!(!verify_hotkey_signature(&alice.hotkey(), b"zipcode:assignment:current:1700000001", &raw));
+        assert!(!verify_hotkey_signature(&alice.hotkey(), message, &HotkeySignature([0u8; 64])));
+    }
+
+    #[test]
+    fn commitments_match_the_contract() {
+        let hk: Hotkey = ALICE.parse().unwrap();
+        let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
+        let cases = [
+            (Commitment::CurrentAssignment { timestamp: 5 }, "zipcode:assignment:current:5".to_string()),
+            (Commitment::EpochValidation { epoch, timestamp: 5 }, "zipcode:validation:2025-10-01T16-00-00:5".into()),
+            (Commitment::Status { epoch, timestamp: 5 }, "zipcode:status:2025-10-01T16-00-00:5".into()),
+            (
+                Commitment::LegacyStatus { hotkey: &hk, epoch, timestamp: 5 },
+                format!("miner:status:{ALICE}:2025-10-01T16-00-00:5"),
+            ),
+            (Commitment::ValidatorUpload { timestamp: 5 }, "s3:validator:upload:5".into()),
+            (Commitment::FolderAccess { coldkey: "ck", hotkey: &hk, timestamp: 5 }, format!("s3:data:access:ck:{ALICE}:5")),
+            (Commitment::ValidatorAccess { timestamp: 5 }, "s3:validator:access:5".into()),
+            (Commitment::MinerSpecificAccess { miner_hotkey: "m", timestamp: 5 }, "s3:validator:miner:m:5".into()),
+        ];
+        for (commitment, expected) in cases {
+            assert_eq!(commitment.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn timestamp_windows() {
+        let now = 1_000_000;
+        assert!(TimestampWindow::ZIPCODE.accepts(now - 300, now));
+        assert!(TimestampWindow::ZIPCODE.accepts(now + 300, now));
+        assert!(!TimestampWindow::ZIPCODE.accepts(now - 301, now));
+        assert!(!TimestampWindow::ZIPCODE.accepts(now + 301, now));
+        assert!(TimestampWindow::S3.accepts(now + 60, now));
+        assert!(!TimestampWindow::S3.accepts(now + 61, now));
+        assert!(!TimestampWindow::S3.accepts(i64::MIN, now));
+        assert!(!TimestampWindow::S3.accepts(i64::MAX, now));
+    }
+}

@@ -1,0 +1,14 @@
+//! The pure core: epochs, zipcodes, selection, seeds and nonces, signature checks, the metagraph's roles.
+//!
+//! Nothing here does I/O or reads a clock; time and randomness come in as arguments, so every rule is unit-
+//! and property-tested in isolation and the edges (`storage`, `http`, `chain`) only translate.
+
+pub mod assignment;
+pub mod auth;
+pub mod epoch;
+pub mod keys;
+pub mod metagraph;
+pub mod nonce;
+pub mod selection;
+pub mod status;
+pub mod zipcode;

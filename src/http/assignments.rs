@@ -1,0 +1,240 @@
+//! `/api/v1/zipcode-assignments/*`: public stats, the current assignment for miners, past epochs for
+//! validators, and miners' status reports.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::api::{
+    iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
+    EpochStatus, EpochTiming, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
+    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+};
+use crate::domain::assignment::EpochAssignment;
+use crate::domain::auth::{Commitment, Role, TimestampWindow};
+use crate::domain::epoch::EpochId;
+use crate::domain::status::ZipcodeProgress;
+use crate::domain::zipcode::Zipcode;
+use crate::service::{AppState, ServiceError, StatusSubmission};
+
+use super::auth::{authenticate, parse_query_timestamp, SignedFields};
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/zipcode-assignments/stats", get(stats))
+        .route("/api/v1/zipcode-assignments/current", get(current))
+        .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(epoch))
+        .route("/api/v1/zipcode-assignments/status", post(status))
+}
+
+fn assignment_response(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
+    let end = iso8601_millis(a.end_unix * 1000);
+    AssignmentResponse {
+        success: true,
+        epoch_id: a.epoch.to_string(),
+        nonce: a.nonce.clone(),
+        submission_deadline: end.clone(),
+        epoch_start: iso8601_millis(a.epoch.start_unix() * 1000),
+        epoch_end: end,
+        target_listings: a.target_listings,
+        tolerance_percent: a.tolerance_percent,
+        zipcodes: a
+            .zipcodes
+            .iter()
+            .map(|z| AssignedZipcode {
+                zipcode: z.zipcode.to_string(),
+                expected_listings: z.expected_listings,
+                state: z.state.clone(),
+                city: z.city.clone(),
+                county: z.county.clone(),
+                market_tier: z.tier.to_string(),
+                geographic_region: z.geographic_region().to_string(),
+            })
+            .collect(),
+        metadata: AssignmentMetadata {
+            total_expected_listings: a.total_expected(),
+            zipcode_count: a.zipcodes.len(),
+            algorithm_version: a.algorithm_version.clone(),
+            selection_seed: a.selection_seed.clone(),
+        },
+        assignments: Vec::new(),
+        status,
+    }
+}
+
+async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
+    let summary = app.summary().await?;
+    let clock = app.config().clock;
+    let now_unix = summary.now_ms.div_euclid(1000);
+    let epoch_end = clock.end(summary.current_epoch);
+    let policy = app.config().policy;
+    let current_epoch = summary.current.as_ref().map(|a| CurrentEpochSummary {
+        id: a.epoch.to_string(),
+        status: "ACTIVE".to_string(),
+        start_time: iso8601_millis(a.epoch.start_unix() * 1000),
+        end_time: iso8601_millis(a.end_unix * 1000),
+        nonce: a.nonce.clone(),
+        zipcode_count: a.zipcodes.len(),
+        target_listings: a.target_listings,
+        actual_expected: a.total_expected(),
+        time_until_epoch_end: (a.end_unix - now_unix).max(0),
+    });
+    let current_id = summary.current_epoch;
+    let zipcodes = &summary.zipcodes;
+    Ok(Json(StatsResponse {
+        success: true,
+        current_time: now_unix,
+        system_status: "operational".to_string(),
+        epoch_status: EpochStatus {
+            current_epoch,
+            timing: EpochTiming {
+                time_until_epoch_end: (epoch_end - now_unix).max(0),
+                time_until_next_epoch: (epoch_end - now_unix).max(0),
+                epoch_duration_hours: clock.length_seconds() as f64 / 3600.0,
+            },
+            next_epoch: NextEpoch { start_time: iso8601_millis(epoch_end * 1000) },
+        },
+        zipcode_statistics: ZipcodeStatistics {
+            total_zipcodes: zipcodes.total,
+            active_zipcodes: zipcodes.active,
+            inactive_zipcodes: zipcodes.total - zipcodes.active,
+            state_distribution: zipcodes
+                .by_state
+                .iter()
+                .map(|(state, count, avg)| StateCount { state: state.clone(), count: *count, avg_listings: *avg })
+                .collect(),
+            tier_distribution: zipcodes
+                .by_tier
+                .iter()
+                .map(|(tier, count, avg)| TierCount { tier: tier.clone(), count: *count, avg_listings: *avg })
+                .collect(),
+            configuration: SelectionConfiguration {
+                target_listings: policy.target_listings,
+                tolerance_percent: policy.tolerance_percent,
+                cooldown_hours: policy.cooldown_seconds as f64 / 3600.0,
+                min_listings: policy.min_listings,
+                max_listings: policy.max_listings,
+            },
+        },
+        recent_performance: summary
+            .recent
+            .iter()
+            .map(|e| RecentEpoch {
+                epoch_id: e.epoch.to_string(),
+                status: if e.epoch == current_id { "ACTIVE" } else { "COMPLETED" }.to_string(),
+                zipcodes_assigned: e.zipcode_count,
+                target_listings: e.target_listings,
+                actual_expected: e.total_expected,
+            })
+            .collect(),
+    }))
+}
+
+async fn current(
+    State(app): State<AppState>,
+    QueryParams(query): QueryParams<SignedQuery>,
+) -> Result<Json<AssignmentResponse>, ApiError> {
+    let fields = SignedFields {
+        hotkey: query.hotkey.as_deref(),
+        signature: query.signature.as_deref(),
+        timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
+    };
+    authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Miner, |_, timestamp| {
+        vec![Commitment::CurrentAssignment { timestamp }.to_string()]
+    })?;
+    match app.current_assignment().await {
+        Ok(assignment) => Ok(Json(assignment_response(&assignment, None))),
+        Err(ServiceError::Selection(_)) => Err(ApiError::not_found("No current epoch available")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn epoch(
+    State(app): State<AppState>,
+    Path(raw_epoch): Path<String>,
+    QueryParams(query): QueryParams<SignedQuery>,
+) -> Result<Json<AssignmentResponse>, ApiError> {
+    let epoch: EpochId = raw_epoch.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
+    let fields = SignedFields {
+        hotkey: query.hotkey.as_deref(),
+        signature: query.signature.as_deref(),
+        timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
+    };
+    authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Validator, |_, timestamp| {
+        vec![Commitment::EpochValidation { epoch, timestamp }.to_string()]
+    })?;
+    let assignment = match app.started_epoch(epoch).await {
+        Err(ServiceError::Selection(_)) => return Err(ApiError::not_found(format!("Epoch {epoch} not found"))),
+        other => other?,
+    };
+    let status = if epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
+    Ok(Json(assignment_response(&assignment, Some(status.to_string()))))
+}
+
+fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {
+    let zipcode: Zipcode = item.zipcode.parse().map_err(|e: crate::domain::zipcode::ZipcodeError| ApiError::bad_request(e.to_string()))?;
+    let listings_scraped = u64::try_from(item.listings_scraped)
+        .map_err(|_| ApiError::bad_request(format!("listingsScraped for {zipcode} must be >= 0")))?;
+    let completed_at_ms = item
+        .completed_at
+        .as_deref()
+        .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request(format!("Invalid completedAt for {zipcode}"))))
+        .transpose()?;
+    Ok(ZipcodeProgress { zipcode, listings_scraped, completed_at_ms })
+}
+
+/// Largest `zipcodesCompleted` list accepted; real assignments have a few hundred zipcodes at most.
+const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
+
+async fn status(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<StatusRequest>,
+) -> Result<Json<StatusResponse>, ApiError> {
+    let epoch: EpochId = body.epoch_id.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
+    let status = body.status.parse().map_err(ApiError::bad_request)?;
+    if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
+        return Err(ApiError::bad_request(format!("zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes")));
+    }
+    let zipcodes_completed = body.zipcodes_completed.iter().map(parse_progress).collect::<Result<Vec<_>, _>>()?;
+    let listings_scraped = body
+        .listings_scraped
+        .map(|n| u64::try_from(n).map_err(|_| ApiError::bad_request("listingsScraped must be >= 0")))
+        .transpose()?;
+    let s3_upload_at_ms = body
+        .s3_upload_timestamp
+        .as_deref()
+        .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request("Invalid s3UploadTimestamp")))
+        .transpose()?;
+    let fields = SignedFields {
+        hotkey: Some(&body.hotkey),
+        signature: Some(&body.signature),
+        timestamp: Some(body.timestamp),
+    };
+    let caller = authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Miner, |hotkey, timestamp| {
+        vec![
+            Commitment::Status { epoch, timestamp }.to_string(),
+            Commitment::LegacyStatus { hotkey, epoch, timestamp }.to_string(),
+        ]
+    })?;
+    let received_at_ms = app
+        .record_status(StatusSubmission {
+            hotkey: caller.hotkey,
+            epoch,
+            nonce: body.nonce,
+            status,
+            s3_upload_complete: body.s3_upload_complete,
+            listings_scraped,
+            zipcodes_completed,
+            s3_upload_at_ms,
+        })
+        .await?;
+    Ok(Json(StatusResponse {
+        success: true,
+        message: format!("Status {} recorded for epoch {epoch}", status),
+        epoch_id: epoch.to_string(),
+        status: status.to_string(),
+        timestamp: iso8601_millis(received_at_ms),
+    }))
+}

@@ -1,0 +1,71 @@
+//! Authenticating signed requests, cheapest checks first: parse the fields, check the timestamp window, check
+//! the hotkey is registered, and only then verify the signature (the expensive step) and the role.
+
+use crate::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature, Role, TimestampWindow};
+use crate::service::App;
+
+use super::error::ApiError;
+
+/// The raw signed fields of a request, as they arrived.
+pub struct SignedFields<'a> {
+    pub hotkey: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub timestamp: Option<i64>,
+}
+
+/// A caller whose signature verified and whose role was granted.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub hotkey: Hotkey,
+}
+
+pub fn parse_hotkey(raw: Option<&str>, field: &str) -> Result<Hotkey, ApiError> {
+    let raw = raw.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::bad_request(format!("{field} is required")))?;
+    raw.parse().map_err(|_| ApiError::bad_request(format!("Invalid {field}: expected an SS58 address")))
+}
+
+/// Parses a query-string timestamp: Unix seconds as a decimal integer.
+pub fn parse_query_timestamp(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    raw.map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp")))
+        .transpose()
+}
+
+/// Authenticates a request whose signature must cover one of `commitments` (built for the parsed hotkey and
+/// timestamp), as `role`.
+pub fn authenticate(
+    app: &App,
+    fields: SignedFields<'_>,
+    window: TimestampWindow,
+    role: Role,
+    commitments: impl Fn(&Hotkey, i64) -> Vec<String>,
+) -> Result<Caller, ApiError> {
+    let hotkey = parse_hotkey(fields.hotkey, "hotkey")?;
+    let signature: HotkeySignature = fields
+        .signature
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("signature is required"))?
+        .parse()
+        .map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))?;
+    let timestamp = fields.timestamp.ok_or_else(|| ApiError::bad_request("timestamp is required"))?;
+    if !window.accepts(timestamp, app.now_unix()) {
+        return Err(ApiError::bad_request("Invalid timestamp"));
+    }
+    let snapshot = app
+        .metagraph()
+        .snapshot()
+        .ok_or_else(|| ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked"))?;
+    if snapshot.neuron(&hotkey).is_none() {
+        return Err(ApiError::unauthorized(format!(
+            "Hotkey is not registered on subnet {}",
+            app.config().netuid
+        )));
+    }
+    let verified = commitments(&hotkey, timestamp)
+        .iter()
+        .any(|message| verify_hotkey_signature(&hotkey, message.as_bytes(), &signature));
+    if !verified {
+        return Err(ApiError::unauthorized("Invalid signature"));
+    }
+    snapshot.authorize(&hotkey, role, app.config().validator_min_stake)?;
+    Ok(Caller { hotkey })
+}

@@ -1,0 +1,102 @@
+//! The one HTTP error type: every failure leaves the server as the contract's error body
+//! `{statusCode, message, error, detail}`, with internal causes logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::api::ErrorBody;
+use crate::domain::metagraph::RoleError;
+use crate::service::ServiceError;
+
+/// Longest message echoed back; parser errors can quote user input.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+        }
+        ApiError { status, message }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            status_code: self.status.as_u16(),
+            message: self.message.clone(),
+            error: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            detail: self.message.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl From<RoleError> for ApiError {
+    fn from(error: RoleError) -> Self {
+        match error {
+            RoleError::NotRegistered => ApiError::unauthorized("Hotkey is not registered on the subnet"),
+            RoleError::NoValidatorPermit => ApiError::forbidden("Validator permit required"),
+            RoleError::InsufficientStake { required, .. } => {
+                ApiError::forbidden(format!("Validator stake below the required {required}"))
+            }
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound(message) => ApiError::not_found(message),
+            ServiceError::Rejected(message) => ApiError::bad_request(message),
+            ServiceError::InvalidNonce => ApiError::bad_request("Invalid nonce for epoch"),
+            ServiceError::Role(role) => role.into(),
+            ServiceError::MetagraphUnavailable => {
+                ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked")
+            }
+            ServiceError::Selection(error) => {
+                tracing::warn!(%error, "request needed an epoch that cannot be selected");
+                ApiError::unavailable("No zipcode assignment could be selected for this epoch")
+            }
+            ServiceError::Storage(error) => {
+                tracing::error!(%error, "storage failure while serving a request");
+                ApiError::unavailable("Service temporarily unavailable")
+            }
+            ServiceError::Chain(error) => {
+                tracing::error!(%error, "metagraph failure while serving a request");
+                ApiError::unavailable("Metagraph temporarily unavailable")
+            }
+        }
+    }
+}

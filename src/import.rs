@@ -1,0 +1,268 @@
+//! Parsing operators' zipcode files into records. Three CSV formats are recognised by their header:
+//!
+//! - Zillow regions (`RegionID,SizeRank,RegionName,RegionType,StateName,State,City,Metro,CountyName`): no listing
+//!   counts, so expected listings come from the prior scaled by the `SizeRank` tier;
+//! - `zipcode,state,city,county,population,median_home_value,recently_sold_listings,market_tier,...`, where
+//!   `recently_sold_listings` is the expected listings per epoch;
+//! - plain `zipcode,expected_listings[,state,city,county,tier]`, with or without a header.
+//!
+//! A file is accepted whole or not at all: the first bad row is reported with its line number and reason.
+
+use std::collections::HashMap;
+
+use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
+use crate::universe::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvFormat {
+    Zillow,
+    RecentlySold,
+    Plain,
+}
+
+impl CsvFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            CsvFormat::Zillow => "zillow",
+            CsvFormat::RecentlySold => "recently_sold_listings",
+            CsvFormat::Plain => "plain",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {line}: {reason}")]
+    Row { line: u64, reason: String },
+    #[error("the file has no zipcode rows")]
+    Empty,
+    #[error("unrecognised CSV header: {0}")]
+    UnknownFormat(String),
+}
+
+/// How to fill what a file does not say.
+pub struct ImportDefaults<'a> {
+    /// Expected listings for a `STANDARD` zipcode when the file has no count (scaled by tier).
+    pub prior_listings: u32,
+    /// Location of a zipcode when the file gives none.
+    pub locate: &'a dyn Fn(Zipcode) -> Option<Location>,
+}
+
+#[derive(Debug)]
+pub struct ParsedFile {
+    pub format: CsvFormat,
+    pub records: Vec<ZipcodeRecord>,
+}
+
+struct Columns(HashMap<String, usize>);
+
+impl Columns {
+    fn get<'r>(&self, row: &'r csv::StringRecord, name: &str) -> Option<&'r str> {
+        self.0.get(name).and_then(|&i| row.get(i)).map(str::trim).filter(|v| !v.is_empty())
+    }
+}
+
+fn detect(header: &csv::StringRecord) -> Option<(CsvFormat, Columns)> {
+    let columns = Columns(
+        header.iter().enumerate().map(|(i, name)| (name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(), i)).collect(),
+    );
+    let has = |name: &str| columns.0.contains_key(name);
+    if has("regionname") && has("sizerank") {
+        Some((CsvFormat::Zillow, columns))
+    } else if has("zipcode") && has("recently_sold_listings") {
+        Some((CsvFormat::RecentlySold, columns))
+    } else if has("zipcode") && has("expected_listings") {
+        Some((CsvFormat::Plain, columns))
+    } else {
+        None
+    }
+}
+
+fn parse_count(raw: Option<&str>, field: &str) -> Result<u32, String> {
+    let raw = raw.ok_or_else(|| format!("missing {field}"))?;
+    // Spreadsheets export whole numbers as `120.0`.
+    let value: f64 = raw.parse().map_err(|_| format!("{field} '{raw}' is not a number"))?;
+    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > f64::from(u32::MAX) {
+        return Err(format!("{field} '{raw}' is not a whole number >= 0"));
+    }
+    Ok(value as u32)
+}
+
+/// Parses CSV text in one of the three formats.
+pub fn parse_csv(text: &str, defaults: &ImportDefaults<'_>) -> Result<ParsedFile, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut rows = reader.records();
+    let first = match rows.next() {
+        Some(Ok(row)) => row,
+        Some(Err(e)) => return Err(ImportError::Row { line: 1, reason: e.to_string() }),
+        None => return Err(ImportError::Empty),
+    };
+    let (format, columns, pending) = match detect(&first) {
+        Some((format, columns)) => (format, columns, None),
+        // Headerless plain files: the first row is data.
+        None if first.len() >= 2 && Zipcode::parse_lenient(&first[0]).is_ok() => {
+            let names = ["zipcode", "expected_listings", "state", "city", "county", "tier"];
+            let columns = Columns(names.iter().enumerate().map(|(i, n)| (n.to_string(), i)).collect());
+            (CsvFormat::Plain, columns, Some(first))
+        }
+        None => {
+            let header: Vec<&str> = first.iter().take(12).collect();
+            return Err(ImportError::UnknownFormat(header.join(",")));
+        }
+    };
+
+    let mut records = Vec::new();
+    let mut first_line: HashMap<Zipcode, u64> = HashMap::new();
+    let rows = pending.into_iter().map(Ok).chain(rows);
+    for row in rows {
+        let row = row.map_err(|e| ImportError::Row {
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            reason: e.to_string(),
+        })?;
+        let line = row.position().map(|p| p.line()).unwrap_or(0);
+        if row.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let record = parse_row(format, &columns, &row, defaults).map_err(|reason| ImportError::Row { line, reason })?;
+        if let Some(previous) = first_line.insert(record.zipcode, line) {
+            return Err(ImportError::Row { line, reason: format!("duplicate zipcode {} (first on line {previous})", record.zipcode) });
+        }
+        records.push(record);
+    }
+    if records.is_empty() {
+        return Err(ImportError::Empty);
+    }
+    Ok(ParsedFile { format, records })
+}
+
+fn parse_row(
+    format: CsvFormat,
+    columns: &Columns,
+    row: &csv::StringRecord,
+    defaults: &ImportDefaults<'_>,
+) -> Result<ZipcodeRecord, String> {
+    let zip_column = if format == CsvFormat::Zillow { "regionname" } else { "zipcode" };
+    let raw_zip = columns.get(row, zip_column).ok_or_else(|| format!("missing {zip_column}"))?;
+    let zipcode = Zipcode::parse_lenient(raw_zip).map_err(|e| e.to_string())?;
+    let (tier, expected_listings) = match format {
+        CsvFormat::Zillow => {
+            if let Some(kind) = columns.get(row, "regiontype") {
+                if !kind.eq_ignore_ascii_case("zip") {
+                    return Err(format!("RegionType '{kind}' is not a zip region"));
+                }
+            }
+            let rank = parse_count(columns.get(row, "sizerank"), "SizeRank")?;
+            let tier = MarketTier::from_size_rank(rank);
+            let expected = (f64::from(defaults.prior_listings) * tier.prior_multiplier()).round() as u32;
+            (tier, expected)
+        }
+        CsvFormat::RecentlySold => {
+            let tier = parse_tier(columns.get(row, "market_tier"))?;
+            (tier, parse_count(columns.get(row, "recently_sold_listings"), "recently_sold_listings")?)
+        }
+        CsvFormat::Plain => {
+            let tier = parse_tier(columns.get(row, "tier").or_else(|| columns.get(row, "market_tier")))?;
+            (tier, parse_count(columns.get(row, "expected_listings"), "expected_listings")?)
+        }
+    };
+    let county_column = if format == CsvFormat::Zillow { "countyname" } else { "county" };
+    let known = || (defaults.locate)(zipcode);
+    let state = match columns.get(row, "state") {
+        Some(s) => s.to_ascii_uppercase(),
+        None => known().map(|l| l.state).ok_or_else(|| format!("missing state for {zipcode}, and it is not a known US zipcode"))?,
+    };
+    if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!("state '{state}' is not a two-letter code"));
+    }
+    let city = match columns.get(row, "city") {
+        Some(c) => c.to_string(),
+        None => known().map(|l| l.city).unwrap_or_default(),
+    };
+    let county = match columns.get(row, county_column) {
+        Some(c) => Some(c.to_string()),
+        None => known().and_then(|l| l.county),
+    };
+    Ok(ZipcodeRecord { zipcode, state, city, county, expected_listings, tier, weight: 1.0, active: true })
+}
+
+fn parse_tier(raw: Option<&str>) -> Result<MarketTier, String> {
+    raw.map(str::parse).unwrap_or(Ok(MarketTier::Standard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_lookup(_: Zipcode) -> Option<Location> {
+        None
+    }
+
+    fn defaults() -> ImportDefaults<'static> {
+        ImportDefaults { prior_listings: 100, locate: &no_lookup }
+    }
+
+    #[test]
+    fn reads_zillow_regions() {
+        let text = "RegionID,SizeRank,RegionName,RegionType,StateName,State,City,Metro,CountyName\n\
+                    91982,1,77494,zip,TX,TX,Katy,\"Houston-The Woodlands-Sugar Land, TX\",Fort Bend County\n\
+                    61148,700,08701,zip,NJ,NJ,Lakewood,\"New York-Newark-Jersey City, NY-NJ-PA\",Ocean County\n\
+                    1,3000,501,zip,NY,NY,Holtsville,,Suffolk County\n";
+        let parsed = parse_csv(text, &defaults()).unwrap();
+        assert_eq!(parsed.format, CsvFormat::Zillow);
+        let r = &parsed.records;
+        assert_eq!((r[0].zipcode.as_str(), r[0].tier, r[0].expected_listings), ("77494", MarketTier::Premium, 300));
+        assert_eq!((r[1].zipcode.as_str(), r[1].tier, r[1].expected_listings), ("08701", MarketTier::Standard, 100));
+        assert_eq!((r[2].zipcode.as_str(), r[2].tier, r[2].expected_listings), ("00501", MarketTier::Rural, 50));
+        assert_eq!(r[0].county.as_deref(), Some("Fort Bend County"));
+        assert_eq!(r[1].city, "Lakewood");
+    }
+
+    #[test]
+    fn reads_recently_sold_listings() {
+        let text = "zipcode,state,city,county,population,median_home_value,recently_sold_listings,market_tier,geographic_region,last_scraped\n\
+                    02134,MA,Boston,Suffolk,20000,700000,85,premium,Northeast,2025-01-01\n";
+        let parsed = parse_csv(text, &defaults()).unwrap();
+        assert_eq!(parsed.format, CsvFormat::RecentlySold);
+        assert_eq!(parsed.records[0].expected_listings, 85);
+        assert_eq!(parsed.records[0].tier, MarketTier::Premium);
+        assert_eq!(parsed.records[0].zipcode.as_str(), "02134");
+    }
+
+    #[test]
+    fn reads_plain_files_with_and_without_header() {
+        let located = |_: Zipcode| Some(Location { state: "NY".into(), city: "New York".into(), county: None });
+        let d = ImportDefaults { prior_listings: 100, locate: &located };
+        let with_header = parse_csv("zipcode,expected_listings\n10001,120\n10002,80.0\n", &d).unwrap();
+        assert_eq!(with_header.records.len(), 2);
+        assert_eq!(with_header.records[1].expected_listings, 80);
+        assert_eq!(with_header.records[0].state, "NY");
+        let headerless = parse_csv("10001,120,ny,New York,New York County,major\n", &d).unwrap();
+        assert_eq!(headerless.format, CsvFormat::Plain);
+        assert_eq!(headerless.records[0].tier, MarketTier::Major);
+        assert_eq!(headerless.records[0].county.as_deref(), Some("New York County"));
+    }
+
+    #[test]
+    fn reports_the_first_bad_row() {
+        let cases = [
+            ("zipcode,expected_listings,state\n10001,120,NY\n10002,-5,NY\n", 3, "expected_listings"),
+            ("zipcode,expected_listings,state\n10001,120,NY\nabcde,5,NY\n", 3, "invalid zipcode"),
+            ("zipcode,expected_listings,state\n10001,120,NY\n10001,5,NY\n", 3, "duplicate zipcode 10001 (first on line 2)"),
+            ("zipcode,expected_listings\n10001,120\n", 2, "missing state"),
+            ("zipcode,expected_listings,state\n10001,12x,NY\n", 2, "not a number"),
+            ("zipcode,expected_listings,state,city,county,tier\n10001,1,NY,a,b,gold\n", 2, "unknown market tier"),
+        ];
+        for (text, line, reason) in cases {
+            match parse_csv(text, &defaults()) {
+                Err(ImportError::Row { line: l, reason: r }) => {
+                    assert_eq!(l, line, "{text}");
+                    assert!(r.contains(reason), "{r} should mention {reason}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert_eq!(parse_csv("", &defaults()).unwrap_err(), ImportError::Empty);
+        assert_eq!(parse_csv("zipcode,expected_listings\n", &defaults()).unwrap_err(), ImportError::Empty);
+        assert!(matches!(parse_csv("a,b,c\n1,2,3\n", &defaults()).unwrap_err(), ImportError::UnknownFormat(_)));
+    }
+}

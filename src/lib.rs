@@ -1,0 +1,34 @@
+//! zipcoord: the coordination service of a Bittensor real-estate scraping subnet.
+//!
+//! Every epoch it picks a random set of US zipcodes whose expected listings add up to a target, serves that
+//! assignment with an epoch nonce to registered miners, takes their progress reports, and serves past epochs to
+//! validators. Dependencies point inward, towards `domain`:
+//!
+//! - [`domain`]: pure rules (epochs, zipcodes, selection, nonce, signatures, roles); no I/O, no clock.
+//! - [`api`]: the wire types of the contract, shared by the server and the clients.
+//! - [`config`]: typed settings from flags and environment; secrets in a redacting type.
+//! - [`storage`]: the database (SQLite or PostgreSQL through sqlx's `any` driver) and its migrations.
+//! - [`import`]: parsing operators' zipcode CSV files into records.
+//! - [`chain`]: where the metagraph comes from (a JSON file, the dev accounts).
+//! - [`service`]: the application state and use cases (epoch creation, status reports) over storage and chain.
+//! - [`server`]: wiring settings, storage, state, tasks and HTTP into a running service.
+//! - [`http`]: routers per resource, authentication, and the contract's error body.
+//! - [`tasks`]: background work (epoch pre-creation, metagraph refresh), each a `tick` plus a loop.
+//! - [`client`]: a signed HTTP client over the same wire types.
+//! - [`universe`]: the built-in zipcode list.
+//! - [`cli`], [`telemetry`]: the binary's commands and logging.
+
+pub mod api;
+pub mod chain;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod import;
+pub mod server;
+pub mod service;
+pub mod storage;
+pub mod tasks;
+pub mod universe;
+pub mod telemetry;

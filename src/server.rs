@@ -1,0 +1,115 @@
+//! Assembles a running service from its settings: database, application state, background tasks and the
+//! HTTP listener. Used by `zipcoord serve` and by the integration tests, so both run the same wiring.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::dev::DevSource;
+use crate::chain::file::FileSource;
+use crate::chain::MetagraphSource;
+use crate::config::{MetagraphSpec, ServeArgs};
+use crate::http::{self, HttpLimits};
+use crate::service::{App, AppState, ServiceConfig, TimeSource};
+use crate::storage::Store;
+
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub app: AppState,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub fn service_config(args: &ServeArgs) -> ServiceConfig {
+    ServiceConfig {
+        clock: args.epochs.clock(),
+        policy: args.epochs.policy(),
+        lead_seconds: args.epochs.lead().as_secs() as i64,
+        netuid: args.netuid,
+        validator_min_stake: args.validator_min_stake,
+        prior_listings: args.epochs.prior_listings,
+    }
+}
+
+pub fn metagraph_source(spec: &MetagraphSpec) -> Arc<dyn MetagraphSource> {
+    match spec {
+        MetagraphSpec::Dev => Arc::new(DevSource::new()),
+        MetagraphSpec::File(path) => Arc::new(FileSource::new(path.clone())),
+    }
+}
+
+/// Connects, migrates, prepares the application and starts serving. With `background_tasks` off nothing runs
+/// on a timer (tests call the ticks themselves).
+pub async fn start(args: &ServeArgs, time: Arc<dyn TimeSource>, background_tasks: bool) -> anyhow::Result<RunningServer> {
+    let spec = args.metagraph_spec().map_err(anyhow::Error::msg)?;
+    let store = Store::connect(&args.database.database_url).await.context("cannot open the database")?;
+    store.migrate().await.context("cannot migrate the database")?;
+    let app = App::start(store, service_config(args), args.secret.clone(), metagraph_source(&spec), time)
+        .await
+        .context("cannot start the service")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let cancel = CancellationToken::new();
+    let tasks = if background_tasks {
+        crate::tasks::spawn_all(app.clone(), Duration::from_secs(args.metagraph_refresh_seconds), cancel.clone())
+    } else {
+        Vec::new()
+    };
+    let limits = HttpLimits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_seconds),
+    };
+    let router = http::router(app.clone(), limits);
+    let shutdown = cancel.clone();
+    let server = tokio::spawn(http::serve(listener, router, async move { shutdown.cancelled().await }));
+    Ok(RunningServer { addr, app, cancel, server, tasks })
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets in-flight requests finish, stops the tasks and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        let served = self.server.await.context("server task failed")?;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.app.store().close().await;
+        served.context("server error")
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,171 @@
+//! Epochs and their assignments: written once, read many times.
+
+use std::collections::HashMap;
+
+// Dynamic SQL here is built only from constants and numbered placeholders, never from input.
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
+use crate::domain::assignment::EpochAssignment;
+use crate::domain::epoch::EpochId;
+use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
+
+/// One line of epoch history (stats `recentPerformance`, `zipcoord epoch list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochSummary {
+    pub epoch: EpochId,
+    pub end_unix: i64,
+    pub zipcode_count: usize,
+    pub target_listings: u32,
+    pub total_expected: u64,
+}
+
+const EPOCH_COLUMNS: &str = "id, start_unix, end_unix, nonce, selection_seed, target_listings, tolerance_percent, \
+                             algorithm_version, total_expected, zipcode_count, created_at_ms";
+
+impl Store {
+    /// The stored assignment of `epoch`, if it was ever created.
+    pub async fn load_epoch(&self, epoch: EpochId) -> StorageResult<Option<EpochAssignment>> {
+        let id = epoch.to_string();
+        let Some(row) = sqlx::query(AssertSqlSafe(format!("SELECT {EPOCH_COLUMNS} FROM epochs WHERE id = $1")))
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT zipcode, expected_listings, state, city, county, market_tier, weight \
+             FROM epoch_zipcodes WHERE epoch_id = $1 ORDER BY position",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut zipcodes = Vec::with_capacity(rows.len());
+        for z in &rows {
+            zipcodes.push(ZipcodeRecord {
+                zipcode: parse_column(z, "zipcode")?,
+                state: z.try_get("state")?,
+                city: z.try_get("city")?,
+                county: z.try_get("county")?,
+                expected_listings: get_u32(z, "expected_listings")?,
+                tier: parse_column(z, "market_tier")?,
+                weight: z.try_get("weight")?,
+                active: true,
+            });
+        }
+        let assignment = EpochAssignment {
+            epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
+            end_unix: row.try_get("end_unix")?,
+            nonce: row.try_get("nonce")?,
+            selection_seed: row.try_get("selection_seed")?,
+            target_listings: get_u32(&row, "target_listings")?,
+            tolerance_percent: get_u32(&row, "tolerance_percent")?,
+            algorithm_version: row.try_get("algorithm_version")?,
+            zipcodes,
+            created_at_ms: row.try_get("created_at_ms")?,
+        };
+        if assignment.zipcodes.len() as u64 != get_u64(&row, "zipcode_count")? || assignment.epoch != epoch {
+            return Err(StorageError::Corrupt(format!("epoch {id} does not match its zipcode rows")));
+        }
+        Ok(Some(assignment))
+    }
+
+    /// Stores `assignment` unless its epoch already exists. Returns the stored assignment and whether this call
+    /// created it: under concurrency the first writer wins and everyone else reads the winner's row.
+    pub async fn insert_epoch(&self, assignment: &EpochAssignment) -> StorageResult<(EpochAssignment, bool)> {
+        let id = assignment.epoch.to_string();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT DO NOTHING"
+        )))
+        .bind(&id)
+        .bind(assignment.epoch.start_unix())
+        .bind(assignment.end_unix)
+        .bind(&assignment.nonce)
+        .bind(&assignment.selection_seed)
+        .bind(i64::from(assignment.target_listings))
+        .bind(i64::from(assignment.tolerance_percent))
+        .bind(&assignment.algorithm_version)
+        .bind(assignment.total_expected() as i64)
+        .bind(assignment.zipcodes.len() as i64)
+        .bind(assignment.created_at_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            let existing = self.load_epoch(assignment.epoch).await?.ok_or_else(|| {
+                StorageError::Corrupt(format!("epoch {id} conflicted on insert but cannot be read"))
+            })?;
+            return Ok((existing, false));
+        }
+        for (chunk_index, chunk) in assignment.zipcodes.chunks(500).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO epoch_zipcodes (epoch_id, position, zipcode, expected_listings, state, city, county, \
+                 market_tier, weight) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                let params: Vec<String> = (1..=9).map(|k| format!("${}", b + k)).collect();
+                sql.push_str(&format!("({})", params.join(",")));
+            }
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (i, z) in chunk.iter().enumerate() {
+                query = query
+                    .bind(id.clone())
+                    .bind((chunk_index * 500 + i) as i64)
+                    .bind(z.zipcode.to_string())
+                    .bind(i64::from(z.expected_listings))
+                    .bind(z.state.clone())
+                    .bind(z.city.clone())
+                    .bind(z.county.clone())
+                    .bind(z.tier.as_str())
+                    .bind(z.weight);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok((assignment.clone(), true))
+    }
+
+    /// Epochs that started at or before `until_start_unix`, newest first.
+    pub async fn recent_epochs(&self, until_start_unix: i64, limit: i64) -> StorageResult<Vec<EpochSummary>> {
+        let rows = sqlx::query(
+            "SELECT start_unix, end_unix, zipcode_count, target_listings, total_expected FROM epochs \
+             WHERE start_unix <= $1 ORDER BY start_unix DESC LIMIT $2",
+        )
+        .bind(until_start_unix)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EpochSummary {
+                    epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
+                    end_unix: row.try_get("end_unix")?,
+                    zipcode_count: get_u64(row, "zipcode_count")? as usize,
+                    target_listings: get_u32(row, "target_listings")?,
+                    total_expected: get_u64(row, "total_expected")?,
+                })
+            })
+            .collect()
+    }
+
+    /// For each zipcode assigned by an epoch starting in `[from_unix, before_unix)`, the latest such start.
+    pub async fn last_assignments(&self, from_unix: i64, before_unix: i64) -> StorageResult<HashMap<Zipcode, i64>> {
+        let rows = sqlx::query(
+            "SELECT ez.zipcode AS zipcode, MAX(e.start_unix) AS last_start FROM epoch_zipcodes ez \
+             JOIN epochs e ON e.id = ez.epoch_id WHERE e.start_unix >= $1 AND e.start_unix < $2 GROUP BY ez.zipcode",
+        )
+        .bind(from_unix)
+        .bind(before_unix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((parse_column(row, "zipcode")?, row.try_get("last_start")?))).collect()
+    }
+}

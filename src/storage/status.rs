@@ -1,0 +1,149 @@
+//! Miners' status reports: every report as an event, plus the latest state per miner and epoch.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{flag, get_flag, get_u64, parse_column, StorageError, StorageResult, Store};
+use crate::domain::epoch::EpochId;
+use crate::domain::status::{MinerEpochState, StatusReport, ZipcodeProgress};
+
+/// The JSON stored in `zipcodes_completed`.
+#[derive(Serialize, Deserialize)]
+struct StoredProgress {
+    zipcode: String,
+    listings_scraped: u64,
+    completed_at_ms: Option<i64>,
+}
+
+fn progress_to_json(progress: &[ZipcodeProgress]) -> String {
+    let stored: Vec<StoredProgress> = progress
+        .iter()
+        .map(|p| StoredProgress {
+            zipcode: p.zipcode.to_string(),
+            listings_scraped: p.listings_scraped,
+            completed_at_ms: p.completed_at_ms,
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn progress_from_json(text: &str) -> StorageResult<Vec<ZipcodeProgress>> {
+    let stored: Vec<StoredProgress> =
+        serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("zipcodes_completed: {e}")))?;
+    stored
+        .into_iter()
+        .map(|p| {
+            Ok(ZipcodeProgress {
+                zipcode: p.zipcode.parse().map_err(|_| StorageError::Corrupt("zipcodes_completed zipcode".into()))?,
+                listings_scraped: p.listings_scraped,
+                completed_at_ms: p.completed_at_ms,
+            })
+        })
+        .collect()
+}
+
+fn optional_u64(row: &AnyRow, column: &str) -> StorageResult<Option<u64>> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(|v| v.max(0) as u64))
+}
+
+fn state_from_row(row: &AnyRow) -> StorageResult<MinerEpochState> {
+    Ok(MinerEpochState {
+        latest: StatusReport {
+            epoch: parse_column(row, "epoch_id")?,
+            hotkey: parse_column(row, "hotkey")?,
+            status: parse_column(row, "status")?,
+            s3_upload_complete: get_flag(row, "s3_upload_complete")?,
+            listings_scraped: optional_u64(row, "listings_scraped")?,
+            zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
+            s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
+            received_at_ms: row.try_get("last_reported_at_ms")?,
+        },
+        report_count: get_u64(row, "report_count")?,
+        first_reported_at_ms: row.try_get("first_reported_at_ms")?,
+    })
+}
+
+impl Store {
+    /// Appends the report to the event log and folds it into the miner's latest state, atomically.
+    pub async fn record_status(&self, report: &StatusReport) -> StorageResult<()> {
+        let epoch_id = report.epoch.to_string();
+        let hotkey = report.hotkey.to_string();
+        let progress = progress_to_json(&report.zipcodes_completed);
+        let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO status_events (epoch_id, hotkey, status, s3_upload_complete, listings_scraped, \
+             zipcodes_completed, s3_upload_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&epoch_id)
+        .bind(&hotkey)
+        .bind(report.status.as_str())
+        .bind(flag(report.s3_upload_complete))
+        .bind(listings)
+        .bind(&progress)
+        .bind(report.s3_upload_at_ms)
+        .bind(report.received_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO miner_epoch_status (epoch_id, hotkey, status, s3_upload_complete, listings_scraped, \
+             zipcodes_completed, s3_upload_at_ms, report_count, first_reported_at_ms, last_reported_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
+             ON CONFLICT (epoch_id, hotkey) DO UPDATE SET status = excluded.status, \
+             s3_upload_complete = excluded.s3_upload_complete, listings_scraped = excluded.listings_scraped, \
+             zipcodes_completed = excluded.zipcodes_completed, s3_upload_at_ms = excluded.s3_upload_at_ms, \
+             report_count = miner_epoch_status.report_count + 1, last_reported_at_ms = excluded.last_reported_at_ms",
+        )
+        .bind(&epoch_id)
+        .bind(&hotkey)
+        .bind(report.status.as_str())
+        .bind(flag(report.s3_upload_complete))
+        .bind(listings)
+        .bind(&progress)
+        .bind(report.s3_upload_at_ms)
+        .bind(report.received_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest state of every miner that reported in `epoch`, by hotkey.
+    pub async fn miner_states(&self, epoch: EpochId) -> StorageResult<Vec<MinerEpochState>> {
+        let rows = sqlx::query(
+            "SELECT epoch_id, hotkey, status, s3_upload_complete, listings_scraped, zipcodes_completed, \
+             s3_upload_at_ms, report_count, first_reported_at_ms, last_reported_at_ms \
+             FROM miner_epoch_status WHERE epoch_id = $1 ORDER BY hotkey",
+        )
+        .bind(epoch.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(state_from_row).collect()
+    }
+
+    /// Every report received for `epoch`, oldest first.
+    pub async fn status_events(&self, epoch: EpochId) -> StorageResult<Vec<StatusReport>> {
+        let rows = sqlx::query(
+            "SELECT epoch_id, hotkey, status, s3_upload_complete, listings_scraped, zipcodes_completed, \
+             s3_upload_at_ms, received_at_ms FROM status_events WHERE epoch_id = $1 ORDER BY id",
+        )
+        .bind(epoch.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StatusReport {
+                    epoch: parse_column(row, "epoch_id")?,
+                    hotkey: parse_column(row, "hotkey")?,
+                    status: parse_column(row, "status")?,
+                    s3_upload_complete: get_flag(row, "s3_upload_complete")?,
+                    listings_scraped: optional_u64(row, "listings_scraped")?,
+                    zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
+                    s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
+                    received_at_ms: row.try_get("received_at_ms")?,
+                })
+            })
+            .collect()
+    }
+}

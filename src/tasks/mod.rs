@@ -1,0 +1,59 @@
+//! Background work. Each task is a public `tick` (one unit of work, called directly by tests) and a loop that
+//! calls it on an interval until cancelled.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::service::AppState;
+
+/// Creates the next epoch's assignment once it is within the lead time (and the current one if missing).
+pub async fn epoch_tick(app: &AppState) {
+    if let Err(error) = app.current_assignment().await {
+        tracing::warn!(%error, "current epoch unavailable");
+    }
+    match app.precreate_next_epoch().await {
+        Ok(Some(epoch)) => tracing::debug!(epoch = %epoch, "next epoch ready"),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "could not pre-create the next epoch"),
+    }
+}
+
+/// Reloads the metagraph; on failure the last good snapshot stays in use.
+pub async fn metagraph_tick(app: &AppState) {
+    match app.refresh_metagraph().await {
+        Ok(snapshot) => tracing::debug!(neurons = snapshot.neurons.len(), "metagraph refreshed"),
+        Err(error) => tracing::warn!(%error, "metagraph refresh failed; keeping the last snapshot"),
+    }
+}
+
+/// Runs `tick` every `period` until `cancel` fires.
+pub async fn run_every<F, Fut>(period: Duration, cancel: CancellationToken, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = interval.tick() => tick().await,
+        }
+    }
+}
+
+/// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time) and the
+/// metagraph every `metagraph_refresh`.
+pub fn spawn_all(app: AppState, metagraph_refresh: Duration, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let epochs = {
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { run_every(Duration::from_secs(30), cancel, || epoch_tick(&app)).await })
+    };
+    let metagraph = tokio::spawn(async move {
+        run_every(metagraph_refresh, cancel, || metagraph_tick(&app)).await;
+    });
+    vec![epochs, metagraph]
+}
