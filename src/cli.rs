@@ -130,7 +130,9 @@ fn print_dev_examples(addr: &str, now_unix: i64) {
     let validator = Keypair::from_uri("//Alice").expect("dev URI");
     let current = signed_query(&miner, &Commitment::CurrentAssignment { timestamp: now_unix }, now_unix);
     let base = format!("http://{addr}/api/v1/zipcode-assignments");
-    println!("\nDev mode: //Alice and //Bob are validators, //Charlie .. //Ferdie miners. Signed examples (valid 5 min):\n");
+    println!(
+        "\nDev mode: //Alice and //Bob are validators, //Charlie .. //Ferdie miners. Signed examples (valid 5 min):\n"
+    );
     println!("  curl -s '{base}/stats'");
     println!(
         "  curl -s '{base}/current?hotkey={}&signature={}&timestamp={}'",
@@ -210,10 +212,9 @@ async fn zipcode_stats(db: DatabaseArgs) -> anyhow::Result<()> {
 async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
     let store = open_store(&args.database).await?;
     let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemTime.now_ms().div_euclid(1000)));
-    let assignment = store
-        .load_epoch(epoch)
-        .await?
-        .with_context(|| format!("epoch {epoch} has not been created (it is created when it starts or is first requested)"))?;
+    let assignment = store.load_epoch(epoch).await?.with_context(|| {
+        format!("epoch {epoch} has not been created (it is created when it starts or is first requested)")
+    })?;
     let miners: Vec<serde_json::Value> = store
         .miner_states(epoch)
         .await?

@@ -35,6 +35,31 @@ impl FromStr for MetagraphSpec {
     }
 }
 
+/// A secret as given on the command line or in the environment. Parsing never fails here, so clap never echoes
+/// the value in an error; it is validated by whoever turns it into a typed secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SecretText {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretText(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText([redacted])")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -130,8 +155,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ZIPCOORD_VALIDATOR_MIN_STAKE", default_value_t = 20_000.0)]
     pub validator_min_stake: f64,
     /// Server secret (hex, 32+ bytes) for seeds and nonces; generated once and stored when unset.
-    #[arg(long, env = "ZIPCOORD_SECRET", hide_env_values = true, value_parser = ServerSecret::from_hex)]
-    pub secret: Option<ServerSecret>,
+    #[arg(long, env = "ZIPCOORD_SECRET", hide_env_values = true)]
+    pub secret: Option<SecretText>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -145,6 +170,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The configured server secret, if any, validated.
+    pub fn server_secret(&self) -> Result<Option<ServerSecret>, String> {
+        self.secret
+            .as_ref()
+            .map(|text| ServerSecret::from_hex(text.expose()))
+            .transpose()
+            .map_err(|e| format!("invalid ZIPCOORD_SECRET (--secret): {e}"))
+    }
+
     /// The metagraph source to use, or a message saying how to give one.
     pub fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
         match (&self.metagraph, self.dev) {

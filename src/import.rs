@@ -64,7 +64,11 @@ impl Columns {
 
 fn detect(header: &csv::StringRecord) -> Option<(CsvFormat, Columns)> {
     let columns = Columns(
-        header.iter().enumerate().map(|(i, name)| (name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(), i)).collect(),
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(), i))
+            .collect(),
     );
     let has = |name: &str| columns.0.contains_key(name);
     if has("regionname") && has("sizerank") {
@@ -125,7 +129,10 @@ pub fn parse_csv(text: &str, defaults: &ImportDefaults<'_>) -> Result<ParsedFile
         }
         let record = parse_row(format, &columns, &row, defaults).map_err(|reason| ImportError::Row { line, reason })?;
         if let Some(previous) = first_line.insert(record.zipcode, line) {
-            return Err(ImportError::Row { line, reason: format!("duplicate zipcode {} (first on line {previous})", record.zipcode) });
+            return Err(ImportError::Row {
+                line,
+                reason: format!("duplicate zipcode {} (first on line {previous})", record.zipcode),
+            });
         }
         records.push(record);
     }
@@ -169,7 +176,9 @@ fn parse_row(
     let known = || (defaults.locate)(zipcode);
     let state = match columns.get(row, "state") {
         Some(s) => s.to_ascii_uppercase(),
-        None => known().map(|l| l.state).ok_or_else(|| format!("missing state for {zipcode}, and it is not a known US zipcode"))?,
+        None => known()
+            .map(|l| l.state)
+            .ok_or_else(|| format!("missing state for {zipcode}, and it is not a known US zipcode"))?,
     };
     if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(format!("state '{state}' is not a two-letter code"));
@@ -247,7 +256,11 @@ mod tests {
         let cases = [
             ("zipcode,expected_listings,state\n10001,120,NY\n10002,-5,NY\n", 3, "expected_listings"),
             ("zipcode,expected_listings,state\n10001,120,NY\nabcde,5,NY\n", 3, "invalid zipcode"),
-            ("zipcode,expected_listings,state\n10001,120,NY\n10001,5,NY\n", 3, "duplicate zipcode 10001 (first on line 2)"),
+            (
+                "zipcode,expected_listings,state\n10001,120,NY\n10001,5,NY\n",
+                3,
+                "duplicate zipcode 10001 (first on line 2)",
+            ),
             ("zipcode,expected_listings\n10001,120\n", 2, "missing state"),
             ("zipcode,expected_listings,state\n10001,12x,NY\n", 2, "not a number"),
             ("zipcode,expected_listings,state,city,county,tier\n10001,1,NY,a,b,gold\n", 2, "unknown market tier"),

@@ -30,5 +30,5 @@ pub mod server;
 pub mod service;
 pub mod storage;
 pub mod tasks;
-pub mod universe;
 pub mod telemetry;
+pub mod universe;

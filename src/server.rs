@@ -45,11 +45,16 @@ pub fn metagraph_source(spec: &MetagraphSpec) -> Arc<dyn MetagraphSource> {
 
 /// Connects, migrates, prepares the application and starts serving. With `background_tasks` off nothing runs
 /// on a timer (tests call the ticks themselves).
-pub async fn start(args: &ServeArgs, time: Arc<dyn TimeSource>, background_tasks: bool) -> anyhow::Result<RunningServer> {
+pub async fn start(
+    args: &ServeArgs,
+    time: Arc<dyn TimeSource>,
+    background_tasks: bool,
+) -> anyhow::Result<RunningServer> {
     let spec = args.metagraph_spec().map_err(anyhow::Error::msg)?;
+    let secret = args.server_secret().map_err(anyhow::Error::msg)?;
     let store = Store::connect(&args.database.database_url).await.context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
-    let app = App::start(store, service_config(args), args.secret.clone(), metagraph_source(&spec), time)
+    let app = App::start(store, service_config(args), secret, metagraph_source(&spec), time)
         .await
         .context("cannot start the service")?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -128,6 +128,12 @@ pub struct HealthSummary {
     pub uptime_ms: i64,
 }
 
+/// The zipcode universe as loaded at one revision.
+struct CachedUniverse {
+    revision: Option<String>,
+    records: Arc<Vec<ZipcodeRecord>>,
+}
+
 struct FailedSelection {
     epoch: EpochId,
     at_ms: i64,
@@ -144,7 +150,7 @@ pub struct App {
     epochs: Mutex<BTreeMap<EpochId, Arc<EpochAssignment>>>,
     /// Serialises epoch creation in this process; the database serialises it across replicas.
     creating: tokio::sync::Mutex<Option<FailedSelection>>,
-    universe: tokio::sync::Mutex<Option<(Option<String>, Arc<Vec<ZipcodeRecord>>)>>,
+    universe: tokio::sync::Mutex<Option<CachedUniverse>>,
     stats: Mutex<Option<(i64, Arc<ZipcodeStats>)>>,
 }
 
@@ -232,13 +238,11 @@ impl App {
     async fn universe(&self) -> ServiceResult<Arc<Vec<ZipcodeRecord>>> {
         let revision = self.store.zipcodes_revision().await?;
         let mut cached = self.universe.lock().await;
-        if let Some((cached_revision, records)) = cached.as_ref() {
-            if *cached_revision == revision {
-                return Ok(records.clone());
-            }
+        if let Some(universe) = cached.as_ref().filter(|u| u.revision == revision) {
+            return Ok(universe.records.clone());
         }
         let records = Arc::new(self.store.load_zipcodes().await?);
-        *cached = Some((revision, records.clone()));
+        *cached = Some(CachedUniverse { revision, records: records.clone() });
         Ok(records)
     }
 

@@ -76,10 +76,9 @@ impl MetagraphSource for FileSource {
 
     fn fetch(&self, now_unix: i64) -> SourceFuture<'_> {
         Box::pin(async move {
-            let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| ChainError::File {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let text = tokio::fs::read_to_string(&self.path)
+                .await
+                .map_err(|e| ChainError::File { path: self.path.display().to_string(), reason: e.to_string() })?;
             parse_metagraph_json(&text, now_unix)
         })
     }
@@ -93,7 +92,9 @@ mod tests {
 
     #[test]
     fn parses_both_layouts() {
-        let list = format!(r#"[{{"uid": 0, "hotkey": "{ALICE}", "coldkey": "ck", "validator_permit": true, "stake": 25000.5}}]"#);
+        let list = format!(
+            r#"[{{"uid": 0, "hotkey": "{ALICE}", "coldkey": "ck", "validator_permit": true, "stake": 25000.5}}]"#
+        );
         let snapshot = parse_metagraph_json(&list, 7).unwrap();
         let neuron = snapshot.neuron(&ALICE.parse().unwrap()).unwrap();
         assert!(neuron.validator_permit);

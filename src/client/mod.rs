@@ -4,7 +4,9 @@
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::api::{AssignmentResponse, ErrorBody, HealthResponse, SignedQuery, StatsResponse, StatusRequest, StatusResponse};
+use crate::api::{
+    AssignmentResponse, ErrorBody, HealthResponse, SignedQuery, StatsResponse, StatusRequest, StatusResponse,
+};
 use crate::domain::auth::Commitment;
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
@@ -32,7 +34,13 @@ pub fn signed_query(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64) 
 }
 
 /// A signed status report with no progress details; callers fill in counts as they have them.
-pub fn status_request(key: &Keypair, epoch: EpochId, nonce: &str, status: MinerStatus, timestamp: i64) -> StatusRequest {
+pub fn status_request(
+    key: &Keypair,
+    epoch: EpochId,
+    nonce: &str,
+    status: MinerStatus,
+    timestamp: i64,
+) -> StatusRequest {
     let signature = key.sign(Commitment::Status { epoch, timestamp }.to_string().as_bytes()).to_hex();
     StatusRequest {
         hotkey: key.hotkey().to_string(),
@@ -108,7 +116,8 @@ impl ZipcoordClient {
     }
 
     pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
-        let response = self.http.post(format!("{}/api/v1/zipcode-assignments/status", self.base_url)).json(request).send().await?;
+        let response =
+            self.http.post(format!("{}/api/v1/zipcode-assignments/status", self.base_url)).json(request).send().await?;
         Self::decode(response).await
     }
 }

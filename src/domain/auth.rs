@@ -121,15 +121,38 @@ impl FromStr for HotkeySignature {
 /// The exact string a caller signs for each endpoint (wire contract, section 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commitment<'a> {
-    CurrentAssignment { timestamp: i64 },
-    EpochValidation { epoch: EpochId, timestamp: i64 },
-    Status { epoch: EpochId, timestamp: i64 },
+    CurrentAssignment {
+        timestamp: i64,
+    },
+    EpochValidation {
+        epoch: EpochId,
+        timestamp: i64,
+    },
+    Status {
+        epoch: EpochId,
+        timestamp: i64,
+    },
     /// The older status form, which also names the hotkey.
-    LegacyStatus { hotkey: &'a Hotkey, epoch: EpochId, timestamp: i64 },
-    ValidatorUpload { timestamp: i64 },
-    FolderAccess { coldkey: &'a str, hotkey: &'a Hotkey, timestamp: i64 },
-    ValidatorAccess { timestamp: i64 },
-    MinerSpecificAccess { miner_hotkey: &'a str, timestamp: i64 },
+    LegacyStatus {
+        hotkey: &'a Hotkey,
+        epoch: EpochId,
+        timestamp: i64,
+    },
+    ValidatorUpload {
+        timestamp: i64,
+    },
+    FolderAccess {
+        coldkey: &'a str,
+        hotkey: &'a Hotkey,
+        timestamp: i64,
+    },
+    ValidatorAccess {
+        timestamp: i64,
+    },
+    MinerSpecificAccess {
+        miner_hotkey: &'a str,
+        timestamp: i64,
+    },
 }
 
 impl fmt::Display for Commitment<'_> {
@@ -269,7 +292,10 @@ mod tests {
                 format!("miner:status:{ALICE}:2025-10-01T16-00-00:5"),
             ),
             (Commitment::ValidatorUpload { timestamp: 5 }, "s3:validator:upload:5".into()),
-            (Commitment::FolderAccess { coldkey: "ck", hotkey: &hk, timestamp: 5 }, format!("s3:data:access:ck:{ALICE}:5")),
+            (
+                Commitment::FolderAccess { coldkey: "ck", hotkey: &hk, timestamp: 5 },
+                format!("s3:data:access:ck:{ALICE}:5"),
+            ),
             (Commitment::ValidatorAccess { timestamp: 5 }, "s3:validator:access:5".into()),
             (Commitment::MinerSpecificAccess { miner_hotkey: "m", timestamp: 5 }, "s3:validator:miner:m:5".into()),
         ];

@@ -79,7 +79,7 @@ pub struct EpochClock {
 
 impl EpochClock {
     pub fn new(length_minutes: u32) -> Result<Self, EpochError> {
-        if length_minutes == 0 || length_minutes > MINUTES_PER_DAY || MINUTES_PER_DAY % length_minutes != 0 {
+        if length_minutes == 0 || length_minutes > MINUTES_PER_DAY || !MINUTES_PER_DAY.is_multiple_of(length_minutes) {
             return Err(EpochError::BadLength(length_minutes));
         }
         Ok(EpochClock { length_seconds: i64::from(length_minutes) * 60 })

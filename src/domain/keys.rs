@@ -134,10 +134,9 @@ impl Keypair {
         let mut secret = mini.expand(ExpansionMode::Ed25519);
         for junction in parse_junctions(path)? {
             secret = match junction {
-                Junction::Hard(code) => secret
-                    .hard_derive_mini_secret_key(Some(ChainCode(code)), b"")
-                    .0
-                    .expand(ExpansionMode::Ed25519),
+                Junction::Hard(code) => {
+                    secret.hard_derive_mini_secret_key(Some(ChainCode(code)), b"").0.expand(ExpansionMode::Ed25519)
+                }
                 Junction::Soft(code) => secret.derived_key_simple(ChainCode(code), []).0,
             };
         }

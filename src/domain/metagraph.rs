@@ -47,7 +47,8 @@ impl MetagraphSnapshot {
             if !neuron.validator_permit {
                 return Err(RoleError::NoValidatorPermit);
             }
-            if !(neuron.stake >= validator_min_stake) {
+            // Written so that a NaN stake never passes.
+            if neuron.stake.partial_cmp(&validator_min_stake).is_none_or(|o| o.is_lt()) {
                 return Err(RoleError::InsufficientStake { stake: neuron.stake, required: validator_min_stake });
             }
         }

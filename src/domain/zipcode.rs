@@ -111,7 +111,10 @@ impl FromStr for MarketTier {
             "MAJOR" => Ok(MarketTier::Major),
             "STANDARD" => Ok(MarketTier::Standard),
             "RURAL" | "EMERGING" | "SMALL" => Ok(MarketTier::Rural),
-            other => Err(format!("unknown market tier '{}': expected PREMIUM, MAJOR, STANDARD or RURAL", other.chars().take(20).collect::<String>())),
+            other => Err(format!(
+                "unknown market tier '{}': expected PREMIUM, MAJOR, STANDARD or RURAL",
+                other.chars().take(20).collect::<String>()
+            )),
         }
     }
 }

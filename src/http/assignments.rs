@@ -7,8 +7,8 @@ use axum::{Json, Router};
 
 use crate::api::{
     iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
-    EpochStatus, EpochTiming, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
-    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    EpochStatus, EpochTiming, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount, StatsResponse,
+    StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::domain::assignment::EpochAssignment;
 use crate::domain::auth::{Commitment, Role, TimestampWindow};
@@ -156,7 +156,8 @@ async fn epoch(
     Path(raw_epoch): Path<String>,
     QueryParams(query): QueryParams<SignedQuery>,
 ) -> Result<Json<AssignmentResponse>, ApiError> {
-    let epoch: EpochId = raw_epoch.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
+    let epoch: EpochId =
+        raw_epoch.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
     let fields = SignedFields {
         hotkey: query.hotkey.as_deref(),
         signature: query.signature.as_deref(),
@@ -174,7 +175,8 @@ async fn epoch(
 }
 
 fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {
-    let zipcode: Zipcode = item.zipcode.parse().map_err(|e: crate::domain::zipcode::ZipcodeError| ApiError::bad_request(e.to_string()))?;
+    let zipcode: Zipcode =
+        item.zipcode.parse().map_err(|e: crate::domain::zipcode::ZipcodeError| ApiError::bad_request(e.to_string()))?;
     let listings_scraped = u64::try_from(item.listings_scraped)
         .map_err(|_| ApiError::bad_request(format!("listingsScraped for {zipcode} must be >= 0")))?;
     let completed_at_ms = item
@@ -192,10 +194,13 @@ async fn status(
     State(app): State<AppState>,
     JsonBody(body): JsonBody<StatusRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    let epoch: EpochId = body.epoch_id.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
+    let epoch: EpochId =
+        body.epoch_id.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
     let status = body.status.parse().map_err(ApiError::bad_request)?;
     if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
-        return Err(ApiError::bad_request(format!("zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes")));
+        return Err(ApiError::bad_request(format!(
+            "zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes"
+        )));
     }
     let zipcodes_completed = body.zipcodes_completed.iter().map(parse_progress).collect::<Result<Vec<_>, _>>()?;
     let listings_scraped = body
@@ -207,11 +212,8 @@ async fn status(
         .as_deref()
         .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request("Invalid s3UploadTimestamp")))
         .transpose()?;
-    let fields = SignedFields {
-        hotkey: Some(&body.hotkey),
-        signature: Some(&body.signature),
-        timestamp: Some(body.timestamp),
-    };
+    let fields =
+        SignedFields { hotkey: Some(&body.hotkey), signature: Some(&body.signature), timestamp: Some(body.timestamp) };
     let caller = authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Miner, |hotkey, timestamp| {
         vec![
             Commitment::Status { epoch, timestamp }.to_string(),

@@ -26,8 +26,7 @@ pub fn parse_hotkey(raw: Option<&str>, field: &str) -> Result<Hotkey, ApiError> 
 
 /// Parses a query-string timestamp: Unix seconds as a decimal integer.
 pub fn parse_query_timestamp(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    raw.map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp")))
-        .transpose()
+    raw.map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp"))).transpose()
 }
 
 /// Authenticates a request whose signature must cover one of `commitments` (built for the parsed hotkey and
@@ -55,10 +54,7 @@ pub fn authenticate(
         .snapshot()
         .ok_or_else(|| ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked"))?;
     if snapshot.neuron(&hotkey).is_none() {
-        return Err(ApiError::unauthorized(format!(
-            "Hotkey is not registered on subnet {}",
-            app.config().netuid
-        )));
+        return Err(ApiError::unauthorized(format!("Hotkey is not registered on subnet {}", app.config().netuid)));
     }
     let verified = commitments(&hotkey, timestamp)
         .iter()

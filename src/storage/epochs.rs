@@ -96,9 +96,10 @@ impl Store {
         .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
-            let existing = self.load_epoch(assignment.epoch).await?.ok_or_else(|| {
-                StorageError::Corrupt(format!("epoch {id} conflicted on insert but cannot be read"))
-            })?;
+            let existing = self
+                .load_epoch(assignment.epoch)
+                .await?
+                .ok_or_else(|| StorageError::Corrupt(format!("epoch {id} conflicted on insert but cannot be read")))?;
             return Ok((existing, false));
         }
         for (chunk_index, chunk) in assignment.zipcodes.chunks(500).enumerate() {

@@ -81,12 +81,9 @@ impl Store {
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // WAL lets readers run beside the writer; NORMAL keeps every commit across a process crash.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                    )
-                    .await?;
+                    // In WAL mode NORMAL keeps every commit across a process crash (only power loss can undo one).
+                    conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        .await?;
                     Ok(())
                 })
             })
@@ -94,6 +91,11 @@ impl Store {
             options
         };
         let pool = options.connect(&url).await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers run beside the writer. It is a property of the file, so it is set once here rather
+            // than per connection, where switching could contend with another connection's transaction.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
         Ok(Store { pool, backend })
     }
 

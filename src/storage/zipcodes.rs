@@ -56,11 +56,13 @@ const REVISION_KEY: &str = "zipcodes_revision";
 
 async fn bump_revision(tx: &mut Transaction<'static, Any>, now_ms: i64) -> StorageResult<()> {
     let revision = format!("{now_ms}-{:016x}", rand::random::<u64>());
-    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(REVISION_KEY)
-        .bind(revision)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(REVISION_KEY)
+    .bind(revision)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -141,7 +143,12 @@ impl Store {
 
     /// Stores `records` when the table is empty (the built-in universe on first start). Returns how many rows
     /// were added; replicas starting together add each zipcode once.
-    pub async fn seed_zipcodes_if_empty(&self, records: &[ZipcodeRecord], source: &str, now_ms: i64) -> StorageResult<u64> {
+    pub async fn seed_zipcodes_if_empty(
+        &self,
+        records: &[ZipcodeRecord],
+        source: &str,
+        now_ms: i64,
+    ) -> StorageResult<u64> {
         if self.zipcode_count().await? > 0 {
             return Ok(0);
         }
@@ -221,9 +228,10 @@ impl Store {
     }
 
     pub async fn zipcode_stats(&self) -> StorageResult<ZipcodeStats> {
-        let row = sqlx::query("SELECT COUNT(*) AS total, CAST(COALESCE(SUM(active), 0) AS BIGINT) AS active FROM zipcodes")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS total, CAST(COALESCE(SUM(active), 0) AS BIGINT) AS active FROM zipcodes")
+                .fetch_one(&self.pool)
+                .await?;
         let total = row.try_get::<i64, _>("total")? as u64;
         let active = row.try_get::<i64, _>("active")? as u64;
         let grouped = |column: &str| {

@@ -46,7 +46,11 @@ where
 
 /// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time) and the
 /// metagraph every `metagraph_refresh`.
-pub fn spawn_all(app: AppState, metagraph_refresh: Duration, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_all(
+    app: AppState,
+    metagraph_refresh: Duration,
+    cancel: CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let epochs = {
         let app = app.clone();
         let cancel = cancel.clone();

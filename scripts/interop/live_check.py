@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Live interop check: the key and signature code real miners and validators use (PyPI `bittensor-wallet`)
+against a running `zipcoord serve --dev`, over HTTP, with fresh signatures.
+
+Usage: live_check.py PATH_TO_ZIPCOORD_BINARY
+Starts the binary on a free loopback port with a throw-away SQLite file, runs the checks, stops it with
+SIGTERM, and prints `interop: N passed, N failed`. Exits non-zero on any failure.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from bittensor_wallet import Keypair
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def request(base, method, path, query=None, body=None):
+    url = base + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=HEADERS)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def signed_query(keypair, message, timestamp, wrap=False, prefix=""):
+    payload = f"<Bytes>{message}</Bytes>" if wrap else message
+    return {
+        "hotkey": keypair.ss58_address,
+        "signature": prefix + keypair.sign(payload).hex(),
+        "timestamp": str(timestamp),
+    }
+
+
+def main():
+    binary = sys.argv[1]
+    results = []
+
+    def check(name, condition, detail=""):
+        results.append(condition)
+        print(f"{'ok' if condition else 'FAILED'}: {name}" + ("" if condition else f" -- {detail}"), flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZIPCOORD_")}
+        env["NO_COLOR"] = "1"
+        proc = subprocess.Popen(
+            [binary, "--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0",
+             "--database-url", f"sqlite://{tmp}/interop.db"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        )
+        try:
+            base = None
+            deadline = time.time() + 120
+            while base is None and time.time() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                match = re.search(r"'(http://127\.0\.0\.1:\d+)/api", line)
+                if match:
+                    base = match.group(1)
+            if base is None:
+                raise SystemExit("zipcoord did not print its address")
+
+            miner = Keypair.create_from_uri("//Charlie")
+            validator = Keypair.create_from_uri("//Alice")
+            stranger = Keypair.create_from_uri("//NotRegistered")
+
+            status, stats = request(base, "GET", "/api/v1/zipcode-assignments/stats")
+            check("stats answers 200", status == 200, stats)
+            epoch_id = stats["epochStatus"]["currentEpoch"]["id"]
+
+            now = int(time.time())
+            for label, kwargs in [("raw", {}), ("<Bytes>-wrapped", {"wrap": True}), ("0x-prefixed", {"prefix": "0x"})]:
+                query = signed_query(miner, f"zipcode:assignment:current:{now}", now, **kwargs)
+                status, current = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
+                check(f"/current with a {label} bittensor-wallet signature", status == 200, current)
+            check("stats and /current agree on the epoch id", current.get("epochId") == epoch_id, current)
+            total = sum(z["expectedListings"] for z in current["zipcodes"])
+            target, tolerance = current["targetListings"], current["tolerancePercent"]
+            check("expected listings add up to the target within the tolerance",
+                  target * (100 - tolerance) <= total * 100 <= target * (100 + tolerance), total)
+            check("zipcodes are 5-digit strings",
+                  all(isinstance(z["zipcode"], str) and re.fullmatch(r"\d{5}", z["zipcode"]) for z in current["zipcodes"]))
+
+            query = signed_query(validator, f"zipcode:validation:{epoch_id}:{now}", now)
+            status, epoch = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
+            check("validator reads the epoch", status == 200 and epoch["nonce"] == current["nonce"], epoch)
+
+            query = signed_query(miner, f"zipcode:validation:{epoch_id}:{now}", now)
+            status, body = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
+            check("a miner on the validator endpoint gets 403", status == 403 and body["statusCode"] == 403, body)
+
+            query = signed_query(stranger, f"zipcode:assignment:current:{now}", now)
+            status, body = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
+            check("an unregistered hotkey gets 401", status == 401 and "message" in body, body)
+
+            for message in [f"zipcode:status:{epoch_id}:{now}", f"miner:status:{miner.ss58_address}:{epoch_id}:{now}"]:
+                body = {
+                    "hotkey": miner.ss58_address, "signature": miner.sign(message).hex(), "timestamp": now,
+                    "epochId": epoch_id, "nonce": current["nonce"], "status": "IN_PROGRESS",
+                    "s3UploadComplete": False, "listingsScraped": 0, "zipcodesCompleted": [],
+                }
+                status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
+                check(f"status report signed as {message.split(':')[0]}:status:...", status == 200 and answer["success"], answer)
+            body["nonce"] = "0" * 16
+            status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
+            check("a wrong nonce gets 400", status == 400 and answer["message"] == "Invalid nonce for epoch", answer)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = None
+            check("zipcoord stops cleanly on SIGTERM", code == 0, code)
+
+    passed = sum(results)
+    failed = len(results) - passed
+    print(f"interop: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

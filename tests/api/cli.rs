@@ -1,0 +1,196 @@
+//! The binary: `serve` refusing to start without a metagraph, `serve --dev` printing working signed examples
+//! and stopping cleanly on SIGTERM, transactional `zipcodes import`, and `epoch show`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestApp;
+
+fn zipcoord() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zipcoord"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ZIPCOORD_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("NO_COLOR", "1");
+    command
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = zipcoord().args(args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_without_a_metagraph_says_how_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("z.db").display());
+    let (ok, _, stderr) = run(&["serve", "--database-url", &db, "--listen", "127.0.0.1:0"]);
+    assert!(!ok);
+    assert!(stderr.contains("ZIPCOORD_METAGRAPH") && stderr.contains("--dev"), "{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--metagraph", "chain", "--database-url", &db]);
+    assert!(!ok);
+    assert!(stderr.contains("'dev' or 'file:PATH'"), "{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--dev", "--epoch-minutes", "7", "--database-url", &db]);
+    assert!(!ok);
+    assert!(stderr.contains("divide 1440"), "{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--dev", "--secret", "abcd", "--database-url", &db]);
+    assert!(!ok);
+    assert!(stderr.contains("at least 32 bytes") && !stderr.contains("abcd"), "the secret is never echoed: {stderr}");
+}
+
+#[test]
+fn serve_dev_prints_signed_examples_that_work_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("z.db").display());
+    let mut child = zipcoord()
+        .args(["--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", &db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut current_url = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(start) = line.find("'http://") {
+            let url = line[start + 1..].trim_end_matches('\'').to_string();
+            if url.contains("/current?") {
+                current_url = Some(url);
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no example printed");
+    }
+    let url = current_url.expect("an example /current request");
+    let response = reqwest::blocking_get(&url);
+    assert_eq!(response.0, 200, "{url}\n{}", response.1);
+    assert!(response.1.contains("\"epochId\""));
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "graceful shutdown exits 0");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(!stderr.contains("signature="), "signatures never reach the logs");
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+mod reqwest {
+    /// A tiny blocking GET over std, so this test needs no second HTTP client stack.
+    pub fn blocking_get(url: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        (status, response)
+    }
+}
+
+#[test]
+fn imports_are_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("z.db").display());
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "zipcode,expected_listings,state,city,county,tier\n10001,120,NY,New York,New York,premium\n02134,80,MA,Boston,,\n").unwrap();
+    let (ok, stdout, stderr) = run(&["zipcodes", "import", good.to_str().unwrap(), "--database-url", &db]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("2 inserted, 0 updated, 0 unchanged, 0 deactivated"), "{stdout}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "zipcode,expected_listings,state\n10001,999,NY\n10002,12,NY\n1000x,5,NY\n").unwrap();
+    let (ok, _, stderr) = run(&["zipcodes", "import", bad.to_str().unwrap(), "--database-url", &db]);
+    assert!(!ok);
+    assert!(stderr.contains("line 4") && stderr.contains("nothing changed"), "{stderr}");
+
+    let (ok, stdout, _) = run(&["zipcodes", "list", "--database-url", &db]);
+    assert!(ok);
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    // The blank county is completed from the built-in zipcode data.
+    assert!(rows[0].starts_with("02134\tMA\tBoston\tSuffolk County\t80\tSTANDARD"), "{}", rows[0]);
+    assert!(rows[1].starts_with("10001\tNY\tNew York\tNew York\t120\tPREMIUM"), "{}", rows[1]);
+
+    // A Zillow file, replacing what was there: 10001 updated, 02134 deactivated, two new.
+    let zillow = dir.path().join("zillow.csv");
+    std::fs::write(
+        &zillow,
+        "RegionID,SizeRank,RegionName,RegionType,StateName,State,City,Metro,CountyName\n\
+         1,1,10001,zip,NY,NY,New York,\"New York-Newark, NY\",New York County\n\
+         2,600,77494,zip,TX,TX,Katy,\"Houston, TX\",Fort Bend County\n\
+         3,5000,00501,zip,NY,NY,Holtsville,,Suffolk County\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(&[
+        "zipcodes",
+        "import",
+        zillow.to_str().unwrap(),
+        "--replace",
+        "--prior-listings",
+        "100",
+        "--database-url",
+        &db,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("(zillow format): 2 inserted, 1 updated, 0 unchanged, 1 deactivated"), "{stdout}");
+    let (_, stdout, _) = run(&["zipcodes", "stats", "--database-url", &db]);
+    assert!(stdout.starts_with("4 zipcodes, 3 active, 1 inactive"), "{stdout}");
+    assert!(stdout.contains("PREMIUM\t1\t300"), "{stdout}");
+}
+
+#[tokio::test]
+async fn epoch_show_prints_the_assignment_and_miner_states() {
+    let app = TestApp::spawn().await;
+    let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    let report = zipcoord::client::status_request(
+        &app.keys.miner,
+        assignment.epoch_id.parse().unwrap(),
+        &assignment.nonce,
+        zipcoord::domain::status::MinerStatus::InProgress,
+        app.now(),
+    );
+    app.client.report_status(&report).await.unwrap();
+    let (ok, stdout, stderr) = run(&["epoch", "show", &assignment.epoch_id, "--database-url", &app.db_url]);
+    assert!(ok, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["epochId"], assignment.epoch_id.as_str());
+    assert_eq!(shown["nonce"], assignment.nonce.as_str());
+    assert_eq!(shown["zipcodes"].as_array().unwrap().len(), assignment.zipcodes.len());
+    assert_eq!(shown["miners"][0]["hotkey"], app.keys.miner.hotkey().to_string());
+    assert_eq!(shown["miners"][0]["status"], "IN_PROGRESS");
+
+    let (ok, _, stderr) = run(&["epoch", "show", "2020-01-01T00-00-00", "--database-url", &app.db_url]);
+    assert!(!ok && stderr.contains("has not been created"), "{stderr}");
+    let (ok, _, stderr) = run(&["epoch", "show", "not-an-epoch", "--database-url", &app.db_url]);
+    assert!(!ok && stderr.contains("invalid epoch id"), "{stderr}");
+}

@@ -1,0 +1,272 @@
+//! Spawns the real server on 127.0.0.1 with a random port, a fresh SQLite file, a metagraph file of real
+//! sr25519 keys and a hand-set clock, and drives it over HTTP.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use serde_json::Value;
+use tempfile::TempDir;
+use zipcoord::cli::{Cli, Command};
+use zipcoord::client::ZipcoordClient;
+use zipcoord::config::ServeArgs;
+use zipcoord::domain::epoch::EpochId;
+use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
+use zipcoord::server::{self, RunningServer};
+use zipcoord::service::{ManualTime, TimeSource};
+use zipcoord::storage::{ImportMode, Store};
+
+/// 2025-10-01T17:00:00Z: one hour into epoch 2025-10-01T16-00-00 with 4-hour epochs.
+pub const START_MS: i64 = 1_759_338_000_000;
+pub const SECRET_HEX: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
+
+/// The hotkeys of the test metagraph, one per role.
+pub struct TestKeys {
+    pub validator: Keypair,
+    /// Has a permit but stake below the threshold.
+    pub poor_validator: Keypair,
+    /// Plenty of stake but no permit.
+    pub miner: Keypair,
+    pub other_miner: Keypair,
+    /// Valid key, not in the metagraph.
+    pub outsider: Keypair,
+    /// `//Charlie`, registered as a miner, so signatures made by `bittensor-wallet` can be replayed.
+    pub charlie: Keypair,
+}
+
+impl TestKeys {
+    fn generate() -> Self {
+        let key = || Keypair::from_seed(&rand::random::<[u8; 32]>());
+        TestKeys {
+            validator: key(),
+            poor_validator: key(),
+            miner: key(),
+            other_miner: key(),
+            outsider: key(),
+            charlie: Keypair::from_uri("//Charlie").unwrap(),
+        }
+    }
+
+    fn metagraph_json(&self) -> String {
+        let neuron = |uid: u16, key: &Keypair, permit: bool, stake: f64| serde_json::json!({"uid": uid, "hotkey": key.hotkey().to_string(), "coldkey": "5cold", "validator_permit": permit, "stake": stake});
+        serde_json::to_string(&vec![
+            neuron(0, &self.validator, true, 50_000.0),
+            neuron(1, &self.poor_validator, true, 19_999.0),
+            neuron(2, &self.miner, false, 1_000_000.0),
+            neuron(3, &self.other_miner, false, 0.0),
+            neuron(4, &self.charlie, false, 10.0),
+        ])
+        .unwrap()
+    }
+}
+
+/// Which zipcodes the database starts with.
+pub enum Universe {
+    /// A small synthetic set written before start (fast, varied sizes and tiers).
+    Synthetic(usize),
+    /// Exactly these records.
+    Records(Vec<ZipcodeRecord>),
+    /// Nothing written: the server seeds its built-in universe.
+    Builtin,
+}
+
+pub fn synthetic_universe(count: usize) -> Vec<ZipcodeRecord> {
+    let states = ["NY", "CA", "TX", "FL", "MA", "IL", "WA"];
+    (0..count)
+        .map(|n| ZipcodeRecord {
+            zipcode: format!("{:05}", 1_000 + n * 13).parse().unwrap(),
+            state: states[n % states.len()].to_string(),
+            city: format!("City {n}"),
+            county: if n % 5 == 0 { None } else { Some(format!("County {}", n % 17)) },
+            expected_listings: 20 + ((n as u32 * 7_919) % 380),
+            tier: MarketTier::ALL[n % 4],
+            weight: 1.0,
+            active: true,
+        })
+        .collect()
+}
+
+pub struct TestOptions {
+    pub universe: Universe,
+    /// `--secret`; `None` lets the server generate and store one.
+    pub secret: Option<&'static str>,
+    pub extra_args: Vec<String>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions { universe: Universe::Synthetic(600), secret: Some(SECRET_HEX), extra_args: Vec::new() }
+    }
+}
+
+pub struct TestApp {
+    pub server: Option<RunningServer>,
+    pub client: ZipcoordClient,
+    pub base_url: String,
+    pub time: Arc<ManualTime>,
+    pub keys: TestKeys,
+    pub db_url: String,
+    /// Holds the database and metagraph files for the life of the test.
+    _dir: TempDir,
+    args: ServeArgs,
+    http: reqwest::Client,
+}
+
+pub fn serve_args(extra: &[String]) -> ServeArgs {
+    let argv = ["zipcoord".to_string(), "serve".to_string()].into_iter().chain(extra.iter().cloned());
+    match Cli::try_parse_from(argv).expect("valid test arguments").command {
+        Command::Serve(args) => args,
+        other => panic!("not a serve command: {other:?}"),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: TestOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = TestKeys::generate();
+        let metagraph_path = dir.path().join("metagraph.json");
+        std::fs::write(&metagraph_path, keys.metagraph_json()).unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("zipcoord.db").display());
+        let records = match options.universe {
+            Universe::Synthetic(n) => Some(synthetic_universe(n)),
+            Universe::Records(records) => Some(records),
+            Universe::Builtin => None,
+        };
+        if let Some(records) = records {
+            let store = Store::connect(&db_url).await.unwrap();
+            store.migrate().await.unwrap();
+            store.import_zipcodes(&records, "test", ImportMode::Merge, START_MS).await.unwrap();
+            store.close().await;
+        }
+        let mut argv = vec![
+            "--listen".to_string(),
+            "127.0.0.1:0".to_string(),
+            "--database-url".to_string(),
+            db_url.clone(),
+            "--metagraph".to_string(),
+            format!("file:{}", metagraph_path.display()),
+        ];
+        if let Some(secret) = options.secret {
+            argv.extend(["--secret".to_string(), secret.to_string()]);
+        }
+        argv.extend(options.extra_args);
+        let args = serve_args(&argv);
+        let time = Arc::new(ManualTime::new(START_MS));
+        let server = server::start(&args, time.clone(), false).await.expect("server starts");
+        let base_url = format!("http://{}", server.addr);
+        TestApp {
+            client: ZipcoordClient::new(base_url.clone()),
+            base_url,
+            server: Some(server),
+            time,
+            keys,
+            db_url,
+            _dir: dir,
+            args,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn app(&self) -> &zipcoord::service::AppState {
+        &self.server.as_ref().expect("running").app
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database, metagraph and clock.
+    pub async fn restart(&mut self) {
+        self.server.take().expect("running").shutdown().await.unwrap();
+        let server = server::start(&self.args, self.time.clone(), false).await.expect("server restarts");
+        self.base_url = format!("http://{}", server.addr);
+        self.client = ZipcoordClient::new(self.base_url.clone());
+        self.server = Some(server);
+    }
+
+    /// Another server process-equivalent on the same database and clock: a replica.
+    pub async fn spawn_replica(&self) -> RunningServer {
+        server::start(&self.args, self.time.clone(), false).await.expect("replica starts")
+    }
+
+    pub fn now(&self) -> i64 {
+        self.time.now_ms() / 1000
+    }
+
+    pub fn current_epoch(&self) -> EpochId {
+        self.app().current_epoch_id()
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path_and_query}", self.base_url))
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        decode(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        decode(response).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &impl serde::Serialize) -> (u16, Value) {
+        self.post(path, serde_json::to_vec(body).unwrap()).await
+    }
+
+    /// `GET` a signed endpoint with explicit query values.
+    pub async fn get_signed(&self, path: &str, hotkey: &str, signature: &str, timestamp: &str) -> (u16, Value) {
+        let query = serde_urlencoded_pairs(&[("hotkey", hotkey), ("signature", signature), ("timestamp", timestamp)]);
+        self.get(&format!("{path}?{query}")).await
+    }
+}
+
+async fn decode(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON response {status}: {text}"));
+    (status, value)
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Asserts the contract's error body: exactly `statusCode`, `message`, `error`, `detail`.
+pub fn assert_error(status: u16, body: &Value, expected_status: u16, message_contains: &str) {
+    assert_eq!(status, expected_status, "body: {body}");
+    let object = body.as_object().unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["detail", "error", "message", "statusCode"], "body: {body}");
+    assert_eq!(body["statusCode"], expected_status, "body: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(message_contains), "message {message:?} should contain {message_contains:?}");
+    assert_eq!(body["detail"], body["message"]);
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
+}

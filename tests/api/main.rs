@@ -1,0 +1,8 @@
+//! Integration tests: the real server over real HTTP on 127.0.0.1, a real SQLite file, real sr25519 keys.
+
+mod assignments;
+mod auth;
+mod cli;
+mod helpers;
+mod lifecycle;
+mod status;

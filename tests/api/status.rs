@@ -1,0 +1,245 @@
+//! `POST /api/v1/zipcode-assignments/status`: accepted reports are all kept, bad ones rejected in the contract's
+//! error body without touching what is stored.
+
+use serde_json::{json, Value};
+use zipcoord::api::{StatusRequest, ZipcodeCompletion};
+use zipcoord::client::status_request;
+use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::epoch::EpochId;
+use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::status::MinerStatus;
+
+use crate::helpers::{assert_error, TestApp};
+
+const STATUS: &str = "/api/v1/zipcode-assignments/status";
+
+async fn assignment(app: &TestApp) -> (EpochId, String, Vec<String>) {
+    let a = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    (a.epoch_id.parse().unwrap(), a.nonce, a.zipcodes.into_iter().map(|z| z.zipcode).collect())
+}
+
+fn completed(key: &Keypair, epoch: EpochId, nonce: &str, zipcodes: &[String], ts: i64) -> StatusRequest {
+    let mut request = status_request(key, epoch, nonce, MinerStatus::Completed, ts);
+    request.s3_upload_complete = true;
+    request.listings_scraped = Some(zipcodes.len() as i64 * 10);
+    request.zipcodes_completed = zipcodes
+        .iter()
+        .map(|z| ZipcodeCompletion {
+            zipcode: z.clone(),
+            listings_scraped: 10,
+            completed_at: Some("2025-10-01T17:00:00.123456+00:00".into()),
+        })
+        .collect();
+    request.s3_upload_timestamp = Some("2025-10-01T17:00:00Z".into());
+    request
+}
+
+#[tokio::test]
+async fn a_miners_full_status_sequence_is_recorded() {
+    let app = TestApp::spawn().await;
+    let (epoch, nonce, zipcodes) = assignment(&app).await;
+    let key = &app.keys.miner;
+
+    let request = status_request(key, epoch, &nonce, MinerStatus::InProgress, app.now());
+    let (status, body) = app.post_json(STATUS, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "success": true,
+            "message": format!("Status IN_PROGRESS recorded for epoch {epoch}"),
+            "epochId": epoch.to_string(),
+            "status": "IN_PROGRESS",
+            "timestamp": "2025-10-01T17:00:00.000Z",
+        })
+    );
+    // A retry of the same signed body is accepted too.
+    assert_eq!(app.post_json(STATUS, &request).await.0, 200);
+
+    // Per-zipcode progress, signed with the older commitment form.
+    for (i, zipcode) in zipcodes.iter().enumerate() {
+        app.time.advance_ms(1_000);
+        let ts = app.now();
+        let mut request = status_request(key, epoch, &nonce, MinerStatus::InProgress, ts);
+        request.signature = key
+            .sign(Commitment::LegacyStatus { hotkey: &key.hotkey(), epoch, timestamp: ts }.to_string().as_bytes())
+            .to_hex();
+        request.zipcodes_completed = zipcodes[..=i]
+            .iter()
+            .map(|z| ZipcodeCompletion { zipcode: z.clone(), listings_scraped: 10, completed_at: None })
+            .collect();
+        assert_eq!(zipcode.len(), 5);
+        let (status, body) = app.post_json(STATUS, &request).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app.post_json(STATUS, &completed(key, epoch, &nonce, &zipcodes, app.now())).await;
+    assert_eq!(status, 200, "{body}");
+
+    let events = app.app().store().status_events(epoch).await.unwrap();
+    assert_eq!(events.len(), zipcodes.len() + 3);
+    let states = app.app().store().miner_states(epoch).await.unwrap();
+    assert_eq!(states.len(), 1);
+    let state = &states[0];
+    assert_eq!(state.latest.hotkey, key.hotkey());
+    assert_eq!(state.latest.status, MinerStatus::Completed);
+    assert!(state.latest.s3_upload_complete);
+    assert_eq!(state.latest.listings_scraped, Some(zipcodes.len() as u64 * 10));
+    assert_eq!(state.latest.zipcodes_completed.len(), zipcodes.len());
+    assert_eq!(state.latest.zipcodes_completed[0].completed_at_ms, Some(1_759_338_000_123));
+    assert_eq!(state.latest.s3_upload_at_ms, Some(1_759_338_000_000));
+    assert_eq!(state.report_count, zipcodes.len() as u64 + 3);
+}
+
+#[tokio::test]
+async fn bad_reports_are_rejected_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (epoch, nonce, zipcodes) = assignment(&app).await;
+    let key = &app.keys.miner;
+    let now = app.now();
+    let good = status_request(key, epoch, &nonce, MinerStatus::InProgress, now);
+    assert_eq!(app.post_json(STATUS, &good).await.0, 200);
+
+    let with = |edit: &dyn Fn(&mut StatusRequest)| {
+        let mut request = good.clone();
+        edit(&mut request);
+        request
+    };
+    let resign = |request: &mut StatusRequest, key: &Keypair| {
+        let epoch: EpochId = request.epoch_id.parse().unwrap();
+        request.signature =
+            key.sign(Commitment::Status { epoch, timestamp: request.timestamp }.to_string().as_bytes()).to_hex();
+    };
+
+    let cases: Vec<(StatusRequest, u16, &str)> = vec![
+        (with(&|r| r.nonce = "0000000000000000".into()), 400, "Invalid nonce for epoch"),
+        (with(&|r| r.nonce = String::new()), 400, "Invalid nonce for epoch"),
+        (with(&|r| r.status = "DONE".into()), 400, "invalid status"),
+        (with(&|r| r.epoch_id = "yesterday".into()), 400, "invalid epoch id"),
+        (
+            with(&|r| {
+                r.epoch_id = "2025-09-01T00-00-00".into();
+                resign(r, key)
+            }),
+            404,
+            "Epoch 2025-09-01T00-00-00 not found",
+        ),
+        (
+            with(&|r| {
+                r.epoch_id = "2025-10-01T20-00-00".into();
+                resign(r, key)
+            }),
+            404,
+            "Epoch 2025-10-01T20-00-00 not found",
+        ),
+        (
+            with(&|r| {
+                r.epoch_id = "2025-10-01T17-00-00".into();
+                resign(r, key)
+            }),
+            404,
+            "not found",
+        ),
+        (with(&|r| r.timestamp += 1), 401, "Invalid signature"),
+        (
+            with(&|r| {
+                r.signature = app.keys.other_miner.sign(format!("zipcode:status:{epoch}:{now}").as_bytes()).to_hex()
+            }),
+            401,
+            "Invalid signature",
+        ),
+        (
+            with(&|r| {
+                r.timestamp = now - 301;
+                resign(r, key)
+            }),
+            400,
+            "Invalid timestamp",
+        ),
+        (
+            with(&|r| {
+                r.timestamp = now + 301;
+                resign(r, key)
+            }),
+            400,
+            "Invalid timestamp",
+        ),
+        (
+            with(&|r| {
+                r.hotkey = app.keys.outsider.hotkey().to_string();
+                resign(r, &app.keys.outsider)
+            }),
+            401,
+            "not registered",
+        ),
+        (with(&|r| r.hotkey = "5abc".into()), 400, "Invalid hotkey"),
+        (with(&|r| r.signature = "0xzz".into()), 400, "signature"),
+        (with(&|r| r.listings_scraped = Some(-1)), 400, "listingsScraped must be >= 0"),
+        (with(&|r| r.s3_upload_timestamp = Some("noon".into())), 400, "s3UploadTimestamp"),
+        (
+            with(&|r| {
+                r.zipcodes_completed =
+                    vec![ZipcodeCompletion { zipcode: "1234".into(), listings_scraped: 1, completed_at: None }]
+            }),
+            400,
+            "invalid zipcode",
+        ),
+        (
+            with(&|r| {
+                r.zipcodes_completed =
+                    vec![ZipcodeCompletion { zipcode: zipcodes[0].clone(), listings_scraped: -5, completed_at: None }]
+            }),
+            400,
+            "listingsScraped",
+        ),
+        (
+            with(&|r| {
+                r.zipcodes_completed =
+                    vec![ZipcodeCompletion { zipcode: "99999".into(), listings_scraped: 1, completed_at: None }]
+            }),
+            400,
+            "Zipcode 99999 is not assigned",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let (got, body) = app.post_json(STATUS, &request).await;
+        assert_error(got, &body, status, message);
+    }
+
+    let raw_cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "Invalid JSON body"),
+        (b"".to_vec(), 400, "JSON object"),
+        (b"[]".to_vec(), 400, "Invalid JSON body"),
+        (b"{}".to_vec(), 400, "missing field"),
+        (serde_json::to_vec(&json!({"hotkey": key.hotkey().to_string(), "signature": good.signature, "timestamp": "now", "epochId": epoch.to_string(), "nonce": nonce, "status": "IN_PROGRESS"})).unwrap(), 400, "Invalid JSON body"),
+        (serde_json::to_vec(&json!({"hotkey": key.hotkey().to_string(), "signature": good.signature, "timestamp": 1.5, "epochId": epoch.to_string(), "nonce": nonce, "status": "IN_PROGRESS"})).unwrap(), 400, "Invalid JSON body"),
+        (vec![b' '; 70 * 1024], 413, "too large"),
+        (format!("{{\"pad\": \"{}\"}}", "x".repeat(200 * 1024)).into_bytes(), 413, "too large"),
+    ];
+    for (body, status, message) in raw_cases {
+        let (got, value): (u16, Value) = app.post(STATUS, body).await;
+        assert_error(got, &value, status, message);
+    }
+
+    // Only the one good report is stored.
+    assert_eq!(app.app().store().status_events(epoch).await.unwrap().len(), 1);
+    let states = app.app().store().miner_states(epoch).await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].latest.status, MinerStatus::InProgress);
+}
+
+#[tokio::test]
+async fn late_reports_are_accepted_for_one_more_epoch_then_closed() {
+    let app = TestApp::spawn().await;
+    let (epoch, nonce, _) = assignment(&app).await;
+    let key = &app.keys.miner;
+    // Three hours into the next epoch: still accepted.
+    app.time.advance_ms(6 * 3600 * 1000);
+    let request = status_request(key, epoch, &nonce, MinerStatus::Completed, app.now());
+    let (status, body) = app.post_json(STATUS, &request).await;
+    assert_eq!(status, 200, "{body}");
+    // Two epochs later: closed.
+    app.time.advance_ms(2 * 3600 * 1000);
+    let request = status_request(key, epoch, &nonce, MinerStatus::Completed, app.now());
+    let (status, body) = app.post_json(STATUS, &request).await;
+    assert_error(status, &body, 400, "closed for status reports");
+}
