@@ -148,7 +148,8 @@ fn print_dev_examples(addr: &str, now_unix: i64) {
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let locate = |z| crate::universe::builtin_location(z);
+    let locations = crate::universe::BuiltinLocations::load();
+    let locate = |z| locations.locate(z);
     let parsed = parse_csv(&text, &ImportDefaults { prior_listings: args.prior_listings, locate: &locate })
         .with_context(|| format!("{} was not imported (nothing changed)", args.file.display()))?;
     let store = open_store(&args.database).await?;

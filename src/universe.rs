@@ -1,10 +1,14 @@
-//! The built-in zipcode universe: the standard, active US zipcodes embedded by the `zipcodes` crate, with the
-//! operator's prior of expected listings until real figures are imported.
+//! The built-in zipcode universe: the standard, active US zipcodes of the `zipcodes` crate, extracted at build
+//! time into a sorted table embedded in the binary, with the operator's prior of expected listings until real
+//! figures are imported.
 
 use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 
 /// Name recorded as the `source` of built-in rows.
 pub const SOURCE: &str = "builtin";
+
+/// `zipcode\tstate\tcity\tcounty` lines, sorted by zipcode (written by `build.rs`).
+static TABLE: &str = include_str!(concat!(env!("OUT_DIR"), "/us_zipcodes.tsv"));
 
 /// Location fields of a zipcode as the embedded data knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,41 +18,49 @@ pub struct Location {
     pub county: Option<String>,
 }
 
-fn is_standard(z: &zipcodes::Zipcode) -> bool {
-    z.active && z.zip_code_type.eq_ignore_ascii_case("STANDARD") && z.country.eq_ignore_ascii_case("US")
+fn parse_line(line: &str) -> Option<(Zipcode, Location)> {
+    let mut fields = line.split('\t');
+    let zipcode = fields.next()?.parse().ok()?;
+    let state = fields.next()?.to_string();
+    let city = fields.next()?.to_string();
+    let county = fields.next().filter(|c| !c.is_empty()).map(str::to_string);
+    Some((zipcode, Location { state, city, county }))
 }
 
 /// Every standard, active US zipcode, with `prior_listings` expected listings each (tier `STANDARD`: the
 /// embedded data has no market size).
 pub fn builtin_universe(prior_listings: u32) -> Vec<ZipcodeRecord> {
-    let mut records: Vec<ZipcodeRecord> = zipcodes::database()
-        .iter()
-        .filter(|z| is_standard(z))
-        .filter_map(|z| {
-            Some(ZipcodeRecord {
-                zipcode: z.zip_code.parse::<Zipcode>().ok()?,
-                state: z.state.clone(),
-                city: z.city.clone(),
-                county: Some(z.county.clone()).filter(|c| !c.is_empty()),
-                expected_listings: prior_listings,
-                tier: MarketTier::Standard,
-                weight: 1.0,
-                active: true,
-            })
+    TABLE
+        .lines()
+        .filter_map(parse_line)
+        .map(|(zipcode, location)| ZipcodeRecord {
+            zipcode,
+            state: location.state,
+            city: location.city,
+            county: location.county,
+            expected_listings: prior_listings,
+            tier: MarketTier::Standard,
+            weight: 1.0,
+            active: true,
         })
-        .collect();
-    records.sort_by_key(|r| r.zipcode);
-    records.dedup_by_key(|r| r.zipcode);
-    records
+        .collect()
 }
 
-/// The embedded location of `zipcode`, used to complete import rows that only give numbers.
-pub fn builtin_location(zipcode: Zipcode) -> Option<Location> {
-    zipcodes::matching(zipcode.as_str(), None).ok()?.into_iter().next().map(|z| Location {
-        state: z.state,
-        city: z.city,
-        county: Some(z.county).filter(|c| !c.is_empty()),
-    })
+/// Finds embedded locations by binary search over the sorted table; build once per import.
+pub struct BuiltinLocations {
+    lines: Vec<&'static str>,
+}
+
+impl BuiltinLocations {
+    pub fn load() -> Self {
+        BuiltinLocations { lines: TABLE.lines().collect() }
+    }
+
+    pub fn locate(&self, zipcode: Zipcode) -> Option<Location> {
+        let key = zipcode.as_str();
+        let index = self.lines.binary_search_by(|line| line.get(..5).unwrap_or("").cmp(key)).ok()?;
+        parse_line(self.lines[index]).map(|(_, location)| location)
+    }
 }
 
 #[cfg(test)]
@@ -63,11 +75,14 @@ mod tests {
         let beverly_hills = universe.iter().find(|r| r.zipcode.as_str() == "90210").unwrap();
         assert_eq!(beverly_hills.state, "CA");
         assert!(universe.iter().any(|r| r.zipcode.as_str().starts_with('0')), "leading zeros kept");
+        assert!(universe.iter().all(|r| r.state.len() == 2 && r.expected_listings == 100));
     }
 
     #[test]
     fn looks_up_locations() {
-        let location = builtin_location("10001".parse().unwrap()).unwrap();
-        assert_eq!(location.state, "NY");
+        let locations = BuiltinLocations::load();
+        assert_eq!(locations.locate("10001".parse().unwrap()).unwrap().state, "NY");
+        assert_eq!(locations.locate("02134".parse().unwrap()).unwrap().city, "Allston");
+        assert_eq!(locations.locate("00000".parse().unwrap()), None);
     }
 }

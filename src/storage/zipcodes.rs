@@ -9,8 +9,9 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use super::{flag, get_flag, get_u32, parse_column, StorageResult, Store};
 use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
 
-/// Rows per multi-row INSERT: 10 columns each stays far below SQLite's and PostgreSQL's parameter limits.
-const BATCH_ROWS: usize = 500;
+/// Rows per multi-row INSERT. Binding cost through sqlx grows faster than linearly with the parameters of one
+/// statement: seeding 30k zipcodes took 2.2 s with 500-row batches, 0.5 s with 25 (measured on SQLite).
+const BATCH_ROWS: usize = 25;
 
 /// What an import does with stored zipcodes that are not in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
