@@ -2,8 +2,8 @@
 """Live interop check: the key and signature code real miners and validators use (PyPI `bittensor-wallet`)
 against a running `zipcoord serve --dev`, over HTTP, with fresh signatures.
 
-Usage: live_check.py PATH_TO_ZIPCOORD_BINARY
-Starts the binary on a free loopback port with a throw-away SQLite file, runs the checks, stops it with
+Usage: live_check.py PATH_TO_ZIPCOORD_BINARY [DATABASE_URL]
+Starts the binary on a free loopback port with the given database (default: a throw-away SQLite file), runs the checks, stops it with
 SIGTERM, and prints `interop: N passed, N failed`. Exits non-zero on any failure.
 """
 import json
@@ -56,7 +56,7 @@ def main():
         env["NO_COLOR"] = "1"
         proc = subprocess.Popen(
             [binary, "--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0",
-             "--database-url", f"sqlite://{tmp}/interop.db"],
+             "--database-url", sys.argv[2] if len(sys.argv) > 2 else f"sqlite://{tmp}/interop.db"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
         )
         try:
