@@ -205,6 +205,14 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_validated_without_being_echoed() {
+        let text: SecretText = "c0ffee".parse().unwrap();
+        assert_eq!(format!("{text:?}"), "SecretText([redacted])");
+        let error = ServerSecret::from_hex(text.expose()).unwrap_err().to_string();
+        assert!(!error.contains("c0ffee"), "{error}");
+    }
+
+    #[test]
     fn epoch_minutes_must_divide_a_day() {
         assert_eq!(parse_epoch_minutes("240"), Ok(240));
         assert!(parse_epoch_minutes("7").is_err());

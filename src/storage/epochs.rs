@@ -5,10 +5,11 @@ use std::collections::HashMap;
 // Dynamic SQL here is built only from constants and numbered placeholders, never from input.
 use sqlx::{AssertSqlSafe, Row};
 
+use super::zipcodes::record_from_row;
 use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::assignment::EpochAssignment;
 use crate::domain::epoch::EpochId;
-use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
+use crate::domain::zipcode::Zipcode;
 
 /// One line of epoch history (stats `recentPerformance`, `zipcoord epoch list`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,26 +35,15 @@ impl Store {
         else {
             return Ok(None);
         };
+        // An assigned zipcode was active when picked; `1 AS active` lets the universe's row decoder serve here.
         let rows = sqlx::query(
-            "SELECT zipcode, expected_listings, state, city, county, market_tier, weight \
+            "SELECT zipcode, state, city, county, expected_listings, market_tier, weight, 1 AS active \
              FROM epoch_zipcodes WHERE epoch_id = $1 ORDER BY position",
         )
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
-        let mut zipcodes = Vec::with_capacity(rows.len());
-        for z in &rows {
-            zipcodes.push(ZipcodeRecord {
-                zipcode: parse_column(z, "zipcode")?,
-                state: z.try_get("state")?,
-                city: z.try_get("city")?,
-                county: z.try_get("county")?,
-                expected_listings: get_u32(z, "expected_listings")?,
-                tier: parse_column(z, "market_tier")?,
-                weight: z.try_get("weight")?,
-                active: true,
-            });
-        }
+        let zipcodes = rows.iter().map(record_from_row).collect::<StorageResult<Vec<_>>>()?;
         let assignment = EpochAssignment {
             epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
             end_unix: row.try_get("end_unix")?,

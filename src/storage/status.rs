@@ -47,22 +47,40 @@ fn optional_u64(row: &AnyRow, column: &str) -> StorageResult<Option<u64>> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(|v| v.max(0) as u64))
 }
 
+/// A report as stored in either table; `received_column` names the column holding its receipt time.
+fn report_from_row(row: &AnyRow, received_column: &str) -> StorageResult<StatusReport> {
+    Ok(StatusReport {
+        epoch: parse_column(row, "epoch_id")?,
+        hotkey: parse_column(row, "hotkey")?,
+        status: parse_column(row, "status")?,
+        s3_upload_complete: get_flag(row, "s3_upload_complete")?,
+        listings_scraped: optional_u64(row, "listings_scraped")?,
+        zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
+        s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
+        received_at_ms: row.try_get(received_column)?,
+    })
+}
+
 fn state_from_row(row: &AnyRow) -> StorageResult<MinerEpochState> {
     Ok(MinerEpochState {
-        latest: StatusReport {
-            epoch: parse_column(row, "epoch_id")?,
-            hotkey: parse_column(row, "hotkey")?,
-            status: parse_column(row, "status")?,
-            s3_upload_complete: get_flag(row, "s3_upload_complete")?,
-            listings_scraped: optional_u64(row, "listings_scraped")?,
-            zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
-            s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
-            received_at_ms: row.try_get("last_reported_at_ms")?,
-        },
+        latest: report_from_row(row, "last_reported_at_ms")?,
         report_count: get_u64(row, "report_count")?,
         first_reported_at_ms: row.try_get("first_reported_at_ms")?,
     })
 }
+
+/// Appends a report to the event log.
+const INSERT_EVENT: &str = "INSERT INTO status_events (epoch_id, hotkey, status, s3_upload_complete, \
+     listings_scraped, zipcodes_completed, s3_upload_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// Folds a report into the miner's latest state for the epoch; takes the same parameters as [`INSERT_EVENT`].
+const UPSERT_LATEST: &str = "INSERT INTO miner_epoch_status (epoch_id, hotkey, status, s3_upload_complete, \
+     listings_scraped, zipcodes_completed, s3_upload_at_ms, report_count, first_reported_at_ms, last_reported_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
+     ON CONFLICT (epoch_id, hotkey) DO UPDATE SET status = excluded.status, \
+     s3_upload_complete = excluded.s3_upload_complete, listings_scraped = excluded.listings_scraped, \
+     zipcodes_completed = excluded.zipcodes_completed, s3_upload_at_ms = excluded.s3_upload_at_ms, \
+     report_count = miner_epoch_status.report_count + 1, last_reported_at_ms = excluded.last_reported_at_ms";
 
 impl Store {
     /// Appends the report to the event log and folds it into the miner's latest state, atomically.
@@ -72,39 +90,19 @@ impl Store {
         let progress = progress_to_json(&report.zipcodes_completed);
         let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO status_events (epoch_id, hotkey, status, s3_upload_complete, listings_scraped, \
-             zipcodes_completed, s3_upload_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&epoch_id)
-        .bind(&hotkey)
-        .bind(report.status.as_str())
-        .bind(flag(report.s3_upload_complete))
-        .bind(listings)
-        .bind(&progress)
-        .bind(report.s3_upload_at_ms)
-        .bind(report.received_at_ms)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO miner_epoch_status (epoch_id, hotkey, status, s3_upload_complete, listings_scraped, \
-             zipcodes_completed, s3_upload_at_ms, report_count, first_reported_at_ms, last_reported_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
-             ON CONFLICT (epoch_id, hotkey) DO UPDATE SET status = excluded.status, \
-             s3_upload_complete = excluded.s3_upload_complete, listings_scraped = excluded.listings_scraped, \
-             zipcodes_completed = excluded.zipcodes_completed, s3_upload_at_ms = excluded.s3_upload_at_ms, \
-             report_count = miner_epoch_status.report_count + 1, last_reported_at_ms = excluded.last_reported_at_ms",
-        )
-        .bind(&epoch_id)
-        .bind(&hotkey)
-        .bind(report.status.as_str())
-        .bind(flag(report.s3_upload_complete))
-        .bind(listings)
-        .bind(&progress)
-        .bind(report.s3_upload_at_ms)
-        .bind(report.received_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        for sql in [INSERT_EVENT, UPSERT_LATEST] {
+            sqlx::query(sql)
+                .bind(&epoch_id)
+                .bind(&hotkey)
+                .bind(report.status.as_str())
+                .bind(flag(report.s3_upload_complete))
+                .bind(listings)
+                .bind(&progress)
+                .bind(report.s3_upload_at_ms)
+                .bind(report.received_at_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -131,19 +129,6 @@ impl Store {
         .bind(epoch.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StatusReport {
-                    epoch: parse_column(row, "epoch_id")?,
-                    hotkey: parse_column(row, "hotkey")?,
-                    status: parse_column(row, "status")?,
-                    s3_upload_complete: get_flag(row, "s3_upload_complete")?,
-                    listings_scraped: optional_u64(row, "listings_scraped")?,
-                    zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
-                    s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
-                    received_at_ms: row.try_get("received_at_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| report_from_row(row, "received_at_ms")).collect()
     }
 }

@@ -39,7 +39,7 @@ pub struct ZipcodeStats {
     pub by_tier: Vec<(String, u64, f64)>,
 }
 
-fn record_from_row(row: &AnyRow) -> StorageResult<ZipcodeRecord> {
+pub(super) fn record_from_row(row: &AnyRow) -> StorageResult<ZipcodeRecord> {
     Ok(ZipcodeRecord {
         zipcode: parse_column(row, "zipcode")?,
         state: row.try_get("state")?,

@@ -184,11 +184,14 @@ async fn validators_read_started_epochs_only() {
     let validator = &app.keys.validator;
     let first = app.client.current(&app.keys.miner, app.now()).await.unwrap();
 
-    // The next epoch exists once the scheduler pre-creates it, but it is not revealed before it starts.
-    // 19:50, ten minutes before the next epoch.
-    app.time.advance_ms(2 * 3600 * 1000 + 50 * 60 * 1000);
-    zipcoord::tasks::epoch_tick(app.app()).await;
+    // The scheduler creates the next epoch only within the lead time (15 minutes) of its start...
     let next: EpochId = "2025-10-01T20-00-00".parse().unwrap();
+    app.time.advance_ms(2 * 3600 * 1000 + 40 * 60 * 1000);
+    zipcoord::tasks::epoch_tick(app.app()).await;
+    assert!(app.app().store().load_epoch(next).await.unwrap().is_none(), "19:40 is too early");
+    // ...and does not reveal it before it starts. 19:50, ten minutes before the next epoch:
+    app.time.advance_ms(10 * 60 * 1000);
+    zipcoord::tasks::epoch_tick(app.app()).await;
     assert!(app.app().store().load_epoch(next).await.unwrap().is_some(), "pre-created within the lead time");
     for hidden in [next, "2025-10-02T00-00-00".parse().unwrap()] {
         let err = app.client.epoch(validator, hidden, app.now()).await.unwrap_err();
