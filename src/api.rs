@@ -268,3 +268,128 @@ mod tests {
         );
     }
 }
+
+/// Body of the legacy S3 endpoints (snake_case). Every field optional here so a missing one gets a precise
+/// message; `timestamp` and `expiry` are Unix seconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LegacyS3Request {
+    pub hotkey: Option<String>,
+    pub signature: Option<String>,
+    pub timestamp: Option<i64>,
+    pub coldkey: Option<String>,
+    pub miner_hotkey: Option<String>,
+    pub expiry: Option<i64>,
+    /// PUT upload mode only: object names (relative to the miner's folder) to presign PUT URLs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructureInfo {
+    pub folder_structure: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderMetadata {
+    #[serde(rename = "folderPath")]
+    pub folder_path: String,
+}
+
+/// A presigned PUT for one object (PUT upload mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutUrl {
+    pub key: String,
+    pub url: String,
+}
+
+/// `POST /get-folder-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderAccessResponse {
+    pub success: bool,
+    pub message: String,
+    pub folder: String,
+    pub url: String,
+    #[serde(rename = "uploadUrl")]
+    pub upload_url: String,
+    /// Presigned POST form fields (POST mode); empty in PUT mode.
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub expiry: String,
+    pub list_url: String,
+    pub structure_info: StructureInfo,
+    pub metadata: FolderMetadata,
+    pub upload_mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub put_urls: Vec<PutUrl>,
+}
+
+/// `POST /get-miner-specific-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerAccessResponse {
+    pub bucket: String,
+    pub region: String,
+    pub miner_hotkey: String,
+    pub prefix: String,
+    pub miner_url: String,
+    pub expiry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalUrls {
+    pub list_all_data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerUrls {
+    pub list_all_miners: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorUrls {
+    pub global: GlobalUrls,
+    pub miners: MinerUrls,
+}
+
+/// `POST /get-validator-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorAccessResponse {
+    pub bucket: String,
+    pub region: String,
+    pub validator_hotkey: String,
+    pub expiry: String,
+    pub expiry_seconds: i64,
+    pub urls: ValidatorUrls,
+    pub structure_info: StructureInfo,
+}
+
+/// `POST /api/v1/s3-access/validator-upload` (camelCase).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorUploadRequest {
+    pub hotkey: Option<String>,
+    pub signature: Option<String>,
+    pub timestamp: Option<i64>,
+    pub epoch_id: Option<String>,
+    pub purpose: Option<String>,
+    pub estimated_data_size_mb: Option<f64>,
+    pub retention_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadMetadata {
+    pub folder_path: String,
+    pub expires_at: String,
+    pub max_file_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorUploadResponse {
+    pub success: bool,
+    pub message: String,
+    pub upload_url: String,
+    pub url: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub metadata: UploadMetadata,
+}

@@ -11,6 +11,7 @@ use clap::Args;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
+use crate::s3::{parse_endpoint, Addressing, S3Secret, S3Settings, UploadMode};
 
 /// Where the metagraph comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +133,85 @@ impl EpochArgs {
     }
 }
 
+/// The S3 store behind the access endpoints. Unset: those endpoints answer 503 naming what is missing.
+#[derive(Debug, Clone, Args)]
+pub struct S3Args {
+    /// Endpoint URL (`scheme://host[:port]`); defaults to AWS's regional endpoint.
+    #[arg(long = "s3-endpoint", env = "ZIPCOORD_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Region used in signatures (`us-east-1`, `nyc3`, `auto` for R2).
+    #[arg(long = "s3-region", env = "ZIPCOORD_S3_REGION", default_value = "us-east-1")]
+    pub region: String,
+    #[arg(long = "s3-bucket", env = "ZIPCOORD_S3_BUCKET")]
+    pub bucket: Option<String>,
+    #[arg(long = "s3-access-key-id", env = "ZIPCOORD_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key_id: Option<String>,
+    #[arg(long = "s3-secret-access-key", env = "ZIPCOORD_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<SecretText>,
+    /// Temporary credentials' session token, if any.
+    #[arg(long = "s3-session-token", env = "ZIPCOORD_S3_SESSION_TOKEN", hide_env_values = true)]
+    pub session_token: Option<SecretText>,
+    /// Path-style URLs (`endpoint/bucket/key`) instead of virtual-host style (`bucket.endpoint/key`).
+    #[arg(long = "s3-path-style", env = "ZIPCOORD_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub path_style: bool,
+    /// `post` (signed POST policies) or `put` (presigned PUT URLs, for stores without POST uploads such as R2).
+    #[arg(long = "s3-upload-mode", env = "ZIPCOORD_S3_UPLOAD_MODE", value_enum, default_value = "post")]
+    pub upload_mode: UploadMode,
+    /// Hours an upload grant stays valid (a client's `expiry` can shorten it).
+    #[arg(long = "s3-upload-lifetime-hours", env = "ZIPCOORD_S3_UPLOAD_LIFETIME_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=168))]
+    pub upload_lifetime_hours: u32,
+    /// Hours a listing URL stays valid.
+    #[arg(long = "s3-list-lifetime-hours", env = "ZIPCOORD_S3_LIST_LIFETIME_HOURS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=168))]
+    pub list_lifetime_hours: u32,
+    /// Smallest object a miner may upload, in bytes.
+    #[arg(long = "s3-min-object-bytes", env = "ZIPCOORD_S3_MIN_OBJECT_BYTES", default_value_t = 1024)]
+    pub min_object_bytes: u64,
+    /// Largest object a miner may upload, in bytes.
+    #[arg(long = "s3-max-object-bytes", env = "ZIPCOORD_S3_MAX_OBJECT_BYTES", default_value_t = 5_368_709_120)]
+    pub max_object_bytes: u64,
+}
+
+impl S3Args {
+    /// Names the settings still missing for S3 access, if any (the access endpoints answer 503 with it).
+    pub fn missing(&self) -> Option<String> {
+        let missing: Vec<&str> = [
+            ("ZIPCOORD_S3_BUCKET", self.bucket.is_none()),
+            ("ZIPCOORD_S3_ACCESS_KEY_ID", self.access_key_id.is_none()),
+            ("ZIPCOORD_S3_SECRET_ACCESS_KEY", self.secret_access_key.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        (!missing.is_empty()).then(|| format!("S3 storage is not configured: set {}", missing.join(", ")))
+    }
+
+    /// The store's settings: `Ok(None)` when not configured, `Err` when configured wrongly (a startup error).
+    pub fn settings(&self) -> Result<Option<S3Settings>, String> {
+        if self.missing().is_some() {
+            return Ok(None);
+        }
+        let endpoint = self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region));
+        let (scheme, endpoint_host) = parse_endpoint(&endpoint)?;
+        if self.min_object_bytes > self.max_object_bytes {
+            return Err("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES".to_string());
+        }
+        Ok(Some(S3Settings {
+            scheme,
+            endpoint_host,
+            region: self.region.clone(),
+            bucket: self.bucket.clone().unwrap_or_default(),
+            access_key_id: self.access_key_id.clone().unwrap_or_default(),
+            secret_access_key: S3Secret::new(self.secret_access_key.as_ref().map(|s| s.expose()).unwrap_or_default()),
+            session_token: self.session_token.as_ref().map(|s| S3Secret::new(s.expose())),
+            addressing: if self.path_style { Addressing::Path } else { Addressing::VirtualHost },
+            upload_mode: self.upload_mode,
+            upload_lifetime: chrono::Duration::hours(i64::from(self.upload_lifetime_hours)),
+            list_lifetime: chrono::Duration::hours(i64::from(self.list_lifetime_hours)),
+            object_size: (self.min_object_bytes, self.max_object_bytes),
+        }))
+    }
+}
+
 /// Settings of the HTTP service.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -167,6 +247,8 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub epochs: EpochArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 impl ServeArgs {

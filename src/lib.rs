@@ -10,6 +10,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL through sqlx's `any` driver) and its migrations.
 //! - [`import`]: parsing operators' zipcode CSV files into records.
 //! - [`chain`]: where the metagraph comes from (a JSON file, the dev accounts).
+//! - [`s3`]: SigV4 presigning and the scoped grants handed to miners and validators.
 //! - [`service`]: the application state and use cases (epoch creation, status reports) over storage and chain.
 //! - [`server`]: wiring settings, storage, state, tasks and HTTP into a running service.
 //! - [`http`]: routers per resource, authentication, and the contract's error body.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod s3;
 pub mod server;
 pub mod service;
 pub mod storage;

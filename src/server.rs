@@ -14,6 +14,7 @@ use crate::chain::file::FileSource;
 use crate::chain::MetagraphSource;
 use crate::config::{MetagraphSpec, ServeArgs};
 use crate::http::{self, HttpLimits};
+use crate::s3::S3Presigner;
 use crate::service::{App, AppState, ServiceConfig, TimeSource};
 use crate::storage::Store;
 
@@ -54,7 +55,11 @@ pub async fn start(
     let secret = args.server_secret().map_err(anyhow::Error::msg)?;
     let store = Store::connect(&args.database.database_url).await.context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
-    let app = App::start(store, service_config(args), secret, metagraph_source(&spec), time)
+    let s3 = match args.s3.settings().map_err(anyhow::Error::msg)? {
+        Some(settings) => Ok(S3Presigner::new(settings)),
+        None => Err(args.s3.missing().unwrap_or_default()),
+    };
+    let app = App::start(store, service_config(args), secret, metagraph_source(&spec), s3, time)
         .await
         .context("cannot start the service")?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -10,11 +10,13 @@ use crate::chain::{ChainError, MetagraphHandle, MetagraphSource};
 use crate::domain::assignment::{plan_epoch, EpochAssignment, PlanInputs};
 use crate::domain::auth::Hotkey;
 use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::grant::AccessGrant;
 use crate::domain::metagraph::{MetagraphSnapshot, RoleError};
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::{CooldownRelaxation, SelectionError, SelectionPolicy};
 use crate::domain::status::{MinerStatus, StatusReport, ZipcodeProgress};
 use crate::domain::zipcode::ZipcodeRecord;
+use crate::s3::S3Presigner;
 use crate::storage::{EpochSummary, StorageError, Store, ZipcodeStats};
 
 /// Settings key of the generated server secret.
@@ -94,6 +96,9 @@ pub enum ServiceError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The S3 store is not configured; the message names the missing settings.
+    #[error("{0}")]
+    S3Unavailable(String),
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -145,6 +150,7 @@ pub struct App {
     config: ServiceConfig,
     secret: ServerSecret,
     metagraph: MetagraphHandle,
+    s3: Result<S3Presigner, String>,
     time: Arc<dyn TimeSource>,
     started_at_ms: i64,
     epochs: Mutex<BTreeMap<EpochId, Arc<EpochAssignment>>>,
@@ -164,6 +170,7 @@ impl App {
         config: ServiceConfig,
         secret: Option<ServerSecret>,
         source: Arc<dyn MetagraphSource>,
+        s3: Result<S3Presigner, String>,
         time: Arc<dyn TimeSource>,
     ) -> ServiceResult<AppState> {
         let now_ms = time.now_ms();
@@ -184,11 +191,16 @@ impl App {
         let metagraph = MetagraphHandle::new(source);
         let snapshot = metagraph.refresh(now_ms.div_euclid(1000)).await?;
         tracing::info!(source = %metagraph.describe(), neurons = snapshot.neurons.len(), "metagraph loaded");
+        match &s3 {
+            Ok(presigner) => tracing::info!(bucket = %presigner.settings().bucket, "S3 access enabled"),
+            Err(missing) => tracing::warn!("{missing}; the S3 access endpoints answer 503"),
+        }
         Ok(Arc::new(App {
             store,
             config,
             secret,
             metagraph,
+            s3,
             time,
             started_at_ms: now_ms,
             epochs: Mutex::new(BTreeMap::new()),
@@ -208,6 +220,18 @@ impl App {
 
     pub fn metagraph(&self) -> &MetagraphHandle {
         &self.metagraph
+    }
+
+    /// The S3 presigner, or why there is none.
+    pub fn s3(&self) -> ServiceResult<&S3Presigner> {
+        self.s3.as_ref().map_err(|missing| ServiceError::S3Unavailable(missing.clone()))
+    }
+
+    /// Records an S3 grant in the audit log.
+    pub async fn record_grant(&self, grant: &AccessGrant) -> ServiceResult<()> {
+        self.store.record_grant(grant).await?;
+        tracing::info!(hotkey = %grant.hotkey, kind = %grant.kind, prefix = %grant.prefix, "S3 access granted");
+        Ok(())
     }
 
     pub fn now_ms(&self) -> i64 {

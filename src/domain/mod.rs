@@ -6,6 +6,7 @@
 pub mod assignment;
 pub mod auth;
 pub mod epoch;
+pub mod grant;
 pub mod keys;
 pub mod metagraph;
 pub mod nonce;

@@ -93,6 +93,7 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(%error, "storage failure while serving a request");
                 ApiError::unavailable("Service temporarily unavailable")
             }
+            ServiceError::S3Unavailable(message) => ApiError::unavailable(message),
             ServiceError::Chain(error) => {
                 tracing::error!(%error, "metagraph failure while serving a request");
                 ApiError::unavailable("Metagraph temporarily unavailable")

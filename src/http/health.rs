@@ -38,6 +38,6 @@ async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
         folder_structure: FOLDER_STRUCTURE.to_string(),
         current_epoch: Some(summary.current_epoch.to_string()),
         metagraph,
-        s3_configured: false,
+        s3_configured: app.s3().is_ok(),
     })
 }

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod s3_access;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub fn router(app: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .merge(assignments::router())
         .merge(health::router())
+        .merge(s3_access::router())
         .fallback(|| async { ApiError::not_found("Route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed for this route")

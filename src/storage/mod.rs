@@ -6,6 +6,7 @@
 //! seconds where the column says `_unix`), flags INTEGER 0/1 and structured values JSON text.
 
 mod epochs;
+mod grants;
 mod settings;
 mod status;
 mod zipcodes;

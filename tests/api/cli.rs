@@ -47,39 +47,13 @@ fn serve_without_a_metagraph_says_how_to_give_one() {
 
 #[test]
 fn serve_dev_prints_signed_examples_that_work_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("z.db").display());
-    let mut child = zipcoord()
-        .args(["--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", &db])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut current_url = None;
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        if let Some(start) = line.find("'http://") {
-            let url = line[start + 1..].trim_end_matches('\'').to_string();
-            if url.contains("/current?") {
-                current_url = Some(url);
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "no example printed");
-    }
-    let url = current_url.expect("an example /current request");
-    let response = reqwest::blocking_get(&url);
-    assert_eq!(response.0, 200, "{url}\n{}", response.1);
-    assert!(response.1.contains("\"epochId\""));
-
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
-    assert!(status.success(), "graceful shutdown exits 0");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let server = spawn_dev_server(&[]);
+    let (status, response) = raw_http::request("GET", &server.example_current, "");
+    assert_eq!(status, 200, "{}\n{response}", server.example_current);
+    assert!(response.contains("\"epochId\""));
+    let (status, _) = raw_http::request("GET", &format!("{}/healthcheck", server.base), "");
+    assert_eq!(status, 200);
+    let stderr = server.stop();
     assert!(stderr.contains("shutting down"), "{stderr}");
     assert!(!stderr.contains("signature="), "signatures never reach the logs");
 }
@@ -98,16 +72,18 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
     }
 }
 
-mod reqwest {
-    /// A tiny blocking GET over std, so this test needs no second HTTP client stack.
-    pub fn blocking_get(url: &str) -> (u16, String) {
+mod raw_http {
+    /// A tiny blocking HTTP/1.1 client over std, so these tests need no second HTTP client stack.
+    pub fn request(method: &str, url: &str, body: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let rest = url.strip_prefix("http://").unwrap();
         let (host, path) = rest.split_at(rest.find('/').unwrap());
         let mut stream = std::net::TcpStream::connect(host).unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut response = String::new();
@@ -115,6 +91,98 @@ mod reqwest {
         let status = response[9..12].parse().unwrap();
         (status, response)
     }
+}
+
+/// A `zipcoord serve --dev` child whose output is drained by threads, so verbose logging cannot fill a pipe
+/// and stall it.
+struct DevServer {
+    child: std::process::Child,
+    base: String,
+    /// The signed `/current` example the server printed.
+    example_current: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn_dev_server(env: &[(&str, &str)]) -> DevServer {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.keep().join("z.db").display());
+    let mut command = zipcoord();
+    command
+        .args(["--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", &db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr_pipe, &mut text).unwrap();
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let example_current = lines
+        .by_ref()
+        .map(|line| line.unwrap())
+        .find_map(|line| {
+            let start = line.find("'http://")?;
+            let url = line[start + 1..].trim_end_matches('\'');
+            url.contains("/current?").then(|| url.to_string())
+        })
+        .expect("the server prints a signed /current example");
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = example_current.split("/api/").next().unwrap().to_string();
+    DevServer { child, base, example_current, stderr }
+}
+
+impl DevServer {
+    /// SIGTERM, expect a clean exit, return what the server logged.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(wait_with_timeout(&mut self.child, Duration::from_secs(20)).success(), "graceful shutdown exits 0");
+        self.stderr.join().unwrap()
+    }
+}
+
+#[test]
+fn the_s3_secret_never_reaches_logs_responses_or_help() {
+    let secret = "S3SECRET-must-never-leak-0123456789";
+    let env = [
+        ("ZIPCOORD_S3_SECRET_ACCESS_KEY", secret),
+        ("ZIPCOORD_S3_ACCESS_KEY_ID", "AKIDTEST"),
+        ("ZIPCOORD_S3_BUCKET", "bucket"),
+        ("ZIPCOORD_S3_ENDPOINT", "http://127.0.0.1:9"),
+        ("RUST_LOG", "trace"),
+    ];
+    let server = spawn_dev_server(&env);
+    let base = server.base.clone();
+    let charlie = zipcoord::domain::keys::Keypair::from_uri("//Charlie").unwrap();
+    let now = zipcoord::service::TimeSource::now_ms(&zipcoord::service::SystemTime) / 1000;
+    let hotkey = charlie.hotkey();
+    let message = zipcoord::domain::auth::Commitment::FolderAccess { coldkey: "ck", hotkey: &hotkey, timestamp: now };
+    let signature = charlie.sign(message.to_string().as_bytes()).to_hex();
+    let body =
+        serde_json::json!({"coldkey": "ck", "hotkey": hotkey.to_string(), "timestamp": now, "signature": signature});
+    let (status, ok) = raw_http::request("POST", &format!("{base}/get-folder-access"), &body.to_string());
+    assert_eq!(status, 200, "{ok}");
+    let (status, bad) = raw_http::request("POST", &format!("{base}/get-folder-access"), "{\"coldkey\": 1}");
+    assert_eq!(status, 400, "{bad}");
+    let stderr = server.stop();
+    assert!(stderr.contains("S3 access granted"), "the grant is logged: {stderr}");
+    for text in [&ok, &bad, &stderr] {
+        assert!(!text.contains(secret), "the S3 secret leaked");
+    }
+    assert!(!stderr.contains("X-Amz-Signature") && !stderr.contains(&signature), "no signature is logged");
+
+    let mut help = zipcoord();
+    for (key, value) in env {
+        help.env(key, value);
+    }
+    let output = help.args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("ZIPCOORD_S3_SECRET_ACCESS_KEY") && !text.contains(secret));
 }
 
 #[test]

@@ -90,12 +90,20 @@ pub struct TestOptions {
     pub universe: Universe,
     /// `--secret`; `None` lets the server generate and store one.
     pub secret: Option<&'static str>,
+    /// Start the hand-set clock at the real time (for peers that check time themselves, like S3), instead of
+    /// [`START_MS`].
+    pub real_time: bool,
     pub extra_args: Vec<String>,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        TestOptions { universe: Universe::Synthetic(600), secret: Some(SECRET_HEX), extra_args: Vec::new() }
+        TestOptions {
+            universe: Universe::Synthetic(600),
+            secret: Some(SECRET_HEX),
+            real_time: false,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -115,7 +123,7 @@ pub struct TestApp {
 pub fn serve_args(extra: &[String]) -> ServeArgs {
     let argv = ["zipcoord".to_string(), "serve".to_string()].into_iter().chain(extra.iter().cloned());
     match Cli::try_parse_from(argv).expect("valid test arguments").command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         other => panic!("not a serve command: {other:?}"),
     }
 }
@@ -155,7 +163,8 @@ impl TestApp {
         }
         argv.extend(options.extra_args);
         let args = serve_args(&argv);
-        let time = Arc::new(ManualTime::new(START_MS));
+        let start_ms = if options.real_time { zipcoord::service::SystemTime.now_ms() } else { START_MS };
+        let time = Arc::new(ManualTime::new(start_ms));
         let server = server::start(&args, time.clone(), false).await.expect("server starts");
         let base_url = format!("http://{}", server.addr);
         TestApp {

@@ -5,4 +5,5 @@ mod auth;
 mod cli;
 mod helpers;
 mod lifecycle;
+mod s3;
 mod status;

@@ -1,0 +1,67 @@
+//! Access grants to the S3 store: who got what prefix until when. Recorded for every grant so an operator can
+//! audit access; never holds a signature or a secret.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::auth::Hotkey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    /// A miner's upload (and listing) access to its own folder.
+    MinerFolder,
+    /// A validator's listing of one miner's folder.
+    MinerRead,
+    /// A validator's listing of every miner's data.
+    ValidatorRead,
+    /// A validator's upload of its results.
+    ValidatorUpload,
+}
+
+impl GrantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::MinerFolder => "miner_folder",
+            GrantKind::MinerRead => "miner_read",
+            GrantKind::ValidatorRead => "validator_read",
+            GrantKind::ValidatorUpload => "validator_upload",
+        }
+    }
+}
+
+impl FromStr for GrantKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [GrantKind::MinerFolder, GrantKind::MinerRead, GrantKind::ValidatorRead, GrantKind::ValidatorUpload]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown grant kind '{s}'"))
+    }
+}
+
+impl fmt::Display for GrantKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub hotkey: Hotkey,
+    pub kind: GrantKind,
+    /// The key prefix the grant covers.
+    pub prefix: String,
+    pub granted_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// The folder a miner uploads to: `data/hotkey={hotkey}/`.
+pub fn miner_folder(hotkey: &Hotkey) -> String {
+    format!("data/hotkey={hotkey}/")
+}
+
+/// Where a validator's results for an epoch go: `validators/{hotkey}/{epochId}/`.
+pub fn validator_folder(hotkey: &Hotkey, epoch: super::epoch::EpochId) -> String {
+    format!("validators/{hotkey}/{epoch}/")
+}

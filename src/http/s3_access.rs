@@ -1,0 +1,255 @@
+//! The S3 access endpoints: a miner's upload grant for its own folder, validators' listings of miners' data,
+//! and validators' upload of their results. Each grant is scoped to one prefix, expires, and is recorded.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+
+use crate::api::{
+    iso8601_millis, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse, MinerUrls,
+    PutUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
+    ValidatorUrls,
+};
+use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
+use crate::domain::epoch::{EpochError, EpochId};
+use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKind};
+use crate::s3::{grant_expiry, UploadMode};
+use crate::service::{App, AppState};
+
+use super::auth::{authenticate, parse_hotkey, Caller, SignedFields};
+use super::error::ApiError;
+use super::extract::JsonBody;
+
+/// Most PUT URLs handed out in one request.
+const MAX_PUT_FILES: usize = 1_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/get-folder-access", post(folder_access))
+        .route("/get-miner-specific-access", post(miner_access))
+        .route("/get-validator-access", post(validator_access))
+        .route("/api/v1/s3-access/validator-upload", post(validator_upload))
+}
+
+fn structure_info() -> StructureInfo {
+    StructureInfo {
+        folder_structure: super::health::FOLDER_STRUCTURE.into(),
+        description: "Each miner writes only under data/hotkey={its hotkey}/; validators list and read every miner's \
+                      folder and write results under validators/{their hotkey}/{epochId}/."
+            .into(),
+    }
+}
+
+fn now_utc(app: &App) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(app.now_ms()).unwrap_or_default()
+}
+
+/// The contract's rule for a body's `expiry`: when present it must not have passed.
+fn check_expiry(expiry: Option<i64>, now_unix: i64) -> Result<(), ApiError> {
+    match expiry {
+        Some(expiry) if expiry < now_unix => Err(ApiError::bad_request("Invalid timestamp")),
+        _ => Ok(()),
+    }
+}
+
+fn legacy_fields(body: &LegacyS3Request) -> SignedFields<'_> {
+    SignedFields { hotkey: body.hotkey.as_deref(), signature: body.signature.as_deref(), timestamp: body.timestamp }
+}
+
+async fn record(
+    app: &App,
+    caller: &Caller,
+    kind: GrantKind,
+    prefix: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let grant = AccessGrant {
+        hotkey: caller.hotkey.clone(),
+        kind,
+        prefix: prefix.to_string(),
+        granted_at_ms: now.timestamp_millis(),
+        expires_at_ms: expires.timestamp_millis(),
+    };
+    Ok(app.record_grant(&grant).await?)
+}
+
+/// Object names a miner asked PUT URLs for: relative, no `..`, bounded.
+fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
+    if files.len() > MAX_PUT_FILES {
+        return Err(ApiError::bad_request(format!("at most {MAX_PUT_FILES} files per request")));
+    }
+    for file in files {
+        let bad = file.is_empty()
+            || file.len() > 512
+            || file.starts_with('/')
+            || file.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..")
+            || file.chars().any(char::is_control);
+        if bad {
+            return Err(ApiError::bad_request(format!(
+                "invalid file name '{}': a relative path without empty, . or .. segments",
+                file.chars().take(60).collect::<String>()
+            )));
+        }
+    }
+    Ok(files)
+}
+
+async fn folder_access(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<LegacyS3Request>,
+) -> Result<Json<FolderAccessResponse>, ApiError> {
+    let presigner = app.s3()?;
+    let coldkey = body
+        .coldkey
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("coldkey is required"))?;
+    if coldkey.len() > 64 {
+        return Err(ApiError::bad_request("Invalid coldkey"));
+    }
+    check_expiry(body.expiry, app.now_unix())?;
+    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Miner, |hotkey, timestamp| {
+        vec![Commitment::FolderAccess { coldkey, hotkey, timestamp }.to_string()]
+    })?;
+    let settings = presigner.settings();
+    let now = now_utc(&app);
+    let expires = grant_expiry(now, settings.upload_lifetime, body.expiry);
+    let list_expires = grant_expiry(now, settings.list_lifetime, body.expiry);
+    let folder = miner_folder(&caller.hotkey);
+    let (fields, put_urls) = match settings.upload_mode {
+        UploadMode::Post => {
+            let upload = presigner.post_upload(&folder, &folder, settings.object_size, now, expires);
+            (upload.fields.into_iter().collect::<BTreeMap<_, _>>(), Vec::new())
+        }
+        UploadMode::Put => {
+            let files = checked_files(body.files.as_deref().unwrap_or_default())?;
+            let put_urls = files
+                .iter()
+                .map(|file| {
+                    let key = format!("{folder}{file}");
+                    PutUrl { url: presigner.object_url("PUT", &key, now, expires), key }
+                })
+                .collect();
+            (BTreeMap::new(), put_urls)
+        }
+    };
+    record(&app, &caller, GrantKind::MinerFolder, &folder, now, expires).await?;
+    let bucket_url = presigner.bucket_url();
+    Ok(Json(FolderAccessResponse {
+        success: true,
+        message: format!("Upload access granted to {folder} until {}", iso8601_millis(expires.timestamp_millis())),
+        folder: folder.clone(),
+        url: bucket_url.clone(),
+        upload_url: bucket_url,
+        fields,
+        expiry: iso8601_millis(expires.timestamp_millis()),
+        list_url: presigner.list_url(&folder, None, now, list_expires),
+        structure_info: structure_info(),
+        metadata: FolderMetadata { folder_path: folder },
+        upload_mode: match settings.upload_mode {
+            UploadMode::Post => "post",
+            UploadMode::Put => "put",
+        }
+        .to_string(),
+        put_urls,
+    }))
+}
+
+async fn miner_access(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<LegacyS3Request>,
+) -> Result<Json<MinerAccessResponse>, ApiError> {
+    let presigner = app.s3()?;
+    let raw_miner = body
+        .miner_hotkey
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::bad_request("miner_hotkey is required"))?;
+    let miner: Hotkey = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
+    check_expiry(body.expiry, app.now_unix())?;
+    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Validator, |_, timestamp| {
+        vec![Commitment::MinerSpecificAccess { miner_hotkey: raw_miner, timestamp }.to_string()]
+    })?;
+    let settings = presigner.settings();
+    let now = now_utc(&app);
+    let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
+    let prefix = miner_folder(&miner);
+    record(&app, &caller, GrantKind::MinerRead, &prefix, now, expires).await?;
+    Ok(Json(MinerAccessResponse {
+        bucket: settings.bucket.clone(),
+        region: settings.region.clone(),
+        miner_hotkey: miner.to_string(),
+        miner_url: presigner.list_url(&prefix, None, now, expires),
+        prefix,
+        expiry: iso8601_millis(expires.timestamp_millis()),
+    }))
+}
+
+async fn validator_access(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<LegacyS3Request>,
+) -> Result<Json<ValidatorAccessResponse>, ApiError> {
+    let presigner = app.s3()?;
+    check_expiry(body.expiry, app.now_unix())?;
+    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Validator, |_, timestamp| {
+        vec![Commitment::ValidatorAccess { timestamp }.to_string()]
+    })?;
+    let settings = presigner.settings();
+    let now = now_utc(&app);
+    let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
+    let prefix = "data/hotkey=";
+    record(&app, &caller, GrantKind::ValidatorRead, prefix, now, expires).await?;
+    Ok(Json(ValidatorAccessResponse {
+        bucket: settings.bucket.clone(),
+        region: settings.region.clone(),
+        validator_hotkey: caller.hotkey.to_string(),
+        expiry: iso8601_millis(expires.timestamp_millis()),
+        expiry_seconds: (expires - now).num_seconds(),
+        urls: ValidatorUrls {
+            global: GlobalUrls { list_all_data: presigner.list_url(prefix, None, now, expires) },
+            miners: MinerUrls { list_all_miners: presigner.list_url(prefix, Some("/"), now, expires) },
+        },
+        structure_info: structure_info(),
+    }))
+}
+
+async fn validator_upload(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<ValidatorUploadRequest>,
+) -> Result<Json<ValidatorUploadResponse>, ApiError> {
+    let presigner = app.s3()?;
+    let raw_epoch = body.epoch_id.as_deref().ok_or_else(|| ApiError::bad_request("epochId is required"))?;
+    let epoch: EpochId = raw_epoch.parse().map_err(|e: EpochError| ApiError::bad_request(e.to_string()))?;
+    let fields = SignedFields {
+        hotkey: body.hotkey.as_deref(),
+        signature: body.signature.as_deref(),
+        timestamp: body.timestamp,
+    };
+    let caller = authenticate(&app, fields, TimestampWindow::S3, Role::Validator, |_, timestamp| {
+        vec![Commitment::ValidatorUpload { timestamp }.to_string()]
+    })?;
+    let settings = presigner.settings();
+    let now = now_utc(&app);
+    let expires = grant_expiry(now, settings.upload_lifetime, None);
+    let policy_prefix = format!("validators/{}/", caller.hotkey);
+    let folder = validator_folder(&caller.hotkey, epoch);
+    let max_file_size = settings.object_size.1;
+    let upload = presigner.post_upload(&policy_prefix, &folder, (1, max_file_size), now, expires);
+    record(&app, &caller, GrantKind::ValidatorUpload, &folder, now, expires).await?;
+    Ok(Json(ValidatorUploadResponse {
+        success: true,
+        message: format!("Upload access granted to {folder}"),
+        upload_url: upload.url.clone(),
+        url: upload.url,
+        fields: upload.fields.into_iter().collect(),
+        metadata: UploadMetadata {
+            folder_path: folder,
+            expires_at: iso8601_millis(expires.timestamp_millis()),
+            max_file_size,
+        },
+    }))
+}

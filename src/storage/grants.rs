@@ -1,0 +1,45 @@
+//! The audit log of S3 access grants.
+
+use sqlx::Row;
+
+use super::{parse_column, StorageResult, Store};
+use crate::domain::grant::AccessGrant;
+
+impl Store {
+    pub async fn record_grant(&self, grant: &AccessGrant) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO s3_grants (hotkey, kind, prefix, granted_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(grant.hotkey.to_string())
+        .bind(grant.kind.as_str())
+        .bind(&grant.prefix)
+        .bind(grant.granted_at_ms)
+        .bind(grant.expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The most recent grants, newest first, optionally for one hotkey.
+    pub async fn recent_grants(&self, hotkey: Option<&str>, limit: i64) -> StorageResult<Vec<AccessGrant>> {
+        let rows = sqlx::query(
+            "SELECT hotkey, kind, prefix, granted_at_ms, expires_at_ms FROM s3_grants \
+             WHERE ($1 = '' OR hotkey = $1) ORDER BY granted_at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(hotkey.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessGrant {
+                    hotkey: parse_column(row, "hotkey")?,
+                    kind: parse_column(row, "kind")?,
+                    prefix: row.try_get("prefix")?,
+                    granted_at_ms: row.try_get("granted_at_ms")?,
+                    expires_at_ms: row.try_get("expires_at_ms")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,444 @@
+//! The S3 access endpoints against a real S3-compatible server (s3s-fs, embedded) that checks SigV4
+//! signatures, presigned URLs and POST policies: grants work for what they allow and fail for anything else.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::keys::Keypair;
+
+use crate::helpers::{assert_error, TestApp, TestOptions};
+
+const BUCKET: &str = "resi-data";
+const ACCESS_KEY: &str = "zipcoord-test-key";
+const SECRET_KEY: &str = "s3-secret-never-shown-9f8e7d6c5b4a";
+const XML_NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// An s3s-fs server on 127.0.0.1 with one bucket, storing under a temporary folder.
+struct S3Server {
+    addr: SocketAddr,
+    root: PathBuf,
+    _dir: TempDir,
+}
+
+impl S3Server {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
+        let fs = s3s_fs::FileSystem::new(&root).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { break };
+                let connection =
+                    http.serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone()).into_owned();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        });
+        S3Server { addr, root, _dir: dir }
+    }
+
+    fn args(&self, secret: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--s3-endpoint",
+            &format!("http://{}", self.addr),
+            "--s3-bucket",
+            BUCKET,
+            "--s3-access-key-id",
+            ACCESS_KEY,
+            "--s3-secret-access-key",
+            secret,
+            "--s3-path-style",
+            "--s3-min-object-bytes",
+            "1024",
+            "--s3-max-object-bytes",
+            "65536",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn stored(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(Path::new(&self.root).join(BUCKET).join(key)).ok()
+    }
+}
+
+async fn spawn_with_s3(s3: &S3Server, secret: &str, extra: &[&str]) -> TestApp {
+    TestApp::spawn_with(TestOptions { real_time: true, extra_args: s3.args(secret, extra), ..TestOptions::default() })
+        .await
+}
+
+fn folder_request(key: &Keypair, timestamp: i64, expiry: Option<i64>) -> Value {
+    let hotkey = key.hotkey();
+    let message = Commitment::FolderAccess { coldkey: "5coldkey", hotkey: &hotkey, timestamp }.to_string();
+    let mut body = json!({
+        "coldkey": "5coldkey",
+        "hotkey": hotkey.to_string(),
+        "timestamp": timestamp,
+        "signature": key.sign(message.as_bytes()).to_hex(),
+    });
+    if let Some(expiry) = expiry {
+        body["expiry"] = json!(expiry);
+    }
+    body
+}
+
+fn miner_request(validator: &Keypair, miner: &str, timestamp: i64) -> Value {
+    let message = Commitment::MinerSpecificAccess { miner_hotkey: miner, timestamp }.to_string();
+    json!({
+        "hotkey": validator.hotkey().to_string(),
+        "timestamp": timestamp,
+        "signature": validator.sign(message.as_bytes()).to_hex(),
+        "miner_hotkey": miner,
+        "expiry": timestamp + 86_400,
+        "coldkey": "ignored",
+    })
+}
+
+fn validator_request(validator: &Keypair, timestamp: i64) -> Value {
+    let message = Commitment::ValidatorAccess { timestamp }.to_string();
+    json!({"hotkey": validator.hotkey().to_string(), "timestamp": timestamp, "signature": validator.sign(message.as_bytes()).to_hex()})
+}
+
+fn upload_request(validator: &Keypair, epoch: &str, timestamp: i64) -> Value {
+    let message = Commitment::ValidatorUpload { timestamp }.to_string();
+    json!({
+        "hotkey": validator.hotkey().to_string(),
+        "signature": validator.sign(message.as_bytes()).to_hex(),
+        "timestamp": timestamp,
+        "epochId": epoch,
+        "purpose": "validation_results",
+        "estimatedDataSizeMb": 1.5,
+        "retentionDays": 30,
+    })
+}
+
+/// POSTs a browser-style upload: the grant's fields, `key` with `${filename}` substituted, then the file.
+async fn post_upload(url: &str, fields: &BTreeMap<String, String>, filename: &str, content: Vec<u8>) -> (u16, String) {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        let value = if name == "key" { value.replace("${filename}", filename) } else { value.clone() };
+        form = form.text(name.clone(), value);
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(content).file_name(filename.to_string()));
+    let response = reqwest::Client::new().post(url).multipart(form).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn fields_of(body: &Value) -> BTreeMap<String, String> {
+    serde_json::from_value(body["fields"].clone()).unwrap()
+}
+
+async fn get_text(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn listed_keys(xml: &str) -> Vec<String> {
+    xml.split("<Key>").skip(1).filter_map(|rest| rest.split("</Key>").next()).map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn a_miner_uploads_into_its_folder_and_lists_it() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let miner = &app.keys.miner;
+    let now = app.now();
+    let (status, grant) = app.post_json("/get-folder-access", &folder_request(miner, now, Some(now + 86_400))).await;
+    assert_eq!(status, 200, "{grant}");
+    let folder = format!("data/hotkey={}/", miner.hotkey());
+    assert_eq!(grant["success"], true);
+    assert_eq!(grant["folder"], folder.as_str());
+    assert_eq!(grant["metadata"]["folderPath"], folder.as_str());
+    assert_eq!(grant["url"], format!("http://{}/{BUCKET}", s3.addr));
+    assert_eq!(grant["uploadUrl"], grant["url"]);
+    assert_eq!(grant["fields"]["key"], format!("{folder}${{filename}}"));
+    assert!(grant["structure_info"]["folder_structure"].is_string());
+    let expiry = zipcoord::api::parse_iso8601(grant["expiry"].as_str().unwrap()).unwrap();
+    assert!((expiry / 1000 - (now + 86_400)).abs() <= 1, "24 h grant");
+    assert!(!grant.to_string().contains(SECRET_KEY));
+
+    let filename = "epoch=2025-10-01T16-00-00/zipcode=02134/data_20251001_170000.json";
+    let content = vec![b'x'; 2048];
+    let (status, text) =
+        post_upload(grant["url"].as_str().unwrap(), &fields_of(&grant), filename, content.clone()).await;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(s3.stored(&format!("{folder}{filename}")).unwrap(), content);
+
+    let (status, xml) = get_text(grant["list_url"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains(XML_NAMESPACE), "{xml}");
+    assert_eq!(listed_keys(&xml), vec![format!("{folder}{filename}")]);
+
+    let grants = app.app().store().recent_grants(Some(miner.hotkey().as_str()), 10).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].prefix, folder);
+    assert_eq!(grants[0].kind, zipcoord::domain::grant::GrantKind::MinerFolder);
+}
+
+#[tokio::test]
+async fn the_store_rejects_everything_a_grant_does_not_allow() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let miner = &app.keys.miner;
+    let now = app.now();
+    let (_, grant) = app.post_json("/get-folder-access", &folder_request(miner, now, None)).await;
+    let url = grant["url"].as_str().unwrap().to_string();
+    let fields = fields_of(&grant);
+    let ok_size = vec![b'a'; 2048];
+
+    // Outside the miner's folder.
+    let mut outside = fields.clone();
+    outside.insert("key".into(), format!("data/hotkey={}/stolen.json", app.keys.other_miner.hotkey()));
+    let (status, text) = post_upload(&url, &outside, "x", ok_size.clone()).await;
+    assert!(status == 400 && text.contains("InvalidPolicyDocument") && text.contains("starts-with"), "{status} {text}");
+    // Above the maximum and below the minimum size.
+    let (status, text) = post_upload(&url, &fields, "big.json", vec![b'b'; 70_000]).await;
+    assert!(status == 400 && text.contains("EntityTooLarge"), "{status} {text}");
+    let (status, text) = post_upload(&url, &fields, "small.json", vec![b'c'; 100]).await;
+    assert!(status == 400 && text.contains("EntityTooSmall"), "{status} {text}");
+    // A tampered policy (a wider prefix) no longer matches its signature.
+    let mut tampered = fields.clone();
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let policy = String::from_utf8(engine.decode(&fields["policy"]).unwrap()).unwrap();
+    let widened = policy.replace(&format!("data/hotkey={}/", miner.hotkey()), "data/");
+    assert_ne!(policy, widened);
+    tampered.insert("policy".into(), engine.encode(widened));
+    tampered.insert("key".into(), format!("data/hotkey={}/x", app.keys.other_miner.hotkey()));
+    let (status, text) = post_upload(&url, &tampered, "x", ok_size.clone()).await;
+    assert!(status == 403 && text.contains("SignatureDoesNotMatch"), "{status} {text}");
+
+    // An expired policy: the client's expiry shortens the grant to two seconds.
+    let (status, short) = app.post_json("/get-folder-access", &folder_request(miner, now, Some(now + 2))).await;
+    assert_eq!(status, 200, "{short}");
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    let (status, text) = post_upload(&url, &fields_of(&short), "late.json", ok_size.clone()).await;
+    assert!(status == 403 && text.contains("expired"), "{status} {text}");
+
+    // A grant signed with the wrong secret.
+    let misconfigured = spawn_with_s3(&s3, "not-the-real-secret", &[]).await;
+    let other = &misconfigured.keys.miner;
+    let (status, wrong) =
+        misconfigured.post_json("/get-folder-access", &folder_request(other, misconfigured.now(), None)).await;
+    assert_eq!(status, 200, "{wrong}");
+    let (status, text) = post_upload(&url, &fields_of(&wrong), "wrong.json", ok_size.clone()).await;
+    assert!(status == 403 && text.contains("SignatureDoesNotMatch"), "{status} {text}");
+    let (status, _) = get_text(wrong["list_url"].as_str().unwrap()).await;
+    assert_eq!(status, 403);
+
+    // Nothing of that landed; a good upload still does.
+    let (status, text) = post_upload(&url, &fields, "good.json", ok_size).await;
+    assert_eq!(status, 204, "{text}");
+    let (_, xml) = get_text(grant["list_url"].as_str().unwrap()).await;
+    assert_eq!(listed_keys(&xml), vec![format!("data/hotkey={}/good.json", miner.hotkey())]);
+    assert!(std::fs::read_dir(s3.root.join(BUCKET).join("data")).unwrap().count() == 1, "no other folder was written");
+}
+
+#[tokio::test]
+async fn validators_list_miners_and_upload_results() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let now = app.now();
+    for (key, files) in [(&app.keys.miner, vec!["a.json", "b.json"]), (&app.keys.other_miner, vec!["c.json"])] {
+        let (_, grant) = app.post_json("/get-folder-access", &folder_request(key, now, None)).await;
+        for file in files {
+            let (status, text) =
+                post_upload(grant["url"].as_str().unwrap(), &fields_of(&grant), file, vec![b'z'; 1500]).await;
+            assert_eq!(status, 204, "{text}");
+        }
+    }
+    let validator = &app.keys.validator;
+    let miner = app.keys.miner.hotkey().to_string();
+    let (status, access) = app.post_json("/get-miner-specific-access", &miner_request(validator, &miner, now)).await;
+    assert_eq!(status, 200, "{access}");
+    assert_eq!(access["bucket"], BUCKET);
+    assert_eq!(access["region"], "us-east-1");
+    assert_eq!(access["miner_hotkey"], miner.as_str());
+    assert_eq!(access["prefix"], format!("data/hotkey={miner}/"));
+    let (status, xml) = get_text(access["miner_url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(xml.contains(&format!("xmlns=\"{XML_NAMESPACE}\"")), "{xml}");
+    assert_eq!(listed_keys(&xml), vec![format!("data/hotkey={miner}/a.json"), format!("data/hotkey={miner}/b.json")]);
+
+    let (status, all) = app.post_json("/get-validator-access", &validator_request(validator, now)).await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["validator_hotkey"], validator.hotkey().to_string());
+    assert_eq!(all["expiry_seconds"], 3 * 3600);
+    let (_, xml) = get_text(all["urls"]["global"]["list_all_data"].as_str().unwrap()).await;
+    assert_eq!(listed_keys(&xml).len(), 3);
+    let (_, xml) = get_text(all["urls"]["miners"]["list_all_miners"].as_str().unwrap()).await;
+    assert_eq!(xml.matches("<CommonPrefixes>").count(), 2, "{xml}");
+
+    let epoch = app.current_epoch().to_string();
+    let (status, upload) =
+        app.post_json("/api/v1/s3-access/validator-upload", &upload_request(validator, &epoch, now)).await;
+    assert_eq!(status, 200, "{upload}");
+    let folder = format!("validators/{}/{epoch}/", validator.hotkey());
+    assert_eq!(upload["success"], true);
+    assert_eq!(upload["uploadUrl"], upload["url"]);
+    assert_eq!(upload["fields"]["key"], format!("{folder}${{filename}}"));
+    assert_eq!(upload["metadata"]["folderPath"], folder.as_str());
+    assert_eq!(upload["metadata"]["maxFileSize"], 65_536);
+    let (status, text) =
+        post_upload(upload["url"].as_str().unwrap(), &fields_of(&upload), "results.json", b"{\"weights\":{}}".to_vec())
+            .await;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(s3.stored(&format!("{folder}results.json")).unwrap(), b"{\"weights\":{}}");
+    let kinds: Vec<String> = app
+        .app()
+        .store()
+        .recent_grants(Some(&validator.hotkey().to_string()), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["validator_upload", "validator_read", "miner_read"]);
+}
+
+#[tokio::test]
+async fn access_rules_and_errors() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let now = app.now();
+    let miner = &app.keys.miner;
+    let validator = &app.keys.validator;
+    let miner_hotkey = miner.hotkey().to_string();
+    let mut bodies = Vec::new();
+
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        ("/get-validator-access", validator_request(miner, now), 403, "Validator permit required"),
+        ("/get-miner-specific-access", miner_request(miner, &miner_hotkey, now), 403, "Validator permit required"),
+        (
+            "/api/v1/s3-access/validator-upload",
+            upload_request(miner, "2025-10-01T16-00-00", now),
+            403,
+            "Validator permit required",
+        ),
+        ("/get-validator-access", validator_request(&app.keys.poor_validator, now), 403, "stake"),
+        ("/get-folder-access", folder_request(&app.keys.outsider, now, None), 401, "not registered"),
+        ("/get-validator-access", validator_request(&app.keys.outsider, now), 401, "not registered"),
+        ("/get-folder-access", folder_request(miner, now - 301, None), 400, "Invalid timestamp"),
+        ("/get-folder-access", folder_request(miner, now + 61, None), 400, "Invalid timestamp"),
+        ("/get-folder-access", folder_request(miner, now + 60, None), 200, ""),
+        ("/get-folder-access", folder_request(miner, now, Some(now - 1)), 400, "Invalid timestamp"),
+        ("/get-validator-access", validator_request(validator, now - 400), 400, "Invalid timestamp"),
+        ("/api/v1/s3-access/validator-upload", upload_request(validator, "not-an-epoch", now), 400, "invalid epoch id"),
+        (
+            "/api/v1/s3-access/validator-upload",
+            json!({"hotkey": validator.hotkey().to_string()}),
+            400,
+            "epochId is required",
+        ),
+        (
+            "/get-miner-specific-access",
+            json!({"hotkey": validator.hotkey().to_string(), "timestamp": now, "signature": "00"}),
+            400,
+            "miner_hotkey is required",
+        ),
+        ("/get-miner-specific-access", miner_request(validator, "5notakey", now), 400, "Invalid miner_hotkey"),
+        (
+            "/get-folder-access",
+            json!({"hotkey": miner_hotkey, "timestamp": now, "signature": "00"}),
+            400,
+            "coldkey is required",
+        ),
+        (
+            "/get-folder-access",
+            json!({"coldkey": "c", "hotkey": miner_hotkey, "timestamp": "now", "signature": "00"}),
+            400,
+            "Invalid JSON body",
+        ),
+    ];
+    for (path, body, status, message) in cases {
+        let (got, answer) = app.post_json(path, &body).await;
+        if status == 200 {
+            assert_eq!(got, 200, "{path}: {answer}");
+        } else {
+            assert_error(got, &answer, status, message);
+        }
+        bodies.push(answer.to_string());
+    }
+    // Another hotkey's signature, and a tampered one.
+    let mut forged = folder_request(miner, now, None);
+    forged["hotkey"] = json!(app.keys.other_miner.hotkey().to_string());
+    let (status, answer) = app.post_json("/get-folder-access", &forged).await;
+    assert_error(status, &answer, 401, "Invalid signature");
+    let mut body = miner_request(validator, &miner_hotkey, now);
+    body["miner_hotkey"] = json!(app.keys.other_miner.hotkey().to_string());
+    let (status, answer) = app.post_json("/get-miner-specific-access", &body).await;
+    assert_error(status, &answer, 401, "Invalid signature");
+    bodies.push(answer.to_string());
+    assert!(bodies.iter().all(|b| !b.contains(SECRET_KEY)));
+
+    // Without S3 settings the endpoints answer 503 and say what is missing.
+    let plain = TestApp::spawn().await;
+    for path in [
+        "/get-folder-access",
+        "/get-miner-specific-access",
+        "/get-validator-access",
+        "/api/v1/s3-access/validator-upload",
+    ] {
+        let (status, answer) = plain.post(path, "{}").await;
+        assert_error(
+            status,
+            &answer,
+            503,
+            "ZIPCOORD_S3_BUCKET, ZIPCOORD_S3_ACCESS_KEY_ID, ZIPCOORD_S3_SECRET_ACCESS_KEY",
+        );
+    }
+    assert!(!plain.client.health().await.unwrap().s3_configured);
+    assert!(app.client.health().await.unwrap().s3_configured);
+}
+
+#[tokio::test]
+async fn presigned_put_mode_works_against_the_same_store() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, &["--s3-upload-mode", "put"]).await;
+    let miner = &app.keys.miner;
+    let now = app.now();
+    let mut request = folder_request(miner, now, None);
+    request["files"] = json!([
+        "epoch=2025-10-01T16-00-00/zipcode=02134/data_1.json",
+        "epoch=2025-10-01T16-00-00/zipcode=10001/data_2.json"
+    ]);
+    let (status, grant) = app.post_json("/get-folder-access", &request).await;
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(grant["upload_mode"], "put");
+    assert_eq!(grant["fields"], json!({}));
+    let put_urls = grant["put_urls"].as_array().unwrap();
+    assert_eq!(put_urls.len(), 2);
+    let client = reqwest::Client::new();
+    for put in put_urls {
+        let response = client.put(put["url"].as_str().unwrap()).body(vec![b'p'; 1200]).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
+    }
+    // A presigned PUT is for its key only.
+    let url = put_urls[0]["url"].as_str().unwrap().replace("data_1.json", "data_9.json");
+    let response = client.put(url).body(vec![b'p'; 1200]).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let (_, xml) = get_text(grant["list_url"].as_str().unwrap()).await;
+    assert_eq!(listed_keys(&xml).len(), 2);
+
+    for bad in [json!(["../escape.json"]), json!(["/abs.json"]), json!(["a//b"]), json!([""])] {
+        let mut request = folder_request(miner, now, None);
+        request["files"] = bad;
+        let (status, answer) = app.post_json("/get-folder-access", &request).await;
+        assert_error(status, &answer, 400, "invalid file name");
+    }
+}
