@@ -37,6 +37,20 @@ pub enum Command {
     /// Inspect epochs.
     #[command(subcommand)]
     Epoch(EpochCommand),
+    /// Audit the S3 access grants handed out, newest first.
+    Grants(GrantsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GrantsArgs {
+    /// Only grants to this hotkey.
+    #[arg(long)]
+    pub hotkey: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Zipcodes(ZipcodesCommand::List(args)) => list(args).await,
         Command::Zipcodes(ZipcodesCommand::Stats(db)) => zipcode_stats(db).await,
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
+        Command::Grants(args) => grants(args).await,
     }
 }
 
@@ -251,5 +266,21 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
         "miners": miners,
     });
     println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+async fn grants(args: GrantsArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.database).await?;
+    println!("granted_at\texpires_at\tkind\thotkey\tprefix");
+    for grant in store.recent_grants(args.hotkey.as_deref(), args.limit.max(0)).await? {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            crate::api::iso8601_millis(grant.granted_at_ms),
+            crate::api::iso8601_millis(grant.expires_at_ms),
+            grant.kind,
+            grant.hotkey,
+            grant.prefix
+        );
+    }
     Ok(())
 }
