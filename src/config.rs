@@ -11,6 +11,7 @@ use clap::Args;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
+use crate::http::limits::RateLimitSettings;
 use crate::s3::{parse_endpoint, Addressing, S3Secret, S3Settings, UploadMode};
 
 /// Where the metagraph comes from.
@@ -212,6 +213,57 @@ impl S3Args {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
+}
+
+/// Rate limits. Defaults never block the contract's load (a validator's burst of ~100 `/epoch/{id}` calls, a
+/// miner's N+2 status posts each retried up to 3 times) and stop floods.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// `off` disables every rate limit (capacity benchmarks, load tests).
+    #[arg(long = "rate-limits", env = "ZIPCOORD_RATE_LIMITS", value_enum, default_value = "on")]
+    pub rate_limits: Toggle,
+    /// Requests per minute per client IP to the public endpoints (stats, health).
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_PUBLIC_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_public_per_minute: u32,
+    /// Requests per minute per client IP to every other endpoint, checked before any signature work.
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_SIGNED_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_signed_per_minute: u32,
+    /// `/current` requests per hour per hotkey.
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_CURRENT_PER_HOUR", default_value_t = 120)]
+    pub rate_limit_current_per_hour: u32,
+    /// `/epoch/{id}` and `/get-miner-specific-access` requests per hour per validator hotkey.
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_VALIDATOR_PER_HOUR", default_value_t = 1200)]
+    pub rate_limit_validator_per_hour: u32,
+    /// Status reports per hour per hotkey (a burst of this many is allowed at once).
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_STATUS_PER_HOUR", default_value_t = 300)]
+    pub rate_limit_status_per_hour: u32,
+    /// Other S3 grants (folder access, validator access and upload) per hour per hotkey.
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_S3_PER_HOUR", default_value_t = 120)]
+    pub rate_limit_s3_per_hour: u32,
+    /// Reverse proxies in front of zipcoord whose `X-Forwarded-For` entries are trusted for the client IP.
+    #[arg(long, env = "ZIPCOORD_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
+}
+
+impl RateLimitArgs {
+    pub fn settings(&self) -> RateLimitSettings {
+        RateLimitSettings {
+            enabled: self.rate_limits == Toggle::On,
+            public_per_ip_per_minute: self.rate_limit_public_per_minute,
+            signed_per_ip_per_minute: self.rate_limit_signed_per_minute,
+            current_per_hotkey_per_hour: self.rate_limit_current_per_hour,
+            validator_burst_per_hotkey_per_hour: self.rate_limit_validator_per_hour,
+            status_per_hotkey_per_hour: self.rate_limit_status_per_hour,
+            s3_grants_per_hotkey_per_hour: self.rate_limit_s3_per_hour,
+            trusted_proxy_hops: self.trusted_proxy_hops,
+        }
+    }
+}
+
 /// Settings of the HTTP service.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -249,6 +301,8 @@ pub struct ServeArgs {
     pub epochs: EpochArgs,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
 }
 
 impl ServeArgs {

@@ -13,6 +13,7 @@ use crate::chain::dev::DevSource;
 use crate::chain::file::FileSource;
 use crate::chain::MetagraphSource;
 use crate::config::{MetagraphSpec, ServeArgs};
+use crate::http::limits::{prune_periodically, RateLimits};
 use crate::http::{self, HttpLimits};
 use crate::s3::S3Presigner;
 use crate::service::{App, AppState, ServiceConfig, TimeSource};
@@ -67,7 +68,7 @@ pub async fn start(
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
-    let tasks = if background_tasks {
+    let mut tasks = if background_tasks {
         crate::tasks::spawn_all(app.clone(), Duration::from_secs(args.metagraph_refresh_seconds), cancel.clone())
     } else {
         Vec::new()
@@ -76,7 +77,12 @@ pub async fn start(
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
     };
-    let router = http::router(app.clone(), limits);
+    let rate_limits = Arc::new(RateLimits::new(args.rate_limits.settings()));
+    if background_tasks {
+        let pruning = tokio::spawn(prune_periodically(rate_limits.clone(), Duration::from_secs(60), cancel.clone()));
+        tasks.push(pruning);
+    }
+    let router = http::router(app.clone(), limits, rate_limits);
     let shutdown = cancel.clone();
     let server = tokio::spawn(http::serve(listener, router, async move { shutdown.cancelled().await }));
     Ok(RunningServer { addr, app, cancel, server, tasks })

@@ -1,8 +1,11 @@
 //! `/api/v1/zipcode-assignments/*`: public stats, the current assignment for miners, past epochs for
 //! validators, and miners' status reports.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 
 use crate::api::{
@@ -17,9 +20,10 @@ use crate::domain::status::ZipcodeProgress;
 use crate::domain::zipcode::Zipcode;
 use crate::service::{AppState, ServiceError, StatusSubmission};
 
-use super::auth::{authenticate, parse_query_timestamp, SignedFields};
+use super::auth::{authenticate, parse_query_timestamp, Requirement, SignedFields};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
+use super::limits::{HotkeyClass, RateLimits};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -134,6 +138,7 @@ async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiEr
 
 async fn current(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     QueryParams(query): QueryParams<SignedQuery>,
 ) -> Result<Json<AssignmentResponse>, ApiError> {
     let fields = SignedFields {
@@ -141,9 +146,17 @@ async fn current(
         signature: query.signature.as_deref(),
         timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
     };
-    authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Miner, |_, timestamp| {
-        vec![Commitment::CurrentAssignment { timestamp }.to_string()]
-    })?;
+    authenticate(
+        &app,
+        fields,
+        Requirement {
+            window: TimestampWindow::ZIPCODE,
+            role: Role::Miner,
+            class: HotkeyClass::Current,
+            limits: &limits,
+        },
+        |_, timestamp| vec![Commitment::CurrentAssignment { timestamp }.to_string()],
+    )?;
     match app.current_assignment().await {
         Ok(assignment) => Ok(Json(assignment_response(&assignment, None))),
         Err(ServiceError::Selection(_)) => Err(ApiError::not_found("No current epoch available")),
@@ -153,6 +166,7 @@ async fn current(
 
 async fn epoch(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     Path(raw_epoch): Path<String>,
     QueryParams(query): QueryParams<SignedQuery>,
 ) -> Result<Json<AssignmentResponse>, ApiError> {
@@ -163,9 +177,17 @@ async fn epoch(
         signature: query.signature.as_deref(),
         timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
     };
-    authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Validator, |_, timestamp| {
-        vec![Commitment::EpochValidation { epoch, timestamp }.to_string()]
-    })?;
+    authenticate(
+        &app,
+        fields,
+        Requirement {
+            window: TimestampWindow::ZIPCODE,
+            role: Role::Validator,
+            class: HotkeyClass::ValidatorBurst,
+            limits: &limits,
+        },
+        |_, timestamp| vec![Commitment::EpochValidation { epoch, timestamp }.to_string()],
+    )?;
     let assignment = match app.started_epoch(epoch).await {
         Err(ServiceError::Selection(_)) => return Err(ApiError::not_found(format!("Epoch {epoch} not found"))),
         other => other?,
@@ -192,6 +214,7 @@ const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
 
 async fn status(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<StatusRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let epoch: EpochId =
@@ -214,12 +237,22 @@ async fn status(
         .transpose()?;
     let fields =
         SignedFields { hotkey: Some(&body.hotkey), signature: Some(&body.signature), timestamp: Some(body.timestamp) };
-    let caller = authenticate(&app, fields, TimestampWindow::ZIPCODE, Role::Miner, |hotkey, timestamp| {
-        vec![
-            Commitment::Status { epoch, timestamp }.to_string(),
-            Commitment::LegacyStatus { hotkey, epoch, timestamp }.to_string(),
-        ]
-    })?;
+    let caller = authenticate(
+        &app,
+        fields,
+        Requirement {
+            window: TimestampWindow::ZIPCODE,
+            role: Role::Miner,
+            class: HotkeyClass::Status,
+            limits: &limits,
+        },
+        |hotkey, timestamp| {
+            vec![
+                Commitment::Status { epoch, timestamp }.to_string(),
+                Commitment::LegacyStatus { hotkey, epoch, timestamp }.to_string(),
+            ]
+        },
+    )?;
     let received_at_ms = app
         .record_status(StatusSubmission {
             hotkey: caller.hotkey,

@@ -5,6 +5,7 @@ use crate::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature, Role
 use crate::service::App;
 
 use super::error::ApiError;
+use super::limits::{HotkeyClass, RateLimits};
 
 /// The raw signed fields of a request, as they arrived.
 pub struct SignedFields<'a> {
@@ -29,13 +30,21 @@ pub fn parse_query_timestamp(raw: Option<&str>) -> Result<Option<i64>, ApiError>
     raw.map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp"))).transpose()
 }
 
+/// What a signed endpoint demands of its caller.
+pub struct Requirement<'a> {
+    pub window: TimestampWindow,
+    pub role: Role,
+    /// The hotkey's budget this request spends once its signature verified.
+    pub class: HotkeyClass,
+    pub limits: &'a RateLimits,
+}
+
 /// Authenticates a request whose signature must cover one of `commitments` (built for the parsed hotkey and
-/// timestamp), as `role`.
+/// timestamp), then spends one unit of the hotkey's budget.
 pub fn authenticate(
     app: &App,
     fields: SignedFields<'_>,
-    window: TimestampWindow,
-    role: Role,
+    requirement: Requirement<'_>,
     commitments: impl Fn(&Hotkey, i64) -> Vec<String>,
 ) -> Result<Caller, ApiError> {
     let hotkey = parse_hotkey(fields.hotkey, "hotkey")?;
@@ -46,7 +55,7 @@ pub fn authenticate(
         .parse()
         .map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))?;
     let timestamp = fields.timestamp.ok_or_else(|| ApiError::bad_request("timestamp is required"))?;
-    if !window.accepts(timestamp, app.now_unix()) {
+    if !requirement.window.accepts(timestamp, app.now_unix()) {
         return Err(ApiError::bad_request("Invalid timestamp"));
     }
     let snapshot = app
@@ -62,6 +71,7 @@ pub fn authenticate(
     if !verified {
         return Err(ApiError::unauthorized("Invalid signature"));
     }
-    snapshot.authorize(&hotkey, role, app.config().validator_min_stake)?;
+    snapshot.authorize(&hotkey, requirement.role, app.config().validator_min_stake)?;
+    requirement.limits.check_hotkey(requirement.class, &hotkey)?;
     Ok(Caller { hotkey })
 }

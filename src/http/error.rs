@@ -1,7 +1,7 @@
 //! The one HTTP error type: every failure leaves the server as the contract's error body
 //! `{statusCode, message, error, detail}`, with internal causes logged, never sent.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -16,6 +16,14 @@ const MAX_MESSAGE_CHARS: usize = 300;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Set on 429s: becomes `Retry-After` and `X-RateLimit-*` headers.
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub limit: u32,
+    pub retry_after_seconds: u64,
 }
 
 impl ApiError {
@@ -24,7 +32,7 @@ impl ApiError {
         if message.chars().count() > MAX_MESSAGE_CHARS {
             message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
         }
-        ApiError { status, message }
+        ApiError { status, message, rate_limit: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -59,7 +67,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(info) = self.rate_limit {
+            let headers = response.headers_mut();
+            let retry = HeaderValue::from(info.retry_after_seconds);
+            headers.insert(header::RETRY_AFTER, retry.clone());
+            headers.insert("x-ratelimit-limit", HeaderValue::from(info.limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            headers.insert("x-ratelimit-reset", retry);
+        }
+        response
     }
 }
 

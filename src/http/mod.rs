@@ -6,23 +6,26 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+pub mod limits;
 mod s3_access;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+use limits::RateLimits;
 
 use crate::service::AppState;
 
@@ -42,8 +45,8 @@ impl Default for HttpLimits {
 }
 
 /// The whole API.
-pub fn router(app: AppState, limits: HttpLimits) -> Router {
-    let timeout = limits.request_timeout;
+pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimits>) -> Router {
+    let timeout = http_limits.request_timeout;
     Router::new()
         .merge(assignments::router())
         .merge(health::router())
@@ -52,7 +55,9 @@ pub fn router(app: AppState, limits: HttpLimits) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed for this route")
         })
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(http_limits.max_body_bytes))
+        .layer(Extension(rate_limits.clone()))
+        .layer(middleware::from_fn_with_state(rate_limits, limits::limit_per_ip))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(req, next, timeout)))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             tracing::error!("request handler panicked");

@@ -2,10 +2,11 @@
 //! and validators' upload of their results. Each grant is scoped to one prefix, expires, and is recorded.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 
 use crate::api::{
@@ -19,9 +20,10 @@ use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKin
 use crate::s3::{grant_expiry, UploadMode};
 use crate::service::{App, AppState};
 
-use super::auth::{authenticate, parse_hotkey, Caller, SignedFields};
+use super::auth::{authenticate, parse_hotkey, Caller, Requirement, SignedFields};
 use super::error::ApiError;
 use super::extract::JsonBody;
+use super::limits::{HotkeyClass, RateLimits};
 
 /// Most PUT URLs handed out in one request.
 const MAX_PUT_FILES: usize = 1_000;
@@ -100,6 +102,7 @@ fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
 
 async fn folder_access(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<LegacyS3Request>,
 ) -> Result<Json<FolderAccessResponse>, ApiError> {
     let presigner = app.s3()?;
@@ -112,9 +115,12 @@ async fn folder_access(
         return Err(ApiError::bad_request("Invalid coldkey"));
     }
     check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Miner, |hotkey, timestamp| {
-        vec![Commitment::FolderAccess { coldkey, hotkey, timestamp }.to_string()]
-    })?;
+    let caller = authenticate(
+        &app,
+        legacy_fields(&body),
+        Requirement { window: TimestampWindow::S3, role: Role::Miner, class: HotkeyClass::S3Grant, limits: &limits },
+        |hotkey, timestamp| vec![Commitment::FolderAccess { coldkey, hotkey, timestamp }.to_string()],
+    )?;
     let settings = presigner.settings();
     let now = now_utc(&app);
     let expires = grant_expiry(now, settings.upload_lifetime, body.expiry);
@@ -161,6 +167,7 @@ async fn folder_access(
 
 async fn miner_access(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<LegacyS3Request>,
 ) -> Result<Json<MinerAccessResponse>, ApiError> {
     let presigner = app.s3()?;
@@ -171,9 +178,17 @@ async fn miner_access(
         .ok_or_else(|| ApiError::bad_request("miner_hotkey is required"))?;
     let miner: Hotkey = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
     check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Validator, |_, timestamp| {
-        vec![Commitment::MinerSpecificAccess { miner_hotkey: raw_miner, timestamp }.to_string()]
-    })?;
+    let caller = authenticate(
+        &app,
+        legacy_fields(&body),
+        Requirement {
+            window: TimestampWindow::S3,
+            role: Role::Validator,
+            class: HotkeyClass::ValidatorBurst,
+            limits: &limits,
+        },
+        |_, timestamp| vec![Commitment::MinerSpecificAccess { miner_hotkey: raw_miner, timestamp }.to_string()],
+    )?;
     let settings = presigner.settings();
     let now = now_utc(&app);
     let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
@@ -191,13 +206,22 @@ async fn miner_access(
 
 async fn validator_access(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<LegacyS3Request>,
 ) -> Result<Json<ValidatorAccessResponse>, ApiError> {
     let presigner = app.s3()?;
     check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(&app, legacy_fields(&body), TimestampWindow::S3, Role::Validator, |_, timestamp| {
-        vec![Commitment::ValidatorAccess { timestamp }.to_string()]
-    })?;
+    let caller = authenticate(
+        &app,
+        legacy_fields(&body),
+        Requirement {
+            window: TimestampWindow::S3,
+            role: Role::Validator,
+            class: HotkeyClass::S3Grant,
+            limits: &limits,
+        },
+        |_, timestamp| vec![Commitment::ValidatorAccess { timestamp }.to_string()],
+    )?;
     let settings = presigner.settings();
     let now = now_utc(&app);
     let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
@@ -219,6 +243,7 @@ async fn validator_access(
 
 async fn validator_upload(
     State(app): State<AppState>,
+    Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<ValidatorUploadRequest>,
 ) -> Result<Json<ValidatorUploadResponse>, ApiError> {
     let presigner = app.s3()?;
@@ -229,9 +254,17 @@ async fn validator_upload(
         signature: body.signature.as_deref(),
         timestamp: body.timestamp,
     };
-    let caller = authenticate(&app, fields, TimestampWindow::S3, Role::Validator, |_, timestamp| {
-        vec![Commitment::ValidatorUpload { timestamp }.to_string()]
-    })?;
+    let caller = authenticate(
+        &app,
+        fields,
+        Requirement {
+            window: TimestampWindow::S3,
+            role: Role::Validator,
+            class: HotkeyClass::S3Grant,
+            limits: &limits,
+        },
+        |_, timestamp| vec![Commitment::ValidatorUpload { timestamp }.to_string()],
+    )?;
     let settings = presigner.settings();
     let now = now_utc(&app);
     let expires = grant_expiry(now, settings.upload_lifetime, None);

@@ -5,5 +5,6 @@ mod auth;
 mod cli;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod s3;
 mod status;

@@ -1,0 +1,187 @@
+//! Rate limits, in the order the design asks for: per client IP before any signature work (so floods are turned
+//! away cheaply), and per hotkey and endpoint class only after a signature verifies (so junk naming a real
+//! hotkey can never spend that hotkey's quota). Rejections are 429 with `Retry-After` and `X-RateLimit-*`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use super::error::ApiError;
+use crate::domain::auth::Hotkey;
+
+type KeyedLimiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
+/// Per-hotkey quota classes: each signed endpoint group has its own budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HotkeyClass {
+    /// `GET /current`.
+    Current,
+    /// `GET /epoch/{id}` and `POST /get-miner-specific-access`: a validator's per-miner burst.
+    ValidatorBurst,
+    /// `POST /status`.
+    Status,
+    /// The other S3 grants (folder access, validator access, validator upload).
+    S3Grant,
+}
+
+/// The configured limits; `None` everywhere when limits are off.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Requests per minute per client IP on public endpoints (stats, health).
+    pub public_per_ip_per_minute: u32,
+    /// Requests per minute per client IP on every other route, checked before any signature work.
+    pub signed_per_ip_per_minute: u32,
+    pub current_per_hotkey_per_hour: u32,
+    pub validator_burst_per_hotkey_per_hour: u32,
+    pub status_per_hotkey_per_hour: u32,
+    pub s3_grants_per_hotkey_per_hour: u32,
+    /// Reverse proxies in front of the service whose `X-Forwarded-For` entries are trusted (0: use the peer).
+    pub trusted_proxy_hops: usize,
+}
+
+pub struct RateLimits {
+    settings: RateLimitSettings,
+    public: KeyedLimiter<IpAddr>,
+    signed: KeyedLimiter<IpAddr>,
+    current: KeyedLimiter<[u8; 32]>,
+    validator_burst: KeyedLimiter<[u8; 32]>,
+    status: KeyedLimiter<[u8; 32]>,
+    s3_grants: KeyedLimiter<[u8; 32]>,
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("at least 1")
+}
+
+fn limiter<K: Clone + std::hash::Hash + Eq>(quota: Quota) -> KeyedLimiter<K> {
+    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+}
+
+impl RateLimits {
+    pub fn new(settings: RateLimitSettings) -> Self {
+        let per_hour = |n| limiter(Quota::per_hour(nonzero(n)));
+        RateLimits {
+            public: limiter(Quota::per_minute(nonzero(settings.public_per_ip_per_minute))),
+            signed: limiter(Quota::per_minute(nonzero(settings.signed_per_ip_per_minute))),
+            current: per_hour(settings.current_per_hotkey_per_hour),
+            validator_burst: per_hour(settings.validator_burst_per_hotkey_per_hour),
+            status: per_hour(settings.status_per_hotkey_per_hour),
+            s3_grants: per_hour(settings.s3_grants_per_hotkey_per_hour),
+            settings,
+        }
+    }
+
+    fn check<K: Clone + std::hash::Hash + Eq>(
+        &self,
+        limiter: &KeyedLimiter<K>,
+        key: &K,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        match limiter.check_key(key) {
+            Ok(_) => Ok(()),
+            Err(not_until) => {
+                let limit = not_until.quota().burst_size().get();
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Err(ApiError::too_many_requests(
+                    format!("Too many requests {what}; retry in {seconds} s"),
+                    limit,
+                    seconds.max(1),
+                ))
+            }
+        }
+    }
+
+    /// The per-hotkey budget of `class`, checked after the signature verified.
+    pub fn check_hotkey(&self, class: HotkeyClass, hotkey: &Hotkey) -> Result<(), ApiError> {
+        let limiter = match class {
+            HotkeyClass::Current => &self.current,
+            HotkeyClass::ValidatorBurst => &self.validator_burst,
+            HotkeyClass::Status => &self.status,
+            HotkeyClass::S3Grant => &self.s3_grants,
+        };
+        self.check(limiter, hotkey.public_bytes(), "for this hotkey")
+    }
+
+    /// The client's address: the peer, or the entry `trusted_proxy_hops` from the right of `X-Forwarded-For`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let hops = self.settings.trusted_proxy_hops;
+        if hops == 0 {
+            return peer;
+        }
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        forwarded.len().checked_sub(hops).and_then(|i| forwarded.get(i)).and_then(|ip| ip.parse().ok()).unwrap_or(peer)
+    }
+
+    /// Forgets idle keys so the limiters' memory stays bounded under floods of distinct IPs.
+    pub fn prune(&self) {
+        for limiter in [&self.public, &self.signed] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        for limiter in [&self.current, &self.validator_burst, &self.status, &self.s3_grants] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+fn is_public(path: &str) -> bool {
+    matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health")
+}
+
+/// The per-IP check, ahead of routing and of any signature work.
+pub async fn limit_per_ip(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = limits.client_ip(peer, request.headers());
+    let limiter = if is_public(request.uri().path()) { &limits.public } else { &limits.signed };
+    match limits.check(limiter, &ip, "from this address") {
+        Ok(()) => next.run(request).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// Prunes idle limiter keys every `period` until the token fires.
+pub async fn prune_periodically(
+    limits: Arc<RateLimits>,
+    period: Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    crate::tasks::run_every(period, cancel, || {
+        limits.prune();
+        std::future::ready(())
+    })
+    .await;
+}
+
+impl ApiError {
+    pub fn too_many_requests(message: String, limit: u32, retry_after_seconds: u64) -> Self {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
+        error.rate_limit = Some(super::error::RateLimitInfo { limit, retry_after_seconds });
+        error
+    }
+}
