@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: Rust unit, property and integration tests (real HTTP on loopback,
-# real SQLite files, real sr25519 keys), then a live interop check that signs requests with PyPI
-# `bittensor-wallet` (the library real miners and validators use) against the running binary.
+# real SQLite files, real sr25519 keys, an embedded S3-compatible server), the integration suite again against a
+# throw-away PostgreSQL server, then a live interop check that signs requests with PyPI `bittensor-wallet` (the
+# library real miners and validators use) against the running binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== cargo test (SQLite)"
 cargo test --locked
 
+echo "== integration suite against PostgreSQL"
+pg_dir=$(mktemp -d /tmp/zipcoord-pg.XXXXXX)
+trap 'scripts/pg-test-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+ZIPCOORD_TEST_DATABASE_URL=$(scripts/pg-test-cluster.sh start "$pg_dir")
+export ZIPCOORD_TEST_DATABASE_URL
+cargo test --locked --test api
+unset ZIPCOORD_TEST_DATABASE_URL
+
+echo "== live interop with bittensor-wallet"
 venv=target/interop-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

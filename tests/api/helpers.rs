@@ -138,7 +138,10 @@ impl TestApp {
         let keys = TestKeys::generate();
         let metagraph_path = dir.path().join("metagraph.json");
         std::fs::write(&metagraph_path, keys.metagraph_json()).unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("zipcoord.db").display());
+        let db_url = match std::env::var("ZIPCOORD_TEST_DATABASE_URL") {
+            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
+            _ => format!("sqlite://{}", dir.path().join("zipcoord.db").display()),
+        };
         let records = match options.universe {
             Universe::Synthetic(n) => Some(synthetic_universe(n)),
             Universe::Records(records) => Some(records),
@@ -238,6 +241,18 @@ impl TestApp {
         let query = serde_urlencoded_pairs(&[("hotkey", hotkey), ("signature", signature), ("timestamp", timestamp)]);
         self.get(&format!("{path}?{query}")).await
     }
+}
+
+/// Creates an empty database on the PostgreSQL server at `server_url` and returns its URL.
+async fn fresh_postgres_database(server_url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("zipcoord_test_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::AnyConnection::connect(server_url).await.expect("the test PostgreSQL server answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    let (base, _) = server_url.rsplit_once('/').expect("a URL with a database name");
+    format!("{base}/{name}")
 }
 
 async fn decode(response: reqwest::Response) -> (u16, Value) {
