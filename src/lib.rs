@@ -13,7 +13,7 @@
 //! - [`s3`]: SigV4 presigning and the scoped grants handed to miners and validators.
 //! - [`service`]: the application state and use cases (epoch creation, status reports) over storage and chain.
 //! - [`server`]: wiring settings, storage, state, tasks and HTTP into a running service.
-//! - [`http`]: routers per resource, authentication, and the contract's error body.
+//! - [`http`]: routers per resource, authentication, rate limits, and the contract's error body.
 //! - [`tasks`]: background work (epoch pre-creation, metagraph refresh), each a `tick` plus a loop.
 //! - [`client`]: a signed HTTP client over the same wire types.
 //! - [`universe`]: the built-in zipcode list.

@@ -1,4 +1,4 @@
-//! The HTTP edge: one router per resource, request limits, and the mapping of every failure (unknown route,
+//! The HTTP edge: one router per resource, request and rate limits, and the mapping of every failure (unknown route,
 //! wrong method, panic, timeout) to the contract's error body.
 
 mod assignments;
