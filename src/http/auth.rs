@@ -20,9 +20,15 @@ pub struct Caller {
     pub hotkey: Hotkey,
 }
 
+/// A field the request must carry, non-empty: 400 "`field` is required" otherwise.
+pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
+    value.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::bad_request(format!("{field} is required")))
+}
+
 pub fn parse_hotkey(raw: Option<&str>, field: &str) -> Result<Hotkey, ApiError> {
-    let raw = raw.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::bad_request(format!("{field} is required")))?;
-    raw.parse().map_err(|_| ApiError::bad_request(format!("Invalid {field}: expected an SS58 address")))
+    required(raw, field)?
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("Invalid {field}: expected an SS58 address")))
 }
 
 /// Parses a query-string timestamp: Unix seconds as a decimal integer.
@@ -48,10 +54,7 @@ pub fn authenticate(
     commitments: impl Fn(&Hotkey, i64) -> Vec<String>,
 ) -> Result<Caller, ApiError> {
     let hotkey = parse_hotkey(fields.hotkey, "hotkey")?;
-    let signature: HotkeySignature = fields
-        .signature
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::bad_request("signature is required"))?
+    let signature: HotkeySignature = required(fields.signature, "signature")?
         .parse()
         .map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))?;
     let timestamp = fields.timestamp.ok_or_else(|| ApiError::bad_request("timestamp is required"))?;

@@ -20,7 +20,7 @@ use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKin
 use crate::s3::{grant_expiry, UploadMode};
 use crate::service::{App, AppState};
 
-use super::auth::{authenticate, parse_hotkey, Caller, Requirement, SignedFields};
+use super::auth::{authenticate, parse_hotkey, required, Caller, Requirement, SignedFields};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::limits::{HotkeyClass, RateLimits};
@@ -106,11 +106,7 @@ async fn folder_access(
     JsonBody(body): JsonBody<LegacyS3Request>,
 ) -> Result<Json<FolderAccessResponse>, ApiError> {
     let presigner = app.s3()?;
-    let coldkey = body
-        .coldkey
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::bad_request("coldkey is required"))?;
+    let coldkey = required(body.coldkey.as_deref(), "coldkey")?;
     if coldkey.len() > 64 {
         return Err(ApiError::bad_request("Invalid coldkey"));
     }
@@ -156,11 +152,7 @@ async fn folder_access(
         list_url: presigner.list_url(&folder, None, now, list_expires),
         structure_info: structure_info(),
         metadata: FolderMetadata { folder_path: folder },
-        upload_mode: match settings.upload_mode {
-            UploadMode::Post => "post",
-            UploadMode::Put => "put",
-        }
-        .to_string(),
+        upload_mode: settings.upload_mode.as_str().to_string(),
         put_urls,
     }))
 }
@@ -171,11 +163,7 @@ async fn miner_access(
     JsonBody(body): JsonBody<LegacyS3Request>,
 ) -> Result<Json<MinerAccessResponse>, ApiError> {
     let presigner = app.s3()?;
-    let raw_miner = body
-        .miner_hotkey
-        .as_deref()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::bad_request("miner_hotkey is required"))?;
+    let raw_miner = required(body.miner_hotkey.as_deref(), "miner_hotkey")?;
     let miner: Hotkey = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
     check_expiry(body.expiry, app.now_unix())?;
     let caller = authenticate(
@@ -247,7 +235,7 @@ async fn validator_upload(
     JsonBody(body): JsonBody<ValidatorUploadRequest>,
 ) -> Result<Json<ValidatorUploadResponse>, ApiError> {
     let presigner = app.s3()?;
-    let raw_epoch = body.epoch_id.as_deref().ok_or_else(|| ApiError::bad_request("epochId is required"))?;
+    let raw_epoch = required(body.epoch_id.as_deref(), "epochId")?;
     let epoch: EpochId = raw_epoch.parse().map_err(|e: EpochError| ApiError::bad_request(e.to_string()))?;
     let fields = SignedFields {
         hotkey: body.hotkey.as_deref(),

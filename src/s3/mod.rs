@@ -28,6 +28,15 @@ pub enum UploadMode {
     Put,
 }
 
+impl UploadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadMode::Post => "post",
+            UploadMode::Put => "put",
+        }
+    }
+}
+
 /// A credential that must never be printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct S3Secret(String);
