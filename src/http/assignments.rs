@@ -22,7 +22,7 @@ use crate::service::{AppState, ServiceError, StatusSubmission};
 
 use super::auth::{authenticate, parse_query_timestamp, Requirement, SignedFields};
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{parse_value, JsonBody, QueryParams};
 use super::limits::{HotkeyClass, RateLimits};
 
 pub fn router() -> Router<AppState> {
@@ -170,8 +170,7 @@ async fn epoch(
     Path(raw_epoch): Path<String>,
     QueryParams(query): QueryParams<SignedQuery>,
 ) -> Result<Json<AssignmentResponse>, ApiError> {
-    let epoch: EpochId =
-        raw_epoch.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
+    let epoch: EpochId = parse_value(&raw_epoch)?;
     let fields = SignedFields {
         hotkey: query.hotkey.as_deref(),
         signature: query.signature.as_deref(),
@@ -197,8 +196,7 @@ async fn epoch(
 }
 
 fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {
-    let zipcode: Zipcode =
-        item.zipcode.parse().map_err(|e: crate::domain::zipcode::ZipcodeError| ApiError::bad_request(e.to_string()))?;
+    let zipcode: Zipcode = parse_value(&item.zipcode)?;
     let listings_scraped = u64::try_from(item.listings_scraped)
         .map_err(|_| ApiError::bad_request(format!("listingsScraped for {zipcode} must be >= 0")))?;
     let completed_at_ms = item
@@ -217,9 +215,8 @@ async fn status(
     Extension(limits): Extension<Arc<RateLimits>>,
     JsonBody(body): JsonBody<StatusRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    let epoch: EpochId =
-        body.epoch_id.parse().map_err(|e: crate::domain::epoch::EpochError| ApiError::bad_request(e.to_string()))?;
-    let status = body.status.parse().map_err(ApiError::bad_request)?;
+    let epoch: EpochId = parse_value(&body.epoch_id)?;
+    let status = parse_value(&body.status)?;
     if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
         return Err(ApiError::bad_request(format!(
             "zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes"

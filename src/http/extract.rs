@@ -45,3 +45,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .map_err(|e| ApiError::bad_request(format!("Invalid query string: {}", e.body_text())))
     }
 }
+
+/// Parses a raw request value into its domain type; the domain's parse error becomes a 400 message.
+pub fn parse_value<T>(raw: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    raw.parse().map_err(|e: T::Err| ApiError::bad_request(e.to_string()))
+}

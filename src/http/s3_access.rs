@@ -15,14 +15,14 @@ use crate::api::{
     ValidatorUrls,
 };
 use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
-use crate::domain::epoch::{EpochError, EpochId};
+use crate::domain::epoch::EpochId;
 use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKind};
 use crate::s3::{grant_expiry, UploadMode};
 use crate::service::{App, AppState};
 
 use super::auth::{authenticate, parse_hotkey, required, Caller, Requirement, SignedFields};
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{parse_value, JsonBody};
 use super::limits::{HotkeyClass, RateLimits};
 
 /// Most PUT URLs handed out in one request.
@@ -236,7 +236,7 @@ async fn validator_upload(
 ) -> Result<Json<ValidatorUploadResponse>, ApiError> {
     let presigner = app.s3()?;
     let raw_epoch = required(body.epoch_id.as_deref(), "epochId")?;
-    let epoch: EpochId = raw_epoch.parse().map_err(|e: EpochError| ApiError::bad_request(e.to_string()))?;
+    let epoch: EpochId = parse_value(raw_epoch)?;
     let fields = SignedFields {
         hotkey: body.hotkey.as_deref(),
         signature: body.signature.as_deref(),
