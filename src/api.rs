@@ -232,6 +232,23 @@ pub struct MetagraphHealth {
     pub neurons: usize,
     pub validators: usize,
     pub age_seconds: Option<i64>,
+    /// Beyond this age signed endpoints answer 503.
+    pub max_age_seconds: i64,
+    /// A snapshot exists and is within the age limit.
+    pub fresh: bool,
+    /// Why the last refresh failed, when it failed (cleared by the next success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+}
+
+/// `GET /readyz`: whether this instance should receive traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadinessResponse {
+    pub ready: bool,
+    pub database: String,
+    pub metagraph: String,
 }
 
 #[cfg(test)]

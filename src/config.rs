@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::chain::subtensor::rpc::RpcEndpoint;
+use crate::chain::subtensor::FINNEY_ENDPOINT;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
@@ -21,6 +23,8 @@ pub enum MetagraphSpec {
     Dev,
     /// A JSON file of neurons, re-read on every refresh.
     File(PathBuf),
+    /// The chain, over these JSON-RPC endpoints tried in order.
+    Subtensor(Vec<RpcEndpoint>),
 }
 
 impl FromStr for MetagraphSpec {
@@ -31,8 +35,16 @@ impl FromStr for MetagraphSpec {
             Ok(MetagraphSpec::Dev)
         } else if let Some(path) = s.strip_prefix("file:").filter(|p| !p.is_empty()) {
             Ok(MetagraphSpec::File(PathBuf::from(path)))
+        } else if s == "subtensor" {
+            Ok(MetagraphSpec::Subtensor(vec![FINNEY_ENDPOINT.parse()?]))
+        } else if let Some(list) = s.strip_prefix("subtensor:") {
+            let endpoints = list.split(',').map(str::parse).collect::<Result<Vec<RpcEndpoint>, _>>()?;
+            Ok(MetagraphSpec::Subtensor(endpoints))
         } else {
-            Err(format!("unsupported metagraph source '{s}': use 'dev' or 'file:PATH'"))
+            // Never echo the value: a subtensor URL may carry an API key.
+            Err("unsupported metagraph source: use 'dev', 'file:PATH', 'subtensor' (the public finney \
+                 entrypoint) or 'subtensor:URL[,URL...]'"
+                .to_string())
         }
     }
 }
@@ -274,12 +286,20 @@ pub struct ServeArgs {
     /// --metagraph says otherwise, and example signed requests printed at start.
     #[arg(long)]
     pub dev: bool,
-    /// Metagraph source: `dev` or `file:PATH`.
-    #[arg(long, env = "ZIPCOORD_METAGRAPH")]
-    pub metagraph: Option<MetagraphSpec>,
+    /// Metagraph source: `dev`, `file:PATH`, `subtensor` (the public finney entrypoint) or
+    /// `subtensor:URL[,URL...]` (JSON-RPC endpoints tried in order; ws:// and wss:// are accepted).
+    /// (Parsed by [`ServeArgs::metagraph_spec`], never echoed: a subtensor URL may carry an API key.)
+    #[arg(long, env = "ZIPCOORD_METAGRAPH", hide_env_values = true)]
+    pub metagraph: Option<SecretText>,
     /// Seconds between metagraph refreshes.
     #[arg(long, env = "ZIPCOORD_METAGRAPH_REFRESH_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub metagraph_refresh_seconds: u64,
+    /// Age in seconds beyond which the metagraph is not trusted: signed endpoints answer 503 and readiness fails.
+    #[arg(long, env = "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    pub metagraph_max_age_seconds: u64,
+    /// Seconds each subtensor JSON-RPC call may take before the next endpoint is tried.
+    #[arg(long, env = "ZIPCOORD_CHAIN_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub chain_timeout_seconds: u64,
     /// Subnet id.
     #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = 46)]
     pub netuid: u16,
@@ -317,12 +337,20 @@ impl ServeArgs {
 
     /// The metagraph source to use, or a message saying how to give one.
     pub fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
+        if self.metagraph_max_age_seconds < self.metagraph_refresh_seconds {
+            return Err(format!(
+                "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS ({}) must be at least ZIPCOORD_METAGRAPH_REFRESH_SECONDS ({}), \
+                 or every snapshot would go stale before the next refresh",
+                self.metagraph_max_age_seconds, self.metagraph_refresh_seconds
+            ));
+        }
         match (&self.metagraph, self.dev) {
-            (Some(spec), _) => Ok(spec.clone()),
+            (Some(spec), _) => spec.expose().parse(),
             (None, true) => Ok(MetagraphSpec::Dev),
-            (None, false) => Err("no metagraph source: set ZIPCOORD_METAGRAPH (or --metagraph) to 'file:PATH' with a \
-                 JSON list of {uid, hotkey, coldkey, validator_permit, stake}, or run `zipcoord serve --dev` \
-                 for a local network with the well-known dev keys"
+            (None, false) => Err("no metagraph source: set ZIPCOORD_METAGRAPH (or --metagraph) to 'subtensor' (the \
+                 public finney entrypoint), 'subtensor:URL[,URL...]', or 'file:PATH' with a JSON list of {uid, \
+                 hotkey, coldkey, validator_permit, stake}; or run `zipcoord serve --dev` for a local network \
+                 with the well-known dev keys"
                 .to_string()),
         }
     }
@@ -338,6 +366,15 @@ mod tests {
         assert_eq!("file:/tmp/m.json".parse::<MetagraphSpec>(), Ok(MetagraphSpec::File("/tmp/m.json".into())));
         assert!("file:".parse::<MetagraphSpec>().is_err());
         assert!("chain".parse::<MetagraphSpec>().is_err());
+        let Ok(MetagraphSpec::Subtensor(finney)) = "subtensor".parse::<MetagraphSpec>() else { panic!() };
+        assert_eq!(finney[0].to_string(), "https://entrypoint-finney.opentensor.ai");
+        let Ok(MetagraphSpec::Subtensor(two)) = "subtensor:http://127.0.0.1:9944,wss://b.example:443".parse() else {
+            panic!()
+        };
+        assert_eq!(two.len(), 2);
+        assert!("subtensor:".parse::<MetagraphSpec>().is_err());
+        let error = "subtensor:ftp://x?key=hunter2".parse::<MetagraphSpec>().unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     #[test]

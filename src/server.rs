@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chain::dev::DevSource;
 use crate::chain::file::FileSource;
+use crate::chain::subtensor::SubtensorSource;
 use crate::chain::MetagraphSource;
 use crate::config::{MetagraphSpec, ServeArgs};
 use crate::http::limits::{prune_periodically, RateLimits};
@@ -35,13 +36,19 @@ pub fn service_config(args: &ServeArgs) -> ServiceConfig {
         netuid: args.netuid,
         validator_min_stake: args.validator_min_stake,
         prior_listings: args.epochs.prior_listings,
+        metagraph_max_age_seconds: i64::try_from(args.metagraph_max_age_seconds).unwrap_or(i64::MAX),
     }
 }
 
-pub fn metagraph_source(spec: &MetagraphSpec) -> Arc<dyn MetagraphSource> {
+pub fn metagraph_source(spec: &MetagraphSpec, args: &ServeArgs) -> Arc<dyn MetagraphSource> {
     match spec {
         MetagraphSpec::Dev => Arc::new(DevSource::new()),
         MetagraphSpec::File(path) => Arc::new(FileSource::new(path.clone())),
+        MetagraphSpec::Subtensor(endpoints) => Arc::new(SubtensorSource::new(
+            endpoints.clone(),
+            args.netuid,
+            Duration::from_secs(args.chain_timeout_seconds),
+        )),
     }
 }
 
@@ -60,7 +67,7 @@ pub async fn start(
         Some(settings) => Ok(S3Presigner::new(settings)),
         None => Err(args.s3.missing().unwrap_or_default()),
     };
-    let app = App::start(store, service_config(args), secret, metagraph_source(&spec), s3, time)
+    let app = App::start(store, service_config(args), secret, metagraph_source(&spec, args), s3, time)
         .await
         .context("cannot start the service")?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::chain::{ChainError, MetagraphHandle, MetagraphSource};
+use crate::chain::{ChainError, MetagraphHandle, MetagraphSource, RefreshFailure};
 use crate::domain::assignment::{plan_epoch, EpochAssignment, PlanInputs};
 use crate::domain::auth::Hotkey;
 use crate::domain::epoch::{EpochClock, EpochId};
@@ -74,6 +74,8 @@ pub struct ServiceConfig {
     pub netuid: u16,
     pub validator_min_stake: f64,
     pub prior_listings: u32,
+    /// Beyond this age the metagraph is not trusted to judge registrations (signed endpoints answer 503).
+    pub metagraph_max_age_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,8 @@ pub enum ServiceError {
     InvalidNonce,
     #[error("no metagraph snapshot is loaded yet")]
     MetagraphUnavailable,
+    #[error("the metagraph snapshot is {age_seconds} s old (limit {limit_seconds} s)")]
+    MetagraphStale { age_seconds: i64, limit_seconds: i64 },
     #[error(transparent)]
     Role(#[from] RoleError),
     #[error("zipcode selection failed: {0}")]
@@ -125,10 +129,13 @@ pub struct SystemSummary {
     pub recent: Vec<EpochSummary>,
 }
 
-/// What `/healthcheck` reports.
+/// What `/healthcheck` and the readiness probe report.
 pub struct HealthSummary {
     pub database_ok: bool,
     pub metagraph: Option<Arc<MetagraphSnapshot>>,
+    /// Whether signed requests can be judged now: a snapshot exists and is within the age limit.
+    pub metagraph_fresh: bool,
+    pub metagraph_failure: Option<RefreshFailure>,
     pub current_epoch: EpochId,
     pub uptime_ms: i64,
 }
@@ -188,9 +195,15 @@ impl App {
             let added = store.seed_zipcodes_if_empty(&universe, crate::universe::SOURCE, now_ms).await?;
             tracing::info!(zipcodes = added, "seeded the built-in zipcode universe");
         }
+        // A chain that is down at start must not keep the public endpoints down: signed endpoints answer 503
+        // until the refresh task gets a snapshot.
         let metagraph = MetagraphHandle::new(source);
-        let snapshot = metagraph.refresh(now_ms.div_euclid(1000)).await?;
-        tracing::info!(source = %metagraph.describe(), neurons = snapshot.neurons.len(), "metagraph loaded");
+        match metagraph.refresh(now_ms.div_euclid(1000)).await {
+            Ok(snapshot) => {
+                tracing::info!(source = %metagraph.describe(), neurons = snapshot.neurons.len(), "metagraph loaded")
+            }
+            Err(error) => tracing::error!(source = %metagraph.describe(), %error, "metagraph not loaded; retrying"),
+        }
         match &s3 {
             Ok(presigner) => tracing::info!(bucket = %presigner.settings().bucket, "S3 access enabled"),
             Err(missing) => tracing::warn!("{missing}; the S3 access endpoints answer 503"),
@@ -414,10 +427,24 @@ impl App {
         })
     }
 
+    /// The metagraph snapshot signed requests are judged by; refused when missing or too old, so that honest
+    /// miners are never told they are unregistered because the chain could not be read.
+    pub fn fresh_metagraph(&self) -> ServiceResult<Arc<MetagraphSnapshot>> {
+        let snapshot = self.metagraph.snapshot().ok_or(ServiceError::MetagraphUnavailable)?;
+        let age_seconds = self.now_unix() - snapshot.fetched_at_unix;
+        let limit_seconds = self.config.metagraph_max_age_seconds;
+        if age_seconds > limit_seconds {
+            return Err(ServiceError::MetagraphStale { age_seconds, limit_seconds });
+        }
+        Ok(snapshot)
+    }
+
     pub async fn health(&self) -> HealthSummary {
         HealthSummary {
             database_ok: self.store.ping().await,
             metagraph: self.metagraph.snapshot(),
+            metagraph_fresh: self.fresh_metagraph().is_ok(),
+            metagraph_failure: self.metagraph.last_failure(),
             current_epoch: self.current_epoch_id(),
             uptime_ms: self.now_ms() - self.started_at_ms,
         }

@@ -61,10 +61,7 @@ pub fn authenticate(
     if !requirement.window.accepts(timestamp, app.now_unix()) {
         return Err(ApiError::bad_request("Invalid timestamp"));
     }
-    let snapshot = app
-        .metagraph()
-        .snapshot()
-        .ok_or_else(|| ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked"))?;
+    let snapshot = app.fresh_metagraph()?;
     if snapshot.neuron(&hotkey).is_none() {
         return Err(ApiError::unauthorized(format!("Hotkey is not registered on subnet {}", app.config().netuid)));
     }

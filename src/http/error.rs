@@ -102,6 +102,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::MetagraphUnavailable => {
                 ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked")
             }
+            ServiceError::MetagraphStale { age_seconds, limit_seconds } => ApiError::unavailable(format!(
+                "Metagraph snapshot is {age_seconds} s old (limit {limit_seconds} s): registrations cannot be \
+                 checked until the chain is read again; retry later"
+            )),
             ServiceError::Selection(error) => {
                 tracing::warn!(%error, "request needed an epoch that cannot be selected");
                 ApiError::unavailable("No zipcode assignment could be selected for this epoch")

@@ -1,15 +1,22 @@
-//! `GET /healthcheck` and `GET /health`: cheap liveness for operators and load balancers. Reads only memory and
-//! one trivial database query; never calls S3 or the chain.
+//! Health endpoints. `GET /healthcheck` and `GET /health` (the contract's): a cheap overview for operators.
+//! `GET /livez`: the process answers. `GET /readyz`: this instance can do its job (the database answers and the
+//! metagraph is fresh), 503 otherwise, for load balancers. None of them calls S3 or the chain.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::json;
 
-use crate::api::{iso8601_millis, HealthResponse, MetagraphHealth};
+use crate::api::{iso8601_millis, HealthResponse, MetagraphHealth, ReadinessResponse};
 use crate::service::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthcheck", get(health)).route("/health", get(health))
+    Router::new()
+        .route("/healthcheck", get(health))
+        .route("/health", get(health))
+        .route("/livez", get(live))
+        .route("/readyz", get(ready))
 }
 
 /// The S3 key layout miners write, shown so operators can check clients against it.
@@ -19,15 +26,20 @@ async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
     let summary = app.health().await;
     let now_unix = app.now_unix();
     let min_stake = app.config().validator_min_stake;
+    let snapshot = summary.metagraph.as_ref();
     let metagraph = MetagraphHealth {
         source: app.metagraph().describe(),
         netuid: app.config().netuid,
-        block: summary.metagraph.as_ref().and_then(|m| m.block),
-        neurons: summary.metagraph.as_ref().map_or(0, |m| m.neurons.len()),
-        validators: summary.metagraph.as_ref().map_or(0, |m| m.validator_count(min_stake)),
-        age_seconds: summary.metagraph.as_ref().map(|m| (now_unix - m.fetched_at_unix).max(0)),
+        block: snapshot.and_then(|m| m.block),
+        neurons: snapshot.map_or(0, |m| m.neurons.len()),
+        validators: snapshot.map_or(0, |m| m.validator_count(min_stake)),
+        age_seconds: snapshot.map(|m| (now_unix - m.fetched_at_unix).max(0)),
+        max_age_seconds: app.config().metagraph_max_age_seconds,
+        fresh: summary.metagraph_fresh,
+        last_error: summary.metagraph_failure.as_ref().map(|f| f.reason.clone()),
+        last_error_at: summary.metagraph_failure.as_ref().map(|f| iso8601_millis(f.at_unix * 1000)),
     };
-    let healthy = summary.database_ok && summary.metagraph.is_some();
+    let healthy = summary.database_ok && summary.metagraph_fresh;
     Json(HealthResponse {
         status: if healthy { "ok" } else { "degraded" }.to_string(),
         service: "zipcoord".to_string(),
@@ -40,4 +52,24 @@ async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
         metagraph,
         s3_configured: app.s3().is_ok(),
     })
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+async fn ready(State(app): State<AppState>) -> (StatusCode, Json<ReadinessResponse>) {
+    let summary = app.health().await;
+    let metagraph = match (&summary.metagraph, summary.metagraph_fresh) {
+        (_, true) => "fresh".to_string(),
+        (None, false) => "not loaded".to_string(),
+        (Some(_), false) => "stale".to_string(),
+    };
+    let ready = summary.database_ok && summary.metagraph_fresh;
+    let body = ReadinessResponse {
+        ready,
+        database: if summary.database_ok { "connected" } else { "unavailable" }.to_string(),
+        metagraph,
+    };
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -147,7 +147,7 @@ impl RateLimits {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health")
+    matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health" | "/livez" | "/readyz")
 }
 
 /// The per-IP check, ahead of routing and of any signature work.

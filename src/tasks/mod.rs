@@ -20,11 +20,34 @@ pub async fn epoch_tick(app: &AppState) {
     }
 }
 
-/// Reloads the metagraph; on failure the last good snapshot stays in use.
-pub async fn metagraph_tick(app: &AppState) {
+/// Reloads the metagraph; on failure the last good snapshot stays in use. Returns whether it succeeded.
+pub async fn metagraph_tick(app: &AppState) -> bool {
     match app.refresh_metagraph().await {
-        Ok(snapshot) => tracing::debug!(neurons = snapshot.neurons.len(), "metagraph refreshed"),
-        Err(error) => tracing::warn!(%error, "metagraph refresh failed; keeping the last snapshot"),
+        Ok(snapshot) => {
+            tracing::debug!(neurons = snapshot.neurons.len(), block = ?snapshot.block, "metagraph refreshed");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "metagraph refresh failed; keeping the last snapshot");
+            false
+        }
+    }
+}
+
+/// Longest wait before retrying a failed metagraph refresh.
+const METAGRAPH_RETRY: Duration = Duration::from_secs(15);
+
+/// Refreshes the metagraph every `period`, and sooner after a failure so that a chain outage costs as little
+/// freshness as possible.
+async fn refresh_metagraph_loop(app: AppState, period: Duration, cancel: CancellationToken) {
+    // The first snapshot was loaded (or attempted) at start.
+    let mut wait = if app.metagraph().last_failure().is_some() { METAGRAPH_RETRY.min(period) } else { period };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = if metagraph_tick(&app).await { period } else { METAGRAPH_RETRY.min(period) };
     }
 }
 
@@ -56,8 +79,6 @@ pub fn spawn_all(
         let cancel = cancel.clone();
         tokio::spawn(async move { run_every(Duration::from_secs(30), cancel, || epoch_tick(&app)).await })
     };
-    let metagraph = tokio::spawn(async move {
-        run_every(metagraph_refresh, cancel, || metagraph_tick(&app)).await;
-    });
+    let metagraph = tokio::spawn(refresh_metagraph_loop(app, metagraph_refresh, cancel));
     vec![epochs, metagraph]
 }

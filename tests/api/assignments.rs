@@ -186,11 +186,11 @@ async fn validators_read_started_epochs_only() {
 
     // The scheduler creates the next epoch only within the lead time (15 minutes) of its start...
     let next: EpochId = "2025-10-01T20-00-00".parse().unwrap();
-    app.time.advance_ms(2 * 3600 * 1000 + 40 * 60 * 1000);
+    app.pass_time(2 * 3600 * 1000 + 40 * 60 * 1000).await;
     zipcoord::tasks::epoch_tick(app.app()).await;
     assert!(app.app().store().load_epoch(next).await.unwrap().is_none(), "19:40 is too early");
     // ...and does not reveal it before it starts. 19:50, ten minutes before the next epoch:
-    app.time.advance_ms(10 * 60 * 1000);
+    app.pass_time(10 * 60 * 1000).await;
     zipcoord::tasks::epoch_tick(app.app()).await;
     assert!(app.app().store().load_epoch(next).await.unwrap().is_some(), "pre-created within the lead time");
     for hidden in [next, "2025-10-02T00-00-00".parse().unwrap()] {
@@ -199,7 +199,7 @@ async fn validators_read_started_epochs_only() {
     }
 
     // After the switch, the previous epoch is served with its original nonce and zipcodes.
-    app.time.advance_ms(20 * 60 * 1000);
+    app.pass_time(20 * 60 * 1000).await;
     let previous: EpochId = first.epoch_id.parse().unwrap();
     let judged = app.client.epoch(validator, previous, app.now()).await.unwrap();
     assert_eq!(judged.status.as_deref(), Some("COMPLETED"));

@@ -36,7 +36,22 @@ fn serve_without_a_metagraph_says_how_to_give_one() {
     assert!(stderr.contains("ZIPCOORD_METAGRAPH") && stderr.contains("--dev"), "{stderr}");
     let (ok, _, stderr) = run(&["serve", "--metagraph", "chain", "--database-url", &db]);
     assert!(!ok);
-    assert!(stderr.contains("'dev' or 'file:PATH'"), "{stderr}");
+    assert!(stderr.contains("'subtensor:URL[,URL...]'"), "{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--metagraph", "subtensor:ftp://node?apikey=hunter2", "--database-url", &db]);
+    assert!(!ok);
+    assert!(stderr.contains("not http(s) or ws(s)") && !stderr.contains("hunter2"), "{stderr}");
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--dev",
+        "--metagraph-refresh-seconds",
+        "600",
+        "--metagraph-max-age-seconds",
+        "300",
+        "--database-url",
+        &db,
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS"), "{stderr}");
     let (ok, _, stderr) = run(&["serve", "--dev", "--epoch-minutes", "7", "--database-url", &db]);
     assert!(!ok);
     assert!(stderr.contains("divide 1440"), "{stderr}");

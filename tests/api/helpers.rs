@@ -35,7 +35,7 @@ pub struct TestKeys {
 }
 
 impl TestKeys {
-    fn generate() -> Self {
+    pub fn generate() -> Self {
         let key = || Keypair::from_seed(&rand::random::<[u8; 32]>());
         TestKeys {
             validator: key(),
@@ -94,6 +94,10 @@ pub struct TestOptions {
     /// [`START_MS`].
     pub real_time: bool,
     pub extra_args: Vec<String>,
+    /// `--metagraph`; `None` writes a metagraph file of [`TestOptions::keys`].
+    pub metagraph: Option<String>,
+    /// The test's hotkeys; `None` generates fresh ones.
+    pub keys: Option<TestKeys>,
 }
 
 impl Default for TestOptions {
@@ -103,6 +107,8 @@ impl Default for TestOptions {
             secret: Some(SECRET_HEX),
             real_time: false,
             extra_args: Vec::new(),
+            metagraph: None,
+            keys: None,
         }
     }
 }
@@ -135,9 +141,12 @@ impl TestApp {
 
     pub async fn spawn_with(options: TestOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let keys = TestKeys::generate();
-        let metagraph_path = dir.path().join("metagraph.json");
-        std::fs::write(&metagraph_path, keys.metagraph_json()).unwrap();
+        let keys = options.keys.unwrap_or_else(TestKeys::generate);
+        let metagraph = options.metagraph.unwrap_or_else(|| {
+            let path = dir.path().join("metagraph.json");
+            std::fs::write(&path, keys.metagraph_json()).unwrap();
+            format!("file:{}", path.display())
+        });
         let db_url = match std::env::var("ZIPCOORD_TEST_DATABASE_URL") {
             Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
             _ => format!("sqlite://{}", dir.path().join("zipcoord.db").display()),
@@ -159,7 +168,7 @@ impl TestApp {
             "--database-url".to_string(),
             db_url.clone(),
             "--metagraph".to_string(),
-            format!("file:{}", metagraph_path.display()),
+            metagraph,
         ];
         if let Some(secret) = options.secret {
             argv.extend(["--secret".to_string(), secret.to_string()]);
@@ -199,6 +208,12 @@ impl TestApp {
     /// Another server process-equivalent on the same database and clock: a replica.
     pub async fn spawn_replica(&self) -> RunningServer {
         server::start(&self.args, self.time.clone(), false).await.expect("replica starts")
+    }
+
+    /// Moves the clock on and refreshes the metagraph, as the background task would have meanwhile.
+    pub async fn pass_time(&self, delta_ms: i64) {
+        self.time.advance_ms(delta_ms);
+        self.app().refresh_metagraph().await.expect("the test metagraph reloads");
     }
 
     pub fn now(&self) -> i64 {

@@ -60,7 +60,7 @@ async fn concurrent_first_requests_on_two_replicas_create_one_epoch() {
 async fn consecutive_epochs_differ_and_respect_the_cooldown() {
     let app = TestApp::spawn().await;
     let first = app.client.current(&app.keys.miner, app.now()).await.unwrap();
-    app.time.advance_ms(4 * 3600 * 1000);
+    app.pass_time(4 * 3600 * 1000).await;
     let second = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     assert_ne!(first.epoch_id, second.epoch_id);
     assert_ne!(first.nonce, second.nonce);
@@ -92,7 +92,7 @@ async fn an_unreachable_target_keeps_the_service_up() {
         })
         .collect();
     app.app().store().import_zipcodes(&more, "test", ImportMode::Merge, 0).await.unwrap();
-    app.time.advance_ms(31_000);
+    app.pass_time(31_000).await;
     let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     assert!(assignment.metadata.total_expected_listings >= 9_000);
 }
@@ -109,7 +109,7 @@ async fn first_start_seeds_the_builtin_universe_and_keeps_a_generated_secret() {
     // The generated secret is stored: a later epoch created after a restart uses it (same nonce as a
     // replica computing it), and it never appears in any response.
     app.restart().await;
-    app.time.advance_ms(4 * 3600 * 1000);
+    app.pass_time(4 * 3600 * 1000).await;
     let replica = app.spawn_replica().await;
     let next = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     let from_replica =

@@ -3,8 +3,10 @@
 mod assignments;
 mod auth;
 mod cli;
+mod fake_subtensor;
 mod helpers;
 mod lifecycle;
 mod limits;
 mod s3;
 mod status;
+mod subtensor;

@@ -58,7 +58,7 @@ async fn a_miners_full_status_sequence_is_recorded() {
 
     // Per-zipcode progress, signed with the older commitment form.
     for (i, zipcode) in zipcodes.iter().enumerate() {
-        app.time.advance_ms(1_000);
+        app.pass_time(1_000).await;
         let ts = app.now();
         let mut request = status_request(key, epoch, &nonce, MinerStatus::InProgress, ts);
         request.signature = key
@@ -233,12 +233,12 @@ async fn late_reports_are_accepted_for_one_more_epoch_then_closed() {
     let (epoch, nonce, _) = assignment(&app).await;
     let key = &app.keys.miner;
     // Three hours into the next epoch: still accepted.
-    app.time.advance_ms(6 * 3600 * 1000);
+    app.pass_time(6 * 3600 * 1000).await;
     let request = status_request(key, epoch, &nonce, MinerStatus::Completed, app.now());
     let (status, body) = app.post_json(STATUS, &request).await;
     assert_eq!(status, 200, "{body}");
     // Two epochs later: closed.
-    app.time.advance_ms(2 * 3600 * 1000);
+    app.pass_time(2 * 3600 * 1000).await;
     let request = status_request(key, epoch, &nonce, MinerStatus::Completed, app.now());
     let (status, body) = app.post_json(STATUS, &request).await;
     assert_error(status, &body, 400, "closed for status reports");
