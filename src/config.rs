@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 
 use crate::chain::subtensor::rpc::RpcEndpoint;
@@ -312,6 +313,12 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest accepted header section (names and values), in bytes.
+    #[arg(long, env = "ZIPCOORD_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(1024..=1_048_576).map(|v| v as usize))]
+    pub max_header_bytes: usize,
+    /// Seconds a client may take to send a complete request head before the connection is closed.
+    #[arg(long, env = "ZIPCOORD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_seconds: u64,
     /// Seconds a request may take before it is answered with an error.
     #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_seconds: u64,

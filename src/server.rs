@@ -82,6 +82,8 @@ pub async fn start(
     };
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,
+        max_header_bytes: args.max_header_bytes,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_seconds),
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
     };
     let rate_limits = Arc::new(RateLimits::new(args.rate_limits.settings()));
@@ -91,7 +93,7 @@ pub async fn start(
     }
     let router = http::router(app.clone(), limits, rate_limits);
     let shutdown = cancel.clone();
-    let server = tokio::spawn(http::serve(listener, router, async move { shutdown.cancelled().await }));
+    let server = tokio::spawn(http::serve(listener, router, limits, async move { shutdown.cancelled().await }));
     Ok(RunningServer { addr, app, cancel, server, tasks })
 }
 

@@ -8,9 +8,8 @@ mod extract;
 mod health;
 pub mod limits;
 mod s3_access;
+mod serve;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -31,22 +29,35 @@ use crate::service::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// At most this many header fields per request.
+pub const MAX_HEADER_COUNT: usize = 100;
+
 /// Bounds on what one request may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
+    /// Total size of the header fields (names and values).
+    pub max_header_bytes: usize,
+    /// Time from accepting a connection (or the previous response) to a complete request head.
+    pub header_read_timeout: Duration,
     pub request_timeout: Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        HttpLimits { max_body_bytes: 64 * 1024, request_timeout: Duration::from_secs(30) }
+        HttpLimits {
+            max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
 /// The whole API.
 pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimits>) -> Router {
     let timeout = http_limits.request_timeout;
+    let max_header_bytes = http_limits.max_header_bytes;
     Router::new()
         .merge(assignments::router())
         .merge(health::router())
@@ -68,9 +79,24 @@ pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimit
             // The path only: query strings carry signatures.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
         }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| limit_headers(req, next, max_header_bytes)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(app)
+}
+
+/// Refuses requests whose header section is too large, before any other work.
+async fn limit_headers(req: Request, next: Next, max_bytes: usize) -> Response {
+    let headers = req.headers();
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if bytes > max_bytes || headers.len() > MAX_HEADER_COUNT {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers too large: at most {MAX_HEADER_COUNT} fields and {max_bytes} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn enforce_timeout(req: Request, next: Next, limit: Duration) -> Response {
@@ -80,13 +106,4 @@ async fn enforce_timeout(req: Request, next: Next, limit: Duration) -> Response 
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+pub use serve::serve;

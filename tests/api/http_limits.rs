@@ -1,0 +1,107 @@
+//! Connection and request limits over raw loopback connections: header size and count, request time, slow
+//! request heads. Every rejection that reaches the router answers in the contract's error body.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{assert_error, TestApp, TestOptions};
+
+const STATS: &str = "/api/v1/zipcode-assignments/stats";
+
+async fn spawn(extra: &[&str]) -> TestApp {
+    TestApp::spawn_with(TestOptions {
+        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        ..TestOptions::default()
+    })
+    .await
+}
+
+async fn get_with_headers(app: &TestApp, headers: &[(String, String)]) -> (u16, Value) {
+    let mut request = reqwest::Client::new().get(format!("{}{STATS}", app.base_url));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn oversized_or_too_many_headers_get_431_in_the_error_shape() {
+    let app = spawn(&["--max-header-bytes", "8192"]).await;
+    let (status, _) = get_with_headers(&app, &[("x-note".into(), "a".repeat(7_000))]).await;
+    assert_eq!(status, 200, "within the limit");
+
+    let (status, body) = get_with_headers(&app, &[("x-note".into(), "a".repeat(9_000))]).await;
+    assert_error(status, &body, 431, "Request headers too large");
+    let many: Vec<(String, String)> = (0..120).map(|n| (format!("x-h{n}"), "1".to_string())).collect();
+    let (status, body) = get_with_headers(&app, &many).await;
+    assert_error(status, &body, 431, "at most 100 fields");
+
+    // Far beyond the limit, the connection layer refuses the head before any parsing: still a 431, no hang.
+    let (status, _) = get_with_headers(&app, &[("x-note".into(), "a".repeat(200_000))]).await;
+    assert_eq!(status, 431);
+    assert_eq!(app.get(STATS).await.0, 200, "the server is unaffected");
+}
+
+/// Sends `head` and `body_part`, then waits for the answer without sending more.
+async fn exchange(app: &TestApp, head: &str, body_part: &str, wait: Duration) -> (Duration, String) {
+    let mut stream = TcpStream::connect(app.base_url.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body_part.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buffer[..n]);
+                    // One response is all we wait for.
+                    let text = String::from_utf8_lossy(&answer);
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_string))
+                            .and_then(|l| l.trim().parse::<usize>().ok());
+                        if length.is_some_and(|l| body.len() >= l) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer and no close within {wait:?}");
+    (started.elapsed(), String::from_utf8_lossy(&answer).to_string())
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_completes_is_answered_at_the_time_limit() {
+    let app = spawn(&["--request-timeout-seconds", "1"]).await;
+    let head = format!(
+        "POST /api/v1/zipcode-assignments/status HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 400\r\n\r\n",
+        app.base_url.trim_start_matches("http://")
+    );
+    let (elapsed, answer) = exchange(&app, &head, r#"{"hotkey": "5Grw"#, Duration::from_secs(10)).await;
+    assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    let (status_line, rest) = answer.split_once("\r\n").expect("an HTTP answer");
+    assert!(status_line.contains(" 503 "), "{answer}");
+    let body: Value = serde_json::from_str(rest.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_error(503, &body, 503, "Request timed out");
+}
+
+#[tokio::test]
+async fn a_request_head_that_trickles_in_is_cut_off() {
+    let app = spawn(&["--header-read-timeout-seconds", "1"]).await;
+    let partial = format!("GET {STATS} HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+    let (elapsed, _) = exchange(&app, &partial, "", Duration::from_secs(10)).await;
+    assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5), "closed after {elapsed:?}");
+    assert_eq!(app.get(STATS).await.0, 200, "the server is unaffected");
+}
