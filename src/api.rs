@@ -3,14 +3,20 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// The error body of every 4xx/5xx answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"statusCode": 401, "message": "Invalid signature", "error": "Unauthorized", "detail": "Invalid signature"}))]
 pub struct ErrorBody {
+    /// The HTTP status again.
     pub status_code: u16,
+    /// What went wrong, for people.
     pub message: String,
+    /// The status's reason phrase.
     pub error: String,
+    /// The same as `message` (older clients read this field).
     pub detail: String,
 }
 
@@ -27,15 +33,23 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
-/// Query parameters of signed GET requests. All optional here so a missing one gets a precise message.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Query parameters of signed GET requests. All optional here so a missing one gets a precise message; the
+/// spec marks them required.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedQuery {
+    /// The caller's hotkey (SS58).
+    #[param(required = true, value_type = String, pattern = "^[1-9A-HJ-NP-Za-km-z]{46,48}$", example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
     pub hotkey: Option<String>,
+    /// sr25519 signature by the hotkey over the endpoint's commitment string: 64 bytes as hex, `0x` optional.
+    #[param(required = true, value_type = String, pattern = "^(0x)?[0-9a-fA-F]{128}$", example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
     pub signature: Option<String>,
+    /// Unix seconds; within ±300 s of the server's clock.
+    #[param(required = true, value_type = i64, example = 1759338000)]
     pub timestamp: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsResponse {
     pub success: bool,
@@ -46,7 +60,7 @@ pub struct StatsResponse {
     pub recent_performance: Vec<RecentEpoch>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EpochStatus {
     pub current_epoch: Option<CurrentEpochSummary>,
@@ -54,7 +68,7 @@ pub struct EpochStatus {
     pub next_epoch: NextEpoch,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentEpochSummary {
     pub id: String,
@@ -68,7 +82,7 @@ pub struct CurrentEpochSummary {
     pub time_until_epoch_end: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EpochTiming {
     pub time_until_epoch_end: i64,
@@ -76,13 +90,13 @@ pub struct EpochTiming {
     pub epoch_duration_hours: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NextEpoch {
     pub start_time: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ZipcodeStatistics {
     pub total_zipcodes: u64,
@@ -93,7 +107,7 @@ pub struct ZipcodeStatistics {
     pub configuration: SelectionConfiguration,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StateCount {
     pub state: String,
@@ -101,7 +115,7 @@ pub struct StateCount {
     pub avg_listings: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TierCount {
     pub tier: String,
@@ -109,7 +123,7 @@ pub struct TierCount {
     pub avg_listings: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectionConfiguration {
     pub target_listings: u32,
@@ -119,7 +133,7 @@ pub struct SelectionConfiguration {
     pub max_listings: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecentEpoch {
     pub epoch_id: String,
@@ -130,11 +144,14 @@ pub struct RecentEpoch {
 }
 
 /// The body of `/current` and, with `status`, of `/epoch/{epochId}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentResponse {
     pub success: bool,
+    #[schema(example = "2025-10-01T16-00-00")]
     pub epoch_id: String,
+    /// Echo it in status reports and uploads: 16 hex characters, unknown before the epoch starts.
+    #[schema(example = "9f2c4b7a1e3d5f60")]
     pub nonce: String,
     pub submission_deadline: String,
     pub epoch_start: String,
@@ -143,24 +160,29 @@ pub struct AssignmentResponse {
     pub tolerance_percent: u32,
     pub zipcodes: Vec<AssignedZipcode>,
     pub metadata: AssignmentMetadata,
+    /// Always empty (kept for older clients).
     pub assignments: Vec<serde_json::Value>,
+    /// `/epoch/{epochId}` only: `ACTIVE` or `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignedZipcode {
+    #[schema(example = "10001")]
     pub zipcode: String,
     pub expected_listings: u32,
     pub state: String,
     pub city: String,
     pub county: Option<String>,
+    /// `PREMIUM`, `MAJOR`, `STANDARD` or `RURAL`.
+    #[schema(example = "PREMIUM")]
     pub market_tier: String,
     pub geographic_region: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentMetadata {
     pub total_expected_listings: u64,
@@ -170,14 +192,26 @@ pub struct AssignmentMetadata {
 }
 
 /// `POST /api/v1/zipcode-assignments/status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusRequest {
+    #[schema(example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
     pub hotkey: String,
+    /// Signature over `zipcode:status:{epochId}:{timestamp}` (or `miner:status:{hotkey}:{epochId}:{timestamp}`).
+    #[schema(
+        example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a"
+    )]
     pub signature: String,
+    /// Unix seconds; within ±300 s of the server's clock.
+    #[schema(example = 1759338000)]
     pub timestamp: i64,
+    #[schema(example = "2025-10-01T16-00-00")]
     pub epoch_id: String,
+    /// The epoch's nonce from the assignment.
+    #[schema(example = "9f2c4b7a1e3d5f60")]
     pub nonce: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`.
+    #[schema(example = "IN_PROGRESS")]
     pub status: String,
     #[serde(default)]
     pub s3_upload_complete: bool,
@@ -185,11 +219,13 @@ pub struct StatusRequest {
     pub listings_scraped: Option<i64>,
     #[serde(default)]
     pub zipcodes_completed: Vec<ZipcodeCompletion>,
+    /// ISO 8601.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2025-10-01T17:30:00.000Z")]
     pub s3_upload_timestamp: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ZipcodeCompletion {
     pub zipcode: String,
@@ -198,7 +234,7 @@ pub struct ZipcodeCompletion {
     pub completed_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
     pub success: bool,
@@ -209,7 +245,7 @@ pub struct StatusResponse {
 }
 
 /// `GET /healthcheck` and `/health` (legacy, snake_case).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     pub status: String,
     pub service: String,
@@ -224,7 +260,7 @@ pub struct HealthResponse {
     pub s3_configured: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MetagraphHealth {
     pub source: String,
     pub netuid: u16,
@@ -243,12 +279,161 @@ pub struct MetagraphHealth {
     pub last_error_at: Option<String>,
 }
 
+/// `GET /livez`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LivenessResponse {
+    #[schema(example = "alive")]
+    pub status: String,
+}
+
 /// `GET /readyz`: whether this instance should receive traffic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReadinessResponse {
     pub ready: bool,
     pub database: String,
     pub metagraph: String,
+}
+
+/// Body of the legacy S3 endpoints (snake_case). Every field optional here so a missing one gets a precise
+/// message; `timestamp` and `expiry` are Unix seconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LegacyS3Request {
+    #[schema(required = true, value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    pub hotkey: Option<String>,
+    /// Signature over the endpoint's commitment string (see the endpoint).
+    #[schema(required = true, value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
+    pub signature: Option<String>,
+    /// Unix seconds; from 300 s before to 60 s after the server's clock.
+    #[schema(required = true, value_type = i64, example = 1759338000)]
+    pub timestamp: Option<i64>,
+    /// `/get-folder-access`: the miner's coldkey, part of the signed commitment.
+    #[schema(example = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty")]
+    pub coldkey: Option<String>,
+    /// `/get-miner-specific-access`: the miner whose folder to list.
+    #[schema(example = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y")]
+    pub miner_hotkey: Option<String>,
+    /// Optional Unix seconds at which the grant should expire; it can only shorten the server's lifetime.
+    pub expiry: Option<i64>,
+    /// PUT upload mode only: object names (relative to the miner's folder) to presign PUT URLs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StructureInfo {
+    pub folder_structure: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FolderMetadata {
+    #[serde(rename = "folderPath")]
+    pub folder_path: String,
+}
+
+/// A presigned PUT for one object (PUT upload mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PutUrl {
+    pub key: String,
+    pub url: String,
+}
+
+/// `POST /get-folder-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FolderAccessResponse {
+    pub success: bool,
+    pub message: String,
+    pub folder: String,
+    pub url: String,
+    #[serde(rename = "uploadUrl")]
+    pub upload_url: String,
+    /// Presigned POST form fields (POST mode); empty in PUT mode.
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub expiry: String,
+    pub list_url: String,
+    pub structure_info: StructureInfo,
+    pub metadata: FolderMetadata,
+    pub upload_mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub put_urls: Vec<PutUrl>,
+}
+
+/// `POST /get-miner-specific-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MinerAccessResponse {
+    pub bucket: String,
+    pub region: String,
+    pub miner_hotkey: String,
+    pub prefix: String,
+    pub miner_url: String,
+    pub expiry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GlobalUrls {
+    pub list_all_data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MinerUrls {
+    pub list_all_miners: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ValidatorUrls {
+    pub global: GlobalUrls,
+    pub miners: MinerUrls,
+}
+
+/// `POST /get-validator-access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ValidatorAccessResponse {
+    pub bucket: String,
+    pub region: String,
+    pub validator_hotkey: String,
+    pub expiry: String,
+    pub expiry_seconds: i64,
+    pub urls: ValidatorUrls,
+    pub structure_info: StructureInfo,
+}
+
+/// `POST /api/v1/s3-access/validator-upload` (camelCase).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorUploadRequest {
+    #[schema(required = true, value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    pub hotkey: Option<String>,
+    /// Signature over `s3:validator:upload:{timestamp}`.
+    #[schema(required = true, value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
+    pub signature: Option<String>,
+    /// Unix seconds; from 300 s before to 60 s after the server's clock.
+    #[schema(required = true, value_type = i64, example = 1759338000)]
+    pub timestamp: Option<i64>,
+    /// The epoch the results belong to.
+    #[schema(required = true, value_type = String, example = "2025-10-01T16-00-00")]
+    pub epoch_id: Option<String>,
+    pub purpose: Option<String>,
+    pub estimated_data_size_mb: Option<f64>,
+    pub retention_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadMetadata {
+    pub folder_path: String,
+    pub expires_at: String,
+    pub max_file_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorUploadResponse {
+    pub success: bool,
+    pub message: String,
+    pub upload_url: String,
+    pub url: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub metadata: UploadMetadata,
 }
 
 #[cfg(test)]
@@ -284,129 +469,4 @@ mod tests {
             r#"{"statusCode":401,"message":"Invalid signature","error":"Unauthorized","detail":"Invalid signature"}"#
         );
     }
-}
-
-/// Body of the legacy S3 endpoints (snake_case). Every field optional here so a missing one gets a precise
-/// message; `timestamp` and `expiry` are Unix seconds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LegacyS3Request {
-    pub hotkey: Option<String>,
-    pub signature: Option<String>,
-    pub timestamp: Option<i64>,
-    pub coldkey: Option<String>,
-    pub miner_hotkey: Option<String>,
-    pub expiry: Option<i64>,
-    /// PUT upload mode only: object names (relative to the miner's folder) to presign PUT URLs for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub files: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StructureInfo {
-    pub folder_structure: String,
-    pub description: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FolderMetadata {
-    #[serde(rename = "folderPath")]
-    pub folder_path: String,
-}
-
-/// A presigned PUT for one object (PUT upload mode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PutUrl {
-    pub key: String,
-    pub url: String,
-}
-
-/// `POST /get-folder-access`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FolderAccessResponse {
-    pub success: bool,
-    pub message: String,
-    pub folder: String,
-    pub url: String,
-    #[serde(rename = "uploadUrl")]
-    pub upload_url: String,
-    /// Presigned POST form fields (POST mode); empty in PUT mode.
-    pub fields: std::collections::BTreeMap<String, String>,
-    pub expiry: String,
-    pub list_url: String,
-    pub structure_info: StructureInfo,
-    pub metadata: FolderMetadata,
-    pub upload_mode: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub put_urls: Vec<PutUrl>,
-}
-
-/// `POST /get-miner-specific-access`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MinerAccessResponse {
-    pub bucket: String,
-    pub region: String,
-    pub miner_hotkey: String,
-    pub prefix: String,
-    pub miner_url: String,
-    pub expiry: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GlobalUrls {
-    pub list_all_data: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MinerUrls {
-    pub list_all_miners: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidatorUrls {
-    pub global: GlobalUrls,
-    pub miners: MinerUrls,
-}
-
-/// `POST /get-validator-access`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidatorAccessResponse {
-    pub bucket: String,
-    pub region: String,
-    pub validator_hotkey: String,
-    pub expiry: String,
-    pub expiry_seconds: i64,
-    pub urls: ValidatorUrls,
-    pub structure_info: StructureInfo,
-}
-
-/// `POST /api/v1/s3-access/validator-upload` (camelCase).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ValidatorUploadRequest {
-    pub hotkey: Option<String>,
-    pub signature: Option<String>,
-    pub timestamp: Option<i64>,
-    pub epoch_id: Option<String>,
-    pub purpose: Option<String>,
-    pub estimated_data_size_mb: Option<f64>,
-    pub retention_days: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadMetadata {
-    pub folder_path: String,
-    pub expires_at: String,
-    pub max_file_size: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ValidatorUploadResponse {
-    pub success: bool,
-    pub message: String,
-    pub upload_url: String,
-    pub url: String,
-    pub fields: std::collections::BTreeMap<String, String>,
-    pub metadata: UploadMetadata,
 }

@@ -39,6 +39,8 @@ pub enum Command {
     Epoch(EpochCommand),
     /// Audit the S3 access grants handed out, newest first.
     Grants(GrantsArgs),
+    /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +123,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Zipcodes(ZipcodesCommand::Stats(db)) => zipcode_stats(db).await,
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
         Command::Grants(args) => grants(args).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi::openapi().to_pretty_json()?);
+            Ok(())
+        }
     }
 }
 

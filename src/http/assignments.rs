@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
 use axum::Extension;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{
     iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
-    EpochStatus, EpochTiming, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount, StatsResponse,
-    StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
+    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::domain::assignment::EpochAssignment;
 use crate::domain::auth::{Commitment, Role, TimestampWindow};
@@ -25,12 +26,8 @@ use super::error::ApiError;
 use super::extract::{parse_value, JsonBody, QueryParams};
 use super::limits::{HotkeyClass, RateLimits};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/zipcode-assignments/stats", get(stats))
-        .route("/api/v1/zipcode-assignments/current", get(current))
-        .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(epoch))
-        .route("/api/v1/zipcode-assignments/status", post(status))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stats)).routes(routes!(current)).routes(routes!(epoch)).routes(routes!(status))
 }
 
 fn assignment_response(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
@@ -68,6 +65,15 @@ fn assignment_response(a: &EpochAssignment, status: Option<String>) -> Assignmen
     }
 }
 
+/// Public overview: the current epoch, timing, zipcode statistics and recent epochs.
+///
+/// `epochStatus.currentEpoch` is `null` when no assignment can be selected for the current epoch.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/stats",
+    tag = "assignments",
+    responses((status = 200, description = "The overview", body = StatsResponse)),
+)]
 async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
     let summary = app.summary().await?;
     let clock = app.config().clock;
@@ -136,6 +142,20 @@ async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiEr
     }))
 }
 
+/// The current epoch's assignment, for registered miners.
+///
+/// Signed: `signature` is the hotkey's signature over `zipcode:assignment:current:{timestamp}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/current",
+    tag = "assignments",
+    params(SignedQuery),
+    responses(
+        (status = 200, description = "The current assignment", body = AssignmentResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 404, description = "No assignment can be selected for the current epoch", body = ErrorBody),
+    ),
+)]
 async fn current(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
@@ -164,6 +184,24 @@ async fn current(
     }
 }
 
+/// A started epoch's assignment, for validators (permit and stake); future epochs are 404 for everyone.
+///
+/// Signed: `signature` is the hotkey's signature over `zipcode:validation:{epochId}:{timestamp}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/epoch/{epochId}",
+    tag = "assignments",
+    params(
+        ("epochId" = String, Path, description = "Epoch id, its start in UTC", pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$", example = "2025-10-01T16-00-00"),
+        SignedQuery,
+    ),
+    responses(
+        (status = 200, description = "The epoch's assignment and status", body = AssignmentResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
+        (status = 404, description = "Unknown or future epoch", body = ErrorBody),
+    ),
+)]
 async fn epoch(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
@@ -210,6 +248,23 @@ fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError>
 /// Largest `zipcodesCompleted` list accepted; real assignments have a few hundred zipcodes at most.
 const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
 
+/// A miner's progress report for an epoch: every report is kept, the latest per miner and epoch is queryable.
+///
+/// Signed: `signature` is over `zipcode:status:{epochId}:{timestamp}` (or the older
+/// `miner:status:{hotkey}:{epochId}:{timestamp}`). Accepted for the current epoch and, late, for one more epoch
+/// length after it ends; the nonce must be the epoch's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zipcode-assignments/status",
+    tag = "assignments",
+    request_body(content = StatusRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded", body = StatusResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 404, description = "Unknown epoch", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+)]
 async fn status(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,

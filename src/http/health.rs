@@ -4,25 +4,39 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{iso8601_millis, HealthResponse, MetagraphHealth, ReadinessResponse};
+use crate::api::{iso8601_millis, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse};
 use crate::service::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthcheck", get(health))
-        .route("/health", get(health))
-        .route("/livez", get(live))
-        .route("/readyz", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthcheck))
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
 /// The S3 key layout miners write, shown so operators can check clients against it.
 pub const FOLDER_STRUCTURE: &str = "data/hotkey={hotkey}/epoch={epochId}/zipcode={zipcode}/data_{YYYYmmdd_HHMMSS}.json";
 
-async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
+/// Health overview: database, metagraph (source, block, age, freshness, last error), current epoch, S3.
+///
+/// Always 200; `status` is `degraded` when the database does not answer or the metagraph is not fresh.
+#[utoipa::path(get, path = "/healthcheck", tag = "health", responses((status = 200, description = "Health", body = HealthResponse)))]
+async fn healthcheck(state: State<AppState>) -> Json<HealthResponse> {
+    health_report(state).await
+}
+
+/// The same as `/healthcheck`.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Health", body = HealthResponse)))]
+async fn health(state: State<AppState>) -> Json<HealthResponse> {
+    health_report(state).await
+}
+
+async fn health_report(State(app): State<AppState>) -> Json<HealthResponse> {
     let summary = app.health().await;
     let now_unix = app.now_unix();
     let min_stake = app.config().validator_min_stake;
@@ -54,10 +68,22 @@ async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
     })
 }
 
-async fn live() -> Json<serde_json::Value> {
-    Json(json!({ "status": "alive" }))
+/// Liveness: 200 while the process serves requests.
+#[utoipa::path(get, path = "/livez", tag = "health", responses((status = 200, description = "Alive", body = LivenessResponse)))]
+async fn live() -> Json<LivenessResponse> {
+    Json(LivenessResponse { status: "alive".to_string() })
 }
 
+/// Readiness: 200 when the database answers and the metagraph snapshot is fresh, else 503 (for load balancers).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = ReadinessResponse),
+        (status = 503, description = "Not ready, and why", body = ReadinessResponse),
+    ),
+)]
 async fn ready(State(app): State<AppState>) -> (StatusCode, Json<ReadinessResponse>) {
     let summary = app.health().await;
     let metagraph = match (&summary.metagraph, summary.metagraph_fresh) {

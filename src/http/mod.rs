@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod health;
 pub mod limits;
+pub mod openapi;
 mod s3_access;
 mod serve;
 
@@ -17,10 +18,12 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 use limits::RateLimits;
@@ -58,10 +61,10 @@ impl Default for HttpLimits {
 pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimits>) -> Router {
     let timeout = http_limits.request_timeout;
     let max_header_bytes = http_limits.max_header_bytes;
-    Router::new()
-        .merge(assignments::router())
-        .merge(health::router())
-        .merge(s3_access::router())
+    let (api, spec) = openapi::documented_routes();
+    let spec_json = Arc::new(spec.to_json().expect("the spec serializes"));
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .route("/docs-json", get(move || serve_json(spec_json.clone())))
         .fallback(|| async { ApiError::not_found("Route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed for this route")
@@ -97,6 +100,10 @@ async fn limit_headers(req: Request, next: Next, max_bytes: usize) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+async fn serve_json(json: Arc<String>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json.as_str().to_owned()).into_response()
 }
 
 async fn enforce_timeout(req: Request, next: Next, limit: Duration) -> Response {

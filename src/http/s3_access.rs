@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{
-    iso8601_millis, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse, MinerUrls,
-    PutUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
-    ValidatorUrls,
+    iso8601_millis, ErrorBody, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse,
+    MinerUrls, PutUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest,
+    ValidatorUploadResponse, ValidatorUrls,
 };
 use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
 use crate::domain::epoch::EpochId;
@@ -28,12 +29,12 @@ use super::limits::{HotkeyClass, RateLimits};
 /// Most PUT URLs handed out in one request.
 const MAX_PUT_FILES: usize = 1_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/get-folder-access", post(folder_access))
-        .route("/get-miner-specific-access", post(miner_access))
-        .route("/get-validator-access", post(validator_access))
-        .route("/api/v1/s3-access/validator-upload", post(validator_upload))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(folder_access))
+        .routes(routes!(miner_access))
+        .routes(routes!(validator_access))
+        .routes(routes!(validator_upload))
 }
 
 fn structure_info() -> StructureInfo {
@@ -100,6 +101,22 @@ fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
     Ok(files)
 }
 
+/// An upload grant for the caller's own folder `data/hotkey={hotkey}/`, for registered miners.
+///
+/// Signed: `signature` is over `s3:data:access:{coldkey}:{hotkey}:{timestamp}`. In POST mode the answer is a
+/// presigned POST policy (`url` + `fields`); in PUT mode, presigned PUT URLs for the body's `files`. 503 when
+/// the service has no S3 store configured.
+#[utoipa::path(
+    post,
+    path = "/get-folder-access",
+    tag = "s3",
+    request_body(content = LegacyS3Request, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Upload grant", body = FolderAccessResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+)]
 async fn folder_access(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
@@ -157,6 +174,21 @@ async fn folder_access(
     }))
 }
 
+/// A listing and read grant for one miner's folder, for validators.
+///
+/// Signed: `signature` is over `s3:validator:miner:{miner_hotkey}:{timestamp}`.
+#[utoipa::path(
+    post,
+    path = "/get-miner-specific-access",
+    tag = "s3",
+    request_body(content = LegacyS3Request, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Listing grant", body = MinerAccessResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
+    ),
+)]
 async fn miner_access(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
@@ -192,6 +224,21 @@ async fn miner_access(
     }))
 }
 
+/// A listing and read grant for every miner's data, for validators.
+///
+/// Signed: `signature` is over `s3:validator:access:{timestamp}`.
+#[utoipa::path(
+    post,
+    path = "/get-validator-access",
+    tag = "s3",
+    request_body(content = LegacyS3Request, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Listing grant", body = ValidatorAccessResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
+    ),
+)]
 async fn validator_access(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
@@ -229,6 +276,21 @@ async fn validator_access(
     }))
 }
 
+/// An upload grant for a validator's results under `validators/{hotkey}/{epochId}/`.
+///
+/// Signed: `signature` is over `s3:validator:upload:{timestamp}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/s3-access/validator-upload",
+    tag = "s3",
+    request_body(content = ValidatorUploadRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Upload grant", body = ValidatorUploadResponse),
+        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
+    ),
+)]
 async fn validator_upload(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,

@@ -8,6 +8,7 @@ mod helpers;
 mod http_limits;
 mod lifecycle;
 mod limits;
+mod openapi;
 mod s3;
 mod status;
 mod subtensor;

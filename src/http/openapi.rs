@@ -1,0 +1,106 @@
+//! The OpenAPI 3.1 description: document-level text (how to sign, the error shape, limits), the error answers
+//! every operation can give, and the spec's assembly from the routers (utoipa-axum collects each route's
+//! documentation as it is registered, so no route exists undocumented).
+
+use axum::Router;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::api::ErrorBody;
+use crate::service::AppState;
+
+const INTRODUCTION: &str = r#"Coordinates a Bittensor data-scraping subnet: every epoch (4 h by default) a random set of US zipcodes whose
+expected listings add up to a target, the same assignment and nonce for every miner, S3 access for uploads and
+reads, miners' progress reports, and past epochs for validators.
+
+## Signing a request
+
+Signed endpoints carry `hotkey` (SS58), `signature` and `timestamp` (Unix seconds): in the query string for GET,
+in the JSON body for POST. The signature is the hotkey's sr25519 signature (substrate signing context) over an
+exact commitment string, sent as 128 hex characters with or without `0x`; signatures over the `<Bytes>…</Bytes>`
+wrapped string (what some wallets produce) are accepted too.
+
+| endpoint | commitment | who |
+|---|---|---|
+| `GET /api/v1/zipcode-assignments/current` | `zipcode:assignment:current:{timestamp}` | registered hotkeys |
+| `GET /api/v1/zipcode-assignments/epoch/{epochId}` | `zipcode:validation:{epochId}:{timestamp}` | validators |
+| `POST /api/v1/zipcode-assignments/status` | `zipcode:status:{epochId}:{timestamp}` or `miner:status:{hotkey}:{epochId}:{timestamp}` | registered hotkeys |
+| `POST /get-folder-access` | `s3:data:access:{coldkey}:{hotkey}:{timestamp}` | registered hotkeys |
+| `POST /get-miner-specific-access` | `s3:validator:miner:{miner_hotkey}:{timestamp}` | validators |
+| `POST /get-validator-access` | `s3:validator:access:{timestamp}` | validators |
+| `POST /api/v1/s3-access/validator-upload` | `s3:validator:upload:{timestamp}` | validators |
+
+Timestamps must be within ±300 s of the server's clock on the zipcode endpoints, and between 300 s before and
+60 s after it on the S3 endpoints. A validator is a registered hotkey with a validator permit and at least the
+configured stake. In Python: `wallet.hotkey.sign(f"zipcode:assignment:current:{ts}".encode()).hex()`.
+
+## Errors and limits
+
+Every error answers `{"statusCode", "message", "error", "detail"}`. Requests are rate limited per client IP
+before any signature work and per hotkey after a signature verifies; a 429 carries `Retry-After` and
+`X-RateLimit-Limit/Remaining/Reset`. Signed endpoints answer 503 when the metagraph is not loaded or too old to
+judge registrations (retry later). Every answer carries an `x-request-id` header."#;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "zipcoord", description = INTRODUCTION),
+    tags(
+        (name = "assignments", description = "Epochs, assignments and miners' status reports"),
+        (name = "s3", description = "Scoped, expiring S3 access for miners' uploads and validators' reads"),
+        (name = "health", description = "Health, liveness and readiness for operators and load balancers"),
+    ),
+    components(schemas(ErrorBody)),
+)]
+struct ApiDoc;
+
+/// The API's routes and the description they build together.
+pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(super::assignments::router())
+        .merge(super::s3_access::router())
+        .merge(super::health::router())
+        .split_for_parts();
+    add_common_errors(&mut spec);
+    (routes, spec)
+}
+
+/// The API description, as served at `/openapi.json` and printed by `zipcoord openapi`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// Adds the errors any operation can answer, whatever its handler: malformed input, rate limits, oversized
+/// headers, and service unavailability (metagraph, S3 store, time limit).
+fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+    };
+    let header = |description: &str| HeaderBuilder::new().description(Some(description)).build();
+    let common = [
+        ("400", error("Malformed input or a timestamp outside the window").build()),
+        (
+            "429",
+            error("Rate limited")
+                .header("Retry-After", header("Seconds until a retry can succeed"))
+                .header("X-RateLimit-Limit", header("Requests allowed per window"))
+                .header("X-RateLimit-Remaining", header("Requests left in the window"))
+                .header("X-RateLimit-Reset", header("Seconds until the window resets"))
+                .build(),
+        ),
+        ("431", error("Request headers too large").build()),
+        ("503", error("Metagraph not loaded or stale, S3 store not configured, or the request timed out").build()),
+    ];
+    for item in spec.paths.paths.values_mut() {
+        let operations: [&mut Option<Operation>; 4] = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &common {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| response.clone().into());
+            }
+        }
+    }
+}
