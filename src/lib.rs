@@ -27,6 +27,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod metrics;
 pub mod s3;
 pub mod server;
 pub mod service;

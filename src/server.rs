@@ -59,6 +59,7 @@ pub async fn start(
     time: Arc<dyn TimeSource>,
     background_tasks: bool,
 ) -> anyhow::Result<RunningServer> {
+    crate::metrics::handle();
     let spec = args.metagraph_spec().map_err(anyhow::Error::msg)?;
     let secret = args.server_secret().map_err(anyhow::Error::msg)?;
     let store = Store::connect(&args.database.database_url).await.context("cannot open the database")?;

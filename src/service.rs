@@ -243,6 +243,7 @@ impl App {
     /// Records an S3 grant in the audit log.
     pub async fn record_grant(&self, grant: &AccessGrant) -> ServiceResult<()> {
         self.store.record_grant(grant).await?;
+        crate::metrics::s3_grant(&grant.kind.to_string());
         tracing::info!(hotkey = %grant.hotkey, kind = %grant.kind, prefix = %grant.prefix, "S3 access granted");
         Ok(())
     }
@@ -313,12 +314,14 @@ impl App {
             Ok(planned) => planned,
             Err(error) => {
                 tracing::error!(epoch = %epoch, %error, "cannot select zipcodes for epoch");
+                crate::metrics::selection_failed();
                 *last_failure = Some(FailedSelection { epoch, at_ms: now_ms, error: error.clone() });
                 return Err(error.into());
             }
         };
         let (stored, created) = self.store.insert_epoch(&assignment).await?;
         if created {
+            crate::metrics::epoch_created(started.elapsed());
             tracing::info!(
                 epoch = %epoch,
                 zipcodes = stored.zipcodes.len(),
@@ -395,6 +398,7 @@ impl App {
             received_at_ms: now_ms,
         };
         self.store.record_status(&report).await?;
+        crate::metrics::status_report(&report.status.to_string());
         Ok(now_ms)
     }
 
@@ -452,6 +456,8 @@ impl App {
 
     /// Reloads the metagraph from its source, keeping the previous snapshot on failure.
     pub async fn refresh_metagraph(&self) -> ServiceResult<Arc<MetagraphSnapshot>> {
-        Ok(self.metagraph.refresh(self.now_unix()).await?)
+        let refreshed = self.metagraph.refresh(self.now_unix()).await;
+        crate::metrics::metagraph_refresh(refreshed.is_ok());
+        Ok(refreshed?)
     }
 }

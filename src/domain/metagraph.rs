@@ -34,6 +34,17 @@ pub enum RoleError {
     InsufficientStake { stake: f64, required: f64 },
 }
 
+impl RoleError {
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            RoleError::NotRegistered => "unregistered",
+            RoleError::NoValidatorPermit => "no_validator_permit",
+            RoleError::InsufficientStake { .. } => "insufficient_stake",
+        }
+    }
+}
+
 impl MetagraphSnapshot {
     pub fn neuron(&self, hotkey: &Hotkey) -> Option<&Neuron> {
         self.neurons.get(hotkey)

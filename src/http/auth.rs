@@ -53,25 +53,37 @@ pub fn authenticate(
     requirement: Requirement<'_>,
     commitments: impl Fn(&Hotkey, i64) -> Vec<String>,
 ) -> Result<Caller, ApiError> {
-    let hotkey = parse_hotkey(fields.hotkey, "hotkey")?;
-    let signature: HotkeySignature = required(fields.signature, "signature")?
-        .parse()
-        .map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))?;
-    let timestamp = fields.timestamp.ok_or_else(|| ApiError::bad_request("timestamp is required"))?;
+    let refused = |reason: &'static str| {
+        move |error: ApiError| {
+            crate::metrics::auth_failure(reason);
+            error
+        }
+    };
+    let hotkey = parse_hotkey(fields.hotkey, "hotkey").map_err(refused("malformed"))?;
+    let signature: HotkeySignature = required(fields.signature, "signature")
+        .and_then(|s| {
+            s.parse().map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))
+        })
+        .map_err(refused("malformed"))?;
+    let timestamp =
+        fields.timestamp.ok_or_else(|| ApiError::bad_request("timestamp is required")).map_err(refused("malformed"))?;
     if !requirement.window.accepts(timestamp, app.now_unix()) {
-        return Err(ApiError::bad_request("Invalid timestamp"));
+        return Err(refused("stale_timestamp")(ApiError::bad_request("Invalid timestamp")));
     }
-    let snapshot = app.fresh_metagraph()?;
+    let snapshot = app.fresh_metagraph().map_err(|e| refused("metagraph_unavailable")(e.into()))?;
     if snapshot.neuron(&hotkey).is_none() {
-        return Err(ApiError::unauthorized(format!("Hotkey is not registered on subnet {}", app.config().netuid)));
+        let message = format!("Hotkey is not registered on subnet {}", app.config().netuid);
+        return Err(refused("unregistered")(ApiError::unauthorized(message)));
     }
     let verified = commitments(&hotkey, timestamp)
         .iter()
         .any(|message| verify_hotkey_signature(&hotkey, message.as_bytes(), &signature));
     if !verified {
-        return Err(ApiError::unauthorized("Invalid signature"));
+        return Err(refused("bad_signature")(ApiError::unauthorized("Invalid signature")));
     }
-    snapshot.authorize(&hotkey, requirement.role, app.config().validator_min_stake)?;
+    snapshot
+        .authorize(&hotkey, requirement.role, app.config().validator_min_stake)
+        .map_err(|e| refused(e.metric_label())(e.into()))?;
     requirement.limits.check_hotkey(requirement.class, &hotkey)?;
     Ok(Caller { hotkey })
 }

@@ -87,6 +87,7 @@ impl RateLimits {
         limiter: &KeyedLimiter<K>,
         key: &K,
         what: &str,
+        scope: &'static str,
     ) -> Result<(), ApiError> {
         if !self.settings.enabled {
             return Ok(());
@@ -94,6 +95,7 @@ impl RateLimits {
         match limiter.check_key(key) {
             Ok(_) => Ok(()),
             Err(not_until) => {
+                crate::metrics::rate_limited(scope);
                 let limit = not_until.quota().burst_size().get();
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -108,13 +110,13 @@ impl RateLimits {
 
     /// The per-hotkey budget of `class`, checked after the signature verified.
     pub fn check_hotkey(&self, class: HotkeyClass, hotkey: &Hotkey) -> Result<(), ApiError> {
-        let limiter = match class {
-            HotkeyClass::Current => &self.current,
-            HotkeyClass::ValidatorBurst => &self.validator_burst,
-            HotkeyClass::Status => &self.status,
-            HotkeyClass::S3Grant => &self.s3_grants,
+        let (limiter, scope) = match class {
+            HotkeyClass::Current => (&self.current, "hotkey_current"),
+            HotkeyClass::ValidatorBurst => (&self.validator_burst, "hotkey_validator"),
+            HotkeyClass::Status => (&self.status, "hotkey_status"),
+            HotkeyClass::S3Grant => (&self.s3_grants, "hotkey_s3"),
         };
-        self.check(limiter, hotkey.public_bytes(), "for this hotkey")
+        self.check(limiter, hotkey.public_bytes(), "for this hotkey", scope)
     }
 
     /// The client's address: the peer, or the entry `trusted_proxy_hops` from the right of `X-Forwarded-For`.
@@ -147,7 +149,7 @@ impl RateLimits {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health" | "/livez" | "/readyz")
+    matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health" | "/livez" | "/readyz" | "/metrics")
 }
 
 /// The per-IP check, ahead of routing and of any signature work.
@@ -158,8 +160,9 @@ pub async fn limit_per_ip(State(limits): State<Arc<RateLimits>>, request: Reques
         .map(|ConnectInfo(addr)| addr.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip = limits.client_ip(peer, request.headers());
-    let limiter = if is_public(request.uri().path()) { &limits.public } else { &limits.signed };
-    match limits.check(limiter, &ip, "from this address") {
+    let (limiter, scope) =
+        if is_public(request.uri().path()) { (&limits.public, "ip_public") } else { (&limits.signed, "ip_signed") };
+    match limits.check(limiter, &ip, "from this address", scope) {
         Ok(()) => next.run(request).await,
         Err(rejection) => rejection.into_response(),
     }

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod health;
 pub mod limits;
+mod metrics;
 pub mod openapi;
 mod s3_access;
 mod serve;
@@ -14,7 +15,7 @@ mod serve;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -83,6 +84,7 @@ pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimit
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| limit_headers(req, next, max_header_bytes)))
+        .layer(middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(app)
@@ -100,6 +102,16 @@ async fn limit_headers(req: Request, next: Next, max_bytes: usize) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+/// Counts every answer by route template (never the raw path: ids and junk would explode the label set).
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let response = next.run(req).await;
+    crate::metrics::http_request(method.as_str(), &route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 async fn serve_json(json: Arc<String>) -> Response {

@@ -62,6 +62,7 @@ pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(super::assignments::router())
         .merge(super::s3_access::router())
         .merge(super::health::router())
+        .merge(super::metrics::router())
         .split_for_parts();
     add_common_errors(&mut spec);
     (routes, spec)

@@ -8,6 +8,7 @@ mod helpers;
 mod http_limits;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod openapi;
 mod s3;
 mod status;
