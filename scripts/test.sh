@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: Rust unit, property and integration tests (real HTTP on loopback,
 # real SQLite files, real sr25519 keys, an embedded S3-compatible server), the integration suite again against a
 # throw-away PostgreSQL server, then a live interop check that signs requests with PyPI `bittensor-wallet` (the
-# library real miners and validators use) against the running binary.
+# library real miners and validators use) against the running binary, then schemathesis fuzzing every operation
+# of the served OpenAPI description and headless Chromium rendering the Swagger UI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +23,15 @@ venv=target/interop-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "bittensor-wallet==4.1.1"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "bittensor-wallet==4.1.1" "schemathesis==4.32.5"
 "$venv/bin/python" scripts/interop/live_check.py target/debug/zipcoord
+
+echo "== OpenAPI: schemathesis fuzzing and Swagger UI in headless Chromium"
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Debian's chromium"
+    sudo_if_needed=""
+    [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
+    $sudo_if_needed apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
+fi
+"$venv/bin/python" scripts/interop/api_checks.py target/debug/zipcoord

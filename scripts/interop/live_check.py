@@ -7,18 +7,16 @@ Starts the binary on a free loopback port with the given database (default: a th
 SIGTERM, and prints `interop: N passed, N failed`. Exits non-zero on any failure.
 """
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from bittensor_wallet import Keypair
+
+from dev_server import DevServer
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -51,79 +49,56 @@ def main():
         results.append(condition)
         print(f"{'ok' if condition else 'FAILED'}: {name}" + ("" if condition else f" -- {detail}"), flush=True)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZIPCOORD_")}
-        env["NO_COLOR"] = "1"
-        proc = subprocess.Popen(
-            [binary, "--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0",
-             "--database-url", sys.argv[2] if len(sys.argv) > 2 else f"sqlite://{tmp}/interop.db"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-        )
-        try:
-            base = None
-            deadline = time.time() + 120
-            while base is None and time.time() < deadline:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                match = re.search(r"'(http://127\.0\.0\.1:\d+)/api", line)
-                if match:
-                    base = match.group(1)
-            if base is None:
-                raise SystemExit("zipcoord did not print its address")
+    server = DevServer(binary, sys.argv[2] if len(sys.argv) > 2 else None)
+    base = server.base
+    try:
+        miner = Keypair.create_from_uri("//Charlie")
+        validator = Keypair.create_from_uri("//Alice")
+        stranger = Keypair.create_from_uri("//NotRegistered")
 
-            miner = Keypair.create_from_uri("//Charlie")
-            validator = Keypair.create_from_uri("//Alice")
-            stranger = Keypair.create_from_uri("//NotRegistered")
+        status, stats = request(base, "GET", "/api/v1/zipcode-assignments/stats")
+        check("stats answers 200", status == 200, stats)
+        epoch_id = stats["epochStatus"]["currentEpoch"]["id"]
 
-            status, stats = request(base, "GET", "/api/v1/zipcode-assignments/stats")
-            check("stats answers 200", status == 200, stats)
-            epoch_id = stats["epochStatus"]["currentEpoch"]["id"]
+        now = int(time.time())
+        for label, kwargs in [("raw", {}), ("<Bytes>-wrapped", {"wrap": True}), ("0x-prefixed", {"prefix": "0x"})]:
+            query = signed_query(miner, f"zipcode:assignment:current:{now}", now, **kwargs)
+            status, current = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
+            check(f"/current with a {label} bittensor-wallet signature", status == 200, current)
+        check("stats and /current agree on the epoch id", current.get("epochId") == epoch_id, current)
+        total = sum(z["expectedListings"] for z in current["zipcodes"])
+        target, tolerance = current["targetListings"], current["tolerancePercent"]
+        check("expected listings add up to the target within the tolerance",
+              target * (100 - tolerance) <= total * 100 <= target * (100 + tolerance), total)
+        check("zipcodes are 5-digit strings",
+              all(isinstance(z["zipcode"], str) and re.fullmatch(r"\d{5}", z["zipcode"]) for z in current["zipcodes"]))
 
-            now = int(time.time())
-            for label, kwargs in [("raw", {}), ("<Bytes>-wrapped", {"wrap": True}), ("0x-prefixed", {"prefix": "0x"})]:
-                query = signed_query(miner, f"zipcode:assignment:current:{now}", now, **kwargs)
-                status, current = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
-                check(f"/current with a {label} bittensor-wallet signature", status == 200, current)
-            check("stats and /current agree on the epoch id", current.get("epochId") == epoch_id, current)
-            total = sum(z["expectedListings"] for z in current["zipcodes"])
-            target, tolerance = current["targetListings"], current["tolerancePercent"]
-            check("expected listings add up to the target within the tolerance",
-                  target * (100 - tolerance) <= total * 100 <= target * (100 + tolerance), total)
-            check("zipcodes are 5-digit strings",
-                  all(isinstance(z["zipcode"], str) and re.fullmatch(r"\d{5}", z["zipcode"]) for z in current["zipcodes"]))
+        query = signed_query(validator, f"zipcode:validation:{epoch_id}:{now}", now)
+        status, epoch = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
+        check("validator reads the epoch", status == 200 and epoch["nonce"] == current["nonce"], epoch)
 
-            query = signed_query(validator, f"zipcode:validation:{epoch_id}:{now}", now)
-            status, epoch = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
-            check("validator reads the epoch", status == 200 and epoch["nonce"] == current["nonce"], epoch)
+        query = signed_query(miner, f"zipcode:validation:{epoch_id}:{now}", now)
+        status, body = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
+        check("a miner on the validator endpoint gets 403", status == 403 and body["statusCode"] == 403, body)
 
-            query = signed_query(miner, f"zipcode:validation:{epoch_id}:{now}", now)
-            status, body = request(base, "GET", f"/api/v1/zipcode-assignments/epoch/{epoch_id}", query)
-            check("a miner on the validator endpoint gets 403", status == 403 and body["statusCode"] == 403, body)
+        query = signed_query(stranger, f"zipcode:assignment:current:{now}", now)
+        status, body = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
+        check("an unregistered hotkey gets 401", status == 401 and "message" in body, body)
 
-            query = signed_query(stranger, f"zipcode:assignment:current:{now}", now)
-            status, body = request(base, "GET", "/api/v1/zipcode-assignments/current", query)
-            check("an unregistered hotkey gets 401", status == 401 and "message" in body, body)
-
-            for message in [f"zipcode:status:{epoch_id}:{now}", f"miner:status:{miner.ss58_address}:{epoch_id}:{now}"]:
-                body = {
-                    "hotkey": miner.ss58_address, "signature": miner.sign(message).hex(), "timestamp": now,
-                    "epochId": epoch_id, "nonce": current["nonce"], "status": "IN_PROGRESS",
-                    "s3UploadComplete": False, "listingsScraped": 0, "zipcodesCompleted": [],
-                }
-                status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
-                check(f"status report signed as {message.split(':')[0]}:status:...", status == 200 and answer["success"], answer)
-            body["nonce"] = "0" * 16
+        for message in [f"zipcode:status:{epoch_id}:{now}", f"miner:status:{miner.ss58_address}:{epoch_id}:{now}"]:
+            body = {
+                "hotkey": miner.ss58_address, "signature": miner.sign(message).hex(), "timestamp": now,
+                "epochId": epoch_id, "nonce": current["nonce"], "status": "IN_PROGRESS",
+                "s3UploadComplete": False, "listingsScraped": 0, "zipcodesCompleted": [],
+            }
             status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
-            check("a wrong nonce gets 400", status == 400 and answer["message"] == "Invalid nonce for epoch", answer)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = None
-            check("zipcoord stops cleanly on SIGTERM", code == 0, code)
+            check(f"status report signed as {message.split(':')[0]}:status:...", status == 200 and answer["success"], answer)
+        body["nonce"] = "0" * 16
+        status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
+        check("a wrong nonce gets 400", status == 400 and answer["message"] == "Invalid nonce for epoch", answer)
+    finally:
+        code = server.stop()
+        check("zipcoord stops cleanly on SIGTERM", code == 0, code)
 
     passed = sum(results)
     failed = len(results) - passed

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Checks the running API against its own OpenAPI description, from the outside.
+
+Usage: api_checks.py PATH_TO_ZIPCOORD_BINARY
+
+1. schemathesis fuzzes every operation of `/openapi.json` (examples, coverage, fuzzing and stateful phases, a
+   bounded number of examples) against `zipcoord serve --dev` with rate limits off and S3 settings present (the
+   store itself is never contacted: grants are presigned locally). It must find no 5xx answer and no answer
+   that violates the spec.
+2. Headless Chromium, with every host but loopback unresolvable, loads `/docs/` (Swagger UI served from the
+   binary) and the rendered page must list every documented operation.
+
+Prints `api checks: N passed, N failed` and exits non-zero on any failure.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+from dev_server import DevServer
+
+CHECKS = ",".join([
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+])
+MAX_EXAMPLES = "50"
+
+S3_FOR_PRESIGNING = {
+    "ZIPCOORD_S3_ENDPOINT": "http://127.0.0.1:9",
+    "ZIPCOORD_S3_BUCKET": "fuzz",
+    "ZIPCOORD_S3_ACCESS_KEY_ID": "fuzz-access-key",
+    "ZIPCOORD_S3_SECRET_ACCESS_KEY": "fuzz-secret-access-key",
+    "ZIPCOORD_S3_PATH_STYLE": "true",
+}
+
+
+def run_schemathesis(base, check):
+    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+    command = [schemathesis, "run", f"{base}/openapi.json", "--checks", CHECKS, "--max-examples", MAX_EXAMPLES,
+               "--workers", "2", "--seed", "20261122", "--request-timeout", "10"]
+    print("$", " ".join(command[1:]), flush=True)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    summary = result.stdout[result.stdout.find("=== SUMMARY ==="):] if "=== SUMMARY ===" in result.stdout else ""
+    print(summary or result.stdout[-4000:], flush=True)
+    check("schemathesis: no server errors and no spec violations", result.returncode == 0,
+          result.stdout[-6000:] + result.stderr[-2000:])
+
+
+def run_chromium(base, check, operations):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        check("chromium is installed (scripts/test.sh installs Debian's package)", False)
+        return
+    with tempfile.TemporaryDirectory() as profile:
+        command = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", f"{base}/docs/",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    rendered = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', result.stdout))
+    print(f"chromium rendered {len(rendered)} of {len(operations)} documented paths at /docs/", flush=True)
+    check("Swagger UI renders in headless Chromium and lists every documented path",
+          rendered == operations, f"missing {sorted(operations - rendered)}; stderr: {result.stderr[-1500:]}")
+
+
+def main():
+    binary = sys.argv[1]
+    results = []
+
+    def check(name, condition, detail=""):
+        results.append(condition)
+        print(f"{'ok' if condition else 'FAILED'}: {name}" + ("" if condition else f" -- {detail}"), flush=True)
+
+    server = DevServer(binary, env={"ZIPCOORD_RATE_LIMITS": "off", **S3_FOR_PRESIGNING})
+    try:
+        with urllib.request.urlopen(f"{server.base}/openapi.json", timeout=30) as response:
+            spec = json.loads(response.read())
+        operations = set(spec["paths"])
+        run_schemathesis(server.base, check)
+        run_chromium(server.base, check, operations)
+        errors = [line for line in server.output if '"level":"ERROR"' in line]
+        check("the server logged no errors meanwhile", not errors, "".join(errors[:5]))
+    finally:
+        code = server.stop()
+        check("zipcoord stops cleanly on SIGTERM", code == 0, code)
+
+    passed = sum(results)
+    failed = len(results) - passed
+    print(f"api checks: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
