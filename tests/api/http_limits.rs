@@ -105,3 +105,48 @@ async fn a_request_head_that_trickles_in_is_cut_off() {
     assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5), "closed after {elapsed:?}");
     assert_eq!(app.get(STATS).await.0, 200, "the server is unaffected");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn(&[]).await;
+    let http = reqwest::Client::new();
+    let mut seen = std::collections::HashSet::new();
+    for path in [STATS, "/healthcheck", "/nowhere", "/api/v1/zipcode-assignments/current"] {
+        let response = http.get(format!("{}{path}", app.base_url)).send().await.unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        assert!(seen.insert(id), "ids are unique");
+    }
+    // A caller's own id is kept, so it can be traced through proxies.
+    let response = http.get(format!("{}{STATS}", app.base_url)).header("x-request-id", "trace-me-42").send().await;
+    assert_eq!(response.unwrap().headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
+    let mut app = spawn(&[]).await;
+    let address = app.base_url.trim_start_matches("http://").to_string();
+    let body = r#"{"hotkey": "not-a-hotkey", "signature": "00", "timestamp": 1}"#;
+    let head = format!(
+        "POST /api/v1/zipcode-assignments/status HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let server = app.server.take().unwrap();
+    let shutdown = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(TcpStream::connect(&address).await.is_err(), "no new connections once shutting down");
+    assert!(!shutdown.is_finished(), "shutdown waits for the request in flight");
+
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"statusCode\":400"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(10), shutdown).await.unwrap().unwrap().unwrap();
+}
