@@ -9,11 +9,13 @@
 //! - [`config`]: typed settings from flags and environment; secrets in a redacting type.
 //! - [`storage`]: the database (SQLite or PostgreSQL through sqlx's `any` driver) and its migrations.
 //! - [`import`]: parsing operators' zipcode CSV files into records.
-//! - [`chain`]: where the metagraph comes from (a JSON file, the dev accounts).
+//! - [`chain`]: where the metagraph comes from (the subtensor chain over JSON-RPC, a JSON file, the dev accounts).
 //! - [`s3`]: SigV4 presigning and the scoped grants handed to miners and validators.
 //! - [`service`]: the application state and use cases (epoch creation, status reports) over storage and chain.
 //! - [`server`]: wiring settings, storage, state, tasks and HTTP into a running service.
-//! - [`http`]: routers per resource, authentication, rate limits, and the contract's error body.
+//! - [`http`]: routers per resource (documented in OpenAPI through utoipa-axum), authentication, rate limits,
+//!   connection limits, and the contract's error body.
+//! - [`metrics`]: the Prometheus metrics behind `/metrics`.
 //! - [`tasks`]: background work (epoch pre-creation, metagraph refresh), each a `tick` plus a loop.
 //! - [`client`]: a signed HTTP client over the same wire types.
 //! - [`universe`]: the built-in zipcode list.
