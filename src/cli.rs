@@ -39,8 +39,22 @@ pub enum Command {
     Epoch(EpochCommand),
     /// Audit the S3 access grants handed out, newest first.
     Grants(GrantsArgs),
+    /// Write epochs, their assignments and every status report as JSON Lines (for analysis).
+    Export(ExportArgs),
     /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
     Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only epochs that started within this many days (all stored epochs when omitted).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Zipcodes(ZipcodesCommand::Stats(db)) => zipcode_stats(db).await,
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
         Command::Grants(args) => grants(args).await,
+        Command::Export(args) => export(args).await,
         Command::Openapi => {
             println!("{}", crate::http::openapi::openapi().to_pretty_json()?);
             Ok(())
@@ -254,24 +269,24 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let output = serde_json::json!({
-        "epochId": epoch.to_string(),
-        "nonce": assignment.nonce,
-        "epochStart": crate::api::iso8601_millis(epoch.start_unix() * 1000),
-        "epochEnd": crate::api::iso8601_millis(assignment.end_unix * 1000),
-        "targetListings": assignment.target_listings,
-        "totalExpectedListings": assignment.total_expected(),
-        "algorithmVersion": assignment.algorithm_version,
-        "zipcodes": assignment.zipcodes.iter().map(|z| serde_json::json!({
-            "zipcode": z.zipcode.to_string(),
-            "expectedListings": z.expected_listings,
-            "state": z.state,
-            "city": z.city,
-            "marketTier": z.tier.as_str(),
-        })).collect::<Vec<_>>(),
-        "miners": miners,
-    });
+    let mut output = crate::export::epoch_json(&assignment);
+    output["miners"] = serde_json::Value::Array(miners);
     println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.database).await?;
+    let now_unix = SystemTime.now_ms().div_euclid(1000);
+    let from_unix = args.days.map_or(i64::MIN, |days| now_unix - i64::from(days) * 86_400);
+    let counts = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            crate::export::export_history(&store, from_unix, i64::MAX, &mut std::io::BufWriter::new(file)).await?
+        }
+        None => crate::export::export_history(&store, from_unix, i64::MAX, &mut std::io::stdout().lock()).await?,
+    };
+    eprintln!("exported {} epochs and {} status reports", counts.epochs, counts.status_reports);
     Ok(())
 }
 

@@ -310,6 +310,10 @@ pub struct ServeArgs {
     /// Server secret (hex, 32+ bytes) for seeds and nonces; generated once and stored when unset.
     #[arg(long, env = "ZIPCOORD_SECRET", hide_env_values = true)]
     pub secret: Option<SecretText>,
+    /// Days of history kept: epochs, their assignments and status reports, and S3 grant records older than
+    /// this are pruned hourly. At least 7.
+    #[arg(long, env = "ZIPCOORD_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(7..=36_500))]
+    pub retention_days: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

@@ -8,7 +8,7 @@
 //! - [`api`]: the wire types of the contract, shared by the server and the clients.
 //! - [`config`]: typed settings from flags and environment; secrets in a redacting type.
 //! - [`storage`]: the database (SQLite or PostgreSQL through sqlx's `any` driver) and its migrations.
-//! - [`import`]: parsing operators' zipcode CSV files into records.
+//! - [`import`]: parsing operators' zipcode CSV files into records; [`export`]: epoch history as JSON Lines.
 //! - [`chain`]: where the metagraph comes from (the subtensor chain over JSON-RPC, a JSON file, the dev accounts).
 //! - [`s3`]: SigV4 presigning and the scoped grants handed to miners and validators.
 //! - [`service`]: the application state and use cases (epoch creation, status reports) over storage and chain.
@@ -27,6 +27,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod import;
 pub mod metrics;

@@ -37,6 +37,7 @@ pub fn service_config(args: &ServeArgs) -> ServiceConfig {
         validator_min_stake: args.validator_min_stake,
         prior_listings: args.epochs.prior_listings,
         metagraph_max_age_seconds: i64::try_from(args.metagraph_max_age_seconds).unwrap_or(i64::MAX),
+        retention_seconds: i64::from(args.retention_days) * 86_400,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::domain::selection::{CooldownRelaxation, SelectionError, SelectionPoli
 use crate::domain::status::{MinerStatus, StatusReport, ZipcodeProgress};
 use crate::domain::zipcode::ZipcodeRecord;
 use crate::s3::S3Presigner;
-use crate::storage::{EpochSummary, StorageError, Store, ZipcodeStats};
+use crate::storage::{EpochSummary, PruneCounts, StorageError, Store, ZipcodeStats};
 
 /// Settings key of the generated server secret.
 const SECRET_KEY: &str = "server_secret";
@@ -76,6 +76,8 @@ pub struct ServiceConfig {
     pub prior_listings: u32,
     /// Beyond this age the metagraph is not trusted to judge registrations (signed endpoints answer 503).
     pub metagraph_max_age_seconds: i64,
+    /// History older than this is pruned.
+    pub retention_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -452,6 +454,12 @@ impl App {
             current_epoch: self.current_epoch_id(),
             uptime_ms: self.now_ms() - self.started_at_ms,
         }
+    }
+
+    /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, and old
+    /// S3 grant records.
+    pub async fn prune_history(&self) -> ServiceResult<PruneCounts> {
+        Ok(self.store.prune_before(self.now_unix() - self.config.retention_seconds).await?)
     }
 
     /// Reloads the metagraph from its source, keeping the previous snapshot on failure.

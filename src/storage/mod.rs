@@ -7,6 +7,7 @@
 
 mod epochs;
 mod grants;
+mod retention;
 mod settings;
 mod status;
 mod zipcodes;
@@ -18,6 +19,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
 pub use epochs::EpochSummary;
+pub use retention::PruneCounts;
 pub use zipcodes::{ImportMode, ImportReport, ZipcodeStats};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

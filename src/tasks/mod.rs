@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::service::AppState;
+use crate::storage::PruneCounts;
 
 /// Creates the next epoch's assignment once it is within the lead time (and the current one if missing).
 pub async fn epoch_tick(app: &AppState) {
@@ -31,6 +32,21 @@ pub async fn metagraph_tick(app: &AppState) -> bool {
             tracing::warn!(%error, "metagraph refresh failed; keeping the last snapshot");
             false
         }
+    }
+}
+
+/// Prunes history past the retention age. Idempotent, so every replica may run it.
+pub async fn retention_tick(app: &AppState) {
+    match app.prune_history().await {
+        Ok(counts) if counts == PruneCounts::default() => {}
+        Ok(counts) => tracing::info!(
+            epochs = counts.epochs,
+            assigned_zipcodes = counts.assigned_zipcodes,
+            status_events = counts.status_events,
+            grants = counts.grants,
+            "pruned history past the retention age"
+        ),
+        Err(error) => tracing::warn!(%error, "could not prune history"),
     }
 }
 
@@ -79,6 +95,11 @@ pub fn spawn_all(
         let cancel = cancel.clone();
         tokio::spawn(async move { run_every(Duration::from_secs(30), cancel, || epoch_tick(&app)).await })
     };
+    let retention = {
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { run_every(Duration::from_secs(3600), cancel, || retention_tick(&app)).await })
+    };
     let metagraph = tokio::spawn(refresh_metagraph_loop(app, metagraph_refresh, cancel));
-    vec![epochs, metagraph]
+    vec![epochs, retention, metagraph]
 }

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod fake_subtensor;
 mod helpers;
+mod history;
 mod http_limits;
 mod lifecycle;
 mod limits;

@@ -1,0 +1,94 @@
+//! Retention (pruning past the configured age, never below 7 days) and the JSON Lines export.
+
+use clap::Parser;
+use serde_json::Value;
+use zipcoord::cli::Cli;
+use zipcoord::client::status_request;
+use zipcoord::domain::status::MinerStatus;
+use zipcoord::export::export_history;
+use zipcoord::storage::PruneCounts;
+
+use crate::helpers::{TestApp, TestOptions};
+
+const DAY_MS: i64 = 86_400_000;
+
+async fn epoch_with_reports(app: &TestApp, reports: usize) -> (zipcoord::domain::epoch::EpochId, String) {
+    let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    let epoch = assignment.epoch_id.parse().unwrap();
+    for n in 0..reports {
+        let status = if n + 1 == reports { MinerStatus::Completed } else { MinerStatus::InProgress };
+        let report = status_request(&app.keys.miner, epoch, &assignment.nonce, status, app.now());
+        app.client.report_status(&report).await.unwrap();
+    }
+    (epoch, assignment.nonce)
+}
+
+#[tokio::test]
+async fn history_past_the_retention_age_is_pruned_and_nothing_newer() {
+    let app = TestApp::spawn_with(TestOptions {
+        extra_args: vec!["--retention-days".into(), "10".into()],
+        ..TestOptions::default()
+    })
+    .await;
+    let (old, _) = epoch_with_reports(&app, 2).await;
+
+    app.pass_time(9 * DAY_MS).await;
+    let (recent, _) = epoch_with_reports(&app, 1).await;
+    assert_eq!(app.app().prune_history().await.unwrap(), PruneCounts::default(), "nothing is 10 days old yet");
+
+    app.pass_time(DAY_MS + 4 * 3_600_000).await;
+    let (current, _) = epoch_with_reports(&app, 1).await;
+    let counts = app.app().prune_history().await.unwrap();
+    assert_eq!(counts.epochs, 1, "{counts:?}");
+    assert_eq!(counts.status_events, 2);
+    assert!(counts.assigned_zipcodes > 0);
+    assert_eq!(app.app().prune_history().await.unwrap(), PruneCounts::default(), "pruning is idempotent");
+
+    let store = app.app().store();
+    assert!(store.load_epoch(old).await.unwrap().is_none());
+    assert!(store.status_events(old).await.unwrap().is_empty());
+    assert!(store.miner_states(old).await.unwrap().is_empty());
+    for kept in [recent, current] {
+        assert!(store.load_epoch(kept).await.unwrap().is_some());
+        assert_eq!(store.status_events(kept).await.unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn retention_below_seven_days_is_refused() {
+    let parse = |days: &str| Cli::try_parse_from(["zipcoord", "serve", "--dev", "--retention-days", days]);
+    assert!(parse("7").is_ok());
+    let error = parse("6").unwrap_err().to_string();
+    assert!(error.contains("7"), "{error}");
+}
+
+#[tokio::test]
+async fn the_export_has_every_epoch_followed_by_its_reports() {
+    let app = TestApp::spawn().await;
+    let (first, first_nonce) = epoch_with_reports(&app, 3).await;
+    app.pass_time(4 * 3_600_000).await;
+    let (second, _) = epoch_with_reports(&app, 1).await;
+
+    let mut out = Vec::new();
+    let counts = export_history(app.app().store(), i64::MIN, i64::MAX, &mut out).await.unwrap();
+    assert_eq!((counts.epochs, counts.status_reports), (2, 4));
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["epoch", "status", "status", "status", "epoch", "status"]);
+    assert_eq!(lines[0]["epochId"], first.to_string());
+    assert_eq!(lines[0]["nonce"], first_nonce);
+    let stored = app.app().store().load_epoch(first).await.unwrap().unwrap();
+    assert_eq!(lines[0]["zipcodes"].as_array().unwrap().len(), stored.zipcodes.len());
+    assert_eq!(lines[3]["status"], "COMPLETED");
+    assert_eq!(lines[1]["hotkey"], app.keys.miner.hotkey().to_string());
+    assert_eq!(lines[4]["epochId"], second.to_string());
+
+    let mut recent_only = Vec::new();
+    let from = second.start_unix();
+    let counts = export_history(app.app().store(), from, i64::MAX, &mut recent_only).await.unwrap();
+    assert_eq!((counts.epochs, counts.status_reports), (1, 1));
+}
