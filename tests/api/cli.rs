@@ -1,31 +1,8 @@
 //! The binary: `serve` refusing to start without a metagraph, `serve --dev` printing working signed examples
 //! and stopping cleanly on SIGTERM, transactional `zipcodes import`, and `epoch show`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use crate::helpers::TestApp;
-
-fn zipcoord() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zipcoord"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ZIPCOORD_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("NO_COLOR", "1");
-    command
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let output = zipcoord().args(args).output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use crate::process::{raw_http, run, zipcoord, DevServer};
 
 #[test]
 fn serve_without_a_metagraph_says_how_to_give_one() {
@@ -62,7 +39,7 @@ fn serve_without_a_metagraph_says_how_to_give_one() {
 
 #[test]
 fn serve_dev_prints_signed_examples_that_work_and_stops_on_sigterm() {
-    let server = spawn_dev_server(&[]);
+    let server = DevServer::spawn_on_sqlite(&[]);
     let (status, response) = raw_http::request("GET", &server.example_current, "");
     assert_eq!(status, 200, "{}\n{response}", server.example_current);
     assert!(response.contains("\"epochId\""));
@@ -71,94 +48,6 @@ fn serve_dev_prints_signed_examples_that_work_and_stops_on_sigterm() {
     let stderr = server.stop();
     assert!(stderr.contains("shutting down"), "{stderr}");
     assert!(!stderr.contains("signature="), "signatures never reach the logs");
-}
-
-fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("process did not exit in time");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-mod raw_http {
-    /// A tiny blocking HTTP/1.1 client over std, so these tests need no second HTTP client stack.
-    pub fn request(method: &str, url: &str, body: &str) -> (u16, String) {
-        use std::io::{Read, Write};
-        let rest = url.strip_prefix("http://").unwrap();
-        let (host, path) = rest.split_at(rest.find('/').unwrap());
-        let mut stream = std::net::TcpStream::connect(host).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response[9..12].parse().unwrap();
-        (status, response)
-    }
-}
-
-/// A `zipcoord serve --dev` child whose output is drained by threads, so verbose logging cannot fill a pipe
-/// and stall it.
-struct DevServer {
-    child: std::process::Child,
-    base: String,
-    /// The signed `/current` example the server printed.
-    example_current: String,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-fn spawn_dev_server(env: &[(&str, &str)]) -> DevServer {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.keep().join("z.db").display());
-    let mut command = zipcoord();
-    command
-        .args(["--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", &db])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut stderr_pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr_pipe, &mut text).unwrap();
-        text
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let example_current = lines
-        .by_ref()
-        .map(|line| line.unwrap())
-        .find_map(|line| {
-            let start = line.find("'http://")?;
-            let url = line[start + 1..].trim_end_matches('\'');
-            url.contains("/current?").then(|| url.to_string())
-        })
-        .expect("the server prints a signed /current example");
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = example_current.split("/api/").next().unwrap().to_string();
-    DevServer { child, base, example_current, stderr }
-}
-
-impl DevServer {
-    /// SIGTERM, expect a clean exit, return what the server logged.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        assert!(wait_with_timeout(&mut self.child, Duration::from_secs(20)).success(), "graceful shutdown exits 0");
-        self.stderr.join().unwrap()
-    }
 }
 
 #[test]
@@ -171,7 +60,7 @@ fn the_s3_secret_never_reaches_logs_responses_or_help() {
         ("ZIPCOORD_S3_ENDPOINT", "http://127.0.0.1:9"),
         ("RUST_LOG", "trace"),
     ];
-    let server = spawn_dev_server(&env);
+    let server = DevServer::spawn_on_sqlite(&env);
     let base = server.base.clone();
     let charlie = zipcoord::domain::keys::Keypair::from_uri("//Charlie").unwrap();
     let now = zipcoord::service::TimeSource::now_ms(&zipcoord::service::SystemTime) / 1000;

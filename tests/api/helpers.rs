@@ -147,10 +147,7 @@ impl TestApp {
             std::fs::write(&path, keys.metagraph_json()).unwrap();
             format!("file:{}", path.display())
         });
-        let db_url = match std::env::var("ZIPCOORD_TEST_DATABASE_URL") {
-            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
-            _ => format!("sqlite://{}", dir.path().join("zipcoord.db").display()),
-        };
+        let db_url = fresh_database_url(dir.path()).await;
         let records = match options.universe {
             Universe::Synthetic(n) => Some(synthetic_universe(n)),
             Universe::Records(records) => Some(records),
@@ -255,6 +252,15 @@ impl TestApp {
     pub async fn get_signed(&self, path: &str, hotkey: &str, signature: &str, timestamp: &str) -> (u16, Value) {
         let query = serde_urlencoded_pairs(&[("hotkey", hotkey), ("signature", signature), ("timestamp", timestamp)]);
         self.get(&format!("{path}?{query}")).await
+    }
+}
+
+/// A fresh database for one test: a new PostgreSQL database when `ZIPCOORD_TEST_DATABASE_URL` names a server,
+/// else a SQLite file in `dir`.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("ZIPCOORD_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
+        _ => format!("sqlite://{}", dir.join("zipcoord.db").display()),
     }
 }
 

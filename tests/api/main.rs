@@ -11,6 +11,8 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod openapi;
+mod process;
+mod replicas;
 mod s3;
 mod status;
 mod subtensor;
