@@ -40,7 +40,7 @@ fn current(base: &str, key: &Keypair) -> (u16, Value) {
 }
 
 fn report(base: &str, key: &Keypair, epoch: EpochId, nonce: &str, listings: u64) -> std::io::Result<u16> {
-    let status = if listings % 2 == 0 { MinerStatus::InProgress } else { MinerStatus::Completed };
+    let status = if listings.is_multiple_of(2) { MinerStatus::InProgress } else { MinerStatus::Completed };
     let mut request = status_request(key, epoch, nonce, status, now_unix());
     request.listings_scraped = Some(listings as i64);
     let url = format!("{base}/api/v1/zipcode-assignments/status");
