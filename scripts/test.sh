@@ -3,19 +3,26 @@
 # real SQLite files, real sr25519 keys, an embedded S3-compatible server), the integration suite again against a
 # throw-away PostgreSQL server, then a live interop check that signs requests with PyPI `bittensor-wallet` (the
 # library real miners and validators use) against the running binary, then schemathesis fuzzing every operation
-# of the served OpenAPI description and headless Chromium rendering the Swagger UI.
+# of the served OpenAPI description and headless Chromium rendering the Swagger UI, and finally the binary run
+# the way the Docker image runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# One optimized build serves everything: the Dockerfile's build command first (the binary the image ships), then
+# the tests in the same profile, so dependencies are compiled once.
+echo "== cargo build --release --locked (the Dockerfile's build step)"
+cargo build --release --locked
+binary=target/release/zipcoord
+
 echo "== cargo test (SQLite)"
-cargo test --locked
+cargo test --release --locked
 
 echo "== integration suite against PostgreSQL"
 pg_dir=$(mktemp -d /tmp/zipcoord-pg.XXXXXX)
 trap 'scripts/pg-test-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 ZIPCOORD_TEST_DATABASE_URL=$(scripts/pg-test-cluster.sh start "$pg_dir")
 export ZIPCOORD_TEST_DATABASE_URL
-cargo test --locked --test api
+cargo test --release --locked --test api
 unset ZIPCOORD_TEST_DATABASE_URL
 
 echo "== live interop with bittensor-wallet"
@@ -24,7 +31,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "bittensor-wallet==4.1.1" "schemathesis==4.32.5"
-"$venv/bin/python" scripts/interop/live_check.py target/debug/zipcoord
+"$venv/bin/python" scripts/interop/live_check.py "$binary"
 
 echo "== OpenAPI: schemathesis fuzzing and Swagger UI in headless Chromium"
 if ! command -v chromium >/dev/null 2>&1; then
@@ -34,4 +41,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     $sudo_if_needed apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
 fi
-"$venv/bin/python" scripts/interop/api_checks.py target/debug/zipcoord
+"$venv/bin/python" scripts/interop/api_checks.py "$binary"
+
+echo "== the image's runtime: the Dockerfile's ENV, CMD and HEALTHCHECK against the release binary"
+python3 scripts/container_smoke.py "$binary"

@@ -41,6 +41,12 @@ pub enum Command {
     Grants(GrantsArgs),
     /// Write epochs, their assignments and every status report as JSON Lines (for analysis).
     Export(ExportArgs),
+    /// Exit 0 when URL answers 200 within 5 s, 1 otherwise: the container's HEALTHCHECK, with no curl needed.
+    Probe {
+        /// What to ask.
+        #[arg(default_value = "http://127.0.0.1:8080/livez")]
+        url: String,
+    },
     /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
     Openapi,
 }
@@ -138,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
         Command::Grants(args) => grants(args).await,
         Command::Export(args) => export(args).await,
+        Command::Probe { url } => probe(&url).await,
         Command::Openapi => {
             println!("{}", crate::http::openapi::openapi().to_pretty_json()?);
             Ok(())
@@ -272,6 +279,13 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
     let mut output = crate::export::epoch_json(&assignment);
     output["miners"] = serde_json::Value::Array(miners);
     println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+async fn probe(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+    let status = client.get(url).send().await.map_err(|e| anyhow::anyhow!("{url}: {}", e.without_url()))?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }
 

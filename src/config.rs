@@ -339,8 +339,10 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The configured server secret, if any, validated.
     pub fn server_secret(&self) -> Result<Option<ServerSecret>, String> {
+        // An empty value (`ZIPCOORD_SECRET=` from a compose file's `${VAR:-}`) means none was given.
         self.secret
             .as_ref()
+            .filter(|text| !text.expose().is_empty())
             .map(|text| ServerSecret::from_hex(text.expose()))
             .transpose()
             .map_err(|e| format!("invalid ZIPCOORD_SECRET (--secret): {e}"))
