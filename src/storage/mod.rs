@@ -12,6 +12,7 @@ mod settings;
 mod status;
 mod zipcodes;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -41,6 +42,8 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("cannot lock {path} for migrations: {reason}")]
+    MigrationLock { path: String, reason: String },
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -50,12 +53,37 @@ pub type StorageResult<T> = Result<T, StorageError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, when there is one (not for `:memory:`).
+    sqlite_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({:?})", self.backend)
     }
+}
+
+/// The file of a `sqlite:` URL, or `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Blocks (off the async threads) until this process holds `<database>.migrate-lock`; released on drop.
+async fn lock_for_migrations(database: &std::path::Path) -> StorageResult<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let path = PathBuf::from(name);
+    let shown = path.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StorageError::MigrationLock { path: shown.clone(), reason: e.to_string() })?;
+    locked.map_err(|e| StorageError::MigrationLock { path: shown, reason: e.to_string() })
 }
 
 impl Store {
@@ -99,18 +127,26 @@ impl Store {
             // than per connection, where switching could contend with another connection's transaction.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        Ok(Store { pool, backend })
+        let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file(&url)).flatten();
+        Ok(Store { pool, backend, sqlite_file })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Applies pending migrations. Safe when several processes start together: sqlx serialises them
-    /// (an advisory lock on PostgreSQL, the database lock on SQLite).
+    /// Applies pending migrations. Safe when several processes start together: sqlx takes an advisory lock on
+    /// PostgreSQL; on SQLite, where sqlx takes none (two processes would both apply migration 1), an exclusive
+    /// lock on a file beside the database serialises them.
     pub async fn migrate(&self) -> StorageResult<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let _lock = match &self.sqlite_file {
+                    Some(file) => Some(lock_for_migrations(file).await?),
+                    None => None,
+                };
+                SQLITE_MIGRATIONS.run(&self.pool).await?
+            }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
