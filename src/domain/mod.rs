@@ -1,4 +1,5 @@
-//! The pure core: epochs, zipcodes, selection, seeds and nonces, signature checks, the metagraph's roles.
+//! The pure core: epochs, zipcodes, selection, seeds and nonces, signature checks, the metagraph's roles, and
+//! the validators' reward split.
 //!
 //! Nothing here does I/O or reads a clock; time and randomness come in as arguments, so every rule is unit-
 //! and property-tested in isolation and the edges (`storage`, `http`, `chain`) only translate.
@@ -10,6 +11,7 @@ pub mod grant;
 pub mod keys;
 pub mod metagraph;
 pub mod nonce;
+pub mod scoring;
 pub mod selection;
 pub mod status;
 pub mod zipcode;
