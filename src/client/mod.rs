@@ -1,6 +1,10 @@
 //! A signed HTTP client for zipcoord over the same wire types as the server: the operator's tool, the
 //! reference for miners and validators, and the engine of the integration tests.
 
+pub mod wallet;
+
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -23,6 +27,12 @@ pub enum ClientError {
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;
+
+/// The server's `Retry-After` in seconds, when it gave one.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds.min(300)))
+}
 
 /// Signs `commitment` with `key` into the query parameters of a signed GET.
 pub fn signed_query(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64) -> SignedQuery {
@@ -56,10 +66,40 @@ pub fn status_request(
     }
 }
 
+/// When and how often a request is tried again: transport failures, 429 and 502/503/504 answers are retried
+/// with exponential backoff and full jitter, never sooner than the server's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 4, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(10) }
+    }
+}
+
+impl RetryPolicy {
+    /// One try, no retry.
+    pub const NONE: RetryPolicy =
+        RetryPolicy { attempts: 1, base_delay: Duration::from_millis(0), max_delay: Duration::from_millis(0) };
+
+    /// The wait before try `attempt + 1` (attempt counts from 1).
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self.base_delay.saturating_mul(1u32 << attempt.min(16)).min(self.max_delay);
+        let jittered = ceiling.mul_f64(rand::random::<f64>());
+        jittered.max(retry_after.unwrap_or_default())
+    }
+}
+
 #[derive(Clone)]
 pub struct ZipcoordClient {
     http: reqwest::Client,
     base_url: String,
+    retry: RetryPolicy,
 }
 
 impl ZipcoordClient {
@@ -68,7 +108,35 @@ impl ZipcoordClient {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("a client without TLS settings always builds");
-        ZipcoordClient { http, base_url: base_url.into().trim_end_matches('/').to_string() }
+        ZipcoordClient { http, base_url: base_url.into().trim_end_matches('/').to_string(), retry: RetryPolicy::NONE }
+    }
+
+    /// The same client, retrying as `policy` says (the default client tries once, as the tests want).
+    pub fn with_retries(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sends `request`, again as the retry policy allows.
+    async fn send(&self, request: reqwest::RequestBuilder) -> ClientResult<reqwest::Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = request.try_clone().expect("request bodies are buffered").send().await;
+            let retry_after = match &outcome {
+                Err(error) if error.is_connect() || error.is_timeout() => Some(None),
+                Ok(response) if matches!(response.status().as_u16(), 429 | 502 | 503 | 504) => {
+                    Some(retry_after(response))
+                }
+                _ => None,
+            };
+            match retry_after {
+                Some(hint) if attempt < self.retry.attempts => {
+                    tokio::time::sleep(self.retry.delay(attempt, hint)).await;
+                }
+                _ => return Ok(outcome?),
+            }
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -92,7 +160,7 @@ impl ZipcoordClient {
         if let Some(query) = query {
             request = request.query(query);
         }
-        Self::decode(request.send().await?).await
+        Self::decode(self.send(request).await?).await
     }
 
     pub async fn stats(&self) -> ClientResult<StatsResponse> {
@@ -116,8 +184,7 @@ impl ZipcoordClient {
     }
 
     pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
-        let response =
-            self.http.post(format!("{}/api/v1/zipcode-assignments/status", self.base_url)).json(request).send().await?;
-        Self::decode(response).await
+        let request = self.http.post(format!("{}/api/v1/zipcode-assignments/status", self.base_url)).json(request);
+        Self::decode(self.send(request).await?).await
     }
 }

@@ -3,6 +3,7 @@
 mod assignments;
 mod auth;
 mod cli;
+mod client;
 mod fake_subtensor;
 mod helpers;
 mod history;
