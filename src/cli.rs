@@ -159,12 +159,14 @@ async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything starts, so a SIGTERM during start-up still shuts down gracefully.
+    let shutdown = crate::server::shutdown_signal();
     let server = crate::server::start(&args, Arc::new(SystemTime), true).await?;
     tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph().describe(), "zipcoord listening");
     if args.dev {
         print_dev_examples(&server.addr.to_string(), server.app.now_unix());
     }
-    server.run_until(crate::server::shutdown_signal()).await
+    server.run_until(shutdown).await
 }
 
 /// Ready-to-run signed requests for the dev keys, valid for five minutes.
