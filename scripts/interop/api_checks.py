@@ -21,6 +21,7 @@ import sys
 import tempfile
 import urllib.request
 
+from checks import Checks
 from dev_server import DevServer
 
 CHECKS = ",".join([
@@ -78,11 +79,7 @@ def run_chromium(base, check, operations):
 
 def main():
     binary = sys.argv[1]
-    results = []
-
-    def check(name, condition, detail=""):
-        results.append(condition)
-        print(f"{'ok' if condition else 'FAILED'}: {name}" + ("" if condition else f" -- {detail}"), flush=True)
+    check = Checks()
 
     server = DevServer(binary, env={"ZIPCOORD_RATE_LIMITS": "off", **S3_FOR_PRESIGNING})
     try:
@@ -97,10 +94,7 @@ def main():
         code = server.stop()
         check("zipcoord stops cleanly on SIGTERM", code == 0, code)
 
-    passed = sum(results)
-    failed = len(results) - passed
-    print(f"api checks: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    check.finish("api checks")
 
 
 if __name__ == "__main__":

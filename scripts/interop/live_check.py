@@ -16,6 +16,7 @@ import urllib.request
 
 from bittensor_wallet import Keypair
 
+from checks import Checks
 from dev_server import DevServer
 
 HEADERS = {"Content-Type": "application/json"}
@@ -43,11 +44,7 @@ def signed_query(keypair, message, timestamp, wrap=False, prefix=""):
 
 def main():
     binary = sys.argv[1]
-    results = []
-
-    def check(name, condition, detail=""):
-        results.append(condition)
-        print(f"{'ok' if condition else 'FAILED'}: {name}" + ("" if condition else f" -- {detail}"), flush=True)
+    check = Checks()
 
     server = DevServer(binary, sys.argv[2] if len(sys.argv) > 2 else None)
     base = server.base
@@ -100,10 +97,7 @@ def main():
         code = server.stop()
         check("zipcoord stops cleanly on SIGTERM", code == 0, code)
 
-    passed = sum(results)
-    failed = len(results) - passed
-    print(f"interop: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    check.finish("interop")
 
 
 if __name__ == "__main__":
