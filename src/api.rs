@@ -314,7 +314,8 @@ pub struct LegacyS3Request {
     pub miner_hotkey: Option<String>,
     /// Optional Unix seconds at which the grant should expire; it can only shorten the server's lifetime.
     pub expiry: Option<i64>,
-    /// PUT upload mode only: object names (relative to the miner's folder) to presign PUT URLs for.
+    /// Object names relative to the miner's folder: `/get-folder-access` in PUT upload mode presigns a PUT for
+    /// each, `/get-miner-specific-access` a GET (how validators download what they listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
 }
@@ -331,9 +332,9 @@ pub struct FolderMetadata {
     pub folder_path: String,
 }
 
-/// A presigned PUT for one object (PUT upload mode).
+/// A presigned URL for one object: a PUT (miners, PUT upload mode) or a GET (validators reading a miner's files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct PutUrl {
+pub struct ObjectUrl {
     pub key: String,
     pub url: String,
 }
@@ -355,7 +356,7 @@ pub struct FolderAccessResponse {
     pub metadata: FolderMetadata,
     pub upload_mode: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub put_urls: Vec<PutUrl>,
+    pub put_urls: Vec<ObjectUrl>,
 }
 
 /// `POST /get-miner-specific-access`.
@@ -367,6 +368,9 @@ pub struct MinerAccessResponse {
     pub prefix: String,
     pub miner_url: String,
     pub expiry: String,
+    /// Presigned GETs for the `files` the request named (relative to `prefix`); absent when it named none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub download_urls: Vec<ObjectUrl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

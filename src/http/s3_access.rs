@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     iso8601_millis, ErrorBody, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse,
-    MinerUrls, PutUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest,
+    MinerUrls, ObjectUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest,
     ValidatorUploadResponse, ValidatorUrls,
 };
 use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
@@ -26,8 +26,8 @@ use super::error::ApiError;
 use super::extract::{parse_value, JsonBody};
 use super::limits::{HotkeyClass, RateLimits};
 
-/// Most PUT URLs handed out in one request.
-const MAX_PUT_FILES: usize = 1_000;
+/// Most object URLs (PUT or GET) handed out in one request.
+const MAX_FILES: usize = 1_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -80,10 +80,10 @@ async fn record(
     Ok(app.record_grant(&grant).await?)
 }
 
-/// Object names a miner asked PUT URLs for: relative, no `..`, bounded.
+/// Object names a caller asked URLs for: relative, no `..`, bounded.
 fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
-    if files.len() > MAX_PUT_FILES {
-        return Err(ApiError::bad_request(format!("at most {MAX_PUT_FILES} files per request")));
+    if files.len() > MAX_FILES {
+        return Err(ApiError::bad_request(format!("at most {MAX_FILES} files per request")));
     }
     for file in files {
         let bad = file.is_empty()
@@ -150,7 +150,7 @@ async fn folder_access(
                 .iter()
                 .map(|file| {
                     let key = format!("{folder}{file}");
-                    PutUrl { url: presigner.object_url("PUT", &key, now, expires), key }
+                    ObjectUrl { url: presigner.object_url("PUT", &key, now, expires), key }
                 })
                 .collect();
             (BTreeMap::new(), put_urls)
@@ -176,7 +176,8 @@ async fn folder_access(
 
 /// A listing and read grant for one miner's folder, for validators.
 ///
-/// Signed: `signature` is over `s3:validator:miner:{miner_hotkey}:{timestamp}`.
+/// Signed: `signature` is over `s3:validator:miner:{miner_hotkey}:{timestamp}`. `miner_url` lists the folder;
+/// name objects from that listing in `files` (relative to `prefix`) to get a presigned GET for each.
 #[utoipa::path(
     post,
     path = "/get-miner-specific-access",
@@ -197,6 +198,7 @@ async fn miner_access(
     let presigner = app.s3()?;
     let raw_miner = required(body.miner_hotkey.as_deref(), "miner_hotkey")?;
     let miner: Hotkey = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
+    let files = checked_files(body.files.as_deref().unwrap_or_default())?;
     check_expiry(body.expiry, app.now_unix())?;
     let caller = authenticate(
         &app,
@@ -214,6 +216,13 @@ async fn miner_access(
     let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
     let prefix = miner_folder(&miner);
     record(&app, &caller, GrantKind::MinerRead, &prefix, now, expires).await?;
+    let download_urls = files
+        .iter()
+        .map(|file| {
+            let key = format!("{prefix}{file}");
+            ObjectUrl { url: presigner.object_url("GET", &key, now, expires), key }
+        })
+        .collect();
     Ok(Json(MinerAccessResponse {
         bucket: settings.bucket.clone(),
         region: settings.region.clone(),
@@ -221,6 +230,7 @@ async fn miner_access(
         miner_url: presigner.list_url(&prefix, None, now, expires),
         prefix,
         expiry: iso8601_millis(expires.timestamp_millis()),
+        download_urls,
     }))
 }
 

@@ -274,6 +274,27 @@ async fn validators_list_miners_and_upload_results() {
     assert_eq!(status, 200);
     assert!(xml.contains(&format!("xmlns=\"{XML_NAMESPACE}\"")), "{xml}");
     assert_eq!(listed_keys(&xml), vec![format!("data/hotkey={miner}/a.json"), format!("data/hotkey={miner}/b.json")]);
+    assert!(access.get("download_urls").is_none(), "no files named, no download URLs: {access}");
+
+    // Reading what was listed: a presigned GET per named object, good for that object only.
+    let mut named = miner_request(validator, &miner, now);
+    named["files"] = json!(["a.json", "b.json"]);
+    let (status, access) = app.post_json("/get-miner-specific-access", &named).await;
+    assert_eq!(status, 200, "{access}");
+    let downloads = access["download_urls"].as_array().unwrap();
+    assert_eq!(downloads.len(), 2);
+    assert_eq!(downloads[0]["key"], format!("data/hotkey={miner}/a.json"));
+    let (status, body) = get_text(downloads[0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, body.len()), (200, 1500));
+    let forged = downloads[0]["url"].as_str().unwrap().replace("/a.json", "/b.json");
+    let (status, _) = get_text(&forged).await;
+    assert_eq!(status, 403, "a GET URL must not open another object");
+    for bad in [json!(["../other/x.json"]), json!(["/abs.json"]), json!([""])] {
+        let mut request = miner_request(validator, &miner, now);
+        request["files"] = bad;
+        let (status, body) = app.post_json("/get-miner-specific-access", &request).await;
+        assert_error(status, &body, 400, "invalid file name");
+    }
 
     let (status, all) = app.post_json("/get-validator-access", &validator_request(validator, now)).await;
     assert_eq!(status, 200, "{all}");
@@ -308,7 +329,7 @@ async fn validators_list_miners_and_upload_results() {
         .iter()
         .map(|g| g.kind.to_string())
         .collect();
-    assert_eq!(kinds, ["validator_upload", "validator_read", "miner_read"]);
+    assert_eq!(kinds, ["validator_upload", "validator_read", "miner_read", "miner_read"], "each grant recorded once");
 }
 
 #[tokio::test]
