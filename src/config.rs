@@ -94,6 +94,10 @@ pub struct EpochArgs {
     /// Epoch length in minutes; must divide 1440 so epochs align to UTC midnight.
     #[arg(long, env = "ZIPCOORD_EPOCH_MINUTES", default_value_t = 240, value_parser = parse_epoch_minutes)]
     pub epoch_minutes: u32,
+    /// Epoch length in seconds, for local networks and end-to-end tests only: overrides `--epoch-minutes`;
+    /// at least 10 and must divide 86400.
+    #[arg(long, env = "ZIPCOORD_EPOCH_SECONDS", value_parser = parse_epoch_seconds)]
+    pub epoch_seconds: Option<u32>,
     /// Expected listings per epoch.
     #[arg(long, env = "ZIPCOORD_TARGET_LISTINGS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub target_listings: u32,
@@ -125,9 +129,17 @@ fn parse_epoch_minutes(raw: &str) -> Result<u32, String> {
     EpochClock::new(minutes).map(|_| minutes).map_err(|e| e.to_string())
 }
 
+fn parse_epoch_seconds(raw: &str) -> Result<u32, String> {
+    let seconds: u32 = raw.parse().map_err(|_| format!("'{raw}' is not a number of seconds"))?;
+    EpochClock::from_seconds(seconds).map(|_| seconds).map_err(|e| e.to_string())
+}
+
 impl EpochArgs {
     pub fn clock(&self) -> EpochClock {
-        EpochClock::new(self.epoch_minutes).expect("validated by the parser")
+        match self.epoch_seconds {
+            Some(seconds) => EpochClock::from_seconds(seconds).expect("validated by the parser"),
+            None => EpochClock::new(self.epoch_minutes).expect("validated by the parser"),
+        }
     }
 
     pub fn policy(&self) -> SelectionPolicy {
@@ -141,9 +153,10 @@ impl EpochArgs {
         }
     }
 
-    /// The lead time, capped below the epoch length so short test epochs still work.
+    /// The lead time, capped a minute below the epoch length so short test epochs still work.
     pub fn lead(&self) -> Duration {
-        Duration::from_secs(u64::from(self.lead_minutes.min(self.epoch_minutes.saturating_sub(1))) * 60)
+        let cap = (self.clock().length_seconds() - 60).max(0) as u64;
+        Duration::from_secs((u64::from(self.lead_minutes) * 60).min(cap))
     }
 }
 

@@ -1,6 +1,13 @@
 //! A signed HTTP client for zipcoord over the same wire types as the server: the operator's tool, the
 //! reference for miners and validators, and the engine of the integration tests.
 
+pub mod bucket;
+mod command;
+pub mod miner;
+pub mod scraper;
+pub mod synthetic;
+pub mod validator;
+pub mod verifier;
 pub mod wallet;
 
 use std::time::Duration;
@@ -9,7 +16,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AssignmentResponse, ErrorBody, HealthResponse, SignedQuery, StatsResponse, StatusRequest, StatusResponse,
+    AssignmentResponse, ErrorBody, FolderAccessResponse, HealthResponse, LegacyS3Request, MinerAccessResponse,
+    SignedQuery, StatsResponse, StatusRequest, StatusResponse, ValidatorUploadRequest, ValidatorUploadResponse,
 };
 use crate::domain::auth::Commitment;
 use crate::domain::epoch::EpochId;
@@ -183,8 +191,80 @@ impl ZipcoordClient {
         self.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}"), Some(&query)).await
     }
 
-    pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
-        let request = self.http.post(format!("{}/api/v1/zipcode-assignments/status", self.base_url)).json(request);
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> ClientResult<T> {
+        let request = self.http.post(format!("{}{path}", self.base_url)).json(body);
         Self::decode(self.send(request).await?).await
     }
+
+    pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
+        self.post("/api/v1/zipcode-assignments/status", request).await
+    }
+
+    /// An upload grant for `key`'s own folder. `files` names the objects to presign PUTs for when the server
+    /// runs in PUT upload mode (ignored in POST mode).
+    pub async fn folder_access(
+        &self,
+        key: &Keypair,
+        coldkey: &str,
+        files: &[String],
+        timestamp: i64,
+    ) -> ClientResult<FolderAccessResponse> {
+        let hotkey = key.hotkey();
+        let commitment = Commitment::FolderAccess { coldkey, hotkey: &hotkey, timestamp };
+        let body = LegacyS3Request {
+            hotkey: Some(hotkey.to_string()),
+            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
+            timestamp: Some(timestamp),
+            coldkey: Some(coldkey.to_string()),
+            files: (!files.is_empty()).then(|| files.to_vec()),
+            ..LegacyS3Request::default()
+        };
+        self.post("/get-folder-access", &body).await
+    }
+
+    /// A validator's listing grant for `miner`'s folder, with presigned GETs for `files` (relative to it).
+    pub async fn miner_access(
+        &self,
+        key: &Keypair,
+        miner: &str,
+        files: &[String],
+        timestamp: i64,
+    ) -> ClientResult<MinerAccessResponse> {
+        let commitment = Commitment::MinerSpecificAccess { miner_hotkey: miner, timestamp };
+        let body = LegacyS3Request {
+            hotkey: Some(key.hotkey().to_string()),
+            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
+            timestamp: Some(timestamp),
+            miner_hotkey: Some(miner.to_string()),
+            files: (!files.is_empty()).then(|| files.to_vec()),
+            ..LegacyS3Request::default()
+        };
+        self.post("/get-miner-specific-access", &body).await
+    }
+
+    /// A validator's upload grant for its results of `epoch`.
+    pub async fn validator_upload(
+        &self,
+        key: &Keypair,
+        epoch: EpochId,
+        estimated_mb: f64,
+        timestamp: i64,
+    ) -> ClientResult<ValidatorUploadResponse> {
+        let commitment = Commitment::ValidatorUpload { timestamp };
+        let body = ValidatorUploadRequest {
+            hotkey: Some(key.hotkey().to_string()),
+            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
+            timestamp: Some(timestamp),
+            epoch_id: Some(epoch.to_string()),
+            purpose: Some("validation_results".to_string()),
+            estimated_data_size_mb: Some(estimated_mb),
+            retention_days: Some(30),
+        };
+        self.post("/api/v1/s3-access/validator-upload", &body).await
+    }
+}
+
+/// The client side's clock, Unix seconds: what signed requests carry.
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }

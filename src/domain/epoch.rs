@@ -22,6 +22,8 @@ pub enum EpochError {
     Malformed(String),
     #[error("epoch length must be between 1 and 1440 minutes and divide 1440 (a day), got {0}")]
     BadLength(u32),
+    #[error("epoch length must be at least 10 seconds and divide 86400 (a day), got {0}")]
+    BadLengthSeconds(u32),
 }
 
 impl EpochId {
@@ -85,12 +87,18 @@ impl EpochClock {
         Ok(EpochClock { length_seconds: i64::from(length_minutes) * 60 })
     }
 
-    pub fn length_seconds(self) -> i64 {
-        self.length_seconds
+    /// A clock of `length_seconds` (at least 10, dividing a day): sub-minute epochs for local networks and
+    /// end-to-end tests, which cannot wait for minutes.
+    pub fn from_seconds(length_seconds: u32) -> Result<Self, EpochError> {
+        const SECONDS_PER_DAY: u32 = 86_400;
+        if !(10..=SECONDS_PER_DAY).contains(&length_seconds) || !SECONDS_PER_DAY.is_multiple_of(length_seconds) {
+            return Err(EpochError::BadLengthSeconds(length_seconds));
+        }
+        Ok(EpochClock { length_seconds: i64::from(length_seconds) })
     }
 
-    pub fn length_minutes(self) -> u32 {
-        (self.length_seconds / 60) as u32
+    pub fn length_seconds(self) -> i64 {
+        self.length_seconds
     }
 
     /// The epoch that contains `unix_seconds`.
@@ -173,6 +181,15 @@ mod tests {
         for bad in [0, 7, 250, 2880] {
             assert_eq!(EpochClock::new(bad), Err(EpochError::BadLength(bad)));
         }
+        for ok in [10, 20, 30, 60, 86_400] {
+            assert_eq!(EpochClock::from_seconds(ok).unwrap().length_seconds(), i64::from(ok));
+        }
+        for bad in [0, 5, 7, 11, 172_800] {
+            assert_eq!(EpochClock::from_seconds(bad), Err(EpochError::BadLengthSeconds(bad)));
+        }
+        let clock = EpochClock::from_seconds(20).unwrap();
+        assert_eq!(clock.epoch_at(1_759_334_419).to_string(), "2025-10-01T16-00-00");
+        assert_eq!(clock.epoch_at(1_759_334_420).to_string(), "2025-10-01T16-00-20");
     }
 
     proptest! {

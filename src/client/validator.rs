@@ -1,0 +1,336 @@
+//! The validator: judges epoch N during N+1. It fetches `/epoch/{id}`, lists and downloads every miner's files
+//! for that epoch through `/get-miner-specific-access`, applies the checks of [`crate::domain::validation`],
+//! spot-checks a fixed number of listings per miner through a [`ListingVerifier`], turns the verdicts into
+//! weights with [`crate::domain::scoring`], and uploads the results through `/api/v1/s3-access/validator-upload`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::bucket::{Bucket, BucketError};
+use super::verifier::ListingVerifier;
+use super::{unix_now, ClientError, ZipcoordClient};
+use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
+use crate::chain::MetagraphSource;
+use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::keys::Keypair;
+use crate::domain::listing::ListingFile;
+use crate::domain::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
+use crate::domain::validation::{
+    detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, StoredFile,
+    Submission,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidatorError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
+    #[error("metagraph: {0}")]
+    Metagraph(String),
+    #[error("the epoch's assignment is not usable: {0}")]
+    Assignment(String),
+}
+
+/// How a validator judges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatorSettings {
+    /// Listings spot-checked per miner.
+    pub spot_checks: usize,
+    pub split: RewardSplit,
+    /// Files larger than this are not downloaded (and not counted).
+    pub max_file_bytes: u64,
+    /// How long into epoch N+1 to wait before judging N, so uploads in flight at the deadline land.
+    pub judge_delay: Duration,
+    /// Whether to upload the results to the bucket.
+    pub publish: bool,
+}
+
+impl Default for ValidatorSettings {
+    fn default() -> Self {
+        ValidatorSettings {
+            spot_checks: 10,
+            split: RewardSplit::default(),
+            max_file_bytes: 64 * 1024 * 1024,
+            judge_delay: Duration::from_secs(60),
+            publish: true,
+        }
+    }
+}
+
+/// One miner's result, as published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerResult {
+    pub uid: u16,
+    pub hotkey: String,
+    /// `honest`, `liar` or `absent`.
+    pub verdict: String,
+    pub quality: f64,
+    pub heuristic: f64,
+    pub listings: u64,
+    pub files: usize,
+    pub weight: f64,
+    pub reasons: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The weights in the form the chain takes: parallel uid and u16 weight lists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainWeights {
+    pub uids: Vec<u16>,
+    pub weights: Vec<u16>,
+}
+
+/// A judged epoch: what the validator publishes and sets on chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochJudgement {
+    pub epoch_id: String,
+    pub validator: String,
+    pub judged_at: String,
+    pub spot_checks_per_miner: usize,
+    /// Normalized weight by uid (as a string key, JSON objects have no integer keys).
+    pub weights: BTreeMap<String, f64>,
+    pub chain_weights: ChainWeights,
+    pub miners: Vec<MinerResult>,
+}
+
+pub struct Validator {
+    client: ZipcoordClient,
+    bucket: Bucket,
+    key: Keypair,
+    metagraph: Arc<dyn MetagraphSource>,
+    verifier: Arc<dyn ListingVerifier>,
+    settings: ValidatorSettings,
+}
+
+/// Downloads at once per miner.
+const PARALLEL_DOWNLOADS: usize = 16;
+/// Object URLs asked for per grant (the server's limit).
+const FILES_PER_GRANT: usize = 1_000;
+
+impl Validator {
+    pub fn new(
+        client: ZipcoordClient,
+        key: Keypair,
+        metagraph: Arc<dyn MetagraphSource>,
+        verifier: Arc<dyn ListingVerifier>,
+        settings: ValidatorSettings,
+    ) -> Self {
+        Validator { client, bucket: Bucket::new(), key, metagraph, verifier, settings }
+    }
+
+    pub fn hotkey(&self) -> String {
+        self.key.hotkey().to_string()
+    }
+
+    fn terms(assignment: &AssignmentResponse) -> Result<EpochTerms, ValidatorError> {
+        let time = |field: &str, text: &str| {
+            parse_iso8601(text).ok_or_else(|| ValidatorError::Assignment(format!("unreadable {field} '{text}'")))
+        };
+        Ok(EpochTerms {
+            epoch_id: assignment.epoch_id.clone(),
+            nonce: assignment.nonce.clone(),
+            start_ms: time("epochStart", &assignment.epoch_start)?,
+            end_ms: time("epochEnd", &assignment.epoch_end)?,
+            tolerance_percent: assignment.tolerance_percent,
+            expected: assignment.zipcodes.iter().map(|z| (z.zipcode.clone(), z.expected_listings)).collect(),
+        })
+    }
+
+    /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed.
+    async fn submission(&self, uid: u16, miner: &str, epoch: &str) -> Result<Submission, ValidatorError> {
+        let access = self.client.miner_access(&self.key, miner, &[], unix_now()).await?;
+        let listing = self.bucket.list(&access.miner_url).await?;
+        if listing.truncated {
+            tracing::warn!(miner, "folder listing truncated at one page; later objects are not judged");
+        }
+        let epoch_folder = format!("{}epoch={epoch}/", access.prefix);
+        let objects: BTreeMap<String, (i64, u64)> = listing
+            .objects
+            .into_iter()
+            .filter_map(|o| {
+                let relative = o.key.strip_prefix(&access.prefix)?.to_string();
+                o.key.starts_with(&epoch_folder).then_some((relative, (o.last_modified_ms, o.size)))
+            })
+            .collect();
+        let mut files = Vec::with_capacity(objects.len());
+        let names: Vec<String> = objects.keys().cloned().collect();
+        for chunk in names.chunks(FILES_PER_GRANT) {
+            let grant = self.client.miner_access(&self.key, miner, chunk, unix_now()).await?;
+            let mut downloads = JoinSet::new();
+            let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));
+            for object in grant.download_urls {
+                let relative = object.key.strip_prefix(&access.prefix).unwrap_or(&object.key).to_string();
+                let Some(&(uploaded_at_ms, size)) = objects.get(&relative) else { continue };
+                let (bucket, permits, max) = (self.bucket.clone(), permits.clone(), self.settings.max_file_bytes);
+                downloads.spawn(async move {
+                    let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+                    let content = if size > max {
+                        None
+                    } else {
+                        match bucket.get(&object.url, max).await {
+                            Ok(bytes) => serde_json::from_slice::<ListingFile>(&bytes).ok(),
+                            Err(error) => {
+                                tracing::warn!(key = object.key, %error, "download failed");
+                                None
+                            }
+                        }
+                    };
+                    StoredFile { key: relative, uploaded_at_ms, content }
+                });
+            }
+            while let Some(joined) = downloads.join_next().await {
+                files.push(joined.expect("download tasks do not panic"));
+            }
+        }
+        Ok(Submission { uid, hotkey: miner.to_string(), files })
+    }
+
+    /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.
+    pub async fn judge(&self, epoch: EpochId) -> Result<EpochJudgement, ValidatorError> {
+        let assignment = self.client.epoch(&self.key, epoch, unix_now()).await?;
+        let terms = Self::terms(&assignment)?;
+        let snapshot = self.metagraph.fetch(unix_now()).await.map_err(|e| ValidatorError::Metagraph(e.to_string()))?;
+        let me = self.key.hotkey();
+        let mut miners: Vec<(u16, String)> = snapshot
+            .neurons
+            .iter()
+            .filter(|(hotkey, _)| **hotkey != me)
+            .map(|(hotkey, neuron)| (neuron.uid, hotkey.to_string()))
+            .collect();
+        miners.sort();
+
+        let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
+        let mut file_counts = Vec::with_capacity(miners.len());
+        for (uid, hotkey) in &miners {
+            let submission = self.submission(*uid, hotkey, &terms.epoch_id).await?;
+            file_counts.push(submission.files.len());
+            inspections.push(inspect(&submission, &terms, &parse_iso8601));
+        }
+        detect_copies(&mut inspections);
+        for inspection in &mut inspections {
+            if !inspection.lies.is_empty() {
+                continue;
+            }
+            let mut outcomes = Vec::new();
+            for listing in spot_check_sample(inspection, &terms, self.settings.spot_checks) {
+                let expected = terms.expected.get(&listing.zipcode).copied().unwrap_or(0);
+                outcomes.push((listing.listing_id.clone(), self.verifier.verify(listing, expected).await));
+            }
+            record_spot_checks(inspection, &outcomes);
+        }
+
+        let verdicts: Vec<Verdict> = inspections.iter().map(|i| verdict(i, &terms)).collect();
+        let evaluations: Vec<Evaluation> =
+            inspections.iter().zip(&verdicts).map(|(i, v)| Evaluation { uid: i.uid, verdict: v.clone() }).collect();
+        let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.settings.split).into_iter().collect();
+        let u16_weights = to_u16_weights(&weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
+        let miners = inspections
+            .iter()
+            .zip(&verdicts)
+            .zip(&file_counts)
+            .map(|((inspection, verdict), &files)| {
+                let (name, quality, heuristic, reasons) = match verdict {
+                    Verdict::Honest { quality, heuristic } => ("honest", *quality, *heuristic, Vec::new()),
+                    Verdict::Liar { .. } => ("liar", 0.0, 0.0, inspection.lies.clone()),
+                    Verdict::Absent => ("absent", 0.0, 0.0, Vec::new()),
+                };
+                MinerResult {
+                    uid: inspection.uid,
+                    hotkey: inspection.hotkey.clone(),
+                    verdict: name.to_string(),
+                    quality,
+                    heuristic,
+                    listings: inspection.counts.values().sum(),
+                    files,
+                    weight: weights.get(&inspection.uid).copied().unwrap_or(0.0),
+                    reasons,
+                    notes: inspection.notes.clone(),
+                }
+            })
+            .collect();
+        let judgement = EpochJudgement {
+            epoch_id: terms.epoch_id.clone(),
+            validator: me.to_string(),
+            judged_at: iso8601_millis(Utc::now().timestamp_millis()),
+            spot_checks_per_miner: self.settings.spot_checks,
+            weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
+            chain_weights: ChainWeights {
+                uids: u16_weights.iter().map(|(uid, _)| *uid).collect(),
+                weights: u16_weights.iter().map(|(_, w)| *w).collect(),
+            },
+            miners,
+        };
+        if self.settings.publish {
+            self.publish(epoch, &judgement).await?;
+        }
+        Ok(judgement)
+    }
+
+    /// Uploads the judgement as `validators/{hotkey}/{epoch}/results_{YYYYmmdd_HHMMSS}.json`.
+    async fn publish(&self, epoch: EpochId, judgement: &EpochJudgement) -> Result<(), ValidatorError> {
+        let content = serde_json::to_vec_pretty(judgement).expect("judgements serialize");
+        let megabytes = content.len() as f64 / 1_048_576.0;
+        let grant = self.client.validator_upload(&self.key, epoch, megabytes, unix_now()).await?;
+        let name = format!("results_{}.json", Utc::now().format("%Y%m%d_%H%M%S"));
+        self.bucket.post_object(&grant.url, &grant.fields, &name, content).await?;
+        Ok(())
+    }
+
+    /// Every `poll`, judges the epoch before the current one once it is `judge_delay` old, handing each result
+    /// to `on_judged`, until `shutdown` completes. Epochs that started before the server kept history (404)
+    /// are skipped.
+    pub async fn run(
+        &self,
+        poll: Duration,
+        shutdown: impl Future<Output = ()>,
+        mut on_judged: impl FnMut(EpochId, Result<EpochJudgement, ValidatorError>),
+    ) {
+        tokio::pin!(shutdown);
+        let mut judged: BTreeSet<EpochId> = BTreeSet::new();
+        loop {
+            if let Some(previous) = self.epoch_to_judge().await {
+                if !judged.contains(&previous) {
+                    let outcome = self.judge(previous).await;
+                    let finished = match &outcome {
+                        Ok(_) => true,
+                        Err(ValidatorError::Client(ClientError::Api { status: 404, .. })) => true,
+                        Err(_) => false,
+                    };
+                    if finished {
+                        judged.insert(previous);
+                    }
+                    on_judged(previous, outcome);
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// The epoch before the current one, once the current one is `judge_delay` old.
+    async fn epoch_to_judge(&self) -> Option<EpochId> {
+        let stats = match self.client.stats().await {
+            Ok(stats) => stats,
+            Err(error) => {
+                tracing::warn!(%error, "stats poll failed");
+                return None;
+            }
+        };
+        let current: EpochId = stats.epoch_status.current_epoch?.id.parse().ok()?;
+        let length = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round() as u32;
+        let clock = EpochClock::from_seconds(length).ok()?;
+        let age = Utc::now().timestamp() - current.start_unix();
+        (age >= self.settings.judge_delay.as_secs() as i64).then(|| clock.previous(current))
+    }
+}
