@@ -30,6 +30,7 @@ pub mod domain;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod localnet;
 pub mod metrics;
 pub mod s3;
 pub mod server;

@@ -41,15 +41,12 @@ pub fn service_config(args: &ServeArgs) -> ServiceConfig {
     }
 }
 
-pub fn metagraph_source(spec: &MetagraphSpec, args: &ServeArgs) -> Arc<dyn MetagraphSource> {
+/// The metagraph source `spec` names, for subnet `netuid` (the server's and the validator client's).
+pub fn metagraph_source(spec: &MetagraphSpec, netuid: u16, chain_timeout: Duration) -> Arc<dyn MetagraphSource> {
     match spec {
         MetagraphSpec::Dev => Arc::new(DevSource::new()),
         MetagraphSpec::File(path) => Arc::new(FileSource::new(path.clone())),
-        MetagraphSpec::Subtensor(endpoints) => Arc::new(SubtensorSource::new(
-            endpoints.clone(),
-            args.netuid,
-            Duration::from_secs(args.chain_timeout_seconds),
-        )),
+        MetagraphSpec::Subtensor(endpoints) => Arc::new(SubtensorSource::new(endpoints.clone(), netuid, chain_timeout)),
     }
 }
 
@@ -69,9 +66,16 @@ pub async fn start(
         Some(settings) => Ok(S3Presigner::new(settings)),
         None => Err(args.s3.missing().unwrap_or_default()),
     };
-    let app = App::start(store, service_config(args), secret, metagraph_source(&spec, args), s3, time)
-        .await
-        .context("cannot start the service")?;
+    let app = App::start(
+        store,
+        service_config(args),
+        secret,
+        metagraph_source(&spec, args.netuid, Duration::from_secs(args.chain_timeout_seconds)),
+        s3,
+        time,
+    )
+    .await
+    .context("cannot start the service")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

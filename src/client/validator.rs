@@ -113,8 +113,8 @@ pub struct Validator {
 
 /// Downloads at once per miner.
 const PARALLEL_DOWNLOADS: usize = 16;
-/// Object URLs asked for per grant (the server's limit).
-const FILES_PER_GRANT: usize = 1_000;
+/// Object URLs asked for per grant: 500 names stay well inside the server's 64 KiB body limit.
+const FILES_PER_GRANT: usize = 500;
 
 impl Validator {
     pub fn new(
@@ -199,13 +199,10 @@ impl Validator {
         let assignment = self.client.epoch(&self.key, epoch, unix_now()).await?;
         let terms = Self::terms(&assignment)?;
         let snapshot = self.metagraph.fetch(unix_now()).await.map_err(|e| ValidatorError::Metagraph(e.to_string()))?;
-        let me = self.key.hotkey();
-        let mut miners: Vec<(u16, String)> = snapshot
-            .neurons
-            .iter()
-            .filter(|(hotkey, _)| **hotkey != me)
-            .map(|(hotkey, neuron)| (neuron.uid, hotkey.to_string()))
-            .collect();
+        // Every registered hotkey, this validator's own included: validators that judge the same bucket then
+        // publish the same weight vector, and a neuron that did not mine is simply absent.
+        let mut miners: Vec<(u16, String)> =
+            snapshot.neurons.iter().map(|(hotkey, neuron)| (neuron.uid, hotkey.to_string())).collect();
         miners.sort();
 
         let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
@@ -259,7 +256,7 @@ impl Validator {
             .collect();
         let judgement = EpochJudgement {
             epoch_id: terms.epoch_id.clone(),
-            validator: me.to_string(),
+            validator: self.hotkey(),
             judged_at: iso8601_millis(Utc::now().timestamp_millis()),
             spot_checks_per_miner: self.settings.spot_checks,
             weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),

@@ -11,6 +11,7 @@ mod http_limits;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod neurons;
 mod openapi;
 mod process;
 mod replicas;

@@ -2,13 +2,12 @@
 //! signatures, presigned URLs and POST policies: grants work for what they allow and fail for anything else.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use zipcoord::domain::auth::Commitment;
 use zipcoord::domain::keys::Keypair;
+use zipcoord::localnet::LocalStore;
 
 use crate::helpers::{assert_error, TestApp, TestOptions};
 
@@ -17,63 +16,31 @@ const ACCESS_KEY: &str = "zipcoord-test-key";
 const SECRET_KEY: &str = "s3-secret-never-shown-9f8e7d6c5b4a";
 const XML_NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-/// An s3s-fs server on 127.0.0.1 with one bucket, storing under a temporary folder.
+/// The crate's loopback S3 store (s3s-fs) with one bucket, storing under a temporary folder.
 struct S3Server {
-    addr: SocketAddr,
-    root: PathBuf,
+    store: LocalStore,
     _dir: TempDir,
 }
 
 impl S3Server {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("store");
-        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-        let fs = s3s_fs::FileSystem::new(&root).unwrap();
-        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            loop {
-                let Ok((socket, _)) = listener.accept().await else { break };
-                let connection =
-                    http.serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone()).into_owned();
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-            }
-        });
-        S3Server { addr, root, _dir: dir }
+        let store = LocalStore::start(&dir.path().join("store"), BUCKET, ACCESS_KEY, SECRET_KEY).await.unwrap();
+        S3Server { store, _dir: dir }
     }
 
+    /// The store's flags with `secret` as the secret key (the wrong one, in some tests) and size limits.
     fn args(&self, secret: &str, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "--s3-endpoint",
-            &format!("http://{}", self.addr),
-            "--s3-bucket",
-            BUCKET,
-            "--s3-access-key-id",
-            ACCESS_KEY,
-            "--s3-secret-access-key",
-            secret,
-            "--s3-path-style",
-            "--s3-min-object-bytes",
-            "1024",
-            "--s3-max-object-bytes",
-            "65536",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = self.store.serve_args();
+        let secret_at = args.iter().position(|a| a == "--s3-secret-access-key").unwrap() + 1;
+        args[secret_at] = secret.to_string();
+        args.extend(["--s3-min-object-bytes", "1024", "--s3-max-object-bytes", "65536"].map(String::from));
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
 
     fn stored(&self, key: &str) -> Option<Vec<u8>> {
-        std::fs::read(Path::new(&self.root).join(BUCKET).join(key)).ok()
+        std::fs::read(self.store.object_path(key)).ok()
     }
 }
 
@@ -164,7 +131,7 @@ async fn a_miner_uploads_into_its_folder_and_lists_it() {
     assert_eq!(grant["success"], true);
     assert_eq!(grant["folder"], folder.as_str());
     assert_eq!(grant["metadata"]["folderPath"], folder.as_str());
-    assert_eq!(grant["url"], format!("http://{}/{BUCKET}", s3.addr));
+    assert_eq!(grant["url"], format!("{}/{BUCKET}", s3.store.endpoint()));
     assert_eq!(grant["uploadUrl"], grant["url"]);
     assert_eq!(grant["fields"]["key"], format!("{folder}${{filename}}"));
     assert!(grant["structure_info"]["folder_structure"].is_string());
@@ -246,7 +213,7 @@ async fn the_store_rejects_everything_a_grant_does_not_allow() {
     assert_eq!(status, 204, "{text}");
     let (_, xml) = get_text(grant["list_url"].as_str().unwrap()).await;
     assert_eq!(listed_keys(&xml), vec![format!("data/hotkey={}/good.json", miner.hotkey())]);
-    assert!(std::fs::read_dir(s3.root.join(BUCKET).join("data")).unwrap().count() == 1, "no other folder was written");
+    assert!(std::fs::read_dir(s3.store.object_path("data")).unwrap().count() == 1, "no other folder was written");
 }
 
 #[tokio::test]

@@ -1,4 +1,7 @@
-//! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`.
+//! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`,
+//! `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`].
+
+pub mod neurons;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +52,14 @@ pub enum Command {
     },
     /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
     Openapi,
+    /// The reference miner.
+    #[command(subcommand)]
+    Miner(neurons::MinerCommand),
+    /// The reference validator.
+    #[command(subcommand)]
+    Validator(neurons::ValidatorCommand),
+    /// A whole subnet on this machine: server, S3-compatible store, miners and validators, short epochs.
+    Localnet(neurons::LocalnetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +160,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::http::openapi::openapi().to_pretty_json()?);
             Ok(())
         }
+        Command::Miner(command) => neurons::miner(command).await,
+        Command::Validator(command) => neurons::validator(command).await,
+        Command::Localnet(args) => neurons::localnet(args).await,
     }
 }
 

@@ -1,0 +1,307 @@
+//! The neurons' commands: `miner run|current`, `validator run|score`, and `localnet`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{ArgGroup, Args, Subcommand};
+
+use crate::client::miner::Miner;
+use crate::client::scraper::{CommandScraper, Scraper, SyntheticScraper};
+use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
+use crate::client::verifier::{CommandVerifier, ListingVerifier, SyntheticVerifier};
+use crate::client::wallet::{default_wallets_dir, hotkey_path, keypair_from_uri, load_hotkey_file};
+use crate::client::{RetryPolicy, ZipcoordClient};
+use crate::config::{MetagraphSpec, SecretText};
+use crate::domain::epoch::EpochId;
+use crate::domain::keys::Keypair;
+use crate::domain::scoring::RewardSplit;
+use crate::localnet::LocalnetOptions;
+
+/// Which hotkey signs: a btcli wallet's hotkey file, or a secret URI / mnemonic.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Wallet name: reads `WALLET_PATH/NAME/hotkeys/HOTKEY`, the unencrypted hotkey file btcli writes.
+    #[arg(long, env = "ZIPCOORD_WALLET_NAME")]
+    pub wallet_name: Option<String>,
+    #[arg(long, env = "ZIPCOORD_WALLET_HOTKEY", default_value = "default")]
+    pub wallet_hotkey: String,
+    /// Wallets folder (default `~/.bittensor/wallets`).
+    #[arg(long, env = "ZIPCOORD_WALLET_PATH")]
+    pub wallet_path: Option<PathBuf>,
+    /// A secret URI (`//Alice` on local networks), a mnemonic (with an optional `//path`) or a `0x` seed,
+    /// instead of a wallet.
+    #[arg(long, env = "ZIPCOORD_KEY_URI", hide_env_values = true, conflicts_with = "wallet_name")]
+    pub key_uri: Option<SecretText>,
+}
+
+impl KeyArgs {
+    pub fn keypair(&self) -> anyhow::Result<Keypair> {
+        match (&self.key_uri, &self.wallet_name) {
+            (Some(uri), _) => Ok(keypair_from_uri(uri.expose())?),
+            (None, Some(name)) => {
+                let dir = self.wallet_path.clone().unwrap_or_else(default_wallets_dir);
+                Ok(load_hotkey_file(&hotkey_path(&dir, name, &self.wallet_hotkey))?)
+            }
+            (None, None) => anyhow::bail!("no hotkey: pass --wallet-name (and --wallet-hotkey) or --key-uri"),
+        }
+    }
+}
+
+/// Where zipcoord is.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The zipcoord service.
+    #[arg(long, env = "ZIPCOORD_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+}
+
+impl ServerArgs {
+    fn client(&self) -> ZipcoordClient {
+        ZipcoordClient::new(self.url.clone()).with_retries(RetryPolicy::default())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MinerCommand {
+    /// Mine every epoch: fetch the assignment, scrape, upload, report; until interrupted.
+    Run(MinerRunArgs),
+    /// Print the current assignment as JSON.
+    Current {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("scraper").required(true).args(["scraper_command", "synthetic"])))]
+pub struct MinerRunArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Shell command run per zipcode; gets ZIPCOORD_ZIPCODE, ZIPCOORD_EXPECTED_LISTINGS, ZIPCOORD_EPOCH_ID,
+    /// ZIPCOORD_CITY, ZIPCOORD_STATE and prints a JSON array of listings.
+    #[arg(long, env = "ZIPCOORD_SCRAPER_COMMAND")]
+    pub scraper_command: Option<String>,
+    /// Scrape the synthetic market instead (local networks only).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Seconds a scraper command may take per zipcode.
+    #[arg(long, env = "ZIPCOORD_SCRAPER_TIMEOUT_SECONDS", default_value_t = 600)]
+    pub scraper_timeout_seconds: u64,
+    /// Coldkey named in the folder-access signature (default: the hotkey's address).
+    #[arg(long, env = "ZIPCOORD_COLDKEY")]
+    pub coldkey: Option<String>,
+    /// Seconds between polls of the public stats.
+    #[arg(long, env = "ZIPCOORD_POLL_SECONDS", default_value_t = 300)]
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValidatorCommand {
+    /// Judge each epoch during the next one and write its weights; until interrupted.
+    Run(ValidatorRunArgs),
+    /// Judge one epoch now and print its weights as JSON.
+    Score {
+        /// The epoch, e.g. 2025-10-01T16-00-00.
+        #[arg(long)]
+        epoch: EpochId,
+        #[command(flatten)]
+        judging: JudgingArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("verifier").required(true).args(["verifier_command", "synthetic"])))]
+pub struct JudgingArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Where miners' uids come from: `subtensor`, `subtensor:URL[,URL...]`, `file:PATH` or `dev`.
+    #[arg(long, env = "ZIPCOORD_METAGRAPH", hide_env_values = true)]
+    pub metagraph: SecretText,
+    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = 46)]
+    pub netuid: u16,
+    /// Listings spot-checked per miner and epoch.
+    #[arg(long, env = "ZIPCOORD_SPOT_CHECKS", default_value_t = 10)]
+    pub spot_checks: usize,
+    /// Shell command that checks one listing (its JSON on stdin): exit 0 confirms, 1 refutes.
+    #[arg(long, env = "ZIPCOORD_VERIFIER_COMMAND")]
+    pub verifier_command: Option<String>,
+    /// Check against the synthetic market instead (local networks only).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Shares of the best honest miners by rank.
+    #[arg(long, env = "ZIPCOORD_TOP_SHARES", value_delimiter = ',', default_value = "0.5,0.3,0.15")]
+    pub top_shares: Vec<f64>,
+    /// At most this much for the other honest miners together.
+    #[arg(long, env = "ZIPCOORD_REST_SHARE", default_value_t = 0.05)]
+    pub rest_share: f64,
+    /// Do not upload the results to the bucket.
+    #[arg(long)]
+    pub no_upload: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidatorRunArgs {
+    #[command(flatten)]
+    pub judging: JudgingArgs,
+    /// Also write each epoch's weights to `DIR/weights-{epoch}.json`.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Seconds between polls of the public stats.
+    #[arg(long, env = "ZIPCOORD_POLL_SECONDS", default_value_t = 60)]
+    pub poll_seconds: u64,
+    /// Seconds into epoch N+1 before N is judged, so uploads in flight at the deadline land.
+    #[arg(long, env = "ZIPCOORD_JUDGE_DELAY_SECONDS", default_value_t = 60)]
+    pub judge_delay_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalnetArgs {
+    #[arg(long, default_value_t = 4)]
+    pub miners: usize,
+    #[arg(long, default_value_t = 2)]
+    pub validators: usize,
+    /// How many of the miners invent their listings (to see liars get nothing).
+    #[arg(long, default_value_t = 1)]
+    pub liars: usize,
+    /// Epoch length; at least 10 and dividing 86400.
+    #[arg(long, default_value_t = 60)]
+    pub epoch_seconds: u32,
+    #[arg(long, default_value_t = 1_000)]
+    pub target_listings: u32,
+    /// Stop once every validator has judged this many epochs (0: run until interrupted).
+    #[arg(long, default_value_t = 0)]
+    pub epochs: usize,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Keeps the database, metagraph and bucket (a temporary folder, removed at exit, by default).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
+    match command {
+        MinerCommand::Current { server, key } => {
+            let assignment = server.client().current(&key.keypair()?, crate::client::unix_now()).await?;
+            println!("{}", serde_json::to_string_pretty(&assignment)?);
+            Ok(())
+        }
+        MinerCommand::Run(args) => {
+            let shutdown = crate::server::shutdown_signal();
+            let scraper: Arc<dyn Scraper> = match &args.scraper_command {
+                Some(command) => Arc::new(CommandScraper {
+                    command: command.clone(),
+                    timeout: Duration::from_secs(args.scraper_timeout_seconds),
+                }),
+                None => Arc::new(SyntheticScraper { delay: Duration::ZERO }),
+            };
+            let miner = Miner::new(args.server.client(), args.key.keypair()?, args.coldkey.clone(), scraper.clone());
+            tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
+            miner
+                .run(Duration::from_secs(args.poll_seconds), shutdown, |outcome| match outcome {
+                    Ok(work) => tracing::info!(
+                        epoch = %work.epoch_id, status = work.status.as_str(), uploaded = work.uploaded,
+                        zipcodes = work.zipcodes, listings = work.listings, failures = work.failures.len(),
+                        "epoch mined"
+                    ),
+                    Err(error) => tracing::warn!(%error, "epoch not mined; retrying at the next poll"),
+                })
+                .await;
+            Ok(())
+        }
+    }
+}
+
+impl JudgingArgs {
+    fn validator(&self, run: Option<&ValidatorRunArgs>) -> anyhow::Result<Validator> {
+        let spec: MetagraphSpec = self.metagraph.expose().parse().map_err(anyhow::Error::msg)?;
+        let metagraph = crate::server::metagraph_source(&spec, self.netuid, Duration::from_secs(10));
+        let verifier: Arc<dyn ListingVerifier> = match &self.verifier_command {
+            Some(command) => Arc::new(CommandVerifier { command: command.clone(), timeout: Duration::from_secs(60) }),
+            None => Arc::new(SyntheticVerifier),
+        };
+        let split = RewardSplit::new(self.top_shares.clone(), self.rest_share).context("reward split")?;
+        let mut settings =
+            ValidatorSettings { spot_checks: self.spot_checks, split, publish: !self.no_upload, ..Default::default() };
+        if let Some(run) = run {
+            settings.judge_delay = Duration::from_secs(run.judge_delay_seconds);
+        }
+        Ok(Validator::new(self.server.client(), self.key.keypair()?, metagraph, verifier, settings))
+    }
+}
+
+fn write_weights(dir: &std::path::Path, judgement: &EpochJudgement) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("weights-{}.json", judgement.epoch_id));
+    std::fs::write(&path, serde_json::to_vec_pretty(judgement)?)?;
+    Ok(path)
+}
+
+pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
+    match command {
+        ValidatorCommand::Score { epoch, judging } => {
+            let judgement = judging.validator(None)?.judge(epoch).await?;
+            println!("{}", serde_json::to_string_pretty(&judgement)?);
+            Ok(())
+        }
+        ValidatorCommand::Run(args) => {
+            let shutdown = crate::server::shutdown_signal();
+            let validator = args.judging.validator(Some(&args))?;
+            tracing::info!(hotkey = %validator.hotkey(), url = %args.judging.server.url, "validator started");
+            validator
+                .run(Duration::from_secs(args.poll_seconds), shutdown, |epoch, outcome| match outcome {
+                    Ok(judgement) => {
+                        println!("{}", serde_json::to_string(&judgement).expect("judgements serialize"));
+                        if let Some(dir) = &args.output_dir {
+                            match write_weights(dir, &judgement) {
+                                Ok(path) => tracing::info!(%epoch, path = %path.display(), "weights written"),
+                                Err(error) => tracing::warn!(%epoch, %error, "cannot write weights"),
+                            }
+                        }
+                    }
+                    Err(error) => tracing::warn!(%epoch, %error, "epoch not judged"),
+                })
+                .await;
+            Ok(())
+        }
+    }
+}
+
+pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.miners >= 1 && args.validators >= 1, "a network needs at least one miner and one validator");
+    anyhow::ensure!(args.liars <= args.miners, "--liars cannot exceed --miners");
+    let shutdown = crate::server::shutdown_signal();
+    let temporary = match &args.data_dir {
+        Some(_) => None,
+        None => Some(tempfile_dir()?),
+    };
+    let data_dir = args.data_dir.clone().or_else(|| temporary.clone()).expect("one of them is set");
+    let options = LocalnetOptions {
+        miners: args.miners,
+        validators: args.validators,
+        epoch_seconds: args.epoch_seconds,
+        target_listings: args.target_listings,
+        listen: args.listen,
+        database_url: None,
+        data_dir,
+    };
+    let outcome = crate::localnet::run(options, args.liars, args.epochs, shutdown).await;
+    if let Some(dir) = temporary {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    outcome
+}
+
+/// A fresh folder under the system's temporary directory.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("zipcoord-localnet-{}", hex::encode(rand::random::<[u8; 6]>())));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

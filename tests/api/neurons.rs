@@ -1,0 +1,241 @@
+//! End to end: the real server with 20-second epochs and background tasks, the loopback S3 store that checks
+//! signatures and policies, four miners (fast and honest, slow and honest, one that uploads nothing, one that
+//! lies a different way each epoch) and two validators, all through the crate's own clients over real HTTP.
+//! Also `zipcoord localnet` as a process.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use zipcoord::api::parse_iso8601;
+use zipcoord::client::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
+use zipcoord::client::synthetic;
+use zipcoord::client::validator::{EpochJudgement, MinerResult, ValidatorSettings};
+use zipcoord::domain::epoch::EpochId;
+use zipcoord::domain::listing::ListingFile;
+use zipcoord::localnet::{InventingScraper, Localnet, LocalnetOptions};
+
+use crate::helpers::fresh_database_url;
+use crate::process::zipcoord;
+
+const EPOCH_SECONDS: u32 = 20;
+const FAST: usize = 0;
+const SLOW: usize = 1;
+const IDLE: usize = 2;
+const LIAR: usize = 3;
+
+/// Scrapes nothing: registered, reports, uploads no listing.
+struct IdleScraper;
+
+impl Scraper for IdleScraper {
+    fn describe(&self) -> String {
+        "nothing".into()
+    }
+
+    fn scrape<'a>(&'a self, _job: &'a ScrapeJob) -> ScrapeFuture<'a> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// Lies a different way in each epoch it works: invents listings, then delivers another zipcode's listings,
+/// then copies the fast miner's files out of the bucket.
+struct RotatingLiar {
+    epochs_seen: Mutex<Vec<String>>,
+    bucket_root: PathBuf,
+    victim: String,
+}
+
+impl RotatingLiar {
+    fn lie_for(&self, epoch: &str) -> usize {
+        let mut seen = self.epochs_seen.lock().unwrap();
+        if !seen.iter().any(|e| e == epoch) {
+            seen.push(epoch.to_string());
+        }
+        seen.iter().position(|e| e == epoch).unwrap() % 3
+    }
+
+    /// Waits for the victim's file of this zipcode and takes its listings as they are.
+    async fn copy(&self, job: &ScrapeJob) -> Result<Vec<zipcoord::domain::listing::Listing>, ScrapeError> {
+        let folder = self
+            .bucket_root
+            .join(format!("data/hotkey={}/epoch={}/zipcode={}", self.victim, job.epoch_id, job.zipcode));
+        for _ in 0..150 {
+            let file = std::fs::read_dir(&folder).ok().and_then(|mut entries| entries.next()).and_then(|e| e.ok());
+            if let Some(parsed) = file
+                .and_then(|e| std::fs::read(e.path()).ok())
+                .and_then(|bytes| serde_json::from_slice::<ListingFile>(&bytes).ok())
+            {
+                // Object times have to differ for anyone to tell who was first.
+                tokio::time::sleep(Duration::from_millis(1_100)).await;
+                return Ok(parsed.listings);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(ScrapeError::Output("nothing to copy".into()))
+    }
+}
+
+impl Scraper for RotatingLiar {
+    fn describe(&self) -> String {
+        "a liar".into()
+    }
+
+    fn scrape<'a>(&'a self, job: &'a ScrapeJob) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            match self.lie_for(&job.epoch_id) {
+                0 => InventingScraper.scrape(job).await,
+                1 => {
+                    let now = zipcoord::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
+                    Ok(synthetic::market("99501", "Anchorage", "AK", job.expected_listings, &now))
+                }
+                _ => self.copy(job).await,
+            }
+        })
+    }
+}
+
+fn miner_result(judgement: &EpochJudgement, uid: u16) -> &MinerResult {
+    judgement.miners.iter().find(|m| m.uid == uid).unwrap_or_else(|| panic!("uid {uid} not judged"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LocalnetOptions {
+        miners: 4,
+        validators: 2,
+        epoch_seconds: EPOCH_SECONDS,
+        target_listings: 450,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(fresh_database_url(dir.path()).await),
+        data_dir: dir.path().join("net"),
+    };
+    let net = Localnet::start(&options).await.unwrap();
+    let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
+    let cancel = CancellationToken::new();
+    let poll = Duration::from_millis(500);
+
+    let liar = RotatingLiar {
+        epochs_seen: Mutex::new(Vec::new()),
+        bucket_root: net.store.object_path(""),
+        victim: net.miners[FAST].hotkey().to_string(),
+    };
+    let scrapers: [Arc<dyn Scraper>; 4] = [
+        Arc::new(SyntheticScraper { delay: Duration::ZERO }),
+        Arc::new(SyntheticScraper { delay: Duration::from_millis(1_500) }),
+        Arc::new(IdleScraper),
+        Arc::new(liar),
+    ];
+    let mut tasks = Vec::new();
+    for (index, scraper) in scrapers.into_iter().enumerate() {
+        let miner = net.miner(index, scraper);
+        let cancel = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            miner.run(poll, cancel.cancelled_owned(), |_| {}).await;
+        }));
+    }
+    let (sender, mut judgements) = mpsc::unbounded_channel();
+    for index in 0..2 {
+        let settings = ValidatorSettings { spot_checks: 5, judge_delay: Duration::from_secs(2), ..Default::default() };
+        let validator = net.validator(index, settings);
+        let (cancel, sender) = (cancel.clone(), sender.clone());
+        tasks.push(tokio::spawn(async move {
+            validator
+                .run(poll, cancel.cancelled_owned(), |epoch, outcome| {
+                    if let Ok(judgement) = outcome {
+                        sender.send((index, epoch, judgement)).unwrap();
+                    }
+                })
+                .await;
+        }));
+    }
+
+    // Three epochs judged by both validators: the liar invented, borrowed a zipcode, then copied.
+    let mut by_epoch: BTreeMap<EpochId, BTreeMap<usize, EpochJudgement>> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(EPOCH_SECONDS) * 7);
+    while by_epoch.values().filter(|v| v.len() == 2).count() < 3 {
+        let (index, epoch, judgement) = tokio::time::timeout_at(deadline, judgements.recv())
+            .await
+            .expect("three epochs judged by both validators in time")
+            .unwrap();
+        by_epoch.entry(epoch).or_default().insert(index, judgement);
+    }
+    cancel.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let epochs: Vec<(&EpochId, &BTreeMap<usize, EpochJudgement>)> = by_epoch.iter().take(3).collect();
+    let lies = ["no listing made-up", "filed under", "copied from"];
+    for (n, (epoch, judged)) in epochs.iter().enumerate() {
+        let (first, second) = (&judged[&0], &judged[&1]);
+        assert_eq!(first.weights, second.weights, "validators disagree on {epoch}");
+        assert_eq!(first.chain_weights, second.chain_weights);
+        for judgement in [first, second] {
+            let end_ms = (epoch.start_unix() + i64::from(EPOCH_SECONDS)) * 1000;
+            let judged_at = parse_iso8601(&judgement.judged_at).unwrap();
+            assert!(
+                (end_ms..end_ms + i64::from(EPOCH_SECONDS) * 1000).contains(&judged_at),
+                "weights for {epoch} produced at {} (not during the next epoch)",
+                judgement.judged_at
+            );
+            let liar = miner_result(judgement, uid_of_miner(LIAR));
+            assert_eq!((liar.verdict.as_str(), liar.weight), ("liar", 0.0), "{epoch}: {liar:?}");
+            assert!(liar.reasons.iter().any(|r| r.contains(lies[n])), "{epoch}: {:?}", liar.reasons);
+            let idle = miner_result(judgement, uid_of_miner(IDLE));
+            assert_eq!((idle.verdict.as_str(), idle.weight, idle.files), ("absent", 0.0, 0));
+            for validator_uid in 0..2 {
+                assert_eq!(miner_result(judgement, validator_uid).weight, 0.0);
+            }
+        }
+        let fast = miner_result(first, uid_of_miner(FAST));
+        let slow = miner_result(first, uid_of_miner(SLOW));
+        assert_eq!(fast.verdict, "honest", "{epoch}: {fast:?}");
+        let total: f64 = first.weights.values().sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        if n == 0 {
+            // The network started part-way into this epoch: the slow miner may have missed its deadline.
+            assert!(fast.weight > 0.0);
+            continue;
+        }
+        // Both honest miners did everything; the faster one ranks first: 50/30 of the 80 % handed out.
+        assert_eq!(slow.verdict, "honest", "{epoch}: {slow:?}");
+        assert_eq!((fast.listings, slow.listings), (450, 450));
+        assert!(fast.quality > slow.quality, "{epoch}: {} vs {}", fast.quality, slow.quality);
+        assert!((fast.weight - 0.625).abs() < 1e-9 && (slow.weight - 0.375).abs() < 1e-9, "{:?}", first.weights);
+        let max = *first.chain_weights.weights.iter().max().unwrap();
+        assert_eq!(max, u16::MAX);
+    }
+
+    // Each validator's results landed in the bucket.
+    for key in &net.validators {
+        let (epoch, _) = epochs[0];
+        let folder = net.store.object_path(&format!("validators/{}/{epoch}", key.hotkey()));
+        let files: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+        assert_eq!(files.len(), 1, "{}", folder.display());
+    }
+    net.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn localnet_runs_as_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::from(zipcoord())
+        .args(["localnet", "--epoch-seconds", "10", "--epochs", "1", "--listen", "127.0.0.1:0"])
+        .args(["--target-listings", "450", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output).await.expect("localnet stops").unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("(liar: invents listings)"), "{stdout}");
+    assert_eq!(stdout.matches("judged at").count(), 2, "{stdout}");
+    assert!(stdout.contains("liar    quality 0.000  weight 0.0000"), "{stdout}");
+    assert!(stdout.contains("chain weights (u16)"), "{stdout}");
+    assert!(dir.path().join("metagraph.json").exists() && dir.path().join("s3/localnet").exists());
+}
