@@ -291,6 +291,7 @@ pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: None,
         data_dir,
+        extra_serve_args: Vec::new(),
     };
     let outcome = crate::localnet::run(options, args.liars, args.epochs, shutdown).await;
     if let Some(dir) = temporary {

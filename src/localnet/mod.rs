@@ -42,6 +42,8 @@ pub struct LocalnetOptions {
     pub database_url: Option<String>,
     /// Holds the database, the metagraph file and the bucket.
     pub data_dir: PathBuf,
+    /// More `serve` flags (e.g. `--s3-upload-mode put`).
+    pub extra_serve_args: Vec<String>,
 }
 
 /// A running local network's infrastructure: the store, the server, and the keys it registered.
@@ -109,6 +111,7 @@ impl Localnet {
             argv.extend([flag.to_string(), value]);
         }
         argv.extend(store.serve_args());
+        argv.extend(options.extra_serve_args.iter().cloned());
         let args = ServeCommandLine::try_parse_from(argv).context("localnet server settings")?.args;
         let server = crate::server::start(&args, Arc::new(SystemTime), true).await?;
         let url = format!("http://{}", server.addr);

@@ -112,6 +112,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
+        extra_serve_args: Vec::new(),
     };
     let net = Localnet::start(&options).await.unwrap();
     let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
@@ -217,6 +218,109 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         let files: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
         assert_eq!(files.len(), 1, "{}", folder.display());
     }
+    net.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LocalnetOptions {
+        miners: 1,
+        validators: 1,
+        epoch_seconds: 3_600,
+        target_listings: 450,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(fresh_database_url(dir.path()).await),
+        data_dir: dir.path().join("net"),
+        extra_serve_args: vec!["--s3-upload-mode".into(), "put".into()],
+    };
+    let net = Localnet::start(&options).await.unwrap();
+    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
+    let assignment = miner.current().await.unwrap();
+    let work = miner.mine(&assignment).await.unwrap();
+    assert_eq!(work.status, zipcoord::domain::status::MinerStatus::Completed);
+    assert_eq!(
+        (work.uploaded, work.zipcodes, work.listings),
+        (assignment.zipcodes.len(), assignment.zipcodes.len(), 450)
+    );
+    for zipcode in &assignment.zipcodes {
+        let folder = net.store.object_path(&format!(
+            "data/hotkey={}/epoch={}/zipcode={}",
+            miner.hotkey(),
+            assignment.epoch_id,
+            zipcode.zipcode
+        ));
+        let file = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap();
+        let parsed: ListingFile = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        assert_eq!(
+            (parsed.nonce.as_str(), parsed.listings.len()),
+            (assignment.nonce.as_str(), zipcode.expected_listings as usize)
+        );
+    }
+    // The reports reached the server: the last one says COMPLETED with every zipcode's count.
+    let epoch: EpochId = assignment.epoch_id.parse().unwrap();
+    let reports = net.server.app.store().status_events(epoch).await.unwrap();
+    let statuses: Vec<&str> = reports.iter().map(|r| r.status.as_str()).collect();
+    let zipcodes = assignment.zipcodes.len();
+    assert_eq!(statuses.len(), zipcodes + 2, "IN_PROGRESS, one per zipcode, COMPLETED: {statuses:?}");
+    assert_eq!((statuses[0], statuses[zipcodes + 1]), ("IN_PROGRESS", "COMPLETED"));
+    let last = reports.last().unwrap();
+    assert!(last.s3_upload_complete);
+    assert_eq!((last.listings_scraped, last.zipcodes_completed.len()), (Some(450), zipcodes));
+
+    // The CLI over the same network: the assignment as a miner sees it, and a validator's verdict on the work.
+    let run = |args: Vec<String>| {
+        let mut command = tokio::process::Command::from(zipcoord());
+        command.args(args).env("RUST_LOG", "warn").kill_on_drop(true);
+        async move {
+            let output = tokio::time::timeout(Duration::from_secs(60), command.output()).await.unwrap().unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+                String::from_utf8_lossy(&output.stderr).to_string(),
+            )
+        }
+    };
+    let url = net.url.clone();
+    let (code, stdout, stderr) =
+        run(vec!["miner".into(), "current".into(), "--url".into(), url.clone(), "--key-uri".into(), "//Miner1".into()])
+            .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let current: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(current["epochId"], assignment.epoch_id.as_str());
+    let metagraph = format!("file:{}", net.metagraph_path.display());
+    let score = |extra: &[&str]| {
+        let mut args: Vec<String> = ["validator", "score", "--epoch", &assignment.epoch_id, "--url", &url]
+            .iter()
+            .chain(["--metagraph", &metagraph, "--spot-checks", "3", "--no-upload"].iter())
+            .chain(extra.iter())
+            .map(|s| s.to_string())
+            .collect();
+        args.retain(|a| !a.is_empty());
+        run(args)
+    };
+    let (code, stdout, stderr) = score(&["--key-uri", "//Validator1", "--synthetic"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let judgement: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(judgement["weights"], serde_json::json!({"0": 0.0, "1": 1.0}), "{judgement}");
+    assert_eq!(judgement["chainWeights"], serde_json::json!({"uids": [1], "weights": [65535]}));
+    assert_eq!(judgement["miners"][1]["listings"], 450);
+
+    // An operator's verifier that refutes everything makes the miner a liar.
+    let (_, stdout, _) = score(&["--key-uri", "//Validator1", "--verifier-command", "echo gone; exit 1"]).await;
+    let judgement: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(judgement["miners"][1]["verdict"], "liar");
+    assert_eq!(judgement["miners"][1]["reasons"][0].as_str().unwrap().ends_with("gone"), true, "{judgement}");
+
+    // Mistakes get a clear message and never echo a secret.
+    let (code, _, stderr) = score(&["--key-uri", "//Validator1"]).await;
+    assert_eq!(code, Some(2), "no verifier chosen: {stderr}");
+    let (code, _, stderr) = score(&["--key-uri", "not a valid secret phrase at all", "--synthetic"]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("invalid secret URI") && !stderr.contains("valid secret phrase at all"), "{stderr}");
+    let (code, _, stderr) = score(&["--key-uri", "//Miner1", "--synthetic"]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("403"), "a miner's key cannot judge: {stderr}");
     net.server.shutdown().await.unwrap();
 }
 
