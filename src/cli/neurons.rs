@@ -176,7 +176,8 @@ pub struct LocalnetArgs {
     pub epoch_seconds: u32,
     #[arg(long, default_value_t = 1_000)]
     pub target_listings: u32,
-    /// Stop once every validator has judged this many epochs (0: run until interrupted).
+    /// Stop once every validator has judged this many whole epochs (the one the network starts in is
+    /// partial and does not count; 0: run until interrupted).
     #[arg(long, default_value_t = 0)]
     pub epochs: usize,
     #[arg(long, default_value = "127.0.0.1:8080")]

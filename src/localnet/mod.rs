@@ -161,7 +161,7 @@ enum Event {
 }
 
 /// What `zipcoord localnet` runs: the network, `liars` of the miners inventing listings, until every
-/// validator has judged `epochs` epochs (0: until `shutdown`).
+/// validator has judged `epochs` whole epochs (0: until `shutdown`).
 pub async fn run(
     options: LocalnetOptions,
     liars: usize,
@@ -219,6 +219,9 @@ pub async fn run(
     drop(events);
 
     tokio::pin!(shutdown);
+    // The network starts part-way into an epoch; only the epochs after that one count towards `epochs`.
+    let length = i64::from(options.epoch_seconds);
+    let first_full = EpochId::from_start_unix((chrono::Utc::now().timestamp() / length + 1) * length);
     let mut judged = vec![0usize; net.validators.len()];
     loop {
         let event = tokio::select! {
@@ -228,7 +231,7 @@ pub async fn run(
         match event {
             Some(Event::Mined(index, outcome)) => print_work(index, &outcome),
             Some(Event::Judged(index, epoch, outcome)) => {
-                if print_judgement(index, epoch, &outcome) {
+                if print_judgement(index, epoch, &outcome) && epoch >= first_full {
                     judged[index] += 1;
                 }
                 if epochs > 0 && judged.iter().all(|&n| n >= epochs) {

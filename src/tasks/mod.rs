@@ -83,8 +83,8 @@ where
     }
 }
 
-/// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time) and the
-/// metagraph every `metagraph_refresh`.
+/// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time), the
+/// metagraph every `metagraph_refresh`, and retention hourly.
 pub fn spawn_all(
     app: AppState,
     metagraph_refresh: Duration,
