@@ -17,7 +17,8 @@
 //!   connection limits, and the contract's error body.
 //! - [`metrics`]: the Prometheus metrics behind `/metrics`.
 //! - [`tasks`]: background work (epoch pre-creation, metagraph refresh), each a `tick` plus a loop.
-//! - [`client`]: a signed HTTP client over the same wire types.
+//! - [`client`]: a signed HTTP client over the same wire types, and the reference miner and validator on it.
+//! - [`localnet`]: a whole subnet on one machine (server, loopback S3 store, miners, validators).
 //! - [`universe`]: the built-in zipcode list.
 //! - [`cli`], [`telemetry`]: the binary's commands and logging.
 

@@ -27,6 +27,7 @@ const EPOCH_CACHE_SIZE: usize = 64;
 const SELECTION_RETRY_MS: i64 = 30_000;
 /// How long zipcode statistics are served from memory.
 const STATS_TTL_MS: i64 = 60_000;
+const RECENT_TTL_MS: i64 = 5_000;
 
 /// Where "now" comes from: the system clock in production, a hand-set clock in tests.
 pub trait TimeSource: Send + Sync {
@@ -128,7 +129,7 @@ pub struct SystemSummary {
     pub current_epoch: EpochId,
     pub current: Option<Arc<EpochAssignment>>,
     pub zipcodes: Arc<ZipcodeStats>,
-    pub recent: Vec<EpochSummary>,
+    pub recent: Arc<Vec<EpochSummary>>,
 }
 
 /// What `/healthcheck` and the readiness probe report.
@@ -154,6 +155,9 @@ struct FailedSelection {
     error: SelectionError,
 }
 
+/// Recent epochs for `/stats`: the current epoch they were read in, when (ms), and the list.
+type RecentEpochs = (EpochId, i64, Arc<Vec<EpochSummary>>);
+
 pub struct App {
     store: Store,
     config: ServiceConfig,
@@ -167,6 +171,7 @@ pub struct App {
     creating: tokio::sync::Mutex<Option<FailedSelection>>,
     universe: tokio::sync::Mutex<Option<CachedUniverse>>,
     stats: Mutex<Option<(i64, Arc<ZipcodeStats>)>>,
+    recent: Mutex<Option<RecentEpochs>>,
 }
 
 pub type AppState = Arc<App>;
@@ -222,6 +227,7 @@ impl App {
             creating: tokio::sync::Mutex::new(None),
             universe: tokio::sync::Mutex::new(None),
             stats: Mutex::new(None),
+            recent: Mutex::new(None),
         }))
     }
 
@@ -429,8 +435,22 @@ impl App {
             current_epoch,
             current,
             zipcodes: self.zipcode_stats().await?,
-            recent: self.store.recent_epochs(current_epoch.start_unix(), 10).await?,
+            recent: self.recent_epochs(current_epoch).await?,
         })
+    }
+
+    /// The ten epochs before `current`, read again at most every few seconds: every miner polls `/stats`, and
+    /// the list changes only when an epoch is created.
+    async fn recent_epochs(&self, current: EpochId) -> ServiceResult<Arc<Vec<EpochSummary>>> {
+        let now_ms = self.now_ms();
+        if let Some((epoch, at, recent)) = self.recent.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if *epoch == current && now_ms - at < RECENT_TTL_MS {
+                return Ok(recent.clone());
+            }
+        }
+        let recent = Arc::new(self.store.recent_epochs(current.start_unix(), 10).await?);
+        *self.recent.lock().unwrap_or_else(|e| e.into_inner()) = Some((current, now_ms, recent.clone()));
+        Ok(recent)
     }
 
     /// The metagraph snapshot signed requests are judged by; refused when missing or too old, so that honest

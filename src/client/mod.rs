@@ -1,5 +1,11 @@
-//! A signed HTTP client for zipcoord over the same wire types as the server: the operator's tool, the
-//! reference for miners and validators, and the engine of the integration tests.
+//! The client side: a signed HTTP client for zipcoord over the same wire types as the server (the operator's
+//! tool, the reference for miners and validators, and the engine of the integration tests), and the reference
+//! neurons built on it.
+//!
+//! - [`wallet`]: hotkeys from btcli wallet files or secret URIs; [`bucket`]: uploads, listings and downloads
+//!   through the grants the server hands out.
+//! - [`miner`] with its [`scraper`]s; [`validator`] with its [`verifier`]s; [`synthetic`]: the synthetic housing
+//!   market local networks and tests scrape and verify against.
 
 pub mod bucket;
 mod command;

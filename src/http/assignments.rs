@@ -1,9 +1,13 @@
 //! `/api/v1/zipcode-assignments/*`: public stats, the current assignment for miners, past epochs for
 //! validators, and miners' status reports.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +32,34 @@ use super::limits::{HotkeyClass, RateLimits};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stats)).routes(routes!(current)).routes(routes!(epoch)).routes(routes!(status))
+}
+
+/// Serialized assignment answers by epoch and status. They are the same for every caller of an epoch, and
+/// serializing a few hundred zipcodes costs more than verifying the caller's signature, so each is rendered once.
+#[derive(Default)]
+pub struct AssignmentBodies {
+    bodies: Mutex<HashMap<(EpochId, Option<&'static str>), Bytes>>,
+}
+
+/// Bodies kept at most; epochs move on, so old ones are simply dropped together.
+const MAX_CACHED_BODIES: usize = 64;
+
+impl AssignmentBodies {
+    fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>) -> Response {
+        let key = (assignment.epoch, status);
+        let cached = self.bodies.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        let body = cached.unwrap_or_else(|| {
+            let response = assignment_response(assignment, status.map(str::to_string));
+            let body = Bytes::from(serde_json::to_vec(&response).expect("assignments serialize"));
+            let mut bodies = self.bodies.lock().unwrap_or_else(|e| e.into_inner());
+            if bodies.len() >= MAX_CACHED_BODIES {
+                bodies.clear();
+            }
+            bodies.insert(key, body.clone());
+            body
+        });
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
 }
 
 fn assignment_response(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
@@ -159,8 +191,9 @@ async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiEr
 async fn current(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
+    Extension(bodies): Extension<Arc<AssignmentBodies>>,
     QueryParams(query): QueryParams<SignedQuery>,
-) -> Result<Json<AssignmentResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let fields = SignedFields {
         hotkey: query.hotkey.as_deref(),
         signature: query.signature.as_deref(),
@@ -178,7 +211,7 @@ async fn current(
         |_, timestamp| vec![Commitment::CurrentAssignment { timestamp }.to_string()],
     )?;
     match app.current_assignment().await {
-        Ok(assignment) => Ok(Json(assignment_response(&assignment, None))),
+        Ok(assignment) => Ok(bodies.render(&assignment, None)),
         Err(ServiceError::Selection(_)) => Err(ApiError::not_found("No current epoch available")),
         Err(other) => Err(other.into()),
     }
@@ -205,9 +238,10 @@ async fn current(
 async fn epoch(
     State(app): State<AppState>,
     Extension(limits): Extension<Arc<RateLimits>>,
+    Extension(bodies): Extension<Arc<AssignmentBodies>>,
     Path(raw_epoch): Path<String>,
     QueryParams(query): QueryParams<SignedQuery>,
-) -> Result<Json<AssignmentResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let epoch: EpochId = parse_value(&raw_epoch)?;
     let fields = SignedFields {
         hotkey: query.hotkey.as_deref(),
@@ -230,7 +264,7 @@ async fn epoch(
         other => other?,
     };
     let status = if epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
-    Ok(Json(assignment_response(&assignment, Some(status.to_string()))))
+    Ok(bodies.render(&assignment, Some(status)))
 }
 
 fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {

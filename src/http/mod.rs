@@ -72,6 +72,7 @@ pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimit
         })
         .layer(DefaultBodyLimit::max(http_limits.max_body_bytes))
         .layer(Extension(rate_limits.clone()))
+        .layer(Extension(Arc::new(assignments::AssignmentBodies::default())))
         .layer(middleware::from_fn_with_state(rate_limits, limits::limit_per_ip))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(req, next, timeout)))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
