@@ -48,12 +48,29 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(300)))
 }
 
+/// `key`'s signature over `commitment`, hex as the Python clients send it.
+pub fn sign_commitment(key: &Keypair, commitment: &Commitment<'_>) -> String {
+    key.sign(commitment.to_string().as_bytes()).to_hex()
+}
+
 /// Signs `commitment` with `key` into the query parameters of a signed GET.
 pub fn signed_query(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64) -> SignedQuery {
     SignedQuery {
         hotkey: Some(key.hotkey().to_string()),
-        signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
+        signature: Some(sign_commitment(key, commitment)),
         timestamp: Some(timestamp.to_string()),
+    }
+}
+
+/// The signed part of a legacy S3 request body, naming `files` when there are any; callers add the
+/// endpoint's own fields.
+fn legacy_request(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64, files: &[String]) -> LegacyS3Request {
+    LegacyS3Request {
+        hotkey: Some(key.hotkey().to_string()),
+        signature: Some(sign_commitment(key, commitment)),
+        timestamp: Some(timestamp),
+        files: (!files.is_empty()).then(|| files.to_vec()),
+        ..LegacyS3Request::default()
     }
 }
 
@@ -65,7 +82,7 @@ pub fn status_request(
     status: MinerStatus,
     timestamp: i64,
 ) -> StatusRequest {
-    let signature = key.sign(Commitment::Status { epoch, timestamp }.to_string().as_bytes()).to_hex();
+    let signature = sign_commitment(key, &Commitment::Status { epoch, timestamp });
     StatusRequest {
         hotkey: key.hotkey().to_string(),
         signature,
@@ -218,12 +235,8 @@ impl ZipcoordClient {
         let hotkey = key.hotkey();
         let commitment = Commitment::FolderAccess { coldkey, hotkey: &hotkey, timestamp };
         let body = LegacyS3Request {
-            hotkey: Some(hotkey.to_string()),
-            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
-            timestamp: Some(timestamp),
             coldkey: Some(coldkey.to_string()),
-            files: (!files.is_empty()).then(|| files.to_vec()),
-            ..LegacyS3Request::default()
+            ..legacy_request(key, &commitment, timestamp, files)
         };
         self.post("/get-folder-access", &body).await
     }
@@ -238,12 +251,8 @@ impl ZipcoordClient {
     ) -> ClientResult<MinerAccessResponse> {
         let commitment = Commitment::MinerSpecificAccess { miner_hotkey: miner, timestamp };
         let body = LegacyS3Request {
-            hotkey: Some(key.hotkey().to_string()),
-            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
-            timestamp: Some(timestamp),
             miner_hotkey: Some(miner.to_string()),
-            files: (!files.is_empty()).then(|| files.to_vec()),
-            ..LegacyS3Request::default()
+            ..legacy_request(key, &commitment, timestamp, files)
         };
         self.post("/get-miner-specific-access", &body).await
     }
@@ -259,7 +268,7 @@ impl ZipcoordClient {
         let commitment = Commitment::ValidatorUpload { timestamp };
         let body = ValidatorUploadRequest {
             hotkey: Some(key.hotkey().to_string()),
-            signature: Some(key.sign(commitment.to_string().as_bytes()).to_hex()),
+            signature: Some(sign_commitment(key, &commitment)),
             timestamp: Some(timestamp),
             epoch_id: Some(epoch.to_string()),
             purpose: Some("validation_results".to_string()),

@@ -38,6 +38,13 @@ pub enum ValidatorError {
     Assignment(String),
 }
 
+impl ValidatorError {
+    /// The server has no such epoch (it started before the server kept history, or has not started).
+    pub fn is_unknown_epoch(&self) -> bool {
+        matches!(self, ValidatorError::Client(ClientError::Api { status: 404, .. }))
+    }
+}
+
 /// How a validator judges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatorSettings {
@@ -297,11 +304,7 @@ impl Validator {
             if let Some(previous) = self.epoch_to_judge().await {
                 if !judged.contains(&previous) {
                     let outcome = self.judge(previous).await;
-                    let finished = match &outcome {
-                        Ok(_) => true,
-                        Err(ValidatorError::Client(ClientError::Api { status: 404, .. })) => true,
-                        Err(_) => false,
-                    };
+                    let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
                     if finished {
                         judged.insert(previous);
                     }

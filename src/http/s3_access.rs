@@ -18,7 +18,7 @@ use crate::api::{
 use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
 use crate::domain::epoch::EpochId;
 use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKind};
-use crate::s3::{grant_expiry, UploadMode};
+use crate::s3::{grant_expiry, S3Presigner, UploadMode};
 use crate::service::{App, AppState};
 
 use super::auth::{authenticate, parse_hotkey, required, Caller, Requirement, SignedFields};
@@ -101,6 +101,24 @@ fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
     Ok(files)
 }
 
+/// A presigned `method` URL for each of `files` below `folder`.
+fn object_urls(
+    presigner: &S3Presigner,
+    method: &str,
+    folder: &str,
+    files: &[String],
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Vec<ObjectUrl> {
+    files
+        .iter()
+        .map(|file| {
+            let key = format!("{folder}{file}");
+            ObjectUrl { url: presigner.object_url(method, &key, now, expires), key }
+        })
+        .collect()
+}
+
 /// An upload grant for the caller's own folder `data/hotkey={hotkey}/`, for registered miners.
 ///
 /// Signed: `signature` is over `s3:data:access:{coldkey}:{hotkey}:{timestamp}`. In POST mode the answer is a
@@ -146,14 +164,7 @@ async fn folder_access(
         }
         UploadMode::Put => {
             let files = checked_files(body.files.as_deref().unwrap_or_default())?;
-            let put_urls = files
-                .iter()
-                .map(|file| {
-                    let key = format!("{folder}{file}");
-                    ObjectUrl { url: presigner.object_url("PUT", &key, now, expires), key }
-                })
-                .collect();
-            (BTreeMap::new(), put_urls)
+            (BTreeMap::new(), object_urls(presigner, "PUT", &folder, files, now, expires))
         }
     };
     record(&app, &caller, GrantKind::MinerFolder, &folder, now, expires).await?;
@@ -216,13 +227,7 @@ async fn miner_access(
     let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
     let prefix = miner_folder(&miner);
     record(&app, &caller, GrantKind::MinerRead, &prefix, now, expires).await?;
-    let download_urls = files
-        .iter()
-        .map(|file| {
-            let key = format!("{prefix}{file}");
-            ObjectUrl { url: presigner.object_url("GET", &key, now, expires), key }
-        })
-        .collect();
+    let download_urls = object_urls(presigner, "GET", &prefix, files, now, expires);
     Ok(Json(MinerAccessResponse {
         bucket: settings.bucket.clone(),
         region: settings.region.clone(),

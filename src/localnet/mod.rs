@@ -285,7 +285,7 @@ fn print_judgement(index: usize, epoch: EpochId, outcome: &Result<EpochJudgement
             );
             true
         }
-        Err(ValidatorError::Client(crate::client::ClientError::Api { status: 404, .. })) => false,
+        Err(error) if error.is_unknown_epoch() => false,
         Err(error) => {
             println!("[validator {}] epoch {epoch}: {error}", index + 1);
             false
