@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use zipcoord::domain::assignment::{plan_epoch, PlanInputs};
-use zipcoord::domain::auth::{verify_hotkey_signature, Commitment};
+use zipcoord::domain::auth::verify_hotkey_signature;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::{EpochClock, EpochId};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::nonce::ServerSecret;
@@ -43,7 +44,7 @@ fn policy() -> SelectionPolicy {
 
 fn signature_verification(c: &mut Criterion) {
     let key = Keypair::from_uri("//Charlie").unwrap();
-    let message = Commitment::CurrentAssignment { timestamp: 1_759_334_400 }.to_string();
+    let message = endpoint::CURRENT.commitment(&SignedValues::at(1_759_334_400));
     let signature = key.sign(message.as_bytes());
     let hotkey = key.hotkey();
     c.bench_function("verify_hotkey_signature (raw)", |b| {

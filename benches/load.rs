@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use zipcoord::domain::auth::{verify_hotkey_signature, Commitment};
+use zipcoord::domain::auth::verify_hotkey_signature;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::keys::Keypair;
 
 const CURRENT: &str = "/api/v1/zipcode-assignments/current";
@@ -148,7 +149,7 @@ impl Server {
 /// `count` distinct signed `/current` paths spread over the dev miners, valid for the next few minutes.
 fn signed_paths(count: usize) -> Vec<String> {
     let timestamp = chrono::Utc::now().timestamp() + 240;
-    let message = Commitment::CurrentAssignment { timestamp }.to_string();
+    let message = endpoint::CURRENT.commitment(&SignedValues::at(timestamp));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -269,7 +270,7 @@ fn ms(d: Duration) -> String {
 /// Microseconds per verification on one core.
 fn verify_cost() -> f64 {
     let key = Keypair::from_uri("//Charlie").unwrap();
-    let message = Commitment::CurrentAssignment { timestamp: 1_759_334_400 }.to_string();
+    let message = endpoint::CURRENT.commitment(&SignedValues::at(1_759_334_400));
     let signatures: Vec<_> = (0..500).map(|_| key.sign(message.as_bytes())).collect();
     let hotkey = key.hotkey();
     let rounds = 10;

@@ -5,7 +5,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = zipcoord::cli::Cli::parse();
-    zipcoord::telemetry::init(cli.log_format);
+    zipcoord::init_logging(cli.log_format);
     match zipcoord::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -98,8 +98,8 @@ pub struct MetagraphGauges {
 pub fn render(metagraph: MetagraphGauges) -> String {
     let handle = handle();
     // Servers sharing the recorder (tests) must not interleave their gauges with another's rendering.
-    static RENDERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _rendering = RENDERING.lock().unwrap_or_else(|e| e.into_inner());
+    static RENDERING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _rendering = RENDERING.lock();
     // -1 says "no snapshot" without dropping the series.
     gauge!(METAGRAPH_AGE).set(metagraph.age_seconds.map_or(-1.0, |a| a as f64));
     gauge!(METAGRAPH_BLOCK).set(metagraph.block.map_or(-1.0, |b| b as f64));

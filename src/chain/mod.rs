@@ -9,10 +9,63 @@ pub mod file;
 pub mod subtensor;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use crate::domain::metagraph::MetagraphSnapshot;
+use subtensor::rpc::RpcEndpoint;
+
+/// Where the metagraph comes from, as an operator names it: `dev`, `file:PATH`, `subtensor` or
+/// `subtensor:URL[,URL...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetagraphSpec {
+    /// The well-known dev keys (local networks only).
+    Dev,
+    /// A JSON file of neurons, re-read on every refresh.
+    File(PathBuf),
+    /// The chain, over these JSON-RPC endpoints tried in order.
+    Subtensor(Vec<RpcEndpoint>),
+}
+
+impl FromStr for MetagraphSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "dev" {
+            Ok(MetagraphSpec::Dev)
+        } else if let Some(path) = s.strip_prefix("file:").filter(|p| !p.is_empty()) {
+            Ok(MetagraphSpec::File(PathBuf::from(path)))
+        } else if s == "subtensor" {
+            Ok(MetagraphSpec::Subtensor(vec![subtensor::FINNEY_ENDPOINT.parse()?]))
+        } else if let Some(list) = s.strip_prefix("subtensor:") {
+            let endpoints = list.split(',').map(str::parse).collect::<Result<Vec<RpcEndpoint>, _>>()?;
+            Ok(MetagraphSpec::Subtensor(endpoints))
+        } else {
+            // Never echo the value: a subtensor URL may carry an API key.
+            Err("unsupported metagraph source: use 'dev', 'file:PATH', 'subtensor' (the public finney \
+                 entrypoint) or 'subtensor:URL[,URL...]'"
+                .to_string())
+        }
+    }
+}
+
+impl MetagraphSpec {
+    /// The source this spec names, for subnet `netuid` (the server's and the validator client's).
+    pub fn open(&self, netuid: u16, chain_timeout: Duration) -> Arc<dyn MetagraphSource> {
+        match self {
+            MetagraphSpec::Dev => Arc::new(dev::DevSource::new()),
+            MetagraphSpec::File(path) => Arc::new(file::FileSource::new(path.clone())),
+            MetagraphSpec::Subtensor(endpoints) => {
+                Arc::new(subtensor::SubtensorSource::new(endpoints.clone(), netuid, chain_timeout))
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -59,22 +112,22 @@ impl MetagraphHandle {
 
     /// The snapshot requests should use, if one was ever loaded.
     pub fn snapshot(&self) -> Option<Arc<MetagraphSnapshot>> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current.read().clone()
     }
 
     /// The failed refresh since the last good one, if any.
     pub fn last_failure(&self) -> Option<RefreshFailure> {
-        self.last_failure.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.last_failure.read().clone()
     }
 
     /// Fetches a new snapshot and swaps it in; on failure the previous snapshot stays.
     pub async fn refresh(&self, now_unix: i64) -> Result<Arc<MetagraphSnapshot>, ChainError> {
         let fetched = self.source.fetch(now_unix).await;
-        let mut last_failure = self.last_failure.write().unwrap_or_else(|e| e.into_inner());
+        let mut last_failure = self.last_failure.write();
         match fetched {
             Ok(snapshot) => {
                 let snapshot = Arc::new(snapshot);
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.clone());
+                *self.current.write() = Some(snapshot.clone());
                 *last_failure = None;
                 Ok(snapshot)
             }
@@ -83,5 +136,27 @@ impl MetagraphHandle {
                 Err(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metagraph_specs() {
+        assert_eq!("dev".parse::<MetagraphSpec>(), Ok(MetagraphSpec::Dev));
+        assert_eq!("file:/tmp/m.json".parse::<MetagraphSpec>(), Ok(MetagraphSpec::File("/tmp/m.json".into())));
+        assert!("file:".parse::<MetagraphSpec>().is_err());
+        assert!("chain".parse::<MetagraphSpec>().is_err());
+        let Ok(MetagraphSpec::Subtensor(finney)) = "subtensor".parse::<MetagraphSpec>() else { panic!() };
+        assert_eq!(finney[0].to_string(), "https://entrypoint-finney.opentensor.ai");
+        let Ok(MetagraphSpec::Subtensor(two)) = "subtensor:http://127.0.0.1:9944,wss://b.example:443".parse() else {
+            panic!()
+        };
+        assert_eq!(two.len(), 2);
+        assert!("subtensor:".parse::<MetagraphSpec>().is_err());
+        let error = "subtensor:ftp://x?key=hunter2".parse::<MetagraphSpec>().unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
     }
 }

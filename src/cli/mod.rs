@@ -1,6 +1,9 @@
 //! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`,
-//! `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`].
+//! `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`], the server's
+//! flags in [`flags`], the history export in [`export`].
 
+pub mod export;
+pub mod flags;
 pub mod neurons;
 
 use std::path::PathBuf;
@@ -9,14 +12,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::{Clock, SystemClock};
 use crate::client::signed_query;
-use crate::config::{DatabaseArgs, EpochArgs, LogFormat, ServeArgs};
-use crate::domain::auth::Commitment;
+use crate::domain::endpoint::{self, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
-use crate::import::{parse_csv, ImportDefaults};
-use crate::service::{SystemTime, TimeSource};
+use crate::settings::defaults;
 use crate::storage::{ImportMode, Store};
+use crate::universe::csv::{parse_csv, ImportDefaults};
+use flags::{DatabaseArgs, EpochArgs, LogFormat, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "zipcoord", version, about = "Zipcode-assignment coordinator for a Bittensor real-estate subnet")]
@@ -103,7 +107,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub replace: bool,
     /// Expected listings of a STANDARD zipcode when the file has no counts (Zillow format).
-    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = 150)]
+    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = defaults::PRIOR_LISTINGS)]
     pub prior_listings: u32,
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -157,7 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export(args).await,
         Command::Probe { url } => probe(&url).await,
         Command::Openapi => {
-            println!("{}", crate::http::openapi::openapi().to_pretty_json()?);
+            println!("{}", crate::openapi().to_pretty_json()?);
             Ok(())
         }
         Command::Miner(command) => neurons::miner(command).await,
@@ -174,9 +178,10 @@ async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before anything starts, so a SIGTERM during start-up still shuts down gracefully.
-    let shutdown = crate::server::shutdown_signal();
-    let server = crate::server::start(&args, Arc::new(SystemTime), true).await?;
-    tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph().describe(), "zipcoord listening");
+    let shutdown = crate::shutdown::shutdown_signal();
+    let settings = args.settings().map_err(anyhow::Error::msg)?;
+    let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
+    tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph_source(), "zipcoord listening");
     if args.dev {
         print_dev_examples(&server.addr.to_string(), server.app.now_unix());
     }
@@ -187,7 +192,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn print_dev_examples(addr: &str, now_unix: i64) {
     let miner = Keypair::from_uri("//Charlie").expect("dev URI");
     let validator = Keypair::from_uri("//Alice").expect("dev URI");
-    let current = signed_query(&miner, &Commitment::CurrentAssignment { timestamp: now_unix }, now_unix);
+    let current = signed_query(&miner, &endpoint::CURRENT, SignedValues::at(now_unix));
     let base = format!("http://{addr}/api/v1/zipcode-assignments");
     println!(
         "\nDev mode: //Alice and //Bob are validators, //Charlie .. //Ferdie miners. Signed examples (valid 5 min):\n"
@@ -199,10 +204,7 @@ fn print_dev_examples(addr: &str, now_unix: i64) {
         current.signature.unwrap_or_default(),
         now_unix
     );
-    println!(
-        "\n  Validators sign zipcode:validation:{{epochId}}:{{timestamp}}, e.g. //Alice is {}\n",
-        validator.hotkey()
-    );
+    println!("\n  Validators sign {}, e.g. //Alice is {}\n", endpoint::EPOCH.commitments[0], validator.hotkey());
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -214,7 +216,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let store = open_store(&args.database).await?;
     let mode = if args.replace { ImportMode::Replace } else { ImportMode::Merge };
     let source = format!("import:{}", args.file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
-    let report = store.import_zipcodes(&parsed.records, &source, mode, SystemTime.now_ms()).await?;
+    let report = store.import_zipcodes(&parsed.records, &source, mode, SystemClock.now_ms()).await?;
     println!(
         "imported {} rows ({} format): {} inserted, {} updated, {} unchanged, {} deactivated",
         parsed.records.len(),
@@ -271,7 +273,7 @@ async fn zipcode_stats(db: DatabaseArgs) -> anyhow::Result<()> {
 
 async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
     let store = open_store(&args.database).await?;
-    let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemTime.now_ms().div_euclid(1000)));
+    let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemClock.now_ms().div_euclid(1000)));
     let assignment = store.load_epoch(epoch).await?.with_context(|| {
         format!("epoch {epoch} has not been created (it is created when it starts or is first requested)")
     })?;
@@ -292,7 +294,7 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let mut output = crate::export::epoch_json(&assignment);
+    let mut output = export::epoch_json(&assignment);
     output["miners"] = serde_json::Value::Array(miners);
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
@@ -307,14 +309,14 @@ async fn probe(url: &str) -> anyhow::Result<()> {
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let store = open_store(&args.database).await?;
-    let now_unix = SystemTime.now_ms().div_euclid(1000);
+    let now_unix = SystemClock.now_ms().div_euclid(1000);
     let from_unix = args.days.map_or(i64::MIN, |days| now_unix - i64::from(days) * 86_400);
     let counts = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            crate::export::export_history(&store, from_unix, i64::MAX, &mut std::io::BufWriter::new(file)).await?
+            export::export_history(&store, from_unix, i64::MAX, &mut std::io::BufWriter::new(file)).await?
         }
-        None => crate::export::export_history(&store, from_unix, i64::MAX, &mut std::io::stdout().lock()).await?,
+        None => export::export_history(&store, from_unix, i64::MAX, &mut std::io::stdout().lock()).await?,
     };
     eprintln!("exported {} epochs and {} status reports", counts.epochs, counts.status_reports);
     Ok(())

@@ -7,17 +7,21 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
 
+use crate::chain::MetagraphSpec;
 use crate::client::miner::Miner;
 use crate::client::scraper::{CommandScraper, Scraper, SyntheticScraper};
 use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
 use crate::client::verifier::{CommandVerifier, ListingVerifier, SyntheticVerifier};
 use crate::client::wallet::{default_wallets_dir, hotkey_path, keypair_from_uri, load_hotkey_file};
 use crate::client::{RetryPolicy, ZipcoordClient};
-use crate::config::{MetagraphSpec, SecretText};
+use crate::settings::defaults;
+
+use super::flags::SecretText;
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::scoring::RewardSplit;
 use crate::localnet::LocalnetOptions;
+use crate::s3::UploadMode;
 
 /// Which hotkey signs: a btcli wallet's hotkey file, or a secret URI / mnemonic.
 #[derive(Debug, Args)]
@@ -96,9 +100,10 @@ pub struct MinerRunArgs {
     /// Coldkey named in the folder-access signature (default: the hotkey's address).
     #[arg(long, env = "ZIPCOORD_COLDKEY")]
     pub coldkey: Option<String>,
-    /// Seconds between polls of the public stats.
-    #[arg(long, env = "ZIPCOORD_POLL_SECONDS", default_value_t = 300)]
-    pub poll_seconds: u64,
+    /// Seconds between polls of the public stats (default 300; the older shared `ZIPCOORD_POLL_SECONDS` is
+    /// read when neither is given).
+    #[arg(long, env = "ZIPCOORD_MINER_POLL_SECONDS")]
+    pub poll_seconds: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +130,7 @@ pub struct JudgingArgs {
     /// Where miners' uids come from: `subtensor`, `subtensor:URL[,URL...]`, `file:PATH` or `dev`.
     #[arg(long, env = "ZIPCOORD_METAGRAPH", hide_env_values = true)]
     pub metagraph: SecretText,
-    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = 46)]
+    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = defaults::NETUID)]
     pub netuid: u16,
     /// Listings spot-checked per miner and epoch.
     #[arg(long, env = "ZIPCOORD_SPOT_CHECKS", default_value_t = 10)]
@@ -154,9 +159,10 @@ pub struct ValidatorRunArgs {
     /// Also write each epoch's weights to `DIR/weights-{epoch}.json`.
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
-    /// Seconds between polls of the public stats.
-    #[arg(long, env = "ZIPCOORD_POLL_SECONDS", default_value_t = 60)]
-    pub poll_seconds: u64,
+    /// Seconds between polls of the public stats (default 60; the older shared `ZIPCOORD_POLL_SECONDS` is read
+    /// when neither is given).
+    #[arg(long, env = "ZIPCOORD_VALIDATOR_POLL_SECONDS")]
+    pub poll_seconds: Option<u64>,
     /// Seconds into epoch N+1 before N is judged, so uploads in flight at the deadline land.
     #[arg(long, env = "ZIPCOORD_JUDGE_DELAY_SECONDS", default_value_t = 60)]
     pub judge_delay_seconds: u64,
@@ -187,6 +193,20 @@ pub struct LocalnetArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The poll interval: the neuron's own setting, else the older `ZIPCOORD_POLL_SECONDS` that both neurons
+/// shared (with different defaults), else `default_seconds`.
+fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
+    let shared = || std::env::var("ZIPCOORD_POLL_SECONDS").ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let seconds = own.or_else(|| {
+        let value = shared()?;
+        tracing::warn!(
+            "ZIPCOORD_POLL_SECONDS is deprecated: use ZIPCOORD_MINER_POLL_SECONDS or ZIPCOORD_VALIDATOR_POLL_SECONDS"
+        );
+        Some(value)
+    });
+    Duration::from_secs(seconds.unwrap_or(default_seconds).max(1))
+}
+
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
     match command {
         MinerCommand::Current { server, key } => {
@@ -195,7 +215,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MinerCommand::Run(args) => {
-            let shutdown = crate::server::shutdown_signal();
+            let shutdown = crate::shutdown::shutdown_signal();
             let scraper: Arc<dyn Scraper> = match &args.scraper_command {
                 Some(command) => Arc::new(CommandScraper {
                     command: command.clone(),
@@ -206,14 +226,18 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
             let miner = Miner::new(args.server.client(), args.key.keypair()?, args.coldkey.clone(), scraper.clone());
             tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
             miner
-                .run(Duration::from_secs(args.poll_seconds), shutdown, |outcome| match outcome {
-                    Ok(work) => tracing::info!(
-                        epoch = %work.epoch_id, status = work.status.as_str(), uploaded = work.uploaded,
-                        zipcodes = work.zipcodes, listings = work.listings, failures = work.failures.len(),
-                        "epoch mined"
-                    ),
-                    Err(error) => tracing::warn!(%error, "epoch not mined; retrying at the next poll"),
-                })
+                .run(
+                    poll_interval(args.poll_seconds, defaults::MINER_POLL_SECONDS),
+                    shutdown,
+                    |outcome| match outcome {
+                        Ok(work) => tracing::info!(
+                            epoch = %work.epoch_id, status = work.status.as_str(), uploaded = work.uploaded,
+                            zipcodes = work.zipcodes, listings = work.listings, failures = work.failures.len(),
+                            "epoch mined"
+                        ),
+                        Err(error) => tracing::warn!(%error, "epoch not mined; retrying at the next poll"),
+                    },
+                )
                 .await;
             Ok(())
         }
@@ -223,7 +247,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
 impl JudgingArgs {
     fn validator(&self, run: Option<&ValidatorRunArgs>) -> anyhow::Result<Validator> {
         let spec: MetagraphSpec = self.metagraph.expose().parse().map_err(anyhow::Error::msg)?;
-        let metagraph = crate::server::metagraph_source(&spec, self.netuid, Duration::from_secs(10));
+        let metagraph = spec.open(self.netuid, Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS));
         let verifier: Arc<dyn ListingVerifier> = match &self.verifier_command {
             Some(command) => Arc::new(CommandVerifier { command: command.clone(), timeout: Duration::from_secs(60) }),
             None => Arc::new(SyntheticVerifier),
@@ -253,21 +277,23 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ValidatorCommand::Run(args) => {
-            let shutdown = crate::server::shutdown_signal();
+            let shutdown = crate::shutdown::shutdown_signal();
             let validator = args.judging.validator(Some(&args))?;
             tracing::info!(hotkey = %validator.hotkey(), url = %args.judging.server.url, "validator started");
             validator
-                .run(Duration::from_secs(args.poll_seconds), shutdown, |epoch, outcome| match outcome {
-                    Ok(judgement) => {
-                        println!("{}", serde_json::to_string(&judgement).expect("judgements serialize"));
-                        if let Some(dir) = &args.output_dir {
-                            match write_weights(dir, &judgement) {
-                                Ok(path) => tracing::info!(%epoch, path = %path.display(), "weights written"),
-                                Err(error) => tracing::warn!(%epoch, %error, "cannot write weights"),
+                .run(poll_interval(args.poll_seconds, defaults::VALIDATOR_POLL_SECONDS), shutdown, |epoch, outcome| {
+                    match outcome {
+                        Ok(judgement) => {
+                            println!("{}", serde_json::to_string(&judgement).expect("judgements serialize"));
+                            if let Some(dir) = &args.output_dir {
+                                match write_weights(dir, &judgement) {
+                                    Ok(path) => tracing::info!(%epoch, path = %path.display(), "weights written"),
+                                    Err(error) => tracing::warn!(%epoch, %error, "cannot write weights"),
+                                }
                             }
                         }
+                        Err(error) => tracing::warn!(%epoch, %error, "epoch not judged"),
                     }
-                    Err(error) => tracing::warn!(%epoch, %error, "epoch not judged"),
                 })
                 .await;
             Ok(())
@@ -278,7 +304,7 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
 pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.miners >= 1 && args.validators >= 1, "a network needs at least one miner and one validator");
     anyhow::ensure!(args.liars <= args.miners, "--liars cannot exceed --miners");
-    let shutdown = crate::server::shutdown_signal();
+    let shutdown = crate::shutdown::shutdown_signal();
     let temporary = match &args.data_dir {
         Some(_) => None,
         None => Some(tempfile_dir()?),
@@ -292,7 +318,7 @@ pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: None,
         data_dir,
-        extra_serve_args: Vec::new(),
+        upload_mode: UploadMode::Post,
     };
     let outcome = crate::localnet::run(options, args.liars, args.epochs, shutdown).await;
     if let Some(dir) = temporary {

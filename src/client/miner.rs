@@ -15,7 +15,8 @@ use super::{status_request, unix_now, ClientError, ZipcoordClient};
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse, FolderAccessResponse, ZipcodeCompletion};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
-use crate::domain::listing::{listing_file_name, ListingFile};
+use crate::domain::layout::listing_file_name;
+use crate::domain::listing::ListingFile;
 use crate::domain::status::MinerStatus;
 use crate::domain::zipcode::Zipcode;
 

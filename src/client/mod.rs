@@ -25,7 +25,7 @@ use crate::api::{
     AssignmentResponse, ErrorBody, FolderAccessResponse, HealthResponse, LegacyS3Request, MinerAccessResponse,
     SignedQuery, StatsResponse, StatusRequest, StatusResponse, ValidatorUploadRequest, ValidatorUploadResponse,
 };
-use crate::domain::auth::Commitment;
+use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::status::MinerStatus;
@@ -48,27 +48,30 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(300)))
 }
 
-/// `key`'s signature over `commitment`, hex as the Python clients send it.
-pub fn sign_commitment(key: &Keypair, commitment: &Commitment<'_>) -> String {
-    key.sign(commitment.to_string().as_bytes()).to_hex()
+/// `key`'s signature over `endpoint`'s commitment with `values` (the hotkey is `key`'s), hex as the Python
+/// clients send it.
+pub fn sign(key: &Keypair, endpoint: &Endpoint, values: SignedValues<'_>) -> String {
+    let hotkey = key.hotkey();
+    let commitment = endpoint.commitment(&SignedValues { hotkey: hotkey.as_str(), ..values });
+    key.sign(commitment.as_bytes()).to_hex()
 }
 
-/// Signs `commitment` with `key` into the query parameters of a signed GET.
-pub fn signed_query(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64) -> SignedQuery {
+/// The query parameters of a signed GET to `endpoint`, signed by `key` at `values.timestamp`.
+pub fn signed_query(key: &Keypair, endpoint: &Endpoint, values: SignedValues<'_>) -> SignedQuery {
     SignedQuery {
         hotkey: Some(key.hotkey().to_string()),
-        signature: Some(sign_commitment(key, commitment)),
-        timestamp: Some(timestamp.to_string()),
+        signature: Some(sign(key, endpoint, values)),
+        timestamp: Some(values.timestamp.to_string()),
     }
 }
 
-/// The signed part of a legacy S3 request body, naming `files` when there are any; callers add the
-/// endpoint's own fields.
-fn legacy_request(key: &Keypair, commitment: &Commitment<'_>, timestamp: i64, files: &[String]) -> LegacyS3Request {
+/// The signed part of a legacy S3 request body to `endpoint`, naming `files` when there are any; callers add
+/// the endpoint's own fields.
+fn legacy_request(key: &Keypair, endpoint: &Endpoint, values: SignedValues<'_>, files: &[String]) -> LegacyS3Request {
     LegacyS3Request {
         hotkey: Some(key.hotkey().to_string()),
-        signature: Some(sign_commitment(key, commitment)),
-        timestamp: Some(timestamp),
+        signature: Some(sign(key, endpoint, values)),
+        timestamp: Some(values.timestamp),
         files: (!files.is_empty()).then(|| files.to_vec()),
         ..LegacyS3Request::default()
     }
@@ -82,12 +85,12 @@ pub fn status_request(
     status: MinerStatus,
     timestamp: i64,
 ) -> StatusRequest {
-    let signature = sign_commitment(key, &Commitment::Status { epoch, timestamp });
+    let epoch_id = epoch.to_string();
     StatusRequest {
         hotkey: key.hotkey().to_string(),
-        signature,
+        signature: sign(key, &endpoint::STATUS, SignedValues::at(timestamp).epoch(&epoch_id)),
         timestamp,
-        epoch_id: epoch.to_string(),
+        epoch_id,
         nonce: nonce.to_string(),
         status: status.to_string(),
         s3_upload_complete: false,
@@ -202,25 +205,35 @@ impl ZipcoordClient {
         self.get("/healthcheck", None).await
     }
 
+    /// A signed GET to `endpoint`.
+    async fn signed_get<T: DeserializeOwned>(
+        &self,
+        key: &Keypair,
+        endpoint: &Endpoint,
+        values: SignedValues<'_>,
+    ) -> ClientResult<T> {
+        let query = signed_query(key, endpoint, values);
+        self.get(&endpoint.path_for(&values), Some(&query)).await
+    }
+
     /// The current assignment, signed by `key` at `timestamp`.
     pub async fn current(&self, key: &Keypair, timestamp: i64) -> ClientResult<AssignmentResponse> {
-        let query = signed_query(key, &Commitment::CurrentAssignment { timestamp }, timestamp);
-        self.get("/api/v1/zipcode-assignments/current", Some(&query)).await
+        self.signed_get(key, &endpoint::CURRENT, SignedValues::at(timestamp)).await
     }
 
     /// A started epoch's assignment, for validators.
     pub async fn epoch(&self, key: &Keypair, epoch: EpochId, timestamp: i64) -> ClientResult<AssignmentResponse> {
-        let query = signed_query(key, &Commitment::EpochValidation { epoch, timestamp }, timestamp);
-        self.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}"), Some(&query)).await
+        let epoch_id = epoch.to_string();
+        self.signed_get(key, &endpoint::EPOCH, SignedValues::at(timestamp).epoch(&epoch_id)).await
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> ClientResult<T> {
-        let request = self.http.post(format!("{}{path}", self.base_url)).json(body);
+    async fn post<T: DeserializeOwned>(&self, endpoint: &Endpoint, body: &impl serde::Serialize) -> ClientResult<T> {
+        let request = self.http.post(format!("{}{}", self.base_url, endpoint.path)).json(body);
         Self::decode(self.send(request).await?).await
     }
 
     pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
-        self.post("/api/v1/zipcode-assignments/status", request).await
+        self.post(&endpoint::STATUS, request).await
     }
 
     /// An upload grant for `key`'s own folder. `files` names the objects to presign PUTs for when the server
@@ -232,13 +245,12 @@ impl ZipcoordClient {
         files: &[String],
         timestamp: i64,
     ) -> ClientResult<FolderAccessResponse> {
-        let hotkey = key.hotkey();
-        let commitment = Commitment::FolderAccess { coldkey, hotkey: &hotkey, timestamp };
+        let values = SignedValues::at(timestamp).coldkey(coldkey);
         let body = LegacyS3Request {
             coldkey: Some(coldkey.to_string()),
-            ..legacy_request(key, &commitment, timestamp, files)
+            ..legacy_request(key, &endpoint::FOLDER_ACCESS, values, files)
         };
-        self.post("/get-folder-access", &body).await
+        self.post(&endpoint::FOLDER_ACCESS, &body).await
     }
 
     /// A validator's listing grant for `miner`'s folder, with presigned GETs for `files` (relative to it).
@@ -249,12 +261,12 @@ impl ZipcoordClient {
         files: &[String],
         timestamp: i64,
     ) -> ClientResult<MinerAccessResponse> {
-        let commitment = Commitment::MinerSpecificAccess { miner_hotkey: miner, timestamp };
+        let values = SignedValues::at(timestamp).miner_hotkey(miner);
         let body = LegacyS3Request {
             miner_hotkey: Some(miner.to_string()),
-            ..legacy_request(key, &commitment, timestamp, files)
+            ..legacy_request(key, &endpoint::MINER_ACCESS, values, files)
         };
-        self.post("/get-miner-specific-access", &body).await
+        self.post(&endpoint::MINER_ACCESS, &body).await
     }
 
     /// A validator's upload grant for its results of `epoch`.
@@ -265,17 +277,16 @@ impl ZipcoordClient {
         estimated_mb: f64,
         timestamp: i64,
     ) -> ClientResult<ValidatorUploadResponse> {
-        let commitment = Commitment::ValidatorUpload { timestamp };
         let body = ValidatorUploadRequest {
             hotkey: Some(key.hotkey().to_string()),
-            signature: Some(sign_commitment(key, &commitment)),
+            signature: Some(sign(key, &endpoint::VALIDATOR_UPLOAD, SignedValues::at(timestamp))),
             timestamp: Some(timestamp),
             epoch_id: Some(epoch.to_string()),
             purpose: Some("validation_results".to_string()),
             estimated_data_size_mb: Some(estimated_mb),
             retention_days: Some(30),
         };
-        self.post("/api/v1/s3-access/validator-upload", &body).await
+        self.post(&endpoint::VALIDATOR_UPLOAD, &body).await
     }
 }
 

@@ -19,6 +19,7 @@ use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::keys::Keypair;
+use crate::domain::layout;
 use crate::domain::listing::ListingFile;
 use crate::domain::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
 use crate::domain::validation::{
@@ -153,13 +154,13 @@ impl Validator {
     }
 
     /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed.
-    async fn submission(&self, uid: u16, miner: &str, epoch: &str) -> Result<Submission, ValidatorError> {
+    async fn submission(&self, uid: u16, miner: &str, epoch: EpochId) -> Result<Submission, ValidatorError> {
         let access = self.client.miner_access(&self.key, miner, &[], unix_now()).await?;
         let listing = self.bucket.list(&access.miner_url).await?;
         if listing.truncated {
             tracing::warn!(miner, "folder listing truncated at one page; later objects are not judged");
         }
-        let epoch_folder = format!("{}epoch={epoch}/", access.prefix);
+        let epoch_folder = format!("{}{}", access.prefix, layout::epoch_folder(epoch));
         let objects: BTreeMap<String, (i64, u64)> = listing
             .objects
             .into_iter()
@@ -215,7 +216,7 @@ impl Validator {
         let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
         let mut file_counts = Vec::with_capacity(miners.len());
         for (uid, hotkey) in &miners {
-            let submission = self.submission(*uid, hotkey, &terms.epoch_id).await?;
+            let submission = self.submission(*uid, hotkey, epoch).await?;
             file_counts.push(submission.files.len());
             inspections.push(inspect(&submission, &terms, &parse_iso8601));
         }
@@ -284,7 +285,7 @@ impl Validator {
         let content = serde_json::to_vec_pretty(judgement).expect("judgements serialize");
         let megabytes = content.len() as f64 / 1_048_576.0;
         let grant = self.client.validator_upload(&self.key, epoch, megabytes, unix_now()).await?;
-        let name = format!("results_{}.json", Utc::now().format("%Y%m%d_%H%M%S"));
+        let name = layout::results_file_name(&Utc::now().format("%Y%m%d_%H%M%S").to_string());
         self.bucket.post_object(&grant.url, &grant.fields, &name, content).await?;
         Ok(())
     }

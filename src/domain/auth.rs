@@ -1,5 +1,5 @@
-//! Who is calling: SS58 hotkeys, hotkey signatures over the wire contract's commitment strings, the timestamp
-//! windows, and the roles the metagraph grants.
+//! Who is calling: SS58 hotkeys, hotkey signatures over the commitment strings of [`super::endpoint`], the
+//! timestamp windows, and the roles the metagraph grants.
 //!
 //! Verification follows the subnet's Python clients: sr25519 (Schnorrkel, context `substrate`) over the UTF-8
 //! commitment, and, when that fails, over the polkadot-js `<Bytes>…</Bytes>` wrapping that `Keypair.verify`
@@ -9,8 +9,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use blake2::{Blake2b512, Digest};
-
-use super::epoch::EpochId;
 
 /// Bittensor's SS58 address format (the generic Substrate prefix).
 pub const SS58_PREFIX: u8 = 42;
@@ -118,64 +116,6 @@ impl FromStr for HotkeySignature {
     }
 }
 
-/// The exact string a caller signs for each endpoint (wire contract, section 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Commitment<'a> {
-    CurrentAssignment {
-        timestamp: i64,
-    },
-    EpochValidation {
-        epoch: EpochId,
-        timestamp: i64,
-    },
-    Status {
-        epoch: EpochId,
-        timestamp: i64,
-    },
-    /// The older status form, which also names the hotkey.
-    LegacyStatus {
-        hotkey: &'a Hotkey,
-        epoch: EpochId,
-        timestamp: i64,
-    },
-    ValidatorUpload {
-        timestamp: i64,
-    },
-    FolderAccess {
-        coldkey: &'a str,
-        hotkey: &'a Hotkey,
-        timestamp: i64,
-    },
-    ValidatorAccess {
-        timestamp: i64,
-    },
-    MinerSpecificAccess {
-        miner_hotkey: &'a str,
-        timestamp: i64,
-    },
-}
-
-impl fmt::Display for Commitment<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Commitment::CurrentAssignment { timestamp } => write!(f, "zipcode:assignment:current:{timestamp}"),
-            Commitment::EpochValidation { epoch, timestamp } => write!(f, "zipcode:validation:{epoch}:{timestamp}"),
-            Commitment::Status { epoch, timestamp } => write!(f, "zipcode:status:{epoch}:{timestamp}"),
-            Commitment::LegacyStatus { hotkey, epoch, timestamp } => {
-                write!(f, "miner:status:{hotkey}:{epoch}:{timestamp}")
-            }
-            Commitment::ValidatorUpload { timestamp } => write!(f, "s3:validator:upload:{timestamp}"),
-            Commitment::FolderAccess { coldkey, hotkey, timestamp } => {
-                write!(f, "s3:data:access:{coldkey}:{hotkey}:{timestamp}")
-            }
-            Commitment::ValidatorAccess { timestamp } => write!(f, "s3:validator:access:{timestamp}"),
-            Commitment::MinerSpecificAccess { miner_hotkey, timestamp } => {
-                write!(f, "s3:validator:miner:{miner_hotkey}:{timestamp}")
-            }
-        }
-    }
-}
-
 /// Whether `signature` is the hotkey's signature over `message`, raw or `<Bytes>`-wrapped.
 pub fn verify_hotkey_signature(hotkey: &Hotkey, message: &[u8], signature: &HotkeySignature) -> bool {
     let Ok(public) = schnorrkel::PublicKey::from_bytes(hotkey.public_bytes()) else {
@@ -277,31 +217,6 @@ mod tests {
         assert!(!verify_hotkey_signature(&bob.hotkey(), message, &raw));
         assert!(!verify_hotkey_signature(&alice.hotkey(), b"zipcode:assignment:current:1700000001", &raw));
         assert!(!verify_hotkey_signature(&alice.hotkey(), message, &HotkeySignature([0u8; 64])));
-    }
-
-    #[test]
-    fn commitments_match_the_contract() {
-        let hk: Hotkey = ALICE.parse().unwrap();
-        let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
-        let cases = [
-            (Commitment::CurrentAssignment { timestamp: 5 }, "zipcode:assignment:current:5".to_string()),
-            (Commitment::EpochValidation { epoch, timestamp: 5 }, "zipcode:validation:2025-10-01T16-00-00:5".into()),
-            (Commitment::Status { epoch, timestamp: 5 }, "zipcode:status:2025-10-01T16-00-00:5".into()),
-            (
-                Commitment::LegacyStatus { hotkey: &hk, epoch, timestamp: 5 },
-                format!("miner:status:{ALICE}:2025-10-01T16-00-00:5"),
-            ),
-            (Commitment::ValidatorUpload { timestamp: 5 }, "s3:validator:upload:5".into()),
-            (
-                Commitment::FolderAccess { coldkey: "ck", hotkey: &hk, timestamp: 5 },
-                format!("s3:data:access:ck:{ALICE}:5"),
-            ),
-            (Commitment::ValidatorAccess { timestamp: 5 }, "s3:validator:access:5".into()),
-            (Commitment::MinerSpecificAccess { miner_hotkey: "m", timestamp: 5 }, "s3:validator:miner:m:5".into()),
-        ];
-        for (commitment, expected) in cases {
-            assert_eq!(commitment.to_string(), expected);
-        }
     }
 
     #[test]

@@ -55,13 +55,3 @@ pub struct AccessGrant {
     pub granted_at_ms: i64,
     pub expires_at_ms: i64,
 }
-
-/// The folder a miner uploads to: `data/hotkey={hotkey}/`.
-pub fn miner_folder(hotkey: &Hotkey) -> String {
-    format!("data/hotkey={hotkey}/")
-}
-
-/// Where a validator's results for an epoch go: `validators/{hotkey}/{epochId}/`.
-pub fn validator_folder(hotkey: &Hotkey, epoch: super::epoch::EpochId) -> String {
-    format!("validators/{hotkey}/{epoch}/")
-}

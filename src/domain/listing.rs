@@ -1,10 +1,7 @@
 //! What miners upload and validators read: a listing, the per-zipcode file that binds listings to an epoch and
-//! its nonce, where that file lives in the bucket, and the plausibility rules every listing must meet.
+//! its nonce, and the plausibility rules every listing must meet (where the file lives: [`super::layout`]).
 
 use serde::{Deserialize, Serialize};
-
-use super::epoch::EpochId;
-use super::zipcode::Zipcode;
 
 /// One property listing as a scraper reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,26 +34,6 @@ pub struct ListingFile {
     pub zipcode: String,
     pub scraped_at: String,
     pub listings: Vec<Listing>,
-}
-
-/// The bucket folder of one miner's work on one zipcode in one epoch, relative to its `data/hotkey={hk}/`.
-pub fn zipcode_folder(epoch: EpochId, zipcode: &Zipcode) -> String {
-    format!("epoch={epoch}/zipcode={zipcode}/")
-}
-
-/// The object name of a zipcode's listings, relative to the miner's folder; `stamp` is `YYYYmmdd_HHMMSS`.
-pub fn listing_file_name(epoch: EpochId, zipcode: &Zipcode, stamp: &str) -> String {
-    format!("{}data_{stamp}.json", zipcode_folder(epoch, zipcode))
-}
-
-/// Where a key below a miner's folder claims to belong: `(epoch id, zipcode)` for
-/// `…epoch={id}/zipcode={zip}/<file>`, as raw strings (a liar may write anything there).
-pub fn parse_listing_key(relative_key: &str) -> Option<(&str, &str)> {
-    let mut parts = relative_key.split('/');
-    let epoch = parts.next()?.strip_prefix("epoch=")?;
-    let zipcode = parts.next()?.strip_prefix("zipcode=")?;
-    let file = parts.next()?;
-    (parts.next().is_none() && !file.is_empty()).then_some((epoch, zipcode))
 }
 
 /// Why a listing cannot be a real one.
@@ -138,18 +115,6 @@ pub(crate) mod tests {
 
     fn time(text: &str) -> Option<i64> {
         text.starts_with("2025").then_some(0)
-    }
-
-    #[test]
-    fn keys_name_their_epoch_and_zipcode() {
-        let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
-        let zipcode: Zipcode = "02134".parse().unwrap();
-        let name = listing_file_name(epoch, &zipcode, "20251001_160500");
-        assert_eq!(name, "epoch=2025-10-01T16-00-00/zipcode=02134/data_20251001_160500.json");
-        assert_eq!(parse_listing_key(&name), Some(("2025-10-01T16-00-00", "02134")));
-        assert_eq!(parse_listing_key("job_id=7/data_1.parquet"), None);
-        assert_eq!(parse_listing_key("epoch=x/zipcode=1/"), None);
-        assert_eq!(parse_listing_key("epoch=x/zipcode=1/a/b.json"), None);
     }
 
     #[test]

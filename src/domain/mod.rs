@@ -6,9 +6,11 @@
 
 pub mod assignment;
 pub mod auth;
+pub mod endpoint;
 pub mod epoch;
 pub mod grant;
 pub mod keys;
+pub mod layout;
 pub mod listing;
 pub mod metagraph;
 pub mod nonce;

@@ -10,7 +10,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use super::listing::{check_listing, parse_listing_key, Listing, ListingFile};
+use super::layout::parse_listing_key;
+use super::listing::{check_listing, Listing, ListingFile};
 use super::scoring::Verdict;
 
 /// What one epoch asked of every miner.

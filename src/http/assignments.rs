@@ -1,11 +1,10 @@
 //! `/api/v1/zipcode-assignments/*`: public stats, the current assignment for miners, past epochs for
 //! validators, and miners' status reports.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -18,44 +17,44 @@ use crate::api::{
     EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
     StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
+use crate::app::cache::BoundedMap;
+use crate::app::{App, StatusSubmission};
 use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::{Commitment, Role, TimestampWindow};
+use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
-use crate::domain::status::ZipcodeProgress;
+use crate::domain::status::{MinerStatus, ZipcodeProgress};
 use crate::domain::zipcode::Zipcode;
-use crate::service::{AppState, ServiceError, StatusSubmission};
 
-use super::auth::{authenticate, parse_query_timestamp, Requirement, SignedFields};
 use super::error::ApiError;
-use super::extract::{parse_value, JsonBody, QueryParams};
-use super::limits::{HotkeyClass, RateLimits};
+use super::extract::parse_value;
+use super::signed::{PathValues, Signed, SignedFields, SignedRequest};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(stats)).routes(routes!(current)).routes(routes!(epoch)).routes(routes!(status))
 }
 
 /// Serialized assignment answers by epoch and status. They are the same for every caller of an epoch, and
 /// serializing a few hundred zipcodes costs more than verifying the caller's signature, so each is rendered once.
-#[derive(Default)]
 pub struct AssignmentBodies {
-    bodies: Mutex<HashMap<(EpochId, Option<&'static str>), Bytes>>,
+    bodies: BoundedMap<(EpochId, Option<&'static str>), Bytes>,
 }
 
-/// Bodies kept at most; epochs move on, so old ones are simply dropped together.
+/// Bodies kept at most; the oldest epochs' go first.
 const MAX_CACHED_BODIES: usize = 64;
+
+impl Default for AssignmentBodies {
+    fn default() -> Self {
+        AssignmentBodies { bodies: BoundedMap::new(MAX_CACHED_BODIES) }
+    }
+}
 
 impl AssignmentBodies {
     fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>) -> Response {
         let key = (assignment.epoch, status);
-        let cached = self.bodies.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        let body = cached.unwrap_or_else(|| {
+        let body = self.bodies.get(&key).unwrap_or_else(|| {
             let response = assignment_response(assignment, status.map(str::to_string));
             let body = Bytes::from(serde_json::to_vec(&response).expect("assignments serialize"));
-            let mut bodies = self.bodies.lock().unwrap_or_else(|e| e.into_inner());
-            if bodies.len() >= MAX_CACHED_BODIES {
-                bodies.clear();
-            }
-            bodies.insert(key, body.clone());
+            self.bodies.insert(key, body.clone());
             body
         });
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -106,12 +105,12 @@ fn assignment_response(a: &EpochAssignment, status: Option<String>) -> Assignmen
     tag = "assignments",
     responses((status = 200, description = "The overview", body = StatsResponse)),
 )]
-async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
+async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiError> {
     let summary = app.summary().await?;
-    let clock = app.config().clock;
+    let clock = summary.clock;
     let now_unix = summary.now_ms.div_euclid(1000);
     let epoch_end = clock.end(summary.current_epoch);
-    let policy = app.config().policy;
+    let policy = summary.policy;
     let current_epoch = summary.current.as_ref().map(|a| CurrentEpochSummary {
         id: a.epoch.to_string(),
         status: "ACTIVE".to_string(),
@@ -189,31 +188,23 @@ async fn stats(State(app): State<AppState>) -> Result<Json<StatsResponse>, ApiEr
     ),
 )]
 async fn current(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
+    State(app): State<Arc<App>>,
     Extension(bodies): Extension<Arc<AssignmentBodies>>,
-    QueryParams(query): QueryParams<SignedQuery>,
+    _: Signed<CurrentRequest>,
 ) -> Result<Response, ApiError> {
-    let fields = SignedFields {
-        hotkey: query.hotkey.as_deref(),
-        signature: query.signature.as_deref(),
-        timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
-    };
-    authenticate(
-        &app,
-        fields,
-        Requirement {
-            window: TimestampWindow::ZIPCODE,
-            role: Role::Miner,
-            class: HotkeyClass::Current,
-            limits: &limits,
-        },
-        |_, timestamp| vec![Commitment::CurrentAssignment { timestamp }.to_string()],
-    )?;
-    match app.current_assignment().await {
-        Ok(assignment) => Ok(bodies.render(&assignment, None)),
-        Err(ServiceError::Selection(_)) => Err(ApiError::not_found("No current epoch available")),
-        Err(other) => Err(other.into()),
+    let assignment = app.current_assignment().await?;
+    Ok(bodies.render(&assignment, None))
+}
+
+/// `GET /current`: nothing but the signed fields.
+struct CurrentRequest;
+
+impl SignedRequest for CurrentRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::CURRENT;
+    type Raw = SignedQuery;
+
+    fn parse(query: SignedQuery, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        Ok((CurrentRequest, SignedFields::from_query(query)?))
     }
 }
 
@@ -236,35 +227,35 @@ async fn current(
     ),
 )]
 async fn epoch(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
+    State(app): State<Arc<App>>,
     Extension(bodies): Extension<Arc<AssignmentBodies>>,
-    Path(raw_epoch): Path<String>,
-    QueryParams(query): QueryParams<SignedQuery>,
+    Signed { request, .. }: Signed<EpochRequest>,
 ) -> Result<Response, ApiError> {
-    let epoch: EpochId = parse_value(&raw_epoch)?;
-    let fields = SignedFields {
-        hotkey: query.hotkey.as_deref(),
-        signature: query.signature.as_deref(),
-        timestamp: parse_query_timestamp(query.timestamp.as_deref())?,
-    };
-    authenticate(
-        &app,
-        fields,
-        Requirement {
-            window: TimestampWindow::ZIPCODE,
-            role: Role::Validator,
-            class: HotkeyClass::ValidatorBurst,
-            limits: &limits,
-        },
-        |_, timestamp| vec![Commitment::EpochValidation { epoch, timestamp }.to_string()],
-    )?;
-    let assignment = match app.started_epoch(epoch).await {
-        Err(ServiceError::Selection(_)) => return Err(ApiError::not_found(format!("Epoch {epoch} not found"))),
-        other => other?,
-    };
-    let status = if epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
+    let assignment = app.started_epoch(request.epoch).await?;
+    let status = if request.epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
     Ok(bodies.render(&assignment, Some(status)))
+}
+
+/// `GET /epoch/{epochId}`.
+struct EpochRequest {
+    epoch: EpochId,
+    /// The id as signed: its canonical form.
+    epoch_text: String,
+}
+
+impl SignedRequest for EpochRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::EPOCH;
+    type Raw = SignedQuery;
+
+    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let epoch: EpochId = parse_value(path.get("epochId").unwrap_or_default())?;
+        let fields = SignedFields::from_query(query)?;
+        Ok((EpochRequest { epoch, epoch_text: epoch.to_string() }, fields))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default().epoch(&self.epoch_text)
+    }
 }
 
 fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {
@@ -300,62 +291,88 @@ const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
     ),
 )]
 async fn status(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
-    JsonBody(body): JsonBody<StatusRequest>,
+    State(app): State<Arc<App>>,
+    Signed { caller, request }: Signed<StatusReportRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    let epoch: EpochId = parse_value(&body.epoch_id)?;
-    let status = parse_value(&body.status)?;
-    if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
-        return Err(ApiError::bad_request(format!(
-            "zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes"
-        )));
+    let StatusReportRequest { epoch, status, .. } = request;
+    let received_at_ms = app.record_status(request.into_submission(caller)).await?;
+    Ok(Json(StatusResponse {
+        success: true,
+        message: format!("Status {status} recorded for epoch {epoch}"),
+        epoch_id: epoch.to_string(),
+        status: status.to_string(),
+        timestamp: iso8601_millis(received_at_ms),
+    }))
+}
+
+/// `POST /status`, parsed.
+struct StatusReportRequest {
+    epoch: EpochId,
+    epoch_text: String,
+    nonce: String,
+    status: MinerStatus,
+    s3_upload_complete: bool,
+    listings_scraped: Option<u64>,
+    zipcodes_completed: Vec<ZipcodeProgress>,
+    s3_upload_at_ms: Option<i64>,
+}
+
+impl StatusReportRequest {
+    fn into_submission(self, hotkey: crate::domain::auth::Hotkey) -> StatusSubmission {
+        StatusSubmission {
+            hotkey,
+            epoch: self.epoch,
+            nonce: self.nonce,
+            status: self.status,
+            s3_upload_complete: self.s3_upload_complete,
+            listings_scraped: self.listings_scraped,
+            zipcodes_completed: self.zipcodes_completed,
+            s3_upload_at_ms: self.s3_upload_at_ms,
+        }
     }
-    let zipcodes_completed = body.zipcodes_completed.iter().map(parse_progress).collect::<Result<Vec<_>, _>>()?;
-    let listings_scraped = body
-        .listings_scraped
-        .map(|n| u64::try_from(n).map_err(|_| ApiError::bad_request("listingsScraped must be >= 0")))
-        .transpose()?;
-    let s3_upload_at_ms = body
-        .s3_upload_timestamp
-        .as_deref()
-        .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request("Invalid s3UploadTimestamp")))
-        .transpose()?;
-    let fields =
-        SignedFields { hotkey: Some(&body.hotkey), signature: Some(&body.signature), timestamp: Some(body.timestamp) };
-    let caller = authenticate(
-        &app,
-        fields,
-        Requirement {
-            window: TimestampWindow::ZIPCODE,
-            role: Role::Miner,
-            class: HotkeyClass::Status,
-            limits: &limits,
-        },
-        |hotkey, timestamp| {
-            vec![
-                Commitment::Status { epoch, timestamp }.to_string(),
-                Commitment::LegacyStatus { hotkey, epoch, timestamp }.to_string(),
-            ]
-        },
-    )?;
-    let received_at_ms = app
-        .record_status(StatusSubmission {
-            hotkey: caller.hotkey,
+}
+
+impl SignedRequest for StatusReportRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::STATUS;
+    type Raw = StatusRequest;
+
+    fn parse(body: StatusRequest, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let epoch: EpochId = parse_value(&body.epoch_id)?;
+        let status = parse_value(&body.status)?;
+        if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
+            return Err(ApiError::bad_request(format!(
+                "zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes"
+            )));
+        }
+        let zipcodes_completed = body.zipcodes_completed.iter().map(parse_progress).collect::<Result<Vec<_>, _>>()?;
+        let listings_scraped = body
+            .listings_scraped
+            .map(|n| u64::try_from(n).map_err(|_| ApiError::bad_request("listingsScraped must be >= 0")))
+            .transpose()?;
+        let s3_upload_at_ms = body
+            .s3_upload_timestamp
+            .as_deref()
+            .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request("Invalid s3UploadTimestamp")))
+            .transpose()?;
+        let fields = SignedFields {
+            hotkey: Some(body.hotkey),
+            signature: Some(body.signature),
+            timestamp: Some(body.timestamp),
+        };
+        let request = StatusReportRequest {
             epoch,
+            epoch_text: epoch.to_string(),
             nonce: body.nonce,
             status,
             s3_upload_complete: body.s3_upload_complete,
             listings_scraped,
             zipcodes_completed,
             s3_upload_at_ms,
-        })
-        .await?;
-    Ok(Json(StatusResponse {
-        success: true,
-        message: format!("Status {} recorded for epoch {epoch}", status),
-        epoch_id: epoch.to_string(),
-        status: status.to_string(),
-        timestamp: iso8601_millis(received_at_ms),
-    }))
+        };
+        Ok((request, fields))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default().epoch(&self.epoch_text)
+    }
 }

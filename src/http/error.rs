@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::ErrorBody;
+use crate::app::AppError;
 use crate::domain::metagraph::RoleError;
-use crate::service::ServiceError;
 
 /// Longest message echoed back; parser errors can quote user input.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -92,30 +92,31 @@ impl From<RoleError> for ApiError {
     }
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(error: ServiceError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
         match error {
-            ServiceError::NotFound(message) => ApiError::not_found(message),
-            ServiceError::Rejected(message) => ApiError::bad_request(message),
-            ServiceError::InvalidNonce => ApiError::bad_request("Invalid nonce for epoch"),
-            ServiceError::Role(role) => role.into(),
-            ServiceError::MetagraphUnavailable => {
+            AppError::NotFound(message) => ApiError::not_found(message),
+            AppError::Rejected(message) => ApiError::bad_request(message),
+            AppError::InvalidNonce => ApiError::bad_request("Invalid nonce for epoch"),
+            AppError::Unregistered { .. } | AppError::BadSignature => ApiError::unauthorized(error.to_string()),
+            AppError::Role(role) => role.into(),
+            AppError::MetagraphUnavailable => {
                 ApiError::unavailable("Metagraph not loaded yet; registered hotkeys cannot be checked")
             }
-            ServiceError::MetagraphStale { age_seconds, limit_seconds } => ApiError::unavailable(format!(
+            AppError::MetagraphStale { age_seconds, limit_seconds } => ApiError::unavailable(format!(
                 "Metagraph snapshot is {age_seconds} s old (limit {limit_seconds} s): registrations cannot be \
                  checked until the chain is read again; retry later"
             )),
-            ServiceError::Selection(error) => {
+            AppError::Selection(error) => {
                 tracing::warn!(%error, "request needed an epoch that cannot be selected");
                 ApiError::unavailable("No zipcode assignment could be selected for this epoch")
             }
-            ServiceError::Storage(error) => {
+            AppError::Storage(error) => {
                 tracing::error!(%error, "storage failure while serving a request");
                 ApiError::unavailable("Service temporarily unavailable")
             }
-            ServiceError::S3Unavailable(message) => ApiError::unavailable(message),
-            ServiceError::Chain(error) => {
+            AppError::S3Unavailable(message) => ApiError::unavailable(message),
+            AppError::Chain(error) => {
                 tracing::error!(%error, "metagraph failure while serving a request");
                 ApiError::unavailable("Metagraph temporarily unavailable")
             }

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,37 +17,10 @@ use governor::{Quota, RateLimiter};
 
 use super::error::ApiError;
 use crate::domain::auth::Hotkey;
+use crate::domain::endpoint::RateClass;
+use crate::settings::RateLimitSettings;
 
 type KeyedLimiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
-
-/// Per-hotkey quota classes: each signed endpoint group has its own budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HotkeyClass {
-    /// `GET /current`.
-    Current,
-    /// `GET /epoch/{id}` and `POST /get-miner-specific-access`: a validator's per-miner burst.
-    ValidatorBurst,
-    /// `POST /status`.
-    Status,
-    /// The other S3 grants (folder access, validator access, validator upload).
-    S3Grant,
-}
-
-/// The configured limits; `None` everywhere when limits are off.
-#[derive(Debug, Clone)]
-pub struct RateLimitSettings {
-    pub enabled: bool,
-    /// Requests per minute per client IP on public endpoints (stats, health).
-    pub public_per_ip_per_minute: u32,
-    /// Requests per minute per client IP on every other route, checked before any signature work.
-    pub signed_per_ip_per_minute: u32,
-    pub current_per_hotkey_per_hour: u32,
-    pub validator_burst_per_hotkey_per_hour: u32,
-    pub status_per_hotkey_per_hour: u32,
-    pub s3_grants_per_hotkey_per_hour: u32,
-    /// Reverse proxies in front of the service whose `X-Forwarded-For` entries are trusted (0: use the peer).
-    pub trusted_proxy_hops: usize,
-}
 
 pub struct RateLimits {
     settings: RateLimitSettings,
@@ -109,12 +81,12 @@ impl RateLimits {
     }
 
     /// The per-hotkey budget of `class`, checked after the signature verified.
-    pub fn check_hotkey(&self, class: HotkeyClass, hotkey: &Hotkey) -> Result<(), ApiError> {
+    pub fn check_hotkey(&self, class: RateClass, hotkey: &Hotkey) -> Result<(), ApiError> {
         let (limiter, scope) = match class {
-            HotkeyClass::Current => (&self.current, "hotkey_current"),
-            HotkeyClass::ValidatorBurst => (&self.validator_burst, "hotkey_validator"),
-            HotkeyClass::Status => (&self.status, "hotkey_status"),
-            HotkeyClass::S3Grant => (&self.s3_grants, "hotkey_s3"),
+            RateClass::Current => (&self.current, "hotkey_current"),
+            RateClass::ValidatorBurst => (&self.validator_burst, "hotkey_validator"),
+            RateClass::Status => (&self.status, "hotkey_status"),
+            RateClass::S3Grant => (&self.s3_grants, "hotkey_s3"),
         };
         self.check(limiter, hotkey.public_bytes(), "for this hotkey", scope)
     }
@@ -166,19 +138,6 @@ pub async fn limit_per_ip(State(limits): State<Arc<RateLimits>>, request: Reques
         Ok(()) => next.run(request).await,
         Err(rejection) => rejection.into_response(),
     }
-}
-
-/// Prunes idle limiter keys every `period` until the token fires.
-pub async fn prune_periodically(
-    limits: Arc<RateLimits>,
-    period: Duration,
-    cancel: tokio_util::sync::CancellationToken,
-) {
-    crate::tasks::run_every(period, cancel, || {
-        limits.prune();
-        std::future::ready(())
-    })
-    .await;
 }
 
 impl ApiError {

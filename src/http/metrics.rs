@@ -6,10 +6,11 @@ use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::metrics::MetagraphGauges;
-use crate::service::AppState;
+use std::sync::Arc;
 
-pub fn router() -> OpenApiRouter<AppState> {
+use crate::app::App;
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(metrics))
 }
 
@@ -22,13 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)),
 )]
-async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let snapshot = app.metagraph().snapshot();
-    let gauges = MetagraphGauges {
-        age_seconds: snapshot.as_ref().map(|s| (app.now_unix() - s.fetched_at_unix).max(0)),
-        block: snapshot.as_ref().and_then(|s| s.block),
-        neurons: snapshot.as_ref().map_or(0, |s| s.neurons.len()),
-        fresh: app.fresh_metagraph().is_ok(),
-    };
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(gauges))
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics_text())
 }

@@ -2,15 +2,15 @@
 //! wrong method, panic, timeout) to the contract's error body.
 
 mod assignments;
-mod auth;
 mod error;
 mod extract;
 mod health;
-pub mod limits;
+mod limits;
 mod metrics;
 pub mod openapi;
 mod s3_access;
 mod serve;
+mod signed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,39 +27,19 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
-use limits::RateLimits;
+pub use limits::RateLimits;
+pub use serve::serve_connections;
 
-use crate::service::AppState;
+use crate::app::App;
+use crate::settings::HttpSettings;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// At most this many header fields per request.
 pub const MAX_HEADER_COUNT: usize = 100;
 
-/// Bounds on what one request may cost.
-#[derive(Debug, Clone, Copy)]
-pub struct HttpLimits {
-    pub max_body_bytes: usize,
-    /// Total size of the header fields (names and values).
-    pub max_header_bytes: usize,
-    /// Time from accepting a connection (or the previous response) to a complete request head.
-    pub header_read_timeout: Duration,
-    pub request_timeout: Duration,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            max_body_bytes: 64 * 1024,
-            max_header_bytes: 16 * 1024,
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
 /// The whole API.
-pub fn router(app: AppState, http_limits: HttpLimits, rate_limits: Arc<RateLimits>) -> Router {
+pub fn router(app: Arc<App>, http_limits: HttpSettings, rate_limits: Arc<RateLimits>) -> Router {
     let timeout = http_limits.request_timeout;
     let max_header_bytes = http_limits.max_header_bytes;
     let (api, spec) = openapi::documented_routes();
@@ -125,5 +105,3 @@ async fn enforce_timeout(req: Request, next: Next, limit: Duration) -> Response 
         Err(_) => ApiError::unavailable("Request timed out").into_response(),
     }
 }
-
-pub use serve::serve;

@@ -9,10 +9,14 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::ErrorBody;
-use crate::service::AppState;
+use std::sync::Arc;
 
-const INTRODUCTION: &str = r#"Coordinates a Bittensor data-scraping subnet: every epoch (4 h by default) a random set of US zipcodes whose
+use crate::api::ErrorBody;
+use crate::app::App;
+use crate::domain::endpoint::SIGNED_ENDPOINTS;
+
+/// The description's text around the table of signed endpoints, which is written from the endpoint table.
+const BEFORE_ENDPOINTS: &str = r#"Coordinates a Bittensor data-scraping subnet: every epoch (4 h by default) a random set of US zipcodes whose
 expected listings add up to a target, the same assignment and nonce for every miner, S3 access for uploads and
 reads, miners' progress reports, and past epochs for validators.
 
@@ -23,17 +27,9 @@ in the JSON body for POST. The signature is the hotkey's sr25519 signature (subs
 exact commitment string, sent as 128 hex characters with or without `0x`; signatures over the `<Bytes>…</Bytes>`
 wrapped string (what some wallets produce) are accepted too.
 
-| endpoint | commitment | who |
-|---|---|---|
-| `GET /api/v1/zipcode-assignments/current` | `zipcode:assignment:current:{timestamp}` | registered hotkeys |
-| `GET /api/v1/zipcode-assignments/epoch/{epochId}` | `zipcode:validation:{epochId}:{timestamp}` | validators |
-| `POST /api/v1/zipcode-assignments/status` | `zipcode:status:{epochId}:{timestamp}` or `miner:status:{hotkey}:{epochId}:{timestamp}` | registered hotkeys |
-| `POST /get-folder-access` | `s3:data:access:{coldkey}:{hotkey}:{timestamp}` | registered hotkeys |
-| `POST /get-miner-specific-access` | `s3:validator:miner:{miner_hotkey}:{timestamp}` | validators |
-| `POST /get-validator-access` | `s3:validator:access:{timestamp}` | validators |
-| `POST /api/v1/s3-access/validator-upload` | `s3:validator:upload:{timestamp}` | validators |
+"#;
 
-Timestamps must be within ±300 s of the server's clock on the zipcode endpoints, and between 300 s before and
+const AFTER_ENDPOINTS: &str = r#"Timestamps must be within ±300 s of the server's clock on the zipcode endpoints, and between 300 s before and
 60 s after it on the S3 endpoints. A validator is a registered hotkey with a validator permit and at least the
 configured stake. In Python: `wallet.hotkey.sign(f"zipcode:assignment:current:{ts}".encode()).hex()`.
 
@@ -46,7 +42,7 @@ judge registrations (retry later). Every answer carries an `x-request-id` header
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "zipcoord", description = INTRODUCTION),
+    info(title = "zipcoord"),
     tags(
         (name = "assignments", description = "Epochs, assignments and miners' status reports"),
         (name = "s3", description = "Scoped, expiring S3 access for miners' uploads and validators' reads"),
@@ -56,14 +52,34 @@ judge registrations (retry later). Every answer carries an `x-request-id` header
 )]
 struct ApiDoc;
 
+/// The description's introduction: how to sign (with the table of signed endpoints), errors and limits.
+fn introduction() -> String {
+    let mut text = String::from(BEFORE_ENDPOINTS);
+    text.push_str("| endpoint | commitment | who |\n|---|---|---|\n");
+    for endpoint in SIGNED_ENDPOINTS {
+        let commitments: Vec<String> = endpoint.commitments.iter().map(|c| format!("`{c}`")).collect();
+        text.push_str(&format!(
+            "| `{} {}` | {} | {} |\n",
+            endpoint.method.as_str(),
+            endpoint.path,
+            commitments.join(" or "),
+            endpoint.audience()
+        ));
+    }
+    text.push('\n');
+    text.push_str(AFTER_ENDPOINTS);
+    text
+}
+
 /// The API's routes and the description they build together.
-pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn documented_routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let (routes, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::assignments::router())
         .merge(super::s3_access::router())
         .merge(super::health::router())
         .merge(super::metrics::router())
         .split_for_parts();
+    spec.info.description = Some(introduction());
     add_common_errors(&mut spec);
     (routes, spec)
 }

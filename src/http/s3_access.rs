@@ -1,35 +1,29 @@
 //! The S3 access endpoints: a miner's upload grant for its own folder, validators' listings of miners' data,
 //! and validators' upload of their results. Each grant is scoped to one prefix, expires, and is recorded.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
     iso8601_millis, ErrorBody, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse,
-    MinerUrls, ObjectUrl, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest,
-    ValidatorUploadResponse, ValidatorUrls,
+    MinerUrls, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
+    ValidatorUrls,
 };
-use crate::domain::auth::{Commitment, Hotkey, Role, TimestampWindow};
+use crate::app::App;
+use crate::domain::auth::Hotkey;
+use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
-use crate::domain::grant::{miner_folder, validator_folder, AccessGrant, GrantKind};
-use crate::s3::{grant_expiry, S3Presigner, UploadMode};
-use crate::service::{App, AppState};
+use crate::domain::layout;
 
-use super::auth::{authenticate, parse_hotkey, required, Caller, Requirement, SignedFields};
 use super::error::ApiError;
-use super::extract::{parse_value, JsonBody};
-use super::limits::{HotkeyClass, RateLimits};
+use super::extract::parse_value;
+use super::signed::{parse_hotkey, required, PathValues, Signed, SignedFields, SignedRequest};
 
-/// Most object URLs (PUT or GET) handed out in one request.
-const MAX_FILES: usize = 1_000;
-
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(folder_access))
         .routes(routes!(miner_access))
@@ -38,85 +32,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn structure_info() -> StructureInfo {
-    StructureInfo {
-        folder_structure: super::health::FOLDER_STRUCTURE.into(),
-        description: "Each miner writes only under data/hotkey={its hotkey}/; validators list and read every miner's \
-                      folder and write results under validators/{their hotkey}/{epochId}/."
-            .into(),
-    }
+    StructureInfo { folder_structure: layout::FOLDER_STRUCTURE.into(), description: layout::ACCESS_RULES.into() }
 }
 
-fn now_utc(app: &App) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(app.now_ms()).unwrap_or_default()
-}
-
-/// The contract's rule for a body's `expiry`: when present it must not have passed.
-fn check_expiry(expiry: Option<i64>, now_unix: i64) -> Result<(), ApiError> {
-    match expiry {
-        Some(expiry) if expiry < now_unix => Err(ApiError::bad_request("Invalid timestamp")),
-        _ => Ok(()),
-    }
-}
-
-fn legacy_fields(body: &LegacyS3Request) -> SignedFields<'_> {
-    SignedFields { hotkey: body.hotkey.as_deref(), signature: body.signature.as_deref(), timestamp: body.timestamp }
-}
-
-async fn record(
-    app: &App,
-    caller: &Caller,
-    kind: GrantKind,
-    prefix: &str,
-    now: DateTime<Utc>,
-    expires: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let grant = AccessGrant {
-        hotkey: caller.hotkey.clone(),
-        kind,
-        prefix: prefix.to_string(),
-        granted_at_ms: now.timestamp_millis(),
-        expires_at_ms: expires.timestamp_millis(),
-    };
-    Ok(app.record_grant(&grant).await?)
-}
-
-/// Object names a caller asked URLs for: relative, no `..`, bounded.
-fn checked_files(files: &[String]) -> Result<&[String], ApiError> {
-    if files.len() > MAX_FILES {
-        return Err(ApiError::bad_request(format!("at most {MAX_FILES} files per request")));
-    }
-    for file in files {
-        let bad = file.is_empty()
-            || file.len() > 512
-            || file.starts_with('/')
-            || file.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..")
-            || file.chars().any(char::is_control);
-        if bad {
-            return Err(ApiError::bad_request(format!(
-                "invalid file name '{}': a relative path without empty, . or .. segments",
-                file.chars().take(60).collect::<String>()
-            )));
-        }
-    }
-    Ok(files)
-}
-
-/// A presigned `method` URL for each of `files` below `folder`.
-fn object_urls(
-    presigner: &S3Presigner,
-    method: &str,
-    folder: &str,
-    files: &[String],
-    now: DateTime<Utc>,
-    expires: DateTime<Utc>,
-) -> Vec<ObjectUrl> {
-    files
-        .iter()
-        .map(|file| {
-            let key = format!("{folder}{file}");
-            ObjectUrl { url: presigner.object_url(method, &key, now, expires), key }
-        })
-        .collect()
+fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
+    SignedFields { hotkey: body.hotkey.clone(), signature: body.signature.clone(), timestamp: body.timestamp }
 }
 
 /// An upload grant for the caller's own folder `data/hotkey={hotkey}/`, for registered miners.
@@ -136,53 +56,54 @@ fn object_urls(
     ),
 )]
 async fn folder_access(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
-    JsonBody(body): JsonBody<LegacyS3Request>,
+    State(app): State<Arc<App>>,
+    Signed { caller, request }: Signed<FolderAccessRequest>,
 ) -> Result<Json<FolderAccessResponse>, ApiError> {
-    let presigner = app.s3()?;
-    let coldkey = required(body.coldkey.as_deref(), "coldkey")?;
-    if coldkey.len() > 64 {
-        return Err(ApiError::bad_request("Invalid coldkey"));
-    }
-    check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(
-        &app,
-        legacy_fields(&body),
-        Requirement { window: TimestampWindow::S3, role: Role::Miner, class: HotkeyClass::S3Grant, limits: &limits },
-        |hotkey, timestamp| vec![Commitment::FolderAccess { coldkey, hotkey, timestamp }.to_string()],
-    )?;
-    let settings = presigner.settings();
-    let now = now_utc(&app);
-    let expires = grant_expiry(now, settings.upload_lifetime, body.expiry);
-    let list_expires = grant_expiry(now, settings.list_lifetime, body.expiry);
-    let folder = miner_folder(&caller.hotkey);
-    let (fields, put_urls) = match settings.upload_mode {
-        UploadMode::Post => {
-            let upload = presigner.post_upload(&folder, &folder, settings.object_size, now, expires);
-            (upload.fields.into_iter().collect::<BTreeMap<_, _>>(), Vec::new())
-        }
-        UploadMode::Put => {
-            let files = checked_files(body.files.as_deref().unwrap_or_default())?;
-            (BTreeMap::new(), object_urls(presigner, "PUT", &folder, files, now, expires))
-        }
-    };
-    record(&app, &caller, GrantKind::MinerFolder, &folder, now, expires).await?;
-    let bucket_url = presigner.bucket_url();
+    let grant = app.grant_miner_folder(&caller, &request.files, request.expiry).await?;
+    let expiry = iso8601_millis(grant.expires.timestamp_millis());
     Ok(Json(FolderAccessResponse {
         success: true,
-        message: format!("Upload access granted to {folder} until {}", iso8601_millis(expires.timestamp_millis())),
-        folder: folder.clone(),
-        url: bucket_url.clone(),
-        upload_url: bucket_url,
-        fields,
-        expiry: iso8601_millis(expires.timestamp_millis()),
-        list_url: presigner.list_url(&folder, None, now, list_expires),
+        message: format!("Upload access granted to {} until {expiry}", grant.folder),
+        folder: grant.folder.clone(),
+        url: grant.bucket_url.clone(),
+        upload_url: grant.bucket_url,
+        fields: grant.fields,
+        expiry,
+        list_url: grant.list_url,
         structure_info: structure_info(),
-        metadata: FolderMetadata { folder_path: folder },
-        upload_mode: settings.upload_mode.as_str().to_string(),
-        put_urls,
+        metadata: FolderMetadata { folder_path: grant.folder },
+        upload_mode: grant.upload_mode.as_str().to_string(),
+        put_urls: grant.put_urls,
     }))
+}
+
+/// `POST /get-folder-access`, parsed.
+struct FolderAccessRequest {
+    coldkey: String,
+    files: Vec<String>,
+    expiry: Option<i64>,
+}
+
+impl SignedRequest for FolderAccessRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::FOLDER_ACCESS;
+    type Raw = LegacyS3Request;
+
+    fn parse(body: LegacyS3Request, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let coldkey = required(body.coldkey.as_deref(), "coldkey")?;
+        if coldkey.len() > 64 {
+            return Err(ApiError::bad_request("Invalid coldkey"));
+        }
+        let request = FolderAccessRequest {
+            coldkey: coldkey.to_string(),
+            files: body.files.clone().unwrap_or_default(),
+            expiry: body.expiry,
+        };
+        Ok((request, legacy_fields(&body)))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default().coldkey(&self.coldkey)
+    }
 }
 
 /// A listing and read grant for one miner's folder, for validators.
@@ -202,41 +123,46 @@ async fn folder_access(
     ),
 )]
 async fn miner_access(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
-    JsonBody(body): JsonBody<LegacyS3Request>,
+    State(app): State<Arc<App>>,
+    Signed { caller, request }: Signed<MinerAccessRequest>,
 ) -> Result<Json<MinerAccessResponse>, ApiError> {
-    let presigner = app.s3()?;
-    let raw_miner = required(body.miner_hotkey.as_deref(), "miner_hotkey")?;
-    let miner: Hotkey = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
-    let files = checked_files(body.files.as_deref().unwrap_or_default())?;
-    check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(
-        &app,
-        legacy_fields(&body),
-        Requirement {
-            window: TimestampWindow::S3,
-            role: Role::Validator,
-            class: HotkeyClass::ValidatorBurst,
-            limits: &limits,
-        },
-        |_, timestamp| vec![Commitment::MinerSpecificAccess { miner_hotkey: raw_miner, timestamp }.to_string()],
-    )?;
-    let settings = presigner.settings();
-    let now = now_utc(&app);
-    let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
-    let prefix = miner_folder(&miner);
-    record(&app, &caller, GrantKind::MinerRead, &prefix, now, expires).await?;
-    let download_urls = object_urls(presigner, "GET", &prefix, files, now, expires);
+    let grant = app.grant_miner_read(&caller, &request.miner, &request.files, request.expiry).await?;
     Ok(Json(MinerAccessResponse {
-        bucket: settings.bucket.clone(),
-        region: settings.region.clone(),
-        miner_hotkey: miner.to_string(),
-        miner_url: presigner.list_url(&prefix, None, now, expires),
-        prefix,
-        expiry: iso8601_millis(expires.timestamp_millis()),
-        download_urls,
+        bucket: grant.bucket,
+        region: grant.region,
+        miner_hotkey: request.miner.to_string(),
+        miner_url: grant.list_url,
+        prefix: grant.prefix,
+        expiry: iso8601_millis(grant.expires.timestamp_millis()),
+        download_urls: grant.download_urls,
     }))
+}
+
+/// `POST /get-miner-specific-access`, parsed.
+struct MinerAccessRequest {
+    miner: Hotkey,
+    /// As the validator signed it.
+    raw_miner: String,
+    files: Vec<String>,
+    expiry: Option<i64>,
+}
+
+impl SignedRequest for MinerAccessRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::MINER_ACCESS;
+    type Raw = LegacyS3Request;
+
+    fn parse(body: LegacyS3Request, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let raw_miner = required(body.miner_hotkey.as_deref(), "miner_hotkey")?;
+        let miner = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
+        let files = body.files.clone().unwrap_or_default();
+        layout::check_object_names(&files).map_err(ApiError::bad_request)?;
+        let request = MinerAccessRequest { miner, raw_miner: raw_miner.to_string(), files, expiry: body.expiry };
+        Ok((request, legacy_fields(&body)))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default().miner_hotkey(&self.raw_miner)
+    }
 }
 
 /// A listing and read grant for every miner's data, for validators.
@@ -255,40 +181,36 @@ async fn miner_access(
     ),
 )]
 async fn validator_access(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
-    JsonBody(body): JsonBody<LegacyS3Request>,
+    State(app): State<Arc<App>>,
+    Signed { caller, request }: Signed<ValidatorAccessRequest>,
 ) -> Result<Json<ValidatorAccessResponse>, ApiError> {
-    let presigner = app.s3()?;
-    check_expiry(body.expiry, app.now_unix())?;
-    let caller = authenticate(
-        &app,
-        legacy_fields(&body),
-        Requirement {
-            window: TimestampWindow::S3,
-            role: Role::Validator,
-            class: HotkeyClass::S3Grant,
-            limits: &limits,
-        },
-        |_, timestamp| vec![Commitment::ValidatorAccess { timestamp }.to_string()],
-    )?;
-    let settings = presigner.settings();
-    let now = now_utc(&app);
-    let expires = grant_expiry(now, settings.list_lifetime, body.expiry);
-    let prefix = "data/hotkey=";
-    record(&app, &caller, GrantKind::ValidatorRead, prefix, now, expires).await?;
+    let grant = app.grant_validator_read(&caller, request.expiry).await?;
     Ok(Json(ValidatorAccessResponse {
-        bucket: settings.bucket.clone(),
-        region: settings.region.clone(),
-        validator_hotkey: caller.hotkey.to_string(),
-        expiry: iso8601_millis(expires.timestamp_millis()),
-        expiry_seconds: (expires - now).num_seconds(),
+        bucket: grant.bucket,
+        region: grant.region,
+        validator_hotkey: caller.to_string(),
+        expiry: iso8601_millis(grant.expires.timestamp_millis()),
+        expiry_seconds: (grant.expires - grant.granted).num_seconds(),
         urls: ValidatorUrls {
-            global: GlobalUrls { list_all_data: presigner.list_url(prefix, None, now, expires) },
-            miners: MinerUrls { list_all_miners: presigner.list_url(prefix, Some("/"), now, expires) },
+            global: GlobalUrls { list_all_data: grant.list_all_url },
+            miners: MinerUrls { list_all_miners: grant.list_miners_url },
         },
         structure_info: structure_info(),
     }))
+}
+
+/// `POST /get-validator-access`, parsed.
+struct ValidatorAccessRequest {
+    expiry: Option<i64>,
+}
+
+impl SignedRequest for ValidatorAccessRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::VALIDATOR_ACCESS;
+    type Raw = LegacyS3Request;
+
+    fn parse(body: LegacyS3Request, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        Ok((ValidatorAccessRequest { expiry: body.expiry }, legacy_fields(&body)))
+    }
 }
 
 /// An upload grant for a validator's results under `validators/{hotkey}/{epochId}/`.
@@ -307,47 +229,36 @@ async fn validator_access(
     ),
 )]
 async fn validator_upload(
-    State(app): State<AppState>,
-    Extension(limits): Extension<Arc<RateLimits>>,
-    JsonBody(body): JsonBody<ValidatorUploadRequest>,
+    State(app): State<Arc<App>>,
+    Signed { caller, request }: Signed<ValidatorUploadGrantRequest>,
 ) -> Result<Json<ValidatorUploadResponse>, ApiError> {
-    let presigner = app.s3()?;
-    let raw_epoch = required(body.epoch_id.as_deref(), "epochId")?;
-    let epoch: EpochId = parse_value(raw_epoch)?;
-    let fields = SignedFields {
-        hotkey: body.hotkey.as_deref(),
-        signature: body.signature.as_deref(),
-        timestamp: body.timestamp,
-    };
-    let caller = authenticate(
-        &app,
-        fields,
-        Requirement {
-            window: TimestampWindow::S3,
-            role: Role::Validator,
-            class: HotkeyClass::S3Grant,
-            limits: &limits,
-        },
-        |_, timestamp| vec![Commitment::ValidatorUpload { timestamp }.to_string()],
-    )?;
-    let settings = presigner.settings();
-    let now = now_utc(&app);
-    let expires = grant_expiry(now, settings.upload_lifetime, None);
-    let policy_prefix = format!("validators/{}/", caller.hotkey);
-    let folder = validator_folder(&caller.hotkey, epoch);
-    let max_file_size = settings.object_size.1;
-    let upload = presigner.post_upload(&policy_prefix, &folder, (1, max_file_size), now, expires);
-    record(&app, &caller, GrantKind::ValidatorUpload, &folder, now, expires).await?;
+    let grant = app.grant_validator_upload(&caller, request.epoch).await?;
     Ok(Json(ValidatorUploadResponse {
         success: true,
-        message: format!("Upload access granted to {folder}"),
-        upload_url: upload.url.clone(),
-        url: upload.url,
-        fields: upload.fields.into_iter().collect(),
+        message: format!("Upload access granted to {}", grant.folder),
+        upload_url: grant.url.clone(),
+        url: grant.url,
+        fields: grant.fields.into_iter().collect(),
         metadata: UploadMetadata {
-            folder_path: folder,
-            expires_at: iso8601_millis(expires.timestamp_millis()),
-            max_file_size,
+            folder_path: grant.folder,
+            expires_at: iso8601_millis(grant.expires.timestamp_millis()),
+            max_file_size: grant.max_file_size,
         },
     }))
+}
+
+/// `POST /api/v1/s3-access/validator-upload`, parsed.
+struct ValidatorUploadGrantRequest {
+    epoch: EpochId,
+}
+
+impl SignedRequest for ValidatorUploadGrantRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::VALIDATOR_UPLOAD;
+    type Raw = ValidatorUploadRequest;
+
+    fn parse(body: ValidatorUploadRequest, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let epoch: EpochId = parse_value(required(body.epoch_id.as_deref(), "epochId")?)?;
+        let fields = SignedFields { hotkey: body.hotkey, signature: body.signature, timestamp: body.timestamp };
+        Ok((ValidatorUploadGrantRequest { epoch }, fields))
+    }
 }

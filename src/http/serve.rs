@@ -14,7 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::HttpLimits;
+use crate::settings::HttpSettings;
 
 /// Above this many header fields hyper itself refuses the request (without a body); the router answers
 /// [`MAX_HEADER_COUNT`] and beyond in the contract's error body first.
@@ -22,10 +22,10 @@ const HYPER_MAX_HEADERS: usize = 256;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests
 /// finish (at most the request timeout plus a little) and closes idle connections.
-pub async fn serve(
+pub async fn serve_connections(
     listener: TcpListener,
     router: Router,
-    limits: HttpLimits,
+    limits: HttpSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -11,24 +11,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use store::LocalStore;
 
+use crate::app::SystemClock;
+use crate::boot::RunningServer;
 use crate::chain::file::FileSource;
+use crate::chain::MetagraphSpec;
 use crate::client::miner::{EpochWork, Miner, MinerError};
 use crate::client::scraper::{ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
 use crate::client::validator::{EpochJudgement, Validator, ValidatorError, ValidatorSettings};
 use crate::client::verifier::SyntheticVerifier;
 use crate::client::{synthetic, ZipcoordClient};
-use crate::config::ServeArgs;
-use crate::domain::epoch::EpochId;
+use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::keys::Keypair;
 use crate::domain::listing::Listing;
-use crate::server::RunningServer;
-use crate::service::SystemTime;
+use crate::s3::{S3Settings, UploadMode};
+use crate::settings::{EpochSettings, RateLimitSettings, Settings};
 
 /// What a local network is made of.
 #[derive(Debug, Clone)]
@@ -42,8 +43,8 @@ pub struct LocalnetOptions {
     pub database_url: Option<String>,
     /// Holds the database, the metagraph file and the bucket.
     pub data_dir: PathBuf,
-    /// More `serve` flags (e.g. `--s3-upload-mode put`).
-    pub extra_serve_args: Vec<String>,
+    /// How miners upload: POST policies or presigned PUTs.
+    pub upload_mode: UploadMode,
 }
 
 /// A running local network's infrastructure: the store, the server, and the keys it registered.
@@ -54,12 +55,6 @@ pub struct Localnet {
     pub metagraph_path: PathBuf,
     pub miners: Vec<Keypair>,
     pub validators: Vec<Keypair>,
-}
-
-#[derive(Parser)]
-struct ServeCommandLine {
-    #[command(flatten)]
-    args: ServeArgs,
 }
 
 /// `//Miner1`, `//Miner2`...: derivable by anyone, like the dev accounts, so never for real funds.
@@ -98,22 +93,15 @@ impl Localnet {
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", options.data_dir.join("localnet.db").display()));
-        let mut argv: Vec<String> = vec!["serve".into()];
-        for (flag, value) in [
-            ("--listen", options.listen.to_string()),
-            ("--database-url", database_url),
-            ("--metagraph", format!("file:{}", metagraph_path.display())),
-            ("--epoch-seconds", options.epoch_seconds.to_string()),
-            ("--target-listings", options.target_listings.to_string()),
-            // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
-            ("--rate-limits", "off".into()),
-        ] {
-            argv.extend([flag.to_string(), value]);
-        }
-        argv.extend(store.serve_args());
-        argv.extend(options.extra_serve_args.iter().cloned());
-        let args = ServeCommandLine::try_parse_from(argv).context("localnet server settings")?.args;
-        let server = crate::server::start(&args, Arc::new(SystemTime), true).await?;
+        let mut settings = Settings::new(database_url, MetagraphSpec::File(metagraph_path.clone()));
+        settings.listen = options.listen;
+        let clock = EpochClock::from_seconds(options.epoch_seconds).map_err(anyhow::Error::msg)?;
+        settings.epochs = EpochSettings { clock, ..settings.epochs };
+        settings.epochs.policy.target_listings = options.target_listings;
+        // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
+        settings.rate_limits = RateLimitSettings::off();
+        settings.s3 = Ok(S3Settings { upload_mode: options.upload_mode, ..store.s3_settings() });
+        let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
         let url = format!("http://{}", server.addr);
         Ok(Localnet { store, server, url, metagraph_path, miners, validators })
     }

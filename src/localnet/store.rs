@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use tokio::task::JoinHandle;
 
+use crate::s3::{Addressing, S3Secret, S3Settings};
+use crate::settings::s3_store;
+
 /// A running store with one bucket.
 pub struct LocalStore {
     pub addr: SocketAddr,
@@ -58,22 +61,12 @@ impl LocalStore {
         format!("http://{}", self.addr)
     }
 
-    /// The `serve` flags that point zipcoord at this store (path-style addressing).
-    pub fn serve_args(&self) -> Vec<String> {
-        [
-            "--s3-endpoint",
-            &self.endpoint(),
-            "--s3-bucket",
-            &self.bucket,
-            "--s3-access-key-id",
-            &self.access_key_id,
-            "--s3-secret-access-key",
-            &self.secret_access_key,
-            "--s3-path-style",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    /// Settings that point zipcoord at this store (path-style addressing, the defaults otherwise).
+    pub fn s3_settings(&self) -> S3Settings {
+        let secret = S3Secret::new(self.secret_access_key.clone());
+        let store =
+            s3_store(&self.endpoint(), &self.bucket, &self.access_key_id, secret).expect("a loopback endpoint parses");
+        S3Settings { addressing: Addressing::Path, ..store }
     }
 
     /// Where object `key` lies on disk.

@@ -1,17 +1,19 @@
-//! Background work. Each task is a public `tick` (one unit of work, called directly by tests) and a loop that
-//! calls it on an interval until cancelled.
+//! Every background loop of a server, started from one place ([`spawn_all`]): epoch creation, metagraph
+//! refresh, retention, and pruning the rate limiters' idle keys. Each task is a public `tick` (one unit of work,
+//! called directly by tests) and a loop that calls it on an interval until cancelled.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::service::AppState;
+use crate::app::App;
 use crate::storage::PruneCounts;
 
 /// Creates the next epoch's assignment once it is within the lead time (and the current one if missing).
-pub async fn epoch_tick(app: &AppState) {
-    if let Err(error) = app.current_assignment().await {
+pub async fn epoch_tick(app: &App) {
+    if let Err(error) = app.ensure_epoch(app.current_epoch_id()).await {
         tracing::warn!(%error, "current epoch unavailable");
     }
     match app.precreate_next_epoch().await {
@@ -22,7 +24,7 @@ pub async fn epoch_tick(app: &AppState) {
 }
 
 /// Reloads the metagraph; on failure the last good snapshot stays in use. Returns whether it succeeded.
-pub async fn metagraph_tick(app: &AppState) -> bool {
+pub async fn metagraph_tick(app: &App) -> bool {
     match app.refresh_metagraph().await {
         Ok(snapshot) => {
             tracing::debug!(neurons = snapshot.neurons.len(), block = ?snapshot.block, "metagraph refreshed");
@@ -36,7 +38,7 @@ pub async fn metagraph_tick(app: &AppState) -> bool {
 }
 
 /// Prunes history past the retention age. Idempotent, so every replica may run it.
-pub async fn retention_tick(app: &AppState) {
+pub async fn retention_tick(app: &App) {
     match app.prune_history().await {
         Ok(counts) if counts == PruneCounts::default() => {}
         Ok(counts) => tracing::info!(
@@ -55,9 +57,10 @@ const METAGRAPH_RETRY: Duration = Duration::from_secs(15);
 
 /// Refreshes the metagraph every `period`, and sooner after a failure so that a chain outage costs as little
 /// freshness as possible.
-async fn refresh_metagraph_loop(app: AppState, period: Duration, cancel: CancellationToken) {
+async fn refresh_metagraph_loop(app: Arc<App>, cancel: CancellationToken) {
+    let period = app.settings().chain.refresh;
     // The first snapshot was loaded (or attempted) at start.
-    let mut wait = if app.metagraph().last_failure().is_some() { METAGRAPH_RETRY.min(period) } else { period };
+    let mut wait = if app.metagraph_refresh_failed() { METAGRAPH_RETRY.min(period) } else { period };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -84,10 +87,11 @@ where
 }
 
 /// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time), the
-/// metagraph every `metagraph_refresh`, and retention hourly.
+/// metagraph every refresh period, retention hourly, and `prune_limits` (the HTTP edge's rate limiters
+/// forgetting idle keys) every minute.
 pub fn spawn_all(
-    app: AppState,
-    metagraph_refresh: Duration,
+    app: Arc<App>,
+    prune_limits: impl Fn() + Send + Sync + 'static,
     cancel: CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let epochs = {
@@ -100,6 +104,16 @@ pub fn spawn_all(
         let cancel = cancel.clone();
         tokio::spawn(async move { run_every(Duration::from_secs(3600), cancel, || retention_tick(&app)).await })
     };
-    let metagraph = tokio::spawn(refresh_metagraph_loop(app, metagraph_refresh, cancel));
-    vec![epochs, retention, metagraph]
+    let limiters = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            run_every(Duration::from_secs(60), cancel, || {
+                prune_limits();
+                std::future::ready(())
+            })
+            .await
+        })
+    };
+    let metagraph = tokio::spawn(refresh_metagraph_loop(app, cancel));
+    vec![epochs, retention, limiters, metagraph]
 }

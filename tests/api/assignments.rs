@@ -1,7 +1,7 @@
 //! The success shapes of stats, `/current` and `/epoch/{id}`, field by field, and what is never revealed.
 
 use serde_json::Value;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::EpochId;
 
 use crate::helpers::{assert_error, TestApp, START_MS};
@@ -165,7 +165,7 @@ async fn current_serves_the_assignment_in_the_contract_shape() {
     let app = TestApp::spawn().await;
     let ts = app.now();
     let key = &app.keys.miner;
-    let signature = key.sign(Commitment::CurrentAssignment { timestamp: ts }.to_string().as_bytes()).to_hex();
+    let signature = key.sign(endpoint::CURRENT.commitment(&SignedValues::at(ts)).as_bytes()).to_hex();
     let (status, body) =
         app.get_signed("/api/v1/zipcode-assignments/current", key.hotkey().as_str(), &signature, &ts.to_string()).await;
     assert_eq!(status, 200, "{body}");

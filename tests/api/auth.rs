@@ -1,7 +1,8 @@
 //! Signed-request checks on every signed endpoint, and interop with the signatures of `bittensor-wallet`.
 
 use serde_json::Value;
-use zipcoord::domain::auth::{verify_hotkey_signature, Commitment, Hotkey, HotkeySignature};
+use zipcoord::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature};
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::keys::Keypair;
 
 use crate::helpers::{assert_error, TestApp};
@@ -20,14 +21,16 @@ fn signed_gets(app: &TestApp) -> Vec<(SignedGet, &Keypair)> {
         (
             SignedGet {
                 path: CURRENT.to_string(),
-                commitment: Box::new(|ts| Commitment::CurrentAssignment { timestamp: ts }.to_string()),
+                commitment: Box::new(|ts| endpoint::CURRENT.commitment(&SignedValues::at(ts))),
             },
             &app.keys.miner,
         ),
         (
             SignedGet {
                 path: format!("/api/v1/zipcode-assignments/epoch/{epoch}"),
-                commitment: Box::new(move |ts| Commitment::EpochValidation { epoch, timestamp: ts }.to_string()),
+                commitment: Box::new(move |ts| {
+                    endpoint::EPOCH.commitment(&SignedValues::at(ts).epoch(&epoch.to_string()))
+                }),
             },
             &app.keys.validator,
         ),

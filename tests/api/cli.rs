@@ -63,10 +63,11 @@ fn the_s3_secret_never_reaches_logs_responses_or_help() {
     let server = DevServer::spawn_on_sqlite(&env);
     let base = server.base.clone();
     let charlie = zipcoord::domain::keys::Keypair::from_uri("//Charlie").unwrap();
-    let now = zipcoord::service::TimeSource::now_ms(&zipcoord::service::SystemTime) / 1000;
+    let now = zipcoord::client::unix_now();
     let hotkey = charlie.hotkey();
-    let message = zipcoord::domain::auth::Commitment::FolderAccess { coldkey: "ck", hotkey: &hotkey, timestamp: now };
-    let signature = charlie.sign(message.to_string().as_bytes()).to_hex();
+    let values = zipcoord::domain::endpoint::SignedValues::new(hotkey.as_str(), now).coldkey("ck");
+    let message = zipcoord::domain::endpoint::FOLDER_ACCESS.commitment(&values);
+    let signature = charlie.sign(message.as_bytes()).to_hex();
     let body =
         serde_json::json!({"coldkey": "ck", "hotkey": hotkey.to_string(), "timestamp": now, "signature": signature});
     let (status, ok) = raw_http::request("POST", &format!("{base}/get-folder-access"), &body.to_string());

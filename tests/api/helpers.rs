@@ -3,17 +3,16 @@
 
 use std::sync::Arc;
 
-use clap::Parser;
 use serde_json::Value;
 use tempfile::TempDir;
-use zipcoord::cli::{Cli, Command};
+use zipcoord::app::{App, Clock, ManualClock, SystemClock};
+use zipcoord::boot::{self, RunningServer};
 use zipcoord::client::ZipcoordClient;
-use zipcoord::config::ServeArgs;
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::nonce::ServerSecret;
 use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
-use zipcoord::server::{self, RunningServer};
-use zipcoord::service::{ManualTime, TimeSource};
+use zipcoord::settings::Settings;
 use zipcoord::storage::{ImportMode, Store};
 
 /// 2025-10-01T17:00:00Z: one hour into epoch 2025-10-01T16-00-00 with 4-hour epochs.
@@ -86,6 +85,9 @@ pub fn synthetic_universe(count: usize) -> Vec<ZipcodeRecord> {
         .collect()
 }
 
+/// A change to the server's settings, made before it starts.
+pub type AdjustSettings = Box<dyn FnOnce(&mut Settings) + Send>;
+
 pub struct TestOptions {
     pub universe: Universe,
     /// `--secret`; `None` lets the server generate and store one.
@@ -93,7 +95,8 @@ pub struct TestOptions {
     /// Start the hand-set clock at the real time (for peers that check time themselves, like S3), instead of
     /// [`START_MS`].
     pub real_time: bool,
-    pub extra_args: Vec<String>,
+    /// Changes to the server's settings (limits, S3 store, chain timing...).
+    pub settings: Option<AdjustSettings>,
     /// `--metagraph`; `None` writes a metagraph file of [`TestOptions::keys`].
     pub metagraph: Option<String>,
     /// The test's hotkeys; `None` generates fresh ones.
@@ -106,7 +109,7 @@ impl Default for TestOptions {
             universe: Universe::Synthetic(600),
             secret: Some(SECRET_HEX),
             real_time: false,
-            extra_args: Vec::new(),
+            settings: None,
             metagraph: None,
             keys: None,
         }
@@ -117,21 +120,13 @@ pub struct TestApp {
     pub server: Option<RunningServer>,
     pub client: ZipcoordClient,
     pub base_url: String,
-    pub time: Arc<ManualTime>,
+    pub time: Arc<ManualClock>,
     pub keys: TestKeys,
     pub db_url: String,
     /// Holds the database and metagraph files for the life of the test.
     _dir: TempDir,
-    args: ServeArgs,
+    settings: Settings,
     http: reqwest::Client,
-}
-
-pub fn serve_args(extra: &[String]) -> ServeArgs {
-    let argv = ["zipcoord".to_string(), "serve".to_string()].into_iter().chain(extra.iter().cloned());
-    match Cli::try_parse_from(argv).expect("valid test arguments").command {
-        Command::Serve(args) => *args,
-        other => panic!("not a serve command: {other:?}"),
-    }
 }
 
 impl TestApp {
@@ -159,22 +154,16 @@ impl TestApp {
             store.import_zipcodes(&records, "test", ImportMode::Merge, START_MS).await.unwrap();
             store.close().await;
         }
-        let mut argv = vec![
-            "--listen".to_string(),
-            "127.0.0.1:0".to_string(),
-            "--database-url".to_string(),
-            db_url.clone(),
-            "--metagraph".to_string(),
-            metagraph,
-        ];
-        if let Some(secret) = options.secret {
-            argv.extend(["--secret".to_string(), secret.to_string()]);
+        let mut settings = Settings::new(db_url.clone(), metagraph.parse().expect("a valid metagraph spec"));
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        settings.secret = options.secret.map(|hex| ServerSecret::from_hex(hex).unwrap());
+        settings.background_tasks = false;
+        if let Some(adjust) = options.settings {
+            adjust(&mut settings);
         }
-        argv.extend(options.extra_args);
-        let args = serve_args(&argv);
-        let start_ms = if options.real_time { zipcoord::service::SystemTime.now_ms() } else { START_MS };
-        let time = Arc::new(ManualTime::new(start_ms));
-        let server = server::start(&args, time.clone(), false).await.expect("server starts");
+        let start_ms = if options.real_time { SystemClock.now_ms() } else { START_MS };
+        let time = Arc::new(ManualClock::new(start_ms));
+        let server = boot::start(settings.clone(), time.clone()).await.expect("server starts");
         let base_url = format!("http://{}", server.addr);
         TestApp {
             client: ZipcoordClient::new(base_url.clone()),
@@ -184,19 +173,19 @@ impl TestApp {
             keys,
             db_url,
             _dir: dir,
-            args,
+            settings,
             http: reqwest::Client::new(),
         }
     }
 
-    pub fn app(&self) -> &zipcoord::service::AppState {
+    pub fn app(&self) -> &Arc<App> {
         &self.server.as_ref().expect("running").app
     }
 
     /// Stops the server gracefully and starts a new one on the same database, metagraph and clock.
     pub async fn restart(&mut self) {
         self.server.take().expect("running").shutdown().await.unwrap();
-        let server = server::start(&self.args, self.time.clone(), false).await.expect("server restarts");
+        let server = boot::start(self.settings.clone(), self.time.clone()).await.expect("server restarts");
         self.base_url = format!("http://{}", server.addr);
         self.client = ZipcoordClient::new(self.base_url.clone());
         self.server = Some(server);
@@ -204,7 +193,7 @@ impl TestApp {
 
     /// Another server process-equivalent on the same database and clock: a replica.
     pub async fn spawn_replica(&self) -> RunningServer {
-        server::start(&self.args, self.time.clone(), false).await.expect("replica starts")
+        boot::start(self.settings.clone(), self.time.clone()).await.expect("replica starts")
     }
 
     /// Moves the clock on and refreshes the metagraph, as the background task would have meanwhile.

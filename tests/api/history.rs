@@ -2,11 +2,13 @@
 
 use clap::Parser;
 use serde_json::Value;
+use zipcoord::cli::export::export_history;
 use zipcoord::cli::Cli;
 use zipcoord::client::status_request;
 use zipcoord::domain::status::MinerStatus;
-use zipcoord::export::export_history;
 use zipcoord::storage::PruneCounts;
+
+use zipcoord::settings::{days, Settings};
 
 use crate::helpers::{TestApp, TestOptions};
 
@@ -26,7 +28,7 @@ async fn epoch_with_reports(app: &TestApp, reports: usize) -> (zipcoord::domain:
 #[tokio::test]
 async fn history_past_the_retention_age_is_pruned_and_nothing_newer() {
     let app = TestApp::spawn_with(TestOptions {
-        extra_args: vec!["--retention-days".into(), "10".into()],
+        settings: Some(Box::new(|s: &mut Settings| s.retention = days(10))),
         ..TestOptions::default()
     })
     .await;

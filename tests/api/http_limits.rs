@@ -7,13 +7,15 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use zipcoord::settings::{HttpSettings, Settings};
+
 use crate::helpers::{assert_error, TestApp, TestOptions};
 
 const STATS: &str = "/api/v1/zipcode-assignments/stats";
 
-async fn spawn(extra: &[&str]) -> TestApp {
+async fn spawn(adjust: impl FnOnce(&mut HttpSettings) + Send + 'static) -> TestApp {
     TestApp::spawn_with(TestOptions {
-        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        settings: Some(Box::new(|settings: &mut Settings| adjust(&mut settings.http))),
         ..TestOptions::default()
     })
     .await
@@ -31,7 +33,7 @@ async fn get_with_headers(app: &TestApp, headers: &[(String, String)]) -> (u16, 
 
 #[tokio::test]
 async fn oversized_or_too_many_headers_get_431_in_the_error_shape() {
-    let app = spawn(&["--max-header-bytes", "8192"]).await;
+    let app = spawn(|http| http.max_header_bytes = 8192).await;
     let (status, _) = get_with_headers(&app, &[("x-note".into(), "a".repeat(7_000))]).await;
     assert_eq!(status, 200, "within the limit");
 
@@ -83,7 +85,7 @@ async fn exchange(app: &TestApp, head: &str, body_part: &str, wait: Duration) ->
 
 #[tokio::test]
 async fn a_request_whose_body_never_completes_is_answered_at_the_time_limit() {
-    let app = spawn(&["--request-timeout-seconds", "1"]).await;
+    let app = spawn(|http| http.request_timeout = Duration::from_secs(1)).await;
     let head = format!(
         "POST /api/v1/zipcode-assignments/status HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
          Content-Length: 400\r\n\r\n",
@@ -99,7 +101,7 @@ async fn a_request_whose_body_never_completes_is_answered_at_the_time_limit() {
 
 #[tokio::test]
 async fn a_request_head_that_trickles_in_is_cut_off() {
-    let app = spawn(&["--header-read-timeout-seconds", "1"]).await;
+    let app = spawn(|http| http.header_read_timeout = Duration::from_secs(1)).await;
     let partial = format!("GET {STATS} HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
     let (elapsed, _) = exchange(&app, &partial, "", Duration::from_secs(10)).await;
     assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5), "closed after {elapsed:?}");
@@ -108,7 +110,7 @@ async fn a_request_head_that_trickles_in_is_cut_off() {
 
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
-    let app = spawn(&[]).await;
+    let app = spawn(|_| {}).await;
     let http = reqwest::Client::new();
     let mut seen = std::collections::HashSet::new();
     for path in [STATS, "/healthcheck", "/nowhere", "/api/v1/zipcode-assignments/current"] {
@@ -124,7 +126,7 @@ async fn every_answer_carries_a_request_id() {
 
 #[tokio::test]
 async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
-    let mut app = spawn(&[]).await;
+    let mut app = spawn(|_| {}).await;
     let address = app.base_url.trim_start_matches("http://").to_string();
     let body = r#"{"hotkey": "not-a-hotkey", "signature": "00", "timestamp": 1}"#;
     let head = format!(

@@ -3,8 +3,10 @@
 use std::net::IpAddr;
 
 use zipcoord::client::status_request;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::status::MinerStatus;
+
+use zipcoord::settings::{RateLimitSettings, Settings};
 
 use crate::helpers::{assert_error, TestApp, TestOptions};
 
@@ -66,8 +68,10 @@ async fn a_flood_from_one_address_is_turned_away_while_others_are_served() {
 
 #[tokio::test]
 async fn junk_signatures_never_spend_a_hotkeys_quota() {
-    let options =
-        TestOptions { extra_args: vec!["--rate-limit-current-per-hour".into(), "5".into()], ..TestOptions::default() };
+    let options = TestOptions {
+        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = 5)),
+        ..TestOptions::default()
+    };
     let app = TestApp::spawn_with(options).await;
     let miner = &app.keys.miner;
     let now = app.now();
@@ -90,7 +94,7 @@ async fn junk_signatures_never_spend_a_hotkeys_quota() {
     assert!((600..700).contains(&unauthorized) && limited > 1_000, "{unauthorized} rejected, {limited} limited");
 
     // The miner's own budget of 5 is intact, and it is enforced.
-    let signature = miner.sign(Commitment::CurrentAssignment { timestamp: now }.to_string().as_bytes()).to_hex();
+    let signature = miner.sign(endpoint::CURRENT.commitment(&SignedValues::at(now)).as_bytes()).to_hex();
     let real = format!(
         "{}/api/v1/zipcode-assignments/current?hotkey={}&signature={signature}&timestamp={now}",
         app.base_url,
@@ -141,7 +145,7 @@ async fn the_contracts_load_passes_with_the_default_limits() {
 #[tokio::test]
 async fn trusted_proxies_name_the_client_and_limits_can_be_switched_off() {
     let proxied = TestApp::spawn_with(TestOptions {
-        extra_args: vec!["--trusted-proxy-hops".into(), "1".into()],
+        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.trusted_proxy_hops = 1)),
         ..TestOptions::default()
     })
     .await;
@@ -154,7 +158,7 @@ async fn trusted_proxies_name_the_client_and_limits_can_be_switched_off() {
     assert_eq!(get(&proxy, &url, Some("198.51.100.8")).await.status().as_u16(), 200);
 
     let open = TestApp::spawn_with(TestOptions {
-        extra_args: vec!["--rate-limits".into(), "off".into()],
+        settings: Some(Box::new(|s: &mut Settings| s.rate_limits = RateLimitSettings::off())),
         ..TestOptions::default()
     })
     .await;

@@ -1,8 +1,10 @@
 //! `/metrics` after real traffic: the counters move and the metagraph gauges describe the snapshot.
 
 use zipcoord::client::status_request;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::status::MinerStatus;
+
+use zipcoord::settings::Settings;
 
 use crate::helpers::{TestApp, TestOptions};
 
@@ -25,7 +27,7 @@ async fn scrape(app: &TestApp) -> String {
 #[tokio::test]
 async fn traffic_moves_the_counters() {
     let app = TestApp::spawn_with(TestOptions {
-        extra_args: vec!["--rate-limit-current-per-hour".into(), "2".into()],
+        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = 2)),
         ..TestOptions::default()
     })
     .await;
@@ -34,7 +36,7 @@ async fn traffic_moves_the_counters() {
     let current = r#"zipcoord_http_requests_total{method="GET",route="/api/v1/zipcode-assignments/current""#;
 
     let good = app.client.current(&app.keys.miner, now).await.unwrap();
-    let signature = app.keys.miner.sign(Commitment::CurrentAssignment { timestamp: now + 1 }.to_string().as_bytes());
+    let signature = app.keys.miner.sign(endpoint::CURRENT.commitment(&SignedValues::at(now + 1)).as_bytes());
     let (status, _) =
         app.get_signed(CURRENT, &app.keys.outsider.hotkey().to_string(), &signature.to_hex(), &now.to_string()).await;
     assert_eq!(status, 401);

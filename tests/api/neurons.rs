@@ -17,6 +17,7 @@ use zipcoord::client::validator::{EpochJudgement, MinerResult, ValidatorSettings
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::listing::ListingFile;
 use zipcoord::localnet::{InventingScraper, Localnet, LocalnetOptions};
+use zipcoord::s3::UploadMode;
 
 use crate::helpers::fresh_database_url;
 use crate::process::zipcoord;
@@ -112,7 +113,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
-        extra_serve_args: Vec::new(),
+        upload_mode: UploadMode::Post,
     };
     let net = Localnet::start(&options).await.unwrap();
     let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
@@ -235,7 +236,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
-        extra_serve_args: vec!["--s3-upload-mode".into(), "put".into()],
+        upload_mode: UploadMode::Put,
     };
     let net = Localnet::start(&options).await.unwrap();
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use zipcoord::client::status_request;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::status::MinerStatus;
@@ -30,7 +30,7 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
 /// `GET /current` signed by `key` now: (status, body).
 fn current(base: &str, key: &Keypair) -> (u16, Value) {
     let ts = now_unix();
-    let signature = key.sign(Commitment::CurrentAssignment { timestamp: ts }.to_string().as_bytes()).to_hex();
+    let signature = key.sign(endpoint::CURRENT.commitment(&SignedValues::at(ts)).as_bytes()).to_hex();
     let url = format!(
         "{base}/api/v1/zipcode-assignments/current?hotkey={}&signature={signature}&timestamp={ts}",
         key.hotkey()

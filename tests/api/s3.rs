@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::localnet::LocalStore;
+
+use zipcoord::s3::{S3Secret, S3Settings, UploadMode};
+use zipcoord::settings::Settings;
 
 use crate::helpers::{assert_error, TestApp, TestOptions};
 
@@ -29,14 +32,15 @@ impl S3Server {
         S3Server { store, _dir: dir }
     }
 
-    /// The store's flags with `secret` as the secret key (the wrong one, in some tests) and size limits.
-    fn args(&self, secret: &str, extra: &[&str]) -> Vec<String> {
-        let mut args = self.store.serve_args();
-        let secret_at = args.iter().position(|a| a == "--s3-secret-access-key").unwrap() + 1;
-        args[secret_at] = secret.to_string();
-        args.extend(["--s3-min-object-bytes", "1024", "--s3-max-object-bytes", "65536"].map(String::from));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+    /// The store's settings with `secret` as the secret key (the wrong one, in some tests), size limits and
+    /// `upload_mode`.
+    fn settings(&self, secret: &str, upload_mode: UploadMode) -> S3Settings {
+        S3Settings {
+            secret_access_key: S3Secret::new(secret),
+            object_size: (1024, 65_536),
+            upload_mode,
+            ..self.store.s3_settings()
+        }
     }
 
     fn stored(&self, key: &str) -> Option<Vec<u8>> {
@@ -44,14 +48,20 @@ impl S3Server {
     }
 }
 
-async fn spawn_with_s3(s3: &S3Server, secret: &str, extra: &[&str]) -> TestApp {
-    TestApp::spawn_with(TestOptions { real_time: true, extra_args: s3.args(secret, extra), ..TestOptions::default() })
-        .await
+async fn spawn_with_s3(s3: &S3Server, secret: &str, upload_mode: UploadMode) -> TestApp {
+    let store = s3.settings(secret, upload_mode);
+    TestApp::spawn_with(TestOptions {
+        real_time: true,
+        settings: Some(Box::new(|settings: &mut Settings| settings.s3 = Ok(store))),
+        ..TestOptions::default()
+    })
+    .await
 }
 
 fn folder_request(key: &Keypair, timestamp: i64, expiry: Option<i64>) -> Value {
     let hotkey = key.hotkey();
-    let message = Commitment::FolderAccess { coldkey: "5coldkey", hotkey: &hotkey, timestamp }.to_string();
+    let message =
+        endpoint::FOLDER_ACCESS.commitment(&SignedValues::new(hotkey.as_str(), timestamp).coldkey("5coldkey"));
     let mut body = json!({
         "coldkey": "5coldkey",
         "hotkey": hotkey.to_string(),
@@ -65,7 +75,7 @@ fn folder_request(key: &Keypair, timestamp: i64, expiry: Option<i64>) -> Value {
 }
 
 fn miner_request(validator: &Keypair, miner: &str, timestamp: i64) -> Value {
-    let message = Commitment::MinerSpecificAccess { miner_hotkey: miner, timestamp }.to_string();
+    let message = endpoint::MINER_ACCESS.commitment(&SignedValues::at(timestamp).miner_hotkey(miner));
     json!({
         "hotkey": validator.hotkey().to_string(),
         "timestamp": timestamp,
@@ -77,12 +87,12 @@ fn miner_request(validator: &Keypair, miner: &str, timestamp: i64) -> Value {
 }
 
 fn validator_request(validator: &Keypair, timestamp: i64) -> Value {
-    let message = Commitment::ValidatorAccess { timestamp }.to_string();
+    let message = endpoint::VALIDATOR_ACCESS.commitment(&SignedValues::at(timestamp));
     json!({"hotkey": validator.hotkey().to_string(), "timestamp": timestamp, "signature": validator.sign(message.as_bytes()).to_hex()})
 }
 
 fn upload_request(validator: &Keypair, epoch: &str, timestamp: i64) -> Value {
-    let message = Commitment::ValidatorUpload { timestamp }.to_string();
+    let message = endpoint::VALIDATOR_UPLOAD.commitment(&SignedValues::at(timestamp));
     json!({
         "hotkey": validator.hotkey().to_string(),
         "signature": validator.sign(message.as_bytes()).to_hex(),
@@ -122,7 +132,7 @@ fn listed_keys(xml: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_miner_uploads_into_its_folder_and_lists_it() {
     let s3 = S3Server::start().await;
-    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
     let miner = &app.keys.miner;
     let now = app.now();
     let (status, grant) = app.post_json("/get-folder-access", &folder_request(miner, now, Some(now + 86_400))).await;
@@ -160,7 +170,7 @@ async fn a_miner_uploads_into_its_folder_and_lists_it() {
 #[tokio::test]
 async fn the_store_rejects_everything_a_grant_does_not_allow() {
     let s3 = S3Server::start().await;
-    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
     let miner = &app.keys.miner;
     let now = app.now();
     let (_, grant) = app.post_json("/get-folder-access", &folder_request(miner, now, None)).await;
@@ -198,7 +208,7 @@ async fn the_store_rejects_everything_a_grant_does_not_allow() {
     assert!(status == 403 && text.contains("expired"), "{status} {text}");
 
     // A grant signed with the wrong secret.
-    let misconfigured = spawn_with_s3(&s3, "not-the-real-secret", &[]).await;
+    let misconfigured = spawn_with_s3(&s3, "not-the-real-secret", UploadMode::Post).await;
     let other = &misconfigured.keys.miner;
     let (status, wrong) =
         misconfigured.post_json("/get-folder-access", &folder_request(other, misconfigured.now(), None)).await;
@@ -219,7 +229,7 @@ async fn the_store_rejects_everything_a_grant_does_not_allow() {
 #[tokio::test]
 async fn validators_list_miners_and_upload_results() {
     let s3 = S3Server::start().await;
-    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
     let now = app.now();
     for (key, files) in [(&app.keys.miner, vec!["a.json", "b.json"]), (&app.keys.other_miner, vec!["c.json"])] {
         let (_, grant) = app.post_json("/get-folder-access", &folder_request(key, now, None)).await;
@@ -302,7 +312,7 @@ async fn validators_list_miners_and_upload_results() {
 #[tokio::test]
 async fn access_rules_and_errors() {
     let s3 = S3Server::start().await;
-    let app = spawn_with_s3(&s3, SECRET_KEY, &[]).await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
     let now = app.now();
     let miner = &app.keys.miner;
     let validator = &app.keys.validator;
@@ -397,7 +407,7 @@ async fn access_rules_and_errors() {
 #[tokio::test]
 async fn presigned_put_mode_works_against_the_same_store() {
     let s3 = S3Server::start().await;
-    let app = spawn_with_s3(&s3, SECRET_KEY, &["--s3-upload-mode", "put"]).await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Put).await;
     let miner = &app.keys.miner;
     let now = app.now();
     let mut request = folder_request(miner, now, None);

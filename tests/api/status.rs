@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use zipcoord::api::{StatusRequest, ZipcodeCompletion};
 use zipcoord::client::status_request;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::status::MinerStatus;
@@ -62,7 +62,11 @@ async fn a_miners_full_status_sequence_is_recorded() {
         let ts = app.now();
         let mut request = status_request(key, epoch, &nonce, MinerStatus::InProgress, ts);
         request.signature = key
-            .sign(Commitment::LegacyStatus { hotkey: &key.hotkey(), epoch, timestamp: ts }.to_string().as_bytes())
+            .sign(
+                endpoint::STATUS
+                    .accepted_commitments(&SignedValues::new(key.hotkey().as_str(), ts).epoch(&epoch.to_string()))[1]
+                    .as_bytes(),
+            )
             .to_hex();
         request.zipcodes_completed = zipcodes[..=i]
             .iter()
@@ -106,8 +110,11 @@ async fn bad_reports_are_rejected_and_change_nothing() {
     };
     let resign = |request: &mut StatusRequest, key: &Keypair| {
         let epoch: EpochId = request.epoch_id.parse().unwrap();
-        request.signature =
-            key.sign(Commitment::Status { epoch, timestamp: request.timestamp }.to_string().as_bytes()).to_hex();
+        request.signature = key
+            .sign(
+                endpoint::STATUS.commitment(&SignedValues::at(request.timestamp).epoch(&epoch.to_string())).as_bytes(),
+            )
+            .to_hex();
     };
 
     let cases: Vec<(StatusRequest, u16, &str)> = vec![

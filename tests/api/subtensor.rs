@@ -4,10 +4,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use zipcoord::domain::auth::Commitment;
+use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::keys::Keypair;
+use zipcoord::settings::{ChainSettings, Settings};
 
 use crate::fake_subtensor::{closed_port_url, Behaviour, FakeNeuron, FakeSubtensor, Runtime};
+
 use crate::helpers::{assert_error, TestApp, TestKeys, TestOptions};
 
 const NETUID: u16 = 46;
@@ -35,13 +37,18 @@ fn chain_neurons(keys: &TestKeys) -> Vec<FakeNeuron> {
     ]
 }
 
-async fn spawn_on(endpoints: &[String], keys: TestKeys, extra: &[&str]) -> TestApp {
-    let mut extra_args: Vec<String> = vec!["--chain-timeout-seconds".into(), "1".into()];
-    extra_args.extend(extra.iter().map(|s| s.to_string()));
+async fn spawn_on(
+    endpoints: &[String],
+    keys: TestKeys,
+    adjust: impl FnOnce(&mut ChainSettings) + Send + 'static,
+) -> TestApp {
     TestApp::spawn_with(TestOptions {
         metagraph: Some(format!("subtensor:{}", endpoints.join(","))),
         keys: Some(keys),
-        extra_args,
+        settings: Some(Box::new(|settings: &mut Settings| {
+            settings.chain.timeout = Duration::from_secs(1);
+            adjust(&mut settings.chain);
+        })),
         ..TestOptions::default()
     })
     .await
@@ -49,14 +56,15 @@ async fn spawn_on(endpoints: &[String], keys: TestKeys, extra: &[&str]) -> TestA
 
 async fn current(app: &TestApp, key: &Keypair) -> (u16, Value) {
     let now = app.now();
-    let signature = key.sign(Commitment::CurrentAssignment { timestamp: now }.to_string().as_bytes()).to_hex();
+    let signature = key.sign(endpoint::CURRENT.commitment(&SignedValues::at(now)).as_bytes()).to_hex();
     app.get_signed("/api/v1/zipcode-assignments/current", &key.hotkey().to_string(), &signature, &now.to_string()).await
 }
 
 async fn epoch_as(app: &TestApp, key: &Keypair) -> (u16, Value) {
     let now = app.now();
     let epoch = app.current_epoch();
-    let signature = key.sign(Commitment::EpochValidation { epoch, timestamp: now }.to_string().as_bytes()).to_hex();
+    let signature =
+        key.sign(endpoint::EPOCH.commitment(&SignedValues::at(now).epoch(&epoch.to_string())).as_bytes()).to_hex();
     let path = format!("/api/v1/zipcode-assignments/epoch/{epoch}");
     app.get_signed(&path, &key.hotkey().to_string(), &signature, &now.to_string()).await
 }
@@ -70,7 +78,7 @@ async fn assert_roles_follow_the_chain(app: &TestApp) {
     assert_eq!(epoch_as(app, &app.keys.validator).await.0, 200, "50,000 alpha over two coldkeys is enough");
     let (status, body) = epoch_as(app, &app.keys.poor_validator).await;
     assert_error(status, &body, 403, "stake below");
-    let snapshot = app.app().metagraph().snapshot().unwrap();
+    let snapshot = app.app().fresh_metagraph().unwrap();
     let stake = |key: &Keypair| snapshot.neuron(&key.hotkey()).unwrap().stake;
     assert_eq!(stake(&app.keys.validator), 50_000.0, "stake over two coldkeys is summed");
     assert_eq!(stake(&app.keys.poor_validator), 19_999.5, "rao are converted to alpha");
@@ -83,7 +91,7 @@ async fn assert_roles_follow_the_chain(app: &TestApp) {
 async fn the_published_layout_decodes_and_grants_roles() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
-    let app = spawn_on(&[node.url()], keys, &[]).await;
+    let app = spawn_on(&[node.url()], keys, |_| {}).await;
     assert_roles_follow_the_chain(&app).await;
 
     let (status, health) = app.get("/healthcheck").await;
@@ -103,7 +111,7 @@ async fn a_runtime_upgrade_that_adds_a_field_is_read_through_new_metadata() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
     node.set_runtime(Runtime::Upgraded);
-    let app = spawn_on(&[node.url()], keys, &[]).await;
+    let app = spawn_on(&[node.url()], keys, |_| {}).await;
     assert_roles_follow_the_chain(&app).await;
 
     // Live upgrade: the old layout first, then the new one at a new spec version.
@@ -133,7 +141,7 @@ async fn endpoints_are_tried_in_order_until_one_answers() {
     garbage.set_behaviour(Behaviour::Garbage);
     let healthy = FakeSubtensor::start(NETUID, neurons).await;
     let endpoints = [closed_port_url().await, erroring.url(), proxy_down.url(), garbage.url(), healthy.url()];
-    let app = spawn_on(&endpoints, keys, &[]).await;
+    let app = spawn_on(&endpoints, keys, |_| {}).await;
     assert_roles_follow_the_chain(&app).await;
     for failing in [&erroring, &proxy_down, &garbage] {
         assert_eq!(failing.calls(), ["chain_getFinalizedHead"], "each failing endpoint is asked once per refresh");
@@ -158,7 +166,7 @@ async fn a_slow_endpoint_times_out_and_the_next_one_answers() {
     slow.set_behaviour(Behaviour::Slow(Duration::from_secs(30)));
     let healthy = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
     let started = Instant::now();
-    let app = spawn_on(&[slow.url(), healthy.url()], keys, &[]).await;
+    let app = spawn_on(&[slow.url(), healthy.url()], keys, |_| {}).await;
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     assert_roles_follow_the_chain(&app).await;
 
@@ -173,7 +181,7 @@ async fn a_slow_endpoint_times_out_and_the_next_one_answers() {
 async fn malformed_data_keeps_the_last_good_snapshot() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
-    let app = spawn_on(&[node.url()], keys, &[]).await;
+    let app = spawn_on(&[node.url()], keys, |_| {}).await;
     let good_block = node.block();
 
     node.advance_block(10);
@@ -196,9 +204,11 @@ async fn malformed_data_keeps_the_last_good_snapshot() {
 async fn a_stale_snapshot_turns_signed_endpoints_away_with_503_until_the_chain_answers() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
-    let app =
-        spawn_on(&[node.url()], keys, &["--metagraph-refresh-seconds", "300", "--metagraph-max-age-seconds", "900"])
-            .await;
+    let app = spawn_on(&[node.url()], keys, |chain| {
+        chain.refresh = Duration::from_secs(300);
+        chain.max_age = Duration::from_secs(900);
+    })
+    .await;
     assert_eq!(app.get("/readyz").await.0, 200);
 
     node.set_behaviour(Behaviour::Unavailable);
@@ -234,7 +244,7 @@ async fn a_chain_unreachable_at_start_leaves_the_service_up_but_not_ready() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(NETUID, chain_neurons(&keys)).await;
     node.set_behaviour(Behaviour::Unavailable);
-    let app = spawn_on(&[node.url()], keys, &[]).await;
+    let app = spawn_on(&[node.url()], keys, |_| {}).await;
 
     assert_eq!(app.get("/api/v1/zipcode-assignments/stats").await.0, 200);
     assert_eq!(app.get("/livez").await.0, 200);
@@ -256,7 +266,7 @@ async fn a_chain_unreachable_at_start_leaves_the_service_up_but_not_ready() {
 async fn the_netuid_selects_the_subnet() {
     let keys = TestKeys::generate();
     let node = FakeSubtensor::start(428, chain_neurons(&keys)).await;
-    let app = spawn_on(&[node.url()], keys, &["--netuid", "428"]).await;
+    let app = spawn_on(&[node.url()], keys, |chain| chain.netuid = 428).await;
     assert_roles_follow_the_chain(&app).await;
     let (_, health) = app.get("/healthcheck").await;
     assert_eq!(health["metagraph"]["netuid"], 428);

@@ -7,8 +7,10 @@ pub mod decode;
 pub mod rpc;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use parity_scale_codec::Encode;
 use serde_json::json;
@@ -72,7 +74,7 @@ impl SubtensorSource {
         spec_version: u64,
         head: &str,
     ) -> Result<Arc<NeuronLayout>, String> {
-        if let Some((cached_version, layout)) = &*self.layout.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some((cached_version, layout)) = &*self.layout.lock() {
             if *cached_version == spec_version {
                 return Ok(layout.clone());
             }
@@ -83,7 +85,7 @@ impl SubtensorSource {
             .map_err(|e| format!("metadata: {e}"))?;
         let layout = Arc::new(NeuronLayout::from_metadata_at_version(&metadata).map_err(|e| e.to_string())?);
         tracing::info!(spec_version, "loaded the runtime's metadata");
-        *self.layout.lock().unwrap_or_else(|e| e.into_inner()) = Some((spec_version, layout.clone()));
+        *self.layout.lock() = Some((spec_version, layout.clone()));
         Ok(layout)
     }
 }

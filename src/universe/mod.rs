@@ -1,6 +1,8 @@
 //! The built-in zipcode universe: the standard, active US zipcodes of the `zipcodes` crate, extracted at build
 //! time into a sorted table embedded in the binary, with the operator's prior of expected listings until real
-//! figures are imported.
+//! figures are imported; and ([`csv`]) the CSV formats operators import real figures from.
+
+pub mod csv;
 
 use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 

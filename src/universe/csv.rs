@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
+use super::Location;
 use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
-use crate::universe::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvFormat {

@@ -1,54 +1,22 @@
-//! Typed settings from flags and environment variables (`ZIPCOORD_*`), each with a safe default where one
-//! exists. Secrets are parsed straight into redacting types and environment values are hidden from `--help`.
+//! The server's flags and `ZIPCOORD_*` environment variables, turned into one typed [`Settings`]. Defaults come
+//! from [`crate::settings::defaults`]; secrets are parsed straight into redacting types and environment values
+//! are hidden from `--help`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
 
-use crate::chain::subtensor::rpc::RpcEndpoint;
-use crate::chain::subtensor::FINNEY_ENDPOINT;
+use crate::chain::MetagraphSpec;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
-use crate::http::limits::RateLimitSettings;
-use crate::s3::{parse_endpoint, Addressing, S3Secret, S3Settings, UploadMode};
-
-/// Where the metagraph comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetagraphSpec {
-    /// The well-known dev keys (local networks only).
-    Dev,
-    /// A JSON file of neurons, re-read on every refresh.
-    File(PathBuf),
-    /// The chain, over these JSON-RPC endpoints tried in order.
-    Subtensor(Vec<RpcEndpoint>),
-}
-
-impl FromStr for MetagraphSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "dev" {
-            Ok(MetagraphSpec::Dev)
-        } else if let Some(path) = s.strip_prefix("file:").filter(|p| !p.is_empty()) {
-            Ok(MetagraphSpec::File(PathBuf::from(path)))
-        } else if s == "subtensor" {
-            Ok(MetagraphSpec::Subtensor(vec![FINNEY_ENDPOINT.parse()?]))
-        } else if let Some(list) = s.strip_prefix("subtensor:") {
-            let endpoints = list.split(',').map(str::parse).collect::<Result<Vec<RpcEndpoint>, _>>()?;
-            Ok(MetagraphSpec::Subtensor(endpoints))
-        } else {
-            // Never echo the value: a subtensor URL may carry an API key.
-            Err("unsupported metagraph source: use 'dev', 'file:PATH', 'subtensor' (the public finney \
-                 entrypoint) or 'subtensor:URL[,URL...]'"
-                .to_string())
-        }
-    }
-}
+use crate::s3::{Addressing, S3Secret, S3Settings, UploadMode};
+use crate::settings::{
+    days, defaults, s3_store, ChainSettings, EpochSettings, HttpSettings, RateLimitSettings, S3Config, Settings,
+};
 
 /// A secret as given on the command line or in the environment. Parsing never fails here, so clap never echoes
 /// the value in an error; it is validated by whoever turns it into a typed secret.
@@ -84,7 +52,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// SQLite file (`sqlite://PATH`) or PostgreSQL (`postgres://...`).
-    #[arg(long, env = "ZIPCOORD_DATABASE_URL", default_value = "sqlite://zipcoord.db", hide_env_values = true)]
+    #[arg(long, env = "ZIPCOORD_DATABASE_URL", default_value = defaults::DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 }
 
@@ -92,35 +60,35 @@ pub struct DatabaseArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EpochArgs {
     /// Epoch length in minutes; must divide 1440 so epochs align to UTC midnight.
-    #[arg(long, env = "ZIPCOORD_EPOCH_MINUTES", default_value_t = 240, value_parser = parse_epoch_minutes)]
+    #[arg(long, env = "ZIPCOORD_EPOCH_MINUTES", default_value_t = defaults::EPOCH_MINUTES, value_parser = parse_epoch_minutes)]
     pub epoch_minutes: u32,
     /// Epoch length in seconds, for local networks and end-to-end tests only: overrides `--epoch-minutes`;
     /// at least 10 and must divide 86400.
     #[arg(long, env = "ZIPCOORD_EPOCH_SECONDS", value_parser = parse_epoch_seconds)]
     pub epoch_seconds: Option<u32>,
     /// Expected listings per epoch.
-    #[arg(long, env = "ZIPCOORD_TARGET_LISTINGS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ZIPCOORD_TARGET_LISTINGS", default_value_t = defaults::TARGET_LISTINGS, value_parser = clap::value_parser!(u32).range(1..))]
     pub target_listings: u32,
     /// Allowed deviation of the sum of expected listings, in percent.
-    #[arg(long, env = "ZIPCOORD_TOLERANCE_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=50))]
+    #[arg(long, env = "ZIPCOORD_TOLERANCE_PERCENT", default_value_t = defaults::TOLERANCE_PERCENT, value_parser = clap::value_parser!(u32).range(0..=50))]
     pub tolerance_percent: u32,
     /// Zipcodes expecting fewer listings are never picked.
-    #[arg(long, env = "ZIPCOORD_MIN_LISTINGS", default_value_t = 10)]
+    #[arg(long, env = "ZIPCOORD_MIN_LISTINGS", default_value_t = defaults::MIN_LISTINGS)]
     pub min_listings: u32,
     /// Zipcodes expecting more listings are never picked.
-    #[arg(long, env = "ZIPCOORD_MAX_LISTINGS", default_value_t = 3_000)]
+    #[arg(long, env = "ZIPCOORD_MAX_LISTINGS", default_value_t = defaults::MAX_LISTINGS)]
     pub max_listings: u32,
     /// Hours before a zipcode may be assigned again (relaxed when the target is otherwise unreachable).
-    #[arg(long, env = "ZIPCOORD_COOLDOWN_HOURS", default_value_t = 24)]
+    #[arg(long, env = "ZIPCOORD_COOLDOWN_HOURS", default_value_t = defaults::COOLDOWN_HOURS)]
     pub cooldown_hours: u32,
     /// Upper bound on zipcodes per epoch (none by default).
     #[arg(long, env = "ZIPCOORD_MAX_ZIPCODES")]
     pub max_zipcodes: Option<usize>,
     /// Minutes before an epoch starts at which its assignment is created.
-    #[arg(long, env = "ZIPCOORD_EPOCH_LEAD_MINUTES", default_value_t = 15)]
+    #[arg(long, env = "ZIPCOORD_EPOCH_LEAD_MINUTES", default_value_t = defaults::EPOCH_LEAD_MINUTES)]
     pub lead_minutes: u32,
     /// Expected listings of a STANDARD zipcode with no imported figure (scaled by tier for Zillow imports).
-    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = defaults::PRIOR_LISTINGS, value_parser = clap::value_parser!(u32).range(1..))]
     pub prior_listings: u32,
 }
 
@@ -142,21 +110,20 @@ impl EpochArgs {
         }
     }
 
-    pub fn policy(&self) -> SelectionPolicy {
-        SelectionPolicy {
-            target_listings: self.target_listings,
-            tolerance_percent: self.tolerance_percent,
-            min_listings: self.min_listings,
-            max_listings: self.max_listings,
-            cooldown_seconds: i64::from(self.cooldown_hours) * 3600,
-            max_count: self.max_zipcodes,
+    pub fn settings(&self) -> EpochSettings {
+        EpochSettings {
+            clock: self.clock(),
+            policy: SelectionPolicy {
+                target_listings: self.target_listings,
+                tolerance_percent: self.tolerance_percent,
+                min_listings: self.min_listings,
+                max_listings: self.max_listings,
+                cooldown_seconds: i64::from(self.cooldown_hours) * 3600,
+                max_count: self.max_zipcodes,
+            },
+            lead_minutes: self.lead_minutes,
+            prior_listings: self.prior_listings,
         }
-    }
-
-    /// The lead time, capped a minute below the epoch length so short test epochs still work.
-    pub fn lead(&self) -> Duration {
-        let cap = (self.clock().length_seconds() - 60).max(0) as u64;
-        Duration::from_secs((u64::from(self.lead_minutes) * 60).min(cap))
     }
 }
 
@@ -167,7 +134,7 @@ pub struct S3Args {
     #[arg(long = "s3-endpoint", env = "ZIPCOORD_S3_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Region used in signatures (`us-east-1`, `nyc3`, `auto` for R2).
-    #[arg(long = "s3-region", env = "ZIPCOORD_S3_REGION", default_value = "us-east-1")]
+    #[arg(long = "s3-region", env = "ZIPCOORD_S3_REGION", default_value = defaults::S3_REGION)]
     pub region: String,
     #[arg(long = "s3-bucket", env = "ZIPCOORD_S3_BUCKET")]
     pub bucket: Option<String>,
@@ -185,16 +152,16 @@ pub struct S3Args {
     #[arg(long = "s3-upload-mode", env = "ZIPCOORD_S3_UPLOAD_MODE", value_enum, default_value = "post")]
     pub upload_mode: UploadMode,
     /// Hours an upload grant stays valid (a client's `expiry` can shorten it).
-    #[arg(long = "s3-upload-lifetime-hours", env = "ZIPCOORD_S3_UPLOAD_LIFETIME_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=168))]
+    #[arg(long = "s3-upload-lifetime-hours", env = "ZIPCOORD_S3_UPLOAD_LIFETIME_HOURS", default_value_t = defaults::S3_UPLOAD_LIFETIME_HOURS, value_parser = clap::value_parser!(u32).range(1..=168))]
     pub upload_lifetime_hours: u32,
     /// Hours a listing URL stays valid.
-    #[arg(long = "s3-list-lifetime-hours", env = "ZIPCOORD_S3_LIST_LIFETIME_HOURS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=168))]
+    #[arg(long = "s3-list-lifetime-hours", env = "ZIPCOORD_S3_LIST_LIFETIME_HOURS", default_value_t = defaults::S3_LIST_LIFETIME_HOURS, value_parser = clap::value_parser!(u32).range(1..=168))]
     pub list_lifetime_hours: u32,
     /// Smallest object a miner may upload, in bytes.
-    #[arg(long = "s3-min-object-bytes", env = "ZIPCOORD_S3_MIN_OBJECT_BYTES", default_value_t = 1024)]
+    #[arg(long = "s3-min-object-bytes", env = "ZIPCOORD_S3_MIN_OBJECT_BYTES", default_value_t = defaults::S3_MIN_OBJECT_BYTES)]
     pub min_object_bytes: u64,
     /// Largest object a miner may upload, in bytes.
-    #[arg(long = "s3-max-object-bytes", env = "ZIPCOORD_S3_MAX_OBJECT_BYTES", default_value_t = 5_368_709_120)]
+    #[arg(long = "s3-max-object-bytes", env = "ZIPCOORD_S3_MAX_OBJECT_BYTES", default_value_t = defaults::S3_MAX_OBJECT_BYTES)]
     pub max_object_bytes: u64,
 }
 
@@ -212,29 +179,32 @@ impl S3Args {
         (!missing.is_empty()).then(|| format!("S3 storage is not configured: set {}", missing.join(", ")))
     }
 
-    /// The store's settings: `Ok(None)` when not configured, `Err` when configured wrongly (a startup error).
-    pub fn settings(&self) -> Result<Option<S3Settings>, String> {
-        if self.missing().is_some() {
-            return Ok(None);
+    /// The store's settings, `Ok(Err(what is missing))` when not configured, `Err` when configured wrongly (a
+    /// startup error).
+    pub fn settings(&self) -> Result<S3Config, String> {
+        if let Some(missing) = self.missing() {
+            return Ok(Err(missing));
         }
         let endpoint = self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region));
-        let (scheme, endpoint_host) = parse_endpoint(&endpoint)?;
         if self.min_object_bytes > self.max_object_bytes {
             return Err("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES".to_string());
         }
-        Ok(Some(S3Settings {
-            scheme,
-            endpoint_host,
+        let secret = S3Secret::new(self.secret_access_key.as_ref().map(|s| s.expose()).unwrap_or_default());
+        let store = s3_store(
+            &endpoint,
+            self.bucket.as_deref().unwrap_or_default(),
+            self.access_key_id.as_deref().unwrap_or_default(),
+            secret,
+        )?;
+        Ok(Ok(S3Settings {
             region: self.region.clone(),
-            bucket: self.bucket.clone().unwrap_or_default(),
-            access_key_id: self.access_key_id.clone().unwrap_or_default(),
-            secret_access_key: S3Secret::new(self.secret_access_key.as_ref().map(|s| s.expose()).unwrap_or_default()),
             session_token: self.session_token.as_ref().map(|s| S3Secret::new(s.expose())),
             addressing: if self.path_style { Addressing::Path } else { Addressing::VirtualHost },
             upload_mode: self.upload_mode,
             upload_lifetime: chrono::Duration::hours(i64::from(self.upload_lifetime_hours)),
             list_lifetime: chrono::Duration::hours(i64::from(self.list_lifetime_hours)),
             object_size: (self.min_object_bytes, self.max_object_bytes),
+            ..store
         }))
     }
 }
@@ -253,22 +223,22 @@ pub struct RateLimitArgs {
     #[arg(long = "rate-limits", env = "ZIPCOORD_RATE_LIMITS", value_enum, default_value = "on")]
     pub rate_limits: Toggle,
     /// Requests per minute per client IP to the public endpoints (stats, health).
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_PUBLIC_PER_MINUTE", default_value_t = 120)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_PUBLIC_PER_MINUTE", default_value_t = defaults::RATE_LIMIT_PUBLIC_PER_MINUTE)]
     pub rate_limit_public_per_minute: u32,
     /// Requests per minute per client IP to every other endpoint, checked before any signature work.
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_SIGNED_PER_MINUTE", default_value_t = 600)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_SIGNED_PER_MINUTE", default_value_t = defaults::RATE_LIMIT_SIGNED_PER_MINUTE)]
     pub rate_limit_signed_per_minute: u32,
     /// `/current` requests per hour per hotkey.
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_CURRENT_PER_HOUR", default_value_t = 120)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_CURRENT_PER_HOUR", default_value_t = defaults::RATE_LIMIT_CURRENT_PER_HOUR)]
     pub rate_limit_current_per_hour: u32,
     /// `/epoch/{id}` and `/get-miner-specific-access` requests per hour per validator hotkey.
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_VALIDATOR_PER_HOUR", default_value_t = 1200)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_VALIDATOR_PER_HOUR", default_value_t = defaults::RATE_LIMIT_VALIDATOR_PER_HOUR)]
     pub rate_limit_validator_per_hour: u32,
     /// Status reports per hour per hotkey (a burst of this many is allowed at once).
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_STATUS_PER_HOUR", default_value_t = 300)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_STATUS_PER_HOUR", default_value_t = defaults::RATE_LIMIT_STATUS_PER_HOUR)]
     pub rate_limit_status_per_hour: u32,
     /// Other S3 grants (folder access, validator access and upload) per hour per hotkey.
-    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_S3_PER_HOUR", default_value_t = 120)]
+    #[arg(long, env = "ZIPCOORD_RATE_LIMIT_S3_PER_HOUR", default_value_t = defaults::RATE_LIMIT_S3_PER_HOUR)]
     pub rate_limit_s3_per_hour: u32,
     /// Reverse proxies in front of zipcoord whose `X-Forwarded-For` entries are trusted for the client IP.
     #[arg(long, env = "ZIPCOORD_TRUSTED_PROXY_HOPS", default_value_t = 0)]
@@ -276,7 +246,7 @@ pub struct RateLimitArgs {
 }
 
 impl RateLimitArgs {
-    pub fn settings(&self) -> RateLimitSettings {
+    fn settings(&self) -> RateLimitSettings {
         RateLimitSettings {
             enabled: self.rate_limits == Toggle::On,
             public_per_ip_per_minute: self.rate_limit_public_per_minute,
@@ -294,7 +264,7 @@ impl RateLimitArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to serve on.
-    #[arg(long, env = "ZIPCOORD_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "ZIPCOORD_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
     /// Local development: the dev metagraph (//Alice, //Bob validators; //Charlie..//Ferdie miners) unless
     /// --metagraph says otherwise, and example signed requests printed at start.
@@ -306,38 +276,38 @@ pub struct ServeArgs {
     #[arg(long, env = "ZIPCOORD_METAGRAPH", hide_env_values = true)]
     pub metagraph: Option<SecretText>,
     /// Seconds between metagraph refreshes.
-    #[arg(long, env = "ZIPCOORD_METAGRAPH_REFRESH_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ZIPCOORD_METAGRAPH_REFRESH_SECONDS", default_value_t = defaults::METAGRAPH_REFRESH_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub metagraph_refresh_seconds: u64,
     /// Age in seconds beyond which the metagraph is not trusted: signed endpoints answer 503 and readiness fails.
-    #[arg(long, env = "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS", default_value_t = defaults::METAGRAPH_MAX_AGE_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub metagraph_max_age_seconds: u64,
     /// Seconds each subtensor JSON-RPC call may take before the next endpoint is tried.
-    #[arg(long, env = "ZIPCOORD_CHAIN_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, env = "ZIPCOORD_CHAIN_TIMEOUT_SECONDS", default_value_t = defaults::CHAIN_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub chain_timeout_seconds: u64,
     /// Subnet id.
-    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = 46)]
+    #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = defaults::NETUID)]
     pub netuid: u16,
     /// Stake (alpha, whole units) a validator needs besides its permit.
-    #[arg(long, env = "ZIPCOORD_VALIDATOR_MIN_STAKE", default_value_t = 20_000.0)]
+    #[arg(long, env = "ZIPCOORD_VALIDATOR_MIN_STAKE", default_value_t = defaults::VALIDATOR_MIN_STAKE)]
     pub validator_min_stake: f64,
     /// Server secret (hex, 32+ bytes) for seeds and nonces; generated once and stored when unset.
     #[arg(long, env = "ZIPCOORD_SECRET", hide_env_values = true)]
     pub secret: Option<SecretText>,
     /// Days of history kept: epochs, their assignments and status reports, and S3 grant records older than
     /// this are pruned hourly. At least 7.
-    #[arg(long, env = "ZIPCOORD_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(7..=36_500))]
+    #[arg(long, env = "ZIPCOORD_RETENTION_DAYS", default_value_t = defaults::RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(7..=36_500))]
     pub retention_days: u32,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "ZIPCOORD_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Largest accepted header section (names and values), in bytes.
-    #[arg(long, env = "ZIPCOORD_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(1024..=1_048_576).map(|v| v as usize))]
+    #[arg(long, env = "ZIPCOORD_MAX_HEADER_BYTES", default_value_t = defaults::MAX_HEADER_BYTES, value_parser = clap::value_parser!(u32).range(1024..=1_048_576).map(|v| v as usize))]
     pub max_header_bytes: usize,
     /// Seconds a client may take to send a complete request head before the connection is closed.
-    #[arg(long, env = "ZIPCOORD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, env = "ZIPCOORD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = defaults::HEADER_READ_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout_seconds: u64,
     /// Seconds a request may take before it is answered with an error.
-    #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = defaults::REQUEST_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_seconds: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -350,8 +320,38 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The settings these flags describe, or a message saying what is wrong (never echoing a secret).
+    pub fn settings(&self) -> Result<Settings, String> {
+        let metagraph = self.metagraph_spec()?;
+        Ok(Settings {
+            listen: self.listen,
+            dev: self.dev,
+            database_url: self.database.database_url.clone(),
+            metagraph,
+            chain: ChainSettings {
+                netuid: self.netuid,
+                refresh: Duration::from_secs(self.metagraph_refresh_seconds),
+                max_age: Duration::from_secs(self.metagraph_max_age_seconds),
+                timeout: Duration::from_secs(self.chain_timeout_seconds),
+            },
+            validator_min_stake: self.validator_min_stake,
+            secret: self.server_secret()?,
+            retention: days(self.retention_days),
+            epochs: self.epochs.settings(),
+            s3: self.s3.settings()?,
+            http: HttpSettings {
+                max_body_bytes: self.max_body_bytes,
+                max_header_bytes: self.max_header_bytes,
+                header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+                request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            },
+            rate_limits: self.rate_limits.settings(),
+            background_tasks: true,
+        })
+    }
+
     /// The configured server secret, if any, validated.
-    pub fn server_secret(&self) -> Result<Option<ServerSecret>, String> {
+    fn server_secret(&self) -> Result<Option<ServerSecret>, String> {
         // An empty value (`ZIPCOORD_SECRET=` from a compose file's `${VAR:-}`) means none was given.
         self.secret
             .as_ref()
@@ -362,7 +362,7 @@ impl ServeArgs {
     }
 
     /// The metagraph source to use, or a message saying how to give one.
-    pub fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
+    fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
         if self.metagraph_max_age_seconds < self.metagraph_refresh_seconds {
             return Err(format!(
                 "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS ({}) must be at least ZIPCOORD_METAGRAPH_REFRESH_SECONDS ({}), \
@@ -385,23 +385,6 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metagraph_specs() {
-        assert_eq!("dev".parse::<MetagraphSpec>(), Ok(MetagraphSpec::Dev));
-        assert_eq!("file:/tmp/m.json".parse::<MetagraphSpec>(), Ok(MetagraphSpec::File("/tmp/m.json".into())));
-        assert!("file:".parse::<MetagraphSpec>().is_err());
-        assert!("chain".parse::<MetagraphSpec>().is_err());
-        let Ok(MetagraphSpec::Subtensor(finney)) = "subtensor".parse::<MetagraphSpec>() else { panic!() };
-        assert_eq!(finney[0].to_string(), "https://entrypoint-finney.opentensor.ai");
-        let Ok(MetagraphSpec::Subtensor(two)) = "subtensor:http://127.0.0.1:9944,wss://b.example:443".parse() else {
-            panic!()
-        };
-        assert_eq!(two.len(), 2);
-        assert!("subtensor:".parse::<MetagraphSpec>().is_err());
-        let error = "subtensor:ftp://x?key=hunter2".parse::<MetagraphSpec>().unwrap_err();
-        assert!(!error.contains("hunter2"), "{error}");
-    }
 
     #[test]
     fn secrets_are_validated_without_being_echoed() {

@@ -1,0 +1,42 @@
+//! The application layer's one error type. The HTTP edge maps each variant to a status and message in one
+//! place (`http::error`); tasks and the CLI log or print them.
+
+use crate::chain::ChainError;
+use crate::domain::metagraph::RoleError;
+use crate::domain::selection::SelectionError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Maps to 404 with this message.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but not acceptable (400 with this message).
+    #[error("{0}")]
+    Rejected(String),
+    #[error("Invalid nonce for epoch")]
+    InvalidNonce,
+    #[error("no metagraph snapshot is loaded yet")]
+    MetagraphUnavailable,
+    #[error("the metagraph snapshot is {age_seconds} s old (limit {limit_seconds} s)")]
+    MetagraphStale { age_seconds: i64, limit_seconds: i64 },
+    /// The hotkey is not in the metagraph.
+    #[error("Hotkey is not registered on subnet {netuid}")]
+    Unregistered { netuid: u16 },
+    #[error("Invalid signature")]
+    BadSignature,
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    /// An epoch's zipcodes cannot be selected (the operator's settings or universe rule every set out).
+    #[error("zipcode selection failed: {0}")]
+    Selection(#[from] SelectionError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The S3 store is not configured; the message names the missing settings.
+    #[error("{0}")]
+    S3Unavailable(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,216 @@
+//! The S3 grants: a miner's upload access to its own folder, a validator's listing and reading of one miner's
+//! folder or of every miner's data, and a validator's upload of its results. Each grant is scoped to one
+//! prefix of the layout, expires, and is recorded for audit.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::ObjectUrl;
+use crate::domain::auth::Hotkey;
+use crate::domain::epoch::EpochId;
+use crate::domain::grant::{AccessGrant, GrantKind};
+use crate::domain::layout;
+use crate::s3::{grant_expiry, S3Presigner, UploadMode};
+
+use super::{App, AppError, AppResult};
+
+/// A miner's upload grant for its folder.
+pub struct MinerFolderGrant {
+    pub folder: String,
+    pub bucket_url: String,
+    pub upload_mode: UploadMode,
+    /// POST mode: the policy's form fields.
+    pub fields: BTreeMap<String, String>,
+    /// PUT mode: a presigned PUT per named file.
+    pub put_urls: Vec<ObjectUrl>,
+    pub list_url: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// A validator's listing and read grant for one miner's folder.
+pub struct MinerReadGrant {
+    pub bucket: String,
+    pub region: String,
+    pub prefix: String,
+    pub list_url: String,
+    pub download_urls: Vec<ObjectUrl>,
+    pub expires: DateTime<Utc>,
+}
+
+/// A validator's listing grant for every miner's data.
+pub struct ValidatorReadGrant {
+    pub bucket: String,
+    pub region: String,
+    pub list_all_url: String,
+    /// Lists the miners' folders (delimiter `/`).
+    pub list_miners_url: String,
+    pub granted: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+/// A validator's upload grant for its results of one epoch.
+pub struct ValidatorUploadGrant {
+    pub folder: String,
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+    pub max_file_size: u64,
+    pub expires: DateTime<Utc>,
+}
+
+impl App {
+    /// The S3 presigner, or why there is none (503 naming the missing settings).
+    fn presigner(&self) -> AppResult<&S3Presigner> {
+        self.s3.as_ref().map_err(|missing| AppError::S3Unavailable(missing.clone()))
+    }
+
+    /// Whether the S3 endpoints can answer; checked before anything else about their requests.
+    pub fn s3_available(&self) -> AppResult<()> {
+        self.presigner().map(|_| ())
+    }
+
+    fn now_utc(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
+    }
+
+    /// The contract's rule for a body's `expiry`: when present it must not have passed.
+    fn check_expiry(&self, expiry: Option<i64>) -> AppResult<()> {
+        match expiry {
+            Some(expiry) if expiry < self.now_unix() => Err(AppError::Rejected("Invalid timestamp".to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn record_grant(
+        &self,
+        hotkey: &Hotkey,
+        kind: GrantKind,
+        prefix: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> AppResult<()> {
+        let grant = AccessGrant {
+            hotkey: hotkey.clone(),
+            kind,
+            prefix: prefix.to_string(),
+            granted_at_ms: now.timestamp_millis(),
+            expires_at_ms: expires.timestamp_millis(),
+        };
+        self.store.record_grant(&grant).await?;
+        crate::metrics::s3_grant(kind.as_str());
+        tracing::info!(hotkey = %grant.hotkey, kind = %grant.kind, prefix = %grant.prefix, "S3 access granted");
+        Ok(())
+    }
+
+    /// Upload access to `miner`'s own folder: a POST policy, or in PUT mode a presigned PUT for each of `files`.
+    pub async fn grant_miner_folder(
+        &self,
+        miner: &Hotkey,
+        files: &[String],
+        expiry: Option<i64>,
+    ) -> AppResult<MinerFolderGrant> {
+        let presigner = self.presigner()?;
+        self.check_expiry(expiry)?;
+        let settings = presigner.settings();
+        let now = self.now_utc();
+        let expires = grant_expiry(now, settings.upload_lifetime, expiry);
+        let list_expires = grant_expiry(now, settings.list_lifetime, expiry);
+        let folder = layout::miner_folder(miner);
+        let (fields, put_urls) = match settings.upload_mode {
+            UploadMode::Post => {
+                let upload = presigner.post_upload(&folder, &folder, settings.object_size, now, expires);
+                (upload.fields.into_iter().collect(), Vec::new())
+            }
+            UploadMode::Put => {
+                layout::check_object_names(files).map_err(AppError::Rejected)?;
+                (BTreeMap::new(), object_urls(presigner, "PUT", &folder, files, now, expires))
+            }
+        };
+        self.record_grant(miner, GrantKind::MinerFolder, &folder, now, expires).await?;
+        Ok(MinerFolderGrant {
+            bucket_url: presigner.bucket_url(),
+            upload_mode: settings.upload_mode,
+            fields,
+            put_urls,
+            list_url: presigner.list_url(&folder, None, now, list_expires),
+            folder,
+            expires,
+        })
+    }
+
+    /// A validator's listing of `miner`'s folder, with a presigned GET for each of `files` (relative to it).
+    pub async fn grant_miner_read(
+        &self,
+        validator: &Hotkey,
+        miner: &Hotkey,
+        files: &[String],
+        expiry: Option<i64>,
+    ) -> AppResult<MinerReadGrant> {
+        let presigner = self.presigner()?;
+        self.check_expiry(expiry)?;
+        let settings = presigner.settings();
+        let now = self.now_utc();
+        let expires = grant_expiry(now, settings.list_lifetime, expiry);
+        let prefix = layout::miner_folder(miner);
+        self.record_grant(validator, GrantKind::MinerRead, &prefix, now, expires).await?;
+        Ok(MinerReadGrant {
+            bucket: settings.bucket.clone(),
+            region: settings.region.clone(),
+            list_url: presigner.list_url(&prefix, None, now, expires),
+            download_urls: object_urls(presigner, "GET", &prefix, files, now, expires),
+            prefix,
+            expires,
+        })
+    }
+
+    /// A validator's listing of every miner's data.
+    pub async fn grant_validator_read(&self, validator: &Hotkey, expiry: Option<i64>) -> AppResult<ValidatorReadGrant> {
+        let presigner = self.presigner()?;
+        self.check_expiry(expiry)?;
+        let settings = presigner.settings();
+        let now = self.now_utc();
+        let expires = grant_expiry(now, settings.list_lifetime, expiry);
+        let prefix = layout::MINERS_PREFIX;
+        self.record_grant(validator, GrantKind::ValidatorRead, prefix, now, expires).await?;
+        Ok(ValidatorReadGrant {
+            bucket: settings.bucket.clone(),
+            region: settings.region.clone(),
+            list_all_url: presigner.list_url(prefix, None, now, expires),
+            list_miners_url: presigner.list_url(prefix, Some("/"), now, expires),
+            granted: now,
+            expires,
+        })
+    }
+
+    /// A validator's upload of its results for `epoch` under `validators/{hotkey}/{epochId}/`.
+    pub async fn grant_validator_upload(&self, validator: &Hotkey, epoch: EpochId) -> AppResult<ValidatorUploadGrant> {
+        let presigner = self.presigner()?;
+        let settings = presigner.settings();
+        let now = self.now_utc();
+        let expires = grant_expiry(now, settings.upload_lifetime, None);
+        let folder = layout::validator_folder(validator, epoch);
+        let max_file_size = settings.object_size.1;
+        let upload =
+            presigner.post_upload(&layout::validator_prefix(validator), &folder, (1, max_file_size), now, expires);
+        self.record_grant(validator, GrantKind::ValidatorUpload, &folder, now, expires).await?;
+        Ok(ValidatorUploadGrant { folder, url: upload.url, fields: upload.fields, max_file_size, expires })
+    }
+}
+
+/// A presigned `method` URL for each of `files` below `folder`.
+fn object_urls(
+    presigner: &S3Presigner,
+    method: &str,
+    folder: &str,
+    files: &[String],
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Vec<ObjectUrl> {
+    files
+        .iter()
+        .map(|file| {
+            let key = format!("{folder}{file}");
+            ObjectUrl { url: presigner.object_url(method, &key, now, expires), key }
+        })
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The application layer: the state every request and background task shares, and the use cases over it.
+//! HTTP handlers parse a request, call one use case here and render its result; tasks call the same use cases
+//! on a timer. Nothing above this layer reaches the store, the metagraph or the S3 presigner directly.
+//!
+//! - [`clock`]: where "now" comes from; [`cache`]: the in-memory caches' two shapes.
+//! - [`epochs`]: creating and reading epochs' assignments; [`status`]: miners' reports.
+//! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
+//! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics.
+
+mod access;
+pub mod cache;
+pub mod clock;
+mod epochs;
+mod error;
+mod grants;
+mod status;
+mod summary;
+
+use std::sync::Arc;
+
+use crate::chain::MetagraphHandle;
+use crate::domain::nonce::ServerSecret;
+use crate::s3::S3Presigner;
+use crate::settings::Settings;
+use crate::storage::{PruneCounts, StorageError, Store};
+
+pub use access::{AccessDenied, SignedClaim};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AppError, AppResult};
+pub use grants::{MinerFolderGrant, MinerReadGrant, ValidatorReadGrant, ValidatorUploadGrant};
+pub use status::StatusSubmission;
+pub use summary::{HealthSummary, MetagraphHealth, SystemSummary};
+
+/// Settings key of the generated server secret.
+const SECRET_KEY: &str = "server_secret";
+
+pub struct App {
+    store: Store,
+    settings: Settings,
+    secret: ServerSecret,
+    metagraph: MetagraphHandle,
+    s3: Result<S3Presigner, String>,
+    clock: Arc<dyn Clock>,
+    started_at_ms: i64,
+    epochs: epochs::EpochBook,
+    summaries: summary::SummaryCaches,
+}
+
+impl App {
+    /// Prepares the application on a migrated store: resolves the server secret, seeds the built-in zipcode
+    /// universe on first start, and loads the first metagraph snapshot.
+    pub async fn start(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> AppResult<Arc<App>> {
+        let now_ms = clock.now_ms();
+        let secret = match settings.secret.clone() {
+            Some(secret) => secret,
+            None => {
+                let proposed = hex::encode(rand::random::<[u8; 32]>());
+                let stored = store.setting_or_insert(SECRET_KEY, &proposed).await?;
+                ServerSecret::from_hex(&stored)
+                    .map_err(|e| StorageError::Corrupt(format!("stored server secret: {e}")))?
+            }
+        };
+        if store.zipcode_count().await? == 0 {
+            let universe = crate::universe::builtin_universe(settings.epochs.prior_listings);
+            let added = store.seed_zipcodes_if_empty(&universe, crate::universe::SOURCE, now_ms).await?;
+            tracing::info!(zipcodes = added, "seeded the built-in zipcode universe");
+        }
+        // A chain that is down at start must not keep the public endpoints down: signed endpoints answer 503
+        // until the refresh task gets a snapshot.
+        let metagraph = MetagraphHandle::new(settings.metagraph.open(settings.chain.netuid, settings.chain.timeout));
+        match metagraph.refresh(now_ms.div_euclid(1000)).await {
+            Ok(snapshot) => {
+                tracing::info!(source = %metagraph.describe(), neurons = snapshot.neurons.len(), "metagraph loaded")
+            }
+            Err(error) => tracing::error!(source = %metagraph.describe(), %error, "metagraph not loaded; retrying"),
+        }
+        let s3 = settings.s3.clone().map(S3Presigner::new);
+        match &s3 {
+            Ok(presigner) => tracing::info!(bucket = %presigner.settings().bucket, "S3 access enabled"),
+            Err(missing) => tracing::warn!("{missing}; the S3 access endpoints answer 503"),
+        }
+        Ok(Arc::new(App {
+            store,
+            settings,
+            secret,
+            metagraph,
+            s3,
+            clock,
+            started_at_ms: now_ms,
+            epochs: epochs::EpochBook::new(),
+            summaries: summary::SummaryCaches::new(),
+        }))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The database, for the server's own wiring (closing it at shutdown), tools and tests; request paths go
+    /// through the use cases.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now_unix()
+    }
+
+    /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, and old
+    /// S3 grant records.
+    pub async fn prune_history(&self) -> AppResult<PruneCounts> {
+        let retention_seconds = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
+        Ok(self.store.prune_before(self.now_unix() - retention_seconds).await?)
+    }
+}

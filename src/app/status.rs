@@ -1,0 +1,54 @@
+//! Miners' status reports: checked against the epoch they name (started, still open, right nonce, only its
+//! zipcodes) and stored, every one of them.
+
+use crate::domain::auth::Hotkey;
+use crate::domain::epoch::EpochId;
+use crate::domain::status::{MinerStatus, StatusReport, ZipcodeProgress};
+
+use super::{App, AppError, AppResult};
+
+/// A status report as the HTTP edge parsed it, before the epoch-dependent checks.
+#[derive(Debug, Clone)]
+pub struct StatusSubmission {
+    pub hotkey: Hotkey,
+    pub epoch: EpochId,
+    pub nonce: String,
+    pub status: MinerStatus,
+    pub s3_upload_complete: bool,
+    pub listings_scraped: Option<u64>,
+    pub zipcodes_completed: Vec<ZipcodeProgress>,
+    pub s3_upload_at_ms: Option<i64>,
+}
+
+impl App {
+    /// Validates and stores a miner's status report; returns when it was received (Unix ms).
+    pub async fn record_status(&self, submission: StatusSubmission) -> AppResult<i64> {
+        let epoch = submission.epoch;
+        let assignment = self.started_epoch(epoch).await?;
+        let now_ms = self.now_ms();
+        // Late reports are accepted for one more epoch length, so a miner can still report a finished run.
+        let closes_at_ms = (assignment.end_unix + self.settings.epochs.clock.length_seconds()) * 1000;
+        if now_ms >= closes_at_ms {
+            return Err(AppError::Rejected(format!("Epoch {epoch} is closed for status reports")));
+        }
+        if submission.nonce != assignment.nonce {
+            return Err(AppError::InvalidNonce);
+        }
+        if let Some(stray) = submission.zipcodes_completed.iter().find(|p| !assignment.contains(p.zipcode)) {
+            return Err(AppError::Rejected(format!("Zipcode {} is not assigned in epoch {epoch}", stray.zipcode)));
+        }
+        let report = StatusReport {
+            epoch,
+            hotkey: submission.hotkey,
+            status: submission.status,
+            s3_upload_complete: submission.s3_upload_complete,
+            listings_scraped: submission.listings_scraped,
+            zipcodes_completed: submission.zipcodes_completed,
+            s3_upload_at_ms: submission.s3_upload_at_ms,
+            received_at_ms: now_ms,
+        };
+        self.store.record_status(&report).await?;
+        crate::metrics::status_report(&report.status.to_string());
+        Ok(now_ms)
+    }
+}

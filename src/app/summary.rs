@@ -1,0 +1,165 @@
+//! What the service says about itself: the public overview behind `/stats`, the health of its database and
+//! metagraph behind `/healthcheck` and `/readyz`, and the Prometheus text behind `/metrics`. Every miner polls
+//! `/stats`, so its slow parts are cached.
+
+use std::sync::Arc;
+
+use crate::chain::RefreshFailure;
+use crate::domain::assignment::EpochAssignment;
+use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::selection::SelectionPolicy;
+use crate::metrics::MetagraphGauges;
+use crate::storage::{EpochSummary, ZipcodeStats};
+
+use super::cache::Expiring;
+use super::{App, AppError, AppResult};
+
+/// How long zipcode statistics are served from memory.
+const STATS_TTL_MS: i64 = 60_000;
+/// How long the recent epochs are: the list changes only when an epoch is created.
+const RECENT_TTL_MS: i64 = 5_000;
+/// Epochs listed in the overview.
+const RECENT_EPOCHS: i64 = 10;
+
+pub(super) struct SummaryCaches {
+    zipcodes: Expiring<(), ZipcodeStats>,
+    recent: Expiring<EpochId, Vec<EpochSummary>>,
+}
+
+impl SummaryCaches {
+    pub(super) fn new() -> Self {
+        SummaryCaches { zipcodes: Expiring::new(STATS_TTL_MS), recent: Expiring::new(RECENT_TTL_MS) }
+    }
+}
+
+/// Everything `/stats` shows, gathered in one place.
+pub struct SystemSummary {
+    pub now_ms: i64,
+    pub clock: EpochClock,
+    pub policy: SelectionPolicy,
+    pub current_epoch: EpochId,
+    /// `None` when no assignment can be selected for the current epoch.
+    pub current: Option<Arc<EpochAssignment>>,
+    pub zipcodes: Arc<ZipcodeStats>,
+    pub recent: Arc<Vec<EpochSummary>>,
+}
+
+/// What `/healthcheck` and the readiness probe report.
+pub struct HealthSummary {
+    pub now_ms: i64,
+    pub database_ok: bool,
+    pub metagraph: MetagraphHealth,
+    pub current_epoch: EpochId,
+    pub uptime_ms: i64,
+    pub s3_configured: bool,
+}
+
+/// The metagraph as health reports show it.
+pub struct MetagraphHealth {
+    pub source: String,
+    pub netuid: u16,
+    pub loaded: bool,
+    pub block: Option<u64>,
+    pub neurons: usize,
+    pub validators: usize,
+    pub age_seconds: Option<i64>,
+    pub max_age_seconds: i64,
+    /// Whether signed requests can be judged now: a snapshot exists and is within the age limit.
+    pub fresh: bool,
+    pub last_failure: Option<RefreshFailure>,
+}
+
+impl HealthSummary {
+    /// Whether this instance can do its job (the readiness probe's answer).
+    pub fn ready(&self) -> bool {
+        self.database_ok && self.metagraph.fresh
+    }
+}
+
+impl App {
+    /// The public overview behind `/stats`.
+    pub async fn summary(&self) -> AppResult<SystemSummary> {
+        let current_epoch = self.current_epoch_id();
+        let current = match self.ensure_epoch(current_epoch).await {
+            Ok(assignment) => Some(assignment),
+            Err(AppError::Selection(_)) => None,
+            Err(other) => return Err(other),
+        };
+        Ok(SystemSummary {
+            now_ms: self.now_ms(),
+            clock: self.settings.epochs.clock,
+            policy: self.settings.epochs.policy,
+            current_epoch,
+            current,
+            zipcodes: self.zipcode_stats().await?,
+            recent: self.recent_epochs(current_epoch).await?,
+        })
+    }
+
+    async fn zipcode_stats(&self) -> AppResult<Arc<ZipcodeStats>> {
+        let now_ms = self.now_ms();
+        if let Some(stats) = self.summaries.zipcodes.get(&(), now_ms) {
+            return Ok(stats);
+        }
+        let stats = Arc::new(self.store.zipcode_stats().await?);
+        self.summaries.zipcodes.put((), now_ms, stats.clone());
+        Ok(stats)
+    }
+
+    /// The epochs before `current`, newest first.
+    async fn recent_epochs(&self, current: EpochId) -> AppResult<Arc<Vec<EpochSummary>>> {
+        let now_ms = self.now_ms();
+        if let Some(recent) = self.summaries.recent.get(&current, now_ms) {
+            return Ok(recent);
+        }
+        let recent = Arc::new(self.store.recent_epochs(current.start_unix(), RECENT_EPOCHS).await?);
+        self.summaries.recent.put(current, now_ms, recent.clone());
+        Ok(recent)
+    }
+
+    /// Health of the database and the metagraph; asks neither S3 nor the chain.
+    pub async fn health(&self) -> HealthSummary {
+        HealthSummary {
+            now_ms: self.now_ms(),
+            database_ok: self.store.ping().await,
+            metagraph: self.metagraph_health(),
+            current_epoch: self.current_epoch_id(),
+            uptime_ms: self.now_ms() - self.started_at_ms,
+            s3_configured: self.s3.is_ok(),
+        }
+    }
+
+    fn metagraph_health(&self) -> MetagraphHealth {
+        let snapshot = self.metagraph.snapshot();
+        let snapshot = snapshot.as_deref();
+        let min_stake = self.settings.validator_min_stake;
+        MetagraphHealth {
+            source: self.metagraph.describe(),
+            netuid: self.settings.chain.netuid,
+            loaded: snapshot.is_some(),
+            block: snapshot.and_then(|m| m.block),
+            neurons: snapshot.map_or(0, |m| m.neurons.len()),
+            validators: snapshot.map_or(0, |m| m.validator_count(min_stake)),
+            age_seconds: snapshot.map(|m| (self.now_unix() - m.fetched_at_unix).max(0)),
+            max_age_seconds: i64::try_from(self.settings.chain.max_age.as_secs()).unwrap_or(i64::MAX),
+            fresh: self.fresh_metagraph().is_ok(),
+            last_failure: self.metagraph.last_failure(),
+        }
+    }
+
+    /// Every metric in the Prometheus text format, with the metagraph's state read now.
+    pub fn metrics_text(&self) -> String {
+        let metagraph = self.metagraph_health();
+        crate::metrics::render(MetagraphGauges {
+            age_seconds: metagraph.age_seconds,
+            block: metagraph.block,
+            neurons: metagraph.neurons,
+            fresh: metagraph.fresh,
+        })
+    }
+
+    /// The metagraph source, as logs and the start-up banner name it (never with credentials).
+    pub fn metagraph_source(&self) -> String {
+        self.metagraph.describe()
+    }
+}

@@ -1,0 +1,132 @@
+//! The `Signed` extractor: every signed endpoint's prologue, driven by its row in the endpoint table
+//! ([`crate::domain::endpoint`]). It reads the query string (GET) or the JSON body (POST), refuses S3 endpoints
+//! when no store is configured, lets the endpoint parse its own values (400 on bad input), then authenticates:
+//! the fields' format, the application's admission (timestamp window, registration, signature, role) and,
+//! only once the signature verified, the hotkey's rate budget. Handlers receive the caller and typed values.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use serde::de::DeserializeOwned;
+
+use crate::api::SignedQuery;
+use crate::app::{App, SignedClaim};
+use crate::domain::auth::{Hotkey, HotkeySignature};
+use crate::domain::endpoint::{Endpoint, Method, SignedValues};
+
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams};
+use super::limits::RateLimits;
+
+/// The signed fields of a request, as they arrived.
+#[derive(Debug, Default)]
+pub struct SignedFields {
+    pub hotkey: Option<String>,
+    pub signature: Option<String>,
+    pub timestamp: Option<i64>,
+}
+
+impl SignedFields {
+    /// From a signed GET's query string; a timestamp that is not a decimal integer is refused.
+    pub fn from_query(query: SignedQuery) -> Result<Self, ApiError> {
+        let timestamp = query
+            .timestamp
+            .map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp")))
+            .transpose()?;
+        Ok(SignedFields { hotkey: query.hotkey, signature: query.signature, timestamp })
+    }
+}
+
+/// A request to one signed endpoint, parsed into typed values.
+pub trait SignedRequest: Sized + Send {
+    /// The endpoint's row in the table.
+    const ENDPOINT: &'static Endpoint;
+    /// What arrives: the query string for GET, the JSON body for POST.
+    type Raw: DeserializeOwned + Send;
+
+    /// The typed request and its signed fields; `path` holds the path's `{name}` values.
+    fn parse(raw: Self::Raw, path: &PathValues) -> Result<(Self, SignedFields), ApiError>;
+
+    /// The values its commitment names besides the hotkey and timestamp.
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default()
+    }
+}
+
+/// The path's `{name}` values.
+pub struct PathValues(Vec<(String, String)>);
+
+impl PathValues {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// A signed request whose caller was admitted.
+pub struct Signed<T> {
+    pub caller: Hotkey,
+    pub request: T,
+}
+
+impl<T: SignedRequest> FromRequest<Arc<App>> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let path = match RawPathParams::from_request_parts(&mut parts, app).await {
+            Ok(params) => PathValues(params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            Err(_) => PathValues(Vec::new()),
+        };
+        let limits = parts.extensions.get::<Arc<RateLimits>>().cloned().expect("the router adds the rate limits");
+        let raw: T::Raw = match T::ENDPOINT.method {
+            Method::Get => QueryParams::from_request_parts(&mut parts, app).await?.0,
+            Method::Post => JsonBody::from_request(Request::from_parts(parts, body), app).await?.0,
+        };
+        if T::ENDPOINT.needs_s3 {
+            app.s3_available()?;
+        }
+        let (request, fields) = T::parse(raw, &path)?;
+        let caller = authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?;
+        Ok(Signed { caller, request })
+    }
+}
+
+/// A field the request must carry, non-empty: 400 "`field` is required" otherwise.
+pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
+    value.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::bad_request(format!("{field} is required")))
+}
+
+/// An SS58 hotkey field.
+pub fn parse_hotkey(raw: Option<&str>, field: &str) -> Result<Hotkey, ApiError> {
+    required(raw, field)?
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("Invalid {field}: expected an SS58 address")))
+}
+
+/// Checks the signed fields and admits the caller to `endpoint`, counting every refusal by reason.
+fn authenticate(
+    app: &App,
+    endpoint: &Endpoint,
+    fields: SignedFields,
+    values: SignedValues<'_>,
+    limits: &RateLimits,
+) -> Result<Hotkey, ApiError> {
+    let malformed = |error: ApiError| {
+        crate::metrics::auth_failure("malformed");
+        error
+    };
+    let hotkey = parse_hotkey(fields.hotkey.as_deref(), "hotkey").map_err(malformed)?;
+    let signature: HotkeySignature = required(fields.signature.as_deref(), "signature")
+        .and_then(|s| {
+            s.parse().map_err(|_| ApiError::bad_request("Invalid signature format: expected 64 bytes of hex"))
+        })
+        .map_err(malformed)?;
+    let timestamp = fields.timestamp.ok_or_else(|| malformed(ApiError::bad_request("timestamp is required")))?;
+    let claim = SignedClaim { hotkey: &hotkey, signature: &signature, timestamp, values };
+    app.admit(endpoint, &claim).map_err(|denied| {
+        crate::metrics::auth_failure(denied.reason);
+        ApiError::from(denied.error)
+    })?;
+    limits.check_hotkey(endpoint.rate, &hotkey)?;
+    Ok(hotkey)
+}
