@@ -386,6 +386,57 @@ impl ServeArgs {
 mod tests {
     use super::*;
 
+    fn serve_flags(argv: &[&str]) -> ServeArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Serve::try_parse_from(["serve"].iter().chain(argv)).expect("valid flags").args
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_settings_defaults() {
+        if std::env::vars().any(|(name, _)| name.starts_with("ZIPCOORD_") && name != "ZIPCOORD_TEST_DATABASE_URL") {
+            return; // An operator's environment would change the flags' defaults.
+        }
+        let from_flags = serve_flags(&["--metagraph", "dev"]).settings().unwrap();
+        let defaults = Settings::new(defaults::DATABASE_URL, MetagraphSpec::Dev);
+        assert_eq!(format!("{from_flags:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn flags_reach_the_settings() {
+        let settings = serve_flags(&[
+            "--dev",
+            "--epoch-seconds",
+            "20",
+            "--rate-limits",
+            "off",
+            "--s3-bucket",
+            "b",
+            "--s3-access-key-id",
+            "k",
+            "--s3-secret-access-key",
+            "s",
+            "--s3-upload-mode",
+            "put",
+        ])
+        .settings()
+        .unwrap();
+        assert_eq!(settings.metagraph, MetagraphSpec::Dev);
+        assert_eq!(settings.epochs.clock.length_seconds(), 20);
+        assert_eq!(settings.epochs.lead(), Duration::ZERO, "the lead is capped below a short epoch");
+        assert!(!settings.rate_limits.enabled);
+        let s3 = settings.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.upload_mode), ("b", UploadMode::Put));
+        assert_eq!(s3.endpoint_host, "s3.us-east-1.amazonaws.com");
+        let partial = serve_flags(&["--dev", "--s3-bucket", "b"]).settings().unwrap();
+        let missing = partial.s3.unwrap_err();
+        assert!(missing.contains("ZIPCOORD_S3_ACCESS_KEY_ID") && !missing.contains("ZIPCOORD_S3_BUCKET"), "{missing}");
+    }
+
     #[test]
     fn secrets_are_validated_without_being_echoed() {
         let text: SecretText = "c0ffee".parse().unwrap();

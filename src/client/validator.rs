@@ -26,6 +26,7 @@ use crate::domain::validation::{
     detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, StoredFile,
     Submission,
 };
+use crate::domain::zipcode::Zipcode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidatorError {
@@ -143,13 +144,19 @@ impl Validator {
         let time = |field: &str, text: &str| {
             parse_iso8601(text).ok_or_else(|| ValidatorError::Assignment(format!("unreadable {field} '{text}'")))
         };
+        let unusable = |field: &str, text: &str| ValidatorError::Assignment(format!("unreadable {field} '{text}'"));
+        let zipcode = |text: &String| text.parse::<Zipcode>().map_err(|_| unusable("zipcode", text));
         Ok(EpochTerms {
-            epoch_id: assignment.epoch_id.clone(),
+            epoch: assignment.epoch_id.parse().map_err(|_| unusable("epochId", &assignment.epoch_id))?,
             nonce: assignment.nonce.clone(),
             start_ms: time("epochStart", &assignment.epoch_start)?,
             end_ms: time("epochEnd", &assignment.epoch_end)?,
             tolerance_percent: assignment.tolerance_percent,
-            expected: assignment.zipcodes.iter().map(|z| (z.zipcode.clone(), z.expected_listings)).collect(),
+            expected: assignment
+                .zipcodes
+                .iter()
+                .map(|z| Ok((zipcode(&z.zipcode)?, z.expected_listings)))
+                .collect::<Result<_, ValidatorError>>()?,
         })
     }
 
@@ -227,7 +234,8 @@ impl Validator {
             }
             let mut outcomes = Vec::new();
             for listing in spot_check_sample(inspection, &terms, self.settings.spot_checks) {
-                let expected = terms.expected.get(&listing.zipcode).copied().unwrap_or(0);
+                let zipcode = listing.zipcode.parse::<Zipcode>().ok();
+                let expected = zipcode.and_then(|z| terms.expected.get(&z)).copied().unwrap_or(0);
                 outcomes.push((listing.listing_id.clone(), self.verifier.verify(listing, expected).await));
             }
             record_spot_checks(inspection, &outcomes);
@@ -263,7 +271,7 @@ impl Validator {
             })
             .collect();
         let judgement = EpochJudgement {
-            epoch_id: terms.epoch_id.clone(),
+            epoch_id: terms.epoch.to_string(),
             validator: self.hotkey(),
             judged_at: iso8601_millis(Utc::now().timestamp_millis()),
             spot_checks_per_miner: self.settings.spot_checks,

@@ -252,6 +252,23 @@ mod tests {
         }
     }
 
+    /// `docs/wire-contract.md` names every signed endpoint with its method, path and exact commitments.
+    #[test]
+    fn the_contract_document_lists_every_row() {
+        let contract = include_str!("../../docs/wire-contract.md");
+        for endpoint in SIGNED_ENDPOINTS {
+            let row = contract
+                .lines()
+                .find(|line| line.starts_with(&format!("| {} `{}` |", endpoint.method.as_str(), endpoint.path)))
+                .unwrap_or_else(|| panic!("no row for {} {}", endpoint.method.as_str(), endpoint.path));
+            for commitment in endpoint.commitments {
+                assert!(row.contains(&format!("`{commitment}`")), "{row} lacks {commitment}");
+            }
+            let documented = row.matches("`").count() / 2 - 1;
+            assert_eq!(documented, endpoint.commitments.len(), "{row}");
+        }
+    }
+
     #[test]
     fn values_are_inserted_verbatim() {
         let values = SignedValues::new("h", 7).coldkey("{timestamp}");

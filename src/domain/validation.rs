@@ -10,20 +10,22 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
+use super::epoch::EpochId;
 use super::layout::parse_listing_key;
 use super::listing::{check_listing, Listing, ListingFile};
 use super::scoring::Verdict;
+use super::zipcode::Zipcode;
 
 /// What one epoch asked of every miner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochTerms {
-    pub epoch_id: String,
+    pub epoch: EpochId,
     pub nonce: String,
     pub start_ms: i64,
     pub end_ms: i64,
     pub tolerance_percent: u32,
     /// Expected listings by assigned zipcode.
-    pub expected: BTreeMap<String, u32>,
+    pub expected: BTreeMap<Zipcode, u32>,
 }
 
 impl EpochTerms {
@@ -60,7 +62,7 @@ pub struct Inspection {
     /// Observations that cost nothing (late files, counts above expectations).
     pub notes: Vec<String>,
     /// Distinct plausible listings counted per assigned zipcode.
-    pub counts: BTreeMap<String, u64>,
+    pub counts: BTreeMap<Zipcode, u64>,
     /// Those listings with the upload time of the file that carried them, in key order.
     pub listings: Vec<(Listing, i64)>,
     /// The last upload that counted.
@@ -85,8 +87,9 @@ fn is_late(terms: &EpochTerms, uploaded_at_ms: i64) -> bool {
 pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(&str) -> Option<i64>) -> Inspection {
     let mut lies = Vec::new();
     let mut notes = Vec::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut counts: BTreeMap<Zipcode, u64> = BTreeMap::new();
+    let mut seen: BTreeSet<(Zipcode, String)> = BTreeSet::new();
+    let epoch_id = terms.epoch.to_string();
     let mut listings = Vec::new();
     let mut duplicates = 0u64;
     let mut last_upload_ms = None;
@@ -94,13 +97,13 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
     files.sort_by(|a, b| a.key.cmp(&b.key));
     for file in files {
         let Some((key_epoch, key_zipcode)) = parse_listing_key(&file.key) else { continue };
-        if key_epoch != terms.epoch_id {
+        if key_epoch.parse::<EpochId>().ok() != Some(terms.epoch) {
             continue;
         }
-        if !terms.expected.contains_key(key_zipcode) {
+        let Some(zipcode) = key_zipcode.parse::<Zipcode>().ok().filter(|z| terms.expected.contains_key(z)) else {
             lies.push(format!("uploaded zipcode {key_zipcode}, which was not assigned ({})", file.key));
             continue;
-        }
+        };
         if file.uploaded_at_ms < terms.start_ms {
             lies.push(format!("{} was uploaded before the epoch started", file.key));
             continue;
@@ -113,7 +116,7 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
             notes.push(format!("{} is not a listing file and was not counted", file.key));
             continue;
         };
-        if content.epoch_id != terms.epoch_id || content.nonce != terms.nonce {
+        if content.epoch_id != epoch_id || content.nonce != terms.nonce {
             lies.push(format!(
                 "{} carries epoch {} nonce {}, not this epoch's",
                 file.key, content.epoch_id, content.nonce
@@ -133,11 +136,11 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
                 lies.push(why.to_string());
                 continue;
             }
-            if !seen.insert((key_zipcode.to_string(), listing.listing_id.clone())) {
+            if !seen.insert((zipcode, listing.listing_id.clone())) {
                 duplicates += 1;
                 continue;
             }
-            *counts.entry(key_zipcode.to_string()).or_default() += 1;
+            *counts.entry(zipcode).or_default() += 1;
             listings.push((listing.clone(), file.uploaded_at_ms));
             last_upload_ms = last_upload_ms.max(Some(file.uploaded_at_ms));
         }
@@ -210,7 +213,7 @@ pub fn detect_copies(inspections: &mut [Inspection]) {
 /// same way from the epoch's nonce and the miner's hotkey, so validators check the same listings.
 pub fn spot_check_sample<'a>(inspection: &'a Inspection, terms: &EpochTerms, count: usize) -> Vec<&'a Listing> {
     let seed: [u8; 32] =
-        Sha256::digest(format!("spot-check:{}:{}:{}", terms.epoch_id, terms.nonce, inspection.hotkey)).into();
+        Sha256::digest(format!("spot-check:{}:{}:{}", terms.epoch, terms.nonce, inspection.hotkey)).into();
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
     let mut all: Vec<&Listing> = inspection.listings.iter().map(|(listing, _)| listing).collect();
     all.shuffle(&mut rng);
@@ -278,12 +281,12 @@ mod tests {
 
     fn terms() -> EpochTerms {
         EpochTerms {
-            epoch_id: EPOCH.into(),
+            epoch: EPOCH.parse().unwrap(),
             nonce: "00112233aabbccdd".into(),
             start_ms: START,
             end_ms: START + 3_600_000,
             tolerance_percent: 10,
-            expected: BTreeMap::from([("02134".into(), 4), ("60601".into(), 2)]),
+            expected: BTreeMap::from([("02134".parse().unwrap(), 4), ("60601".parse().unwrap(), 2)]),
         }
     }
 

@@ -178,12 +178,11 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
 /// Signed: `signature` is the hotkey's signature over `zipcode:assignment:current:{timestamp}`.
 #[utoipa::path(
     get,
-    path = "/api/v1/zipcode-assignments/current",
+    path = endpoint::CURRENT.path,
     tag = "assignments",
     params(SignedQuery),
     responses(
         (status = 200, description = "The current assignment", body = AssignmentResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
         (status = 404, description = "No assignment can be selected for the current epoch", body = ErrorBody),
     ),
 )]
@@ -213,7 +212,7 @@ impl SignedRequest for CurrentRequest {
 /// Signed: `signature` is the hotkey's signature over `zipcode:validation:{epochId}:{timestamp}`.
 #[utoipa::path(
     get,
-    path = "/api/v1/zipcode-assignments/epoch/{epochId}",
+    path = endpoint::EPOCH.path,
     tag = "assignments",
     params(
         ("epochId" = String, Path, description = "Epoch id, its start in UTC", pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$", example = "2025-10-01T16-00-00"),
@@ -221,8 +220,6 @@ impl SignedRequest for CurrentRequest {
     ),
     responses(
         (status = 200, description = "The epoch's assignment and status", body = AssignmentResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
-        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
         (status = 404, description = "Unknown or future epoch", body = ErrorBody),
     ),
 )]
@@ -280,14 +277,12 @@ const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
 /// length after it ends; the nonce must be the epoch's.
 #[utoipa::path(
     post,
-    path = "/api/v1/zipcode-assignments/status",
+    path = endpoint::STATUS.path,
     tag = "assignments",
     request_body(content = StatusRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Recorded", body = StatusResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
         (status = 404, description = "Unknown epoch", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
     ),
 )]
 async fn status(

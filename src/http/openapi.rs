@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::api::ErrorBody;
 use crate::app::App;
-use crate::domain::endpoint::SIGNED_ENDPOINTS;
+use crate::domain::auth::Role;
+use crate::domain::endpoint::{Method, SIGNED_ENDPOINTS};
 
 /// The description's text around the table of signed endpoints, which is written from the endpoint table.
 const BEFORE_ENDPOINTS: &str = r#"Coordinates a Bittensor data-scraping subnet: every epoch (4 h by default) a random set of US zipcodes whose
@@ -80,6 +81,7 @@ pub fn documented_routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(super::metrics::router())
         .split_for_parts();
     spec.info.description = Some(introduction());
+    add_signed_errors(&mut spec);
     add_common_errors(&mut spec);
     (routes, spec)
 }
@@ -89,14 +91,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_routes().1
 }
 
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+}
+
+/// Adds what each signed endpoint can refuse, from its row in the endpoint table: a bad signature or an
+/// unregistered hotkey (401), a validator's missing permit or stake (403), an oversized body (413).
+fn add_signed_errors(spec: &mut utoipa::openapi::OpenApi) {
+    for endpoint in SIGNED_ENDPOINTS {
+        let item = spec.paths.paths.get_mut(endpoint.path).expect("every signed endpoint is routed");
+        let operation = match endpoint.method {
+            Method::Get => item.get.as_mut(),
+            Method::Post => item.post.as_mut(),
+        }
+        .expect("the route answers the endpoint's method");
+        let mut errors = vec![("401", "Bad signature, or the hotkey is not registered")];
+        if endpoint.role == Role::Validator {
+            errors.push(("403", "No validator permit, or stake below the minimum"));
+        }
+        if endpoint.method == Method::Post {
+            errors.push(("413", "Body too large"));
+        }
+        for (status, description) in errors {
+            operation.responses.responses.insert(status.to_string(), error_response(description).build().into());
+        }
+    }
+}
+
 /// Adds the errors any operation can answer, whatever its handler: malformed input, rate limits, oversized
 /// headers, and service unavailability (metagraph, S3 store, time limit).
 fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-    };
+    let error = error_response;
     let header = |description: &str| HeaderBuilder::new().description(Some(description)).build();
     let common = [
         ("400", error("Malformed input or a timestamp outside the window").build()),

@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    iso8601_millis, ErrorBody, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse,
-    MinerUrls, StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
+    iso8601_millis, FolderAccessResponse, FolderMetadata, GlobalUrls, LegacyS3Request, MinerAccessResponse, MinerUrls,
+    StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
     ValidatorUrls,
 };
 use crate::app::App;
@@ -46,13 +46,11 @@ fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
 /// the service has no S3 store configured.
 #[utoipa::path(
     post,
-    path = "/get-folder-access",
+    path = endpoint::FOLDER_ACCESS.path,
     tag = "s3",
     request_body(content = LegacyS3Request, content_type = "application/json"),
     responses(
         (status = 200, description = "Upload grant", body = FolderAccessResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
     ),
 )]
 async fn folder_access(
@@ -112,14 +110,11 @@ impl SignedRequest for FolderAccessRequest {
 /// name objects from that listing in `files` (relative to `prefix`) to get a presigned GET for each.
 #[utoipa::path(
     post,
-    path = "/get-miner-specific-access",
+    path = endpoint::MINER_ACCESS.path,
     tag = "s3",
     request_body(content = LegacyS3Request, content_type = "application/json"),
     responses(
         (status = 200, description = "Listing grant", body = MinerAccessResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
     ),
 )]
 async fn miner_access(
@@ -170,14 +165,11 @@ impl SignedRequest for MinerAccessRequest {
 /// Signed: `signature` is over `s3:validator:access:{timestamp}`.
 #[utoipa::path(
     post,
-    path = "/get-validator-access",
+    path = endpoint::VALIDATOR_ACCESS.path,
     tag = "s3",
     request_body(content = LegacyS3Request, content_type = "application/json"),
     responses(
         (status = 200, description = "Listing grant", body = ValidatorAccessResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
     ),
 )]
 async fn validator_access(
@@ -218,14 +210,11 @@ impl SignedRequest for ValidatorAccessRequest {
 /// Signed: `signature` is over `s3:validator:upload:{timestamp}`.
 #[utoipa::path(
     post,
-    path = "/api/v1/s3-access/validator-upload",
+    path = endpoint::VALIDATOR_UPLOAD.path,
     tag = "s3",
     request_body(content = ValidatorUploadRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Upload grant", body = ValidatorUploadResponse),
-        (status = 401, description = "Bad signature, or the hotkey is not registered", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 403, description = "No validator permit, or stake below the minimum", body = ErrorBody),
     ),
 )]
 async fn validator_upload(
