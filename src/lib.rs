@@ -4,17 +4,19 @@
 //! assignment with an epoch nonce to registered miners, takes their progress reports, hands out scoped S3
 //! access, and serves past epochs to validators. The reference miner and validator ship in the same crate.
 //!
-//! The layers, top to bottom; a module imports only from layers below its own:
+//! The layers, top to bottom; a module names only modules of its own layer or below (checked by
+//! `tests/api/layers.rs`):
 //!
 //! ```text
-//!  Face     cli/ (commands, flags, export), telemetry, shutdown, main.rs
-//!  Boot     boot (one server from its Settings), settings, localnet/ (a whole subnet on one machine)
+//!  Face     cli/ (commands, flags, export), telemetry, main.rs
+//!  Boot     boot (one server from its Settings), localnet/ (a whole subnet on one machine)
 //!  Http     http/: routers per resource, the Signed extractor, rate limits, one ApiError, OpenAPI
 //!  Tasks    tasks/: every background loop, started from one place
-//!  App      app/: state, caches and use cases (epochs, status, access, grants, summary)
-//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), s3/ (SigV4), universe/, metrics
-//!  Clients  client/: signed HTTP client, reference miner and validator; never import app, http or boot
-//!  Domain   domain/: pure rules, including the endpoint table and the bucket layout; no I/O, no clock
+//!  App      app/: state, caches and use cases (epochs, status, access, grants, summary), the clock
+//!  Config   settings: one typed Settings, every default once
+//!  Clients  client/: signed HTTP client, reference miner and validator (never app, http or boot)
+//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), s3/ (SigV4), universe/, metrics, shutdown
+//!  Domain   domain/: pure rules, the endpoint table, the bucket layout; no I/O, no clock
 //!  Wire     api: the contract's serde types
 //! ```
 
@@ -30,11 +32,11 @@ pub mod localnet;
 mod metrics;
 pub mod s3;
 pub mod settings;
-pub mod shutdown;
+mod shutdown;
 pub mod storage;
 pub mod tasks;
 mod telemetry;
-pub mod universe;
+mod universe;
 
 pub use http::openapi::openapi;
 pub use telemetry::init as init_logging;

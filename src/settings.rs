@@ -1,6 +1,6 @@
 //! One typed `Settings` for a server: what it listens on, its database, where the metagraph comes from, the
 //! epoch rules, the S3 store, HTTP bounds and rate limits. Every default is stated once, in [`defaults`]; the
-//! command line ([`crate::cli::flags`]) builds a `Settings` from flags and `ZIPCOORD_*` variables, and tests and
+//! command line (`cli::flags`) builds a `Settings` from flags and `ZIPCOORD_*` variables, and tests and
 //! `localnet` start from [`Settings::new`] and adjust fields. Nothing here knows HTTP or the database driver.
 
 use std::net::SocketAddr;

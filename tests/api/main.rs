@@ -8,6 +8,7 @@ mod fake_subtensor;
 mod helpers;
 mod history;
 mod http_limits;
+mod layers;
 mod lifecycle;
 mod limits;
 mod metrics;
