@@ -20,6 +20,7 @@ use crate::api::{
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::auth::Hotkey;
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerStatus, ZipcodeProgress};
@@ -313,7 +314,7 @@ struct StatusReportRequest {
 }
 
 impl StatusReportRequest {
-    fn into_submission(self, hotkey: crate::domain::auth::Hotkey) -> StatusSubmission {
+    fn into_submission(self, hotkey: Hotkey) -> StatusSubmission {
         StatusSubmission {
             hotkey,
             epoch: self.epoch,

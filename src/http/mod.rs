@@ -1,5 +1,6 @@
 //! The HTTP edge: one router per resource, request and rate limits, and the mapping of every failure (unknown route,
-//! wrong method, panic, timeout) to the contract's error body.
+//! wrong method, panic, timeout) to the contract's error body. Handlers parse (signed requests through the
+//! [`signed::Signed`] extractor and the endpoint table), call one use case of [`crate::app::App`], and render.
 
 mod assignments;
 mod error;
