@@ -176,7 +176,6 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
 
 /// The current epoch's assignment, for registered miners.
 ///
-/// Signed: `signature` is the hotkey's signature over `zipcode:assignment:current:{timestamp}`.
 #[utoipa::path(
     get,
     path = endpoint::CURRENT.path,
@@ -210,7 +209,6 @@ impl SignedRequest for CurrentRequest {
 
 /// A started epoch's assignment, for validators (permit and stake); future epochs are 404 for everyone.
 ///
-/// Signed: `signature` is the hotkey's signature over `zipcode:validation:{epochId}:{timestamp}`.
 #[utoipa::path(
     get,
     path = endpoint::EPOCH.path,
@@ -273,9 +271,8 @@ const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
 
 /// A miner's progress report for an epoch: every report is kept, the latest per miner and epoch is queryable.
 ///
-/// Signed: `signature` is over `zipcode:status:{epochId}:{timestamp}` (or the older
-/// `miner:status:{hotkey}:{epochId}:{timestamp}`). Accepted for the current epoch and, late, for one more epoch
-/// length after it ends; the nonce must be the epoch's.
+/// Accepted for the current epoch and, late, for one more epoch length after it ends; the nonce must be the
+/// epoch's.
 #[utoipa::path(
     post,
     path = endpoint::STATUS.path,

@@ -81,7 +81,7 @@ pub fn documented_routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(super::metrics::router())
         .split_for_parts();
     spec.info.description = Some(introduction());
-    add_signed_errors(&mut spec);
+    describe_signed_operations(&mut spec);
     add_common_errors(&mut spec);
     (routes, spec)
 }
@@ -97,9 +97,10 @@ fn error_response(description: &str) -> ResponseBuilder {
         .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
 }
 
-/// Adds what each signed endpoint can refuse, from its row in the endpoint table: a bad signature or an
-/// unregistered hotkey (401), a validator's missing permit or stake (403), an oversized body (413).
-fn add_signed_errors(spec: &mut utoipa::openapi::OpenApi) {
+/// Describes each signed operation from its row in the endpoint table: what its signature covers, and what it
+/// can refuse: a bad signature or an unregistered hotkey (401), a validator's missing permit or stake (403), an
+/// oversized body (413).
+fn describe_signed_operations(spec: &mut utoipa::openapi::OpenApi) {
     for endpoint in SIGNED_ENDPOINTS {
         let item = spec.paths.paths.get_mut(endpoint.path).expect("every signed endpoint is routed");
         let operation = match endpoint.method {
@@ -107,6 +108,15 @@ fn add_signed_errors(spec: &mut utoipa::openapi::OpenApi) {
             Method::Post => item.post.as_mut(),
         }
         .expect("the route answers the endpoint's method");
+        let mut covers = format!("`{}`", endpoint.commitments[0]);
+        for older in &endpoint.commitments[1..] {
+            covers.push_str(&format!(" (or the older `{older}`)"));
+        }
+        let signed = format!("Signed by {}: `signature` is the hotkey's signature over {covers}.", endpoint.audience());
+        operation.description = Some(match operation.description.take() {
+            Some(text) if !text.is_empty() => format!("{signed}\n\n{text}"),
+            _ => signed,
+        });
         let mut errors = vec![("401", "Bad signature, or the hotkey is not registered")];
         if endpoint.role == Role::Validator {
             errors.push(("403", "No validator permit, or stake below the minimum"));

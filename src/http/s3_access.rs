@@ -41,9 +41,8 @@ fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
 
 /// An upload grant for the caller's own folder `data/hotkey={hotkey}/`, for registered miners.
 ///
-/// Signed: `signature` is over `s3:data:access:{coldkey}:{hotkey}:{timestamp}`. In POST mode the answer is a
-/// presigned POST policy (`url` + `fields`); in PUT mode, presigned PUT URLs for the body's `files`. 503 when
-/// the service has no S3 store configured.
+/// In POST mode the answer is a presigned POST policy (`url` + `fields`); in PUT mode, presigned PUT URLs for the
+/// body's `files`. 503 when the service has no S3 store configured.
 #[utoipa::path(
     post,
     path = endpoint::FOLDER_ACCESS.path,
@@ -106,8 +105,8 @@ impl SignedRequest for FolderAccessRequest {
 
 /// A listing and read grant for one miner's folder, for validators.
 ///
-/// Signed: `signature` is over `s3:validator:miner:{miner_hotkey}:{timestamp}`. `miner_url` lists the folder;
-/// name objects from that listing in `files` (relative to `prefix`) to get a presigned GET for each.
+/// `miner_url` lists the folder; name objects from that listing in `files` (relative to `prefix`) to get a
+/// presigned GET for each.
 #[utoipa::path(
     post,
     path = endpoint::MINER_ACCESS.path,
@@ -162,7 +161,6 @@ impl SignedRequest for MinerAccessRequest {
 
 /// A listing and read grant for every miner's data, for validators.
 ///
-/// Signed: `signature` is over `s3:validator:access:{timestamp}`.
 #[utoipa::path(
     post,
     path = endpoint::VALIDATOR_ACCESS.path,
@@ -207,7 +205,6 @@ impl SignedRequest for ValidatorAccessRequest {
 
 /// An upload grant for a validator's results under `validators/{hotkey}/{epochId}/`.
 ///
-/// Signed: `signature` is over `s3:validator:upload:{timestamp}`.
 #[utoipa::path(
     post,
     path = endpoint::VALIDATOR_UPLOAD.path,
