@@ -318,6 +318,19 @@ pub struct LegacyS3Request {
     /// each, `/get-miner-specific-access` a GET (how validators download what they listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
+    /// `/get-miner-specific-access`: list only this epoch's work, `data/hotkey={miner}/epoch={epoch}/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch: Option<String>,
+    /// Listing grants: list the keys after this one (a key inside the listed prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
+    /// Listing grants: the previous page's `NextContinuationToken`, for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+    /// Listing grants: at most this many keys per page, 1 to 1,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_keys: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -371,6 +384,9 @@ pub struct MinerAccessResponse {
     /// Presigned GETs for the `files` the request named (relative to `prefix`); absent when it named none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub download_urls: Vec<ObjectUrl>,
+    /// What `miner_url` lists when the request named an `epoch`: `data/hotkey={miner}/epoch={epoch}/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

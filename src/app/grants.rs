@@ -11,7 +11,7 @@ use crate::domain::auth::Hotkey;
 use crate::domain::epoch::EpochId;
 use crate::domain::grant::{AccessGrant, GrantKind};
 use crate::domain::layout;
-use crate::s3::{grant_expiry, S3Presigner, UploadMode};
+use crate::s3::{grant_expiry, ListPaging, S3Presigner, UploadMode};
 
 use super::{App, AppError, AppResult};
 
@@ -32,7 +32,10 @@ pub struct MinerFolderGrant {
 pub struct MinerReadGrant {
     pub bucket: String,
     pub region: String,
+    /// The miner's folder; `files` and download keys are relative to it.
     pub prefix: String,
+    /// What `list_url` lists: the folder, or one epoch's work in it.
+    pub list_prefix: String,
     pub list_url: String,
     pub download_urls: Vec<ObjectUrl>,
     pub expires: DateTime<Utc>,
@@ -132,41 +135,48 @@ impl App {
             upload_mode: settings.upload_mode,
             fields,
             put_urls,
-            list_url: presigner.list_url(&folder, None, now, list_expires),
+            list_url: presigner.list_url(&folder, None, &ListPaging::default(), now, list_expires),
             folder,
             expires,
         })
     }
 
-    /// A validator's listing of `miner`'s folder, with a presigned GET for each of `files` (relative to it).
-    pub async fn grant_miner_read(
-        &self,
-        validator: &Hotkey,
-        miner: &Hotkey,
-        files: &[String],
-        expiry: Option<i64>,
-    ) -> AppResult<MinerReadGrant> {
+    /// A validator's listing of `miner`'s folder (or of one `epoch`'s work in it, from where `paging` says),
+    /// with a presigned GET for each of `files` (relative to the folder).
+    pub async fn grant_miner_read(&self, validator: &Hotkey, request: &MinerReadRequest) -> AppResult<MinerReadGrant> {
         let presigner = self.presigner()?;
-        self.check_expiry(expiry)?;
+        self.check_expiry(request.expiry)?;
         let settings = presigner.settings();
         let now = self.now_utc();
-        let expires = grant_expiry(now, settings.list_lifetime, expiry);
-        let prefix = layout::miner_folder(miner);
-        self.record_grant(validator, GrantKind::MinerRead, &prefix, now, expires).await?;
+        let expires = grant_expiry(now, settings.list_lifetime, request.expiry);
+        let prefix = layout::miner_folder(&request.miner);
+        let list_prefix = match request.epoch {
+            Some(epoch) => format!("{prefix}{}", layout::epoch_folder(epoch)),
+            None => prefix.clone(),
+        };
+        check_paging(&request.paging, &list_prefix)?;
+        self.record_grant(validator, GrantKind::MinerRead, &list_prefix, now, expires).await?;
         Ok(MinerReadGrant {
             bucket: settings.bucket.clone(),
             region: settings.region.clone(),
-            list_url: presigner.list_url(&prefix, None, now, expires),
-            download_urls: object_urls(presigner, "GET", &prefix, files, now, expires),
+            list_url: presigner.list_url(&list_prefix, None, &request.paging, now, expires),
+            list_prefix,
+            download_urls: object_urls(presigner, "GET", &prefix, &request.files, now, expires),
             prefix,
             expires,
         })
     }
 
-    /// A validator's listing of every miner's data.
-    pub async fn grant_validator_read(&self, validator: &Hotkey, expiry: Option<i64>) -> AppResult<ValidatorReadGrant> {
+    /// A validator's listing of every miner's data, from where `paging` says.
+    pub async fn grant_validator_read(
+        &self,
+        validator: &Hotkey,
+        paging: &ListPaging,
+        expiry: Option<i64>,
+    ) -> AppResult<ValidatorReadGrant> {
         let presigner = self.presigner()?;
         self.check_expiry(expiry)?;
+        check_paging(paging, layout::MINERS_PREFIX)?;
         let settings = presigner.settings();
         let now = self.now_utc();
         let expires = grant_expiry(now, settings.list_lifetime, expiry);
@@ -175,8 +185,8 @@ impl App {
         Ok(ValidatorReadGrant {
             bucket: settings.bucket.clone(),
             region: settings.region.clone(),
-            list_all_url: presigner.list_url(prefix, None, now, expires),
-            list_miners_url: presigner.list_url(prefix, Some("/"), now, expires),
+            list_all_url: presigner.list_url(prefix, None, paging, now, expires),
+            list_miners_url: presigner.list_url(prefix, Some("/"), paging, now, expires),
             granted: now,
             expires,
         })
@@ -194,6 +204,27 @@ impl App {
             presigner.post_upload(&layout::validator_prefix(validator), &folder, (1, max_file_size), now, expires);
         self.record_grant(validator, GrantKind::ValidatorUpload, &folder, now, expires).await?;
         Ok(ValidatorUploadGrant { folder, url: upload.url, fields: upload.fields, max_file_size, expires })
+    }
+}
+
+/// What a validator asks of one miner's folder.
+pub struct MinerReadRequest {
+    pub miner: Hotkey,
+    /// List only this epoch's work.
+    pub epoch: Option<EpochId>,
+    pub paging: ListPaging,
+    /// Objects (relative to the folder) to presign GETs for.
+    pub files: Vec<String>,
+    pub expiry: Option<i64>,
+}
+
+/// A listing may start only after a key inside what it lists.
+fn check_paging(paging: &ListPaging, list_prefix: &str) -> AppResult<()> {
+    match &paging.start_after {
+        Some(key) if !key.starts_with(list_prefix) => {
+            Err(AppError::Rejected(format!("start_after must be a key under {list_prefix}")))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::storage::{PruneCounts, StorageError, Store};
 pub use access::{AccessDenied, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
-pub use grants::{MinerFolderGrant, MinerReadGrant, ValidatorReadGrant, ValidatorUploadGrant};
+pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
 pub use status::StatusSubmission;
 pub use summary::{HealthSummary, MetagraphHealth, SystemSummary};
 

@@ -1,7 +1,8 @@
 //! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`,
-//! `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`], the server's
+//! `bucket prune`, `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`], the server's
 //! flags in [`flags`], the history export in [`export`].
 
+pub mod bucket;
 pub mod export;
 pub mod flags;
 pub mod neurons;
@@ -46,6 +47,9 @@ pub enum Command {
     Epoch(EpochCommand),
     /// Audit the S3 access grants handed out, newest first.
     Grants(GrantsArgs),
+    /// Maintain the S3 bucket with the server's credentials.
+    #[command(subcommand)]
+    Bucket(bucket::BucketCommand),
     /// Write epochs, their assignments and every status report as JSON Lines (for analysis).
     Export(ExportArgs),
     /// Exit 0 when URL answers 200 within 5 s, 1 otherwise: the container's HEALTHCHECK, with no curl needed.
@@ -159,6 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
         Command::Grants(args) => grants(args).await,
         Command::Export(args) => export(args).await,
+        Command::Bucket(command) => bucket::run(command).await,
         Command::Probe { url } => probe(&url).await,
         Command::Openapi => {
             println!("{}", crate::openapi().to_pretty_json()?);

@@ -28,12 +28,13 @@ pub struct ObjectInfo {
     pub last_modified_ms: i64,
 }
 
-/// A folder listing; `truncated` when the store had more than one page (a presigned URL fixes the query, so
-/// continuation is not possible).
+/// One page of a folder listing; `truncated` when the store has more, which a new listing grant with
+/// `next_continuation_token` (or the last key as `start_after`) fetches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderListing {
     pub objects: Vec<ObjectInfo>,
     pub truncated: bool,
+    pub next_continuation_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +44,8 @@ struct ListBucketResult {
     contents: Vec<Contents>,
     #[serde(default)]
     is_truncated: bool,
+    #[serde(default)]
+    next_continuation_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +77,11 @@ pub fn parse_listing(xml: &str) -> Result<FolderListing, BucketError> {
             Ok(ObjectInfo { key: c.key, size: c.size, last_modified_ms })
         })
         .collect::<Result<_, BucketError>>()?;
-    Ok(FolderListing { objects, truncated: result.is_truncated })
+    Ok(FolderListing {
+        objects,
+        truncated: result.is_truncated,
+        next_continuation_token: result.next_continuation_token.filter(|t| !t.is_empty()),
+    })
 }
 
 /// An HTTP client for the store.
@@ -149,6 +156,15 @@ impl Bucket {
         parse_listing(&response.text().await?)
     }
 
+    /// Deletes an object with a presigned DELETE URL (S3 answers 204, also when it was already gone).
+    pub async fn delete(&self, url: &str) -> Result<(), BucketError> {
+        let response = self.http.delete(url).send().await?;
+        if !response.status().is_success() {
+            return Err(Self::rejected(response).await);
+        }
+        Ok(())
+    }
+
     /// Reads an object with a presigned GET URL, refusing more than `max_bytes`.
     pub async fn get(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, BucketError> {
         let mut response = self.http.get(url).send().await?;
@@ -190,8 +206,11 @@ mod tests {
                 ObjectInfo { key: "data/c.json".into(), size: 2, last_modified_ms: 1_759_334_760_000 },
             ]
         );
-        let empty = parse_listing(r#"<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"#).unwrap();
+        assert_eq!(listing.next_continuation_token, None);
+        let page = r#"<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>1/x+y==</NextContinuationToken></ListBucketResult>"#;
+        let empty = parse_listing(page).unwrap();
         assert!(empty.objects.is_empty() && empty.truncated);
+        assert_eq!(empty.next_continuation_token.as_deref(), Some("1/x+y=="));
         assert!(parse_listing("<html>").is_err());
     }
 }

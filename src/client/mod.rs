@@ -29,6 +29,7 @@ use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::status::MinerStatus;
+use crate::s3::ListPaging;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -74,6 +75,15 @@ fn legacy_request(key: &Keypair, endpoint: &Endpoint, values: SignedValues<'_>, 
         timestamp: Some(values.timestamp),
         files: (!files.is_empty()).then(|| files.to_vec()),
         ..LegacyS3Request::default()
+    }
+}
+
+/// A signed `/get-miner-specific-access` body for `miner`, naming `files`.
+fn miner_access_request(key: &Keypair, miner: &str, files: &[String], timestamp: i64) -> LegacyS3Request {
+    let values = SignedValues::at(timestamp).miner_hotkey(miner);
+    LegacyS3Request {
+        miner_hotkey: Some(miner.to_string()),
+        ..legacy_request(key, &endpoint::MINER_ACCESS, values, files)
     }
 }
 
@@ -261,10 +271,24 @@ impl ZipcoordClient {
         files: &[String],
         timestamp: i64,
     ) -> ClientResult<MinerAccessResponse> {
-        let values = SignedValues::at(timestamp).miner_hotkey(miner);
+        self.post(&endpoint::MINER_ACCESS, &miner_access_request(key, miner, files, timestamp)).await
+    }
+
+    /// A validator's listing grant for one page of `epoch`'s work in `miner`'s folder, from where `paging` says.
+    pub async fn miner_epoch_listing(
+        &self,
+        key: &Keypair,
+        miner: &str,
+        epoch: EpochId,
+        paging: &ListPaging,
+        timestamp: i64,
+    ) -> ClientResult<MinerAccessResponse> {
         let body = LegacyS3Request {
-            miner_hotkey: Some(miner.to_string()),
-            ..legacy_request(key, &endpoint::MINER_ACCESS, values, files)
+            epoch: Some(epoch.to_string()),
+            start_after: paging.start_after.clone(),
+            continuation_token: paging.continuation_token.clone(),
+            max_keys: paging.max_keys.map(i64::from),
+            ..miner_access_request(key, miner, &[], timestamp)
         };
         self.post(&endpoint::MINER_ACCESS, &body).await
     }

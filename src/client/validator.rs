@@ -24,9 +24,10 @@ use crate::domain::listing::ListingFile;
 use crate::domain::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
 use crate::domain::validation::{
     detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, StoredFile,
-    Submission,
+    Submission, MAX_OBJECTS_PER_EPOCH,
 };
 use crate::domain::zipcode::Zipcode;
+use crate::s3::ListPaging;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidatorError {
@@ -160,30 +161,54 @@ impl Validator {
         })
     }
 
+    /// Every object `miner` stored under `epoch={epoch}/`, page by page (at most [`MAX_OBJECTS_PER_EPOCH`]):
+    /// `(key relative to the miner's folder) -> (uploaded at, size)`, and whether the cap cut the listing.
+    async fn epoch_objects(
+        &self,
+        miner: &str,
+        epoch: EpochId,
+    ) -> Result<(BTreeMap<String, (i64, u64)>, bool), ValidatorError> {
+        let mut objects = BTreeMap::new();
+        let mut paging = ListPaging::default();
+        loop {
+            let access = self.client.miner_epoch_listing(&self.key, miner, epoch, &paging, unix_now()).await?;
+            let epoch_folder = format!("{}{}", access.prefix, layout::epoch_folder(epoch));
+            let page = self.bucket.list(&access.miner_url).await?;
+            let last_key = page.objects.last().map(|o| o.key.clone());
+            for object in page.objects {
+                if objects.len() >= MAX_OBJECTS_PER_EPOCH {
+                    tracing::warn!(miner, %epoch, "more than {MAX_OBJECTS_PER_EPOCH} objects; the rest are not judged");
+                    return Ok((objects, true));
+                }
+                if object.key.starts_with(&epoch_folder) {
+                    let relative = object.key[access.prefix.len()..].to_string();
+                    objects.insert(relative, (object.last_modified_ms, object.size));
+                }
+            }
+            if !page.truncated {
+                return Ok((objects, false));
+            }
+            // Stores that give no token page by the last key, as S3 itself allows.
+            paging = match (page.next_continuation_token, last_key) {
+                (Some(token), _) => ListPaging { continuation_token: Some(token), ..ListPaging::default() },
+                (None, Some(key)) => ListPaging { start_after: Some(key), ..ListPaging::default() },
+                (None, None) => return Ok((objects, false)),
+            };
+        }
+    }
+
     /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed.
     async fn submission(&self, uid: u16, miner: &str, epoch: EpochId) -> Result<Submission, ValidatorError> {
-        let access = self.client.miner_access(&self.key, miner, &[], unix_now()).await?;
-        let listing = self.bucket.list(&access.miner_url).await?;
-        if listing.truncated {
-            tracing::warn!(miner, "folder listing truncated at one page; later objects are not judged");
-        }
-        let epoch_folder = format!("{}{}", access.prefix, layout::epoch_folder(epoch));
-        let objects: BTreeMap<String, (i64, u64)> = listing
-            .objects
-            .into_iter()
-            .filter_map(|o| {
-                let relative = o.key.strip_prefix(&access.prefix)?.to_string();
-                o.key.starts_with(&epoch_folder).then_some((relative, (o.last_modified_ms, o.size)))
-            })
-            .collect();
+        let (objects, listing_capped) = self.epoch_objects(miner, epoch).await?;
         let mut files = Vec::with_capacity(objects.len());
         let names: Vec<String> = objects.keys().cloned().collect();
         for chunk in names.chunks(FILES_PER_GRANT) {
             let grant = self.client.miner_access(&self.key, miner, chunk, unix_now()).await?;
+            let folder = &grant.prefix;
             let mut downloads = JoinSet::new();
             let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));
             for object in grant.download_urls {
-                let relative = object.key.strip_prefix(&access.prefix).unwrap_or(&object.key).to_string();
+                let relative = object.key.strip_prefix(folder.as_str()).unwrap_or(&object.key).to_string();
                 let Some(&(uploaded_at_ms, size)) = objects.get(&relative) else { continue };
                 let (bucket, permits, max) = (self.bucket.clone(), permits.clone(), self.settings.max_file_bytes);
                 downloads.spawn(async move {
@@ -206,7 +231,7 @@ impl Validator {
                 files.push(joined.expect("download tasks do not panic"));
             }
         }
-        Ok(Submission { uid, hotkey: miner.to_string(), files })
+        Ok(Submission { uid, hotkey: miner.to_string(), files, listing_capped })
     }
 
     /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.

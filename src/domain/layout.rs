@@ -48,6 +48,15 @@ pub fn parse_listing_key(relative_key: &str) -> Option<(&str, &str)> {
     (parts.next().is_none() && !file.is_empty()).then_some((epoch, zipcode))
 }
 
+/// The epoch a key of a miner's folder belongs to: `data/hotkey={hk}/epoch={id}/…`; `None` for keys outside
+/// that layout (other writers' files, `job_id=…` uploads).
+pub fn epoch_of_key(key: &str) -> Option<EpochId> {
+    let relative = key.strip_prefix(MINERS_PREFIX)?.split_once('/')?.1;
+    let (epoch, rest) = relative.split_once('/')?;
+    (!rest.is_empty()).then_some(())?;
+    epoch.strip_prefix("epoch=")?.parse().ok()
+}
+
 /// Everything a validator may write: `validators/{hotkey}/`.
 pub fn validator_prefix(hotkey: &Hotkey) -> String {
     format!("validators/{hotkey}/")
@@ -112,6 +121,12 @@ mod tests {
         assert_eq!(parse_listing_key("epoch=x/zipcode=1/a/b.json"), None);
         assert_eq!(validator_folder(&hotkey, epoch), format!("validators/{hotkey}/2025-10-01T16-00-00/"),);
         assert!(miner_folder(&hotkey).starts_with(MINERS_PREFIX));
+        assert_eq!(epoch_of_key(&full), Some(epoch));
+        for other in ["data/hotkey=5F/job_id=1/data.parquet", "data/hotkey=5F/epoch=x/a.json", "validators/5F/e/r.json"]
+        {
+            assert_eq!(epoch_of_key(other), None, "{other}");
+        }
+        assert_eq!(epoch_of_key("data/hotkey=5F/epoch=2025-10-01T16-00-00/"), None, "a folder, not an object");
     }
 
     #[test]

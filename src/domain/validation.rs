@@ -50,7 +50,13 @@ pub struct Submission {
     pub uid: u16,
     pub hotkey: String,
     pub files: Vec<StoredFile>,
+    /// The listing stopped at [`MAX_OBJECTS_PER_EPOCH`] objects; the rest were not judged.
+    pub listing_capped: bool,
 }
+
+/// Objects of one miner and epoch a validator lists at most; beyond them nothing counts (and the verdict says
+/// so). An honest miner writes one file per assigned zipcode, a few hundred at most.
+pub const MAX_OBJECTS_PER_EPOCH: usize = 50_000;
 
 /// A miner's uploads after the checks that need no one else's data.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +150,12 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
             listings.push((listing.clone(), file.uploaded_at_ms));
             last_upload_ms = last_upload_ms.max(Some(file.uploaded_at_ms));
         }
+    }
+    if submission.listing_capped {
+        notes.push(format!(
+            "more than {MAX_OBJECTS_PER_EPOCH} objects in this epoch: only the first {MAX_OBJECTS_PER_EPOCH} were \
+             judged, the rest were not counted"
+        ));
     }
     let total = listings.len() as u64 + duplicates;
     if duplicates > 0 {
@@ -324,6 +336,7 @@ mod tests {
                 file(hotkey, "02134", &["a", "b", "c", "d"], minute),
                 file(hotkey, "60601", &["e", "f"], minute),
             ],
+            listing_capped: false,
         }
     }
 
@@ -359,7 +372,10 @@ mod tests {
         }
         assert_eq!(verdict(&judged(&other), &terms()), Verdict::Absent);
         assert_eq!(
-            verdict(&judged(&Submission { uid: 1, hotkey: "m".into(), files: vec![] }), &terms()),
+            verdict(
+                &judged(&Submission { uid: 1, hotkey: "m".into(), files: vec![], listing_capped: false }),
+                &terms()
+            ),
             Verdict::Absent
         );
     }

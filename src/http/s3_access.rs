@@ -13,11 +13,11 @@ use crate::api::{
     StructureInfo, UploadMetadata, ValidatorAccessResponse, ValidatorUploadRequest, ValidatorUploadResponse,
     ValidatorUrls,
 };
-use crate::app::App;
-use crate::domain::auth::Hotkey;
+use crate::app::{App, MinerReadRequest};
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::layout;
+use crate::s3::{ListPaging, MAX_KEYS_PER_PAGE};
 
 use super::error::ApiError;
 use super::extract::parse_value;
@@ -33,6 +33,31 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 
 fn structure_info() -> StructureInfo {
     StructureInfo { folder_structure: layout::FOLDER_STRUCTURE.into(), description: layout::ACCESS_RULES.into() }
+}
+
+/// Longest `start_after` or `continuation_token` accepted (S3 keys are at most 1,024 bytes).
+const MAX_PAGING_TEXT: usize = 1_024;
+
+/// The listing's paging fields: a start key and a continuation token of sane length and characters, and a page
+/// size S3 can give.
+fn parse_paging(body: &LegacyS3Request) -> Result<ListPaging, ApiError> {
+    let text = |value: &Option<String>, field: &str, allowed: fn(char) -> bool| match value {
+        Some(text) if text.is_empty() || text.len() > MAX_PAGING_TEXT || !text.chars().all(allowed) => {
+            Err(ApiError::bad_request(format!("Invalid {field}: 1 to {MAX_PAGING_TEXT} bytes of a key or token")))
+        }
+        other => Ok(other.clone()),
+    };
+    let max_keys = match body.max_keys {
+        Some(n) if n < 1 || n > i64::from(MAX_KEYS_PER_PAGE) => {
+            return Err(ApiError::bad_request(format!("max_keys must be between 1 and {MAX_KEYS_PER_PAGE}")))
+        }
+        other => other.map(|n| n as u16),
+    };
+    Ok(ListPaging {
+        start_after: text(&body.start_after, "start_after", |c| !c.is_control())?,
+        continuation_token: text(&body.continuation_token, "continuation_token", |c| c.is_ascii_graphic())?,
+        max_keys,
+    })
 }
 
 fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
@@ -120,25 +145,25 @@ async fn miner_access(
     State(app): State<Arc<App>>,
     Signed { caller, request }: Signed<MinerAccessRequest>,
 ) -> Result<Json<MinerAccessResponse>, ApiError> {
-    let grant = app.grant_miner_read(&caller, &request.miner, &request.files, request.expiry).await?;
+    let grant = app.grant_miner_read(&caller, &request.read).await?;
+    let narrowed = request.read.epoch.is_some();
     Ok(Json(MinerAccessResponse {
         bucket: grant.bucket,
         region: grant.region,
-        miner_hotkey: request.miner.to_string(),
+        miner_hotkey: request.read.miner.to_string(),
         miner_url: grant.list_url,
         prefix: grant.prefix,
         expiry: iso8601_millis(grant.expires.timestamp_millis()),
         download_urls: grant.download_urls,
+        list_prefix: narrowed.then_some(grant.list_prefix),
     }))
 }
 
 /// `POST /get-miner-specific-access`, parsed.
 struct MinerAccessRequest {
-    miner: Hotkey,
+    read: MinerReadRequest,
     /// As the validator signed it.
     raw_miner: String,
-    files: Vec<String>,
-    expiry: Option<i64>,
 }
 
 impl SignedRequest for MinerAccessRequest {
@@ -150,8 +175,9 @@ impl SignedRequest for MinerAccessRequest {
         let miner = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
         let files = body.files.clone().unwrap_or_default();
         layout::check_object_names(&files).map_err(ApiError::bad_request)?;
-        let request = MinerAccessRequest { miner, raw_miner: raw_miner.to_string(), files, expiry: body.expiry };
-        Ok((request, legacy_fields(&body)))
+        let epoch = body.epoch.as_deref().map(parse_value::<EpochId>).transpose()?;
+        let read = MinerReadRequest { miner, epoch, paging: parse_paging(&body)?, files, expiry: body.expiry };
+        Ok((MinerAccessRequest { read, raw_miner: raw_miner.to_string() }, legacy_fields(&body)))
     }
 
     fn values(&self) -> SignedValues<'_> {
@@ -174,7 +200,7 @@ async fn validator_access(
     State(app): State<Arc<App>>,
     Signed { caller, request }: Signed<ValidatorAccessRequest>,
 ) -> Result<Json<ValidatorAccessResponse>, ApiError> {
-    let grant = app.grant_validator_read(&caller, request.expiry).await?;
+    let grant = app.grant_validator_read(&caller, &request.paging, request.expiry).await?;
     Ok(Json(ValidatorAccessResponse {
         bucket: grant.bucket,
         region: grant.region,
@@ -191,6 +217,7 @@ async fn validator_access(
 
 /// `POST /get-validator-access`, parsed.
 struct ValidatorAccessRequest {
+    paging: ListPaging,
     expiry: Option<i64>,
 }
 
@@ -199,7 +226,13 @@ impl SignedRequest for ValidatorAccessRequest {
     type Raw = LegacyS3Request;
 
     fn parse(body: LegacyS3Request, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        Ok((ValidatorAccessRequest { expiry: body.expiry }, legacy_fields(&body)))
+        if body.epoch.is_some() {
+            return Err(ApiError::bad_request(
+                "epoch narrows one miner's folder: ask /get-miner-specific-access for it",
+            ));
+        }
+        let request = ValidatorAccessRequest { paging: parse_paging(&body)?, expiry: body.expiry };
+        Ok((request, legacy_fields(&body)))
     }
 }
 

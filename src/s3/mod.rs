@@ -77,6 +77,21 @@ pub struct S3Settings {
     pub object_size: (u64, u64),
 }
 
+/// Where a ListObjectsV2 starts and how many keys it returns. A presigned URL fixes its whole query, so a
+/// client that pages asks for a new listing grant with these values signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPaging {
+    /// List keys after this one.
+    pub start_after: Option<String>,
+    /// The `NextContinuationToken` of the previous page.
+    pub continuation_token: Option<String>,
+    /// At most this many keys (S3 answers at most 1,000 per page).
+    pub max_keys: Option<u16>,
+}
+
+/// Most keys S3 returns in one ListObjectsV2 page.
+pub const MAX_KEYS_PER_PAGE: u16 = 1_000;
+
 /// A presigned POST upload: where to send it and the form fields to send before `file`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostUpload {
@@ -171,18 +186,24 @@ impl S3Presigner {
         (expires_at - now).num_seconds().max(1) as u64
     }
 
-    /// A presigned ListObjectsV2 of `prefix` (with `delimiter`, when given).
+    /// A presigned ListObjectsV2 of `prefix` (with `delimiter`, when given), from where `paging` says.
     pub fn list_url(
         &self,
         prefix: &str,
         delimiter: Option<&str>,
+        paging: &ListPaging,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> String {
+        let max_keys = paging.max_keys.map(|n| n.to_string());
         let mut query = vec![("list-type", "2"), ("prefix", prefix)];
-        if let Some(delimiter) = delimiter {
-            query.push(("delimiter", delimiter));
-        }
+        let optional = [
+            ("delimiter", delimiter),
+            ("start-after", paging.start_after.as_deref()),
+            ("continuation-token", paging.continuation_token.as_deref()),
+            ("max-keys", max_keys.as_deref()),
+        ];
+        query.extend(optional.into_iter().filter_map(|(name, value)| Some((name, value?))));
         let host = self.host();
         let path = self.bucket_path();
         let request = PresignRequest {
@@ -255,7 +276,8 @@ mod tests {
         assert!(url.contains("X-Amz-Expires=3600"));
         let vhost = S3Presigner::new(settings(Addressing::VirtualHost));
         assert_eq!(vhost.bucket_url(), "https://resi.nyc3.digitaloceanspaces.com/");
-        let list = vhost.list_url("data/hotkey=5F/", Some("/"), now(), now() + Duration::hours(3));
+        let list =
+            vhost.list_url("data/hotkey=5F/", Some("/"), &ListPaging::default(), now(), now() + Duration::hours(3));
         assert!(list.starts_with("https://resi.nyc3.digitaloceanspaces.com/?X-Amz-Algorithm="), "{list}");
         assert!(
             list.contains(
@@ -263,6 +285,26 @@ mod tests {
             ),
             "{list}"
         );
+    }
+
+    #[test]
+    fn listings_sign_their_paging_into_the_query() {
+        let presigner = S3Presigner::new(settings(Addressing::Path));
+        let paging = ListPaging {
+            start_after: Some("data/hotkey=5F/epoch=a b".into()),
+            continuation_token: Some("1/x+y==".into()),
+            max_keys: Some(2),
+        };
+        let list = presigner.list_url("data/hotkey=5F/", None, &paging, now(), now() + Duration::hours(3));
+        assert!(list.starts_with("https://nyc3.digitaloceanspaces.com/resi?"), "{list}");
+        for expected in [
+            "continuation-token=1%2Fx%2By%3D%3D",
+            "max-keys=2",
+            "start-after=data%2Fhotkey%3D5F%2Fepoch%3Da%20b",
+            "list-type=2&max-keys=2&prefix=data%2Fhotkey%3D5F%2F&start-after=",
+        ] {
+            assert!(list.contains(expected), "{expected} in {list}");
+        }
     }
 
     #[test]

@@ -347,3 +347,88 @@ async fn localnet_runs_as_one_command() {
     assert!(stdout.contains("chain weights (u16)"), "{stdout}");
     assert!(dir.path().join("metagraph.json").exists() && dir.path().join("s3/localnet").exists());
 }
+
+/// A miner folder of 2,500 objects over many epochs, the judged epoch sorting last with 1,500 of them: the
+/// validator lists that epoch alone, follows every page, and judges it as it judged the same work in 10 files.
+#[tokio::test]
+async fn a_miner_with_thousands_of_objects_is_judged_on_every_one_of_the_epoch() {
+    // Keep the whole test inside one hour-long epoch.
+    let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
+    if into_hour > 3_480 {
+        tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = LocalnetOptions {
+        miners: 1,
+        validators: 1,
+        epoch_seconds: 3_600,
+        target_listings: 1_500,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(fresh_database_url(dir.path()).await),
+        data_dir: dir.path().join("net"),
+        upload_mode: UploadMode::Post,
+    };
+    let net = Localnet::start(&options).await.unwrap();
+    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
+    let assignment = miner.current().await.unwrap();
+    miner.mine(&assignment).await.unwrap();
+    let epoch: EpochId = assignment.epoch_id.parse().unwrap();
+    let settings = ValidatorSettings { spot_checks: 3, publish: false, ..ValidatorSettings::default() };
+    let validator = net.validator(0, settings);
+    let judge_miner = || async {
+        let judgement = validator.judge(epoch).await.unwrap();
+        judgement.miners.into_iter().find(|m| m.hotkey == miner.hotkey()).unwrap()
+    };
+    let small = judge_miner().await;
+    assert_eq!((small.verdict.as_str(), small.listings, small.files), ("honest", 1_500, assignment.zipcodes.len()));
+
+    // The same listings, one file each (1,500 objects), after 1,000 objects of earlier epochs.
+    let folder = net.store.object_path(&format!("data/hotkey={}", miner.hotkey()));
+    let epoch_folder = folder.join(format!("epoch={epoch}"));
+    for zipcode in std::fs::read_dir(&epoch_folder).unwrap() {
+        let zipcode = zipcode.unwrap().path();
+        for file in std::fs::read_dir(&zipcode).unwrap() {
+            let path = file.unwrap().path();
+            let whole: ListingFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            for (n, listing) in whole.listings.iter().enumerate() {
+                let single = ListingFile { listings: vec![listing.clone()], ..whole.clone() };
+                std::fs::write(zipcode.join(format!("data_{n:04}.json")), serde_json::to_vec(&single).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+    for n in 0..1_000 {
+        let old = folder.join(format!("epoch=2025-{:02}-01T00-00-00/zipcode=02134", 1 + n % 9));
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join(format!("data_{n:04}.json")), b"{}").unwrap();
+    }
+    let count = |dir: &std::path::Path| walk(dir).len();
+    assert_eq!((count(&folder), count(&epoch_folder)), (2_500, 1_500));
+    let epoch_key = format!("data/hotkey={}/epoch={epoch}/", miner.hotkey());
+    assert!(walk(&folder).iter().all(|key| !key.contains("epoch=") || key.contains(&epoch_key) || key < &epoch_key));
+
+    let big = judge_miner().await;
+    assert_eq!((big.verdict.as_str(), big.listings, big.files), ("honest", 1_500, 1_500), "{big:?}");
+    assert!(big.notes.is_empty() && big.reasons.is_empty(), "{big:?}");
+    assert!((big.quality - small.quality).abs() < 0.01, "{} vs {}", big.quality, small.quality);
+    assert_eq!(big.weight, small.weight);
+}
+
+/// Every file below `dir`, as paths relative to the bucket (`data/hotkey=…`).
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let text = path.to_string_lossy().to_string();
+                files.push(text[text.find("data/hotkey=").unwrap()..].to_string());
+            }
+        }
+    }
+    files
+}

@@ -2,6 +2,7 @@
 //! signatures, presigned URLs and POST policies: grants work for what they allow and fail for anything else.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -439,4 +440,174 @@ async fn presigned_put_mode_works_against_the_same_store() {
         let (status, answer) = app.post_json("/get-folder-access", &request).await;
         assert_error(status, &answer, 400, "invalid file name");
     }
+}
+
+/// Writes `key` straight into the store's folder, as if a miner had uploaded it.
+fn put_directly(s3: &S3Server, key: &str, content: &[u8]) {
+    let path = s3.store.object_path(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+fn paged_miner_request(validator: &Keypair, miner: &str, timestamp: i64, paging: Value) -> Value {
+    let mut body = miner_request(validator, miner, timestamp);
+    body.as_object_mut().unwrap().extend(paging.as_object().unwrap().clone());
+    body
+}
+
+#[tokio::test]
+async fn listings_narrow_to_an_epoch_and_page_inside_their_grant() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
+    let now = app.now();
+    let validator = &app.keys.validator;
+    let miner = app.keys.miner.hotkey().to_string();
+    let folder = format!("data/hotkey={miner}/");
+    let (old, judged) = ("2025-09-30T08-00-00", "2025-10-01T16-00-00");
+    for epoch in [old, judged] {
+        for n in 0..5 {
+            put_directly(&s3, &format!("{folder}epoch={epoch}/zipcode=0213{n}/data_1.json"), b"{}");
+        }
+    }
+
+    // Without paging fields the answer is exactly the old one: the whole folder, one page.
+    let (status, whole) = app.post_json("/get-miner-specific-access", &miner_request(validator, &miner, now)).await;
+    assert_eq!(status, 200, "{whole}");
+    assert!(whole.get("list_prefix").is_none(), "{whole}");
+    assert_eq!(listed_keys(&get_text(whole["miner_url"].as_str().unwrap()).await.1).len(), 10);
+
+    // One epoch, two keys a page, every page through a new grant with the previous page's token.
+    let mut paging = json!({"epoch": judged, "max_keys": 2});
+    let mut seen = Vec::new();
+    for page in 0.. {
+        let body = paged_miner_request(validator, &miner, now, paging.clone());
+        let (status, grant) = app.post_json("/get-miner-specific-access", &body).await;
+        assert_eq!(status, 200, "{grant}");
+        assert_eq!(grant["list_prefix"], format!("{folder}epoch={judged}/"));
+        assert_eq!(grant["prefix"], folder, "files stay relative to the miner's folder");
+        let (status, xml) = get_text(grant["miner_url"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{xml}");
+        seen.extend(listed_keys(&xml));
+        if !xml.contains("<IsTruncated>true</IsTruncated>") {
+            assert_eq!(page, 2, "five keys in pages of two");
+            break;
+        }
+        let token = xml.split("<NextContinuationToken>").nth(1).unwrap().split('<').next().unwrap().to_string();
+        paging = json!({"epoch": judged, "max_keys": 2, "continuation_token": token});
+    }
+    let expected: Vec<String> = (0..5).map(|n| format!("{folder}epoch={judged}/zipcode=0213{n}/data_1.json")).collect();
+    assert_eq!(seen, expected, "every key of the epoch once, none of the other epoch");
+
+    // A grant's listing cannot be edited into another page or a wider listing.
+    let body = paged_miner_request(validator, &miner, now, json!({"epoch": judged, "max_keys": 2}));
+    let (_, grant) = app.post_json("/get-miner-specific-access", &body).await;
+    let edited = grant["miner_url"].as_str().unwrap().replace("max-keys=2", "max-keys=1000");
+    assert_eq!(get_text(&edited).await.0, 403, "the page size is signed");
+    let widened = grant["miner_url"].as_str().unwrap().replace("epoch%3D", "epoch%3D2025-09");
+    assert_eq!(get_text(&widened).await.0, 403, "the prefix is signed");
+
+    let refused: Vec<(Value, &str)> = vec![
+        (json!({"epoch": "yesterday"}), "invalid epoch id"),
+        (
+            json!({"epoch": judged, "start_after": format!("{folder}epoch={old}/zipcode=02130/data_1.json")}),
+            "start_after must be a key under",
+        ),
+        (json!({"start_after": "data/hotkey=5Other/epoch=x/a.json"}), "start_after must be a key under"),
+        (json!({"max_keys": 0}), "max_keys must be between 1 and 1000"),
+        (json!({"max_keys": 1001}), "max_keys must be between 1 and 1000"),
+        (json!({"continuation_token": "x".repeat(1_025)}), "Invalid continuation_token"),
+        (json!({"continuation_token": "a b"}), "Invalid continuation_token"),
+        (json!({"start_after": ""}), "Invalid start_after"),
+    ];
+    for (paging, message) in refused {
+        let (status, body) = app
+            .post_json("/get-miner-specific-access", &paged_miner_request(validator, &miner, now, paging.clone()))
+            .await;
+        assert_error(status, &body, 400, message);
+    }
+
+    // Every miner's data pages the same way; it has no single epoch to narrow to.
+    let mut body = validator_request(validator, now);
+    body["max_keys"] = json!(3);
+    let (status, grant) = app.post_json("/get-validator-access", &body).await;
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(listed_keys(&get_text(grant["urls"]["global"]["list_all_data"].as_str().unwrap()).await.1).len(), 3);
+    body["epoch"] = json!(judged);
+    let (status, error) = app.post_json("/get-validator-access", &body).await;
+    assert_error(status, &error, 400, "epoch narrows one miner's folder");
+    let mut body = validator_request(validator, now);
+    body["start_after"] = json!("validators/x");
+    let (status, error) = app.post_json("/get-validator-access", &body).await;
+    assert_error(status, &error, 400, "start_after must be a key under data/hotkey=");
+}
+
+/// `zipcoord bucket prune` as an operator runs it, with the server's S3 settings in its environment.
+async fn prune(s3: &S3Server, extra: &[&str]) -> (bool, String, String) {
+    let mut command = tokio::process::Command::from(crate::process::zipcoord());
+    command
+        .args(["bucket", "prune"])
+        .args(extra)
+        .env("ZIPCOORD_S3_ENDPOINT", s3.store.endpoint())
+        .env("ZIPCOORD_S3_BUCKET", BUCKET)
+        .env("ZIPCOORD_S3_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("ZIPCOORD_S3_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("ZIPCOORD_S3_PATH_STYLE", "true")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output()).await.unwrap().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn bucket_prune_deletes_only_epochs_older_than_asked_and_says_what() {
+    let s3 = S3Server::start().await;
+    let clock = zipcoord::domain::epoch::EpochClock::new(240).unwrap();
+    let epoch_days_ago = |days: i64| clock.epoch_at(zipcoord::client::unix_now() - days * 86_400).to_string();
+    let (old, recent) = (epoch_days_ago(40), epoch_days_ago(2));
+    let mut old_keys = Vec::new();
+    // Three pages of old objects: the store answers 1,000 keys a page.
+    for n in 0..2_100 {
+        let key = format!("data/hotkey=5Miner{}/epoch={old}/zipcode=02134/data_{n:04}.json", n % 3);
+        put_directly(&s3, &key, b"0123456789");
+        old_keys.push(key);
+    }
+    let kept = [
+        format!("data/hotkey=5Miner0/epoch={recent}/zipcode=02134/data_1.json"),
+        "data/hotkey=5Miner0/job_id=7/data_1.parquet".to_string(),
+        format!("validators/5Validator/{old}/results_1.json"),
+    ];
+    for key in &kept {
+        put_directly(&s3, key, b"keep");
+    }
+
+    let (ok, stdout, stderr) = prune(&s3, &["--older-than", "30", "--dry-run"]).await;
+    assert!(ok, "{stderr}");
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("would delete data/")).collect();
+    assert_eq!(listed.len(), 2_100, "every old object is listed once");
+    assert!(listed.iter().all(|line| line.contains(&format!("/epoch={old}/")) && line.ends_with("(10 bytes)")));
+    assert!(
+        stdout.contains("would delete 2100 objects (21000 bytes)")
+            && stdout.contains("kept 1 objects of later epochs; left 1 objects outside"),
+        "{stdout}"
+    );
+    assert!(old_keys.iter().all(|key| s3.stored(key).is_some()), "a dry run deletes nothing");
+
+    let (ok, stdout, stderr) = prune(&s3, &["--older-than", "30"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("deleted 2100 objects (21000 bytes)"), "{stdout}");
+    assert!(old_keys.iter().all(|key| s3.stored(key).is_none()), "the old epoch is gone");
+    assert!(kept.iter().all(|key| s3.stored(key).is_some()), "newer epochs, other layouts and results stay");
+
+    let (ok, stdout, _) = prune(&s3, &["--older-than", "30"]).await;
+    assert!(ok && stdout.contains("deleted 0 objects (0 bytes)"), "a second run is a no-op: {stdout}");
+    let (ok, stdout, _) = prune(&s3, &["--older-than", "1"]).await;
+    assert!(ok && stdout.contains("deleted 1 objects (4 bytes)"), "{stdout}");
+
+    let mut unconfigured = tokio::process::Command::from(crate::process::zipcoord());
+    let output = unconfigured.args(["bucket", "prune", "--older-than", "30"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("ZIPCOORD_S3_BUCKET"), "{stderr}");
 }
