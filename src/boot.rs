@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Clock};
-use crate::http::{self, RateLimits};
-use crate::settings::Settings;
+use crate::http::{self, raise_open_file_limit, ConnectionGate, RateLimits};
+use crate::settings::{HttpSettings, Settings};
 use crate::storage::Store;
 
 pub struct RunningServer {
@@ -41,16 +41,26 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     } else {
         Vec::new()
     };
+    let gate = connection_gate(&http_settings, app.settings().rate_limits.trusted_proxy_hops);
     let router = http::router(app.clone(), http_settings, rate_limits);
     let shutdown = cancel.clone();
-    let server =
-        tokio::spawn(http::serve_connections(
-            listener,
-            router,
-            http_settings,
-            async move { shutdown.cancelled().await },
-        ));
+    let stopped = async move { shutdown.cancelled().await };
+    let server = tokio::spawn(http::serve_connections(listener, router, http_settings, gate, stopped));
     Ok(RunningServer { addr, app, cancel, server, tasks })
+}
+
+/// File descriptors kept back from the connection cap: the database pool, the listener, logs, S3 and chain
+/// clients.
+const RESERVED_FILES: u64 = 128;
+
+/// The connection caps, the total kept below the open-file limit (raised to the hard limit first).
+fn connection_gate(http: &HttpSettings, trusted_proxy_hops: usize) -> Arc<ConnectionGate> {
+    let open_files = raise_open_file_limit();
+    let by_files = open_files.map_or(usize::MAX, |limit| limit.saturating_sub(RESERVED_FILES).max(16) as usize);
+    let max_total = http.max_connections.min(by_files);
+    let per_ip = (trusted_proxy_hops == 0).then_some(http.max_connections_per_ip);
+    tracing::info!(open_files = ?open_files, max_connections = max_total, max_connections_per_ip = ?per_ip, "connection limits");
+    ConnectionGate::new(max_total, per_ip)
 }
 
 impl RunningServer {

@@ -13,6 +13,8 @@ pub const HTTP_REQUESTS: &str = "zipcoord_http_requests_total";
 pub const HTTP_DURATION: &str = "zipcoord_http_request_duration_seconds";
 pub const AUTH_FAILURES: &str = "zipcoord_auth_failures_total";
 pub const RATE_LIMITED: &str = "zipcoord_rate_limited_total";
+pub const CONNECTIONS_REFUSED: &str = "zipcoord_connections_refused_total";
+pub const CONNECTIONS_OPEN: &str = "zipcoord_connections_open";
 pub const EPOCHS_CREATED: &str = "zipcoord_epochs_created_total";
 pub const SELECTION_DURATION: &str = "zipcoord_epoch_selection_duration_seconds";
 pub const SELECTION_FAILURES: &str = "zipcoord_epoch_selection_failures_total";
@@ -48,17 +50,33 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The method as a label: the standard ones by name, anything a client invents as `other`, so that no request
+/// can add a series.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    KNOWN.into_iter().find(|known| *known == method).unwrap_or("other")
+}
+
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let method = method.to_string();
+    let method = method_label(method);
     let route = route.to_string();
-    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
+    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string()).increment(1);
     histogram!(HTTP_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
 }
 
 /// Why a signed request was refused, as a short label.
 pub fn auth_failure(reason: &'static str) {
     counter!(AUTH_FAILURES, "reason" => reason).increment(1);
+}
+
+/// Connections held now (by the server that last opened or closed one; production runs one per process).
+pub fn connections_open(count: usize) {
+    gauge!(CONNECTIONS_OPEN).set(count as f64);
+}
+
+/// A connection closed at accept because a cap was reached.
+pub fn connection_refused(reason: &'static str) {
+    counter!(CONNECTIONS_REFUSED, "reason" => reason).increment(1);
 }
 
 pub fn rate_limited(scope: &'static str) {

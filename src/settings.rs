@@ -37,6 +37,8 @@ pub mod defaults {
     pub const MAX_HEADER_BYTES: usize = 16 * 1024;
     pub const HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
     pub const REQUEST_TIMEOUT_SECONDS: u64 = 30;
+    pub const MAX_CONNECTIONS: usize = 4_096;
+    pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 
     pub const RATE_LIMIT_PUBLIC_PER_MINUTE: u32 = 120;
     pub const RATE_LIMIT_SIGNED_PER_MINUTE: u32 = 600;
@@ -114,6 +116,10 @@ pub struct HttpSettings {
     /// Time from accepting a connection (or the previous response) to a complete request head.
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
+    /// Connections held at once; beyond it new ones are closed at accept.
+    pub max_connections: usize,
+    /// Connections held at once from one client address (not applied behind a trusted reverse proxy).
+    pub max_connections_per_ip: usize,
 }
 
 /// Rate limits. Defaults never block the contract's load (a validator's burst of ~100 `/epoch/{id}` calls, a
@@ -158,6 +164,8 @@ impl Settings {
                 max_header_bytes: MAX_HEADER_BYTES,
                 header_read_timeout: Duration::from_secs(HEADER_READ_TIMEOUT_SECONDS),
                 request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECONDS),
+                max_connections: MAX_CONNECTIONS,
+                max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
             },
             rate_limits: RateLimitSettings::default(),
             background_tasks: true,

@@ -306,6 +306,13 @@ pub struct ServeArgs {
     /// Seconds a client may take to send a complete request head before the connection is closed.
     #[arg(long, env = "ZIPCOORD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = defaults::HEADER_READ_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout_seconds: u64,
+    /// Connections held at once; new ones beyond it are closed at accept (capped below the open-file limit).
+    #[arg(long, env = "ZIPCOORD_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000).map(|v| v as usize))]
+    pub max_connections: usize,
+    /// Connections held at once from one client address; not applied with ZIPCOORD_TRUSTED_PROXY_HOPS above 0
+    /// (every connection then comes from the proxy).
+    #[arg(long, env = "ZIPCOORD_MAX_CONNECTIONS_PER_IP", default_value_t = defaults::MAX_CONNECTIONS_PER_IP, value_parser = clap::value_parser!(u32).range(1..=1_000_000).map(|v| v as usize))]
+    pub max_connections_per_ip: usize,
     /// Seconds a request may take before it is answered with an error.
     #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = defaults::REQUEST_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_seconds: u64,
@@ -344,6 +351,8 @@ impl ServeArgs {
                 max_header_bytes: self.max_header_bytes,
                 header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
                 request_timeout: Duration::from_secs(self.request_timeout_seconds),
+                max_connections: self.max_connections,
+                max_connections_per_ip: self.max_connections_per_ip,
             },
             rate_limits: self.rate_limits.settings(),
             background_tasks: true,

@@ -3,6 +3,7 @@
 //! [`signed::Signed`] extractor and the endpoint table), call one use case of [`crate::app::App`], and render.
 
 mod assignments;
+mod connections;
 mod error;
 mod extract;
 mod health;
@@ -27,6 +28,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use connections::{raise_open_file_limit, ConnectionGate};
 pub use error::ApiError;
 pub use limits::RateLimits;
 pub use serve::serve_connections;

@@ -1,9 +1,12 @@
 //! The connection loop: accepts TCP connections and serves each with hyper, so that connection-level limits
-//! (time to send the request head, its size) are ours to set, and shuts down gracefully.
+//! (how many connections, time to the first request and to a complete request head, its size) are ours to set,
+//! and shuts down gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::Router;
@@ -14,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use super::connections::ConnectionGate;
 use crate::settings::HttpSettings;
 
 /// Above this many header fields hyper itself refuses the request (without a body); the router answers
@@ -26,6 +30,7 @@ pub async fn serve_connections(
     listener: TcpListener,
     router: Router,
     limits: HttpSettings,
+    gate: Arc<ConnectionGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -39,29 +44,54 @@ pub async fn serve_connections(
         .max_buf_size(hyper_buffer_bytes(limits.max_header_bytes));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let mut accept_errors = AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(connection) => connection,
+                Ok(connection) => {
+                    accept_errors.reset();
+                    connection
+                }
                 Err(error) => {
-                    // Typically too many open files: wait instead of spinning.
-                    tracing::warn!(%error, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Typically too many open files: wait longer each time instead of spinning.
+                    tokio::time::sleep(accept_errors.failed(&error)).await;
                     continue;
                 }
             },
             _ = &mut shutdown => break,
         };
+        let slot = match gate.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                crate::metrics::connection_refused(refusal.metric_label());
+                drop(stream);
+                continue;
+            }
+        };
         let router = router.clone();
+        let requested = Arc::new(AtomicBool::new(false));
+        let seen = requested.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            seen.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().oneshot(request)
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
+        let first_request_within = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, error = %error, "connection ended with an error");
+            let _slot = slot;
+            tokio::select! {
+                outcome = connection => {
+                    if let Err(error) = outcome {
+                        tracing::debug!(%peer, error = %error, "connection ended with an error");
+                    }
+                }
+                // A connection must bring a whole first request head in time, whatever it sends before (nothing,
+                // one byte, an HTTP/2 preface and SETTINGS); dropping it closes the socket.
+                _ = no_request_by(first_request_within, requested) => {
+                    tracing::debug!(%peer, "closed a connection that sent no request in time");
+                }
             }
         });
     }
@@ -71,6 +101,40 @@ pub async fn serve_connections(
         tracing::warn!("connections still open after {grace:?}; closing them");
     }
     Ok(())
+}
+
+/// Resolves when `limit` has passed and no request arrived; never once one did.
+async fn no_request_by(limit: Duration, requested: Arc<AtomicBool>) {
+    tokio::time::sleep(limit).await;
+    if requested.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits after failed accepts, doubling from 10 ms to 1 s, and logs them at most once a second.
+#[derive(Default)]
+struct AcceptBackoff {
+    consecutive: u32,
+    suppressed: u64,
+    last_logged: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        self.consecutive = self.consecutive.saturating_add(1);
+        if self.last_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!(%error, failed_since_last_log = self.suppressed, "cannot accept a connection");
+            self.last_logged = Some(Instant::now());
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        Duration::from_millis(10u64 << self.consecutive.min(7)).min(Duration::from_secs(1))
+    }
+
+    fn reset(&mut self) {
+        self.consecutive = 0;
+    }
 }
 
 fn hyper_buffer_bytes(max_header_bytes: usize) -> usize {

@@ -152,3 +152,67 @@ async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
     assert!(answer.contains("\"statusCode\":400"), "{answer}");
     tokio::time::timeout(Duration::from_secs(10), shutdown).await.unwrap().unwrap().unwrap();
 }
+
+/// Waits until the server closes `stream` (a read returns 0 or fails); how long that took, or `None` if it stayed
+/// open for `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit.saturating_sub(started.elapsed()), stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_that_send_no_request_are_closed_in_time() {
+    let app = spawn(|http| http.header_read_timeout = Duration::from_secs(1)).await;
+    let address = app.base_url.trim_start_matches("http://").to_string();
+    let mut silent = TcpStream::connect(&address).await.unwrap();
+    let mut one_byte = TcpStream::connect(&address).await.unwrap();
+    one_byte.write_all(b"G").await.unwrap();
+    // An HTTP/2 client's preface and an empty SETTINGS frame, then nothing.
+    let mut h2 = TcpStream::connect(&address).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+    for (name, stream) in [("silent", &mut silent), ("one byte", &mut one_byte), ("h2 preface", &mut h2)] {
+        let closed = closed_within(stream, Duration::from_secs(5)).await;
+        assert!(closed.is_some_and(|after| after < Duration::from_secs(3)), "{name}: {closed:?}");
+    }
+    assert_eq!(app.get("/livez").await.0, 200);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_caps_are_closed_at_once() {
+    let app = spawn(|http| {
+        http.max_connections = 4;
+        http.max_connections_per_ip = 3;
+    })
+    .await;
+    let address: std::net::SocketAddr = app.base_url.trim_start_matches("http://").parse().unwrap();
+    let from = |ip: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((std::net::Ipv4Addr::from(ip), 0).into()).unwrap();
+        socket.connect(address).await.unwrap()
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(from([127, 0, 0, 1]).await);
+    }
+    let mut fourth = from([127, 0, 0, 1]).await;
+    let closed = closed_within(&mut fourth, Duration::from_secs(5)).await;
+    assert!(closed.is_some_and(|after| after < Duration::from_secs(1)), "per address: {closed:?}");
+    held.push(from([127, 0, 0, 2]).await);
+    let mut fifth = from([127, 0, 0, 3]).await;
+    let closed = closed_within(&mut fifth, Duration::from_secs(5)).await;
+    assert!(closed.is_some_and(|after| after < Duration::from_secs(1)), "in all: {closed:?}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.get("/livez").await.0, 200, "places free up as connections close");
+    let metrics = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
+    for reason in ["max_connections_per_ip", "max_connections\""] {
+        assert!(metrics.contains(&format!("zipcoord_connections_refused_total{{reason=\"{reason}")), "{reason}");
+    }
+}

@@ -88,3 +88,29 @@ async fn the_metagraph_gauges_describe_the_snapshot() {
 }
 
 const CURRENT: &str = "/api/v1/zipcode-assignments/current";
+
+/// Series of one metric family in a scrape.
+fn series(metrics: &str, family: &str) -> usize {
+    metrics.lines().filter(|line| line.starts_with(&format!("{family}{{"))).count()
+}
+
+#[tokio::test]
+async fn invented_methods_and_paths_add_no_series() {
+    let app = TestApp::spawn().await;
+    let before = scrape(&app).await;
+    let http = reqwest::Client::new();
+    let mut answered = 0;
+    for n in 0..1_500 {
+        let method = reqwest::Method::from_bytes(format!("BREW{n}").as_bytes()).unwrap();
+        let path = format!("{}/junk/{n}?q={n}", app.base_url);
+        for request in [http.request(method, &path), http.get(&path)] {
+            answered += request.send().await.is_ok() as usize;
+        }
+    }
+    assert_eq!(answered, 3_000);
+    let after = scrape(&app).await;
+    let grown = series(&after, "zipcoord_http_requests_total") - series(&before, "zipcoord_http_requests_total");
+    assert!(grown <= 12, "3,000 invented requests added {grown} request series");
+    assert!(after.len() < before.len() + 20_000, "/metrics grew from {} to {} bytes", before.len(), after.len());
+    assert!(value(&after, "zipcoord_http_requests_total{method=\"other\",route=\"unmatched\"") >= 1.0, "{after}");
+}
