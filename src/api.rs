@@ -28,9 +28,23 @@ pub fn iso8601_millis(unix_millis: i64) -> String {
 }
 
 /// Parses an inbound ISO 8601 instant (`Z` or an offset such as `+00:00`, with or without fractional seconds)
-/// to Unix milliseconds.
+/// to Unix milliseconds. Leap seconds (`:60`) and instants before 1970 are refused: no real report carries them,
+/// and storing them as given would make them sort and compare wrongly.
 pub fn parse_iso8601(text: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.with_timezone(&Utc).timestamp_millis())
+    let parsed = DateTime::parse_from_rfc3339(text.trim()).ok()?.with_timezone(&Utc);
+    let leap_second = parsed.timestamp_subsec_nanos() >= 1_000_000_000;
+    let millis = parsed.timestamp_millis();
+    (!leap_second && millis >= 0).then_some(millis)
+}
+
+/// Parses a query-string timestamp: Unix seconds in canonical decimal digits only (no sign, spaces or leading
+/// zeros), so that one instant has one spelling.
+pub fn parse_unix_seconds(text: &str) -> Option<i64> {
+    let canonical = !text.is_empty()
+        && text.len() <= 18
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// Query parameters of signed GET requests. All optional here so a missing one gets a precise message; the
@@ -474,6 +488,18 @@ mod tests {
         }
         assert_eq!(parse_iso8601("2025-10-01T16:00:00.123456Z"), Some(1_759_334_400_123));
         assert_eq!(parse_iso8601("yesterday"), None);
+        for refused in ["2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
+            assert_eq!(parse_iso8601(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn query_timestamps_are_canonical_decimal_digits() {
+        assert_eq!(parse_unix_seconds("1759338000"), Some(1_759_338_000));
+        assert_eq!(parse_unix_seconds("0"), Some(0));
+        for refused in ["", " 123", "123 ", "+123", "-123", "0123", "12a", "1e9", &"9".repeat(19)] {
+            assert_eq!(parse_unix_seconds(refused), None, "{refused:?}");
+        }
     }
 
     #[test]

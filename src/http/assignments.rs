@@ -338,6 +338,10 @@ impl SignedRequest for StatusReportRequest {
             )));
         }
         let zipcodes_completed = body.zipcodes_completed.iter().map(parse_progress).collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = zipcodes_completed.iter().find(|p| !seen.insert(p.zipcode)) {
+            return Err(ApiError::bad_request(format!("zipcodesCompleted lists {} more than once", twice.zipcode)));
+        }
         let listings_scraped = body
             .listings_scraped
             .map(|n| u64::try_from(n).map_err(|_| ApiError::bad_request("listingsScraped must be >= 0")))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use serde::de::DeserializeOwned;
 
-use crate::api::SignedQuery;
+use crate::api::{parse_unix_seconds, SignedQuery};
 use crate::app::{App, SignedClaim};
 use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::endpoint::{Endpoint, Method, SignedValues};
@@ -31,7 +31,7 @@ impl SignedFields {
     pub fn from_query(query: SignedQuery) -> Result<Self, ApiError> {
         let timestamp = query
             .timestamp
-            .map(|t| t.trim().parse::<i64>().map_err(|_| ApiError::bad_request("Invalid timestamp")))
+            .map(|t| parse_unix_seconds(&t).ok_or_else(|| ApiError::bad_request("Invalid timestamp")))
             .transpose()?;
         Ok(SignedFields { hotkey: query.hotkey, signature: query.signature, timestamp })
     }

@@ -70,6 +70,26 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// Opens the SQLite file once, outside any pool, so that a file that is not a database, is damaged or cannot be
+/// written fails start-up at once with SQLite's own words (a pool would retry until it timed out, saying only
+/// that). An empty file is a new database.
+async fn check_sqlite_file(url: &str) -> StorageResult<()> {
+    use sqlx::Connection;
+    if let Some(path) = sqlite_file(url) {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+            tracing::warn!(file = %path.display(), "the database file is empty; starting it as a new database");
+        }
+    }
+    let mut connection = sqlx::AnyConnection::connect(url).await?;
+    let checked = async {
+        sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut connection).await
+    }
+    .await;
+    let _ = connection.close().await;
+    checked.map(|_| ()).map_err(StorageError::from)
+}
+
 /// Blocks (off the async threads) until this process holds `<database>.migrate-lock`; released on drop.
 async fn lock_for_migrations(database: &std::path::Path) -> StorageResult<std::fs::File> {
     let mut name = database.as_os_str().to_owned();
@@ -121,6 +141,9 @@ impl Store {
         } else {
             options
         };
+        if backend == Backend::Sqlite {
+            check_sqlite_file(&url).await?;
+        }
         let pool = options.connect(&url).await?;
         if backend == Backend::Sqlite {
             // WAL lets readers run beside the writer. It is a property of the file, so it is set once here rather

@@ -86,6 +86,11 @@ async fn signed_gets_reject_every_kind_of_bad_credential() {
             let (status, body) = app.get_signed(path, &hotkey, &sign(ts), &ts.to_string()).await;
             assert_error(status, &body, 400, "Invalid timestamp");
         }
+        // One instant, one spelling: the same instant with a sign, spaces or leading zeros is refused.
+        for text in [format!(" {now}"), format!("+{now}"), format!("0{now}"), format!("{now} ")] {
+            let (status, body) = app.get_signed(path, &hotkey, &good, &text).await;
+            assert_error(status, &body, 400, "Invalid timestamp");
+        }
         for ts in [now - 300, now + 300] {
             let (status, body) = app.get_signed(path, &hotkey, &sign(ts), &ts.to_string()).await;
             assert_eq!(status, 200, "{ts} is inside the window: {body}");

@@ -167,3 +167,21 @@ async fn epoch_show_prints_the_assignment_and_miner_states() {
     let (ok, _, stderr) = run(&["epoch", "show", "not-an-epoch", "--database-url", &app.db_url]);
     assert!(!ok && stderr.contains("invalid epoch id"), "{stderr}");
 }
+
+#[test]
+fn a_database_file_that_is_not_one_fails_at_once_with_sqlites_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = run(&["migrate", "--database-url", &format!("sqlite://{}", garbage.display())]);
+    assert!(!ok && stderr.contains("file is not a database"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "failed after {:?}", started.elapsed());
+    assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a; 8192], "the file is left as it was");
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let (ok, stdout, stderr) = run(&["migrate", "--database-url", &format!("sqlite://{}", empty.display())]);
+    assert!(ok && stdout.contains("migrations applied"), "{stderr}");
+    assert!(stderr.contains("the database file is empty; starting it as a new database"), "{stderr}");
+}

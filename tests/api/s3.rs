@@ -340,6 +340,24 @@ async fn access_rules_and_errors() {
         ("/api/v1/s3-access/validator-upload", upload_request(validator, "not-an-epoch", now), 400, "invalid epoch id"),
         (
             "/api/v1/s3-access/validator-upload",
+            upload_request(validator, "2099-01-01T00-00-00", now),
+            400,
+            "not an epoch that has started within the retention period",
+        ),
+        (
+            "/api/v1/s3-access/validator-upload",
+            upload_request(validator, "1970-01-01T00-00-00", now),
+            400,
+            "not an epoch that has started within the retention period",
+        ),
+        (
+            "/api/v1/s3-access/validator-upload",
+            upload_request(validator, &app.current_epoch().to_string().replace("-00-00", "-30-00"), now),
+            400,
+            "not an epoch that has started within the retention period",
+        ),
+        (
+            "/api/v1/s3-access/validator-upload",
             json!({"hotkey": validator.hotkey().to_string()}),
             400,
             "epochId is required",

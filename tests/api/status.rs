@@ -149,6 +149,32 @@ async fn bad_reports_are_rejected_and_change_nothing() {
         (with(&|r| r.timestamp += 1), 401, "Invalid signature"),
         (
             with(&|r| {
+                let done = ZipcodeCompletion { zipcode: zipcodes[0].clone(), listings_scraped: 5, completed_at: None };
+                r.zipcodes_completed = vec![done; 780];
+            }),
+            400,
+            "more than once",
+        ),
+        (
+            with(&|r| {
+                let at = Some("2016-12-31T23:59:60Z".to_string());
+                r.zipcodes_completed =
+                    vec![ZipcodeCompletion { zipcode: zipcodes[0].clone(), listings_scraped: 5, completed_at: at }];
+            }),
+            400,
+            "Invalid completedAt",
+        ),
+        (
+            with(&|r| {
+                let at = Some("0000-01-01T00:00:00Z".to_string());
+                r.zipcodes_completed =
+                    vec![ZipcodeCompletion { zipcode: zipcodes[0].clone(), listings_scraped: 5, completed_at: at }];
+            }),
+            400,
+            "Invalid completedAt",
+        ),
+        (
+            with(&|r| {
                 r.signature = app.keys.other_miner.sign(format!("zipcode:status:{epoch}:{now}").as_bytes()).to_hex()
             }),
             401,
