@@ -100,6 +100,10 @@ impl HotkeySignature {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    pub fn as_bytes(&self) -> &[u8; 64] {
+        &self.0
+    }
 }
 
 impl FromStr for HotkeySignature {

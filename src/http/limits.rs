@@ -2,7 +2,11 @@
 //! away cheaply), and per hotkey and endpoint class only after a signature verifies (so junk naming a real
 //! hotkey can never spend that hotkey's quota). Rejections are 429 with `Retry-After` and `X-RateLimit-*`.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -16,14 +20,22 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use super::error::ApiError;
-use crate::domain::auth::Hotkey;
+use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::endpoint::RateClass;
 use crate::settings::RateLimitSettings;
+
+/// How long a signature is remembered: longer than any timestamp window (300 s back, 300 s ahead).
+const SIGNATURE_MEMORY: Duration = Duration::from_secs(11 * 60);
+/// Signatures remembered at most (~100 bytes each); beyond, new ones spend their budget every time.
+const MAX_REMEMBERED_SIGNATURES: usize = 200_000;
 
 type KeyedLimiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 pub struct RateLimits {
     settings: RateLimitSettings,
+    /// Signatures that already spent their hotkey's budget, and when: a retry, or a replay by someone who
+    /// captured the request, is answered without spending it again.
+    spent: Mutex<HashMap<[u8; 64], Instant>>,
     public: KeyedLimiter<IpAddr>,
     signed: KeyedLimiter<IpAddr>,
     current: KeyedLimiter<[u8; 32]>,
@@ -50,6 +62,7 @@ impl RateLimits {
             validator_burst: per_hour(settings.validator_burst_per_hotkey_per_hour),
             status: per_hour(settings.status_per_hotkey_per_hour),
             s3_grants: per_hour(settings.s3_grants_per_hotkey_per_hour),
+            spent: Mutex::new(HashMap::new()),
             settings,
         }
     }
@@ -80,8 +93,26 @@ impl RateLimits {
         }
     }
 
+    /// The per-hotkey budget of `class`, spent once per signature: checked after the signature verified, and not
+    /// again for a signature seen within its timestamp window.
+    pub fn check_signed(&self, class: RateClass, hotkey: &Hotkey, signature: &HotkeySignature) -> Result<(), ApiError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let key = *signature.as_bytes();
+        if self.spent.lock().get(&key).is_some_and(|at| at.elapsed() < SIGNATURE_MEMORY) {
+            return Ok(());
+        }
+        self.check_hotkey(class, hotkey)?;
+        let mut spent = self.spent.lock();
+        if spent.len() < MAX_REMEMBERED_SIGNATURES {
+            spent.insert(key, Instant::now());
+        }
+        Ok(())
+    }
+
     /// The per-hotkey budget of `class`, checked after the signature verified.
-    pub fn check_hotkey(&self, class: RateClass, hotkey: &Hotkey) -> Result<(), ApiError> {
+    fn check_hotkey(&self, class: RateClass, hotkey: &Hotkey) -> Result<(), ApiError> {
         let (limiter, scope) = match class {
             RateClass::Current => (&self.current, "hotkey_current"),
             RateClass::ValidatorBurst => (&self.validator_burst, "hotkey_validator"),
@@ -107,8 +138,10 @@ impl RateLimits {
         forwarded.len().checked_sub(hops).and_then(|i| forwarded.get(i)).and_then(|ip| ip.parse().ok()).unwrap_or(peer)
     }
 
-    /// Forgets idle keys so the limiters' memory stays bounded under floods of distinct IPs.
+    /// Forgets idle keys so the limiters' memory stays bounded under floods of distinct IPs, and signatures whose
+    /// window has passed.
     pub fn prune(&self) {
+        self.spent.lock().retain(|_, at| at.elapsed() < SIGNATURE_MEMORY);
         for limiter in [&self.public, &self.signed] {
             limiter.retain_recent();
             limiter.shrink_to_fit();

@@ -127,6 +127,6 @@ fn authenticate(
         crate::metrics::auth_failure(denied.reason);
         ApiError::from(denied.error)
     })?;
-    limits.check_hotkey(endpoint.rate, &hotkey)?;
+    limits.check_signed(endpoint.rate, &hotkey, &signature)?;
     Ok(hotkey)
 }

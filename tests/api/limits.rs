@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use zipcoord::client::status_request;
 use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::status::MinerStatus;
 
 use zipcoord::settings::{RateLimitSettings, Settings};
@@ -94,19 +95,48 @@ async fn junk_signatures_never_spend_a_hotkeys_quota() {
     assert!((600..700).contains(&unauthorized) && limited > 1_000, "{unauthorized} rejected, {limited} limited");
 
     // The miner's own budget of 5 is intact, and it is enforced.
-    let signature = miner.sign(endpoint::CURRENT.commitment(&SignedValues::at(now)).as_bytes()).to_hex();
-    let real = format!(
-        "{}/api/v1/zipcode-assignments/current?hotkey={}&signature={signature}&timestamp={now}",
-        app.base_url,
-        miner.hotkey()
-    );
     let honest = client_from(5);
-    for _ in 0..5 {
-        assert_eq!(get(&honest, &real, None).await.status().as_u16(), 200);
+    for offset in 0..5 {
+        assert_eq!(get(&honest, &signed_current(&app, miner, now - offset), None).await.status().as_u16(), 200);
     }
-    assert_429(get(&honest, &real, None).await, 5, "Too many requests for this hotkey").await;
+    assert_429(get(&honest, &signed_current(&app, miner, now - 5), None).await, 5, "Too many requests for this hotkey")
+        .await;
     // Other hotkeys keep their own budget.
     assert!(app.client.current(&app.keys.other_miner, now).await.is_ok());
+}
+
+/// A signed `/current` URL of `key` at `timestamp`.
+fn signed_current(app: &TestApp, key: &Keypair, timestamp: i64) -> String {
+    let signature = key.sign(endpoint::CURRENT.commitment(&SignedValues::at(timestamp)).as_bytes()).to_hex();
+    format!(
+        "{}/api/v1/zipcode-assignments/current?hotkey={}&signature={signature}&timestamp={timestamp}",
+        app.base_url,
+        key.hotkey()
+    )
+}
+
+#[tokio::test]
+async fn replays_of_a_captured_request_never_spend_the_owners_budget() {
+    let options = TestOptions {
+        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = 5)),
+        ..TestOptions::default()
+    };
+    let app = TestApp::spawn_with(options).await;
+    let miner = &app.keys.miner;
+    let now = app.now();
+    let captured = signed_current(&app, miner, now);
+    let owner = client_from(6);
+    assert_eq!(get(&owner, &captured, None).await.status().as_u16(), 200);
+    // Someone who captured the URL replays it from another address: answered like the first, at no cost.
+    let replayer = client_from(7);
+    for _ in 0..125 {
+        assert_eq!(get(&replayer, &captured, None).await.status().as_u16(), 200);
+    }
+    // The owner still has the 4 requests left that the first one did not spend.
+    for offset in 1..5 {
+        assert_eq!(get(&owner, &signed_current(&app, miner, now - offset), None).await.status().as_u16(), 200);
+    }
+    assert_eq!(get(&owner, &signed_current(&app, miner, now - 5), None).await.status().as_u16(), 429);
 }
 
 #[tokio::test]
