@@ -123,8 +123,36 @@ pub struct Validator {
 
 /// Downloads at once per miner.
 const PARALLEL_DOWNLOADS: usize = 16;
-/// Object URLs asked for per grant: 500 names stay well inside the server's 64 KiB body limit.
+/// Object URLs asked for per grant, at most.
 const FILES_PER_GRANT: usize = 500;
+/// Bytes of names per grant request, at most: with the signed fields the body stays inside the server's default
+/// 64 KiB limit whatever the names are.
+const NAME_BYTES_PER_GRANT: usize = 40 * 1024;
+
+/// The server refused a request built from this miner's keys (400, 413): that miner's problem, not the epoch's.
+fn refused_for_this_miner(error: &ClientError) -> bool {
+    matches!(error, ClientError::Api { status: 400 | 413, .. })
+}
+
+/// `names` split into grant requests that fit [`FILES_PER_GRANT`] and [`NAME_BYTES_PER_GRANT`] (as JSON, where
+/// quotes and backslashes take two bytes).
+fn grant_batches<'a>(miner: &str, names: &'a [String]) -> Vec<&'a [String]> {
+    let json_bytes = |name: &String| name.len() + name.matches(['"', '\\']).count() + 3;
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, miner.len());
+    for (index, name) in names.iter().enumerate() {
+        let size = json_bytes(name);
+        if index > start && (index - start >= FILES_PER_GRANT || bytes + size > NAME_BYTES_PER_GRANT) {
+            batches.push(&names[start..index]);
+            (start, bytes) = (index, miner.len());
+        }
+        bytes += size;
+    }
+    if start < names.len() {
+        batches.push(&names[start..]);
+    }
+    batches
+}
 
 impl Validator {
     pub fn new(
@@ -162,23 +190,45 @@ impl Validator {
     }
 
     /// Every object `miner` stored under `epoch={epoch}/`, page by page (at most [`MAX_OBJECTS_PER_EPOCH`]):
-    /// `(key relative to the miner's folder) -> (uploaded at, size)`, and whether the cap cut the listing.
+    /// `(key relative to the miner's folder) -> (uploaded at, size)`, and what could not be listed and why. A
+    /// listing the miner's own keys break (a refused continuation, an unreadable page) ends that miner's
+    /// listing, never the judgement of the others; a server or store that cannot be reached ends it all.
     async fn epoch_objects(
         &self,
         miner: &str,
         epoch: EpochId,
-    ) -> Result<(BTreeMap<String, (i64, u64)>, bool), ValidatorError> {
+    ) -> Result<(BTreeMap<String, (i64, u64)>, Vec<String>), ValidatorError> {
         let mut objects = BTreeMap::new();
         let mut paging = ListPaging::default();
         loop {
-            let access = self.client.miner_epoch_listing(&self.key, miner, epoch, &paging, unix_now()).await?;
+            let access = match self.client.miner_epoch_listing(&self.key, miner, epoch, &paging, unix_now()).await {
+                Ok(access) => access,
+                Err(error) if refused_for_this_miner(&error) => {
+                    let note = format!(
+                        "listing stopped after {} objects: the server refused to go on ({error})",
+                        objects.len()
+                    );
+                    return Ok((objects, vec![note]));
+                }
+                Err(error) => return Err(error.into()),
+            };
             let epoch_folder = format!("{}{}", access.prefix, layout::epoch_folder(epoch));
-            let page = self.bucket.list(&access.miner_url).await?;
+            let page = match self.bucket.list(&access.miner_url).await {
+                Ok(page) => page,
+                Err(error @ (BucketError::Malformed(_) | BucketError::Rejected { status: 400, .. })) => {
+                    let note = format!("listing stopped after {} objects: unreadable page ({error})", objects.len());
+                    return Ok((objects, vec![note]));
+                }
+                Err(error) => return Err(error.into()),
+            };
             let last_key = page.objects.last().map(|o| o.key.clone());
             for object in page.objects {
                 if objects.len() >= MAX_OBJECTS_PER_EPOCH {
-                    tracing::warn!(miner, %epoch, "more than {MAX_OBJECTS_PER_EPOCH} objects; the rest are not judged");
-                    return Ok((objects, true));
+                    let note = format!(
+                        "more than {MAX_OBJECTS_PER_EPOCH} objects in this epoch: only the first \
+                         {MAX_OBJECTS_PER_EPOCH} were judged, the rest were not counted"
+                    );
+                    return Ok((objects, vec![note]));
                 }
                 if object.key.starts_with(&epoch_folder) {
                     let relative = object.key[access.prefix.len()..].to_string();
@@ -186,24 +236,40 @@ impl Validator {
                 }
             }
             if !page.truncated {
-                return Ok((objects, false));
+                return Ok((objects, Vec::new()));
             }
             // Stores that give no token page by the last key, as S3 itself allows.
             paging = match (page.next_continuation_token, last_key) {
                 (Some(token), _) => ListPaging { continuation_token: Some(token), ..ListPaging::default() },
                 (None, Some(key)) => ListPaging { start_after: Some(key), ..ListPaging::default() },
-                (None, None) => return Ok((objects, false)),
+                (None, None) => return Ok((objects, Vec::new())),
             };
         }
     }
 
-    /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed.
+    /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed. Objects whose keys the
+    /// contract cannot name are left out and said so.
     async fn submission(&self, uid: u16, miner: &str, epoch: EpochId) -> Result<Submission, ValidatorError> {
-        let (objects, listing_capped) = self.epoch_objects(miner, epoch).await?;
-        let mut files = Vec::with_capacity(objects.len());
-        let names: Vec<String> = objects.keys().cloned().collect();
-        for chunk in names.chunks(FILES_PER_GRANT) {
-            let grant = self.client.miner_access(&self.key, miner, chunk, unix_now()).await?;
+        let (objects, mut unread) = self.epoch_objects(miner, epoch).await?;
+        let (names, unnameable): (Vec<String>, Vec<String>) =
+            objects.keys().cloned().partition(|name| layout::check_object_names(std::slice::from_ref(name)).is_ok());
+        if !unnameable.is_empty() {
+            unread.push(format!(
+                "{} objects have keys no grant can name (e.g. {}) and were not judged",
+                unnameable.len(),
+                unnameable[0].chars().take(80).collect::<String>()
+            ));
+        }
+        let mut files = Vec::with_capacity(names.len());
+        for batch in grant_batches(miner, &names) {
+            let grant = match self.client.miner_access(&self.key, miner, batch, unix_now()).await {
+                Ok(grant) => grant,
+                Err(error) if refused_for_this_miner(&error) => {
+                    unread.push(format!("{} objects could not be fetched: {error}", batch.len()));
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let folder = &grant.prefix;
             let mut downloads = JoinSet::new();
             let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));
@@ -231,7 +297,7 @@ impl Validator {
                 files.push(joined.expect("download tasks do not panic"));
             }
         }
-        Ok(Submission { uid, hotkey: miner.to_string(), files, listing_capped })
+        Ok(Submission { uid, hotkey: miner.to_string(), files, unread })
     }
 
     /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.

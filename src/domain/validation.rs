@@ -50,8 +50,9 @@ pub struct Submission {
     pub uid: u16,
     pub hotkey: String,
     pub files: Vec<StoredFile>,
-    /// The listing stopped at [`MAX_OBJECTS_PER_EPOCH`] objects; the rest were not judged.
-    pub listing_capped: bool,
+    /// What of this miner's work could not be read or named, and why (the cap of [`MAX_OBJECTS_PER_EPOCH`],
+    /// keys the contract cannot express): said in its verdict's notes, never counted.
+    pub unread: Vec<String>,
 }
 
 /// Objects of one miner and epoch a validator lists at most; beyond them nothing counts (and the verdict says
@@ -151,12 +152,7 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
             last_upload_ms = last_upload_ms.max(Some(file.uploaded_at_ms));
         }
     }
-    if submission.listing_capped {
-        notes.push(format!(
-            "more than {MAX_OBJECTS_PER_EPOCH} objects in this epoch: only the first {MAX_OBJECTS_PER_EPOCH} were \
-             judged, the rest were not counted"
-        ));
-    }
+    notes.extend(submission.unread.iter().cloned());
     let total = listings.len() as u64 + duplicates;
     if duplicates > 0 {
         let share = duplicates as f64 / total as f64;
@@ -336,7 +332,7 @@ mod tests {
                 file(hotkey, "02134", &["a", "b", "c", "d"], minute),
                 file(hotkey, "60601", &["e", "f"], minute),
             ],
-            listing_capped: false,
+            unread: Vec::new(),
         }
     }
 
@@ -372,10 +368,7 @@ mod tests {
         }
         assert_eq!(verdict(&judged(&other), &terms()), Verdict::Absent);
         assert_eq!(
-            verdict(
-                &judged(&Submission { uid: 1, hotkey: "m".into(), files: vec![], listing_capped: false }),
-                &terms()
-            ),
+            verdict(&judged(&Submission { uid: 1, hotkey: "m".into(), files: vec![], unread: vec![] }), &terms()),
             Verdict::Absent
         );
     }

@@ -432,3 +432,59 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     files
 }
+
+/// One miner's odd keys (one longer than a grant can name, 500 long names that overflow one request's body)
+/// cost that miner what cannot be read, said in its notes; every miner is still judged.
+#[tokio::test]
+async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
+    let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
+    if into_hour > 3_480 {
+        tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = LocalnetOptions {
+        miners: 2,
+        validators: 1,
+        epoch_seconds: 3_600,
+        target_listings: 450,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(fresh_database_url(dir.path()).await),
+        data_dir: dir.path().join("net"),
+        upload_mode: UploadMode::Post,
+    };
+    let net = Localnet::start(&options).await.unwrap();
+    let scraper = Arc::new(SyntheticScraper { delay: Duration::ZERO });
+    let (honest, odd) = (net.miner(0, scraper.clone()), net.miner(1, scraper));
+    let assignment = honest.current().await.unwrap();
+    honest.mine(&assignment).await.unwrap();
+    odd.mine(&assignment).await.unwrap();
+    let assigned = &assignment.zipcodes[0].zipcode;
+    let epoch_folder = net.store.object_path(&format!(
+        "data/hotkey={}/epoch={}/zipcode={assigned}",
+        odd.hotkey(),
+        assignment.epoch_id
+    ));
+    let too_long = epoch_folder.join("a".repeat(200)).join("b".repeat(200)).join("c".repeat(200));
+    std::fs::create_dir_all(too_long.parent().unwrap()).unwrap();
+    std::fs::write(&too_long, b"{}").unwrap();
+    std::fs::create_dir_all(&epoch_folder).unwrap();
+    for n in 0..500 {
+        std::fs::write(epoch_folder.join(format!("{n:04}{}.json", "x".repeat(150))), b"{}").unwrap();
+    }
+
+    let settings = ValidatorSettings { spot_checks: 3, publish: false, ..ValidatorSettings::default() };
+    let judgement = net.validator(0, settings).judge(assignment.epoch_id.parse().unwrap()).await.unwrap();
+    let result = |hotkey: String| judgement.miners.iter().find(|m| m.hotkey == hotkey).unwrap().clone();
+    let (honest, odd) = (result(honest.hotkey()), result(odd.hotkey()));
+    assert_eq!((honest.verdict.as_str(), honest.listings), ("honest", 450), "{honest:?}");
+    assert!(honest.notes.is_empty(), "{honest:?}");
+    assert_eq!(
+        (odd.verdict.as_str(), odd.listings),
+        ("honest", 450),
+        "its real work still counts: {:?}",
+        odd.reasons.first()
+    );
+    assert!(odd.notes.iter().any(|n| n.contains("1 objects have keys no grant can name")), "{:?}", odd.notes);
+    assert_eq!(odd.files, assignment.zipcodes.len() + 500, "every nameable object was fetched");
+    assert!(judgement.weights.values().sum::<f64>() > 0.99);
+}
