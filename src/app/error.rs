@@ -25,6 +25,9 @@ pub enum AppError {
     Unregistered { netuid: u16 },
     #[error("Invalid signature")]
     BadSignature,
+    /// A signature that already carried a different request (409).
+    #[error("This signature already carried a different status report; sign the new one")]
+    SignatureReused,
     #[error(transparent)]
     Role(#[from] RoleError),
     /// An epoch's zipcodes cannot be selected (the operator's settings or universe rule every set out).

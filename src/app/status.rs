@@ -1,16 +1,21 @@
 //! Miners' status reports: checked against the epoch they name (started, still open, right nonce, only its
 //! zipcodes) and stored, every one of them.
 
-use crate::domain::auth::Hotkey;
+use sha2::{Digest, Sha256};
+
+use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerStatus, StatusReport, ZipcodeProgress};
 
 use super::{App, AppError, AppResult};
+use crate::storage::Recorded;
 
 /// A status report as the HTTP edge parsed it, before the epoch-dependent checks.
 #[derive(Debug, Clone)]
 pub struct StatusSubmission {
     pub hotkey: Hotkey,
+    /// What it was signed with: one signature carries one report.
+    pub signature: HotkeySignature,
     pub epoch: EpochId,
     pub nonce: String,
     pub status: MinerStatus,
@@ -37,6 +42,7 @@ impl App {
         if let Some(stray) = submission.zipcodes_completed.iter().find(|p| !assignment.contains(p.zipcode)) {
             return Err(AppError::Rejected(format!("Zipcode {} is not assigned in epoch {epoch}", stray.zipcode)));
         }
+        let digest = submission.digest();
         let report = StatusReport {
             epoch,
             hotkey: submission.hotkey,
@@ -47,8 +53,36 @@ impl App {
             s3_upload_at_ms: submission.s3_upload_at_ms,
             received_at_ms: now_ms,
         };
-        self.store.record_status(&report).await?;
-        crate::metrics::status_report(&report.status.to_string());
-        Ok(now_ms)
+        match self.store.record_signed_status(&report, &submission.signature.to_hex(), &digest).await? {
+            Recorded::New => {
+                crate::metrics::status_report(&report.status.to_string());
+                Ok(now_ms)
+            }
+            Recorded::Repeat { received_at_ms } => Ok(received_at_ms),
+            Recorded::Conflict => Err(AppError::SignatureReused),
+        }
+    }
+}
+
+impl StatusSubmission {
+    /// A digest of everything the report says (not who or when it arrived), to tell a repeat from another
+    /// report under the same signature.
+    fn digest(&self) -> String {
+        let progress: Vec<String> = self
+            .zipcodes_completed
+            .iter()
+            .map(|p| format!("{}={}@{:?}", p.zipcode, p.listings_scraped, p.completed_at_ms))
+            .collect();
+        let canonical = format!(
+            "{}|{}|{}|{}|{:?}|{:?}|{}",
+            self.epoch,
+            self.nonce,
+            self.status,
+            self.s3_upload_complete,
+            self.listings_scraped,
+            self.s3_upload_at_ms,
+            progress.join(",")
+        );
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     }
 }

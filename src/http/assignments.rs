@@ -20,7 +20,7 @@ use crate::api::{
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
 use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::Hotkey;
+use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerStatus, ZipcodeProgress};
@@ -285,10 +285,10 @@ const MAX_ZIPCODES_PER_REPORT: usize = 5_000;
 )]
 async fn status(
     State(app): State<Arc<App>>,
-    Signed { caller, request }: Signed<StatusReportRequest>,
+    Signed { caller, signature, request }: Signed<StatusReportRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let StatusReportRequest { epoch, status, .. } = request;
-    let received_at_ms = app.record_status(request.into_submission(caller)).await?;
+    let received_at_ms = app.record_status(request.into_submission(caller, signature)).await?;
     Ok(Json(StatusResponse {
         success: true,
         message: format!("Status {status} recorded for epoch {epoch}"),
@@ -311,9 +311,10 @@ struct StatusReportRequest {
 }
 
 impl StatusReportRequest {
-    fn into_submission(self, hotkey: Hotkey) -> StatusSubmission {
+    fn into_submission(self, hotkey: Hotkey, signature: HotkeySignature) -> StatusSubmission {
         StatusSubmission {
             hotkey,
+            signature,
             epoch: self.epoch,
             nonce: self.nonce,
             status: self.status,

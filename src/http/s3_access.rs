@@ -79,7 +79,7 @@ fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
 )]
 async fn folder_access(
     State(app): State<Arc<App>>,
-    Signed { caller, request }: Signed<FolderAccessRequest>,
+    Signed { caller, request, .. }: Signed<FolderAccessRequest>,
 ) -> Result<Json<FolderAccessResponse>, ApiError> {
     let grant = app.grant_miner_folder(&caller, &request.files, request.expiry).await?;
     let expiry = iso8601_millis(grant.expires.timestamp_millis());
@@ -143,7 +143,7 @@ impl SignedRequest for FolderAccessRequest {
 )]
 async fn miner_access(
     State(app): State<Arc<App>>,
-    Signed { caller, request }: Signed<MinerAccessRequest>,
+    Signed { caller, request, .. }: Signed<MinerAccessRequest>,
 ) -> Result<Json<MinerAccessResponse>, ApiError> {
     let grant = app.grant_miner_read(&caller, &request.read).await?;
     let narrowed = request.read.epoch.is_some();
@@ -198,7 +198,7 @@ impl SignedRequest for MinerAccessRequest {
 )]
 async fn validator_access(
     State(app): State<Arc<App>>,
-    Signed { caller, request }: Signed<ValidatorAccessRequest>,
+    Signed { caller, request, .. }: Signed<ValidatorAccessRequest>,
 ) -> Result<Json<ValidatorAccessResponse>, ApiError> {
     let grant = app.grant_validator_read(&caller, &request.paging, request.expiry).await?;
     Ok(Json(ValidatorAccessResponse {
@@ -249,7 +249,7 @@ impl SignedRequest for ValidatorAccessRequest {
 )]
 async fn validator_upload(
     State(app): State<Arc<App>>,
-    Signed { caller, request }: Signed<ValidatorUploadGrantRequest>,
+    Signed { caller, request, .. }: Signed<ValidatorUploadGrantRequest>,
 ) -> Result<Json<ValidatorUploadResponse>, ApiError> {
     let grant = app.grant_validator_upload(&caller, request.epoch).await?;
     Ok(Json(ValidatorUploadResponse {

@@ -65,6 +65,7 @@ impl PathValues {
 /// A signed request whose caller was admitted.
 pub struct Signed<T> {
     pub caller: Hotkey,
+    pub signature: HotkeySignature,
     pub request: T,
 }
 
@@ -86,8 +87,8 @@ impl<T: SignedRequest> FromRequest<Arc<App>> for Signed<T> {
             app.s3_available()?;
         }
         let (request, fields) = T::parse(raw, &path)?;
-        let caller = authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?;
-        Ok(Signed { caller, request })
+        let (caller, signature) = authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?;
+        Ok(Signed { caller, signature, request })
     }
 }
 
@@ -110,7 +111,7 @@ fn authenticate(
     fields: SignedFields,
     values: SignedValues<'_>,
     limits: &RateLimits,
-) -> Result<Hotkey, ApiError> {
+) -> Result<(Hotkey, HotkeySignature), ApiError> {
     let malformed = |error: ApiError| {
         crate::metrics::auth_failure("malformed");
         error
@@ -128,5 +129,5 @@ fn authenticate(
         ApiError::from(denied.error)
     })?;
     limits.check_signed(endpoint.rate, &hotkey, &signature)?;
-    Ok(hotkey)
+    Ok((hotkey, signature))
 }

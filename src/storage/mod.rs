@@ -21,6 +21,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use epochs::EpochSummary;
 pub use retention::PruneCounts;
+pub use status::Recorded;
 pub use zipcodes::{ImportMode, ImportReport, ZipcodeStats};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

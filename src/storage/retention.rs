@@ -25,6 +25,7 @@ impl Store {
         let status_events =
             delete(format!("DELETE FROM status_events WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
         delete(format!("DELETE FROM miner_epoch_status WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
+        delete(format!("DELETE FROM status_signatures WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
         let assigned_zipcodes =
             delete(format!("DELETE FROM epoch_zipcodes WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
         let epochs = delete("DELETE FROM epochs WHERE end_unix < $1".to_string(), cutoff_unix).await?;

@@ -82,14 +82,57 @@ const UPSERT_LATEST: &str = "INSERT INTO miner_epoch_status (epoch_id, hotkey, s
      zipcodes_completed = excluded.zipcodes_completed, s3_upload_at_ms = excluded.s3_upload_at_ms, \
      report_count = miner_epoch_status.report_count + 1, last_reported_at_ms = excluded.last_reported_at_ms";
 
+/// What became of a signed report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored now.
+    New,
+    /// The same report under the same signature was stored before, at this time; nothing changed.
+    Repeat { received_at_ms: i64 },
+    /// The signature already carried a different report; nothing changed.
+    Conflict,
+}
+
 impl Store {
-    /// Appends the report to the event log and folds it into the miner's latest state, atomically.
-    pub async fn record_status(&self, report: &StatusReport) -> StorageResult<()> {
+    /// Stores the report that arrived under `signature` (whose content `digest` sums up): appended to the event
+    /// log and folded into the miner's latest state, atomically, unless the signature was used before.
+    pub async fn record_signed_status(
+        &self,
+        report: &StatusReport,
+        signature: &str,
+        digest: &str,
+    ) -> StorageResult<Recorded> {
         let epoch_id = report.epoch.to_string();
         let hotkey = report.hotkey.to_string();
         let progress = progress_to_json(&report.zipcodes_completed);
         let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
         let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO status_signatures (hotkey, signature, epoch_id, body_digest, received_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hotkey, signature) DO NOTHING",
+        )
+        .bind(&hotkey)
+        .bind(signature)
+        .bind(&epoch_id)
+        .bind(digest)
+        .bind(report.received_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            let row = sqlx::query(
+                "SELECT body_digest, received_at_ms FROM status_signatures WHERE hotkey = $1 AND signature = $2",
+            )
+            .bind(&hotkey)
+            .bind(signature)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(if row.try_get::<String, _>("body_digest")? == digest {
+                Recorded::Repeat { received_at_ms: row.try_get("received_at_ms")? }
+            } else {
+                Recorded::Conflict
+            });
+        }
         for sql in [INSERT_EVENT, UPSERT_LATEST] {
             sqlx::query(sql)
                 .bind(&epoch_id)
@@ -104,7 +147,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(Recorded::New)
     }
 
     /// The latest state of every miner that reported in `epoch`, by hotkey.

@@ -53,8 +53,8 @@ async fn a_miners_full_status_sequence_is_recorded() {
             "timestamp": "2025-10-01T17:00:00.000Z",
         })
     );
-    // A retry of the same signed body is accepted too.
-    assert_eq!(app.post_json(STATUS, &request).await.0, 200);
+    // A retry of the same signed body is accepted too, and stored once.
+    assert_eq!(app.post_json(STATUS, &request).await, (200, body));
 
     // Per-zipcode progress, signed with the older commitment form.
     for (i, zipcode) in zipcodes.iter().enumerate() {
@@ -80,7 +80,7 @@ async fn a_miners_full_status_sequence_is_recorded() {
     assert_eq!(status, 200, "{body}");
 
     let events = app.app().store().status_events(epoch).await.unwrap();
-    assert_eq!(events.len(), zipcodes.len() + 3);
+    assert_eq!(events.len(), zipcodes.len() + 2);
     let states = app.app().store().miner_states(epoch).await.unwrap();
     assert_eq!(states.len(), 1);
     let state = &states[0];
@@ -91,7 +91,7 @@ async fn a_miners_full_status_sequence_is_recorded() {
     assert_eq!(state.latest.zipcodes_completed.len(), zipcodes.len());
     assert_eq!(state.latest.zipcodes_completed[0].completed_at_ms, Some(1_759_338_000_123));
     assert_eq!(state.latest.s3_upload_at_ms, Some(1_759_338_000_000));
-    assert_eq!(state.report_count, zipcodes.len() as u64 + 3);
+    assert_eq!(state.report_count, zipcodes.len() as u64 + 2);
 }
 
 #[tokio::test]
@@ -275,4 +275,38 @@ async fn late_reports_are_accepted_for_one_more_epoch_then_closed() {
     let request = status_request(key, epoch, &nonce, MinerStatus::Completed, app.now());
     let (status, body) = app.post_json(STATUS, &request).await;
     assert_error(status, &body, 400, "closed for status reports");
+}
+
+#[tokio::test]
+async fn one_signature_carries_one_report() {
+    let app = TestApp::spawn().await;
+    let (epoch, nonce, zipcodes) = assignment(&app).await;
+    let key = &app.keys.miner;
+    let done = completed(key, epoch, &nonce, &zipcodes, app.now());
+    let (status, first) = app.post_json(STATUS, &done).await;
+    assert_eq!(status, 200, "{first}");
+
+    // The client's retry of the same report: answered as the first, stored once.
+    app.pass_time(2_000).await;
+    let (status, again) = app.post_json(STATUS, &done).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["timestamp"], first["timestamp"], "the original receipt");
+
+    // A captured signature carrying another body: refused, nothing stored changes.
+    let mut forged = done.clone();
+    forged.status = "FAILED".into();
+    forged.listings_scraped = Some(0);
+    forged.zipcodes_completed.clear();
+    let (status, body) = app.post_json(STATUS, &forged).await;
+    assert_error(status, &body, 409, "already carried a different status report");
+
+    assert_eq!(app.app().store().status_events(epoch).await.unwrap().len(), 1);
+    let latest = &app.app().store().miner_states(epoch).await.unwrap()[0].latest;
+    assert_eq!((latest.status, latest.listings_scraped), (MinerStatus::Completed, Some(zipcodes.len() as u64 * 10)));
+
+    // A new report is a new signature.
+    app.pass_time(1_000).await;
+    let failed = status_request(key, epoch, &nonce, MinerStatus::Failed, app.now());
+    assert_eq!(app.post_json(STATUS, &failed).await.0, 200);
+    assert_eq!(app.app().store().status_events(epoch).await.unwrap().len(), 2);
 }
