@@ -69,11 +69,7 @@ async fn a_flood_from_one_address_is_turned_away_while_others_are_served() {
 
 #[tokio::test]
 async fn junk_signatures_never_spend_a_hotkeys_quota() {
-    let options = TestOptions {
-        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = 5)),
-        ..TestOptions::default()
-    };
-    let app = TestApp::spawn_with(options).await;
+    let app = spawn_with_current_budget(5).await;
     let miner = &app.keys.miner;
     let now = app.now();
     let junk = format!(
@@ -117,11 +113,7 @@ fn signed_current(app: &TestApp, key: &Keypair, timestamp: i64) -> String {
 
 #[tokio::test]
 async fn replays_of_a_captured_request_never_spend_the_owners_budget() {
-    let options = TestOptions {
-        settings: Some(Box::new(|s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = 5)),
-        ..TestOptions::default()
-    };
-    let app = TestApp::spawn_with(options).await;
+    let app = spawn_with_current_budget(5).await;
     let miner = &app.keys.miner;
     let now = app.now();
     let captured = signed_current(&app, miner, now);
@@ -197,4 +189,10 @@ async fn trusted_proxies_name_the_client_and_limits_can_be_switched_off() {
     for _ in 0..200 {
         assert_eq!(get(&client, &url, None).await.status().as_u16(), 200);
     }
+}
+
+/// A server whose hotkeys may ask `/current` `budget` times an hour.
+async fn spawn_with_current_budget(budget: u32) -> TestApp {
+    let adjust = move |s: &mut Settings| s.rate_limits.current_per_hotkey_per_hour = budget;
+    TestApp::spawn_with(TestOptions { settings: Some(Box::new(adjust)), ..TestOptions::default() }).await
 }

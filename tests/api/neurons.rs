@@ -352,23 +352,8 @@ async fn localnet_runs_as_one_command() {
 /// validator lists that epoch alone, follows every page, and judges it as it judged the same work in 10 files.
 #[tokio::test]
 async fn a_miner_with_thousands_of_objects_is_judged_on_every_one_of_the_epoch() {
-    // Keep the whole test inside one hour-long epoch.
-    let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
-    if into_hour > 3_480 {
-        tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let options = LocalnetOptions {
-        miners: 1,
-        validators: 1,
-        epoch_seconds: 3_600,
-        target_listings: 1_500,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(fresh_database_url(dir.path()).await),
-        data_dir: dir.path().join("net"),
-        upload_mode: UploadMode::Post,
-    };
-    let net = Localnet::start(&options).await.unwrap();
+    let net = hour_long_network(&dir, 1, 1_500).await;
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
     let assignment = miner.current().await.unwrap();
     miner.mine(&assignment).await.unwrap();
@@ -437,22 +422,8 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 /// cost that miner what cannot be read, said in its notes; every miner is still judged.
 #[tokio::test]
 async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
-    let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
-    if into_hour > 3_480 {
-        tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let options = LocalnetOptions {
-        miners: 2,
-        validators: 1,
-        epoch_seconds: 3_600,
-        target_listings: 450,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(fresh_database_url(dir.path()).await),
-        data_dir: dir.path().join("net"),
-        upload_mode: UploadMode::Post,
-    };
-    let net = Localnet::start(&options).await.unwrap();
+    let net = hour_long_network(&dir, 2, 450).await;
     let scraper = Arc::new(SyntheticScraper { delay: Duration::ZERO });
     let (honest, odd) = (net.miner(0, scraper.clone()), net.miner(1, scraper));
     let assignment = honest.current().await.unwrap();
@@ -487,4 +458,24 @@ async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
     assert!(odd.notes.iter().any(|n| n.contains("1 objects have keys no grant can name")), "{:?}", odd.notes);
     assert_eq!(odd.files, assignment.zipcodes.len() + 500, "every nameable object was fetched");
     assert!(judgement.weights.values().sum::<f64>() > 0.99);
+}
+
+/// A network of `miners` and one validator with hour-long epochs, started where the test can finish inside the
+/// current epoch (its last two minutes are waited out).
+async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_listings: u32) -> Localnet {
+    let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
+    if into_hour > 3_480 {
+        tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;
+    }
+    let options = LocalnetOptions {
+        miners,
+        validators: 1,
+        epoch_seconds: 3_600,
+        target_listings,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(fresh_database_url(dir.path()).await),
+        data_dir: dir.path().join("net"),
+        upload_mode: UploadMode::Post,
+    };
+    Localnet::start(&options).await.unwrap()
 }
