@@ -78,15 +78,11 @@ async fn prune(args: PruneArgs) -> anyhow::Result<()> {
                 None => report.outside_layout += 1,
             }
         }
-        if !page.truncated {
-            break;
+        // Deleting what was listed does not move a continuation token (nor the last key).
+        match page.next_page() {
+            Some(next) => paging = next,
+            None => break,
         }
-        // Deleting what was listed does not move a continuation token; stores without one page by key.
-        paging = match (page.next_continuation_token, page.objects.last()) {
-            (Some(token), _) => ListPaging { continuation_token: Some(token), ..ListPaging::default() },
-            (None, Some(last)) => ListPaging { start_after: Some(last.key.clone()), ..ListPaging::default() },
-            (None, None) => break,
-        };
     }
     let cutoff = chrono::DateTime::from_timestamp(cutoff_unix, 0).unwrap_or_default();
     let verb = if args.dry_run { "would delete" } else { "deleted" };

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::s3::ListPaging;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
     #[error("storage request failed: {0}")]
@@ -82,6 +84,21 @@ pub fn parse_listing(xml: &str) -> Result<FolderListing, BucketError> {
         truncated: result.is_truncated,
         next_continuation_token: result.next_continuation_token.filter(|t| !t.is_empty()),
     })
+}
+
+impl FolderListing {
+    /// Where the next page starts, `None` after the last: the store's continuation token, or, from stores that
+    /// give none, the last key as `start_after` (as S3 itself allows).
+    pub fn next_page(&self) -> Option<ListPaging> {
+        if !self.truncated {
+            return None;
+        }
+        match (&self.next_continuation_token, self.objects.last()) {
+            (Some(token), _) => Some(ListPaging { continuation_token: Some(token.clone()), ..ListPaging::default() }),
+            (None, Some(last)) => Some(ListPaging { start_after: Some(last.key.clone()), ..ListPaging::default() }),
+            (None, None) => None,
+        }
+    }
 }
 
 /// An HTTP client for the store.
@@ -212,5 +229,21 @@ mod tests {
         assert!(empty.objects.is_empty() && empty.truncated);
         assert_eq!(empty.next_continuation_token.as_deref(), Some("1/x+y=="));
         assert!(parse_listing("<html>").is_err());
+    }
+
+    #[test]
+    fn the_next_page_starts_at_the_token_else_after_the_last_key() {
+        let object = |key: &str| ObjectInfo { key: key.into(), size: 1, last_modified_ms: 0 };
+        let page = |truncated, token: Option<&str>, keys: &[&str]| FolderListing {
+            objects: keys.iter().map(|k| object(k)).collect(),
+            truncated,
+            next_continuation_token: token.map(str::to_string),
+        };
+        assert_eq!(page(false, Some("t"), &["a"]).next_page(), None, "the last page");
+        let by_token = page(true, Some("t"), &["a"]).next_page().unwrap();
+        assert_eq!((by_token.continuation_token.as_deref(), by_token.start_after), (Some("t"), None));
+        let by_key = page(true, None, &["a", "b"]).next_page().unwrap();
+        assert_eq!((by_key.start_after.as_deref(), by_key.continuation_token), (Some("b"), None));
+        assert_eq!(page(true, None, &[]).next_page(), None, "nothing to continue from");
     }
 }

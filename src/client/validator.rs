@@ -221,7 +221,7 @@ impl Validator {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let last_key = page.objects.last().map(|o| o.key.clone());
+            let next = page.next_page();
             for object in page.objects {
                 if objects.len() >= MAX_OBJECTS_PER_EPOCH {
                     let note = format!(
@@ -235,15 +235,10 @@ impl Validator {
                     objects.insert(relative, (object.last_modified_ms, object.size));
                 }
             }
-            if !page.truncated {
-                return Ok((objects, Vec::new()));
+            match next {
+                Some(next) => paging = next,
+                None => return Ok((objects, Vec::new())),
             }
-            // Stores that give no token page by the last key, as S3 itself allows.
-            paging = match (page.next_continuation_token, last_key) {
-                (Some(token), _) => ListPaging { continuation_token: Some(token), ..ListPaging::default() },
-                (None, Some(key)) => ListPaging { start_after: Some(key), ..ListPaging::default() },
-                (None, None) => return Ok((objects, Vec::new())),
-            };
         }
     }
 
@@ -252,7 +247,7 @@ impl Validator {
     async fn submission(&self, uid: u16, miner: &str, epoch: EpochId) -> Result<Submission, ValidatorError> {
         let (objects, mut unread) = self.epoch_objects(miner, epoch).await?;
         let (names, unnameable): (Vec<String>, Vec<String>) =
-            objects.keys().cloned().partition(|name| layout::check_object_names(std::slice::from_ref(name)).is_ok());
+            objects.keys().cloned().partition(|name| layout::check_object_name(name).is_ok());
         if !unnameable.is_empty() {
             unread.push(format!(
                 "{} objects have keys no grant can name (e.g. {}) and were not judged",

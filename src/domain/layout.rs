@@ -75,26 +75,29 @@ pub fn results_file_name(stamp: &str) -> String {
 /// Most objects one request may name (for presigned PUTs or GETs).
 pub const MAX_OBJECT_NAMES: usize = 1_000;
 
-/// Checks object names a client asked URLs for: relative to a folder, no empty, `.` or `..` segments, no
-/// control characters, bounded in length and number. The error is the message to send back.
+/// Checks one object name a client may ask a URL for: relative to a folder, no empty, `.` or `..` segments, no
+/// control characters, at most 512 bytes. The error is the message to send back.
+pub fn check_object_name(name: &str) -> Result<(), String> {
+    let bad = name.is_empty()
+        || name.len() > 512
+        || name.starts_with('/')
+        || name.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(format!(
+            "invalid file name '{}': a relative path without empty, . or .. segments",
+            name.chars().take(60).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the object names of one request: each as [`check_object_name`] says, at most [`MAX_OBJECT_NAMES`].
 pub fn check_object_names(names: &[String]) -> Result<(), String> {
     if names.len() > MAX_OBJECT_NAMES {
         return Err(format!("at most {MAX_OBJECT_NAMES} files per request"));
     }
-    let bad = |name: &String| {
-        name.is_empty()
-            || name.len() > 512
-            || name.starts_with('/')
-            || name.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..")
-            || name.chars().any(char::is_control)
-    };
-    match names.iter().find(|name| bad(name)) {
-        Some(name) => Err(format!(
-            "invalid file name '{}': a relative path without empty, . or .. segments",
-            name.chars().take(60).collect::<String>()
-        )),
-        None => Ok(()),
-    }
+    names.iter().try_for_each(|name| check_object_name(name))
 }
 
 #[cfg(test)]
