@@ -8,7 +8,7 @@ use crate::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature};
 use crate::domain::endpoint::{Endpoint, SignedValues};
 use crate::domain::metagraph::MetagraphSnapshot;
 
-use super::{App, AppError, AppResult};
+use super::{whole_seconds, App, AppError, AppResult};
 
 /// A signed request's claim, parsed: who signs, what, and when.
 pub struct SignedClaim<'a> {
@@ -55,7 +55,7 @@ impl App {
     pub fn fresh_metagraph(&self) -> AppResult<Arc<MetagraphSnapshot>> {
         let snapshot = self.metagraph.snapshot().ok_or(AppError::MetagraphUnavailable)?;
         let age_seconds = self.now_unix() - snapshot.fetched_at_unix;
-        let limit_seconds = i64::try_from(self.settings.chain.max_age.as_secs()).unwrap_or(i64::MAX);
+        let limit_seconds = whole_seconds(self.settings.chain.max_age);
         if age_seconds > limit_seconds {
             return Err(AppError::MetagraphStale { age_seconds, limit_seconds });
         }

@@ -195,9 +195,8 @@ impl App {
     /// A validator's upload of its results for `epoch` under `validators/{hotkey}/{epochId}/`.
     pub async fn grant_validator_upload(&self, validator: &Hotkey, epoch: EpochId) -> AppResult<ValidatorUploadGrant> {
         let presigner = self.presigner()?;
-        let retention_seconds = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
         let started = self.settings.epochs.clock.is_boundary(epoch) && epoch <= self.current_epoch_id();
-        if !started || epoch.start_unix() < self.now_unix().saturating_sub(retention_seconds) {
+        if !started || epoch.start_unix() < self.retention_cutoff_unix() {
             return Err(AppError::Rejected(format!(
                 "Epoch {epoch} is not an epoch that has started within the retention period"
             )));

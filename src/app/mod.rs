@@ -110,10 +110,19 @@ impl App {
         self.clock.now_unix()
     }
 
+    /// The start of the retention period (Unix seconds): history before it is pruned.
+    fn retention_cutoff_unix(&self) -> i64 {
+        self.now_unix().saturating_sub(whole_seconds(self.settings.retention))
+    }
+
     /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, and old
     /// S3 grant records.
     pub async fn prune_history(&self) -> AppResult<PruneCounts> {
-        let retention_seconds = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
-        Ok(self.store.prune_before(self.now_unix() - retention_seconds).await?)
+        Ok(self.store.prune_before(self.retention_cutoff_unix()).await?)
     }
+}
+
+/// A duration as whole seconds in the `i64` the epoch and clock arithmetic uses.
+fn whole_seconds(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }

@@ -12,7 +12,7 @@ use crate::metrics::MetagraphGauges;
 use crate::storage::{EpochSummary, ZipcodeStats};
 
 use super::cache::Expiring;
-use super::{App, AppError, AppResult};
+use super::{whole_seconds, App, AppError, AppResult};
 
 /// How long zipcode statistics are served from memory.
 const STATS_TTL_MS: i64 = 60_000;
@@ -141,7 +141,7 @@ impl App {
             neurons: snapshot.map_or(0, |m| m.neurons.len()),
             validators: snapshot.map_or(0, |m| m.validator_count(min_stake)),
             age_seconds: snapshot.map(|m| (self.now_unix() - m.fetched_at_unix).max(0)),
-            max_age_seconds: i64::try_from(self.settings.chain.max_age.as_secs()).unwrap_or(i64::MAX),
+            max_age_seconds: whole_seconds(self.settings.chain.max_age),
             fresh: self.fresh_metagraph().is_ok(),
             last_failure: self.metagraph.last_failure(),
         }
