@@ -1,5 +1,5 @@
 //! One typed `Settings` for a server: what it listens on, its database, where the metagraph comes from, the
-//! epoch rules, the S3 store, HTTP bounds and rate limits. Every default is stated once, in [`defaults`]; the
+//! epoch rules, the S3 store, HTTP bounds, rate limits and Epistula. Every default is stated once, in [`defaults`]; the
 //! command line (`cli::flags`) builds a `Settings` from flags and `ZIPCOORD_*` variables, and tests and
 //! `localnet` start from [`Settings::new`] and adjust fields. Nothing here knows HTTP or the database driver.
 
@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::chain::MetagraphSpec;
+use crate::domain::auth::Hotkey;
+use crate::domain::epistula::EpistulaWindow;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
@@ -39,6 +41,9 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_SECONDS: u64 = 30;
     pub const MAX_CONNECTIONS: usize = 4_096;
     pub const MAX_CONNECTIONS_PER_IP: usize = 256;
+    /// The Epistula reference's window: 8 s of age, and 2 s ahead for clock skew.
+    pub const EPISTULA_MAX_AGE_MS: i64 = crate::domain::epistula::EpistulaWindow::DEFAULT.max_age_ms;
+    pub const EPISTULA_MAX_AHEAD_MS: i64 = crate::domain::epistula::EpistulaWindow::DEFAULT.max_ahead_ms;
 
     pub const RATE_LIMIT_PUBLIC_PER_MINUTE: u32 = 120;
     pub const RATE_LIMIT_SIGNED_PER_MINUTE: u32 = 600;
@@ -79,6 +84,7 @@ pub struct Settings {
     pub s3: S3Config,
     pub http: HttpSettings,
     pub rate_limits: RateLimitSettings,
+    pub epistula: EpistulaSettings,
     /// Whether the background loops run (tests call their ticks themselves).
     pub background_tasks: bool,
 }
@@ -120,6 +126,21 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Connections held at once from one client address (not applied behind a trusted reverse proxy).
     pub max_connections_per_ip: usize,
+}
+
+/// Epistula-signed requests: whom they must be signed for, and how old or early their timestamps may be.
+#[derive(Debug, Clone)]
+pub struct EpistulaSettings {
+    /// The service's own SS58 address, which `Epistula-Signed-For` must name; without it Epistula-signed
+    /// requests are refused (and not advertised) and only the legacy signatures are accepted.
+    pub service_hotkey: Option<Hotkey>,
+    pub window: EpistulaWindow,
+}
+
+impl Default for EpistulaSettings {
+    fn default() -> Self {
+        EpistulaSettings { service_hotkey: None, window: EpistulaWindow::DEFAULT }
+    }
 }
 
 /// Rate limits. Defaults never block the contract's load (a validator's burst of ~100 `/epoch/{id}` calls, a
@@ -168,6 +189,7 @@ impl Settings {
                 max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
             },
             rate_limits: RateLimitSettings::default(),
+            epistula: EpistulaSettings::default(),
             background_tasks: true,
         }
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Live interop check: the key and signature code real miners and validators use (PyPI `bittensor-wallet`)
-against a running `zipcoord serve --dev`, over HTTP, with fresh signatures.
+against a running `zipcoord serve --dev`, over HTTP, with fresh signatures: the legacy commitments and Epistula v2.
 
 Usage: live_check.py PATH_TO_ZIPCOORD_BINARY [DATABASE_URL]
 Starts the binary on a free loopback port with the given database (default: a throw-away SQLite file), runs the checks, stops it with
@@ -13,6 +13,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from hashlib import sha256
+from uuid import uuid4
 
 from bittensor_wallet import Keypair
 
@@ -22,10 +24,10 @@ from dev_server import DevServer
 HEADERS = {"Content-Type": "application/json"}
 
 
-def request(base, method, path, query=None, body=None):
+def request(base, method, path, query=None, body=None, headers=None, raw=None):
     url = base + path + ("?" + urllib.parse.urlencode(query) if query else "")
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=HEADERS)
+    data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={**HEADERS, **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
@@ -40,6 +42,44 @@ def signed_query(keypair, message, timestamp, wrap=False, prefix=""):
         "signature": prefix + keypair.sign(payload).hex(),
         "timestamp": str(timestamp),
     }
+
+
+def epistula_headers(keypair, body, signed_for):
+    """Epistula v2 headers the way the macrocosm-os reference (`shared/epistula.py`) builds them."""
+    timestamp = round(time.time() * 1000)
+    uuid = str(uuid4())
+    message = f"{sha256(body).hexdigest()}.{uuid}.{timestamp}.{signed_for}"
+    return {
+        "Epistula-Version": "2",
+        "Epistula-Timestamp": str(timestamp),
+        "Epistula-Uuid": uuid,
+        "Epistula-Signed-By": keypair.ss58_address,
+        "Epistula-Signed-For": signed_for,
+        "Epistula-Request-Signature": "0x" + keypair.sign(message).hex(),
+    }
+
+
+def epistula_checks(base, check, stats, miner, nonce, epoch_id):
+    advert = stats.get("epistula") or {}
+    check("stats advertises Epistula v2 and the service address", advert.get("version") == "2", stats)
+    service = advert.get("signedFor", "")
+    headers = epistula_headers(miner, b"", service)
+    status, current = request(base, "GET", "/api/v1/zipcode-assignments/current", headers=headers)
+    check("/current with Epistula headers from bittensor-wallet", status == 200 and current["nonce"] == nonce, current)
+    status, body = request(base, "GET", "/api/v1/zipcode-assignments/current", headers=headers)
+    check("the same Epistula headers again get 401", status == 401 and "already used" in body["message"], body)
+
+    report = json.dumps({"epochId": epoch_id, "nonce": nonce, "status": "IN_PROGRESS", "listingsScraped": 3}).encode()
+    headers = epistula_headers(miner, report, service)
+    forged = report.replace(b"IN_PROGRESS", b"FAILED")
+    status, body = request(base, "POST", "/api/v1/zipcode-assignments/status", headers=headers, raw=forged)
+    check("an Epistula signature does not carry another body", status == 401, body)
+    status, body = request(base, "POST", "/api/v1/zipcode-assignments/status", headers=headers, raw=report)
+    check("an Epistula-signed status report without legacy fields", status == 200 and body["success"], body)
+
+    headers = epistula_headers(miner, b"", miner.ss58_address)
+    status, body = request(base, "GET", "/api/v1/zipcode-assignments/current", headers=headers)
+    check("Epistula headers signed for another service get 401", status == 401, body)
 
 
 def main():
@@ -93,6 +133,8 @@ def main():
         body["nonce"] = "0" * 16
         status, answer = request(base, "POST", "/api/v1/zipcode-assignments/status", body=body)
         check("a wrong nonce gets 400", status == 400 and answer["message"] == "Invalid nonce for epoch", answer)
+
+        epistula_checks(base, check, stats, miner, current["nonce"], epoch_id)
     finally:
         code = server.stop()
         check("zipcoord stops cleanly on SIGTERM", code == 0, code)

@@ -42,29 +42,21 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     (!leap_second && millis >= 0).then_some(millis)
 }
 
-/// Parses a query-string timestamp: Unix seconds in canonical decimal digits only (no sign, spaces or leading
-/// zeros), so that one instant has one spelling.
-pub fn parse_unix_seconds(text: &str) -> Option<i64> {
-    let canonical = !text.is_empty()
-        && text.len() <= 18
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
-    canonical.then(|| text.parse().ok()).flatten()
-}
-
-/// Query parameters of signed GET requests. All optional here so a missing one gets a precise message; the
-/// spec marks them required.
+/// Query parameters of signed GET requests: required for the legacy signature, absent from Epistula-signed
+/// requests. Optional here so a missing one gets a precise message.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SignedQuery {
-    /// The caller's hotkey (SS58).
-    #[param(required = true, value_type = String, pattern = "^[1-9A-HJ-NP-Za-km-z]{46,48}$", example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    /// The caller's hotkey (SS58); required unless the request is Epistula-signed.
+    #[param(value_type = String, pattern = "^[1-9A-HJ-NP-Za-km-z]{46,48}$", example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
     pub hotkey: Option<String>,
     /// sr25519 signature by the hotkey over the endpoint's commitment string: 64 bytes as hex, `0x` optional.
-    #[param(required = true, value_type = String, pattern = "^(0x)?[0-9a-fA-F]{128}$", example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
+    /// Required unless the request is Epistula-signed.
+    #[param(value_type = String, pattern = "^(0x)?[0-9a-fA-F]{128}$", example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
     pub signature: Option<String>,
     /// Unix seconds; within ±300 s of the server's clock.
-    #[param(required = true, value_type = i64, example = 1759338000)]
+    /// Required unless the request is Epistula-signed.
+    #[param(value_type = i64, example = 1759338000)]
     pub timestamp: Option<String>,
 }
 
@@ -77,6 +69,26 @@ pub struct StatsResponse {
     pub epoch_status: EpochStatus,
     pub zipcode_statistics: ZipcodeStatistics,
     pub recent_performance: Vec<RecentEpoch>,
+    /// Present when the service accepts Epistula-signed requests (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epistula: Option<EpistulaAdvert>,
+}
+
+/// How to sign requests for this service with Epistula v2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpistulaAdvert {
+    #[schema(example = "2")]
+    pub version: String,
+    /// The service's SS58 address: `Epistula-Signed-For` must name it.
+    #[schema(example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    pub signed_for: String,
+    /// How far `Epistula-Timestamp` may lie behind the server's clock.
+    #[schema(example = 8000)]
+    pub max_age_ms: i64,
+    /// How far it may lie ahead.
+    #[schema(example = 2000)]
+    pub max_ahead_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -214,16 +226,21 @@ pub struct AssignmentMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusRequest {
+    /// The miner's hotkey (required unless the request is Epistula-signed; then, if sent, the signer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
-    pub hotkey: String,
-    /// Signature over `zipcode:status:{epochId}:{timestamp}` (or `miner:status:{hotkey}:{epochId}:{timestamp}`).
+    pub hotkey: Option<String>,
+    /// Signature over `zipcode:status:{epochId}:{timestamp}` (or `miner:status:{hotkey}:{epochId}:{timestamp}`);
+    /// required unless the request is Epistula-signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(
         example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a"
     )]
-    pub signature: String,
-    /// Unix seconds; within ±300 s of the server's clock.
+    pub signature: Option<String>,
+    /// Unix seconds; within ±300 s of the server's clock. Required unless the request is Epistula-signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = 1759338000)]
-    pub timestamp: i64,
+    pub timestamp: Option<i64>,
     #[schema(example = "2025-10-01T16-00-00")]
     pub epoch_id: String,
     /// The epoch's nonce from the assignment.
@@ -333,15 +350,6 @@ mod tests {
         assert_eq!(parse_iso8601("yesterday"), None);
         for refused in ["2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
             assert_eq!(parse_iso8601(refused), None, "{refused}");
-        }
-    }
-
-    #[test]
-    fn query_timestamps_are_canonical_decimal_digits() {
-        assert_eq!(parse_unix_seconds("1759338000"), Some(1_759_338_000));
-        assert_eq!(parse_unix_seconds("0"), Some(0));
-        for refused in ["", " 123", "123 ", "+123", "-123", "0123", "12a", "1e9", &"9".repeat(19)] {
-            assert_eq!(parse_unix_seconds(refused), None, "{refused:?}");
         }
     }
 

@@ -10,13 +10,16 @@ use utoipa::ToSchema;
 /// message; `timestamp` and `expiry` are Unix seconds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LegacyS3Request {
-    #[schema(required = true, value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    /// The caller's hotkey (SS58); required unless the request is Epistula-signed (then, if sent, the signer).
+    #[schema(value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
     pub hotkey: Option<String>,
     /// Signature over the endpoint's commitment string (see the endpoint).
-    #[schema(required = true, value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
+    /// Required unless the request is Epistula-signed.
+    #[schema(value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
     pub signature: Option<String>,
     /// Unix seconds; from 300 s before to 60 s after the server's clock.
-    #[schema(required = true, value_type = i64, example = 1759338000)]
+    /// Required unless the request is Epistula-signed.
+    #[schema(value_type = i64, example = 1759338000)]
     pub timestamp: Option<i64>,
     /// `/get-folder-access`: the miner's coldkey, part of the signed commitment.
     #[schema(example = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty")]
@@ -133,13 +136,16 @@ pub struct ValidatorAccessResponse {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidatorUploadRequest {
-    #[schema(required = true, value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    /// The caller's hotkey (SS58); required unless the request is Epistula-signed (then, if sent, the signer).
+    #[schema(value_type = String, example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
     pub hotkey: Option<String>,
     /// Signature over `s3:validator:upload:{timestamp}`.
-    #[schema(required = true, value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
+    /// Required unless the request is Epistula-signed.
+    #[schema(value_type = String, example = "8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a8e1f4c2a")]
     pub signature: Option<String>,
     /// Unix seconds; from 300 s before to 60 s after the server's clock.
-    #[schema(required = true, value_type = i64, example = 1759338000)]
+    /// Required unless the request is Epistula-signed.
+    #[schema(value_type = i64, example = 1759338000)]
     pub timestamp: Option<i64>,
     /// The epoch the results belong to.
     #[schema(required = true, value_type = String, example = "2025-10-01T16-00-00")]

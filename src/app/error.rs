@@ -25,6 +25,9 @@ pub enum AppError {
     Unregistered { netuid: u16 },
     #[error("Invalid signature")]
     BadSignature,
+    /// The request's authentication is refused for the reason given (401 with this message).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// A signature that already carried a different request (409).
     #[error("This signature already carried a different status report; sign the new one")]
     SignatureReused,

@@ -24,7 +24,7 @@ use crate::s3::S3Presigner;
 use crate::settings::Settings;
 use crate::storage::{PruneCounts, StorageError, Store};
 
-pub use access::{AccessDenied, SignedClaim};
+pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
@@ -44,7 +44,12 @@ pub struct App {
     started_at_ms: i64,
     epochs: epochs::EpochBook,
     summaries: summary::SummaryCaches,
+    /// Epistula uuids this replica accepted, until their window passes (the database holds them for all).
+    used_uuids: cache::SeenUntil,
 }
+
+/// Epistula uuids remembered in memory at most (~100 bytes each); beyond it only the database remembers.
+const MAX_REMEMBERED_UUIDS: usize = 100_000;
 
 impl App {
     /// Prepares the application on a migrated store: resolves the server secret, seeds the built-in zipcode
@@ -89,6 +94,7 @@ impl App {
             started_at_ms: now_ms,
             epochs: epochs::EpochBook::new(),
             summaries: summary::SummaryCaches::new(),
+            used_uuids: cache::SeenUntil::new(MAX_REMEMBERED_UUIDS),
         }))
     }
 

@@ -11,6 +11,13 @@ pub const DEV_VALIDATORS: [&str; 2] = ["//Alice", "//Bob"];
 pub const DEV_MINERS: [&str; 4] = ["//Charlie", "//Dave", "//Eve", "//Ferdie"];
 /// Stake given to the dev validators: well above the default threshold.
 pub const DEV_VALIDATOR_STAKE: f64 = 1_000_000.0;
+/// The service's own key on a dev network (not a neuron): what Epistula requests are signed for.
+pub const DEV_SERVICE: &str = "//Zipcoord";
+
+/// The address of [`DEV_SERVICE`].
+pub fn dev_service_hotkey() -> crate::domain::auth::Hotkey {
+    Keypair::from_uri(DEV_SERVICE).expect("dev URIs are valid").hotkey()
+}
 
 /// The dev snapshot; derived once at start-up (key derivation is not free).
 pub fn dev_snapshot(now_unix: i64) -> MetagraphSnapshot {

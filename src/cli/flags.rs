@@ -10,12 +10,15 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 
 use crate::chain::MetagraphSpec;
+use crate::domain::auth::Hotkey;
+use crate::domain::epistula::EpistulaWindow;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
 use crate::s3::{Addressing, S3Secret, S3Settings, UploadMode};
 use crate::settings::{
-    days, defaults, s3_store, ChainSettings, EpochSettings, HttpSettings, RateLimitSettings, S3Config, Settings,
+    days, defaults, s3_store, ChainSettings, EpistulaSettings, EpochSettings, HttpSettings, RateLimitSettings,
+    S3Config, Settings,
 };
 
 /// A secret as given on the command line or in the environment. Parsing never fails here, so clap never echoes
@@ -324,6 +327,36 @@ pub struct ServeArgs {
     pub s3: S3Args,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    pub epistula: EpistulaArgs,
+}
+
+/// Epistula-signed requests.
+#[derive(Debug, Clone, Args)]
+pub struct EpistulaArgs {
+    /// The service's own SS58 address: Epistula-signed requests must name it in `Epistula-Signed-For`. Unset,
+    /// only the legacy signatures are accepted (with --dev: the dev service key //Zipcoord).
+    #[arg(long, env = "ZIPCOORD_SERVICE_HOTKEY")]
+    pub service_hotkey: Option<String>,
+    /// How many milliseconds an Epistula timestamp may lie behind the server's clock.
+    #[arg(long, env = "ZIPCOORD_EPISTULA_MAX_AGE_MS", default_value_t = defaults::EPISTULA_MAX_AGE_MS, value_parser = clap::value_parser!(i64).range(1_000..=600_000))]
+    pub epistula_max_age_ms: i64,
+    /// How many milliseconds an Epistula timestamp may lie ahead of the server's clock.
+    #[arg(long, env = "ZIPCOORD_EPISTULA_MAX_AHEAD_MS", default_value_t = defaults::EPISTULA_MAX_AHEAD_MS, value_parser = clap::value_parser!(i64).range(0..=600_000))]
+    pub epistula_max_ahead_ms: i64,
+}
+
+impl EpistulaArgs {
+    /// The settings, with `dev` supplying the dev service key when none is given.
+    pub fn settings(&self, dev: bool) -> Result<EpistulaSettings, String> {
+        let service_hotkey = match self.service_hotkey.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => Some(text.parse::<Hotkey>().map_err(|e| format!("invalid ZIPCOORD_SERVICE_HOTKEY: {e}"))?),
+            None if dev => Some(crate::chain::dev::dev_service_hotkey()),
+            None => None,
+        };
+        let window = EpistulaWindow { max_age_ms: self.epistula_max_age_ms, max_ahead_ms: self.epistula_max_ahead_ms };
+        Ok(EpistulaSettings { service_hotkey, window })
+    }
 }
 
 impl ServeArgs {
@@ -355,6 +388,7 @@ impl ServeArgs {
                 max_connections_per_ip: self.max_connections_per_ip,
             },
             rate_limits: self.rate_limits.settings(),
+            epistula: self.epistula.settings(self.dev)?,
             background_tasks: true,
         })
     }

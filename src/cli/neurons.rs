@@ -62,8 +62,9 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn client(&self) -> ZipcoordClient {
-        ZipcoordClient::new(self.url.clone()).with_retries(RetryPolicy::default())
+    /// A retrying client that signs the way the server advertises (Epistula when it can).
+    async fn client(&self) -> ZipcoordClient {
+        ZipcoordClient::new(self.url.clone()).with_retries(RetryPolicy::default()).with_advertised_signing().await
     }
 }
 
@@ -210,7 +211,7 @@ fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
     match command {
         MinerCommand::Current { server, key } => {
-            let assignment = server.client().current(&key.keypair()?, crate::client::unix_now()).await?;
+            let assignment = server.client().await.current(&key.keypair()?, crate::client::unix_now()).await?;
             println!("{}", serde_json::to_string_pretty(&assignment)?);
             Ok(())
         }
@@ -223,7 +224,8 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
                 }),
                 None => Arc::new(SyntheticScraper { delay: Duration::ZERO }),
             };
-            let miner = Miner::new(args.server.client(), args.key.keypair()?, args.coldkey.clone(), scraper.clone());
+            let miner =
+                Miner::new(args.server.client().await, args.key.keypair()?, args.coldkey.clone(), scraper.clone());
             tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
             miner
                 .run(
@@ -245,7 +247,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
 }
 
 impl JudgingArgs {
-    fn validator(&self, run: Option<&ValidatorRunArgs>) -> anyhow::Result<Validator> {
+    async fn validator(&self, run: Option<&ValidatorRunArgs>) -> anyhow::Result<Validator> {
         let spec: MetagraphSpec = self.metagraph.expose().parse().map_err(anyhow::Error::msg)?;
         let metagraph = spec.open(self.netuid, Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS));
         let verifier: Arc<dyn ListingVerifier> = match &self.verifier_command {
@@ -258,7 +260,7 @@ impl JudgingArgs {
         if let Some(run) = run {
             settings.judge_delay = Duration::from_secs(run.judge_delay_seconds);
         }
-        Ok(Validator::new(self.server.client(), self.key.keypair()?, metagraph, verifier, settings))
+        Ok(Validator::new(self.server.client().await, self.key.keypair()?, metagraph, verifier, settings))
     }
 }
 
@@ -272,13 +274,13 @@ fn write_weights(dir: &std::path::Path, judgement: &EpochJudgement) -> anyhow::R
 pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
     match command {
         ValidatorCommand::Score { epoch, judging } => {
-            let judgement = judging.validator(None)?.judge(epoch).await?;
+            let judgement = judging.validator(None).await?.judge(epoch).await?;
             println!("{}", serde_json::to_string_pretty(&judgement)?);
             Ok(())
         }
         ValidatorCommand::Run(args) => {
             let shutdown = crate::shutdown::shutdown_signal();
-            let validator = args.judging.validator(Some(&args))?;
+            let validator = args.judging.validator(Some(&args)).await?;
             tracing::info!(hotkey = %validator.hotkey(), url = %args.judging.server.url, "validator started");
             validator
                 .run(poll_interval(args.poll_seconds, defaults::VALIDATOR_POLL_SECONDS), shutdown, |epoch, outcome| {

@@ -89,7 +89,7 @@ impl Miner {
         if uploaded_all {
             request.s3_upload_timestamp = Some(iso8601_millis(Utc::now().timestamp_millis()));
         }
-        if let Err(error) = self.client.report_status(&request).await {
+        if let Err(error) = self.client.report_status(&self.key, &request).await {
             tracing::warn!(%epoch, status = status.as_str(), %error, "status report failed");
         }
     }

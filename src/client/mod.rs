@@ -26,6 +26,7 @@ use crate::api::{
     SignedQuery, StatsResponse, StatusRequest, StatusResponse, ValidatorUploadRequest, ValidatorUploadResponse,
 };
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::epistula::{self, EpistulaHeaders, RequestUuid};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::status::MinerStatus;
@@ -97,9 +98,9 @@ pub fn status_request(
 ) -> StatusRequest {
     let epoch_id = epoch.to_string();
     StatusRequest {
-        hotkey: key.hotkey().to_string(),
-        signature: sign(key, &endpoint::STATUS, SignedValues::at(timestamp).epoch(&epoch_id)),
-        timestamp,
+        hotkey: Some(key.hotkey().to_string()),
+        signature: Some(sign(key, &endpoint::STATUS, SignedValues::at(timestamp).epoch(&epoch_id))),
+        timestamp: Some(timestamp),
         epoch_id,
         nonce: nonce.to_string(),
         status: status.to_string(),
@@ -144,6 +145,8 @@ pub struct ZipcoordClient {
     http: reqwest::Client,
     base_url: String,
     retry: RetryPolicy,
+    /// The service address Epistula-signed requests are for; `None`: legacy signatures.
+    epistula_for: Option<String>,
 }
 
 impl ZipcoordClient {
@@ -152,7 +155,39 @@ impl ZipcoordClient {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("a client without TLS settings always builds");
-        ZipcoordClient { http, base_url: base_url.into().trim_end_matches('/').to_string(), retry: RetryPolicy::NONE }
+        ZipcoordClient {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            retry: RetryPolicy::NONE,
+            epistula_for: None,
+        }
+    }
+
+    /// The same client, signing every request with Epistula v2 for the service at `service` (an SS58 address).
+    pub fn with_epistula(mut self, service: impl Into<String>) -> Self {
+        self.epistula_for = Some(service.into());
+        self
+    }
+
+    /// The same client, signing with Epistula when the server's `/stats` advertises it, and with the legacy
+    /// signatures when it does not (or cannot be read now).
+    pub async fn with_advertised_signing(self) -> Self {
+        match self.stats().await {
+            Ok(StatsResponse { epistula: Some(advert), .. }) if advert.version == epistula::VERSION => {
+                tracing::info!(service = %advert.signed_for, "signing requests with Epistula v2");
+                self.with_epistula(advert.signed_for)
+            }
+            Ok(_) => self,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read /stats; signing requests the legacy way");
+                self
+            }
+        }
+    }
+
+    /// The service address requests are Epistula-signed for, if they are.
+    pub fn epistula_service(&self) -> Option<&str> {
+        self.epistula_for.as_deref()
     }
 
     /// The same client, retrying as `policy` says (the default client tries once, as the tests want).
@@ -161,12 +196,25 @@ impl ZipcoordClient {
         self
     }
 
-    /// Sends `request`, again as the retry policy allows.
-    async fn send(&self, request: reqwest::RequestBuilder) -> ClientResult<reqwest::Response> {
+    /// Sends `request`, again as the retry policy allows. With Epistula, `signer` (the key and the exact body)
+    /// signs each try afresh: a uuid is accepted once, and a retry may come after the window of the first try.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        signer: Option<(&Keypair, &[u8])>,
+    ) -> ClientResult<reqwest::Response> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = request.try_clone().expect("request bodies are buffered").send().await;
+            let mut this_try = request.try_clone().expect("request bodies are buffered");
+            if let (Some(service), Some((key, body))) = (&self.epistula_for, signer) {
+                let uuid = RequestUuid::from_random(rand::random());
+                let headers = EpistulaHeaders::sign(key, body, service, unix_now_ms(), uuid);
+                for (name, value) in headers.to_headers() {
+                    this_try = this_try.header(name, value);
+                }
+            }
+            let outcome = this_try.send().await;
             let retry_after = match &outcome {
                 Err(error) if error.is_connect() || error.is_timeout() => Some(None),
                 Ok(response) if matches!(response.status().as_u16(), 429 | 502 | 503 | 504) => {
@@ -199,31 +247,39 @@ impl ZipcoordClient {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: Option<&SignedQuery>) -> ClientResult<T> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: Option<&SignedQuery>,
+        signer: Option<&Keypair>,
+    ) -> ClientResult<T> {
         let mut request = self.http.get(format!("{}{path}", self.base_url)).header("Content-Type", "application/json");
         if let Some(query) = query {
             request = request.query(query);
         }
-        Self::decode(self.send(request).await?).await
+        Self::decode(self.send(request, signer.map(|key| (key, &b""[..]))).await?).await
     }
 
     pub async fn stats(&self) -> ClientResult<StatsResponse> {
-        self.get("/api/v1/zipcode-assignments/stats", None).await
+        self.get("/api/v1/zipcode-assignments/stats", None, None).await
     }
 
     pub async fn health(&self) -> ClientResult<HealthResponse> {
-        self.get("/healthcheck", None).await
+        self.get("/healthcheck", None, None).await
     }
 
-    /// A signed GET to `endpoint`.
+    /// A signed GET to `endpoint`: Epistula headers, or the legacy signed query.
     async fn signed_get<T: DeserializeOwned>(
         &self,
         key: &Keypair,
         endpoint: &Endpoint,
         values: SignedValues<'_>,
     ) -> ClientResult<T> {
-        let query = signed_query(key, endpoint, values);
-        self.get(&endpoint.path_for(&values), Some(&query)).await
+        let path = endpoint.path_for(&values);
+        match self.epistula_for {
+            Some(_) => self.get(&path, None, Some(key)).await,
+            None => self.get(&path, Some(&signed_query(key, endpoint, values)), None).await,
+        }
     }
 
     /// The current assignment, signed by `key` at `timestamp`.
@@ -237,13 +293,32 @@ impl ZipcoordClient {
         self.signed_get(key, &endpoint::EPOCH, SignedValues::at(timestamp).epoch(&epoch_id)).await
     }
 
-    async fn post<T: DeserializeOwned>(&self, endpoint: &Endpoint, body: &impl serde::Serialize) -> ClientResult<T> {
-        let request = self.http.post(format!("{}{}", self.base_url, endpoint.path)).json(body);
-        Self::decode(self.send(request).await?).await
+    /// A signed POST of `body` (a legacy-signed request) to `endpoint`. With Epistula the body goes without its
+    /// legacy `signature` and `timestamp`: left in, they would let whoever sees the request replay it the legacy
+    /// way, which is what Epistula's single-use uuid prevents.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        key: &Keypair,
+        endpoint: &Endpoint,
+        body: &impl serde::Serialize,
+    ) -> ClientResult<T> {
+        let mut value = serde_json::to_value(body).expect("request types serialize");
+        if let (Some(_), Some(fields)) = (&self.epistula_for, value.as_object_mut()) {
+            fields.remove("signature");
+            fields.remove("timestamp");
+        }
+        let bytes = serde_json::to_vec(&value).expect("JSON values serialize");
+        let request = self
+            .http
+            .post(format!("{}{}", self.base_url, endpoint.path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes.clone());
+        Self::decode(self.send(request, Some((key, &bytes))).await?).await
     }
 
-    pub async fn report_status(&self, request: &StatusRequest) -> ClientResult<StatusResponse> {
-        self.post(&endpoint::STATUS, request).await
+    /// Sends `key`'s status report.
+    pub async fn report_status(&self, key: &Keypair, request: &StatusRequest) -> ClientResult<StatusResponse> {
+        self.post(key, &endpoint::STATUS, request).await
     }
 
     /// An upload grant for `key`'s own folder. `files` names the objects to presign PUTs for when the server
@@ -260,7 +335,7 @@ impl ZipcoordClient {
             coldkey: Some(coldkey.to_string()),
             ..legacy_request(key, &endpoint::FOLDER_ACCESS, values, files)
         };
-        self.post(&endpoint::FOLDER_ACCESS, &body).await
+        self.post(key, &endpoint::FOLDER_ACCESS, &body).await
     }
 
     /// A validator's listing grant for `miner`'s folder, with presigned GETs for `files` (relative to it).
@@ -271,7 +346,7 @@ impl ZipcoordClient {
         files: &[String],
         timestamp: i64,
     ) -> ClientResult<MinerAccessResponse> {
-        self.post(&endpoint::MINER_ACCESS, &miner_access_request(key, miner, files, timestamp)).await
+        self.post(key, &endpoint::MINER_ACCESS, &miner_access_request(key, miner, files, timestamp)).await
     }
 
     /// A validator's listing grant for one page of `epoch`'s work in `miner`'s folder, from where `paging` says.
@@ -290,7 +365,7 @@ impl ZipcoordClient {
             max_keys: paging.max_keys.map(i64::from),
             ..miner_access_request(key, miner, &[], timestamp)
         };
-        self.post(&endpoint::MINER_ACCESS, &body).await
+        self.post(key, &endpoint::MINER_ACCESS, &body).await
     }
 
     /// A validator's upload grant for its results of `epoch`.
@@ -310,11 +385,16 @@ impl ZipcoordClient {
             estimated_data_size_mb: Some(estimated_mb),
             retention_days: Some(30),
         };
-        self.post(&endpoint::VALIDATOR_UPLOAD, &body).await
+        self.post(key, &endpoint::VALIDATOR_UPLOAD, &body).await
     }
 }
 
 /// The client side's clock, Unix seconds: what signed requests carry.
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// The client side's clock, Unix milliseconds: what Epistula headers carry.
+pub fn unix_now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

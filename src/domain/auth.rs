@@ -138,6 +138,16 @@ pub fn verify_hotkey_signature(hotkey: &Hotkey, message: &[u8], signature: &Hotk
     public.verify_simple(SIGNING_CONTEXT, &wrapped, &signature).is_ok()
 }
 
+/// Parses a signed timestamp as sent in text (a query string, a header): canonical decimal digits only (no sign,
+/// spaces or leading zeros), so that one instant has one spelling.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let canonical = !text.is_empty()
+        && text.len() <= 18
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
 /// How far a signed timestamp may lie behind and ahead of the server's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimestampWindow {
@@ -170,6 +180,15 @@ mod tests {
     use crate::domain::keys::Keypair;
 
     const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+    #[test]
+    fn timestamps_are_canonical_decimal_digits() {
+        assert_eq!(parse_timestamp("1759338000"), Some(1_759_338_000));
+        assert_eq!(parse_timestamp("0"), Some(0));
+        for refused in ["", " 123", "123 ", "+123", "-123", "0123", "12a", "1e9", &"9".repeat(19)] {
+            assert_eq!(parse_timestamp(refused), None, "{refused:?}");
+        }
+    }
 
     #[test]
     fn parses_and_formats_ss58() {

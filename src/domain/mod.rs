@@ -7,6 +7,7 @@
 pub mod assignment;
 pub mod auth;
 pub mod endpoint;
+pub mod epistula;
 pub mod epoch;
 pub mod grant;
 pub mod keys;

@@ -14,8 +14,8 @@ use utoipa_axum::routes;
 
 use crate::api::{
     iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
-    EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
-    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    EpistulaAdvert, EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery,
+    StateCount, StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
@@ -25,6 +25,7 @@ use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerStatus, ZipcodeProgress};
 use crate::domain::zipcode::Zipcode;
+use crate::settings::EpistulaSettings;
 
 use super::error::ApiError;
 use super::extract::parse_value;
@@ -171,7 +172,18 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
                 actual_expected: e.total_expected,
             })
             .collect(),
+        epistula: epistula_advert(&app.settings().epistula),
     }))
+}
+
+/// What `/stats` tells clients about Epistula, when the service accepts it.
+fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
+    settings.service_hotkey.as_ref().map(|service| EpistulaAdvert {
+        version: crate::domain::epistula::VERSION.to_string(),
+        signed_for: service.to_string(),
+        max_age_ms: settings.window.max_age_ms,
+        max_ahead_ms: settings.window.max_ahead_ms,
+    })
 }
 
 /// The current epoch's assignment, for registered miners.
@@ -352,11 +364,7 @@ impl SignedRequest for StatusReportRequest {
             .as_deref()
             .map(|t| parse_iso8601(t).ok_or_else(|| ApiError::bad_request("Invalid s3UploadTimestamp")))
             .transpose()?;
-        let fields = SignedFields {
-            hotkey: Some(body.hotkey),
-            signature: Some(body.signature),
-            timestamp: Some(body.timestamp),
-        };
+        let fields = SignedFields { hotkey: body.hotkey, signature: body.signature, timestamp: body.timestamp };
         let request = StatusReportRequest {
             epoch,
             epoch_text: epoch.to_string(),

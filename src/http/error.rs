@@ -99,6 +99,7 @@ impl From<AppError> for ApiError {
             AppError::Rejected(message) => ApiError::bad_request(message),
             AppError::InvalidNonce => ApiError::bad_request("Invalid nonce for epoch"),
             AppError::Unregistered { .. } | AppError::BadSignature => ApiError::unauthorized(error.to_string()),
+            AppError::Unauthenticated(message) => ApiError::unauthorized(message),
             AppError::SignatureReused => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             AppError::Role(role) => role.into(),
             AppError::MetagraphUnavailable => {

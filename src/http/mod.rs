@@ -45,7 +45,7 @@ pub const MAX_HEADER_COUNT: usize = 100;
 pub fn router(app: Arc<App>, http_limits: HttpSettings, rate_limits: Arc<RateLimits>) -> Router {
     let timeout = http_limits.request_timeout;
     let max_header_bytes = http_limits.max_header_bytes;
-    let (api, spec) = openapi::documented_routes();
+    let (api, spec) = openapi::documented_routes(app.settings().epistula.service_hotkey.as_ref());
     let spec_json = Arc::new(spec.to_json().expect("the spec serializes"));
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
         .route("/docs-json", get(move || serve_json(spec_json.clone())))

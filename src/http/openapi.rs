@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::api::ErrorBody;
 use crate::app::App;
-use crate::domain::auth::Role;
+use crate::domain::auth::{Hotkey, Role};
 use crate::domain::endpoint::{Method, SIGNED_ENDPOINTS};
 
 /// The description's text around the table of signed endpoints, which is written from the endpoint table.
@@ -34,6 +34,19 @@ const AFTER_ENDPOINTS: &str = r#"Timestamps must be within ±300 s of the server
 60 s after it on the S3 endpoints. A validator is a registered hotkey with a validator permit and at least the
 configured stake. In Python: `wallet.hotkey.sign(f"zipcode:assignment:current:{ts}".encode()).hex()`.
 
+## Signing with Epistula v2
+
+Every signed endpoint also accepts the Epistula v2 headers in place of those fields: `Epistula-Version: 2`,
+`Epistula-Timestamp` (Unix milliseconds), `Epistula-Uuid` (a fresh UUID for every request), `Epistula-Signed-By`
+(the hotkey), `Epistula-Signed-For` (this service's address: `epistula.signedFor` in `/stats`) and
+`Epistula-Request-Signature` (`0x` and 128 hex characters), the hotkey's signature over
+`{sha256(body) hex}.{uuid}.{timestamp}.{signedFor}` (a GET signs the empty body; the `<Bytes>…</Bytes>` wrapping
+is accepted too). The signature covers the whole body and each uuid is accepted once, so a captured request can
+neither carry another body nor be sent again (401). The timestamp must lie between 8 s before and 2 s after the
+server's clock (`epistula.maxAgeMs` and `maxAheadMs` in `/stats`). An Epistula request needs no `signature` or
+`timestamp` field (they are not checked); a `hotkey`, when sent, must be the signer. `/stats` has no `epistula`
+object when the service accepts only the legacy signatures.
+
 ## Errors and limits
 
 Every error answers `{"statusCode", "message", "error", "detail"}`. Requests are rate limited per client IP
@@ -53,8 +66,9 @@ judge registrations (retry later). Every answer carries an `x-request-id` header
 )]
 struct ApiDoc;
 
-/// The description's introduction: how to sign (with the table of signed endpoints), errors and limits.
-fn introduction() -> String {
+/// The description's introduction: how to sign (with the table of signed endpoints), errors and limits, and
+/// the service's address when it accepts Epistula.
+fn introduction(service: Option<&Hotkey>) -> String {
     let mut text = String::from(BEFORE_ENDPOINTS);
     text.push_str("| endpoint | commitment | who |\n|---|---|---|\n");
     for endpoint in SIGNED_ENDPOINTS {
@@ -69,26 +83,36 @@ fn introduction() -> String {
     }
     text.push('\n');
     text.push_str(AFTER_ENDPOINTS);
+    if let Some(service) = service {
+        text.push_str(&service_paragraph(service));
+    }
     text
 }
 
-/// The API's routes and the description they build together.
-pub fn documented_routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
+/// The description's last paragraph on a server that accepts Epistula.
+fn service_paragraph(service: &Hotkey) -> String {
+    format!("\n\nThis service's address, the `Epistula-Signed-For` of every Epistula request: `{service}`.")
+}
+
+/// The API's routes and the description they build together, naming `service` (the address Epistula requests
+/// are signed for) when there is one.
+pub fn documented_routes(service: Option<&Hotkey>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let (routes, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::assignments::router())
         .merge(super::s3_access::router())
         .merge(super::health::router())
         .merge(super::metrics::router())
         .split_for_parts();
-    spec.info.description = Some(introduction());
+    spec.info.description = Some(introduction(service));
     describe_signed_operations(&mut spec);
     add_common_errors(&mut spec);
     (routes, spec)
 }
 
-/// The API description, as served at `/openapi.json` and printed by `zipcoord openapi`.
+/// The API description as `zipcoord openapi` prints it: what every server serves at `/openapi.json`, less the
+/// address of its own service key.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().1
+    documented_routes(None).1
 }
 
 fn error_response(description: &str) -> ResponseBuilder {
@@ -112,12 +136,19 @@ fn describe_signed_operations(spec: &mut utoipa::openapi::OpenApi) {
         for older in &endpoint.commitments[1..] {
             covers.push_str(&format!(" (or the older `{older}`)"));
         }
-        let signed = format!("Signed by {}: `signature` is the hotkey's signature over {covers}.", endpoint.audience());
+        let signed = format!(
+            "Signed by {}: `signature` is the hotkey's signature over {covers}, or the request carries Epistula \
+             v2 headers.",
+            endpoint.audience()
+        );
         operation.description = Some(match operation.description.take() {
             Some(text) if !text.is_empty() => format!("{signed}\n\n{text}"),
             _ => signed,
         });
-        let mut errors = vec![("401", "Bad signature, or the hotkey is not registered")];
+        let mut errors = vec![(
+            "401",
+            "Bad signature, unregistered hotkey, or an Epistula request that is stale, reused or not for this service",
+        )];
         if endpoint.role == Role::Validator {
             errors.push(("403", "No validator permit, or stake below the minimum"));
         }

@@ -1,21 +1,25 @@
 //! The `Signed` extractor: every signed endpoint's prologue, driven by its row in the endpoint table
 //! ([`crate::domain::endpoint`]). It reads the query string (GET) or the JSON body (POST), refuses S3 endpoints
-//! when no store is configured, lets the endpoint parse its own values (400 on bad input), then authenticates:
-//! the fields' format, the application's admission (timestamp window, registration, signature, role) and,
-//! only once the signature verified, the hotkey's rate budget. Handlers receive the caller and typed values.
+//! when no store is configured, lets the endpoint parse its own values (400 on bad input), then authenticates
+//! by Epistula headers when the request has them and by the legacy fields otherwise: the fields' format, the
+//! application's admission (timestamp window, registration, signature, role) and, only once the signature
+//! verified, the hotkey's rate budget and (Epistula) the uuid's single use. Handlers receive the caller and
+//! typed values.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use serde::de::DeserializeOwned;
 
-use crate::api::{parse_unix_seconds, SignedQuery};
-use crate::app::{App, SignedClaim};
-use crate::domain::auth::{Hotkey, HotkeySignature};
+use crate::api::SignedQuery;
+use crate::app::{AccessDenied, App, Proof, SignedClaim};
+use crate::domain::auth::{parse_timestamp, Hotkey, HotkeySignature};
 use crate::domain::endpoint::{Endpoint, Method, SignedValues};
+use crate::domain::epistula::EpistulaHeaders;
 
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{parse_json, read_body, QueryParams};
 use super::limits::RateLimits;
 
 /// The signed fields of a request, as they arrived.
@@ -31,7 +35,7 @@ impl SignedFields {
     pub fn from_query(query: SignedQuery) -> Result<Self, ApiError> {
         let timestamp = query
             .timestamp
-            .map(|t| parse_unix_seconds(&t).ok_or_else(|| ApiError::bad_request("Invalid timestamp")))
+            .map(|t| parse_timestamp(&t).ok_or_else(|| ApiError::bad_request("Invalid timestamp")))
             .transpose()?;
         Ok(SignedFields { hotkey: query.hotkey, signature: query.signature, timestamp })
     }
@@ -79,15 +83,25 @@ impl<T: SignedRequest> FromRequest<Arc<App>> for Signed<T> {
             Err(_) => PathValues(Vec::new()),
         };
         let limits = parts.extensions.get::<Arc<RateLimits>>().cloned().expect("the router adds the rate limits");
-        let raw: T::Raw = match T::ENDPOINT.method {
-            Method::Get => QueryParams::from_request_parts(&mut parts, app).await?.0,
-            Method::Post => JsonBody::from_request(Request::from_parts(parts, body), app).await?.0,
+        let epistula = EpistulaHeaders::parse(|name| parts.headers.get(name).and_then(|v| v.to_str().ok()))
+            .transpose()
+            .map_err(|error| malformed(ApiError::bad_request(error.to_string())))?;
+        // A GET's signed body is the empty one, whatever it carries.
+        let (raw, body): (T::Raw, Bytes) = match T::ENDPOINT.method {
+            Method::Get => (QueryParams::from_request_parts(&mut parts, app).await?.0, Bytes::new()),
+            Method::Post => {
+                let body = read_body(Request::from_parts(parts, body), app).await?;
+                (parse_json(&body)?, body)
+            }
         };
         if T::ENDPOINT.needs_s3 {
             app.s3_available()?;
         }
         let (request, fields) = T::parse(raw, &path)?;
-        let (caller, signature) = authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?;
+        let (caller, signature) = match &epistula {
+            Some(headers) => authenticate_epistula(app, T::ENDPOINT, headers, &body, &fields, &limits).await?,
+            None => authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?,
+        };
         Ok(Signed { caller, signature, request })
     }
 }
@@ -104,7 +118,19 @@ pub fn parse_hotkey(raw: Option<&str>, field: &str) -> Result<Hotkey, ApiError> 
         .map_err(|_| ApiError::bad_request(format!("Invalid {field}: expected an SS58 address")))
 }
 
-/// Checks the signed fields and admits the caller to `endpoint`, counting every refusal by reason.
+/// Counts a request refused for its form before any signature work.
+fn malformed(error: ApiError) -> ApiError {
+    crate::metrics::auth_failure("malformed");
+    error
+}
+
+/// Counts a refusal by its reason and turns it into the contract's answer.
+fn refused(denied: AccessDenied) -> ApiError {
+    crate::metrics::auth_failure(denied.reason);
+    ApiError::from(denied.error)
+}
+
+/// Checks the legacy signed fields and admits the caller to `endpoint`.
 fn authenticate(
     app: &App,
     endpoint: &Endpoint,
@@ -112,10 +138,6 @@ fn authenticate(
     values: SignedValues<'_>,
     limits: &RateLimits,
 ) -> Result<(Hotkey, HotkeySignature), ApiError> {
-    let malformed = |error: ApiError| {
-        crate::metrics::auth_failure("malformed");
-        error
-    };
     let hotkey = parse_hotkey(fields.hotkey.as_deref(), "hotkey").map_err(malformed)?;
     let signature: HotkeySignature = required(fields.signature.as_deref(), "signature")
         .and_then(|s| {
@@ -123,11 +145,29 @@ fn authenticate(
         })
         .map_err(malformed)?;
     let timestamp = fields.timestamp.ok_or_else(|| malformed(ApiError::bad_request("timestamp is required")))?;
-    let claim = SignedClaim { hotkey: &hotkey, signature: &signature, timestamp, values };
-    app.admit(endpoint, &claim).map_err(|denied| {
-        crate::metrics::auth_failure(denied.reason);
-        ApiError::from(denied.error)
-    })?;
+    let claim = SignedClaim { hotkey: &hotkey, proof: Proof::Commitment { signature: &signature, timestamp, values } };
+    app.admit(endpoint, &claim).map_err(refused)?;
     limits.check_signed(endpoint.rate, &hotkey, &signature)?;
     Ok((hotkey, signature))
+}
+
+/// Admits the signer of Epistula `headers` over `body` to `endpoint`, spending the request's uuid. The legacy
+/// fields are not checked then, except that a `hotkey`, when sent, must name the signer.
+async fn authenticate_epistula(
+    app: &App,
+    endpoint: &Endpoint,
+    headers: &EpistulaHeaders,
+    body: &[u8],
+    fields: &SignedFields,
+    limits: &RateLimits,
+) -> Result<(Hotkey, HotkeySignature), ApiError> {
+    let signer = &headers.signed_by;
+    if fields.hotkey.as_deref().is_some_and(|hotkey| !hotkey.is_empty() && hotkey != signer.as_str()) {
+        return Err(malformed(ApiError::bad_request("hotkey must be the Epistula-Signed-By address")));
+    }
+    let claim = SignedClaim { hotkey: signer, proof: Proof::Epistula { headers, body } };
+    app.admit(endpoint, &claim).map_err(refused)?;
+    limits.check_signed(endpoint.rate, signer, &headers.signature)?;
+    app.spend_request_uuid(headers).await.map_err(refused)?;
+    Ok((signer.clone(), headers.signature))
 }

@@ -100,6 +100,7 @@ impl Localnet {
         settings.epochs.policy.target_listings = options.target_listings;
         // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
         settings.rate_limits = RateLimitSettings::off();
+        settings.epistula.service_hotkey = Some(crate::chain::dev::dev_service_hotkey());
         settings.s3 = Ok(S3Settings { upload_mode: options.upload_mode, ..store.s3_settings() });
         let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
         let url = format!("http://{}", server.addr);
@@ -107,7 +108,9 @@ impl Localnet {
     }
 
     pub fn client(&self) -> ZipcoordClient {
-        ZipcoordClient::new(self.url.clone()).with_retries(Default::default())
+        ZipcoordClient::new(self.url.clone())
+            .with_retries(Default::default())
+            .with_epistula(crate::chain::dev::dev_service_hotkey().to_string())
     }
 
     /// Miner `index` scraping with `scraper`.

@@ -7,6 +7,7 @@
 
 mod epochs;
 mod grants;
+mod request_uuids;
 mod retention;
 mod settings;
 mod status;

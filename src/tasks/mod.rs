@@ -52,6 +52,15 @@ pub async fn retention_tick(app: &App) {
     }
 }
 
+/// Forgets the Epistula uuids past their window. Idempotent, so every replica may run it.
+pub async fn uuid_tick(app: &App) {
+    match app.forget_used_uuids().await {
+        Ok(0) => {}
+        Ok(forgotten) => tracing::debug!(forgotten, "forgot Epistula uuids past their window"),
+        Err(error) => tracing::warn!(%error, "could not forget old Epistula uuids"),
+    }
+}
+
 /// Longest wait before retrying a failed metagraph refresh.
 const METAGRAPH_RETRY: Duration = Duration::from_secs(15);
 
@@ -87,8 +96,8 @@ where
 }
 
 /// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time), the
-/// metagraph every refresh period, retention hourly, and `prune_limits` (the HTTP edge's rate limiters
-/// forgetting idle keys) every minute.
+/// metagraph every refresh period, retention hourly, and every minute `prune_limits` (the HTTP edge's rate
+/// limiters forgetting idle keys) and forgetting Epistula uuids past their window.
 pub fn spawn_all(
     app: Arc<App>,
     prune_limits: impl Fn() + Send + Sync + 'static,
@@ -104,16 +113,22 @@ pub fn spawn_all(
         let cancel = cancel.clone();
         tokio::spawn(async move { run_every(Duration::from_secs(3600), cancel, || retention_tick(&app)).await })
     };
-    let limiters = {
+    let every_minute = {
+        let app = app.clone();
         let cancel = cancel.clone();
+        let prune_limits = Arc::new(prune_limits);
         tokio::spawn(async move {
             run_every(Duration::from_secs(60), cancel, || {
-                prune_limits();
-                std::future::ready(())
+                let app = app.clone();
+                let prune_limits = prune_limits.clone();
+                async move {
+                    prune_limits();
+                    uuid_tick(&app).await;
+                }
             })
             .await
         })
     };
     let metagraph = tokio::spawn(refresh_metagraph_loop(app, cancel));
-    vec![epochs, retention, limiters, metagraph]
+    vec![epochs, retention, every_minute, metagraph]
 }

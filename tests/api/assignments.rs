@@ -86,9 +86,18 @@ async fn stats_has_the_contract_shape_and_agrees_with_current() {
     let app = TestApp::spawn().await;
     let (status, stats) = app.get("/api/v1/zipcode-assignments/stats").await;
     assert_eq!(status, 200);
+    // The contract's keys, and `epistula` (an addition: this server accepts Epistula-signed requests).
     assert_eq!(
         keys_of(&stats),
-        sorted(&["success", "currentTime", "systemStatus", "epochStatus", "zipcodeStatistics", "recentPerformance"])
+        sorted(&[
+            "success",
+            "currentTime",
+            "systemStatus",
+            "epochStatus",
+            "zipcodeStatistics",
+            "recentPerformance",
+            "epistula"
+        ])
     );
     assert_eq!(stats["success"], true);
     assert_eq!(stats["currentTime"], START_MS / 1000);

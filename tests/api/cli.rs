@@ -152,7 +152,7 @@ async fn epoch_show_prints_the_assignment_and_miner_states() {
         zipcoord::domain::status::MinerStatus::InProgress,
         app.now(),
     );
-    app.client.report_status(&report).await.unwrap();
+    app.client.report_status(&app.keys.miner, &report).await.unwrap();
     let (ok, stdout, stderr) = run(&["epoch", "show", &assignment.epoch_id, "--database-url", &app.db_url]);
     assert!(ok, "{stderr}");
     let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();

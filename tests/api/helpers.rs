@@ -158,6 +158,7 @@ impl TestApp {
         settings.listen = "127.0.0.1:0".parse().unwrap();
         settings.secret = options.secret.map(|hex| ServerSecret::from_hex(hex).unwrap());
         settings.background_tasks = false;
+        settings.epistula.service_hotkey = Some(service_key().hotkey());
         if let Some(adjust) = options.settings {
             adjust(&mut settings);
         }
@@ -241,6 +242,32 @@ impl TestApp {
     pub async fn get_signed(&self, path: &str, hotkey: &str, signature: &str, timestamp: &str) -> (u16, Value) {
         let query = serde_urlencoded_pairs(&[("hotkey", hotkey), ("signature", signature), ("timestamp", timestamp)]);
         self.get(&format!("{path}?{query}")).await
+    }
+}
+
+/// The key of the service itself, which Epistula requests are signed for (the server never signs with it).
+pub fn service_key() -> Keypair {
+    Keypair::from_uri(zipcoord::chain::dev::DEV_SERVICE).unwrap()
+}
+
+impl TestApp {
+    /// Sends `method path` with `body` and these (Epistula) headers.
+    pub async fn send_with_headers(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        decode(request.send().await.unwrap()).await
     }
 }
 

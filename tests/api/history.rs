@@ -20,7 +20,7 @@ async fn epoch_with_reports(app: &TestApp, reports: usize) -> (zipcoord::domain:
     for n in 0..reports {
         let status = if n + 1 == reports { MinerStatus::Completed } else { MinerStatus::InProgress };
         let report = status_request(&app.keys.miner, epoch, &assignment.nonce, status, app.now());
-        app.client.report_status(&report).await.unwrap();
+        app.client.report_status(&app.keys.miner, &report).await.unwrap();
     }
     (epoch, assignment.nonce)
 }

@@ -16,7 +16,7 @@ async fn a_restart_serves_the_same_epoch_and_keeps_every_report() {
     let epoch = before.epoch_id.parse().unwrap();
     for key in [&app.keys.miner, &app.keys.other_miner] {
         let report = status_request(key, epoch, &before.nonce, MinerStatus::InProgress, app.now());
-        app.client.report_status(&report).await.unwrap();
+        app.client.report_status(key, &report).await.unwrap();
     }
 
     app.restart().await;
@@ -51,7 +51,7 @@ async fn concurrent_first_requests_on_two_replicas_create_one_epoch() {
     // Both replicas see reports received by the other.
     let epoch = app.current_epoch();
     let report = status_request(&app.keys.miner, epoch, &answers[0].nonce, MinerStatus::Completed, app.now());
-    clients[1].report_status(&report).await.unwrap();
+    clients[1].report_status(&app.keys.miner, &report).await.unwrap();
     assert_eq!(app.app().store().miner_states(epoch).await.unwrap().len(), 1);
     replica.shutdown().await.unwrap();
 }

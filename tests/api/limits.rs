@@ -155,7 +155,10 @@ async fn the_contracts_load_passes_with_the_default_limits() {
         let status = if step == n + 1 { MinerStatus::Completed } else { MinerStatus::InProgress };
         let report = status_request(&app.keys.miner, epoch, &assignment.nonce, status, app.now());
         for _ in 0..3 {
-            app.client.report_status(&report).await.expect("status reports within the contract's pattern pass");
+            app.client
+                .report_status(&app.keys.miner, &report)
+                .await
+                .expect("status reports within the contract's pattern pass");
         }
     }
     // Polling stats every 5 minutes for a day from one address, compressed: well inside the per-minute budget.

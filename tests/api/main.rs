@@ -4,6 +4,7 @@ mod assignments;
 mod auth;
 mod cli;
 mod client;
+mod epistula;
 mod fake_subtensor;
 mod helpers;
 mod history;

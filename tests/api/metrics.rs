@@ -47,7 +47,7 @@ async fn traffic_moves_the_counters() {
     assert!(app.client.current(&app.keys.miner, now).await.is_err(), "the third /current is over the limit");
     let epoch = app.current_epoch();
     let report = status_request(&app.keys.miner, epoch, &good.nonce, MinerStatus::InProgress, now);
-    app.client.report_status(&report).await.unwrap();
+    app.client.report_status(&app.keys.miner, &report).await.unwrap();
     assert_eq!(app.get("/api/v1/nothing").await.0, 404);
 
     let after = scrape(&app).await;

@@ -61,13 +61,14 @@ async fn a_miners_full_status_sequence_is_recorded() {
         app.pass_time(1_000).await;
         let ts = app.now();
         let mut request = status_request(key, epoch, &nonce, MinerStatus::InProgress, ts);
-        request.signature = key
-            .sign(
+        request.signature = Some(
+            key.sign(
                 endpoint::STATUS
                     .accepted_commitments(&SignedValues::new(key.hotkey().as_str(), ts).epoch(&epoch.to_string()))[1]
                     .as_bytes(),
             )
-            .to_hex();
+            .to_hex(),
+        );
         request.zipcodes_completed = zipcodes[..=i]
             .iter()
             .map(|z| ZipcodeCompletion { zipcode: z.clone(), listings_scraped: 10, completed_at: None })
@@ -110,11 +111,11 @@ async fn bad_reports_are_rejected_and_change_nothing() {
     };
     let resign = |request: &mut StatusRequest, key: &Keypair| {
         let epoch: EpochId = request.epoch_id.parse().unwrap();
-        request.signature = key
-            .sign(
-                endpoint::STATUS.commitment(&SignedValues::at(request.timestamp).epoch(&epoch.to_string())).as_bytes(),
-            )
-            .to_hex();
+        let timestamp = request.timestamp.unwrap();
+        request.signature = Some(
+            key.sign(endpoint::STATUS.commitment(&SignedValues::at(timestamp).epoch(&epoch.to_string())).as_bytes())
+                .to_hex(),
+        );
     };
 
     let cases: Vec<(StatusRequest, u16, &str)> = vec![
@@ -146,7 +147,7 @@ async fn bad_reports_are_rejected_and_change_nothing() {
             404,
             "not found",
         ),
-        (with(&|r| r.timestamp += 1), 401, "Invalid signature"),
+        (with(&|r| r.timestamp = Some(now + 1)), 401, "Invalid signature"),
         (
             with(&|r| {
                 let done = ZipcodeCompletion { zipcode: zipcodes[0].clone(), listings_scraped: 5, completed_at: None };
@@ -175,14 +176,15 @@ async fn bad_reports_are_rejected_and_change_nothing() {
         ),
         (
             with(&|r| {
-                r.signature = app.keys.other_miner.sign(format!("zipcode:status:{epoch}:{now}").as_bytes()).to_hex()
+                r.signature =
+                    Some(app.keys.other_miner.sign(format!("zipcode:status:{epoch}:{now}").as_bytes()).to_hex())
             }),
             401,
             "Invalid signature",
         ),
         (
             with(&|r| {
-                r.timestamp = now - 301;
+                r.timestamp = Some(now - 301);
                 resign(r, key)
             }),
             400,
@@ -190,7 +192,7 @@ async fn bad_reports_are_rejected_and_change_nothing() {
         ),
         (
             with(&|r| {
-                r.timestamp = now + 301;
+                r.timestamp = Some(now + 301);
                 resign(r, key)
             }),
             400,
@@ -198,14 +200,14 @@ async fn bad_reports_are_rejected_and_change_nothing() {
         ),
         (
             with(&|r| {
-                r.hotkey = app.keys.outsider.hotkey().to_string();
+                r.hotkey = Some(app.keys.outsider.hotkey().to_string());
                 resign(r, &app.keys.outsider)
             }),
             401,
             "not registered",
         ),
-        (with(&|r| r.hotkey = "5abc".into()), 400, "Invalid hotkey"),
-        (with(&|r| r.signature = "0xzz".into()), 400, "signature"),
+        (with(&|r| r.hotkey = Some("5abc".into())), 400, "Invalid hotkey"),
+        (with(&|r| r.signature = Some("0xzz".into())), 400, "signature"),
         (with(&|r| r.listings_scraped = Some(-1)), 400, "listingsScraped must be >= 0"),
         (with(&|r| r.s3_upload_timestamp = Some("noon".into())), 400, "s3UploadTimestamp"),
         (
