@@ -185,3 +185,45 @@ fn a_database_file_that_is_not_one_fails_at_once_with_sqlites_reason() {
     assert!(ok && stdout.contains("migrations applied"), "{stderr}");
     assert!(stderr.contains("the database file is empty; starting it as a new database"), "{stderr}");
 }
+
+/// `zipcoord serve --dev` on `url`, expected to exit within 5 s: (exit status, stderr).
+fn serve_expecting_exit(url: &str) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = zipcoord()
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = crate::process::wait_with_timeout(&mut child, std::time::Duration::from_secs(5));
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+#[test]
+fn a_read_only_database_fails_at_once_with_sqlites_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zipcoord.db");
+    let url = format!("sqlite://{}", file.display());
+    let (ok, _, stderr) = run(&["migrate", "--database-url", &url]);
+    assert!(ok, "{stderr}");
+    let before = std::fs::read(&file).unwrap();
+    let reason = "cannot start the service: database error: error returned from database: (code: 8) attempt to \
+                  write a readonly database\n";
+
+    // Opened read-only by its URL: what SQLite says of a file it may not write, whoever runs the test.
+    let (status, stderr) = serve_expecting_exit(&format!("{url}?mode=ro"));
+    assert!(!status.success() && stderr.ends_with(reason), "{stderr}");
+
+    // A file and folder without write permission, where permissions bind (not for root, who may write anyway).
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&file).is_err() {
+        let (status, stderr) = serve_expecting_exit(&url);
+        assert!(!status.success() && stderr.contains("readonly database"), "{stderr}");
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the file is left as it was");
+}
