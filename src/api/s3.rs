@@ -33,6 +33,12 @@ pub struct LegacyS3Request {
     /// each, `/get-miner-specific-access` a GET (how validators download what they listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
+    /// `/get-folder-access` in PUT upload mode: each of `files`' size in bytes, in the same order. With them each
+    /// PUT URL signs its `Content-Length`, so the store refuses an upload of another size (an addition to the
+    /// contract; without them the URLs sign the host only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!([48213, 1024]))]
+    pub file_sizes: Option<Vec<i64>>,
     /// `/get-miner-specific-access`: list only this epoch's work, `data/hotkey={miner}/epoch={epoch}/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "2025-10-01T16-00-00")]

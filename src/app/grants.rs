@@ -105,11 +105,13 @@ impl App {
         Ok(())
     }
 
-    /// Upload access to `miner`'s own folder: a POST policy, or in PUT mode a presigned PUT for each of `files`.
+    /// Upload access to `miner`'s own folder: a POST policy, or in PUT mode a presigned PUT for each of `files`,
+    /// signing each one's size when `sizes` gives them (in the order of `files`).
     pub async fn grant_miner_folder(
         &self,
         miner: &Hotkey,
         files: &[String],
+        sizes: Option<&[u64]>,
         expiry: Option<i64>,
     ) -> AppResult<MinerFolderGrant> {
         let presigner = self.presigner()?;
@@ -126,7 +128,10 @@ impl App {
             }
             UploadMode::Put => {
                 layout::check_object_names(files).map_err(AppError::Rejected)?;
-                (BTreeMap::new(), object_urls(presigner, "PUT", &folder, files, now, expires))
+                if let Some(sizes) = sizes {
+                    check_sizes(files, sizes, settings.object_size)?;
+                }
+                (BTreeMap::new(), object_urls(presigner, "PUT", &folder, files, sizes, now, expires))
             }
         };
         self.record_grant(miner, GrantKind::MinerFolder, &folder, now, expires).await?;
@@ -161,7 +166,7 @@ impl App {
             region: settings.region.clone(),
             list_url: presigner.list_url(&list_prefix, None, &request.paging, now, expires),
             list_prefix,
-            download_urls: object_urls(presigner, "GET", &prefix, &request.files, now, expires),
+            download_urls: object_urls(presigner, "GET", &prefix, &request.files, None, now, expires),
             prefix,
             expires,
         })
@@ -224,6 +229,23 @@ pub struct MinerReadRequest {
     pub expiry: Option<i64>,
 }
 
+/// One size per file, each within the store's object size range.
+fn check_sizes(files: &[String], sizes: &[u64], (min, max): (u64, u64)) -> AppResult<()> {
+    if sizes.len() != files.len() {
+        return Err(AppError::Rejected(format!(
+            "file_sizes has {} entries for {} files: give one size per file, in the same order",
+            sizes.len(),
+            files.len()
+        )));
+    }
+    match files.iter().zip(sizes).find(|(_, size)| !(min..=max).contains(*size)) {
+        Some((file, size)) => {
+            Err(AppError::Rejected(format!("{file} would be {size} bytes; objects must be {min} to {max} bytes")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// A listing may start only after a key inside what it lists.
 fn check_paging(paging: &ListPaging, list_prefix: &str) -> AppResult<()> {
     match &paging.start_after {
@@ -240,14 +262,17 @@ fn object_urls(
     method: &str,
     folder: &str,
     files: &[String],
+    sizes: Option<&[u64]>,
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
 ) -> Vec<ObjectUrl> {
     files
         .iter()
-        .map(|file| {
+        .enumerate()
+        .map(|(n, file)| {
             let key = format!("{folder}{file}");
-            ObjectUrl { url: presigner.object_url(method, &key, now, expires), key }
+            let size = sizes.and_then(|sizes| sizes.get(n).copied());
+            ObjectUrl { url: presigner.object_url(method, &key, size, now, expires), key }
         })
         .collect()
 }

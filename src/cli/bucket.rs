@@ -67,7 +67,7 @@ async fn prune(args: PruneArgs) -> anyhow::Result<()> {
                         println!("would delete {} ({} bytes)", object.key, object.size);
                     } else {
                         bucket
-                            .delete(&presigner.object_url("DELETE", &object.key, now, expires))
+                            .delete(&presigner.object_url("DELETE", &object.key, None, now, expires))
                             .await
                             .with_context(|| format!("cannot delete {}", object.key))?;
                     }

@@ -26,6 +26,8 @@ pub enum MinerError {
     Client(#[from] ClientError),
     #[error("the assignment is not usable: {0}")]
     Assignment(String),
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
 }
 
 /// What one epoch's work came to.
@@ -94,24 +96,33 @@ impl Miner {
         }
     }
 
-    async fn upload(&self, grant: &FolderAccessResponse, name: &str, content: Vec<u8>) -> Result<(), BucketError> {
+    /// Uploads `content` as `name` in the folder `grant` opens. In PUT mode the file gets its own grant, whose
+    /// URL signs its size (the store then takes no other), so it is asked for now that the size is known.
+    async fn upload(&self, grant: &FolderAccessResponse, name: &str, content: Vec<u8>) -> Result<(), MinerError> {
+        let put_url = if grant.upload_mode == "put" {
+            let names = [name.to_string()];
+            let size = content.len() as u64;
+            let sized = self.client.folder_access(&self.key, &self.coldkey, &names, Some(&[size]), unix_now()).await?;
+            let key = format!("{}{name}", sized.folder);
+            match sized.put_urls.into_iter().find(|p| p.key == key) {
+                Some(put) => Some(put.url),
+                None => return Err(BucketError::Malformed(format!("the grant has no PUT URL for {key}")).into()),
+            }
+        } else {
+            None
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = if grant.upload_mode == "put" {
-                let key = format!("{}{name}", grant.folder);
-                match grant.put_urls.iter().find(|p| p.key == key) {
-                    Some(put) => self.bucket.put_object(&put.url, content.clone()).await,
-                    None => return Err(BucketError::Malformed(format!("the grant has no PUT URL for {key}"))),
-                }
-            } else {
-                self.bucket.post_object(&grant.url, &grant.fields, name, content.clone()).await
+            let outcome = match &put_url {
+                Some(url) => self.bucket.put_object(url, content.clone()).await,
+                None => self.bucket.post_object(&grant.url, &grant.fields, name, content.clone()).await,
             };
             match outcome {
                 Err(BucketError::Transport(_)) if attempt < UPLOAD_ATTEMPTS => {
                     tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 }
-                other => return other,
+                other => return Ok(other?),
             }
         }
     }
@@ -132,7 +143,9 @@ impl Miner {
 
         let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
         let names: Vec<String> = zipcodes.iter().map(|(zip, _)| listing_file_name(epoch, zip, &stamp)).collect();
-        let grant = match self.client.folder_access(&self.key, &self.coldkey, &names, unix_now()).await {
+        // The folder's grant: a POST policy for every file, or (PUT mode) the answer that says each file gets its
+        // own sized grant when written.
+        let grant = match self.client.folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
             Ok(grant) => grant,
             Err(error) => {
                 self.report(epoch, nonce, MinerStatus::Failed, &[], false).await;

@@ -322,17 +322,19 @@ impl ZipcoordClient {
     }
 
     /// An upload grant for `key`'s own folder. `files` names the objects to presign PUTs for when the server
-    /// runs in PUT upload mode (ignored in POST mode).
+    /// runs in PUT upload mode, and `sizes` their sizes, which the URLs then sign (both ignored in POST mode).
     pub async fn folder_access(
         &self,
         key: &Keypair,
         coldkey: &str,
         files: &[String],
+        sizes: Option<&[u64]>,
         timestamp: i64,
     ) -> ClientResult<FolderAccessResponse> {
         let values = SignedValues::at(timestamp).coldkey(coldkey);
         let body = LegacyS3Request {
             coldkey: Some(coldkey.to_string()),
+            file_sizes: sizes.map(|sizes| sizes.iter().map(|&n| i64::try_from(n).unwrap_or(i64::MAX)).collect()),
             ..legacy_request(key, &endpoint::FOLDER_ACCESS, values, files)
         };
         self.post(key, &endpoint::FOLDER_ACCESS, &body).await

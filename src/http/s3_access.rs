@@ -66,8 +66,9 @@ fn legacy_fields(body: &LegacyS3Request) -> SignedFields {
 
 /// An upload grant for the caller's own folder `data/hotkey={hotkey}/`, for registered miners.
 ///
-/// In POST mode the answer is a presigned POST policy (`url` + `fields`); in PUT mode, presigned PUT URLs for the
-/// body's `files`. 503 when the service has no S3 store configured.
+/// In POST mode the answer is a presigned POST policy (`url` + `fields`) that enforces the object size range; in
+/// PUT mode, presigned PUT URLs for the body's `files`, each signing its size when `file_sizes` gives them. 503
+/// when the service has no S3 store configured.
 #[utoipa::path(
     post,
     path = endpoint::FOLDER_ACCESS.path,
@@ -81,7 +82,7 @@ async fn folder_access(
     State(app): State<Arc<App>>,
     Signed { caller, request, .. }: Signed<FolderAccessRequest>,
 ) -> Result<Json<FolderAccessResponse>, ApiError> {
-    let grant = app.grant_miner_folder(&caller, &request.files, request.expiry).await?;
+    let grant = app.grant_miner_folder(&caller, &request.files, request.sizes.as_deref(), request.expiry).await?;
     let expiry = iso8601_millis(grant.expires.timestamp_millis());
     Ok(Json(FolderAccessResponse {
         success: true,
@@ -103,6 +104,7 @@ async fn folder_access(
 struct FolderAccessRequest {
     coldkey: String,
     files: Vec<String>,
+    sizes: Option<Vec<u64>>,
     expiry: Option<i64>,
 }
 
@@ -115,9 +117,16 @@ impl SignedRequest for FolderAccessRequest {
         if coldkey.len() > 64 {
             return Err(ApiError::bad_request("Invalid coldkey"));
         }
+        let sizes = body
+            .file_sizes
+            .as_ref()
+            .map(|sizes| sizes.iter().map(|&n| u64::try_from(n)).collect::<Result<Vec<_>, _>>())
+            .transpose()
+            .map_err(|_| ApiError::bad_request("file_sizes must be >= 0"))?;
         let request = FolderAccessRequest {
             coldkey: coldkey.to_string(),
             files: body.files.clone().unwrap_or_default(),
+            sizes,
             expiry: body.expiry,
         };
         Ok((request, legacy_fields(&body)))

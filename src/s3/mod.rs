@@ -213,12 +213,20 @@ impl S3Presigner {
             canonical_path: &path,
             query: &query,
             expires_seconds: Self::lifetime_seconds(now, expires_at),
+            content_length: None,
         };
         presign_url(&self.credentials(), &request, now)
     }
 
-    /// A presigned `GET` (read) or `PUT` (upload) of one object.
-    pub fn object_url(&self, method: &str, key: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> String {
+    /// A presigned `GET` (read), `DELETE` or `PUT` (upload) of one object; a `PUT` of a known size signs it.
+    pub fn object_url(
+        &self,
+        method: &str,
+        key: &str,
+        content_length: Option<u64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> String {
         let host = self.host();
         let path = self.object_path(key);
         let request = PresignRequest {
@@ -228,6 +236,7 @@ impl S3Presigner {
             canonical_path: &path,
             query: &[],
             expires_seconds: Self::lifetime_seconds(now, expires_at),
+            content_length,
         };
         presign_url(&self.credentials(), &request, now)
     }
@@ -271,7 +280,7 @@ mod tests {
     fn addresses_path_and_virtual_host_styles() {
         let path = S3Presigner::new(settings(Addressing::Path));
         assert_eq!(path.bucket_url(), "https://nyc3.digitaloceanspaces.com/resi");
-        let url = path.object_url("GET", "data/hotkey=5F/a b.json", now(), now() + Duration::hours(1));
+        let url = path.object_url("GET", "data/hotkey=5F/a b.json", None, now(), now() + Duration::hours(1));
         assert!(url.starts_with("https://nyc3.digitaloceanspaces.com/resi/data/hotkey%3D5F/a%20b.json?"), "{url}");
         assert!(url.contains("X-Amz-Expires=3600"));
         let vhost = S3Presigner::new(settings(Addressing::VirtualHost));

@@ -83,6 +83,8 @@ pub struct PresignRequest<'a> {
     /// Extra query parameters (unencoded), e.g. `list-type=2`.
     pub query: &'a [(&'a str, &'a str)],
     pub expires_seconds: u64,
+    /// A PUT's body size, signed as the `content-length` header so that no other size is accepted.
+    pub content_length: Option<u64>,
 }
 
 /// A presigned URL: the request authenticated by query parameters, valid for `expires_seconds` from `at`.
@@ -99,12 +101,16 @@ pub fn presign_url(credentials: &SigningCredentials<'_>, request: &PresignReques
     if let Some(token) = credentials.session_token {
         params.push(("X-Amz-Security-Token".into(), uri_encode(token, false)));
     }
-    params.push(("X-Amz-SignedHeaders".into(), "host".into()));
+    let (canonical_headers, signed_headers) = match request.content_length {
+        Some(length) => (format!("content-length:{length}\nhost:{}\n", request.host), "content-length;host"),
+        None => (format!("host:{}\n", request.host), "host"),
+    };
+    params.push(("X-Amz-SignedHeaders".into(), uri_encode(signed_headers, false)));
     params.sort();
     let canonical_query = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let canonical_request = format!(
-        "{}\n{}\n{}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
-        request.method, request.canonical_path, canonical_query, request.host
+        "{}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\nUNSIGNED-PAYLOAD",
+        request.method, request.canonical_path
     );
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz}\n{}/{}/{SERVICE}/aws4_request\n{}",
@@ -203,6 +209,7 @@ mod tests {
             canonical_path: "/test.txt",
             query: &[],
             expires_seconds: 86_400,
+            content_length: None,
         };
         let url = presign_url(&credentials, &request, at("2013-05-24T00:00:00Z"));
         assert_eq!(

@@ -460,6 +460,54 @@ async fn presigned_put_mode_works_against_the_same_store() {
     }
 }
 
+#[tokio::test]
+async fn sized_put_urls_take_only_their_size() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Put).await;
+    let miner = &app.keys.miner;
+    let now = app.now();
+    let files =
+        json!(["epoch=2025-10-01T16-00-00/zipcode=02134/a.json", "epoch=2025-10-01T16-00-00/zipcode=10001/b.json"]);
+    let mut request = folder_request(miner, now, None);
+    request["files"] = files.clone();
+    request["file_sizes"] = json!([1500, 2048]);
+    let (status, grant) = app.post_json("/get-folder-access", &request).await;
+    assert_eq!(status, 200, "{grant}");
+    let urls: Vec<&str> = grant["put_urls"].as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
+    assert!(urls.iter().all(|url| url.contains("X-Amz-SignedHeaders=content-length%3Bhost")), "{urls:?}");
+    let client = reqwest::Client::new();
+    let put = |url: &str, size: usize| client.put(url.to_string()).body(vec![b'p'; size]).send();
+    // Another size than the one signed is refused by the store; the signed one is taken.
+    for (url, wrong, right) in [(urls[0], 5_000_000, 1500), (urls[1], 2047, 2048)] {
+        assert_eq!(put(url, wrong).await.unwrap().status().as_u16(), 403, "{wrong} bytes");
+        let response = put(url, right).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
+    }
+    assert_eq!(
+        std::fs::metadata(s3.store.object_path(&format!(
+            "{}{}",
+            grant["folder"].as_str().unwrap(),
+            files[1].as_str().unwrap()
+        )))
+        .unwrap()
+        .len(),
+        2048
+    );
+
+    for (sizes, message) in [
+        (json!([1500]), "file_sizes has 1 entries for 2 files"),
+        (json!([1500, 100]), "would be 100 bytes; objects must be 1024 to"),
+        (json!([1500, 6_000_000_000u64]), "would be 6000000000 bytes"),
+        (json!([1500, -1]), "file_sizes must be >= 0"),
+    ] {
+        let mut request = folder_request(miner, now, None);
+        request["files"] = files.clone();
+        request["file_sizes"] = sizes;
+        let (status, answer) = app.post_json("/get-folder-access", &request).await;
+        assert_error(status, &answer, 400, message);
+    }
+}
+
 /// Writes `key` straight into the store's folder, as if a miner had uploaded it.
 fn put_directly(s3: &S3Server, key: &str, content: &[u8]) {
     let path = s3.store.object_path(key);
