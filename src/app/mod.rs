@@ -5,7 +5,7 @@
 //! - [`clock`]: where "now" comes from; [`cache`]: the in-memory caches' two shapes.
 //! - [`epochs`]: creating and reading epochs' assignments; [`status`]: miners' reports.
 //! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
-//! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics.
+//! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics; [`retention`]: pruning history.
 
 mod access;
 pub mod cache;
@@ -13,6 +13,7 @@ pub mod clock;
 mod epochs;
 mod error;
 mod grants;
+mod retention;
 mod status;
 mod summary;
 
@@ -22,7 +23,7 @@ use crate::chain::MetagraphHandle;
 use crate::domain::nonce::ServerSecret;
 use crate::s3::S3Presigner;
 use crate::settings::Settings;
-use crate::storage::{PruneCounts, StorageError, Store};
+use crate::storage::{StorageError, Store};
 
 pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -119,12 +120,6 @@ impl App {
     /// The start of the retention period (Unix seconds): history before it is pruned.
     fn retention_cutoff_unix(&self) -> i64 {
         self.now_unix().saturating_sub(whole_seconds(self.settings.retention))
-    }
-
-    /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, and old
-    /// S3 grant records.
-    pub async fn prune_history(&self) -> AppResult<PruneCounts> {
-        Ok(self.store.prune_before(self.retention_cutoff_unix()).await?)
     }
 }
 

@@ -20,16 +20,21 @@ impl Store {
         Ok(())
     }
 
-    /// The most recent grants, newest first, optionally for one hotkey.
+    /// The most recent grants, newest first, optionally for one hotkey. One query per case, each a walk down
+    /// its index (`(hotkey, granted_at_ms)` or `(granted_at_ms)`) that stops at the limit: a single query with
+    /// `($1 = '' OR hotkey = $1)` kept both databases off the hotkey index and scanned every record.
     pub async fn recent_grants(&self, hotkey: Option<&str>, limit: i64) -> StorageResult<Vec<AccessGrant>> {
-        let rows = sqlx::query(
-            "SELECT hotkey, kind, prefix, granted_at_ms, expires_at_ms FROM s3_grants \
-             WHERE ($1 = '' OR hotkey = $1) ORDER BY granted_at_ms DESC, id DESC LIMIT $2",
-        )
-        .bind(hotkey.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        const COLUMNS: &str = "SELECT hotkey, kind, prefix, granted_at_ms, expires_at_ms FROM s3_grants";
+        let query = match hotkey {
+            Some(hotkey) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} WHERE hotkey = $1 ORDER BY granted_at_ms DESC, id DESC LIMIT $2"
+            )))
+            .bind(hotkey.to_string()),
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY granted_at_ms DESC, id DESC LIMIT $1")))
+            }
+        };
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(AccessGrant {

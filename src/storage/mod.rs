@@ -84,7 +84,12 @@ async fn check_sqlite_file(url: &str) -> StorageResult<()> {
     }
     let mut connection = sqlx::AnyConnection::connect(url).await?;
     let checked = async {
-        sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
+        let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM sqlite_master").fetch_one(&mut connection).await?;
+        if tables == 0 {
+            // Only a database without tables can take it: pruning then gives its free pages back to the file
+            // system (`Store::reclaim_free_pages`) instead of keeping the file at its largest.
+            sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut connection).await?;
+        }
         sqlx::query("PRAGMA journal_mode = WAL").execute(&mut connection).await
     }
     .await;

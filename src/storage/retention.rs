@@ -1,10 +1,13 @@
-//! Pruning history past the retention age: epochs with their assignments and status reports, and old S3 grant
-//! records. One transaction, idempotent, so every replica may run it.
+//! Pruning history past the retention age, in small transactions so that no writer waits long behind it: one
+//! epoch (its assignment, status reports and signatures) per transaction, and old S3 grant records in bounded
+//! chunks. Each step is idempotent, so every replica may run them; the application paces them.
+
+use std::ops::AddAssign;
 
 use super::{StorageResult, Store};
 use crate::domain::epoch::EpochId;
 
-/// What one pruning pass removed.
+/// What pruning removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneCounts {
     pub epochs: u64,
@@ -13,25 +16,66 @@ pub struct PruneCounts {
     pub grants: u64,
 }
 
+impl AddAssign for PruneCounts {
+    fn add_assign(&mut self, other: PruneCounts) {
+        self.epochs += other.epochs;
+        self.assigned_zipcodes += other.assigned_zipcodes;
+        self.status_events += other.status_events;
+        self.grants += other.grants;
+    }
+}
+
 impl Store {
-    /// Removes epochs that ended before `cutoff_unix`, with everything recorded about them, and S3 grants given
-    /// before it. Deletes children explicitly rather than trusting `ON DELETE CASCADE`, so counts are exact.
-    pub async fn prune_before(&self, cutoff_unix: i64) -> StorageResult<PruneCounts> {
-        const OLD_EPOCHS: &str = "SELECT id FROM epochs WHERE end_unix < $1";
+    /// Up to `limit` epochs that ended before `cutoff_unix`, oldest first.
+    pub async fn epochs_ended_before(&self, cutoff_unix: i64, limit: i64) -> StorageResult<Vec<EpochId>> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT start_unix FROM epochs WHERE end_unix < $1 ORDER BY start_unix LIMIT $2")
+                .bind(cutoff_unix)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(start,)| EpochId::from_start_unix(start)).collect())
+    }
+
+    /// Removes `epoch` with everything recorded about it, in one transaction. Deletes children explicitly rather
+    /// than trusting `ON DELETE CASCADE`, so counts are exact.
+    pub async fn prune_epoch(&self, epoch: EpochId) -> StorageResult<PruneCounts> {
+        let id = epoch.to_string();
         let mut tx = self.pool.begin().await?;
-        let mut delete = async |sql: String, cutoff: i64| -> StorageResult<u64> {
-            Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(cutoff).execute(&mut *tx).await?.rows_affected())
+        let mut delete = async |sql: &'static str| -> StorageResult<u64> {
+            Ok(sqlx::query(sql).bind(&id).execute(&mut *tx).await?.rows_affected())
         };
-        let status_events =
-            delete(format!("DELETE FROM status_events WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
-        delete(format!("DELETE FROM miner_epoch_status WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
-        delete(format!("DELETE FROM status_signatures WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
-        let assigned_zipcodes =
-            delete(format!("DELETE FROM epoch_zipcodes WHERE epoch_id IN ({OLD_EPOCHS})"), cutoff_unix).await?;
-        let epochs = delete("DELETE FROM epochs WHERE end_unix < $1".to_string(), cutoff_unix).await?;
-        let grants = delete("DELETE FROM s3_grants WHERE granted_at_ms < $1".to_string(), cutoff_unix * 1000).await?;
+        let status_events = delete("DELETE FROM status_events WHERE epoch_id = $1").await?;
+        delete("DELETE FROM miner_epoch_status WHERE epoch_id = $1").await?;
+        delete("DELETE FROM status_signatures WHERE epoch_id = $1").await?;
+        let assigned_zipcodes = delete("DELETE FROM epoch_zipcodes WHERE epoch_id = $1").await?;
+        let epochs = delete("DELETE FROM epochs WHERE id = $1").await?;
         tx.commit().await?;
-        Ok(PruneCounts { epochs, assigned_zipcodes, status_events, grants })
+        Ok(PruneCounts { epochs, assigned_zipcodes, status_events, grants: 0 })
+    }
+
+    /// Removes up to `limit` of the oldest S3 grant records given before `cutoff_ms`; returns how many.
+    pub async fn prune_grants(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM s3_grants WHERE id IN \
+             (SELECT id FROM s3_grants WHERE granted_at_ms < $1 ORDER BY granted_at_ms LIMIT $2)",
+        )
+        .bind(cutoff_ms)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Returns up to `pages` free pages of a SQLite file to the file system (a no-op elsewhere, and on files
+    /// made before incremental vacuum was switched on); returns the pages still free.
+    pub async fn reclaim_free_pages(&self, pages: i64) -> StorageResult<i64> {
+        if self.backend != super::Backend::Sqlite {
+            return Ok(0);
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA incremental_vacuum({pages})"))).execute(&self.pool).await?;
+        let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&self.pool).await?;
+        Ok(free)
     }
 
     /// The stored epochs that started in `[from_unix, until_unix)`, oldest first.

@@ -39,6 +39,7 @@ pub async fn metagraph_tick(app: &App) -> bool {
 
 /// Prunes history past the retention age. Idempotent, so every replica may run it.
 pub async fn retention_tick(app: &App) {
+    let started = std::time::Instant::now();
     match app.prune_history().await {
         Ok(counts) if counts == PruneCounts::default() => {}
         Ok(counts) => tracing::info!(
@@ -46,6 +47,7 @@ pub async fn retention_tick(app: &App) {
             assigned_zipcodes = counts.assigned_zipcodes,
             status_events = counts.status_events,
             grants = counts.grants,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "pruned history past the retention age"
         ),
         Err(error) => tracing::warn!(%error, "could not prune history"),

@@ -94,3 +94,59 @@ async fn the_export_has_every_epoch_followed_by_its_reports() {
     let counts = export_history(app.app().store(), from, i64::MAX, &mut recent_only).await.unwrap();
     assert_eq!((counts.epochs, counts.status_reports), (1, 1));
 }
+
+/// A backlog of 30 epochs is pruned in small steps while a miner keeps reporting on the current epoch: every
+/// report is accepted, the old history is gone, and (SQLite) the freed pages go back to the file system.
+#[tokio::test]
+async fn a_backlog_is_pruned_in_small_steps_while_reports_keep_arriving() {
+    let app = TestApp::spawn_with(TestOptions {
+        settings: Some(Box::new(|s: &mut Settings| {
+            s.retention = days(7);
+            s.rate_limits = zipcoord::settings::RateLimitSettings::off();
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let mut old = Vec::new();
+    for _ in 0..30 {
+        old.push(epoch_with_reports(&app, 4).await.0);
+        app.pass_time(4 * 3_600_000).await;
+    }
+    app.pass_time(8 * DAY_MS).await;
+    let (current, nonce) = epoch_with_reports(&app, 1).await;
+
+    let writer = {
+        let (client, key) = (app.client.clone(), app.keys.other_miner.clone());
+        let now = app.now();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for n in 0..200 {
+                let status = if n % 2 == 0 { MinerStatus::InProgress } else { MinerStatus::Completed };
+                let mut report = status_request(&key, current, &nonce, status, now);
+                report.listings_scraped = Some(n);
+                outcomes.push(client.report_status(&key, &report).await.map(|_| ()));
+                tokio::task::yield_now().await;
+            }
+            outcomes
+        })
+    };
+    let counts = app.app().prune_history().await.unwrap();
+    let outcomes = writer.await.unwrap();
+    assert_eq!(counts.epochs, 30, "{counts:?}");
+    assert_eq!(counts.status_events, 120);
+    let refused: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(refused.is_empty(), "reports refused while pruning: {refused:?}");
+
+    let store = app.app().store();
+    for epoch in old {
+        assert!(store.load_epoch(epoch).await.unwrap().is_none(), "{epoch} pruned");
+    }
+    assert_eq!(store.status_events(current).await.unwrap().len(), 201);
+    if app.db_url.starts_with("sqlite:") {
+        use sqlx::Connection;
+        let mut connection = sqlx::AnyConnection::connect(&app.db_url).await.unwrap();
+        let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&mut connection).await.unwrap();
+        let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").fetch_one(&mut connection).await.unwrap();
+        assert_eq!((mode, free), (2, 0), "incremental vacuum gave every freed page back");
+    }
+}
