@@ -1,10 +1,16 @@
 //! Miners' status reports: every report as an event, plus the latest state per miner and epoch.
+//!
+//! Events are stored compactly: a report's `zipcodesCompleted` usually repeats the miner's previous report and
+//! adds to it, so an event keeps only the entries after the ones it shares with the previous report (their
+//! count in `zipcodes_carried`), and [`Store::status_events`] rebuilds every list as it was received.
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, get_flag, get_u64, parse_column, StorageError, StorageResult, Store};
+use std::collections::HashMap;
+
+use super::{flag, get_flag, get_u64, parse_column, Backend, StorageError, StorageResult, Store};
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerEpochState, StatusReport, ZipcodeProgress};
 
@@ -43,6 +49,20 @@ fn progress_from_json(text: &str) -> StorageResult<Vec<ZipcodeProgress>> {
         .collect()
 }
 
+/// The miner's latest list for an epoch.
+const LATEST_PROGRESS: &str = "SELECT zipcodes_completed FROM miner_epoch_status WHERE epoch_id = $1 AND hotkey = $2";
+const LATEST_PROGRESS_FOR_UPDATE: &str =
+    "SELECT zipcodes_completed FROM miner_epoch_status WHERE epoch_id = $1 AND hotkey = $2 FOR UPDATE";
+
+/// How many leading entries of `report` repeat `previous` whole: the report goes on from where the last left.
+fn carried_over(previous: &[ZipcodeProgress], report: &[ZipcodeProgress]) -> usize {
+    if report.starts_with(previous) {
+        previous.len()
+    } else {
+        0
+    }
+}
+
 fn optional_u64(row: &AnyRow, column: &str) -> StorageResult<Option<u64>> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(|v| v.max(0) as u64))
 }
@@ -69,11 +89,13 @@ fn state_from_row(row: &AnyRow) -> StorageResult<MinerEpochState> {
     })
 }
 
-/// Appends a report to the event log.
+/// Appends a report to the event log: the parameters of [`UPSERT_LATEST`] with `$6` holding only the entries
+/// after the `$9` carried over from the miner's previous report.
 const INSERT_EVENT: &str = "INSERT INTO status_events (epoch_id, hotkey, status, s3_upload_complete, \
-     listings_scraped, zipcodes_completed, s3_upload_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     listings_scraped, zipcodes_completed, s3_upload_at_ms, received_at_ms, zipcodes_carried) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// Folds a report into the miner's latest state for the epoch; takes the same parameters as [`INSERT_EVENT`].
+/// Folds a report into the miner's latest state for the epoch.
 const UPSERT_LATEST: &str = "INSERT INTO miner_epoch_status (epoch_id, hotkey, status, s3_upload_complete, \
      listings_scraped, zipcodes_completed, s3_upload_at_ms, report_count, first_reported_at_ms, last_reported_at_ms) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
@@ -104,7 +126,6 @@ impl Store {
     ) -> StorageResult<Recorded> {
         let epoch_id = report.epoch.to_string();
         let hotkey = report.hotkey.to_string();
-        let progress = progress_to_json(&report.zipcodes_completed);
         let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query(
@@ -133,18 +154,34 @@ impl Store {
                 Recorded::Conflict
             });
         }
-        for sql in [INSERT_EVENT, UPSERT_LATEST] {
-            sqlx::query(sql)
+        // The previous report's list, read under the writer's lock (SQLite holds it since the insert above;
+        // PostgreSQL takes the row's), so events and the carried counts follow one order.
+        let previous = match self.backend {
+            Backend::Sqlite => LATEST_PROGRESS,
+            Backend::Postgres => LATEST_PROGRESS_FOR_UPDATE,
+        };
+        let previous: Option<(String,)> =
+            sqlx::query_as(previous).bind(&epoch_id).bind(&hotkey).fetch_optional(&mut *tx).await?;
+        let previous = previous.map(|(json,)| progress_from_json(&json)).transpose()?.unwrap_or_default();
+        let carried = carried_over(&previous, &report.zipcodes_completed);
+        let events = [
+            (INSERT_EVENT, progress_to_json(&report.zipcodes_completed[carried..])),
+            (UPSERT_LATEST, progress_to_json(&report.zipcodes_completed)),
+        ];
+        for (sql, progress) in events {
+            let mut query = sqlx::query(sql)
                 .bind(&epoch_id)
                 .bind(&hotkey)
                 .bind(report.status.as_str())
                 .bind(flag(report.s3_upload_complete))
                 .bind(listings)
-                .bind(&progress)
+                .bind(progress)
                 .bind(report.s3_upload_at_ms)
-                .bind(report.received_at_ms)
-                .execute(&mut *tx)
-                .await?;
+                .bind(report.received_at_ms);
+            if sql == INSERT_EVENT {
+                query = query.bind(carried as i64);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Recorded::New)
@@ -163,15 +200,28 @@ impl Store {
         rows.iter().map(state_from_row).collect()
     }
 
-    /// Every report received for `epoch`, oldest first.
+    /// Every report received for `epoch`, oldest first, each with its whole `zipcodesCompleted` as received.
     pub async fn status_events(&self, epoch: EpochId) -> StorageResult<Vec<StatusReport>> {
         let rows = sqlx::query(
             "SELECT epoch_id, hotkey, status, s3_upload_complete, listings_scraped, zipcodes_completed, \
-             s3_upload_at_ms, received_at_ms FROM status_events WHERE epoch_id = $1 ORDER BY id",
+             s3_upload_at_ms, received_at_ms, zipcodes_carried FROM status_events WHERE epoch_id = $1 ORDER BY id",
         )
         .bind(epoch.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| report_from_row(row, "received_at_ms")).collect()
+        let mut previous: HashMap<String, Vec<ZipcodeProgress>> = HashMap::new();
+        rows.iter()
+            .map(|row| {
+                let mut report = report_from_row(row, "received_at_ms")?;
+                let carried = usize::try_from(row.try_get::<i64, _>("zipcodes_carried")?).unwrap_or(usize::MAX);
+                let before = previous.entry(report.hotkey.to_string()).or_default();
+                let shared = before.get(..carried).ok_or_else(|| {
+                    StorageError::Corrupt(format!("a status event carries {carried} zipcodes of {}", before.len()))
+                })?;
+                report.zipcodes_completed.splice(0..0, shared.iter().cloned());
+                *before = report.zipcodes_completed.clone();
+                Ok(report)
+            })
+            .collect()
     }
 }

@@ -312,3 +312,75 @@ async fn one_signature_carries_one_report() {
     assert_eq!(app.post_json(STATUS, &failed).await.0, 200);
     assert_eq!(app.app().store().status_events(epoch).await.unwrap().len(), 2);
 }
+
+/// Reports are stored as what changed since the miner's previous one, and read back exactly as received: every
+/// list the event log and the export give is the one sent, while the stored lists stay small.
+#[tokio::test]
+async fn reports_are_stored_compactly_and_read_back_as_sent() {
+    let app = TestApp::spawn().await;
+    let (epoch, nonce, zipcodes) = assignment(&app).await;
+    let n = zipcodes.len();
+    assert!(n >= 8, "the assignment has {n} zipcodes");
+    let progress = |zips: &[String], listings: i64| -> Vec<ZipcodeCompletion> {
+        zips.iter()
+            .map(|z| ZipcodeCompletion { zipcode: z.clone(), listings_scraped: listings, completed_at: None })
+            .collect()
+    };
+    // Growing lists, a repeat, a list that is not a continuation (other counts, then a shorter one), and growth
+    // again; two miners interleaved.
+    let mut sent: Vec<(Keypair, Vec<ZipcodeCompletion>)> = Vec::new();
+    for step in 0..n {
+        sent.push((app.keys.miner.clone(), progress(&zipcodes[..=step], 10)));
+        sent.push((app.keys.other_miner.clone(), progress(&zipcodes[n - 1 - step / 2..], 7)));
+    }
+    sent.push((app.keys.miner.clone(), progress(&zipcodes, 10)));
+    sent.push((app.keys.miner.clone(), progress(&zipcodes, 11)));
+    sent.push((app.keys.miner.clone(), progress(&zipcodes[..3], 11)));
+    sent.push((app.keys.miner.clone(), progress(&zipcodes[..5], 11)));
+    for (n, (key, list)) in sent.iter().enumerate() {
+        let mut request = status_request(key, epoch, &nonce, MinerStatus::InProgress, app.now());
+        request.listings_scraped = Some(n as i64);
+        request.zipcodes_completed = list.clone();
+        let (status, body) = app.post_json(STATUS, &request).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let events = app.app().store().status_events(epoch).await.unwrap();
+    assert_eq!(events.len(), sent.len());
+    for (event, (key, list)) in events.iter().zip(&sent) {
+        assert_eq!(event.hotkey, key.hotkey());
+        let got: Vec<(String, u64)> =
+            event.zipcodes_completed.iter().map(|p| (p.zipcode.to_string(), p.listings_scraped)).collect();
+        let want: Vec<(String, u64)> = list.iter().map(|c| (c.zipcode.clone(), c.listings_scraped as u64)).collect();
+        assert_eq!(got, want, "report {} as sent", event.listings_scraped.unwrap());
+    }
+
+    let mut out = Vec::new();
+    zipcoord::cli::export::export_history(app.app().store(), i64::MIN, i64::MAX, &mut out).await.unwrap();
+    let exported: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("zipcodesCompleted").is_some())
+        .collect();
+    assert_eq!(exported.len(), sent.len());
+    for (line, (_, list)) in exported.iter().zip(&sent) {
+        let zips: Vec<&str> =
+            line["zipcodesCompleted"].as_array().unwrap().iter().map(|p| p["zipcode"].as_str().unwrap()).collect();
+        assert_eq!(zips, list.iter().map(|c| c.zipcode.as_str()).collect::<Vec<_>>());
+    }
+
+    // Stored: each growth step keeps one or two entries, not the whole list again.
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&app.db_url).await.unwrap();
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT zipcodes_completed FROM status_events ORDER BY id")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    let entries = |json: &str| serde_json::from_str::<Vec<Value>>(json).unwrap().len();
+    let kept: usize = stored.iter().map(|(json,)| entries(json)).sum();
+    let received: usize = sent.iter().map(|(_, list)| list.len()).sum();
+    assert!(kept * 4 < received, "stored {kept} entries for {received} received");
+    assert_eq!(entries(&stored[2].0), 1, "the miner's second report stores only its new zipcode");
+}
