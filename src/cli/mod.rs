@@ -321,7 +321,10 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             export::export_history(&store, from_unix, i64::MAX, &mut std::io::BufWriter::new(file)).await?
         }
-        None => export::export_history(&store, from_unix, i64::MAX, &mut std::io::stdout().lock()).await?,
+        None => {
+            export::export_history(&store, from_unix, i64::MAX, &mut std::io::BufWriter::new(std::io::stdout().lock()))
+                .await?
+        }
     };
     eprintln!("exported {} epochs and {} status reports", counts.epochs, counts.status_reports);
     Ok(())
