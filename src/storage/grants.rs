@@ -20,6 +20,33 @@ impl Store {
         Ok(())
     }
 
+    /// Records many grants in one transaction, a few hundred rows per statement (bulk loads: the history
+    /// benchmark).
+    pub async fn record_grants(&self, grants: &[AccessGrant]) -> StorageResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in grants.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|n| format!("(${}, ${}, ${}, ${}, ${})", 5 * n + 1, 5 * n + 2, 5 * n + 3, 5 * n + 4, 5 * n + 5))
+                .collect();
+            let sql = format!(
+                "INSERT INTO s3_grants (hotkey, kind, prefix, granted_at_ms, expires_at_ms) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for grant in chunk {
+                query = query
+                    .bind(grant.hotkey.to_string())
+                    .bind(grant.kind.as_str())
+                    .bind(grant.prefix.clone())
+                    .bind(grant.granted_at_ms)
+                    .bind(grant.expires_at_ms);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The most recent grants, newest first, optionally for one hotkey. One query per case, each a walk down
     /// its index (`(hotkey, granted_at_ms)` or `(granted_at_ms)`) that stops at the limit: a single query with
     /// `($1 = '' OR hotkey = $1)` kept both databases off the hotkey index and scanned every record.

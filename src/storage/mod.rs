@@ -182,6 +182,21 @@ impl Store {
         Ok(())
     }
 
+    /// The database's size in bytes: the SQLite file and its write-ahead log, or PostgreSQL's own count.
+    pub async fn database_bytes(&self) -> StorageResult<u64> {
+        let (bytes,): (i64,) = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query_as("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_as("SELECT pg_database_size(current_database())::BIGINT").fetch_one(&self.pool).await?
+            }
+        };
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -1,0 +1,351 @@
+//! The history benchmark (`scripts/history-bench.sh`): a database holding `--days` of a busy subnet (4-hour
+//! epochs; `--miners` miners sending 10 status reports an epoch with growing zipcode lists, `--validators`
+//! validators asking 256 grants an epoch), built through the application and storage layers, then measured:
+//! its size, the server's start-up on it, p50/p99 of the busy endpoints (`POST /status` while other miners
+//! write), `export --days 7` and `grants` lookups, and the longest a write waits while a 28-day backlog is
+//! pruned (after which the size is measured again).
+//!
+//! Usage: cargo bench --bench history -- [--days N] [--miners M] [--validators V] [--backend sqlite|postgres]
+//! (postgres: `ZIPCOORD_BENCH_POSTGRES_URL` names a server on which a fresh database is made).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zipcoord::app::{App, Clock, ManualClock, StatusSubmission, SystemClock};
+use zipcoord::boot;
+use zipcoord::chain::MetagraphSpec;
+use zipcoord::client::{status_request, ZipcoordClient};
+use zipcoord::domain::auth::HotkeySignature;
+use zipcoord::domain::epoch::EpochId;
+use zipcoord::domain::grant::{AccessGrant, GrantKind};
+use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::status::{MinerStatus, ZipcodeProgress};
+use zipcoord::settings::{days, RateLimitSettings, Settings};
+use zipcoord::storage::Store;
+
+const EPOCH_MS: i64 = 4 * 3_600_000;
+const REPORTS_PER_EPOCH: usize = 10;
+const GRANTS_PER_VALIDATOR: usize = 256;
+
+struct Options {
+    days: i64,
+    miners: usize,
+    validators: usize,
+    postgres: bool,
+}
+
+fn options() -> Options {
+    let mut options = Options { days: 30, miners: 256, validators: 64, postgres: false };
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{flag} needs a value")).clone();
+        match flag.as_str() {
+            "--days" => options.days = value().parse().expect("--days N"),
+            "--miners" => options.miners = value().parse().expect("--miners M"),
+            "--validators" => options.validators = value().parse().expect("--validators V"),
+            "--backend" => options.postgres = value() == "postgres",
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    options
+}
+
+fn key(n: u32) -> Keypair {
+    let mut seed = [7u8; 32];
+    seed[..4].copy_from_slice(&n.to_le_bytes());
+    Keypair::from_seed(&seed)
+}
+
+async fn database_url(dir: &std::path::Path, postgres: bool) -> String {
+    if !postgres {
+        return format!("sqlite://{}", dir.join("history.db").display());
+    }
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let server = std::env::var("ZIPCOORD_BENCH_POSTGRES_URL").expect("ZIPCOORD_BENCH_POSTGRES_URL");
+    let name = format!("zipcoord_history_{:08x}", rand::random::<u32>());
+    let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn database_bytes(url: &str) -> u64 {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let size = |p: String| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        return size(path.to_string()) + size(format!("{path}-wal"));
+    }
+    let store = Store::connect(url).await.unwrap();
+    let size = store.database_bytes().await.unwrap();
+    store.close().await;
+    size
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    format!("p50 {:.2} ms, p99 {:.2} ms", at(0.5), at(0.99))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / 1_048_576.0)
+}
+
+/// One miner's report `n` of an epoch: the first part of the assignment done, growing report by report.
+fn submission(
+    miner: &Keypair,
+    epoch: EpochId,
+    nonce: &str,
+    zipcodes: &[ZipcodeProgress],
+    n: usize,
+) -> StatusSubmission {
+    let done = zipcodes.len() * n / (REPORTS_PER_EPOCH - 1);
+    StatusSubmission {
+        hotkey: miner.hotkey(),
+        signature: HotkeySignature::from_bytes([0; 64].map(|_: u8| rand::random())),
+        epoch,
+        nonce: nonce.to_string(),
+        status: if n + 1 == REPORTS_PER_EPOCH { MinerStatus::Completed } else { MinerStatus::InProgress },
+        s3_upload_complete: n + 1 == REPORTS_PER_EPOCH,
+        listings_scraped: Some(done as u64 * 40),
+        zipcodes_completed: zipcodes[..done].to_vec(),
+        s3_upload_at_ms: None,
+    }
+}
+
+/// Builds the history: every epoch of the last `days` up to the current one.
+async fn build(app: &Arc<App>, clock: &ManualClock, miners: &[Keypair], validators: &[Keypair], epochs: &[EpochId]) {
+    for (index, &epoch) in epochs.iter().enumerate() {
+        clock.set_ms(epoch.start_unix() * 1000 + 60_000);
+        let assignment = app.ensure_epoch(epoch).await.unwrap();
+        let zipcodes: Vec<ZipcodeProgress> = assignment
+            .zipcodes
+            .iter()
+            .map(|z| ZipcodeProgress {
+                zipcode: z.zipcode,
+                listings_scraped: 40,
+                completed_at_ms: Some(clock.now_ms()),
+            })
+            .collect();
+        for n in 0..REPORTS_PER_EPOCH {
+            clock.set_ms(epoch.start_unix() * 1000 + 60_000 + n as i64 * EPOCH_MS / 12);
+            let mut writers = tokio::task::JoinSet::new();
+            for chunk in miners.chunks(miners.len().div_ceil(8)) {
+                let (app, chunk, zipcodes, nonce) =
+                    (app.clone(), chunk.to_vec(), zipcodes.clone(), assignment.nonce.clone());
+                writers.spawn(async move {
+                    for miner in &chunk {
+                        app.record_status(submission(miner, epoch, &nonce, &zipcodes, n)).await.unwrap();
+                    }
+                });
+            }
+            writers.join_all().await;
+        }
+        let granted_at_ms = clock.now_ms();
+        let grants: Vec<AccessGrant> = validators
+            .iter()
+            .flat_map(|validator| {
+                (0..GRANTS_PER_VALIDATOR).map(move |n| AccessGrant {
+                    hotkey: validator.hotkey(),
+                    kind: GrantKind::MinerRead,
+                    prefix: format!("data/hotkey={}/epoch={epoch}/", miners[n % miners.len()].hotkey()),
+                    granted_at_ms: granted_at_ms + n as i64,
+                    expires_at_ms: granted_at_ms + 3 * 3_600_000,
+                })
+            })
+            .collect();
+        app.store().record_grants(&grants).await.unwrap();
+        if index % 6 == 5 {
+            eprintln!("  built day {} of {}", index / 6 + 1, epochs.len() / 6);
+        }
+    }
+}
+
+async fn timed<T>(samples: usize, mut call: impl AsyncFnMut(usize) -> T) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(samples);
+    for n in 0..samples {
+        let started = Instant::now();
+        call(n).await;
+        times.push(started.elapsed());
+    }
+    times
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
+    let dir = tempfile::tempdir().unwrap();
+    let miners: Vec<Keypair> = (0..options.miners as u32).map(key).collect();
+    let validators: Vec<Keypair> = (0..options.validators as u32).map(|n| key(1_000_000 + n)).collect();
+    let neuron = |uid: usize, key: &Keypair, validator: bool| {
+        serde_json::json!({"uid": uid, "hotkey": key.hotkey().to_string(), "coldkey": "5cold",
+            "validator_permit": validator, "stake": if validator { 1e6 } else { 10.0 }})
+    };
+    let neurons: Vec<_> = validators
+        .iter()
+        .map(|k| (k, true))
+        .chain(miners.iter().map(|k| (k, false)))
+        .enumerate()
+        .map(|(uid, (key, validator))| neuron(uid, key, validator))
+        .collect();
+    let metagraph = dir.path().join("metagraph.json");
+    std::fs::write(&metagraph, serde_json::to_vec(&neurons).unwrap()).unwrap();
+    let url = database_url(dir.path(), options.postgres).await;
+    let mut settings = Settings::new(url.clone(), MetagraphSpec::File(metagraph));
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.background_tasks = false;
+    settings.rate_limits = RateLimitSettings::off();
+    settings.retention = days(options.days as u32 + 2);
+
+    let now_ms = SystemClock.now_ms();
+    let current = EpochId::from_start_unix((now_ms / EPOCH_MS) * EPOCH_MS / 1000);
+    let count = options.days * 6 + 1;
+    let epochs: Vec<EpochId> =
+        (0..count).rev().map(|back| EpochId::from_start_unix(current.start_unix() - back * EPOCH_MS / 1000)).collect();
+    let backend = if options.postgres { "PostgreSQL" } else { "SQLite" };
+    eprintln!(
+        "history benchmark: {} days, {} miners, {} validators, {backend}",
+        options.days, options.miners, options.validators
+    );
+
+    let clock = Arc::new(ManualClock::new(epochs[0].start_unix() * 1000));
+    let builder = boot::start(settings.clone(), clock.clone()).await.unwrap();
+    let started = Instant::now();
+    build(&builder.app, &clock, &miners, &validators, &epochs).await;
+    let build_time = started.elapsed();
+    builder.shutdown().await.unwrap();
+    let reports = epochs.len() * options.miners * REPORTS_PER_EPOCH;
+    let grants = epochs.len() * options.validators * GRANTS_PER_VALIDATOR;
+    let size = database_bytes(&url).await;
+
+    // The server on this history, on the wall clock.
+    let started = Instant::now();
+    let server = boot::start(settings.clone(), Arc::new(SystemClock)).await.unwrap();
+    let client = ZipcoordClient::new(format!("http://{}", server.addr));
+    client.health().await.unwrap();
+    let startup = started.elapsed();
+    let now = || SystemClock.now_unix();
+    let miner = &miners[0];
+    let validator = &validators[0];
+    let past = epochs[epochs.len() / 2];
+    let stats = timed(300, async |_| client.stats().await.unwrap()).await;
+    let current_times = timed(300, async |_| client.current(miner, now()).await.unwrap()).await;
+    let epoch_times = timed(300, async |_| client.epoch(validator, past, now()).await.unwrap()).await;
+    let assignment = client.current(miner, now()).await.unwrap();
+    let writers: Vec<_> = miners[1..9.min(miners.len())]
+        .iter()
+        .map(|key| {
+            let (client, key, nonce) = (client.clone(), key.clone(), assignment.nonce.clone());
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    let report = status_request(&key, current, &nonce, MinerStatus::InProgress, now());
+                    client.report_status(&key, &report).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let status_times = timed(300, async |_| {
+        let report = status_request(miner, current, &assignment.nonce, MinerStatus::InProgress, now());
+        client.report_status(miner, &report).await.unwrap()
+    })
+    .await;
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let store = server.app.store();
+    let started = Instant::now();
+    let export =
+        zipcoord::cli::export::export_history(store, now() - 7 * 86_400, i64::MAX, &mut std::io::sink()).await.unwrap();
+    let export_time = started.elapsed();
+    let unknown = key(99_999_999).hotkey().to_string();
+    let lookup = |hotkey: Option<String>| async move {
+        let started = Instant::now();
+        store.recent_grants(hotkey.as_deref(), 100).await.unwrap();
+        started.elapsed()
+    };
+    let grants_unknown = lookup(Some(unknown)).await;
+    let grants_known = lookup(Some(validator.hotkey().to_string())).await;
+    let grants_all = lookup(None).await;
+    server.shutdown().await.unwrap();
+
+    // A 28-day backlog (retention shortened to 2 days) pruned while a miner keeps reporting.
+    let mut pruning = settings.clone();
+    pruning.retention = days(2);
+    let server = boot::start(pruning, Arc::new(SystemClock)).await.unwrap();
+    let app = server.app.clone();
+    let zipcodes: Vec<ZipcodeProgress> = app
+        .ensure_epoch(current)
+        .await
+        .unwrap()
+        .zipcodes
+        .iter()
+        .map(|z| ZipcodeProgress { zipcode: z.zipcode, listings_scraped: 40, completed_at_ms: None })
+        .collect();
+    let pruned_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (app, miner, nonce) = (app.clone(), miners[miners.len() - 1].clone(), assignment.nonce.clone());
+        let done = pruned_flag.clone();
+        tokio::spawn(async move {
+            let mut waits = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let started = Instant::now();
+                app.record_status(submission(&miner, current, &nonce, &zipcodes, waits.len() % REPORTS_PER_EPOCH))
+                    .await
+                    .unwrap();
+                waits.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            waits
+        })
+    };
+    let started = Instant::now();
+    let pruned = app.prune_history().await.unwrap();
+    let prune_time = started.elapsed();
+    pruned_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    let waits = writer.await.unwrap();
+    server.shutdown().await.unwrap();
+    let size_after = database_bytes(&url).await;
+
+    println!(
+        "| {backend}, {} days, {} miners, {} validators ({reports} reports, {grants} grant records) | figure |",
+        options.days, options.miners, options.validators
+    );
+    println!("|---|---|");
+    println!("| built through the application layer in | {:.0} s |", build_time.as_secs_f64());
+    println!("| database size | {} |", mib(size));
+    println!("| start-up on it, to the first answer | {:.0} ms |", startup.as_secs_f64() * 1000.0);
+    println!("| `GET /stats` | {} |", percentiles(stats));
+    println!("| `GET /current` (client signing included) | {} |", percentiles(current_times));
+    println!("| `GET /epoch/{{id}}` of a past epoch | {} |", percentiles(epoch_times));
+    println!("| `POST /status` while 8 other miners write | {} |", percentiles(status_times));
+    println!(
+        "| `export` of 7 days ({} epochs, {} reports) | {:.2} s |",
+        export.epochs,
+        export.status_reports,
+        export_time.as_secs_f64()
+    );
+    println!(
+        "| `grants --hotkey` unknown / a validator / all, 100 newest | {:.1} / {:.1} / {:.1} ms |",
+        grants_unknown.as_secs_f64() * 1000.0,
+        grants_known.as_secs_f64() * 1000.0,
+        grants_all.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| pruning a 28-day backlog ({} epochs, {} reports, {} grant records) | {:.1} s |",
+        pruned.epochs,
+        pruned.status_events,
+        pruned.grants,
+        prune_time.as_secs_f64()
+    );
+    println!(
+        "| longest write wait during the prune ({} writes) | {:.1} ms |",
+        waits.len(),
+        waits.iter().max().unwrap().as_secs_f64() * 1000.0
+    );
+    println!("| database size after the prune | {} |", mib(size_after));
+}
