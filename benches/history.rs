@@ -15,6 +15,7 @@ use zipcoord::app::{App, Clock, ManualClock, StatusSubmission, SystemClock};
 use zipcoord::boot;
 use zipcoord::chain::MetagraphSpec;
 use zipcoord::client::{status_request, ZipcoordClient};
+use zipcoord::domain::assignment::EpochAssignment;
 use zipcoord::domain::auth::HotkeySignature;
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::grant::{AccessGrant, GrantKind};
@@ -92,6 +93,15 @@ fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / 1_048_576.0)
 }
 
+/// What a miner reports for each of `assignment`'s zipcodes once it is done.
+fn progress(assignment: &EpochAssignment, completed_at_ms: Option<i64>) -> Vec<ZipcodeProgress> {
+    assignment
+        .zipcodes
+        .iter()
+        .map(|z| ZipcodeProgress { zipcode: z.zipcode, listings_scraped: 40, completed_at_ms })
+        .collect()
+}
+
 /// One miner's report `n` of an epoch: the first part of the assignment done, growing report by report.
 fn submission(
     miner: &Keypair,
@@ -119,15 +129,7 @@ async fn build(app: &Arc<App>, clock: &ManualClock, miners: &[Keypair], validato
     for (index, &epoch) in epochs.iter().enumerate() {
         clock.set_ms(epoch.start_unix() * 1000 + 60_000);
         let assignment = app.ensure_epoch(epoch).await.unwrap();
-        let zipcodes: Vec<ZipcodeProgress> = assignment
-            .zipcodes
-            .iter()
-            .map(|z| ZipcodeProgress {
-                zipcode: z.zipcode,
-                listings_scraped: 40,
-                completed_at_ms: Some(clock.now_ms()),
-            })
-            .collect();
+        let zipcodes = progress(&assignment, Some(clock.now_ms()));
         for n in 0..REPORTS_PER_EPOCH {
             clock.set_ms(epoch.start_unix() * 1000 + 60_000 + n as i64 * EPOCH_MS / 12);
             let mut writers = tokio::task::JoinSet::new();
@@ -278,14 +280,7 @@ async fn run(options: Options) {
     pruning.retention = days(2);
     let server = boot::start(pruning, Arc::new(SystemClock)).await.unwrap();
     let app = server.app.clone();
-    let zipcodes: Vec<ZipcodeProgress> = app
-        .ensure_epoch(current)
-        .await
-        .unwrap()
-        .zipcodes
-        .iter()
-        .map(|z| ZipcodeProgress { zipcode: z.zipcode, listings_scraped: 40, completed_at_ms: None })
-        .collect();
+    let zipcodes = progress(&app.ensure_epoch(current).await.unwrap(), None);
     let pruned_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (app, miner, nonce) = (app.clone(), miners[miners.len() - 1].clone(), assignment.nonce.clone());

@@ -9,11 +9,12 @@ Usage: python3 scripts/interop/gen_epistula_vectors.py > tests/vectors/epistula.
 """
 import json
 import sys
-from hashlib import sha256
 from uuid import uuid4
 
 import bittensor_wallet
 from bittensor_wallet import Keypair
+
+from epistula import epistula_headers, signed_message
 
 SERVICE_URI = "//Zipcoord"
 SIGNERS = ["//Alice", "//Charlie", "legal winner thank year wave sausage worth useful legal winner thank yellow//hotkey//1"]
@@ -28,19 +29,11 @@ TIMESTAMP_MS = 1759334400123
 
 
 def headers(keypair, body, signed_for, uuid, timestamp, wrap):
-    message = f"{sha256(body).hexdigest()}.{uuid}.{timestamp}.{signed_for}"
-    payload = f"<Bytes>{message}</Bytes>" if wrap else message
-    signature = "0x" + keypair.sign(payload).hex()
+    signed = epistula_headers(keypair, body, signed_for, uuid, timestamp, wrap)
     # The reference verifier's own check.
-    assert Keypair(ss58_address=keypair.ss58_address).verify(message, signature)
-    return {
-        "Epistula-Version": "2",
-        "Epistula-Timestamp": str(timestamp),
-        "Epistula-Uuid": uuid,
-        "Epistula-Signed-By": keypair.ss58_address,
-        "Epistula-Signed-For": signed_for,
-        "Epistula-Request-Signature": signature,
-    }
+    message = signed_message(body, uuid, timestamp, signed_for)
+    assert Keypair(ss58_address=keypair.ss58_address).verify(message, signed["Epistula-Request-Signature"])
+    return signed
 
 
 def main():
@@ -55,7 +48,7 @@ def main():
                     "signer": uri,
                     "form": "wrapped" if wrap else "raw",
                     "body": body.decode(),
-                    "message": f"{sha256(body).hexdigest()}.{uuid}.{TIMESTAMP_MS + n * 10 + m}.{service}",
+                    "message": signed_message(body, uuid, TIMESTAMP_MS + n * 10 + m, service),
                     "headers": headers(keypair, body, service, uuid, TIMESTAMP_MS + n * 10 + m, wrap),
                 })
     json.dump({

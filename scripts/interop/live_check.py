@@ -13,12 +13,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from hashlib import sha256
-from uuid import uuid4
 
 from bittensor_wallet import Keypair
 
 from checks import Checks
+from epistula import epistula_headers
 from dev_server import DevServer
 
 HEADERS = {"Content-Type": "application/json"}
@@ -41,21 +40,6 @@ def signed_query(keypair, message, timestamp, wrap=False, prefix=""):
         "hotkey": keypair.ss58_address,
         "signature": prefix + keypair.sign(payload).hex(),
         "timestamp": str(timestamp),
-    }
-
-
-def epistula_headers(keypair, body, signed_for):
-    """Epistula v2 headers the way the macrocosm-os reference (`shared/epistula.py`) builds them."""
-    timestamp = round(time.time() * 1000)
-    uuid = str(uuid4())
-    message = f"{sha256(body).hexdigest()}.{uuid}.{timestamp}.{signed_for}"
-    return {
-        "Epistula-Version": "2",
-        "Epistula-Timestamp": str(timestamp),
-        "Epistula-Uuid": uuid,
-        "Epistula-Signed-By": keypair.ss58_address,
-        "Epistula-Signed-For": signed_for,
-        "Epistula-Request-Signature": "0x" + keypair.sign(message).hex(),
     }
 
 

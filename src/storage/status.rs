@@ -164,25 +164,22 @@ impl Store {
             sqlx::query_as(previous).bind(&epoch_id).bind(&hotkey).fetch_optional(&mut *tx).await?;
         let previous = previous.map(|(json,)| progress_from_json(&json)).transpose()?.unwrap_or_default();
         let carried = carried_over(&previous, &report.zipcodes_completed);
-        let events = [
-            (INSERT_EVENT, progress_to_json(&report.zipcodes_completed[carried..])),
-            (UPSERT_LATEST, progress_to_json(&report.zipcodes_completed)),
-        ];
-        for (sql, progress) in events {
-            let mut query = sqlx::query(sql)
-                .bind(&epoch_id)
-                .bind(&hotkey)
+        let report_query = |sql: &'static str, progress: String| {
+            sqlx::query(sql)
+                .bind(epoch_id.clone())
+                .bind(hotkey.clone())
                 .bind(report.status.as_str())
                 .bind(flag(report.s3_upload_complete))
                 .bind(listings)
                 .bind(progress)
                 .bind(report.s3_upload_at_ms)
-                .bind(report.received_at_ms);
-            if sql == INSERT_EVENT {
-                query = query.bind(carried as i64);
-            }
-            query.execute(&mut *tx).await?;
-        }
+                .bind(report.received_at_ms)
+        };
+        report_query(INSERT_EVENT, progress_to_json(&report.zipcodes_completed[carried..]))
+            .bind(carried as i64)
+            .execute(&mut *tx)
+            .await?;
+        report_query(UPSERT_LATEST, progress_to_json(&report.zipcodes_completed)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Recorded::New)
     }

@@ -10,7 +10,7 @@ use zipcoord::app::Clock;
 use zipcoord::domain::epistula::{header, signed_message, EpistulaHeaders, RequestUuid};
 use zipcoord::domain::keys::Keypair;
 
-use crate::helpers::{assert_error, service_key, TestApp, TestOptions};
+use crate::helpers::{assert_error, send_with_headers, service_key, TestApp, TestOptions};
 
 const CURRENT: &str = "/api/v1/zipcode-assignments/current";
 const STATUS: &str = "/api/v1/zipcode-assignments/status";
@@ -220,13 +220,8 @@ async fn a_uuid_is_accepted_once_across_replicas() {
     let replica = app.spawn_replica().await;
     let headers = signed(&app, &app.keys.miner, b"");
     assert_eq!(get(&app, CURRENT, &headers).await.0, 200);
-    let mut request = reqwest::Client::new().get(format!("http://{}{CURRENT}", replica.addr));
-    for (name, value) in &headers {
-        request = request.header(*name, value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
+    let replica_url = format!("http://{}", replica.addr);
+    let (status, body) = send_with_headers(&replica_url, Method::GET, CURRENT, b"", &headers).await;
     assert_error(status, &body, 401, "Epistula-Uuid was already used");
     replica.shutdown().await.unwrap();
 }

@@ -259,16 +259,26 @@ impl TestApp {
         body: &[u8],
         headers: &[(&str, String)],
     ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .header("Content-Type", "application/json")
-            .body(body.to_vec());
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        decode(request.send().await.unwrap()).await
+        send_with_headers(&self.base_url, method, path, body, headers).await
     }
+}
+
+/// Sends `method path` to the server at `base_url` (a replica, say) with `body` and these headers.
+pub async fn send_with_headers(
+    base_url: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, String)],
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base_url}{path}"))
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    decode(request.send().await.unwrap()).await
 }
 
 /// A fresh database for one test: a new PostgreSQL database when `ZIPCOORD_TEST_DATABASE_URL` names a server,
