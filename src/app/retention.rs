@@ -1,17 +1,26 @@
-//! Pruning history past the retention age without holding up the service: one epoch per transaction, old grant
-//! records in bounded chunks, then (SQLite) the freed pages given back to the file system, with a pause after
-//! every step in which waiting writers go first. A backlog of weeks (the first start after downtime, or a
-//! shorter retention) is worked off in small steps like any hour's worth.
+//! Pruning history past the retention age without holding up the service: one epoch per transaction; status
+//! report signatures an hour after they arrived, old grant records, and the hotkeys and prefixes no grant names
+//! any more, in bounded chunks; then (SQLite) the freed pages given back to the file system. A pause follows
+//! every step, and writers queue for their turn first come first served (`Store::write_turn`), so none waits
+//! longer than a step. A backlog of weeks (the first start after downtime, or a shorter retention) is worked
+//! off in small steps like any hour's worth.
 
 use std::time::Duration;
 
 use super::{App, AppResult};
+use crate::domain::endpoint;
 use crate::storage::PruneCounts;
 
 /// Epochs looked up per query.
 const EPOCHS_PER_LOOKUP: i64 = 64;
-/// Grant records deleted per transaction.
-const GRANTS_PER_STEP: i64 = 2_000;
+/// Grant records (or status signatures) deleted per transaction.
+const ROWS_PER_STEP: i64 = 2_000;
+/// How long a status report's signature is kept: a replay is refused by its timestamp once the signed endpoint's
+/// window has passed it, and only until then does the signature itself have to be recognised.
+const SIGNATURES_KEPT_MS: i64 = 3_600_000;
+const _: () = assert!(
+    SIGNATURES_KEPT_MS > (endpoint::STATUS.window.max_age_seconds + endpoint::STATUS.window.max_ahead_seconds) * 1000
+);
 /// Free pages (4 KiB) returned to the file system per step.
 const PAGES_PER_STEP: i64 = 2_048;
 /// The pause after each step.
@@ -33,12 +42,25 @@ impl App {
                 tokio::time::sleep(PAUSE).await;
             }
         }
+        let signatures_before_ms = self.now_ms().saturating_sub(SIGNATURES_KEPT_MS);
         loop {
-            let deleted = self.store.prune_grants(cutoff_unix.saturating_mul(1000), GRANTS_PER_STEP).await?;
-            counts.grants += deleted;
-            if deleted < GRANTS_PER_STEP as u64 {
+            let deleted = self.store.prune_status_signatures(signatures_before_ms, ROWS_PER_STEP).await?;
+            counts.status_signatures += deleted;
+            if deleted < ROWS_PER_STEP as u64 {
                 break;
             }
+            tokio::time::sleep(PAUSE).await;
+        }
+        let cutoff_ms = cutoff_unix.saturating_mul(1000);
+        loop {
+            let deleted = self.store.prune_grants(cutoff_ms, ROWS_PER_STEP).await?;
+            counts.grants += deleted;
+            if deleted < ROWS_PER_STEP as u64 {
+                break;
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+        while self.store.prune_grant_names(cutoff_ms, ROWS_PER_STEP).await? > 0 {
             tokio::time::sleep(PAUSE).await;
         }
         if counts != PruneCounts::default() {

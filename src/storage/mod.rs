@@ -14,6 +14,7 @@ mod status;
 mod zipcodes;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -57,7 +58,12 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, when there is one (not for `:memory:`).
     sqlite_file: Option<PathBuf>,
+    /// This process's writers of a SQLite database, in arrival order (`Store::write_turn`).
+    write_queue: Option<Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// A writer's turn at a SQLite database; the next writer goes when it drops.
+type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,7 +164,21 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file(&url)).flatten();
-        Ok(Store { pool, backend, sqlite_file })
+        let write_queue = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { pool, backend, sqlite_file, write_queue })
+    }
+
+    /// Waits for this process's turn to write, before taking a connection. SQLite admits one writer at a time
+    /// and lets the others poll with growing sleeps (up to 100 ms apart), so a writer polling beside a steady run
+    /// of short transactions (a long prune) can miss every gap between them for seconds, holding a pooled
+    /// connection all the while. Queued here instead, first come first served (tokio's mutex is fair), a write
+    /// waits only for the writes ahead of it. Other processes (an import beside the server) still meet SQLite's
+    /// busy timeout. PostgreSQL locks rows, not the database: no queue there.
+    async fn write_turn(&self) -> WriteTurn<'_> {
+        match &self.write_queue {
+            Some(queue) => Some(queue.lock().await),
+            None => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

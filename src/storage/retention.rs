@@ -13,6 +13,8 @@ pub struct PruneCounts {
     pub epochs: u64,
     pub assigned_zipcodes: u64,
     pub status_events: u64,
+    /// Status report signatures past the time a replay could use them.
+    pub status_signatures: u64,
     pub grants: u64,
 }
 
@@ -21,6 +23,7 @@ impl AddAssign for PruneCounts {
         self.epochs += other.epochs;
         self.assigned_zipcodes += other.assigned_zipcodes;
         self.status_events += other.status_events;
+        self.status_signatures += other.status_signatures;
         self.grants += other.grants;
     }
 }
@@ -41,24 +44,26 @@ impl Store {
     /// than trusting `ON DELETE CASCADE`, so counts are exact.
     pub async fn prune_epoch(&self, epoch: EpochId) -> StorageResult<PruneCounts> {
         let id = epoch.to_string();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let mut delete = async |sql: &'static str| -> StorageResult<u64> {
             Ok(sqlx::query(sql).bind(&id).execute(&mut *tx).await?.rows_affected())
         };
         let status_events = delete("DELETE FROM status_events WHERE epoch_id = $1").await?;
         delete("DELETE FROM miner_epoch_status WHERE epoch_id = $1").await?;
-        delete("DELETE FROM status_signatures WHERE epoch_id = $1").await?;
+        let status_signatures = delete("DELETE FROM status_signatures WHERE epoch_id = $1").await?;
         let assigned_zipcodes = delete("DELETE FROM epoch_zipcodes WHERE epoch_id = $1").await?;
         let epochs = delete("DELETE FROM epochs WHERE id = $1").await?;
         tx.commit().await?;
-        Ok(PruneCounts { epochs, assigned_zipcodes, status_events, grants: 0 })
+        Ok(PruneCounts { epochs, assigned_zipcodes, status_events, status_signatures, grants: 0 })
     }
 
     /// Removes up to `limit` of the oldest S3 grant records given before `cutoff_ms`; returns how many.
     pub async fn prune_grants(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
+        let _turn = self.write_turn().await;
         let deleted = sqlx::query(
-            "DELETE FROM s3_grants WHERE id IN \
-             (SELECT id FROM s3_grants WHERE granted_at_ms < $1 ORDER BY granted_at_ms LIMIT $2)",
+            "DELETE FROM access_grants WHERE id IN \
+             (SELECT id FROM access_grants WHERE granted_at_ms < $1 ORDER BY granted_at_ms LIMIT $2)",
         )
         .bind(cutoff_ms)
         .bind(limit)
@@ -67,12 +72,48 @@ impl Store {
         Ok(deleted.rows_affected())
     }
 
+    /// Removes up to `limit` of the oldest status report signatures received before `before_ms`; returns how
+    /// many.
+    pub async fn prune_status_signatures(&self, before_ms: i64, limit: i64) -> StorageResult<u64> {
+        let _turn = self.write_turn().await;
+        let deleted = sqlx::query(
+            "DELETE FROM status_signatures WHERE (hotkey, signature) IN \
+             (SELECT hotkey, signature FROM status_signatures WHERE received_at_ms < $1 \
+              ORDER BY received_at_ms LIMIT $2)",
+        )
+        .bind(before_ms)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Removes up to `limit` of the hotkeys and prefixes last granted before `cutoff_ms`, which no grant record
+    /// refers to once those before `cutoff_ms` are pruned; returns how many.
+    pub async fn prune_grant_names(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
+        let _turn = self.write_turn().await;
+        let mut deleted = 0;
+        for table in ["grant_prefixes", "grant_hotkeys"] {
+            deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE id IN \
+                 (SELECT id FROM {table} WHERE last_granted_at_ms < $1 ORDER BY last_granted_at_ms LIMIT $2)"
+            )))
+            .bind(cutoff_ms)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(deleted)
+    }
+
     /// Returns up to `pages` free pages of a SQLite file to the file system (a no-op elsewhere, and on files
     /// made before incremental vacuum was switched on); returns the pages still free.
     pub async fn reclaim_free_pages(&self, pages: i64) -> StorageResult<i64> {
         if self.backend != super::Backend::Sqlite {
             return Ok(0);
         }
+        let _turn = self.write_turn().await;
         sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA incremental_vacuum({pages})"))).execute(&self.pool).await?;
         let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&self.pool).await?;
         Ok(free)

@@ -8,6 +8,7 @@ impl Store {
     /// Returns the stored value of `key`, storing `proposed` first if there is none. When several replicas race,
     /// the first insert wins and every caller gets that value.
     pub async fn setting_or_insert(&self, key: &str, proposed: &str) -> StorageResult<String> {
+        let _turn = self.write_turn().await;
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(proposed)

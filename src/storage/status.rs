@@ -4,7 +4,7 @@
 //! adds to it, so an event keeps only the entries after the ones it shares with the previous report (their
 //! count in `zipcodes_carried`), and [`Store::status_events`] rebuilds every list as it was received.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -14,28 +14,59 @@ use super::{flag, get_flag, get_u64, parse_column, Backend, StorageError, Storag
 use crate::domain::epoch::EpochId;
 use crate::domain::status::{MinerEpochState, StatusReport, ZipcodeProgress};
 
-/// The JSON stored in `zipcodes_completed`.
-#[derive(Serialize, Deserialize)]
-struct StoredProgress {
-    zipcode: String,
-    listings_scraped: u64,
-    completed_at_ms: Option<i64>,
+/// `zipcodes_completed` as stored: `ZIPCODE:LISTINGS:COMPLETED_AT_MS` entries (the time empty when unknown)
+/// joined by commas, about a third of the JSON the column held before, which reads still accept (it starts with
+/// `[`) until retention has pruned the last of it.
+fn encode_progress(progress: &[ZipcodeProgress]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(progress.len() * 24);
+    for (n, entry) in progress.iter().enumerate() {
+        let separator = if n == 0 { "" } else { "," };
+        let _ = write!(text, "{separator}{}:{}:", entry.zipcode, entry.listings_scraped);
+        if let Some(at) = entry.completed_at_ms {
+            let _ = write!(text, "{at}");
+        }
+    }
+    text
 }
 
-fn progress_to_json(progress: &[ZipcodeProgress]) -> String {
-    let stored: Vec<StoredProgress> = progress
-        .iter()
-        .map(|p| StoredProgress {
-            zipcode: p.zipcode.to_string(),
-            listings_scraped: p.listings_scraped,
-            completed_at_ms: p.completed_at_ms,
+fn decode_progress(text: &str) -> StorageResult<Vec<ZipcodeProgress>> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("zipcodes_completed: {what}"));
+    if text.starts_with('[') {
+        return decode_legacy_progress(text);
+    }
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|entry| {
+            let mut fields = entry.split(':');
+            let (Some(zipcode), Some(listings), Some(at), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return Err(corrupt(&format!("entry {entry:?} is not ZIPCODE:LISTINGS:TIME")));
+            };
+            Ok(ZipcodeProgress {
+                zipcode: zipcode.parse().map_err(|_| corrupt(&format!("zipcode {zipcode:?}")))?,
+                listings_scraped: listings.parse().map_err(|_| corrupt(&format!("listings {listings:?}")))?,
+                completed_at_ms: match at {
+                    "" => None,
+                    at => Some(at.parse().map_err(|_| corrupt(&format!("time {at:?}")))?),
+                },
+            })
         })
-        .collect();
-    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_string())
+        .collect()
 }
 
-fn progress_from_json(text: &str) -> StorageResult<Vec<ZipcodeProgress>> {
-    let stored: Vec<StoredProgress> =
+/// The JSON the column held before the compact form.
+fn decode_legacy_progress(text: &str) -> StorageResult<Vec<ZipcodeProgress>> {
+    #[derive(Deserialize)]
+    struct Stored {
+        zipcode: String,
+        listings_scraped: u64,
+        completed_at_ms: Option<i64>,
+    }
+    let stored: Vec<Stored> =
         serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("zipcodes_completed: {e}")))?;
     stored
         .into_iter()
@@ -75,7 +106,7 @@ fn report_from_row(row: &AnyRow, received_column: &str) -> StorageResult<StatusR
         status: parse_column(row, "status")?,
         s3_upload_complete: get_flag(row, "s3_upload_complete")?,
         listings_scraped: optional_u64(row, "listings_scraped")?,
-        zipcodes_completed: progress_from_json(&row.try_get::<String, _>("zipcodes_completed")?)?,
+        zipcodes_completed: decode_progress(&row.try_get::<String, _>("zipcodes_completed")?)?,
         s3_upload_at_ms: row.try_get("s3_upload_at_ms")?,
         received_at_ms: row.try_get(received_column)?,
     })
@@ -127,6 +158,7 @@ impl Store {
         let epoch_id = report.epoch.to_string();
         let hotkey = report.hotkey.to_string();
         let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query(
             "INSERT INTO status_signatures (hotkey, signature, epoch_id, body_digest, received_at_ms) \
@@ -162,7 +194,7 @@ impl Store {
         };
         let previous: Option<(String,)> =
             sqlx::query_as(previous).bind(&epoch_id).bind(&hotkey).fetch_optional(&mut *tx).await?;
-        let previous = previous.map(|(json,)| progress_from_json(&json)).transpose()?.unwrap_or_default();
+        let previous = previous.map(|(json,)| decode_progress(&json)).transpose()?.unwrap_or_default();
         let carried = carried_over(&previous, &report.zipcodes_completed);
         let report_query = |sql: &'static str, progress: String| {
             sqlx::query(sql)
@@ -175,11 +207,11 @@ impl Store {
                 .bind(report.s3_upload_at_ms)
                 .bind(report.received_at_ms)
         };
-        report_query(INSERT_EVENT, progress_to_json(&report.zipcodes_completed[carried..]))
+        report_query(INSERT_EVENT, encode_progress(&report.zipcodes_completed[carried..]))
             .bind(carried as i64)
             .execute(&mut *tx)
             .await?;
-        report_query(UPSERT_LATEST, progress_to_json(&report.zipcodes_completed)).execute(&mut *tx).await?;
+        report_query(UPSERT_LATEST, encode_progress(&report.zipcodes_completed)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Recorded::New)
     }
@@ -220,5 +252,48 @@ impl Store {
                 Ok(report)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(zipcode: &str, listings_scraped: u64, completed_at_ms: Option<i64>) -> ZipcodeProgress {
+        ZipcodeProgress { zipcode: zipcode.parse().unwrap(), listings_scraped, completed_at_ms }
+    }
+
+    #[test]
+    fn progress_round_trips_through_the_compact_form() {
+        let lists = [
+            vec![],
+            vec![entry("02134", 0, None)],
+            vec![
+                entry("92518", 40, Some(1_793_620_860_000)),
+                entry("00501", u64::MAX, Some(-5)),
+                entry("10001", 7, None),
+            ],
+        ];
+        for list in lists {
+            let text = encode_progress(&list);
+            assert_eq!(decode_progress(&text).unwrap(), list, "{text}");
+        }
+        assert_eq!(encode_progress(&[entry("92518", 40, Some(17)), entry("10001", 7, None)]), "92518:40:17,10001:7:");
+    }
+
+    #[test]
+    fn progress_stored_as_json_before_still_reads() {
+        let json = r#"[{"zipcode":"92518","listings_scraped":40,"completed_at_ms":17},
+            {"zipcode":"10001","listings_scraped":7,"completed_at_ms":null}]"#;
+        assert_eq!(decode_progress(json).unwrap(), vec![entry("92518", 40, Some(17)), entry("10001", 7, None)]);
+        assert_eq!(decode_progress("[]").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn damaged_progress_is_reported_not_guessed() {
+        for text in ["92518:40", "92518:40:1:2", "9251:40:", "92518:-1:", "92518:40:soon", "92518:40:,", "[{"] {
+            let error = decode_progress(text).unwrap_err();
+            assert!(matches!(error, StorageError::Corrupt(_)), "{text}: {error}");
+        }
     }
 }

@@ -153,6 +153,7 @@ impl Store {
         if self.zipcode_count().await? > 0 {
             return Ok(0);
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let refs: Vec<&ZipcodeRecord> = records.iter().collect();
         upsert_batch(&mut tx, &refs, source, now_ms, false).await?;
@@ -169,6 +170,7 @@ impl Store {
         mode: ImportMode,
         now_ms: i64,
     ) -> StorageResult<ImportReport> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         // Writing first takes SQLite's write lock up front: upgrading a read transaction later fails when busy.
         bump_revision(&mut tx, now_ms).await?;

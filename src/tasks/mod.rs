@@ -46,6 +46,7 @@ pub async fn retention_tick(app: &App) {
             epochs = counts.epochs,
             assigned_zipcodes = counts.assigned_zipcodes,
             status_events = counts.status_events,
+            status_signatures = counts.status_signatures,
             grants = counts.grants,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "pruned history past the retention age"

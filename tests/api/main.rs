@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod epistula;
 mod fake_subtensor;
+mod grant_log;
 mod helpers;
 mod history;
 mod http_limits;
