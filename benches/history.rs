@@ -6,11 +6,17 @@
 //! pruned (after which the size is measured again).
 //!
 //! Usage: cargo bench --bench history -- [--days N] [--miners M] [--validators V] [--backend sqlite|postgres]
+//! [--reuse FILE] (SQLite: measure a copy of the database kept in FILE by an earlier run with the same options,
+//! building and keeping it there when FILE is missing). The plan of every statement run is written to
+//! `target/query-plans-{backend}.md`.
 //! (postgres: `ZIPCOORD_BENCH_POSTGRES_URL` names a server on which a fresh database is made).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
 use zipcoord::app::{App, Clock, ManualClock, StatusSubmission, SystemClock};
 use zipcoord::boot;
 use zipcoord::chain::MetagraphSpec;
@@ -22,6 +28,7 @@ use zipcoord::domain::grant::{AccessGrant, GrantKind};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::status::{MinerStatus, ZipcodeProgress};
 use zipcoord::settings::{days, RateLimitSettings, Settings};
+use zipcoord::storage::plans::{full_scans, is_explainable, StatementLog};
 use zipcoord::storage::Store;
 
 const EPOCH_MS: i64 = 4 * 3_600_000;
@@ -33,10 +40,12 @@ struct Options {
     miners: usize,
     validators: usize,
     postgres: bool,
+    /// SQLite: a database built before, measured again (a copy); built and kept there when missing.
+    reuse: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
-    let mut options = Options { days: 30, miners: 256, validators: 64, postgres: false };
+    let mut options = Options { days: 30, miners: 256, validators: 64, postgres: false, reuse: None };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -46,6 +55,7 @@ fn options() -> Options {
             "--miners" => options.miners = value().parse().expect("--miners M"),
             "--validators" => options.validators = value().parse().expect("--validators V"),
             "--backend" => options.postgres = value() == "postgres",
+            "--reuse" => options.reuse = Some(value().into()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -158,6 +168,9 @@ async fn build(app: &Arc<App>, clock: &ManualClock, miners: &[Keypair], validato
             })
             .collect();
         app.store().record_grants(&grants).await.unwrap();
+        // What the server's hourly retention task does (nothing is past the retention age here; status
+        // signatures are past their use an hour after they arrived).
+        app.prune_history().await.unwrap();
         if index % 6 == 5 {
             eprintln!("  built day {} of {}", index / 6 + 1, epochs.len() / 6);
         }
@@ -176,11 +189,17 @@ async fn timed<T>(samples: usize, mut call: impl AsyncFnMut(usize) -> T) -> Vec<
 
 fn main() {
     let options = options();
+    let statements = StatementLog::default();
+    let only_statements = Targets::new().with_target("sqlx::query", tracing::Level::TRACE);
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(statements.clone().with_filter(only_statements)),
+    )
+    .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(run(options));
+    runtime.block_on(run(options, statements));
 }
 
-async fn run(options: Options) {
+async fn run(options: Options, statements: StatementLog) {
     let dir = tempfile::tempdir().unwrap();
     let miners: Vec<Keypair> = (0..options.miners as u32).map(key).collect();
     let validators: Vec<Keypair> = (0..options.validators as u32).map(|n| key(1_000_000 + n)).collect();
@@ -216,11 +235,24 @@ async fn run(options: Options) {
     );
 
     let clock = Arc::new(ManualClock::new(epochs[0].start_unix() * 1000));
-    let builder = boot::start(settings.clone(), clock.clone()).await.unwrap();
     let started = Instant::now();
-    build(&builder.app, &clock, &miners, &validators, &epochs).await;
-    let build_time = started.elapsed();
-    builder.shutdown().await.unwrap();
+    let build_time = match options.reuse.as_deref() {
+        Some(kept) if kept.exists() => {
+            assert!(!options.postgres, "--reuse is for SQLite");
+            std::fs::copy(kept, dir.path().join("history.db")).unwrap();
+            eprintln!("  measuring a copy of {}", kept.display());
+            None
+        }
+        kept => {
+            let builder = boot::start(settings.clone(), clock.clone()).await.unwrap();
+            build(&builder.app, &clock, &miners, &validators, &epochs).await;
+            builder.shutdown().await.unwrap();
+            if let Some(kept) = kept {
+                std::fs::copy(dir.path().join("history.db"), kept).unwrap();
+            }
+            Some(started.elapsed())
+        }
+    };
     let reports = epochs.len() * options.miners * REPORTS_PER_EPOCH;
     let grants = epochs.len() * options.validators * GRANTS_PER_VALIDATOR;
     let size = database_bytes(&url).await;
@@ -275,6 +307,11 @@ async fn run(options: Options) {
     let grants_all = lookup(None).await;
     server.shutdown().await.unwrap();
 
+    // Plans on the whole month (PostgreSQL plans by its statistics); those of statements the prune below runs
+    // for the first time are taken after it.
+    let mut plans = Plans::default();
+    plans.explain(&url, &statements.statements()).await;
+
     // A 28-day backlog (retention shortened to 2 days) pruned while a miner keeps reporting.
     let mut pruning = settings.clone();
     pruning.retention = days(2);
@@ -311,7 +348,9 @@ async fn run(options: Options) {
         options.days, options.miners, options.validators
     );
     println!("|---|---|");
-    println!("| built through the application layer in | {:.0} s |", build_time.as_secs_f64());
+    if let Some(build_time) = build_time {
+        println!("| built through the application layer in | {:.0} s |", build_time.as_secs_f64());
+    }
     println!("| database size | {} |", mib(size));
     println!("| start-up on it, to the first answer | {:.0} ms |", startup.as_secs_f64() * 1000.0);
     println!("| `GET /stats` | {} |", percentiles(stats));
@@ -343,4 +382,48 @@ async fn run(options: Options) {
         waits.iter().max().unwrap().as_secs_f64() * 1000.0
     );
     println!("| database size after the prune | {} |", mib(size_after));
+
+    plans.explain(&url, &statements.statements()).await;
+    let path = std::path::PathBuf::from(format!("target/query-plans-{}.md", backend.to_lowercase()));
+    std::fs::write(&path, plans.markdown(backend)).unwrap();
+    println!("\nThe plan of every statement run ({} full scans of growing tables): {}", plans.scans, path.display());
+}
+
+/// The plan of every statement, as Markdown, with full scans of growing tables flagged.
+#[derive(Default)]
+struct Plans {
+    explained: std::collections::BTreeSet<String>,
+    text: String,
+    scans: usize,
+}
+
+impl Plans {
+    /// Adds the plans of the statements in `statements` not explained yet, on the database at `url`.
+    async fn explain(&mut self, url: &str, statements: &[String]) {
+        use std::fmt::Write;
+        let store = Store::connect(url).await.unwrap();
+        for sql in statements.iter().filter(|sql| is_explainable(sql)) {
+            if !self.explained.insert(sql.clone()) {
+                continue;
+            }
+            let plan = store.explain(sql).await.unwrap_or_else(|e| vec![format!("(no plan: {e})")]);
+            let shown =
+                if sql.len() > 400 { format!("{} …", &sql[..sql.floor_char_boundary(400)]) } else { sql.clone() };
+            let _ = writeln!(self.text, "```sql\n{shown}\n```\n```\n{}\n```\n", plan.join("\n"));
+            for step in full_scans(&plan) {
+                self.scans += 1;
+                let _ = writeln!(self.text, "**full scan**: `{step}`\n");
+            }
+        }
+        store.close().await;
+    }
+
+    fn markdown(&self, backend: &str) -> String {
+        format!(
+            "# Query plans on {backend}: {} statements, {} full scans of growing tables\n\n{}",
+            self.explained.len(),
+            self.scans,
+            self.text
+        )
+    }
 }

@@ -4,6 +4,7 @@
 # and the longest write wait while a 28-day backlog is pruned.
 #
 # Usage: scripts/history-bench.sh [--days N] [--miners M] [--validators V] [--backend sqlite|postgres]
+#        [--reuse FILE]
 # (postgres: a throw-away cluster is started with scripts/pg-test-cluster.sh unless ZIPCOORD_BENCH_POSTGRES_URL
 # names a server.)
 set -euo pipefail

@@ -1,12 +1,13 @@
 -- Grant records by reference. The hotkeys and key prefixes of grants repeat (a validator's grant to read a
 -- miner's epoch folder names the same prefix as the 63 other validators'), so each is stored once, with the time
--- it was last granted (so pruning finds the ones no record refers to any more without an index over the
--- records), and a record holds their ids, a kind code and its two times.
+-- it was last granted (pruning forgets those last granted before the cutoff, which no record names any more),
+-- and a record holds their ids, a kind code and its two times.
 CREATE TABLE grant_hotkeys (
     id BIGSERIAL PRIMARY KEY,
     hotkey TEXT NOT NULL UNIQUE,
     last_granted_at_ms BIGINT NOT NULL
 );
+CREATE INDEX grant_hotkeys_by_time ON grant_hotkeys (last_granted_at_ms);
 CREATE TABLE grant_prefixes (
     id BIGSERIAL PRIMARY KEY,
     prefix TEXT NOT NULL UNIQUE,
@@ -38,3 +39,5 @@ INSERT INTO access_grants (hotkey_id, kind, prefix_id, granted_at_ms, expires_at
 DROP TABLE s3_grants;
 CREATE INDEX access_grants_by_hotkey ON access_grants (hotkey_id, granted_at_ms);
 CREATE INDEX access_grants_by_time ON access_grants (granted_at_ms);
+-- Deleting a prefix looks for records still naming it (the foreign key); without this, through every record.
+CREATE INDEX access_grants_by_prefix ON access_grants (prefix_id);

@@ -7,6 +7,7 @@
 
 mod epochs;
 mod grants;
+pub mod plans;
 mod request_uuids;
 mod retention;
 mod settings;
