@@ -21,65 +21,133 @@ const SIGNATURES_KEPT_MS: i64 = 3_600_000;
 const _: () = assert!(
     SIGNATURES_KEPT_MS > (endpoint::STATUS.window.max_age_seconds + endpoint::STATUS.window.max_ahead_seconds) * 1000
 );
-/// Free pages (4 KiB) returned to the file system per step.
-const PAGES_PER_STEP: i64 = 2_048;
-/// The pause after each step.
+/// Free pages (4 KiB) returned to the file system by the first step. A page costs anything from 0.1 ms (the
+/// file's tail in cache) to 2 ms (the first step after a large prune, reading it cold), so the steps start small
+/// and are sized from the last one's time to take about [`PAGES_STEP_TIME`].
+const FIRST_PAGES_STEP: i64 = 16;
+const PAGES_STEP_TIME: Duration = Duration::from_millis(40);
+const MAX_PAGES_STEP: i64 = 1_024;
+/// Free pages given back per run (8 MiB an hour; a busy subnet frees about 1 MiB an hour at steady state).
+const RECLAIM_PAGES_PER_RUN: i64 = 2_048;
+
+fn next_pages_step(pages: i64, took: Duration) -> i64 {
+    let took_us = took.as_micros().max(1) as i64;
+    let scaled = pages.saturating_mul(PAGES_STEP_TIME.as_micros() as i64) / took_us;
+    // At most doubling: one fast step says little about the next.
+    scaled.clamp(FIRST_PAGES_STEP, pages.saturating_mul(2).min(MAX_PAGES_STEP))
+}
+/// The pause after each step that gives free pages back, which leaves the disk mostly idle.
+const RECLAIM_PAUSE: Duration = Duration::from_millis(250);
+/// The pause after each other step.
 const PAUSE: Duration = Duration::from_millis(20);
 
+/// Runs pruning steps with a pause after each, and remembers the longest (the longest any writer may have
+/// waited behind one).
+struct Pacer<'a> {
+    store: &'a crate::storage::Store,
+    steps: usize,
+    longest: Duration,
+    longest_kind: &'static str,
+}
+
+impl Pacer<'_> {
+    async fn step<T>(&mut self, kind: &'static str, work: impl std::future::Future<Output = T>) -> T {
+        self.paced(kind, PAUSE, work).await
+    }
+
+    async fn paced<T>(&mut self, kind: &'static str, pause: Duration, work: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let done = work.await;
+        let took = started.elapsed();
+        // What the step wrote goes into the database file now, outside the writers' queue, so no writer's commit
+        // inherits the copying.
+        if let Err(error) = self.store.checkpoint().await {
+            tracing::debug!(%error, "checkpoint after a pruning step");
+        }
+        tokio::time::sleep(pause).await;
+        self.steps += 1;
+        if took > self.longest {
+            self.longest = took;
+            self.longest_kind = kind;
+        }
+        done
+    }
+}
+
 impl App {
-    /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, and old
-    /// S3 grant records; returns what went.
+    /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, status
+    /// report signatures past their use, and old S3 grant records; returns what went.
     pub async fn prune_history(&self) -> AppResult<PruneCounts> {
         let cutoff_unix = self.retention_cutoff_unix();
         let mut counts = PruneCounts::default();
+        let mut pacer = Pacer { store: &self.store, steps: 0, longest: Duration::ZERO, longest_kind: "" };
         loop {
             let epochs = self.store.epochs_ended_before(cutoff_unix, EPOCHS_PER_LOOKUP).await?;
             if epochs.is_empty() {
                 break;
             }
             for epoch in epochs {
-                counts += self.store.prune_epoch(epoch).await?;
-                tokio::time::sleep(PAUSE).await;
+                counts += pacer.step("epoch", self.store.prune_epoch(epoch)).await?;
             }
         }
         let signatures_before_ms = self.now_ms().saturating_sub(SIGNATURES_KEPT_MS);
         loop {
-            let deleted = self.store.prune_status_signatures(signatures_before_ms, ROWS_PER_STEP).await?;
+            let deleted = pacer
+                .step("status signatures", self.store.prune_status_signatures(signatures_before_ms, ROWS_PER_STEP))
+                .await?;
             counts.status_signatures += deleted;
             if deleted < ROWS_PER_STEP as u64 {
                 break;
             }
-            tokio::time::sleep(PAUSE).await;
         }
         let cutoff_ms = cutoff_unix.saturating_mul(1000);
         loop {
-            let deleted = self.store.prune_grants(cutoff_ms, ROWS_PER_STEP).await?;
+            let deleted = pacer.step("grants", self.store.prune_grants(cutoff_ms, ROWS_PER_STEP)).await?;
             counts.grants += deleted;
             if deleted < ROWS_PER_STEP as u64 {
                 break;
             }
-            tokio::time::sleep(PAUSE).await;
         }
-        while self.store.prune_grant_names(cutoff_ms, ROWS_PER_STEP).await? > 0 {
-            tokio::time::sleep(PAUSE).await;
+        while pacer.step("grant names", self.store.prune_grant_names(cutoff_ms, ROWS_PER_STEP)).await? > 0 {}
+        // Free pages go back to the file system a few megabytes per run: giving back hundreds of megabytes at
+        // once (after a large backlog) keeps this machine's disk busy enough to stall writers for hundreds of
+        // milliseconds. Meanwhile SQLite reuses them for new rows, so the file does not grow. Files made before
+        // incremental vacuum keep theirs, so this stops once a step gives nothing back.
+        let mut free = i64::MAX;
+        let mut pages = FIRST_PAGES_STEP;
+        let mut reclaimed = 0;
+        while reclaimed < RECLAIM_PAGES_PER_RUN {
+            let started = std::time::Instant::now();
+            let step = pages.min(RECLAIM_PAGES_PER_RUN - reclaimed);
+            let left = pacer.paced("free pages", RECLAIM_PAUSE, self.store.reclaim_free_pages(step)).await?;
+            pages = next_pages_step(pages, started.elapsed());
+            reclaimed += step;
+            if left == 0 || left >= free {
+                break;
+            }
+            free = left;
         }
         if counts != PruneCounts::default() {
-            self.reclaim_free_pages().await?;
+            tracing::debug!(
+                steps = pacer.steps,
+                longest_step_ms = pacer.longest.as_millis() as u64,
+                longest_step = pacer.longest_kind,
+                "pruning steps"
+            );
         }
         Ok(counts)
     }
+}
 
-    /// Gives free pages back to the file system while that makes progress (files made before incremental
-    /// vacuum keep theirs; SQLite reuses them for new rows).
-    async fn reclaim_free_pages(&self) -> AppResult<()> {
-        let mut free = i64::MAX;
-        loop {
-            let left = self.store.reclaim_free_pages(PAGES_PER_STEP).await?;
-            if left == 0 || left >= free {
-                return Ok(());
-            }
-            free = left;
-            tokio::time::sleep(PAUSE).await;
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reclaim_steps_aim_at_their_time_and_grow_at_most_twofold() {
+        assert_eq!(next_pages_step(16, Duration::from_millis(1)), 32, "fast: doubles, no more");
+        assert_eq!(next_pages_step(400, Duration::from_millis(80)), 200, "slow: halves");
+        assert_eq!(next_pages_step(16, Duration::from_secs(1)), FIRST_PAGES_STEP, "never below the first step");
+        assert_eq!(next_pages_step(1_000, Duration::from_millis(1)), MAX_PAGES_STEP);
     }
 }

@@ -99,7 +99,7 @@ pub fn full_scans(plan: &[String]) -> Vec<String> {
                 line.strip_prefix("Seq Scan on ").map(|rest| rest.split_whitespace().next().unwrap_or_default())
             }?;
             // SQLite walks the rows of a multi-row `VALUES` as a "SCAN 42-ROW VALUES CLAUSE".
-            let values = line.ends_with("-ROW VALUES CLAUSE");
+            let values = line.ends_with("-ROW VALUES CLAUSE") || line == "SCAN CONSTANT ROW";
             (!values && !SMALL_TABLES.contains(&table)).then(|| line.to_string())
         })
         .collect()

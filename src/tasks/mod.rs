@@ -1,6 +1,6 @@
 //! Every background loop of a server, started from one place ([`spawn_all`]): epoch creation, metagraph
-//! refresh, retention, and pruning the rate limiters' idle keys. Each task is a public `tick` (one unit of work,
-//! called directly by tests) and a loop that calls it on an interval until cancelled.
+//! refresh, retention, SQLite checkpoints, and pruning the rate limiters' idle keys. Each task is a public
+//! `tick` (one unit of work, called directly by tests) and a loop that calls it on an interval until cancelled.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +64,14 @@ pub async fn uuid_tick(app: &App) {
     }
 }
 
+/// Copies the SQLite write-ahead log into the database file (connections never do it themselves; see
+/// `Store::checkpoint`).
+pub async fn checkpoint_tick(app: &App) {
+    if let Err(error) = app.store().checkpoint().await {
+        tracing::warn!(%error, "could not checkpoint the write-ahead log");
+    }
+}
+
 /// Longest wait before retrying a failed metagraph refresh.
 const METAGRAPH_RETRY: Duration = Duration::from_secs(15);
 
@@ -99,8 +107,9 @@ where
 }
 
 /// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time), the
-/// metagraph every refresh period, retention hourly, and every minute `prune_limits` (the HTTP edge's rate
-/// limiters forgetting idle keys) and forgetting Epistula uuids past their window.
+/// metagraph every refresh period, retention hourly, a SQLite checkpoint every second, and every minute
+/// `prune_limits` (the HTTP edge's rate limiters forgetting idle keys) and forgetting Epistula uuids past their
+/// window.
 pub fn spawn_all(
     app: Arc<App>,
     prune_limits: impl Fn() + Send + Sync + 'static,
@@ -132,6 +141,11 @@ pub fn spawn_all(
             .await
         })
     };
+    let checkpoints = {
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { run_every(Duration::from_secs(1), cancel, || checkpoint_tick(&app)).await })
+    };
     let metagraph = tokio::spawn(refresh_metagraph_loop(app, cancel));
-    vec![epochs, retention, every_minute, metagraph]
+    vec![epochs, retention, every_minute, checkpoints, metagraph]
 }
