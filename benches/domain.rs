@@ -13,6 +13,7 @@ use zipcoord::domain::epoch::{EpochClock, EpochId};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::nonce::ServerSecret;
 use zipcoord::domain::selection::{select_zipcodes, Candidate, SelectionPolicy};
+use zipcoord::domain::selection_v2::{select_v2, InputCandidate};
 use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
 use zipcoord::storage::{ImportMode, Store};
 
@@ -75,6 +76,26 @@ fn selection(c: &mut Criterion) {
             let mut s = [0u8; 32];
             s[..8].copy_from_slice(&seed.to_le_bytes());
             select_zipcodes(&candidates, &policy(), now, s).unwrap()
+        })
+    });
+    // Version 2 reads the published inputs: the same universe with integer weights, in zipcode order.
+    let mut inputs_v2: Vec<InputCandidate> = candidates
+        .iter()
+        .map(|c| InputCandidate {
+            zipcode: c.zipcode,
+            expected_listings: c.expected_listings,
+            tier: c.tier,
+            weight_millis: (c.operator_weight * 1000.0).round() as u32,
+            last_assigned_unix: c.last_assigned_unix,
+        })
+        .collect();
+    inputs_v2.sort_by_key(|c| c.zipcode);
+    c.bench_function("select_v2 (40,000 candidates, integers only)", |b| {
+        b.iter(|| {
+            seed += 1;
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&seed.to_le_bytes());
+            select_v2(&inputs_v2, &policy(), now, s).unwrap()
         })
     });
     let clock = EpochClock::new(240).unwrap();

@@ -6,6 +6,8 @@
 
 pub mod assignment;
 pub mod auth;
+pub mod beacon;
+pub mod draw;
 pub mod endpoint;
 pub mod epistula;
 pub mod epoch;
@@ -17,6 +19,7 @@ pub mod metagraph;
 pub mod nonce;
 pub mod scoring;
 pub mod selection;
+pub mod selection_v2;
 pub mod status;
 pub mod validation;
 pub mod zipcode;

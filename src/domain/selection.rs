@@ -226,14 +226,26 @@ fn fill_window(
     if (lower..=upper).contains(&sum) {
         return Ok((picks, sum));
     }
+    let expected: Vec<u32> = candidates.iter().map(|c| c.expected_listings).collect();
+    let found = exact_subset(&expected, order, lower, upper, max_count)?;
+    let total = found.iter().map(|&i| u64::from(expected[i])).sum();
+    Ok((found, total))
+}
+
+/// The first subset of `order` (indices into `expected`) whose sum falls in `[lower, upper]`, with at most
+/// `max_count` members; the reason otherwise (appended to [`SelectionError::Unreachable`]'s message).
+pub(super) fn exact_subset(
+    expected: &[u32],
+    order: &[usize],
+    lower: u64,
+    upper: u64,
+    max_count: usize,
+) -> Result<Vec<usize>, String> {
     if upper > MAX_EXACT_SEARCH_SUM {
-        return Err(format!(" (window too wide for an exact search; greedy reached {sum})"));
+        return Err(" (the window is too wide for an exact search)".to_string());
     }
-    match exact_subset(candidates, order, lower, upper) {
-        Some(found) if found.len() <= max_count => {
-            let total = found.iter().map(|&i| u64::from(candidates[i].expected_listings)).sum();
-            Ok((found, total))
-        }
+    match subset_sum(expected, order, lower, upper) {
+        Some(found) if found.len() <= max_count => Ok(found),
         Some(found) => Err(format!(" with at most {max_count} zipcodes (the smallest set found has {})", found.len())),
         None => Err(String::new()),
     }
@@ -244,14 +256,14 @@ fn fill_window(
 /// `parent[s]` is the position in `order` of the item that first reached sum `s`. Sums are scanned downwards
 /// for each item, so the chain from any sum back to 0 uses strictly earlier positions: every item at most once.
 /// Only the first `upper / e` items of each size can matter, which bounds the work on lumpy inputs.
-fn exact_subset(candidates: &[Candidate], order: &[usize], lower: u64, upper: u64) -> Option<Vec<usize>> {
+fn subset_sum(expected: &[u32], order: &[usize], lower: u64, upper: u64) -> Option<Vec<usize>> {
     const UNREACHED: u32 = u32::MAX;
     let upper_idx = upper as usize;
     let mut parent = vec![UNREACHED; upper_idx + 1];
     parent[0] = u32::MAX - 1;
     let mut used_per_size = std::collections::HashMap::<u32, u64>::new();
     for (pos, &i) in order.iter().enumerate() {
-        let e = candidates[i].expected_listings;
+        let e = expected[i];
         let used = used_per_size.entry(e).or_insert(0);
         if *used >= upper / u64::from(e) {
             continue;
@@ -262,7 +274,7 @@ fn exact_subset(candidates: &[Candidate], order: &[usize], lower: u64, upper: u6
             if parent[s] == UNREACHED && parent[s - e] != UNREACHED {
                 parent[s] = pos as u32;
                 if s as u64 >= lower {
-                    return Some(reconstruct(candidates, order, &parent, s));
+                    return Some(reconstruct(expected, order, &parent, s));
                 }
             }
         }
@@ -270,12 +282,12 @@ fn exact_subset(candidates: &[Candidate], order: &[usize], lower: u64, upper: u6
     None
 }
 
-fn reconstruct(candidates: &[Candidate], order: &[usize], parent: &[u32], mut sum: usize) -> Vec<usize> {
+fn reconstruct(expected: &[u32], order: &[usize], parent: &[u32], mut sum: usize) -> Vec<usize> {
     let mut picks = Vec::new();
     while sum > 0 {
         let i = order[parent[sum] as usize];
         picks.push(i);
-        sum -= candidates[i].expected_listings as usize;
+        sum -= expected[i] as usize;
     }
     picks.reverse();
     picks
