@@ -1,20 +1,27 @@
 //! Benchmarks of the pure parts and of epoch creation (design.md section 5): signature verification (the bound
-//! of every signed endpoint), selection over 40,000 candidates (target < 10 ms), and creating an epoch's
-//! assignment end to end on SQLite (target < 50 ms). Run with `cargo bench --bench domain`.
+//! of every signed endpoint), selection over 40,000 candidates (target < 10 ms), publishing and reading epoch
+//! inputs, pulse verification, and creating an epoch at its start end to end on SQLite (target < 50 ms). Run with `cargo bench --bench domain`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use zipcoord::domain::assignment::{plan_epoch, PlanInputs};
+use zipcoord::app::{App, Clock, ManualClock};
+use zipcoord::beacon::{BeaconSettings, BeaconSpec};
+use zipcoord::chain::MetagraphSpec;
+use zipcoord::domain::assignment::{plan_epoch, PublishedInputs};
 use zipcoord::domain::auth::verify_hotkey_signature;
+use zipcoord::domain::beacon::DevBeacon;
 use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::{EpochClock, EpochId};
+use zipcoord::domain::inputs::{inputs_hash_hex, EpochInputs, InputSources};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::nonce::ServerSecret;
-use zipcoord::domain::selection::{select_zipcodes, Candidate, SelectionPolicy};
-use zipcoord::domain::selection_v2::{select_v2, InputCandidate};
-use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
+use zipcoord::domain::proof::SeedSource;
+use zipcoord::domain::selection::SelectionPolicy;
+use zipcoord::domain::selection_v2::select_v2;
+use zipcoord::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
+use zipcoord::settings::Settings;
 use zipcoord::storage::{ImportMode, Store};
 
 fn universe(count: usize) -> Vec<ZipcodeRecord> {
@@ -57,54 +64,55 @@ fn selection(c: &mut Criterion) {
     let records = universe(40_000);
     let now = 1_759_334_400;
     // A realistic history: a quarter of the universe assigned within the last two cooldowns.
-    let candidates: Vec<Candidate> = records
+    let last_assigned: HashMap<Zipcode, i64> = records
         .iter()
         .enumerate()
-        .map(|(i, z)| Candidate {
-            zipcode: z.zipcode,
-            expected_listings: z.expected_listings,
-            tier: z.tier,
-            operator_weight: z.weight,
-            active: z.active,
-            last_assigned_unix: (i % 4 == 0).then_some(now - (i as i64 % 48) * 3600),
-        })
+        .filter(|(i, _)| i % 4 == 0)
+        .map(|(i, z)| (z.zipcode, now - (i as i64 % 48) * 3600))
         .collect();
+    let beacon = DevBeacon::new();
+    let epoch = EpochId::from_start_unix(now);
+    let sources = InputSources {
+        universe: &records,
+        last_assigned: &last_assigned,
+        policy: policy(),
+        netuid: 46,
+        beacon_chain_hash: beacon.chain().hash,
+        beacon_round: beacon.chain().round_at(now),
+    };
+    let inputs = EpochInputs::compose(epoch, &sources);
     let mut seed = 0u64;
-    c.bench_function("select_zipcodes (40,000 candidates)", |b| {
-        b.iter(|| {
-            seed += 1;
-            let mut s = [0u8; 32];
-            s[..8].copy_from_slice(&seed.to_le_bytes());
-            select_zipcodes(&candidates, &policy(), now, s).unwrap()
-        })
-    });
-    // Version 2 reads the published inputs: the same universe with integer weights, in zipcode order.
-    let mut inputs_v2: Vec<InputCandidate> = candidates
-        .iter()
-        .map(|c| InputCandidate {
-            zipcode: c.zipcode,
-            expected_listings: c.expected_listings,
-            tier: c.tier,
-            weight_millis: (c.operator_weight * 1000.0).round() as u32,
-            last_assigned_unix: c.last_assigned_unix,
-        })
-        .collect();
-    inputs_v2.sort_by_key(|c| c.zipcode);
     c.bench_function("select_v2 (40,000 candidates, integers only)", |b| {
         b.iter(|| {
             seed += 1;
             let mut s = [0u8; 32];
             s[..8].copy_from_slice(&seed.to_le_bytes());
-            select_v2(&inputs_v2, &policy(), now, s).unwrap()
+            select_v2(&inputs.candidates, &policy(), now, s).unwrap()
         })
     });
+    c.bench_function("compose and hash epoch inputs (40,000 zipcodes)", |b| {
+        b.iter(|| {
+            let inputs = EpochInputs::compose(epoch, &sources);
+            inputs_hash_hex(&inputs.canonical_json())
+        })
+    });
+    let canonical = inputs.canonical_json();
+    c.bench_function("read published epoch inputs (40,000 candidates)", |b| {
+        b.iter(|| EpochInputs::from_canonical_json(&canonical).unwrap())
+    });
+    let pulse = beacon.pulse(inputs.beacon_round);
+    c.bench_function("verify a beacon pulse (BLS12-381)", |b| b.iter(|| beacon.chain().verify(&pulse).unwrap()));
     let clock = EpochClock::new(240).unwrap();
     let secret = ServerSecret::from_hex(&"ab".repeat(32)).unwrap();
-    let last = HashMap::new();
-    let inputs = PlanInputs { universe: &records, last_assigned: &last, policy: policy() };
-    let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
+    let places: HashMap<Zipcode, &ZipcodeRecord> = records.iter().map(|z| (z.zipcode, z)).collect();
+    let hash = inputs_hash_hex(&canonical);
+    let published = PublishedInputs { inputs: &inputs, hash: &hash, published_at_ms: 0 };
+    let randomness = beacon.chain().verify(&pulse).unwrap();
     c.bench_function("plan_epoch (40,000 zipcodes)", |b| {
-        b.iter(|| plan_epoch(epoch, clock, &secret, &inputs, 0).unwrap())
+        b.iter(|| {
+            let source = SeedSource::Beacon { pulse, randomness };
+            plan_epoch(clock, &published, "zipcoord-dev", source, &secret, &places, 0).unwrap()
+        })
     });
 }
 
@@ -113,30 +121,34 @@ fn epoch_creation(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let records = universe(40_000);
-    let store = runtime.block_on(async {
+    let first = EpochId::from_start_unix(1_759_334_400);
+    let clock = Arc::new(ManualClock::new(first.start_unix() * 1000));
+    let app = runtime.block_on(async {
         let store = Store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         store.import_zipcodes(&records, "bench", ImportMode::Merge, 0).await.unwrap();
-        store
+        let metagraph = dir.path().join("metagraph.json");
+        std::fs::write(&metagraph, "[]").unwrap();
+        let mut settings = Settings::new(url.clone(), MetagraphSpec::File(metagraph));
+        settings.beacon = BeaconSettings::new(BeaconSpec::Dev);
+        settings.epochs.policy = policy();
+        let app = App::start(store, settings, clock.clone()).await.unwrap();
+        app.ensure_epoch(first).await.unwrap();
+        app
     });
-    let clock = EpochClock::new(240).unwrap();
-    let secret = ServerSecret::from_hex(&"ab".repeat(32)).unwrap();
-    let next_start = AtomicI64::new(1_759_334_400);
-    // What the service does for a new epoch once the universe is cached: read the cooldown history, plan, insert.
-    c.bench_function("create epoch on SQLite (40,000 zipcodes, cached universe)", |b| {
+    let length = app.settings().epochs.clock.length_seconds();
+    // What the service does at an epoch's start, its inputs published an epoch before: verify the round's pulse,
+    // plan, store the assignment, and publish the next epoch's inputs (cooldown history, canonical JSON, gzip).
+    c.bench_function("create epoch at its start on SQLite (40,000 zipcodes, dev beacon)", |b| {
         b.to_async(&runtime).iter_batched(
-            || EpochId::from_start_unix(next_start.fetch_add(clock.length_seconds(), Ordering::SeqCst)),
+            || {
+                let epoch = EpochId::from_start_unix(clock.now_unix() + length);
+                clock.set_ms(epoch.start_unix() * 1000);
+                epoch
+            },
             |epoch| {
-                let store = store.clone();
-                let records = &records;
-                let secret = &secret;
-                async move {
-                    let last =
-                        store.last_assignments(epoch.start_unix() - 48 * 3600, epoch.start_unix()).await.unwrap();
-                    let inputs = PlanInputs { universe: records, last_assigned: &last, policy: policy() };
-                    let (assignment, _) = plan_epoch(epoch, clock, secret, &inputs, 0).unwrap();
-                    assert!(store.insert_epoch(&assignment).await.unwrap().1);
-                }
+                let app = app.clone();
+                async move { app.ensure_epoch(epoch).await.unwrap() }
             },
             BatchSize::SmallInput,
         )

@@ -221,6 +221,7 @@ async fn run(options: Options, statements: StatementLog) {
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.background_tasks = false;
     settings.rate_limits = RateLimitSettings::off();
+    settings.beacon = zipcoord::beacon::BeaconSettings::new(zipcoord::beacon::BeaconSpec::Dev);
     settings.retention = days(options.days as u32 + 2);
 
     let now_ms = SystemClock.now_ms();

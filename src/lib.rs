@@ -15,13 +15,15 @@
 //!  App      app/: state, caches and use cases (epochs, status, access, grants, summary), the clock
 //!  Config   settings: one typed Settings, every default once
 //!  Clients  client/: signed HTTP client, reference miner and validator (never app, http or boot)
-//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), s3/ (SigV4), universe/, metrics, shutdown
+//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), beacon/ (drand pulses), s3/ (SigV4),
+//!           universe/, metrics, shutdown
 //!  Domain   domain/: pure rules, the endpoint table, the bucket layout; no I/O, no clock
 //!  Wire     api: the contract's serde types
 //! ```
 
 pub mod api;
 pub mod app;
+pub mod beacon;
 pub mod boot;
 pub mod chain;
 pub mod cli;

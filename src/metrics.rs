@@ -25,6 +25,9 @@ pub const METAGRAPH_AGE: &str = "zipcoord_metagraph_age_seconds";
 pub const METAGRAPH_BLOCK: &str = "zipcoord_metagraph_block";
 pub const METAGRAPH_NEURONS: &str = "zipcoord_metagraph_neurons";
 pub const METAGRAPH_FRESH: &str = "zipcoord_metagraph_fresh";
+pub const BEACON_ROUND: &str = "zipcoord_beacon_last_round";
+pub const BEACON_FAILURES: &str = "zipcoord_beacon_failures_total";
+pub const BEACON_FALLBACKS: &str = "zipcoord_epochs_seeded_by_fallback_total";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
@@ -90,6 +93,21 @@ pub fn epoch_created(selection: Duration) {
 
 pub fn selection_failed() {
     counter!(SELECTION_FAILURES).increment(1);
+}
+
+/// The latest beacon round whose pulse verified.
+pub fn beacon_round(round: u64) {
+    gauge!(BEACON_ROUND).set(round as f64);
+}
+
+/// A pulse that could not be had (unreachable relays, a pulse that does not verify, a chain mismatch).
+pub fn beacon_failure() {
+    counter!(BEACON_FAILURES).increment(1);
+}
+
+/// An epoch seeded from the server secret because the beacon stayed silent past the grace period.
+pub fn beacon_fallback() {
+    counter!(BEACON_FALLBACKS).increment(1);
 }
 
 pub fn status_report(status: &str) {

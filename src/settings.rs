@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::auth::Hotkey;
 use crate::domain::epistula::EpistulaWindow;
@@ -31,7 +32,6 @@ pub mod defaults {
     pub const MIN_LISTINGS: u32 = 10;
     pub const MAX_LISTINGS: u32 = 3_000;
     pub const COOLDOWN_HOURS: u32 = 24;
-    pub const EPOCH_LEAD_MINUTES: u32 = 15;
     /// Expected listings of a STANDARD zipcode with no imported figure.
     pub const PRIOR_LISTINGS: u32 = 150;
 
@@ -80,6 +80,8 @@ pub struct Settings {
     /// History older than this is pruned.
     pub retention: Duration,
     pub epochs: EpochSettings,
+    /// Where each epoch's randomness comes from.
+    pub beacon: BeaconSettings,
     /// The store behind the S3 endpoints, or the message naming what is missing (they answer 503 with it).
     pub s3: S3Config,
     pub http: HttpSettings,
@@ -108,8 +110,6 @@ pub struct ChainSettings {
 pub struct EpochSettings {
     pub clock: EpochClock,
     pub policy: SelectionPolicy,
-    /// Minutes before its start at which an epoch's assignment is created (see [`EpochSettings::lead`]).
-    pub lead_minutes: u32,
     pub prior_listings: u32,
 }
 
@@ -179,6 +179,7 @@ impl Settings {
             secret: None,
             retention: days(RETENTION_DAYS),
             epochs: EpochSettings::new(EpochClock::new(EPOCH_MINUTES).expect("the default length divides a day")),
+            beacon: BeaconSettings::new(BeaconSpec::quicknet()),
             s3: Err(S3_NOT_CONFIGURED.to_string()),
             http: HttpSettings {
                 max_body_bytes: MAX_BODY_BYTES,
@@ -241,14 +242,7 @@ impl EpochSettings {
             cooldown_seconds: i64::from(COOLDOWN_HOURS) * 3600,
             max_count: None,
         };
-        EpochSettings { clock, policy, lead_minutes: EPOCH_LEAD_MINUTES, prior_listings: PRIOR_LISTINGS }
-    }
-
-    /// How long before its start an epoch's assignment is created: the lead time, capped a minute below the
-    /// epoch length so short test epochs still work.
-    pub fn lead(&self) -> Duration {
-        let cap = (self.clock.length_seconds() - 60).max(0) as u64;
-        Duration::from_secs((u64::from(self.lead_minutes) * 60).min(cap))
+        EpochSettings { clock, policy, prior_listings: PRIOR_LISTINGS }
     }
 }
 

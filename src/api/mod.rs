@@ -125,6 +125,16 @@ pub struct EpochTiming {
 #[serde(rename_all = "camelCase")]
 pub struct NextEpoch {
     pub start_time: String,
+    #[serde(default)]
+    #[schema(example = "2025-10-01T20-00-00")]
+    pub id: Option<String>,
+    /// The beacon round whose randomness will seed the next epoch: nobody knows it before the epoch starts.
+    #[serde(default)]
+    pub beacon_round: Option<u64>,
+    /// SHA-256 of the next epoch's published inputs (`/epoch/{id}/inputs`); null until they are published,
+    /// at the current epoch's start.
+    #[serde(default)]
+    pub inputs_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -196,6 +206,84 @@ pub struct AssignmentResponse {
     /// `/epoch/{epochId}` only: `ACTIVE` or `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// How to recompute this assignment (`zipcoord verify-epoch`); absent for epochs made before epochs were
+    /// beacon-seeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<EpochProofBody>,
+}
+
+/// `GET /epoch/{epochId}/inputs`: everything the epoch's selection reads, published before its beacon round
+/// exists. Served byte for byte as published: canonical JSON (keys sorted, no whitespace, integers and ASCII
+/// strings only), whose SHA-256 is the `inputsHash` of the epoch's proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochInputsDocument {
+    #[schema(example = "zipcoord-integer-window-v2")]
+    pub algorithm_version: String,
+    pub beacon_chain_hash: String,
+    /// The round whose randomness seeds the epoch: the first at or after its start.
+    pub beacon_round: u64,
+    /// `[zipcode, expectedListings, tier, weightMillis, lastAssignedUnix | null]` in zipcode order: the
+    /// active zipcodes with a positive weight, `lastAssignedUnix` the start of the latest earlier epoch that
+    /// assigned the zipcode within two cooldowns.
+    #[schema(value_type = Vec<Vec<Object>>, example = json!([["10001", 120, "PREMIUM", 1000, null]]))]
+    pub candidates: Vec<serde_json::Value>,
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch_id: String,
+    pub epoch_start_unix: i64,
+    #[schema(example = "zipcoord-epoch-inputs-v1")]
+    pub format: String,
+    pub netuid: u16,
+    pub policy: InputsPolicy,
+}
+
+/// The selection policy as published in an epoch's inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InputsPolicy {
+    pub cooldown_seconds: i64,
+    pub max_count: Option<u64>,
+    pub max_listings: u32,
+    pub min_listings: u32,
+    pub target_listings: u32,
+    pub tolerance_percent: u32,
+}
+
+/// What anyone needs to recompute an epoch: its published inputs (by hash) and the beacon pulse that seeded it.
+/// `seed = sha256("zipcoord/selection/v2" || randomness || epochId)`; the nonce is the first 8 bytes of
+/// `sha256("zipcoord/nonce/v1" || randomness || epochId)`, hex (`docs/beacon-epochs.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochProofBody {
+    /// `beacon`: seeded by the pulse below. `fallback`: no verified pulse came within the grace period and
+    /// the server secret seeded it (not recomputable; `reason` says why).
+    #[schema(example = "beacon")]
+    pub kind: String,
+    /// The beacon chain: `quicknet` (drand) or `zipcoord-dev` (a key everyone knows; development only).
+    #[schema(example = "quicknet")]
+    pub beacon: String,
+    #[schema(example = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971")]
+    pub chain_hash: String,
+    /// The first round emitted at or after the epoch's start.
+    pub round: u64,
+    /// The round's BLS signature (48 bytes, hex); `beacon` proofs only.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// `sha256(signature)`, hex; `beacon` proofs only.
+    #[serde(default)]
+    pub randomness: Option<String>,
+    /// Why the epoch fell back to the server secret; `fallback` proofs only.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// SHA-256 of the epoch's published inputs document.
+    pub inputs_hash: String,
+    /// When the inputs were published; before the round's time, nobody could choose them knowing its randomness.
+    pub inputs_published_at: String,
+    /// Where the inputs document is served.
+    #[schema(example = "/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00/inputs")]
+    pub inputs_url: String,
+    #[schema(example = "zipcoord-integer-window-v2")]
+    pub algorithm_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -294,6 +382,26 @@ pub struct HealthResponse {
     pub current_epoch: Option<String>,
     pub metagraph: MetagraphHealth,
     pub s3_configured: bool,
+    #[serde(default)]
+    pub beacon: Option<BeaconHealth>,
+}
+
+/// Where epochs' randomness comes from, and how it went last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BeaconHealth {
+    /// `dev`, or `drand quicknet (4 relays)`.
+    pub source: String,
+    #[schema(example = "quicknet")]
+    pub chain: String,
+    /// `ok` (the last pulse verified), `waiting` (the last attempt failed; the grace period runs), `fallback`
+    /// (the current epoch was seeded from the server secret), or `idle` (no pulse asked for yet).
+    #[schema(example = "ok")]
+    pub state: String,
+    pub last_round: Option<u64>,
+    /// Why the last attempt failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -1,29 +1,58 @@
-//! Epochs: creating an epoch's assignment (once, idempotently, across replicas), reading started epochs, and
-//! pre-creating the next one within the lead time. Assignments never change once stored, so they are kept in
-//! memory; the zipcode universe is reloaded only when an import or seed changed it.
+//! Epochs: publishing each epoch's inputs before its beacon round exists, creating its assignment from them and
+//! the round's verified pulse (once, idempotently, across replicas), and reading started epochs. Assignments and
+//! published inputs never change once stored, so they are kept in memory; the zipcode universe is reloaded only
+//! when an import or seed changed it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::assignment::{plan_epoch, EpochAssignment, PlanInputs};
+use crate::domain::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
+use crate::domain::beacon::Round;
 use crate::domain::epoch::EpochId;
+use crate::domain::inputs::{EpochInputs, InputSources};
+use crate::domain::proof::SeedSource;
 use crate::domain::selection::{CooldownRelaxation, SelectionError};
-use crate::domain::zipcode::ZipcodeRecord;
+use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
+use crate::storage::{InputsRecord, StorageError};
 
 use super::cache::BoundedMap;
 use super::{App, AppError, AppResult};
 
 /// Assignments kept in memory; they never change once created, so this is only a size bound.
 const EPOCH_CACHE_SIZE: usize = 64;
+/// Decoded inputs kept in memory (about 2 MB each with 30,000 candidates): the current and next epochs'.
+const INPUTS_CACHE_SIZE: usize = 4;
 /// How long a failed selection is remembered before a request may try again.
 const SELECTION_RETRY_MS: i64 = 30_000;
+/// How long a failed pulse fetch is remembered before a request may ask the beacon again.
+const BEACON_RETRY_MS: i64 = 2_000;
 
 /// The epochs' in-memory state.
 pub(super) struct EpochBook {
     assignments: BoundedMap<EpochId, Arc<EpochAssignment>>,
+    inputs: BoundedMap<EpochId, Arc<Published>>,
     /// Serialises epoch creation in this process (the database serialises it across replicas) and remembers
-    /// the last failed selection.
-    creating: tokio::sync::Mutex<Option<FailedSelection>>,
+    /// the last failed attempt.
+    creating: tokio::sync::Mutex<Option<FailedAttempt>>,
     universe: tokio::sync::Mutex<Option<CachedUniverse>>,
+    pub(super) beacon: parking_lot::Mutex<BeaconStatus>,
+}
+
+/// An epoch's inputs as published, decoded.
+pub struct Published {
+    pub record: InputsRecord,
+    pub inputs: EpochInputs,
+}
+
+/// What the beacon did last, for health and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct BeaconStatus {
+    /// The latest round whose pulse verified.
+    pub last_round: Option<Round>,
+    /// The latest failure since then: why the pulse could not be had.
+    pub last_error: Option<String>,
+    /// The latest epoch seeded from the server secret because the beacon stayed silent.
+    pub last_fallback: Option<EpochId>,
 }
 
 /// The zipcode universe as loaded at one revision.
@@ -32,18 +61,19 @@ struct CachedUniverse {
     records: Arc<Vec<ZipcodeRecord>>,
 }
 
-struct FailedSelection {
-    epoch: EpochId,
-    at_ms: i64,
-    error: SelectionError,
+enum FailedAttempt {
+    Selection { epoch: EpochId, at_ms: i64, error: SelectionError },
+    Beacon { epoch: EpochId, at_ms: i64, reason: String },
 }
 
 impl EpochBook {
     pub(super) fn new() -> Self {
         EpochBook {
             assignments: BoundedMap::new(EPOCH_CACHE_SIZE),
+            inputs: BoundedMap::new(INPUTS_CACHE_SIZE),
             creating: tokio::sync::Mutex::new(None),
             universe: tokio::sync::Mutex::new(None),
+            beacon: parking_lot::Mutex::new(BeaconStatus::default()),
         }
     }
 }
@@ -65,6 +95,70 @@ impl App {
         Ok(records)
     }
 
+    /// The published inputs of `epoch`, if they were published.
+    pub async fn published_inputs(&self, epoch: EpochId) -> AppResult<Option<Arc<Published>>> {
+        if let Some(published) = self.epochs.inputs.get(&epoch) {
+            return Ok(Some(published));
+        }
+        let Some(stored) = self.store.load_inputs(epoch).await? else { return Ok(None) };
+        let canonical = stored.canonical_json()?;
+        let corrupt = |why: String| AppError::Storage(StorageError::Corrupt(format!("inputs of {epoch} {why}")));
+        if crate::domain::inputs::inputs_hash_hex(&canonical) != stored.record.hash {
+            return Err(corrupt("do not match their published hash".into()));
+        }
+        let inputs = EpochInputs::from_canonical_json(&canonical).map_err(|e| corrupt(e.to_string()))?;
+        let published = Arc::new(Published { record: stored.record, inputs });
+        self.epochs.inputs.insert(epoch, published.clone());
+        Ok(Some(published))
+    }
+
+    /// Publishes the inputs of `epoch` as the world stands now, unless they were published already (then the
+    /// published ones stand: imports and setting changes reach only epochs whose inputs are still to come).
+    pub async fn publish_inputs(&self, epoch: EpochId) -> AppResult<Arc<Published>> {
+        if let Some(published) = self.published_inputs(epoch).await? {
+            return Ok(published);
+        }
+        let universe = self.universe().await?;
+        let rules = &self.settings.epochs;
+        let window_start = epoch.start_unix() - 2 * rules.policy.cooldown_seconds;
+        let last_assigned = self.store.last_assignments(window_start, epoch.start_unix()).await?;
+        let chain = self.beacon.chain();
+        let sources = InputSources {
+            universe: &universe,
+            last_assigned: &last_assigned,
+            policy: rules.policy,
+            netuid: self.settings.chain.netuid,
+            beacon_chain_hash: chain.hash,
+            beacon_round: chain.round_at(epoch.start_unix()),
+        };
+        let inputs = EpochInputs::compose(epoch, &sources);
+        let canonical = inputs.canonical_json();
+        let record = InputsRecord {
+            epoch,
+            hash: crate::domain::inputs::inputs_hash_hex(&canonical),
+            candidate_count: inputs.candidates.len() as u64,
+            published_at_ms: self.now_ms(),
+        };
+        let (stored, created) = self.store.publish_inputs(&record, &canonical).await?;
+        if !created {
+            // Another replica published first; its document is the one.
+            return self.published_inputs(epoch).await?.ok_or_else(|| {
+                AppError::Storage(StorageError::Corrupt(format!("inputs of {epoch} vanished after publication")))
+            });
+        }
+        tracing::info!(
+            epoch = %epoch,
+            inputs_hash = %stored.hash,
+            candidates = stored.candidate_count,
+            round = inputs.beacon_round,
+            bytes = canonical.len(),
+            "published epoch inputs"
+        );
+        let published = Arc::new(Published { record: stored, inputs });
+        self.epochs.inputs.insert(epoch, published.clone());
+        Ok(published)
+    }
+
     /// The assignment of `epoch`, creating it if it does not exist yet. Idempotent: the stored row wins, so
     /// every caller, on every replica, gets the same zipcodes and nonce.
     pub async fn ensure_epoch(&self, epoch: EpochId) -> AppResult<Arc<EpochAssignment>> {
@@ -81,42 +175,144 @@ impl App {
             return Ok(stored);
         }
         let now_ms = self.now_ms();
-        if let Some(failed) = last_failure.as_ref() {
-            if failed.epoch == epoch && now_ms - failed.at_ms < SELECTION_RETRY_MS {
-                return Err(AppError::Selection(failed.error.clone()));
+        match last_failure.as_ref() {
+            Some(FailedAttempt::Selection { epoch: failed, at_ms, error })
+                if *failed == epoch && now_ms - at_ms < SELECTION_RETRY_MS =>
+            {
+                return Err(AppError::Selection(error.clone()));
             }
+            Some(FailedAttempt::Beacon { epoch: failed, at_ms, reason })
+                if *failed == epoch && now_ms - at_ms < BEACON_RETRY_MS =>
+            {
+                return Err(AppError::BeaconPending { retry_after_seconds: 1, reason: reason.clone() });
+            }
+            _ => {}
         }
         let started = std::time::Instant::now();
+        let published = self.publish_inputs(epoch).await?;
+        let source = match self.seed_source(&published.inputs, now_ms).await {
+            Ok(source) => source,
+            Err(error) => {
+                if let AppError::BeaconPending { reason, .. } = &error {
+                    *last_failure = Some(FailedAttempt::Beacon { epoch, at_ms: now_ms, reason: reason.clone() });
+                }
+                return Err(error);
+            }
+        };
         let universe = self.universe().await?;
+        let places: HashMap<Zipcode, &ZipcodeRecord> = universe.iter().map(|z| (z.zipcode, z)).collect();
+        let inputs = PublishedInputs {
+            inputs: &published.inputs,
+            hash: &published.record.hash,
+            published_at_ms: published.record.published_at_ms,
+        };
+        let chain_name = self.beacon.chain().name;
         let rules = &self.settings.epochs;
-        let window_start = epoch.start_unix() - 2 * rules.policy.cooldown_seconds;
-        let last_assigned = self.store.last_assignments(window_start, epoch.start_unix()).await?;
-        let inputs = PlanInputs { universe: &universe, last_assigned: &last_assigned, policy: rules.policy };
-        let (assignment, relaxation) = match plan_epoch(epoch, rules.clock, &self.secret, &inputs, now_ms) {
+        let planned = plan_epoch(rules.clock, &inputs, chain_name, source, &self.secret, &places, now_ms);
+        let (assignment, relaxation) = match planned {
             Ok(planned) => planned,
             Err(error) => {
                 tracing::error!(epoch = %epoch, %error, "cannot select zipcodes for epoch");
                 crate::metrics::selection_failed();
-                *last_failure = Some(FailedSelection { epoch, at_ms: now_ms, error: error.clone() });
+                *last_failure = Some(FailedAttempt::Selection { epoch, at_ms: now_ms, error: error.clone() });
+                drop(last_failure);
+                self.publish_next_inputs(epoch).await;
                 return Err(error.into());
             }
         };
         let (stored, created) = self.store.insert_epoch(&assignment).await?;
         if created {
             crate::metrics::epoch_created(started.elapsed());
+            let proof = stored.proof.as_ref();
             tracing::info!(
                 epoch = %epoch,
                 zipcodes = stored.zipcodes.len(),
                 expected_listings = stored.total_expected(),
                 cooldown_relaxed = relaxation != CooldownRelaxation::None,
+                seeded_by = proof.map_or("secret", |p| p.kind()),
+                round = proof.map(|p| p.round),
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "created epoch assignment"
             );
         }
         *last_failure = None;
+        drop(last_failure);
         let stored = Arc::new(stored);
         self.epochs.assignments.insert(epoch, stored.clone());
+        self.publish_next_inputs(epoch).await;
         Ok(stored)
+    }
+
+    /// Publishes the inputs of the epoch after `epoch` (whose selection they read for the cooldown), logging a
+    /// failure: the next epoch's creation publishes them late if need be.
+    async fn publish_next_inputs(&self, epoch: EpochId) {
+        let next = self.settings.epochs.clock.next(epoch);
+        if let Err(error) = self.publish_inputs(next).await {
+            tracing::warn!(epoch = %next, %error, "could not publish the next epoch's inputs");
+        }
+    }
+
+    /// Where the seed of the epoch `inputs` are for comes from: the verified pulse of its round; while that is
+    /// missing and the grace period lasts, nothing (the caller answers 503); after it, the server secret.
+    async fn seed_source(&self, inputs: &EpochInputs, now_ms: i64) -> AppResult<SeedSource> {
+        let chain = self.beacon.chain();
+        let round = inputs.beacon_round;
+        let round_ms = chain.round_time(round).saturating_mul(1000);
+        if now_ms < round_ms {
+            return Err(AppError::BeaconPending {
+                retry_after_seconds: (round_ms - now_ms).div_euclid(1000) as u64 + 1,
+                reason: format!("round {round} is not emitted yet"),
+            });
+        }
+        let reason = if inputs.beacon_chain_hash != chain.hash {
+            format!(
+                "the inputs name beacon chain {}, not the configured {} ({})",
+                hex::encode(inputs.beacon_chain_hash),
+                chain.name,
+                hex::encode(chain.hash)
+            )
+        } else {
+            match self.beacon.verified_pulse(round).await {
+                Ok((pulse, randomness)) => {
+                    let mut status = self.epochs.beacon.lock();
+                    status.last_round = Some(round);
+                    status.last_error = None;
+                    crate::metrics::beacon_round(round);
+                    return Ok(SeedSource::Beacon { pulse, randomness });
+                }
+                Err(failure) => failure.to_string(),
+            }
+        };
+        crate::metrics::beacon_failure();
+        self.epochs.beacon.lock().last_error = Some(reason.clone());
+        let grace_ms = whole_millis(self.settings.beacon.grace);
+        let waited_ms = now_ms - round_ms;
+        if waited_ms < grace_ms {
+            tracing::warn!(epoch = %inputs.epoch, round, %reason, "waiting for the beacon");
+            return Err(AppError::BeaconPending {
+                retry_after_seconds: ((grace_ms - waited_ms).div_euclid(1000) as u64 + 1).min(5),
+                reason,
+            });
+        }
+        tracing::error!(epoch = %inputs.epoch, round, %reason, "beacon silent past the grace period; seeding from the secret");
+        crate::metrics::beacon_fallback();
+        self.epochs.beacon.lock().last_fallback = Some(inputs.epoch);
+        Ok(SeedSource::Fallback { reason: format!("no verified pulse within the grace period: {reason}") })
+    }
+
+    /// The assignment of `epoch` if this process holds it in memory.
+    pub(super) fn epochs_cached(&self, epoch: EpochId) -> Option<Arc<EpochAssignment>> {
+        self.epochs.assignments.get(&epoch)
+    }
+
+    /// Whether the current epoch is still to be created (its pulse is awaited).
+    pub fn current_assignment_pending(&self) -> bool {
+        self.epochs.assignments.get(&self.current_epoch_id()).is_none()
+    }
+
+    /// What the beacon did last.
+    pub fn beacon_status(&self) -> BeaconStatus {
+        self.epochs.beacon.lock().clone()
     }
 
     /// The current epoch's assignment for miners (created on demand, e.g. after downtime). An epoch whose
@@ -149,15 +345,24 @@ impl App {
         Ok(stored)
     }
 
-    /// Creates the next epoch's assignment once it is within the lead time of its start. Returns the epoch
-    /// when it is (now) stored.
-    pub async fn precreate_next_epoch(&self) -> AppResult<Option<EpochId>> {
-        let next = self.settings.epochs.clock.next(self.current_epoch_id());
-        let lead_seconds = self.settings.epochs.lead().as_secs() as i64;
-        if next.start_unix() - self.now_unix() > lead_seconds {
-            return Ok(None);
+    /// The published inputs of an epoch for the public endpoint: never of an epoch whose inputs are still to be
+    /// published (they are published at the previous epoch's start).
+    pub async fn inputs_document(&self, epoch: EpochId) -> AppResult<crate::storage::StoredInputs> {
+        let not_found = || AppError::NotFound(format!("Inputs of epoch {epoch} not published"));
+        if !self.settings.epochs.clock.is_boundary(epoch) {
+            return Err(not_found());
         }
-        self.ensure_epoch(next).await?;
-        Ok(Some(next))
+        self.store.load_inputs(epoch).await?.ok_or_else(not_found)
     }
+
+    /// When the next epoch's round is due (Unix milliseconds): the epoch task wakes for it.
+    pub fn next_round_ms(&self) -> i64 {
+        let next = self.settings.epochs.clock.next(self.current_epoch_id());
+        let chain = self.beacon.chain();
+        chain.round_time(chain.round_at(next.start_unix())).saturating_mul(1000)
+    }
+}
+
+fn whole_millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -36,6 +36,10 @@ pub enum AppError {
     /// An epoch's zipcodes cannot be selected (the operator's settings or universe rule every set out).
     #[error("zipcode selection failed: {0}")]
     Selection(#[from] SelectionError),
+    /// The epoch's beacon pulse is not here yet (503 with `Retry-After`): within the grace period the server
+    /// waits rather than seeding from its secret.
+    #[error("the epoch's beacon pulse is not available yet: {reason}")]
+    BeaconPending { retry_after_seconds: u64, reason: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

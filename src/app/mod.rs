@@ -3,7 +3,7 @@
 //! on a timer. Nothing above this layer reaches the store, the metagraph or the S3 presigner directly.
 //!
 //! - [`clock`]: where "now" comes from; [`cache`]: the in-memory caches' two shapes.
-//! - [`epochs`]: creating and reading epochs' assignments; [`status`]: miners' reports.
+//! - [`epochs`]: publishing epochs' inputs, creating their assignments from the beacon, reading them; [`status`]: miners' reports.
 //! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
 //! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics; [`retention`]: pruning history.
 
@@ -19,6 +19,7 @@ mod summary;
 
 use std::sync::Arc;
 
+use crate::beacon::PulseSource;
 use crate::chain::MetagraphHandle;
 use crate::domain::nonce::ServerSecret;
 use crate::s3::S3Presigner;
@@ -27,10 +28,11 @@ use crate::storage::{StorageError, Store};
 
 pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use epochs::{BeaconStatus, Published};
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
 pub use status::StatusSubmission;
-pub use summary::{HealthSummary, MetagraphHealth, SystemSummary};
+pub use summary::{BeaconHealth, HealthSummary, MetagraphHealth, NextEpochSummary, SystemSummary};
 
 /// Settings key of the generated server secret.
 const SECRET_KEY: &str = "server_secret";
@@ -40,6 +42,8 @@ pub struct App {
     settings: Settings,
     secret: ServerSecret,
     metagraph: MetagraphHandle,
+    /// Where epochs' pulses come from.
+    beacon: Box<dyn PulseSource>,
     s3: Result<S3Presigner, String>,
     clock: Arc<dyn Clock>,
     started_at_ms: i64,
@@ -80,6 +84,8 @@ impl App {
             }
             Err(error) => tracing::error!(source = %metagraph.describe(), %error, "metagraph not loaded; retrying"),
         }
+        let beacon = crate::beacon::open(&settings.beacon);
+        tracing::info!(source = %beacon.describe(), chain = beacon.chain().name, "beacon");
         let s3 = settings.s3.clone().map(S3Presigner::new);
         match &s3 {
             Ok(presigner) => tracing::info!(bucket = %presigner.settings().bucket, "S3 access enabled"),
@@ -90,6 +96,7 @@ impl App {
             settings,
             secret,
             metagraph,
+            beacon,
             s3,
             clock,
             started_at_ms: now_ms,

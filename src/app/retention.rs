@@ -1,4 +1,5 @@
-//! Pruning history past the retention age without holding up the service: one epoch per transaction; status
+//! Pruning history past the retention age without holding up the service: one epoch per transaction, then its
+//! published inputs; status
 //! report signatures an hour after they arrived, old grant records, and the hotkeys and prefixes no grant names
 //! any more, in bounded chunks; then (SQLite) the freed pages given back to the file system. A pause follows
 //! every step, and writers queue for their turn first come first served (`Store::write_turn`), so none waits
@@ -15,6 +16,8 @@ use crate::storage::PruneCounts;
 const EPOCHS_PER_LOOKUP: i64 = 64;
 /// Grant records (or status signatures) deleted per transaction.
 const ROWS_PER_STEP: i64 = 2_000;
+/// Published inputs deleted per transaction (a few hundred kilobytes each).
+const INPUTS_PER_STEP: i64 = 16;
 /// How long a status report's signature is kept: a replay is refused by its timestamp once the signed endpoint's
 /// window has passed it, and only until then does the signature itself have to be recognised.
 const SIGNATURES_KEPT_MS: i64 = 3_600_000;
@@ -90,6 +93,11 @@ impl App {
                 counts += pacer.step("epoch", self.store.prune_epoch(epoch)).await?;
             }
         }
+        // Published inputs go with their epoch (and those of epochs never created, after the same age).
+        let inputs_before_unix = cutoff_unix.saturating_sub(self.settings.epochs.clock.length_seconds());
+        while pacer.step("epoch inputs", self.store.prune_inputs(inputs_before_unix, INPUTS_PER_STEP)).await?
+            == INPUTS_PER_STEP as u64
+        {}
         let signatures_before_ms = self.now_ms().saturating_sub(SIGNATURES_KEPT_MS);
         loop {
             let deleted = pacer

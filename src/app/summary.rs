@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use crate::chain::RefreshFailure;
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::beacon::Round;
 use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::proof::SeedSource;
 use crate::domain::selection::SelectionPolicy;
 use crate::metrics::MetagraphGauges;
-use crate::storage::{EpochSummary, ZipcodeStats};
+use crate::storage::{EpochSummary, InputsRecord, ZipcodeStats};
 
 use super::cache::Expiring;
-use super::{whole_seconds, App, AppError, AppResult};
+use super::{whole_seconds, App, AppError, AppResult, BeaconStatus};
 
 /// How long zipcode statistics are served from memory.
 const STATS_TTL_MS: i64 = 60_000;
@@ -42,6 +44,23 @@ pub struct SystemSummary {
     pub current: Option<Arc<EpochAssignment>>,
     pub zipcodes: Arc<ZipcodeStats>,
     pub recent: Arc<Vec<EpochSummary>>,
+    pub next: NextEpochSummary,
+}
+
+/// The epoch after the current one: its round, and its inputs once published.
+pub struct NextEpochSummary {
+    pub epoch: EpochId,
+    pub round: Round,
+    pub inputs: Option<InputsRecord>,
+}
+
+/// The beacon as health reports show it.
+pub struct BeaconHealth {
+    pub source: String,
+    pub chain: &'static str,
+    pub status: BeaconStatus,
+    /// Whether the current epoch exists and was seeded from the server secret.
+    pub current_fell_back: bool,
 }
 
 /// What `/healthcheck` and the readiness probe report.
@@ -52,6 +71,7 @@ pub struct HealthSummary {
     pub current_epoch: EpochId,
     pub uptime_ms: i64,
     pub s3_configured: bool,
+    pub beacon: BeaconHealth,
 }
 
 /// The metagraph as health reports show it.
@@ -80,10 +100,18 @@ impl App {
     /// The public overview behind `/stats`.
     pub async fn summary(&self) -> AppResult<SystemSummary> {
         let current_epoch = self.current_epoch_id();
+        // While the epoch waits for its pulse (seconds at most), it is not there yet, like one that cannot be
+        // selected: every miner polls this overview, so it answers either way.
         let current = match self.ensure_epoch(current_epoch).await {
             Ok(assignment) => Some(assignment),
-            Err(AppError::Selection(_)) => None,
+            Err(AppError::Selection(_) | AppError::BeaconPending { .. }) => None,
             Err(other) => return Err(other),
+        };
+        let next_epoch = self.settings.epochs.clock.next(current_epoch);
+        let next = NextEpochSummary {
+            epoch: next_epoch,
+            round: self.beacon.chain().round_at(next_epoch.start_unix()),
+            inputs: self.published_inputs(next_epoch).await?.map(|published| published.record.clone()),
         };
         Ok(SystemSummary {
             now_ms: self.now_ms(),
@@ -93,6 +121,7 @@ impl App {
             current,
             zipcodes: self.zipcode_stats().await?,
             recent: self.recent_epochs(current_epoch).await?,
+            next,
         })
     }
 
@@ -126,6 +155,20 @@ impl App {
             current_epoch: self.current_epoch_id(),
             uptime_ms: self.now_ms() - self.started_at_ms,
             s3_configured: self.s3.is_ok(),
+            beacon: self.beacon_health(),
+        }
+    }
+
+    fn beacon_health(&self) -> BeaconHealth {
+        let current = self.current_epoch_id();
+        let current_fell_back = self.epochs_cached(current).is_some_and(|assignment| {
+            assignment.proof.as_ref().is_some_and(|proof| matches!(proof.source, SeedSource::Fallback { .. }))
+        });
+        BeaconHealth {
+            source: self.beacon.describe(),
+            chain: self.beacon.chain().name,
+            status: self.beacon_status(),
+            current_fell_back,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::Args;
 
+use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::auth::Hotkey;
 use crate::domain::epistula::EpistulaWindow;
@@ -87,9 +88,6 @@ pub struct EpochArgs {
     /// Upper bound on zipcodes per epoch (none by default).
     #[arg(long, env = "ZIPCOORD_MAX_ZIPCODES")]
     pub max_zipcodes: Option<usize>,
-    /// Minutes before an epoch starts at which its assignment is created.
-    #[arg(long, env = "ZIPCOORD_EPOCH_LEAD_MINUTES", default_value_t = defaults::EPOCH_LEAD_MINUTES)]
-    pub lead_minutes: u32,
     /// Expected listings of a STANDARD zipcode with no imported figure (scaled by tier for Zillow imports).
     #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = defaults::PRIOR_LISTINGS, value_parser = clap::value_parser!(u32).range(1..))]
     pub prior_listings: u32,
@@ -124,7 +122,6 @@ impl EpochArgs {
                 cooldown_seconds: i64::from(self.cooldown_hours) * 3600,
                 max_count: self.max_zipcodes,
             },
-            lead_minutes: self.lead_minutes,
             prior_listings: self.prior_listings,
         }
     }
@@ -287,6 +284,18 @@ pub struct ServeArgs {
     /// Seconds each subtensor JSON-RPC call may take before the next endpoint is tried.
     #[arg(long, env = "ZIPCOORD_CHAIN_TIMEOUT_SECONDS", default_value_t = defaults::CHAIN_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub chain_timeout_seconds: u64,
+    /// Where epochs' randomness comes from: `drand` (quicknet from drand's public relays; the default),
+    /// `drand:URL[,URL...]` (quicknet from these relays, in order), or `dev` (signed locally with a key everyone
+    /// knows: no network, no unpredictability; the default with --dev).
+    #[arg(long, env = "ZIPCOORD_BEACON")]
+    pub beacon: Option<String>,
+    /// Seconds past an epoch's start the server waits for its beacon pulse (answering 503 with Retry-After)
+    /// before seeding the epoch from its secret instead.
+    #[arg(long, env = "ZIPCOORD_BEACON_GRACE_SECONDS", default_value_t = crate::beacon::DEFAULT_GRACE_SECONDS, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub beacon_grace_seconds: u64,
+    /// Seconds each drand relay may take before the next is asked.
+    #[arg(long, env = "ZIPCOORD_BEACON_TIMEOUT_SECONDS", default_value_t = crate::beacon::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub beacon_timeout_seconds: u64,
     /// Subnet id.
     #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = defaults::NETUID)]
     pub netuid: u16,
@@ -378,6 +387,7 @@ impl ServeArgs {
             secret: self.server_secret()?,
             retention: days(self.retention_days),
             epochs: self.epochs.settings(),
+            beacon: self.beacon_settings()?,
             s3: self.s3.settings()?,
             http: HttpSettings {
                 max_body_bytes: self.max_body_bytes,
@@ -390,6 +400,20 @@ impl ServeArgs {
             rate_limits: self.rate_limits.settings(),
             epistula: self.epistula.settings(self.dev)?,
             background_tasks: true,
+        })
+    }
+
+    /// The beacon: as configured, else the dev beacon with --dev and quicknet from drand's relays without.
+    fn beacon_settings(&self) -> Result<BeaconSettings, String> {
+        let spec = match self.beacon.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => BeaconSpec::parse(text).map_err(|e| format!("invalid ZIPCOORD_BEACON (--beacon): {e}"))?,
+            None if self.dev => BeaconSpec::Dev,
+            None => BeaconSpec::quicknet(),
+        };
+        Ok(BeaconSettings {
+            spec,
+            grace: Duration::from_secs(self.beacon_grace_seconds),
+            timeout: Duration::from_secs(self.beacon_timeout_seconds),
         })
     }
 
@@ -470,7 +494,14 @@ mod tests {
         .unwrap();
         assert_eq!(settings.metagraph, MetagraphSpec::Dev);
         assert_eq!(settings.epochs.clock.length_seconds(), 20);
-        assert_eq!(settings.epochs.lead(), Duration::ZERO, "the lead is capped below a short epoch");
+        assert_eq!(settings.beacon.spec, BeaconSpec::Dev, "--dev signs its own pulses");
+        assert_eq!(settings.beacon.grace, Duration::from_secs(60));
+        let relays = serve_flags(&["--dev", "--beacon", "drand:http://127.0.0.1:1", "--beacon-grace-seconds", "5"]);
+        let beacon = relays.settings().unwrap().beacon;
+        assert!(matches!(beacon.spec, BeaconSpec::Drand { ref relays, .. } if relays == &["http://127.0.0.1:1"]));
+        assert_eq!(beacon.grace, Duration::from_secs(5));
+        let wrong = serve_flags(&["--dev", "--beacon", "moon"]).settings().unwrap_err();
+        assert!(wrong.contains("ZIPCOORD_BEACON"), "{wrong}");
         assert!(!settings.rate_limits.enabled);
         let s3 = settings.s3.unwrap();
         assert_eq!((s3.bucket.as_str(), s3.upload_mode), ("b", UploadMode::Put));

@@ -1,11 +1,15 @@
-//! An epoch's assignment: the selected zipcodes with their nonce and seed, built purely from the candidates,
-//! the policy and the server secret. Once stored it never changes, so it can be cached and served anywhere.
+//! An epoch's assignment: the selected zipcodes with their nonce and seed, built purely from the epoch's
+//! published inputs and its seed (the beacon's randomness, or the server secret as a fallback), with the proof
+//! that lets anyone recompute it. Once stored it never changes, so it can be cached and served anywhere.
 
 use std::collections::HashMap;
 
 use super::epoch::{EpochClock, EpochId};
+use super::inputs::EpochInputs;
 use super::nonce::ServerSecret;
-use super::selection::{self, Candidate, CooldownRelaxation, SelectionError, SelectionPolicy, ALGORITHM_VERSION};
+use super::proof::{beacon_nonce, beacon_seed, EpochProof, SeedSource};
+use super::selection::{CooldownRelaxation, SelectionError};
+use super::selection_v2::select_v2;
 use super::zipcode::{Zipcode, ZipcodeRecord};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +25,8 @@ pub struct EpochAssignment {
     pub algorithm_version: String,
     pub zipcodes: Vec<ZipcodeRecord>,
     pub created_at_ms: i64,
+    /// How to recompute the assignment; absent for epochs made before epochs were beacon-seeded.
+    pub proof: Option<EpochProof>,
 }
 
 impl EpochAssignment {
@@ -33,46 +39,68 @@ impl EpochAssignment {
     }
 }
 
-/// What a plan needs to know about the world, gathered by the caller.
-pub struct PlanInputs<'a> {
-    pub universe: &'a [ZipcodeRecord],
-    /// Start of the latest earlier epoch that assigned each zipcode.
-    pub last_assigned: &'a HashMap<Zipcode, i64>,
-    pub policy: SelectionPolicy,
+/// The published inputs an epoch is planned from, with their hash and publication time.
+pub struct PublishedInputs<'a> {
+    pub inputs: &'a EpochInputs,
+    pub hash: &'a str,
+    pub published_at_ms: i64,
 }
 
-/// Builds the assignment of `epoch`: selection seeded from the secret, nonce from the secret.
+/// Builds the assignment of the epoch the inputs are for. `places` names the selected zipcodes' state, city
+/// and county (the selection itself reads only the inputs).
 pub fn plan_epoch(
-    epoch: EpochId,
     clock: EpochClock,
+    published: &PublishedInputs<'_>,
+    chain_name: &str,
+    source: SeedSource,
     secret: &ServerSecret,
-    inputs: &PlanInputs<'_>,
+    places: &HashMap<Zipcode, &ZipcodeRecord>,
     now_ms: i64,
 ) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
-    let candidates: Vec<Candidate> = inputs
-        .universe
+    let inputs = published.inputs;
+    let epoch = inputs.epoch;
+    let (seed, nonce) = match &source {
+        SeedSource::Beacon { randomness, .. } => (beacon_seed(randomness, epoch), beacon_nonce(randomness, epoch)),
+        SeedSource::Fallback { .. } => (secret.epoch_seed(epoch), secret.epoch_nonce(epoch)),
+    };
+    let plan = select_v2(&inputs.candidates, &inputs.policy, epoch.start_unix(), seed)?;
+    let zipcodes = plan
+        .picks
         .iter()
-        .map(|z| Candidate {
-            zipcode: z.zipcode,
-            expected_listings: z.expected_listings,
-            tier: z.tier,
-            operator_weight: z.weight,
-            active: z.active,
-            last_assigned_unix: inputs.last_assigned.get(&z.zipcode).copied(),
+        .map(|&i| {
+            let candidate = &inputs.candidates[i];
+            let place = places.get(&candidate.zipcode);
+            ZipcodeRecord {
+                zipcode: candidate.zipcode,
+                state: place.map(|p| p.state.clone()).unwrap_or_default(),
+                city: place.map(|p| p.city.clone()).unwrap_or_default(),
+                county: place.and_then(|p| p.county.clone()),
+                expected_listings: candidate.expected_listings,
+                tier: candidate.tier,
+                weight: f64::from(candidate.weight_millis) / 1000.0,
+                active: true,
+            }
         })
         .collect();
-    let seed = secret.epoch_seed(epoch);
-    let plan = selection::select_zipcodes(&candidates, &inputs.policy, epoch.start_unix(), seed)?;
     let assignment = EpochAssignment {
         epoch,
         end_unix: clock.end(epoch),
-        nonce: secret.epoch_nonce(epoch),
+        nonce,
         selection_seed: hex::encode(seed),
         target_listings: inputs.policy.target_listings,
         tolerance_percent: inputs.policy.tolerance_percent,
-        algorithm_version: ALGORITHM_VERSION.to_string(),
-        zipcodes: plan.picks.iter().map(|&i| inputs.universe[i].clone()).collect(),
+        algorithm_version: inputs.algorithm_version.clone(),
+        zipcodes,
         created_at_ms: now_ms,
+        proof: Some(EpochProof {
+            source,
+            chain_name: chain_name.to_string(),
+            chain_hash: inputs.beacon_chain_hash,
+            round: inputs.beacon_round,
+            inputs_hash: published.hash.to_string(),
+            inputs_published_at_ms: published.published_at_ms,
+            algorithm_version: inputs.algorithm_version.clone(),
+        }),
     };
     Ok((assignment, plan.relaxation))
 }
@@ -80,10 +108,13 @@ pub fn plan_epoch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::beacon::DevBeacon;
+    use crate::domain::inputs::InputSources;
+    use crate::domain::selection::SelectionPolicy;
     use crate::domain::zipcode::MarketTier;
 
     #[test]
-    fn same_secret_and_epoch_give_the_same_assignment() {
+    fn same_inputs_and_randomness_give_the_same_assignment() {
         let universe: Vec<ZipcodeRecord> = (0..500)
             .map(|n| ZipcodeRecord {
                 zipcode: format!("{:05}", 10_000 + n).parse().unwrap(),
@@ -96,29 +127,56 @@ mod tests {
                 active: true,
             })
             .collect();
+        let places: HashMap<Zipcode, &ZipcodeRecord> = universe.iter().map(|z| (z.zipcode, z)).collect();
         let clock = EpochClock::new(240).unwrap();
         let secret = ServerSecret::from_hex(&"ab".repeat(32)).unwrap();
+        let beacon = DevBeacon::new();
         let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
         let last = HashMap::new();
-        let inputs = PlanInputs {
-            universe: &universe,
-            last_assigned: &last,
-            policy: SelectionPolicy {
-                target_listings: 10_000,
-                tolerance_percent: 10,
-                min_listings: 10,
-                max_listings: 3_000,
-                cooldown_seconds: 86_400,
-                max_count: None,
-            },
+        let policy = SelectionPolicy {
+            target_listings: 10_000,
+            tolerance_percent: 10,
+            min_listings: 10,
+            max_listings: 3_000,
+            cooldown_seconds: 86_400,
+            max_count: None,
         };
-        let (a, _) = plan_epoch(epoch, clock, &secret, &inputs, 1).unwrap();
-        let (b, _) = plan_epoch(epoch, clock, &secret, &inputs, 2).unwrap();
+        let inputs_of = |epoch: EpochId| {
+            let round = beacon.chain().round_at(epoch.start_unix());
+            let sources = InputSources {
+                universe: &universe,
+                last_assigned: &last,
+                policy,
+                netuid: 46,
+                beacon_chain_hash: beacon.chain().hash,
+                beacon_round: round,
+            };
+            EpochInputs::compose(epoch, &sources)
+        };
+        let plan = |inputs: &EpochInputs, now_ms| {
+            let pulse = beacon.pulse(inputs.beacon_round);
+            let randomness = beacon.chain().verify(&pulse).unwrap();
+            let hash = inputs.hash_hex();
+            let published = PublishedInputs { inputs, hash: &hash, published_at_ms: 0 };
+            let source = SeedSource::Beacon { pulse, randomness };
+            plan_epoch(clock, &published, "zipcoord-dev", source, &secret, &places, now_ms).unwrap().0
+        };
+        let inputs = inputs_of(epoch);
+        let (a, b) = (plan(&inputs, 1), plan(&inputs, 2));
         assert_eq!(a.zipcodes, b.zipcodes);
         assert_eq!(a.nonce, b.nonce);
         assert!((9_000..=11_000).contains(&a.total_expected()));
         assert_eq!(a.end_unix, epoch.start_unix() + 4 * 3600);
-        let (c, _) = plan_epoch(clock.next(epoch), clock, &secret, &inputs, 1).unwrap();
+        assert_eq!(a.zipcodes[0].city, "Somewhere");
+        assert_eq!(a.proof.as_ref().unwrap().inputs_hash, inputs.hash_hex());
+        let c = plan(&inputs_of(clock.next(epoch)), 1);
         assert_ne!(a.zipcodes, c.zipcodes);
+        assert_ne!(a.nonce, c.nonce);
+
+        let published = PublishedInputs { inputs: &inputs, hash: "h", published_at_ms: 0 };
+        let fallback = SeedSource::Fallback { reason: "beacon unreachable".into() };
+        let (d, _) = plan_epoch(clock, &published, "zipcoord-dev", fallback, &secret, &places, 1).unwrap();
+        assert_eq!(d.nonce, secret.epoch_nonce(epoch));
+        assert_eq!(d.proof.unwrap().kind(), "fallback");
     }
 }

@@ -180,6 +180,15 @@ impl DevBeacon {
     }
 }
 
+/// The chain whose hash is `hash`, among those zipcoord knows: quicknet and the dev beacon's.
+pub fn known_chain(hash: &[u8; 32]) -> Option<BeaconChain> {
+    if *hash == QUICKNET.hash {
+        return Some(QUICKNET);
+    }
+    let dev = DevBeacon::new();
+    (dev.chain.hash == *hash).then_some(dev.chain)
+}
+
 impl Default for DevBeacon {
     fn default() -> Self {
         DevBeacon::new()

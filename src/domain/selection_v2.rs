@@ -209,6 +209,23 @@ mod tests {
     }
 
     #[test]
+    fn explains_why_it_cannot_select() {
+        let few = vec![candidate(1, 100), candidate(2, 100)];
+        let err = select_v2(&few, &policy(10_000, 10), 0, seed(1)).unwrap_err();
+        assert!(matches!(err, SelectionError::TotalBelowTarget { available: 200, lower: 9_000, .. }), "{err}");
+        assert!(err.to_string().contains("below the window"));
+
+        let lumpy = vec![candidate(1, 6_000), candidate(2, 6_000)];
+        let err = select_v2(&lumpy, &policy(10_000, 10), 0, seed(1)).unwrap_err();
+        assert!(matches!(err, SelectionError::Unreachable { .. }), "{err}");
+
+        let mut weightless = candidate(1, 100);
+        weightless.weight_millis = 0;
+        let err = select_v2(&[weightless], &policy(100, 10), 0, seed(1)).unwrap_err();
+        assert!(matches!(err, SelectionError::NoEligible { total: 1, .. }), "{err}");
+    }
+
+    #[test]
     fn exact_search_finds_what_greedy_misses() {
         let candidates = vec![candidate(1, 600), candidate(2, 700), candidate(3, 400), candidate(4, 900)];
         for s in 0..50 {

@@ -14,8 +14,9 @@ use utoipa_axum::routes;
 
 use crate::api::{
     iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
-    EpistulaAdvert, EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery,
-    StateCount, StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    EpistulaAdvert, EpochProofBody, EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch,
+    SelectionConfiguration, SignedQuery, StateCount, StatsResponse, StatusRequest, StatusResponse, TierCount,
+    ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
@@ -23,6 +24,7 @@ use crate::domain::assignment::EpochAssignment;
 use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
+use crate::domain::proof::{EpochProof, SeedSource};
 use crate::domain::status::{MinerStatus, ZipcodeProgress};
 use crate::domain::zipcode::Zipcode;
 use crate::settings::EpistulaSettings;
@@ -95,6 +97,27 @@ fn assignment_response(a: &EpochAssignment, status: Option<String>) -> Assignmen
         },
         assignments: Vec::new(),
         status,
+        proof: a.proof.as_ref().map(|proof| proof_body(a.epoch, proof)),
+    }
+}
+
+fn proof_body(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
+    let (signature, randomness, reason) = match &proof.source {
+        SeedSource::Beacon { pulse, randomness } => (Some(pulse.signature_hex()), Some(randomness.to_hex()), None),
+        SeedSource::Fallback { reason } => (None, None, Some(reason.clone())),
+    };
+    EpochProofBody {
+        kind: proof.kind().to_string(),
+        beacon: proof.chain_name.clone(),
+        chain_hash: hex::encode(proof.chain_hash),
+        round: proof.round,
+        signature,
+        randomness,
+        reason,
+        inputs_hash: proof.inputs_hash.clone(),
+        inputs_published_at: iso8601_millis(proof.inputs_published_at_ms),
+        inputs_url: super::epoch_inputs::inputs_path(epoch),
+        algorithm_version: proof.algorithm_version.clone(),
     }
 }
 
@@ -137,7 +160,12 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
                 time_until_next_epoch: (epoch_end - now_unix).max(0),
                 epoch_duration_hours: clock.length_seconds() as f64 / 3600.0,
             },
-            next_epoch: NextEpoch { start_time: iso8601_millis(epoch_end * 1000) },
+            next_epoch: NextEpoch {
+                start_time: iso8601_millis(epoch_end * 1000),
+                id: Some(summary.next.epoch.to_string()),
+                beacon_round: Some(summary.next.round),
+                inputs_hash: summary.next.inputs.as_ref().map(|inputs| inputs.hash.clone()),
+            },
         },
         zipcode_statistics: ZipcodeStatistics {
             total_zipcodes: zipcodes.total,
@@ -196,6 +224,7 @@ fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
     responses(
         (status = 200, description = "The current assignment", body = AssignmentResponse),
         (status = 404, description = "No assignment can be selected for the current epoch", body = ErrorBody),
+        (status = 503, description = "The epoch's beacon pulse is awaited (seconds after the epoch's start); see Retry-After", body = ErrorBody),
     ),
 )]
 async fn current(

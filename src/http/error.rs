@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Set on 429s: becomes `Retry-After` and `X-RateLimit-*` headers.
     pub rate_limit: Option<RateLimitInfo>,
+    /// Set on 503s that will pass: becomes `Retry-After`.
+    pub retry_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +34,7 @@ impl ApiError {
         if message.chars().count() > MAX_MESSAGE_CHARS {
             message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
         }
-        ApiError { status, message, rate_limit: None }
+        ApiError { status, message, rate_limit: None, retry_after_seconds: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -68,6 +70,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(info) = self.rate_limit {
             let headers = response.headers_mut();
             let retry = HeaderValue::from(info.retry_after_seconds);
@@ -112,6 +117,15 @@ impl From<AppError> for ApiError {
             AppError::Selection(error) => {
                 tracing::warn!(%error, "request needed an epoch that cannot be selected");
                 ApiError::unavailable("No zipcode assignment could be selected for this epoch")
+            }
+            AppError::BeaconPending { retry_after_seconds, reason } => {
+                tracing::debug!(%reason, "request waits for the epoch's beacon pulse");
+                ApiError {
+                    retry_after_seconds: Some(retry_after_seconds),
+                    ..ApiError::unavailable(
+                        "The epoch's beacon pulse is not available yet; its assignment follows within seconds",
+                    )
+                }
             }
             AppError::Storage(error) => {
                 tracing::error!(%error, "storage failure while serving a request");

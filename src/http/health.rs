@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use std::sync::Arc;
 
-use crate::api::{iso8601_millis, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse};
+use crate::api::{iso8601_millis, BeaconHealth, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse};
 use crate::app::App;
 use crate::domain::layout::FOLDER_STRUCTURE;
 
@@ -62,7 +62,27 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
         current_epoch: Some(summary.current_epoch.to_string()),
         metagraph,
         s3_configured: summary.s3_configured,
+        beacon: Some(beacon_health(&summary.beacon)),
     })
+}
+
+fn beacon_health(beacon: &crate::app::BeaconHealth) -> BeaconHealth {
+    let state = if beacon.current_fell_back {
+        "fallback"
+    } else if beacon.status.last_error.is_some() {
+        "waiting"
+    } else if beacon.status.last_round.is_some() {
+        "ok"
+    } else {
+        "idle"
+    };
+    BeaconHealth {
+        source: beacon.source.clone(),
+        chain: beacon.chain.to_string(),
+        state: state.to_string(),
+        last_round: beacon.status.last_round,
+        last_error: beacon.status.last_error.clone(),
+    }
 }
 
 fn database_state(ok: bool) -> String {

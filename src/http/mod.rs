@@ -4,6 +4,7 @@
 
 mod assignments;
 mod connections;
+mod epoch_inputs;
 mod error;
 mod extract;
 mod health;

@@ -100,6 +100,8 @@ impl Localnet {
         settings.epochs.policy.target_listings = options.target_listings;
         // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
         settings.rate_limits = RateLimitSettings::off();
+        // A local network needs no network: the dev beacon signs every round.
+        settings.beacon = crate::beacon::BeaconSettings::new(crate::beacon::BeaconSpec::Dev);
         settings.epistula.service_hotkey = Some(crate::chain::dev::dev_service_hotkey());
         settings.s3 = Ok(S3Settings { upload_mode: options.upload_mode, ..store.s3_settings() });
         let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;

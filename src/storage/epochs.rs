@@ -8,7 +8,9 @@ use sqlx::{AssertSqlSafe, Row};
 use super::zipcodes::record_from_row;
 use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::beacon::{known_chain, Pulse};
 use crate::domain::epoch::EpochId;
+use crate::domain::proof::{EpochProof, SeedSource};
 use crate::domain::zipcode::Zipcode;
 
 /// One line of epoch history (stats `recentPerformance`, `zipcoord epoch list`).
@@ -22,7 +24,70 @@ pub struct EpochSummary {
 }
 
 const EPOCH_COLUMNS: &str = "id, start_unix, end_unix, nonce, selection_seed, target_listings, tolerance_percent, \
-                             algorithm_version, total_expected, zipcode_count, created_at_ms";
+                             algorithm_version, total_expected, zipcode_count, created_at_ms, proof";
+
+/// An epoch's proof as stored (JSON text in `epochs.proof`).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredProof {
+    kind: String,
+    chain: String,
+    chain_hash: String,
+    round: u64,
+    signature: Option<String>,
+    reason: Option<String>,
+    inputs_hash: String,
+    inputs_published_at_ms: i64,
+    algorithm_version: String,
+}
+
+fn proof_to_json(proof: &EpochProof) -> String {
+    let (signature, reason) = match &proof.source {
+        SeedSource::Beacon { pulse, .. } => (Some(pulse.signature_hex()), None),
+        SeedSource::Fallback { reason } => (None, Some(reason.clone())),
+    };
+    let stored = StoredProof {
+        kind: proof.kind().to_string(),
+        chain: proof.chain_name.clone(),
+        chain_hash: hex::encode(proof.chain_hash),
+        round: proof.round,
+        signature,
+        reason,
+        inputs_hash: proof.inputs_hash.clone(),
+        inputs_published_at_ms: proof.inputs_published_at_ms,
+        algorithm_version: proof.algorithm_version.clone(),
+    };
+    serde_json::to_string(&stored).expect("proofs serialize")
+}
+
+/// Reads a stored proof back, verifying its pulse again: randomness is only ever taken from a verified pulse.
+fn proof_from_json(epoch: &str, text: &str) -> StorageResult<EpochProof> {
+    let corrupt = |why: String| StorageError::Corrupt(format!("the proof of epoch {epoch} {why}"));
+    let stored: StoredProof = serde_json::from_str(text).map_err(|e| corrupt(format!("does not parse: {e}")))?;
+    let chain_hash: [u8; 32] = hex::decode(&stored.chain_hash)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| corrupt("names a malformed chain hash".into()))?;
+    let source = match (stored.kind.as_str(), stored.signature, stored.reason) {
+        ("beacon", Some(signature), _) => {
+            let chain = known_chain(&chain_hash).ok_or_else(|| corrupt("names an unknown beacon chain".into()))?;
+            let pulse = Pulse::from_hex(stored.round, &signature).map_err(|e| corrupt(e.to_string()))?;
+            let randomness = chain.verify(&pulse).map_err(|e| corrupt(e.to_string()))?;
+            SeedSource::Beacon { pulse, randomness }
+        }
+        ("fallback", _, Some(reason)) => SeedSource::Fallback { reason },
+        (kind, _, _) => return Err(corrupt(format!("has an unknown kind {kind:?}"))),
+    };
+    Ok(EpochProof {
+        source,
+        chain_name: stored.chain,
+        chain_hash,
+        round: stored.round,
+        inputs_hash: stored.inputs_hash,
+        inputs_published_at_ms: stored.inputs_published_at_ms,
+        algorithm_version: stored.algorithm_version,
+    })
+}
 
 impl Store {
     /// The stored assignment of `epoch`, if it was ever created.
@@ -54,6 +119,7 @@ impl Store {
             algorithm_version: row.try_get("algorithm_version")?,
             zipcodes,
             created_at_ms: row.try_get("created_at_ms")?,
+            proof: row.try_get::<Option<String>, _>("proof")?.map(|text| proof_from_json(&id, &text)).transpose()?,
         };
         if assignment.zipcodes.len() as u64 != get_u64(&row, "zipcode_count")? || assignment.epoch != epoch {
             return Err(StorageError::Corrupt(format!("epoch {id} does not match its zipcode rows")));
@@ -68,7 +134,7 @@ impl Store {
         let turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT DO NOTHING"
         )))
         .bind(&id)
@@ -82,6 +148,7 @@ impl Store {
         .bind(assignment.total_expected() as i64)
         .bind(assignment.zipcodes.len() as i64)
         .bind(assignment.created_at_ms)
+        .bind(assignment.proof.as_ref().map(proof_to_json))
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -7,6 +7,7 @@
 
 mod epochs;
 mod grants;
+mod inputs;
 pub mod plans;
 mod request_uuids;
 mod retention;
@@ -23,6 +24,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
 pub use epochs::EpochSummary;
+pub use inputs::{InputsRecord, StoredInputs};
 pub use retention::PruneCounts;
 pub use status::Recorded;
 pub use zipcodes::{ImportMode, ImportReport, ZipcodeStats};

@@ -1,4 +1,4 @@
-//! Every background loop of a server, started from one place ([`spawn_all`]): epoch creation, metagraph
+//! Every background loop of a server, started from one place ([`spawn_all`]): epoch creation and inputs, metagraph
 //! refresh, retention, SQLite checkpoints, and pruning the rate limiters' idle keys. Each task is a public
 //! `tick` (one unit of work, called directly by tests) and a loop that calls it on an interval until cancelled.
 
@@ -8,18 +8,41 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::app::{App, AppError};
 use crate::storage::PruneCounts;
 
-/// Creates the next epoch's assignment once it is within the lead time (and the current one if missing).
+/// Creates the current epoch's assignment if it is missing (its pulse permitting) and publishes the next
+/// epoch's inputs once the current selection is known.
 pub async fn epoch_tick(app: &App) {
-    if let Err(error) = app.ensure_epoch(app.current_epoch_id()).await {
-        tracing::warn!(%error, "current epoch unavailable");
+    let current = app.current_epoch_id();
+    match app.ensure_epoch(current).await {
+        Ok(_) | Err(AppError::Selection(_)) => {
+            if let Err(error) = app.publish_inputs(app.settings().epochs.clock.next(current)).await {
+                tracing::warn!(%error, "could not publish the next epoch's inputs");
+            }
+        }
+        Err(AppError::BeaconPending { reason, .. }) => tracing::debug!(%reason, "current epoch waits for its pulse"),
+        Err(error) => tracing::warn!(%error, "current epoch unavailable"),
     }
-    match app.precreate_next_epoch().await {
-        Ok(Some(epoch)) => tracing::debug!(epoch = %epoch, "next epoch ready"),
-        Ok(None) => {}
-        Err(error) => tracing::warn!(%error, "could not pre-create the next epoch"),
+}
+
+/// Longest sleep of the epoch loop, and how often it retries while a pulse is missing.
+const EPOCH_TICK: Duration = Duration::from_secs(30);
+const PULSE_RETRY: Duration = Duration::from_millis(500);
+
+/// Runs [`epoch_tick`] every 30 s, and at the moment the next epoch's round is due (a pulse exists only from
+/// then on, so that is when the epoch can be created); while the current epoch waits for its pulse, twice a
+/// second.
+async fn epoch_loop(app: Arc<App>, cancel: CancellationToken) {
+    loop {
+        epoch_tick(&app).await;
+        let pending = app.current_assignment_pending();
+        let until_round = Duration::from_millis(app.next_round_ms().saturating_sub(app.now_ms()).max(0) as u64);
+        let wait = if pending { PULSE_RETRY } else { EPOCH_TICK.min(until_round) };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
 }
 
@@ -106,7 +129,7 @@ where
     }
 }
 
-/// Starts the background loops: epochs every 30 s (so pre-creation lands well inside the lead time), the
+/// Starts the background loops: epochs every 30 s and at each epoch's round, the
 /// metagraph every refresh period, retention hourly, a SQLite checkpoint every second, and every minute
 /// `prune_limits` (the HTTP edge's rate limiters forgetting idle keys) and forgetting Epistula uuids past their
 /// window.
@@ -118,7 +141,7 @@ pub fn spawn_all(
     let epochs = {
         let app = app.clone();
         let cancel = cancel.clone();
-        tokio::spawn(async move { run_every(Duration::from_secs(30), cancel, || epoch_tick(&app)).await })
+        tokio::spawn(epoch_loop(app, cancel))
     };
     let retention = {
         let app = app.clone();

@@ -39,6 +39,7 @@ fn assert_assignment_shape(body: &Value, with_status: bool) {
         "zipcodes",
         "metadata",
         "assignments",
+        "proof",
     ];
     if with_status {
         expected.push("status");
@@ -193,22 +194,23 @@ async fn validators_read_started_epochs_only() {
     let validator = &app.keys.validator;
     let first = app.client.current(&app.keys.miner, app.now()).await.unwrap();
 
-    // The scheduler creates the next epoch only within the lead time (15 minutes) of its start...
+    // The next epoch's inputs are published, but its assignment cannot exist before its start: the round that
+    // seeds it is not emitted yet.
     let next: EpochId = "2025-10-01T20-00-00".parse().unwrap();
-    app.pass_time(2 * 3600 * 1000 + 40 * 60 * 1000).await;
+    app.pass_time(2 * 3600 * 1000 + 50 * 60 * 1000).await;
     zipcoord::tasks::epoch_tick(app.app()).await;
-    assert!(app.app().store().load_epoch(next).await.unwrap().is_none(), "19:40 is too early");
-    // ...and does not reveal it before it starts. 19:50, ten minutes before the next epoch:
-    app.pass_time(10 * 60 * 1000).await;
-    zipcoord::tasks::epoch_tick(app.app()).await;
-    assert!(app.app().store().load_epoch(next).await.unwrap().is_some(), "pre-created within the lead time");
+    assert!(app.app().published_inputs(next).await.unwrap().is_some(), "inputs published an epoch ahead");
+    assert!(app.app().store().load_epoch(next).await.unwrap().is_none(), "19:50 is before round time");
     for hidden in [next, "2025-10-02T00-00-00".parse().unwrap()] {
         let err = app.client.epoch(validator, hidden, app.now()).await.unwrap_err();
         assert_api_error(err, 404, &format!("Epoch {hidden} not found"));
     }
 
-    // After the switch, the previous epoch is served with its original nonce and zipcodes.
-    app.pass_time(20 * 60 * 1000).await;
+    // At the switch, the epoch is created from its round's pulse; the previous one is served with its original
+    // nonce and zipcodes.
+    app.pass_time(10 * 60 * 1000).await;
+    zipcoord::tasks::epoch_tick(app.app()).await;
+    assert!(app.app().store().load_epoch(next).await.unwrap().is_some(), "created at its start");
     let previous: EpochId = first.epoch_id.parse().unwrap();
     let judged = app.client.epoch(validator, previous, app.now()).await.unwrap();
     assert_eq!(judged.status.as_deref(), Some("COMPLETED"));

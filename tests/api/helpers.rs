@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tempfile::TempDir;
 use zipcoord::app::{App, Clock, ManualClock, SystemClock};
+use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::boot::{self, RunningServer};
 use zipcoord::client::ZipcoordClient;
 use zipcoord::domain::epoch::EpochId;
@@ -158,6 +159,7 @@ impl TestApp {
         settings.listen = "127.0.0.1:0".parse().unwrap();
         settings.secret = options.secret.map(|hex| ServerSecret::from_hex(hex).unwrap());
         settings.background_tasks = false;
+        settings.beacon = BeaconSettings::new(BeaconSpec::Dev);
         settings.epistula.service_hotkey = Some(service_key().hotkey());
         if let Some(adjust) = options.settings {
             adjust(&mut settings);

@@ -53,10 +53,12 @@ async fn history_past_the_retention_age_is_pruned_and_nothing_newer() {
 
     let store = app.app().store();
     assert!(store.load_epoch(old).await.unwrap().is_none());
+    assert!(store.inputs_record(old).await.unwrap().is_none(), "published inputs go with their epoch");
     assert!(store.status_events(old).await.unwrap().is_empty());
     assert!(store.miner_states(old).await.unwrap().is_empty());
     for kept in [recent, current] {
         assert!(store.load_epoch(kept).await.unwrap().is_some());
+        assert!(store.inputs_record(kept).await.unwrap().is_some());
         assert_eq!(store.status_events(kept).await.unwrap().len(), 1);
     }
 }
@@ -145,6 +147,7 @@ async fn a_backlog_is_pruned_in_small_steps_while_reports_keep_arriving() {
     let store = app.app().store();
     for epoch in old {
         assert!(store.load_epoch(epoch).await.unwrap().is_none(), "{epoch} pruned");
+        assert!(store.inputs_record(epoch).await.unwrap().is_none(), "{epoch}'s inputs pruned");
     }
     assert_eq!(store.status_events(current).await.unwrap().len(), 201);
     if app.db_url.starts_with("sqlite:") {

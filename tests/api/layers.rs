@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(u8, &[&str])] = &[
     (0, &["api"]),
     (1, &["domain"]),
-    (2, &["storage", "chain", "s3", "universe", "metrics", "shutdown"]),
+    (2, &["storage", "chain", "beacon", "s3", "universe", "metrics", "shutdown"]),
     (3, &["client", "settings"]),
     (4, &["app"]),
     (5, &["tasks"]),

@@ -78,7 +78,8 @@ async fn an_unreachable_target_keeps_the_service_up() {
     assert!(stats.epoch_status.current_epoch.is_none());
     assert_eq!(app.client.health().await.unwrap().status, "ok");
 
-    // Once the operator imports enough zipcodes, the next attempt (after the retry pause) succeeds.
+    // The operator imports enough zipcodes. Published inputs never change, and the next epoch's were published
+    // when this one started, so the import reaches the epoch after it: the first whose inputs were still to come.
     let more: Vec<ZipcodeRecord> = (0..200)
         .map(|n| ZipcodeRecord {
             zipcode: format!("{:05}", 60_000 + n).parse().unwrap(),
@@ -92,7 +93,16 @@ async fn an_unreachable_target_keeps_the_service_up() {
         })
         .collect();
     app.app().store().import_zipcodes(&more, "test", ImportMode::Merge, 0).await.unwrap();
+    let next = app.app().settings().epochs.clock.next(app.current_epoch());
+    let published = app.app().published_inputs(next).await.unwrap().expect("published at this epoch's start");
+    assert_eq!(published.inputs.candidates.len(), 10, "published before the import");
     app.pass_time(31_000).await;
+    let err = app.client.current(&app.keys.miner, app.now()).await.unwrap_err();
+    assert_api_error(err, 404, "No current epoch available");
+    app.pass_time(4 * 3600 * 1000).await;
+    let err = app.client.current(&app.keys.miner, app.now()).await.unwrap_err();
+    assert_api_error(err, 404, "No current epoch available");
+    app.pass_time(4 * 3600 * 1000).await;
     let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     assert!(assignment.metadata.total_expected_listings >= 9_000);
 }

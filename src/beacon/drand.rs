@@ -1,0 +1,84 @@
+//! drand relays over HTTP: `GET {relay}/{chain hash}/public/{round}` answers `{"round", "signature", ...}`.
+//! Relays are asked in order, each within the timeout; an answer that does not verify counts as that relay's
+//! failure (a relay can withhold or lie, and neither reaches a seed).
+
+use std::time::Duration;
+
+use super::{BeaconFailure, PulseFuture, PulseSource};
+use crate::domain::beacon::{BeaconChain, Pulse, Round};
+
+pub struct DrandRelays {
+    chain: BeaconChain,
+    relays: Vec<String>,
+    http: reqwest::Client,
+}
+
+#[derive(serde::Deserialize)]
+struct RelayPulse {
+    round: Round,
+    signature: String,
+}
+
+impl DrandRelays {
+    pub fn new(chain: BeaconChain, relays: Vec<String>, timeout: Duration) -> DrandRelays {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        DrandRelays { chain, relays, http }
+    }
+
+    async fn ask(&self, relay: &str, round: Round) -> Result<Pulse, String> {
+        let url = format!("{relay}/{}/public/{round}", hex::encode(self.chain.hash));
+        let response = self.http.get(&url).send().await.map_err(|e| format!("{relay}: {}", without_url(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("{relay}: HTTP {}", status.as_u16()));
+        }
+        let body: RelayPulse =
+            response.json().await.map_err(|e| format!("{relay}: unreadable answer ({})", without_url(&e)))?;
+        if body.round != round {
+            return Err(format!("{relay}: answered round {} for round {round}", body.round));
+        }
+        Pulse::from_hex(round, &body.signature).map_err(|e| format!("{relay}: {e}"))
+    }
+}
+
+/// reqwest's messages repeat the URL; the relay is named once by the caller.
+fn without_url(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".to_string();
+    }
+    if error.is_connect() {
+        return "cannot connect".to_string();
+    }
+    error.to_string()
+}
+
+impl PulseSource for DrandRelays {
+    fn chain(&self) -> &BeaconChain {
+        &self.chain
+    }
+
+    fn describe(&self) -> String {
+        format!("drand {} ({} relays)", self.chain.name, self.relays.len())
+    }
+
+    fn verified_pulse(&self, round: Round) -> PulseFuture<'_> {
+        Box::pin(async move {
+            let mut reasons = Vec::new();
+            for relay in &self.relays {
+                match self.ask(relay, round).await {
+                    Ok(pulse) => match self.chain.verify(&pulse) {
+                        Ok(randomness) => return Ok((pulse, randomness)),
+                        Err(error) => reasons.push(format!("{relay}: {error}")),
+                    },
+                    Err(reason) => reasons.push(reason),
+                }
+            }
+            Err(BeaconFailure::Unavailable { round, reasons: reasons.join("; ") })
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! Where beacon pulses come from: drand relays over HTTP, or the dev beacon signing locally, behind one trait.
+//! Every source verifies each pulse against its chain's public key before handing out randomness (the
+//! [`Randomness`] type can only be made by verification), so an unverifiable pulse is an error, never a seed.
+//!
+//! Chosen by `ZIPCOORD_BEACON`: `dev`, or `drand[:URL,URL...]` (quicknet, from the relays in order).
+
+mod drand;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::domain::beacon::{BeaconChain, BeaconError, DevBeacon, Pulse, Randomness, Round, QUICKNET};
+
+pub use drand::DrandRelays;
+
+/// drand's public relays for quicknet, tried in this order.
+pub const DEFAULT_DRAND_RELAYS: [&str; 4] =
+    ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"];
+
+/// Which source, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeaconSpec {
+    /// The dev beacon's key signs every round locally: no network, no unpredictability.
+    Dev,
+    /// A drand chain's pulses from relays (`/{chain hash}/public/{round}`), tried in order.
+    Drand { chain: BeaconChain, relays: Vec<String> },
+}
+
+impl BeaconSpec {
+    /// quicknet from drand's public relays.
+    pub fn quicknet() -> BeaconSpec {
+        BeaconSpec::Drand { chain: QUICKNET, relays: DEFAULT_DRAND_RELAYS.iter().map(|r| r.to_string()).collect() }
+    }
+
+    /// Parses `dev`, `drand` or `drand:URL[,URL...]`.
+    pub fn parse(text: &str) -> Result<BeaconSpec, String> {
+        let text = text.trim();
+        if text == "dev" {
+            return Ok(BeaconSpec::Dev);
+        }
+        if text == "drand" {
+            return Ok(BeaconSpec::quicknet());
+        }
+        let Some(list) = text.strip_prefix("drand:") else {
+            return Err(format!(
+                "unknown beacon {:?}: expected dev, drand or drand:URL[,URL...]",
+                text.chars().take(40).collect::<String>()
+            ));
+        };
+        let relays: Vec<String> =
+            list.split(',').map(|r| r.trim().trim_end_matches('/').to_string()).filter(|r| !r.is_empty()).collect();
+        if relays.is_empty() {
+            return Err("drand: names no relay".to_string());
+        }
+        if let Some(bad) = relays.iter().find(|r| !(r.starts_with("http://") || r.starts_with("https://"))) {
+            return Err(format!("drand relay {bad:?} is not an http:// or https:// URL"));
+        }
+        Ok(BeaconSpec::Drand { chain: QUICKNET, relays })
+    }
+}
+
+/// How the server gets each epoch's pulse.
+#[derive(Debug, Clone)]
+pub struct BeaconSettings {
+    pub spec: BeaconSpec,
+    /// How long past an epoch's round the server waits for its pulse before seeding from the secret.
+    pub grace: Duration,
+    /// Per relay request, before the next relay is tried.
+    pub timeout: Duration,
+}
+
+impl BeaconSettings {
+    /// `spec` with the default grace period and relay timeout.
+    pub fn new(spec: BeaconSpec) -> BeaconSettings {
+        BeaconSettings {
+            spec,
+            grace: Duration::from_secs(DEFAULT_GRACE_SECONDS),
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
+        }
+    }
+}
+
+pub const DEFAULT_GRACE_SECONDS: u64 = 60;
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 3;
+
+/// Why no verified pulse could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BeaconFailure {
+    /// Every source was asked; the message says what each answered.
+    #[error("no verified pulse for round {round}: {reasons}")]
+    Unavailable { round: Round, reasons: String },
+    #[error(transparent)]
+    Invalid(#[from] BeaconError),
+}
+
+type PulseFuture<'a> = Pin<Box<dyn Future<Output = Result<(Pulse, Randomness), BeaconFailure>> + Send + 'a>>;
+
+/// A source of verified pulses of one chain.
+pub trait PulseSource: Send + Sync {
+    /// The chain whose pulses this source hands out.
+    fn chain(&self) -> &BeaconChain;
+    /// For logs and health: `dev`, `drand (4 relays)`.
+    fn describe(&self) -> String;
+    /// The pulse of `round`, verified against [`PulseSource::chain`].
+    fn verified_pulse(&self, round: Round) -> PulseFuture<'_>;
+}
+
+/// The source `spec` names.
+pub fn open(settings: &BeaconSettings) -> Box<dyn PulseSource> {
+    match &settings.spec {
+        BeaconSpec::Dev => Box::new(DevSource(DevBeacon::new())),
+        BeaconSpec::Drand { chain, relays } => {
+            Box::new(DrandRelays::new(chain.clone(), relays.clone(), settings.timeout))
+        }
+    }
+}
+
+struct DevSource(DevBeacon);
+
+impl PulseSource for DevSource {
+    fn chain(&self) -> &BeaconChain {
+        self.0.chain()
+    }
+
+    fn describe(&self) -> String {
+        "dev".to_string()
+    }
+
+    fn verified_pulse(&self, round: Round) -> PulseFuture<'_> {
+        Box::pin(async move {
+            let pulse = self.0.pulse(round);
+            let randomness = self.0.chain().verify(&pulse)?;
+            Ok((pulse, randomness))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(BeaconSpec::parse("dev"), Ok(BeaconSpec::Dev));
+        assert_eq!(BeaconSpec::parse("drand"), Ok(BeaconSpec::quicknet()));
+        assert_eq!(
+            BeaconSpec::parse("drand:http://127.0.0.1:9/, https://relay.example"),
+            Ok(BeaconSpec::Drand {
+                chain: QUICKNET,
+                relays: vec!["http://127.0.0.1:9".into(), "https://relay.example".into()]
+            })
+        );
+        assert!(BeaconSpec::parse("drand:").unwrap_err().contains("no relay"));
+        assert!(BeaconSpec::parse("drand:ftp://x").unwrap_err().contains("not an http"));
+        assert!(BeaconSpec::parse("subtensor-ish").unwrap_err().contains("expected dev, drand"));
+    }
+
+    #[tokio::test]
+    async fn the_dev_source_hands_out_verified_pulses() {
+        let source = open(&BeaconSettings::new(BeaconSpec::Dev));
+        let (pulse, randomness) = source.verified_pulse(42).await.unwrap();
+        assert_eq!(pulse.round, 42);
+        assert_eq!(source.chain().verify(&pulse).unwrap(), randomness);
+    }
+}

@@ -1,0 +1,127 @@
+//! Published epoch inputs: written once (the first writer wins, and the database refuses updates), read by the
+//! epoch's creation, the public inputs endpoint and `/stats`. Documents are stored gzip-compressed, which is also
+//! how the endpoint serves them to clients that accept it.
+
+use std::io::{Read, Write};
+
+use sqlx::Row;
+
+use super::{get_u64, StorageError, StorageResult, Store};
+use crate::domain::epoch::EpochId;
+
+/// A published document is at most this large once decompressed (30,000 candidates take about 1.1 MB).
+const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+
+/// What is known about an epoch's published inputs without reading the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputsRecord {
+    pub epoch: EpochId,
+    /// SHA-256 of the canonical document, hex.
+    pub hash: String,
+    pub candidate_count: u64,
+    pub published_at_ms: i64,
+}
+
+/// A published document, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredInputs {
+    pub record: InputsRecord,
+    /// The canonical JSON, gzip-compressed.
+    pub gzip: Vec<u8>,
+}
+
+impl StoredInputs {
+    /// The canonical JSON.
+    pub fn canonical_json(&self) -> StorageResult<Vec<u8>> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(self.gzip.as_slice())
+            .take(MAX_DOCUMENT_BYTES)
+            .read_to_end(&mut out)
+            .map_err(|e| StorageError::Corrupt(format!("inputs of {} do not decompress: {e}", self.record.epoch)))?;
+        Ok(out)
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("writing to memory cannot fail");
+    encoder.finish().expect("writing to memory cannot fail")
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> StorageResult<InputsRecord> {
+    Ok(InputsRecord {
+        epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
+        hash: row.try_get("inputs_hash")?,
+        candidate_count: get_u64(row, "candidate_count")?,
+        published_at_ms: row.try_get("published_at_ms")?,
+    })
+}
+
+impl Store {
+    /// Publishes `record`'s document (`canonical`, the bytes its hash is of) unless inputs of the epoch were
+    /// published already. Returns what is stored and whether this call stored it: the first publication stands.
+    pub async fn publish_inputs(&self, record: &InputsRecord, canonical: &[u8]) -> StorageResult<(InputsRecord, bool)> {
+        let document = gzip(canonical);
+        let inserted = {
+            let _turn = self.write_turn().await;
+            sqlx::query(
+                "INSERT INTO epoch_inputs (epoch_id, start_unix, inputs_hash, candidate_count, document, \
+                 published_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(record.epoch.to_string())
+            .bind(record.epoch.start_unix())
+            .bind(&record.hash)
+            .bind(record.candidate_count as i64)
+            .bind(document)
+            .bind(record.published_at_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+        };
+        if inserted == 1 {
+            return Ok((record.clone(), true));
+        }
+        let stored = self.inputs_record(record.epoch).await?.ok_or_else(|| {
+            StorageError::Corrupt(format!("inputs of {} conflicted on insert but cannot be read", record.epoch))
+        })?;
+        Ok((stored, false))
+    }
+
+    /// The published inputs of `epoch` without their document.
+    pub async fn inputs_record(&self, epoch: EpochId) -> StorageResult<Option<InputsRecord>> {
+        let row = sqlx::query(
+            "SELECT start_unix, inputs_hash, candidate_count, published_at_ms FROM epoch_inputs WHERE epoch_id = $1",
+        )
+        .bind(epoch.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The published inputs of `epoch` with their document.
+    pub async fn load_inputs(&self, epoch: EpochId) -> StorageResult<Option<StoredInputs>> {
+        let row = sqlx::query(
+            "SELECT start_unix, inputs_hash, candidate_count, published_at_ms, document FROM epoch_inputs \
+             WHERE epoch_id = $1",
+        )
+        .bind(epoch.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(StoredInputs { record: record_from_row(&row)?, gzip: row.try_get("document")? }))
+    }
+
+    /// Deletes up to `limit` published inputs of epochs that started before `before_unix`.
+    pub async fn prune_inputs(&self, before_unix: i64, limit: i64) -> StorageResult<u64> {
+        let _turn = self.write_turn().await;
+        let deleted = sqlx::query(
+            "DELETE FROM epoch_inputs WHERE start_unix IN \
+             (SELECT start_unix FROM epoch_inputs WHERE start_unix < $1 ORDER BY start_unix LIMIT $2)",
+        )
+        .bind(before_unix)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
+}
