@@ -249,6 +249,22 @@ pub struct InputsPolicy {
     pub tolerance_percent: u32,
 }
 
+/// `GET /epoch/{epochId}/proof`: a started epoch's selection, nonce and proof, public: with the inputs and the
+/// beacon's pulse anyone can recompute them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochProofResponse {
+    pub success: bool,
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch_id: String,
+    #[schema(example = "9f2c4b7a1e3d5f60")]
+    pub nonce: String,
+    /// The selected zipcodes in the order they were picked.
+    pub zipcodes: Vec<String>,
+    pub total_expected_listings: u64,
+    pub proof: EpochProofBody,
+}
+
 /// What anyone needs to recompute an epoch: its published inputs (by hash) and the beacon pulse that seeded it.
 /// `seed = sha256("zipcoord/selection/v2" || randomness || epochId)`; the nonce is the first 8 bytes of
 /// `sha256("zipcoord/nonce/v1" || randomness || epochId)`, hex (`docs/beacon-epochs.md`).

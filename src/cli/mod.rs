@@ -60,6 +60,15 @@ pub enum Command {
     },
     /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
     Openapi,
+    /// Recompute a started epoch from its published inputs and the beacon's pulse, and compare with what the
+    /// server serves: prints `verified` or the first difference (exit status 0 or 1).
+    VerifyEpoch {
+        /// The epoch id (`2025-10-01T16-00-00`).
+        epoch: String,
+        /// The server (or a validator's relay) to ask.
+        #[arg(long, env = "ZIPCOORD_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
     /// The reference miner.
     #[command(subcommand)]
     Miner(neurons::MinerCommand),
@@ -165,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export(args).await,
         Command::Bucket(command) => bucket::run(command).await,
         Command::Probe { url } => probe(&url).await,
+        Command::VerifyEpoch { epoch, url } => verify_epoch(&epoch, &url).await,
         Command::Openapi => {
             println!("{}", crate::openapi().to_pretty_json()?);
             Ok(())
@@ -303,6 +313,23 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
     output["miners"] = serde_json::Value::Array(miners);
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
+}
+
+async fn verify_epoch(epoch: &str, url: &str) -> anyhow::Result<()> {
+    use crate::client::epoch_check::{self, CheckError};
+    let epoch: EpochId = epoch.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = crate::client::ZipcoordClient::new(url.trim_end_matches('/'));
+    match epoch_check::verify_epoch(&client, epoch).await {
+        Ok(verified) => {
+            println!("{}", epoch_check::describe(epoch, &verified));
+            Ok(())
+        }
+        Err(CheckError::Fetch(error)) => Err(anyhow::anyhow!("cannot fetch epoch {epoch} from {url}: {error}")),
+        Err(difference) => {
+            println!("not verified: epoch {epoch}: {difference}");
+            anyhow::bail!("epoch {epoch} did not verify")
+        }
+    }
 }
 
 async fn probe(url: &str) -> anyhow::Result<()> {

@@ -3,12 +3,13 @@
 //! neurons built on it.
 //!
 //! - [`wallet`]: hotkeys from btcli wallet files or secret URIs; [`bucket`]: uploads, listings and downloads
-//!   through the grants the server hands out.
+//!   through the grants the server hands out; [`epoch_check`]: recomputing a published epoch.
 //! - [`miner`] with its [`scraper`]s; [`validator`] with its [`verifier`]s; [`synthetic`]: the synthetic housing
 //!   market local networks and tests scrape and verify against.
 
 pub mod bucket;
 mod command;
+pub mod epoch_check;
 pub mod miner;
 pub mod scraper;
 pub mod synthetic;
@@ -22,8 +23,9 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AssignmentResponse, ErrorBody, FolderAccessResponse, HealthResponse, LegacyS3Request, MinerAccessResponse,
-    SignedQuery, StatsResponse, StatusRequest, StatusResponse, ValidatorUploadRequest, ValidatorUploadResponse,
+    AssignmentResponse, EpochProofResponse, ErrorBody, FolderAccessResponse, HealthResponse, LegacyS3Request,
+    MinerAccessResponse, SignedQuery, StatsResponse, StatusRequest, StatusResponse, ValidatorUploadRequest,
+    ValidatorUploadResponse,
 };
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epistula::{self, EpistulaHeaders, RequestUuid};
@@ -43,6 +45,9 @@ pub enum ClientError {
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;
+
+/// The largest inputs document accepted once decompressed.
+const MAX_INPUTS_BYTES: u64 = 64 << 20;
 
 /// The server's `Retry-After` in seconds, when it gave one.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -266,6 +271,33 @@ impl ZipcoordClient {
 
     pub async fn health(&self) -> ClientResult<HealthResponse> {
         self.get("/healthcheck", None, None).await
+    }
+
+    /// A started epoch's selection and proof (public).
+    pub async fn epoch_proof(&self, epoch: EpochId) -> ClientResult<EpochProofResponse> {
+        self.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/proof"), None, None).await
+    }
+
+    /// An epoch's published inputs, byte for byte as published (public; fetched gzip-encoded).
+    pub async fn epoch_inputs(&self, epoch: EpochId) -> ClientResult<Vec<u8>> {
+        use std::io::Read;
+        let url = format!("{}/api/v1/zipcode-assignments/epoch/{epoch}/inputs", self.base_url);
+        let response = self.send(self.http.get(url).header("Accept-Encoding", "gzip"), None).await?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Self::decode(response).await;
+        }
+        let gzipped = response.headers().get("content-encoding").is_some_and(|v| v.as_bytes() == b"gzip");
+        let body = response.bytes().await?;
+        if !gzipped {
+            return Ok(body.to_vec());
+        }
+        let mut document = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .take(MAX_INPUTS_BYTES)
+            .read_to_end(&mut document)
+            .map_err(|e| ClientError::Unexpected { status: status.as_u16(), text: format!("bad gzip: {e}") })?;
+        Ok(document)
     }
 
     /// A signed GET to `endpoint`: Epistula headers, or the legacy signed query.

@@ -19,6 +19,7 @@ pub mod listing;
 pub mod metagraph;
 pub mod nonce;
 pub mod proof;
+pub mod recompute;
 pub mod scoring;
 pub mod selection;
 pub mod selection_v2;

@@ -101,7 +101,7 @@ fn assignment_response(a: &EpochAssignment, status: Option<String>) -> Assignmen
     }
 }
 
-fn proof_body(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
+pub(super) fn proof_body(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
     let (signature, randomness, reason) = match &proof.source {
         SeedSource::Beacon { pulse, randomness } => (Some(pulse.signature_hex()), Some(randomness.to_hex()), None),
         SeedSource::Fallback { reason } => (None, None, Some(reason.clone())),
@@ -116,7 +116,7 @@ fn proof_body(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
         reason,
         inputs_hash: proof.inputs_hash.clone(),
         inputs_published_at: iso8601_millis(proof.inputs_published_at_ms),
-        inputs_url: super::epoch_inputs::inputs_path(epoch),
+        inputs_url: super::verification::inputs_path(epoch),
         algorithm_version: proof.algorithm_version.clone(),
     }
 }

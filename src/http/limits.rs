@@ -155,7 +155,7 @@ impl RateLimits {
 
 fn is_public(path: &str) -> bool {
     matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health" | "/livez" | "/readyz" | "/metrics")
-        || super::epoch_inputs::is_inputs_path(path)
+        || super::verification::is_verification_path(path)
 }
 
 /// The per-IP check, ahead of routing and of any signature work.

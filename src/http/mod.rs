@@ -4,7 +4,6 @@
 
 mod assignments;
 mod connections;
-mod epoch_inputs;
 mod error;
 mod extract;
 mod health;
@@ -14,6 +13,7 @@ pub mod openapi;
 mod s3_access;
 mod serve;
 mod signed;
+mod verification;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -74,12 +74,20 @@ impl Store {
              FROM access_grants g \
              JOIN grant_hotkeys h ON h.id = g.hotkey_id \
              JOIN grant_prefixes p ON p.id = g.prefix_id";
+        // The hotkey's id first: a hotkey never granted anything answers at once, where one statement let
+        // PostgreSQL's generic plan walk every record by time looking for it.
         let query = match hotkey {
-            Some(hotkey) => sqlx::query(AssertSqlSafe(format!(
-                "{COLUMNS} WHERE g.hotkey_id = (SELECT id FROM grant_hotkeys WHERE hotkey = $1) \
-                 ORDER BY g.granted_at_ms DESC, g.id DESC LIMIT $2"
-            )))
-            .bind(hotkey.to_string()),
+            Some(hotkey) => {
+                let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM grant_hotkeys WHERE hotkey = $1")
+                    .bind(hotkey.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some((id,)) = id else { return Ok(Vec::new()) };
+                sqlx::query(AssertSqlSafe(format!(
+                    "{COLUMNS} WHERE g.hotkey_id = $1 ORDER BY g.granted_at_ms DESC, g.id DESC LIMIT $2"
+                )))
+                .bind(id)
+            }
             None => sqlx::query(AssertSqlSafe(format!("{COLUMNS} ORDER BY g.granted_at_ms DESC, g.id DESC LIMIT $1"))),
         };
         let rows = query.bind(limit).fetch_all(&self.pool).await?;

@@ -111,17 +111,8 @@ impl Store {
         Ok(Some(StoredInputs { record: record_from_row(&row)?, gzip: row.try_get("document")? }))
     }
 
-    /// Deletes up to `limit` published inputs of epochs that started before `before_unix`.
+    /// Deletes about `limit` published inputs of epochs that started before `before_unix`.
     pub async fn prune_inputs(&self, before_unix: i64, limit: i64) -> StorageResult<u64> {
-        let _turn = self.write_turn().await;
-        let deleted = sqlx::query(
-            "DELETE FROM epoch_inputs WHERE start_unix IN \
-             (SELECT start_unix FROM epoch_inputs WHERE start_unix < $1 ORDER BY start_unix LIMIT $2)",
-        )
-        .bind(before_unix)
-        .bind(limit)
-        .execute(&self.pool)
-        .await?;
-        Ok(deleted.rows_affected())
+        self.delete_oldest("epoch_inputs", "start_unix", before_unix, limit).await
     }
 }

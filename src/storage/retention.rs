@@ -4,6 +4,8 @@
 
 use std::ops::AddAssign;
 
+use sqlx::AssertSqlSafe;
+
 use super::{StorageResult, Store};
 use crate::domain::epoch::EpochId;
 
@@ -58,53 +60,45 @@ impl Store {
         Ok(PruneCounts { epochs, assigned_zipcodes, status_events, status_signatures, grants: 0 })
     }
 
-    /// Removes up to `limit` of the oldest S3 grant records given before `cutoff_ms`; returns how many.
+    /// Removes about `limit` of the oldest S3 grant records given before `cutoff_ms`; returns how many.
     pub async fn prune_grants(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
-        let _turn = self.write_turn().await;
-        let deleted = sqlx::query(
-            "DELETE FROM access_grants WHERE id IN \
-             (SELECT id FROM access_grants WHERE granted_at_ms < $1 ORDER BY granted_at_ms LIMIT $2)",
-        )
-        .bind(cutoff_ms)
-        .bind(limit)
-        .execute(&self.pool)
-        .await?;
-        Ok(deleted.rows_affected())
+        self.delete_oldest("access_grants", "granted_at_ms", cutoff_ms, limit).await
     }
 
-    /// Removes up to `limit` of the oldest status report signatures received before `before_ms`; returns how
+    /// Removes about `limit` of the oldest status report signatures received before `before_ms`; returns how
     /// many.
     pub async fn prune_status_signatures(&self, before_ms: i64, limit: i64) -> StorageResult<u64> {
+        self.delete_oldest("status_signatures", "received_at_ms", before_ms, limit).await
+    }
+
+    /// Removes about `limit` each of the hotkeys and prefixes last granted before `cutoff_ms`, which no grant
+    /// record refers to once those before `cutoff_ms` are pruned; returns how many.
+    pub async fn prune_grant_names(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
+        let prefixes = self.delete_oldest("grant_prefixes", "last_granted_at_ms", cutoff_ms, limit).await?;
+        Ok(prefixes + self.delete_oldest("grant_hotkeys", "last_granted_at_ms", cutoff_ms, limit).await?)
+    }
+
+    /// Deletes the oldest rows of `table` whose `time` (an indexed column) is before `before`: up to `limit`, and
+    /// any that share the last one's time. The bound is one value found through the index first, so both
+    /// databases delete along the index range; `id IN (SELECT … LIMIT n)` let PostgreSQL's generic plan hash
+    /// the whole table.
+    pub(super) async fn delete_oldest(
+        &self,
+        table: &'static str,
+        time: &'static str,
+        before: i64,
+        limit: i64,
+    ) -> StorageResult<u64> {
         let _turn = self.write_turn().await;
-        let deleted = sqlx::query(
-            "DELETE FROM status_signatures WHERE (hotkey, signature) IN \
-             (SELECT hotkey, signature FROM status_signatures WHERE received_at_ms < $1 \
-              ORDER BY received_at_ms LIMIT $2)",
-        )
-        .bind(before_ms)
+        let deleted = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE {time} < $1 AND {time} <= \
+             (SELECT MAX({time}) FROM (SELECT {time} FROM {table} WHERE {time} < $1 ORDER BY {time} LIMIT $2) oldest)"
+        )))
+        .bind(before)
         .bind(limit)
         .execute(&self.pool)
         .await?;
         Ok(deleted.rows_affected())
-    }
-
-    /// Removes up to `limit` of the hotkeys and prefixes last granted before `cutoff_ms`, which no grant record
-    /// refers to once those before `cutoff_ms` are pruned; returns how many.
-    pub async fn prune_grant_names(&self, cutoff_ms: i64, limit: i64) -> StorageResult<u64> {
-        let _turn = self.write_turn().await;
-        let mut deleted = 0;
-        for table in ["grant_prefixes", "grant_hotkeys"] {
-            deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE id IN \
-                 (SELECT id FROM {table} WHERE last_granted_at_ms < $1 ORDER BY last_granted_at_ms LIMIT $2)"
-            )))
-            .bind(cutoff_ms)
-            .bind(limit)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        }
-        Ok(deleted)
     }
 
     /// Returns up to `pages` free pages of a SQLite file to the file system (a no-op elsewhere, and on files
@@ -114,7 +108,7 @@ impl Store {
             return Ok(0);
         }
         let _turn = self.write_turn().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA incremental_vacuum({pages})"))).execute(&self.pool).await?;
+        sqlx::query(AssertSqlSafe(format!("PRAGMA incremental_vacuum({pages})"))).execute(&self.pool).await?;
         let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&self.pool).await?;
         Ok(free)
     }

@@ -1,5 +1,5 @@
 //! The binary: `serve` refusing to start without a metagraph, `serve --dev` printing working signed examples
-//! and stopping cleanly on SIGTERM, transactional `zipcodes import`, and `epoch show`.
+//! and stopping cleanly on SIGTERM, transactional `zipcodes import`, `epoch show`, and `verify-epoch`.
 
 use crate::helpers::TestApp;
 use crate::process::{raw_http, run, zipcoord, DevServer};
@@ -165,6 +165,30 @@ async fn epoch_show_prints_the_assignment_and_miner_states() {
     let (ok, _, stderr) = run(&["epoch", "show", "2020-01-01T00-00-00", "--database-url", &app.db_url]);
     assert!(!ok && stderr.contains("has not been created"), "{stderr}");
     let (ok, _, stderr) = run(&["epoch", "show", "not-an-epoch", "--database-url", &app.db_url]);
+    assert!(!ok && stderr.contains("invalid epoch id"), "{stderr}");
+}
+
+#[tokio::test]
+async fn verify_epoch_says_verified_or_why_not() {
+    let app = TestApp::spawn().await;
+    let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    let verify =
+        |epoch: String, url: String| tokio::task::spawn_blocking(move || run(&["verify-epoch", &epoch, "--url", &url]));
+    let (ok, stdout, stderr) = verify(assignment.epoch_id.clone(), app.base_url.clone()).await.unwrap();
+    assert!(ok, "{stderr}");
+    let expected = format!(
+        "verified: epoch {}: {} zipcodes, {} expected listings, from round",
+        assignment.epoch_id,
+        assignment.zipcodes.len(),
+        assignment.metadata.total_expected_listings
+    );
+    assert!(stdout.starts_with(&expected), "{stdout}");
+    assert!(stdout.contains("of zipcoord-dev and inputs published"), "{stdout}");
+
+    let future = app.app().settings().epochs.clock.next(app.current_epoch()).to_string();
+    let (ok, _, stderr) = verify(future.clone(), app.base_url.clone()).await.unwrap();
+    assert!(!ok && stderr.contains(&format!("cannot fetch epoch {future}")) && stderr.contains("404"), "{stderr}");
+    let (ok, _, stderr) = verify("tomorrow".into(), app.base_url.clone()).await.unwrap();
     assert!(!ok && stderr.contains("invalid epoch id"), "{stderr}");
 }
 

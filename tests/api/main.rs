@@ -2,6 +2,7 @@
 
 mod assignments;
 mod auth;
+mod beacon;
 mod cli;
 mod client;
 mod epistula;

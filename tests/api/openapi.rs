@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/zipcode-assignments/current"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/inputs"),
+    ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/proof"),
     ("post", "/api/v1/zipcode-assignments/status"),
     ("post", "/get-folder-access"),
     ("post", "/get-miner-specific-access"),

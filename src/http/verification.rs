@@ -1,16 +1,18 @@
-//! `GET /api/v1/zipcode-assignments/epoch/{epochId}/inputs`: an epoch's published inputs, public, byte for byte
-//! as published (their hash is the proof's `inputsHash`), gzip-encoded for clients that accept it, and cacheable
-//! forever: they never change.
+//! What lets anyone verify an epoch, public: `GET …/epoch/{epochId}/inputs`, its published inputs byte for byte
+//! as published (their hash is the proof's `inputsHash`), gzip-encoded for clients that accept it and cacheable
+//! forever (they never change); and `GET …/epoch/{epochId}/proof`, a started epoch's selection, nonce and
+//! proof.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{EpochInputsDocument, ErrorBody};
+use crate::api::{EpochInputsDocument, EpochProofResponse, ErrorBody};
 use crate::app::App;
 use crate::domain::epoch::EpochId;
 
@@ -19,21 +21,62 @@ use super::extract::parse_value;
 
 pub const INPUTS_PATH_PREFIX: &str = "/api/v1/zipcode-assignments/epoch/";
 const INPUTS_PATH_SUFFIX: &str = "/inputs";
+const PROOF_PATH_SUFFIX: &str = "/proof";
 
 /// Where the inputs of `epoch` are served.
 pub fn inputs_path(epoch: EpochId) -> String {
     format!("{INPUTS_PATH_PREFIX}{epoch}{INPUTS_PATH_SUFFIX}")
 }
 
-/// Whether `path` is an inputs document's (public, rate-limited per address).
-pub fn is_inputs_path(path: &str) -> bool {
-    path.strip_prefix(INPUTS_PATH_PREFIX)
-        .and_then(|rest| rest.strip_suffix(INPUTS_PATH_SUFFIX))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+/// Whether `path` is an epoch's inputs or proof (public, rate-limited per address).
+pub fn is_verification_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix(INPUTS_PATH_PREFIX) else { return false };
+    [INPUTS_PATH_SUFFIX, PROOF_PATH_SUFFIX]
+        .iter()
+        .filter_map(|suffix| rest.strip_suffix(suffix))
+        .any(|id| !id.is_empty() && !id.contains('/'))
 }
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(inputs))
+    OpenApiRouter::new().routes(routes!(inputs)).routes(routes!(proof))
+}
+
+/// A started epoch's selection, nonce and proof: everything `zipcoord verify-epoch` checks against the
+/// published inputs and the beacon's pulse.
+///
+/// Public: once an epoch has started, its round's randomness is public and anyone can recompute its
+/// assignment from the inputs. Future epochs are 404, like everywhere.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/epoch/{epochId}/proof",
+    tag = "assignments",
+    params(
+        ("epochId" = String, Path, description = "Epoch id, its start in UTC", pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$", example = "2025-10-01T16-00-00"),
+    ),
+    responses(
+        (status = 200, description = "The epoch's selection and proof", body = EpochProofResponse),
+        (status = 400, description = "Malformed epoch id", body = ErrorBody),
+        (status = 404, description = "Unknown or future epoch, or one made before epochs were beacon-seeded", body = ErrorBody),
+        (status = 503, description = "The epoch's beacon pulse is awaited; see Retry-After", body = ErrorBody),
+    ),
+)]
+async fn proof(
+    State(app): State<Arc<App>>,
+    Path(epoch_id): Path<String>,
+) -> Result<Json<EpochProofResponse>, ApiError> {
+    let epoch: EpochId = parse_value(&epoch_id)?;
+    let assignment = app.started_epoch(epoch).await?;
+    let proof = assignment.proof.as_ref().ok_or_else(|| {
+        ApiError::not_found(format!("Epoch {epoch} has no proof: it was made before epochs were beacon-seeded"))
+    })?;
+    Ok(Json(EpochProofResponse {
+        success: true,
+        epoch_id: epoch.to_string(),
+        nonce: assignment.nonce.clone(),
+        zipcodes: assignment.zipcodes.iter().map(|z| z.zipcode.to_string()).collect(),
+        total_expected_listings: assignment.total_expected(),
+        proof: super::assignments::proof_body(epoch, proof),
+    }))
 }
 
 /// An epoch's published inputs: everything its selection reads, fixed before its beacon round exists.
@@ -106,10 +149,11 @@ mod tests {
     #[test]
     fn recognises_inputs_paths_and_gzip_acceptance() {
         let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
-        assert!(is_inputs_path(&inputs_path(epoch)));
-        assert!(!is_inputs_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00"));
-        assert!(!is_inputs_path("/api/v1/zipcode-assignments/epoch//inputs"));
-        assert!(!is_inputs_path("/api/v1/zipcode-assignments/epoch/a/b/inputs"));
+        assert!(is_verification_path(&inputs_path(epoch)));
+        assert!(is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00/proof"));
+        assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00"));
+        assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch//inputs"));
+        assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch/a/b/inputs"));
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());

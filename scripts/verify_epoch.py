@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Recompute a zipcoord epoch from its published inputs and the beacon's pulse, independently of the Rust code.
+
+Standard library only. Checks, in order (the first difference is printed and the exit status is 1):
+  1. the proof is of kind "beacon" (a "fallback" epoch was seeded from the server secret: not verifiable);
+  2. sha256(inputs document) == proof.inputsHash, and the document is in canonical form;
+  3. the inputs name the epoch, the algorithm, the beacon chain and the round of the proof, and the round is the
+     first at or after the epoch's start;
+  4. randomness == sha256(signature) (the BLS signature itself is checked only by `zipcoord verify-epoch`: it
+     needs a pairing library, so this script refuses to run without --skip-pulse-verification);
+  5. seed = sha256("zipcoord/selection/v2" || randomness || epochId) and the nonce = the first 8 bytes of
+     sha256("zipcoord/nonce/v1" || randomness || epochId), hex;
+  6. selection "zipcoord-integer-window-v2" over the inputs gives the served zipcodes, in order.
+
+Usage:
+  verify_epoch.py --skip-pulse-verification --url http://127.0.0.1:8080 EPOCH_ID [EPOCH_ID ...]
+  verify_epoch.py --skip-pulse-verification --proof proof.json --inputs inputs.json
+  verify_epoch.py --skip-pulse-verification --dir DIR   (every DIR/*.proof.json with its DIR/*.inputs.json)
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import pathlib
+import sys
+import urllib.request
+
+ALGORITHM = "zipcoord-integer-window-v2"
+INPUTS_FORMAT = "zipcoord-epoch-inputs-v1"
+# drand quicknet; the dev beacon uses the same genesis and period.
+QUICKNET_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
+GENESIS_UNIX = 1692803367
+PERIOD_SECONDS = 3
+TIER_PERMILLE = {"PREMIUM": 2000, "MAJOR": 1500, "STANDARD": 1000, "RURAL": 750}
+MAX_WEIGHT_MILLIS = 1_000_000
+MAX_EXACT_SEARCH_SUM = 2_000_000
+U64 = 1 << 64
+
+
+class Differs(Exception):
+    pass
+
+
+def epoch_start_unix(epoch_id):
+    import datetime
+
+    moment = datetime.datetime.strptime(epoch_id, "%Y-%m-%dT%H-%M-%S").replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
+
+
+def round_at(unix):
+    since = unix - GENESIS_UNIX
+    if since <= 0:
+        return 1
+    return since // PERIOD_SECONDS + (1 if since % PERIOD_SECONDS else 0) + 1
+
+
+class DrawStream:
+    """Block i is sha256(seed || i as u64 big-endian), read as four big-endian u64s."""
+
+    def __init__(self, seed):
+        self.seed, self.counter, self.words = seed, 0, []
+
+    def next_u64(self):
+        if not self.words:
+            block = hashlib.sha256(self.seed + self.counter.to_bytes(8, "big")).digest()
+            self.counter += 1
+            self.words = [int.from_bytes(block[i : i + 8], "big") for i in (24, 16, 8, 0)]
+        return self.words.pop()
+
+    def below(self, bound):
+        accepted = U64 - U64 % bound
+        while True:
+            x = self.next_u64()
+            if x < accepted:
+                return x % bound
+
+
+class WeightedPool:
+    """Draws without replacement: r below the remaining total, then the first item whose running sum exceeds r."""
+
+    def __init__(self, weights):
+        self.n = len(weights)
+        self.weights = list(weights)
+        self.tree = [0] * (self.n + 1)
+        for i, w in enumerate(weights):
+            j = i + 1
+            while j <= self.n:
+                self.tree[j] += w
+                j += j & -j
+        self.total = sum(weights)
+
+    def draw(self, stream):
+        if self.total == 0:
+            return None
+        r = stream.below(self.total)
+        position, step = 0, 1 << (self.n.bit_length() - 1) if self.n else 0
+        while step:
+            nxt = position + step
+            if nxt <= self.n and self.tree[nxt] <= r:
+                position = nxt
+                r -= self.tree[nxt]
+            step //= 2
+        weight = self.weights[position]
+        self.weights[position] = 0
+        self.total -= weight
+        j = position + 1
+        while j <= self.n:
+            self.tree[j] -= weight
+            j += j & -j
+        return position
+
+
+def window(policy):
+    target, tolerance = policy["targetListings"], min(policy["tolerancePercent"], 100)
+    return -(-(target * (100 - tolerance)) // 100), target * (100 + tolerance) // 100
+
+
+def exact_subset(expected, order, lower, upper, max_count):
+    if upper > MAX_EXACT_SEARCH_SUM:
+        return None
+    unreached = -1
+    parent = [unreached] * (upper + 1)
+    parent[0] = -2
+    used = {}
+    for pos, i in enumerate(order):
+        e = expected[i]
+        if used.get(e, 0) >= upper // e:
+            continue
+        used[e] = used.get(e, 0) + 1
+        for s in range(upper, e - 1, -1):
+            if parent[s] == unreached and parent[s - e] != unreached:
+                parent[s] = pos
+                if s >= lower:
+                    picks = []
+                    while s > 0:
+                        item = order[parent[s]]
+                        picks.append(item)
+                        s -= expected[item]
+                    picks.reverse()
+                    return picks if len(picks) <= max_count else None
+    return None
+
+
+def select(candidates, policy, start_unix, seed):
+    """Selection version 2; returns the picked candidates' indices in pick order, or None."""
+    lower, upper = window(policy)
+    expected = [c[1] for c in candidates]
+    eligible = [
+        i
+        for i, (_, listings, _, weight, _) in enumerate(candidates)
+        if weight > 0 and policy["minListings"] <= listings <= policy["maxListings"] and 0 < listings <= upper
+    ]
+    if not eligible or sum(expected[i] for i in eligible) < lower:
+        return None
+    cooldown = policy["cooldownSeconds"]
+    target = min(max(policy["targetListings"], lower), upper)
+    max_count = max(policy["maxCount"] if policy["maxCount"] is not None else 1 << 62, 1)
+
+    def recovery(last):
+        if last is None or cooldown <= 0:
+            return 1000
+        elapsed = max(start_unix - last, 0)
+        return min(max(elapsed * 1000 // (2 * cooldown), 50), 1000)
+
+    for stage, stage_cooldown in enumerate((cooldown, cooldown // 2, 0)):
+        if stage > 0 and cooldown == 0:
+            break
+        pool = [
+            i
+            for i in eligible
+            if candidates[i][4] is None or stage_cooldown <= 0 or start_unix - candidates[i][4] >= stage_cooldown
+        ]
+        if sum(expected[i] for i in pool) < lower:
+            continue
+        weights = [
+            TIER_PERMILLE[candidates[i][2]] * min(candidates[i][3], MAX_WEIGHT_MILLIS) * recovery(candidates[i][4])
+            for i in pool
+        ]
+        draws, stream = WeightedPool(weights), DrawStream(seed)
+        order, picks, total = [], [], 0
+        while True:
+            drawn = draws.draw(stream)
+            if drawn is None:
+                break
+            i = pool[drawn]
+            order.append(i)
+            if total + expected[i] <= upper:
+                picks.append(i)
+                total += expected[i]
+            if total >= target or len(picks) >= max_count:
+                break
+        if lower <= total <= upper:
+            return picks
+        while True:
+            drawn = draws.draw(stream)
+            if drawn is None:
+                break
+            order.append(pool[drawn])
+        found = exact_subset(expected, order, lower, upper, max_count)
+        if found is not None:
+            return found
+    return None
+
+
+def verify(answer, document, skip_pulse_verification):
+    """Returns a one-line description of a verified epoch; raises Differs with the first difference."""
+    proof, epoch_id = answer["proof"], answer["epochId"]
+    if proof["kind"] != "beacon":
+        raise Differs(f"not verifiable: the epoch was seeded from the server secret ({proof.get('reason')})")
+    if proof["algorithmVersion"] != ALGORITHM:
+        raise Differs(f"unknown algorithm {proof['algorithmVersion']!r}")
+    digest = hashlib.sha256(document).hexdigest()
+    if digest != proof["inputsHash"]:
+        raise Differs(f"the inputs hash to {digest}, the proof names {proof['inputsHash']}")
+    inputs = json.loads(document)
+    if json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode() != document:
+        raise Differs("the inputs are not in canonical form")
+    if inputs["format"] != INPUTS_FORMAT:
+        raise Differs(f"unknown inputs format {inputs['format']!r}")
+    start = epoch_start_unix(epoch_id)
+    for field, want in (
+        ("epochId", epoch_id),
+        ("epochStartUnix", start),
+        ("algorithmVersion", proof["algorithmVersion"]),
+        ("beaconChainHash", proof["chainHash"]),
+        ("beaconRound", proof["round"]),
+    ):
+        if inputs[field] != want:
+            raise Differs(f"the inputs' {field} is {inputs[field]!r}, expected {want!r}")
+    if proof["round"] != round_at(start):
+        raise Differs(f"round {proof['round']} is not the first at or after the epoch's start ({round_at(start)})")
+    if not skip_pulse_verification:
+        raise Differs("the pulse's BLS signature needs a pairing library: use zipcoord verify-epoch")
+    signature = bytes.fromhex(proof["signature"])
+    randomness = hashlib.sha256(signature).digest()
+    if proof.get("randomness") not in (None, randomness.hex()):
+        raise Differs("the proof's randomness is not sha256 of its signature")
+    label = epoch_id.encode()
+    nonce = hashlib.sha256(b"zipcoord/nonce/v1" + randomness + label).digest()[:8].hex()
+    if nonce != answer["nonce"]:
+        raise Differs(f"the nonce recomputes to {nonce}, the server says {answer['nonce']}")
+    seed = hashlib.sha256(b"zipcoord/selection/v2" + randomness + label).digest()
+    candidates = inputs["candidates"]
+    picks = select(candidates, inputs["policy"], start, seed)
+    if picks is None:
+        raise Differs("the selection recomputes to no set")
+    recomputed, served = [candidates[i][0] for i in picks], answer["zipcodes"]
+    if recomputed != served:
+        padded = zip(recomputed + [None] * len(served), served + [None] * len(recomputed))
+        at, (mine, theirs) = next((i, pair) for i, pair in enumerate(padded) if pair[0] != pair[1])
+        raise Differs(f"zipcode {at + 1} of the selection recomputes to {mine}, the server says {theirs}")
+    chain = "quicknet" if proof["chainHash"] == QUICKNET_HASH else f"chain {proof['chainHash'][:12]}…"
+    listings = sum(candidates[i][1] for i in picks)
+    return f"verified: epoch {epoch_id}: {len(picks)} zipcodes, {listings} expected listings, round {proof['round']} of {chain}"
+
+
+def fetch(url):
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+        return gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("epochs", nargs="*", help="epoch ids (with --url)")
+    parser.add_argument("--url", help="the server or a validator's relay")
+    parser.add_argument("--proof", help="a saved /epoch/{id}/proof answer")
+    parser.add_argument("--inputs", help="a saved /epoch/{id}/inputs document")
+    parser.add_argument("--dir", help="a directory of NAME.proof.json and NAME.inputs.json pairs")
+    parser.add_argument("--skip-pulse-verification", action="store_true", help="trust the pulse's BLS signature")
+    args = parser.parse_args()
+    cases = []
+    if args.url:
+        base = args.url.rstrip("/") + "/api/v1/zipcode-assignments/epoch/"
+        for epoch in args.epochs:
+            cases.append((epoch, lambda e=epoch: (json.loads(fetch(f"{base}{e}/proof")), fetch(f"{base}{e}/inputs"))))
+    elif args.proof and args.inputs:
+        proof, inputs = pathlib.Path(args.proof), pathlib.Path(args.inputs)
+        cases = [(args.proof, lambda: (json.loads(proof.read_bytes()), inputs.read_bytes()))]
+    elif args.dir:
+        for proof in sorted(pathlib.Path(args.dir).glob("*.proof.json")):
+            inputs = proof.with_name(proof.name.replace(".proof.json", ".inputs.json"))
+            cases.append((proof.name, lambda p=proof, i=inputs: (json.loads(p.read_bytes()), i.read_bytes())))
+    if not cases:
+        parser.error("name epochs with --url, or give --proof and --inputs, or --dir")
+    failed = 0
+    for name, load in cases:
+        try:
+            answer, document = load()
+            print(verify(answer, document, args.skip_pulse_verification))
+        except Differs as difference:
+            failed += 1
+            print(f"not verified: {name}: {difference}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+//! `zipcoord verify-epoch`: fetches a started epoch's proof and its published inputs from a server (or a
+//! validator's relay), and recomputes the epoch from them and the beacon's pulse, trusting nothing the server
+//! says that it can check.
+
+use super::{ClientError, ZipcoordClient};
+use crate::api::{parse_iso8601, EpochProofResponse};
+use crate::domain::epoch::EpochId;
+use crate::domain::recompute::{recompute, Discrepancy, EpochClaim, Verified};
+use crate::domain::zipcode::Zipcode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot fetch the epoch: {0}")]
+    Fetch(#[from] ClientError),
+    #[error("the server's proof is malformed: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Discrepancy(#[from] Discrepancy),
+}
+
+/// What the server claims, parsed; a field that does not parse is itself a failed check.
+pub fn claim_of(answer: &EpochProofResponse) -> Result<EpochClaim, CheckError> {
+    let malformed = |what: &str| CheckError::Malformed(what.to_string());
+    let proof = &answer.proof;
+    Ok(EpochClaim {
+        epoch: answer.epoch_id.parse().map_err(|_| malformed("epochId"))?,
+        nonce: answer.nonce.clone(),
+        zipcodes: answer
+            .zipcodes
+            .iter()
+            .map(|z| z.parse::<Zipcode>().map_err(|_| malformed("zipcodes")))
+            .collect::<Result<_, _>>()?,
+        kind: proof.kind.clone(),
+        reason: proof.reason.clone(),
+        chain_hash: proof.chain_hash.clone(),
+        round: proof.round,
+        signature: proof.signature.clone(),
+        randomness: proof.randomness.clone(),
+        inputs_hash: proof.inputs_hash.clone(),
+        inputs_published_at_ms: parse_iso8601(&proof.inputs_published_at)
+            .ok_or_else(|| malformed("proof.inputsPublishedAt"))?,
+        algorithm_version: proof.algorithm_version.clone(),
+    })
+}
+
+/// Recomputes `epoch` as served by `client`'s server.
+pub async fn verify_epoch(client: &ZipcoordClient, epoch: EpochId) -> Result<Verified, CheckError> {
+    let answer = client.epoch_proof(epoch).await?;
+    let claim = claim_of(&answer)?;
+    if claim.epoch != epoch {
+        return Err(CheckError::Malformed(format!("asked for epoch {epoch}, the server answered {}", claim.epoch)));
+    }
+    let inputs = client.epoch_inputs(epoch).await?;
+    Ok(recompute(&claim, &inputs)?)
+}
+
+/// The line `verify-epoch` prints for a verified epoch.
+pub fn describe(epoch: EpochId, verified: &Verified) -> String {
+    let published = if verified.published_ahead_seconds > 0 {
+        format!("published {} s before the round", verified.published_ahead_seconds)
+    } else {
+        format!(
+            "published {} s AFTER the round: the operator could have chosen them knowing its randomness",
+            -verified.published_ahead_seconds
+        )
+    };
+    format!(
+        "verified: epoch {epoch}: {} zipcodes, {} expected listings, from round {} of {} and inputs {published}",
+        verified.zipcodes, verified.expected_listings, verified.round, verified.chain_name
+    )
+}
