@@ -251,9 +251,21 @@ def verify(answer, document, skip_pulse_verification):
         padded = zip(recomputed + [None] * len(served), served + [None] * len(recomputed))
         at, (mine, theirs) = next((i, pair) for i, pair in enumerate(padded) if pair[0] != pair[1])
         raise Differs(f"zipcode {at + 1} of the selection recomputes to {mine}, the server says {theirs}")
-    chain = "quicknet" if proof["chainHash"] == QUICKNET_HASH else f"chain {proof['chainHash'][:12]}…"
+    chain = "quicknet" if proof["chainHash"] == QUICKNET_HASH else f"chain {proof['chainHash'][:12]}"
     listings = sum(candidates[i][1] for i in picks)
-    return f"verified: epoch {epoch_id}: {len(picks)} zipcodes, {listings} expected listings, round {proof['round']} of {chain}"
+    ahead = GENESIS_UNIX + (proof["round"] - 1) * PERIOD_SECONDS - iso_unix(proof["inputsPublishedAt"])
+    when = f"published {ahead} s before the round" if ahead > 0 else f"published {-ahead} s AFTER the round"
+    return (
+        f"verified: epoch {epoch_id}: {len(picks)} zipcodes, {listings} expected listings, "
+        f"from round {proof['round']} of {chain} and inputs {when}"
+    )
+
+
+def iso_unix(text):
+    import datetime
+
+    moment = datetime.datetime.strptime(text.replace("Z", "+00:00"), "%Y-%m-%dT%H:%M:%S.%f%z")
+    return int(moment.timestamp())
 
 
 def fetch(url):

@@ -226,7 +226,7 @@ pub struct EpochInputsDocument {
     /// `[zipcode, expectedListings, tier, weightMillis, lastAssignedUnix | null]` in zipcode order: the
     /// active zipcodes with a positive weight, `lastAssignedUnix` the start of the latest earlier epoch that
     /// assigned the zipcode within two cooldowns.
-    #[schema(value_type = Vec<Vec<Object>>, example = json!([["10001", 120, "PREMIUM", 1000, null]]))]
+    #[schema(value_type = Vec<Vec<serde_json::Value>>, example = json!([["10001", 120, "PREMIUM", 1000, null]]))]
     pub candidates: Vec<serde_json::Value>,
     #[schema(example = "2025-10-01T16-00-00")]
     pub epoch_id: String,

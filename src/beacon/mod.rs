@@ -1,15 +1,21 @@
-//! Where beacon pulses come from: drand relays over HTTP, or the dev beacon signing locally, behind one trait.
+//! Where beacon pulses come from: drand relays over HTTP, the Bittensor chain's drand pallet, or the dev beacon
+//! signing locally, behind one trait.
 //! Every source verifies each pulse against its chain's public key before handing out randomness (the
 //! [`Randomness`] type can only be made by verification), so an unverifiable pulse is an error, never a seed.
 //!
-//! Chosen by `ZIPCOORD_BEACON`: `dev`, or `drand[:URL,URL...]` (quicknet, from the relays in order).
+//! Chosen by `ZIPCOORD_BEACON`: `dev`, `drand[:URL,URL...]` (quicknet, from the relays in order), or
+//! `subtensor[:URL,URL...]` (quicknet as the chain stores it, through the metagraph's endpoints by default).
 
 mod drand;
+pub mod subtensor;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::chain::subtensor::rpc::RpcEndpoint;
+use crate::chain::subtensor::FINNEY_ENDPOINT;
+use crate::chain::MetagraphSpec;
 use crate::domain::beacon::{BeaconChain, BeaconError, DevBeacon, Pulse, Randomness, Round, QUICKNET};
 
 pub use drand::DrandRelays;
@@ -25,6 +31,8 @@ pub enum BeaconSpec {
     Dev,
     /// A drand chain's pulses from relays (`/{chain hash}/public/{round}`), tried in order.
     Drand { chain: BeaconChain, relays: Vec<String> },
+    /// The pulses subtensor's drand pallet stores, from these JSON-RPC endpoints in order.
+    Subtensor { chain: BeaconChain, endpoints: Vec<RpcEndpoint> },
 }
 
 impl BeaconSpec {
@@ -33,8 +41,9 @@ impl BeaconSpec {
         BeaconSpec::Drand { chain: QUICKNET, relays: DEFAULT_DRAND_RELAYS.iter().map(|r| r.to_string()).collect() }
     }
 
-    /// Parses `dev`, `drand` or `drand:URL[,URL...]`.
-    pub fn parse(text: &str) -> Result<BeaconSpec, String> {
+    /// Parses `dev`, `drand`, `drand:URL[,URL...]`, `subtensor` (the metagraph's endpoints when it is read
+    /// from the chain, else the public finney entrypoint) or `subtensor:URL[,URL...]`.
+    pub fn parse(text: &str, metagraph: &MetagraphSpec) -> Result<BeaconSpec, String> {
         let text = text.trim();
         if text == "dev" {
             return Ok(BeaconSpec::Dev);
@@ -42,11 +51,22 @@ impl BeaconSpec {
         if text == "drand" {
             return Ok(BeaconSpec::quicknet());
         }
+        if text == "subtensor" {
+            let endpoints = match metagraph {
+                MetagraphSpec::Subtensor(endpoints) => endpoints.clone(),
+                _ => vec![FINNEY_ENDPOINT.parse()?],
+            };
+            return Ok(BeaconSpec::Subtensor { chain: QUICKNET, endpoints });
+        }
+        if let Some(list) = text.strip_prefix("subtensor:") {
+            let endpoints = list.split(',').map(str::parse).collect::<Result<Vec<RpcEndpoint>, _>>()?;
+            return Ok(BeaconSpec::Subtensor { chain: QUICKNET, endpoints });
+        }
         let Some(list) = text.strip_prefix("drand:") else {
-            return Err(format!(
-                "unknown beacon {:?}: expected dev, drand or drand:URL[,URL...]",
-                text.chars().take(40).collect::<String>()
-            ));
+            // Not echoed: a subtensor URL may carry an API key.
+            return Err("unknown beacon: expected dev, drand, drand:URL[,URL...], subtensor or \
+                        subtensor:URL[,URL...]"
+                .to_string());
         };
         let relays: Vec<String> =
             list.split(',').map(|r| r.trim().trim_end_matches('/').to_string()).filter(|r| !r.is_empty()).collect();
@@ -113,6 +133,9 @@ pub fn open(settings: &BeaconSettings) -> Box<dyn PulseSource> {
         BeaconSpec::Drand { chain, relays } => {
             Box::new(DrandRelays::new(chain.clone(), relays.clone(), settings.timeout))
         }
+        BeaconSpec::Subtensor { chain, endpoints } => {
+            Box::new(subtensor::SubtensorPulses::new(chain.clone(), endpoints.clone(), settings.timeout))
+        }
     }
 }
 
@@ -142,18 +165,30 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        assert_eq!(BeaconSpec::parse("dev"), Ok(BeaconSpec::Dev));
-        assert_eq!(BeaconSpec::parse("drand"), Ok(BeaconSpec::quicknet()));
+        let parse = |text: &str| BeaconSpec::parse(text, &MetagraphSpec::Dev);
+        assert_eq!(parse("dev"), Ok(BeaconSpec::Dev));
+        assert_eq!(parse("drand"), Ok(BeaconSpec::quicknet()));
         assert_eq!(
-            BeaconSpec::parse("drand:http://127.0.0.1:9/, https://relay.example"),
+            parse("drand:http://127.0.0.1:9/, https://relay.example"),
             Ok(BeaconSpec::Drand {
                 chain: QUICKNET,
                 relays: vec!["http://127.0.0.1:9".into(), "https://relay.example".into()]
             })
         );
-        assert!(BeaconSpec::parse("drand:").unwrap_err().contains("no relay"));
-        assert!(BeaconSpec::parse("drand:ftp://x").unwrap_err().contains("not an http"));
-        assert!(BeaconSpec::parse("subtensor-ish").unwrap_err().contains("expected dev, drand"));
+        assert!(parse("drand:").unwrap_err().contains("no relay"));
+        assert!(parse("drand:ftp://x").unwrap_err().contains("not an http"));
+        assert!(parse("moon").unwrap_err().contains("expected dev, drand"));
+        let chain_endpoints: Vec<RpcEndpoint> = vec!["http://127.0.0.1:9944".parse().unwrap()];
+        let read_from_chain = MetagraphSpec::Subtensor(chain_endpoints.clone());
+        assert_eq!(
+            BeaconSpec::parse("subtensor", &read_from_chain),
+            Ok(BeaconSpec::Subtensor { chain: QUICKNET, endpoints: chain_endpoints }),
+            "the metagraph's endpoints"
+        );
+        assert!(matches!(parse("subtensor"), Ok(BeaconSpec::Subtensor { ref endpoints, .. }) if endpoints.len() == 1));
+        assert!(
+            matches!(parse("subtensor:http://a:1,http://b:2"), Ok(BeaconSpec::Subtensor { ref endpoints, .. }) if endpoints.len() == 2)
+        );
     }
 
     #[tokio::test]

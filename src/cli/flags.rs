@@ -285,9 +285,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ZIPCOORD_CHAIN_TIMEOUT_SECONDS", default_value_t = defaults::CHAIN_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub chain_timeout_seconds: u64,
     /// Where epochs' randomness comes from: `drand` (quicknet from drand's public relays; the default),
-    /// `drand:URL[,URL...]` (quicknet from these relays, in order), or `dev` (signed locally with a key everyone
-    /// knows: no network, no unpredictability; the default with --dev).
-    #[arg(long, env = "ZIPCOORD_BEACON")]
+    /// `drand:URL[,URL...]` (quicknet from these relays, in order), `subtensor` (quicknet as the Bittensor chain
+    /// stores it, through the metagraph's endpoints), `subtensor:URL[,URL...]`, or `dev` (signed locally with a
+    /// key everyone knows: no network, no unpredictability; the default with --dev).
+    /// (Never echoed: a subtensor URL may carry an API key.)
+    #[arg(long, env = "ZIPCOORD_BEACON", hide_env_values = true)]
     pub beacon: Option<String>,
     /// Seconds past an epoch's start the server waits for its beacon pulse (answering 503 with Retry-After)
     /// before seeding the epoch from its secret instead.
@@ -406,7 +408,8 @@ impl ServeArgs {
     /// The beacon: as configured, else the dev beacon with --dev and quicknet from drand's relays without.
     fn beacon_settings(&self) -> Result<BeaconSettings, String> {
         let spec = match self.beacon.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(text) => BeaconSpec::parse(text).map_err(|e| format!("invalid ZIPCOORD_BEACON (--beacon): {e}"))?,
+            Some(text) => BeaconSpec::parse(text, &self.metagraph_spec()?)
+                .map_err(|e| format!("invalid ZIPCOORD_BEACON (--beacon): {e}"))?,
             None if self.dev => BeaconSpec::Dev,
             None => BeaconSpec::quicknet(),
         };

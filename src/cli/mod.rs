@@ -195,6 +195,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before anything starts, so a SIGTERM during start-up still shuts down gracefully.
     let shutdown = crate::shutdown::shutdown_signal();
     let settings = args.settings().map_err(anyhow::Error::msg)?;
+    if std::env::var_os("ZIPCOORD_EPOCH_LEAD_MINUTES").is_some() {
+        tracing::warn!(
+            "ZIPCOORD_EPOCH_LEAD_MINUTES is no longer used: an epoch is created at its start, when the beacon \
+             round that seeds it exists, and its inputs are published when the epoch before it starts"
+        );
+    }
     let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
     tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph_source(), "zipcoord listening");
     if args.dev {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use sha2::Digest;
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::client::epoch_check::{verify_epoch, CheckError};
 use zipcoord::domain::beacon::DevBeacon;
@@ -208,6 +209,38 @@ async fn pulses_come_from_relays_in_order_and_forged_ones_are_refused() {
     let health = app.client.health().await.unwrap().beacon.unwrap();
     assert_eq!((health.state.as_str(), health.last_round), ("ok", Some(proof.round)));
     assert_eq!(health.source, "drand zipcoord-dev (3 relays)");
+}
+
+#[tokio::test]
+async fn pulses_can_come_from_the_chain_s_drand_pallet() {
+    let node = crate::fake_subtensor::FakeSubtensor::start(46, Vec::new()).await;
+    let silent = crate::fake_subtensor::FakeSubtensor::start(46, Vec::new()).await;
+    let endpoints = vec![silent.url().parse().unwrap(), node.url().parse().unwrap()];
+    let app = TestApp::spawn_with(TestOptions {
+        settings: Some(Box::new(move |s: &mut Settings| {
+            let chain = DevBeacon::new().chain().clone();
+            s.beacon = BeaconSettings::new(BeaconSpec::Subtensor { chain, endpoints });
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let beacon = DevBeacon::new();
+    let round = beacon.chain().round_at(app.current_epoch().start_unix());
+    let pulse = beacon.pulse(round);
+    let stored = crate::fake_subtensor::StoredPulse {
+        round,
+        randomness: sha2::Sha256::digest(pulse.signature).to_vec(),
+        signature: pulse.signature.to_vec(),
+    };
+    node.store_pulse(round, &stored);
+    let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    let proof = assignment.proof.unwrap();
+    assert_eq!((proof.kind.as_str(), proof.round), ("beacon", round));
+    assert_eq!(proof.signature, Some(pulse.signature_hex()));
+    assert!(silent.calls().contains(&"state_getStorage".to_string()), "the first endpoint was asked first");
+    verify_epoch(&app.client, app.current_epoch()).await.unwrap();
+    let health = app.client.health().await.unwrap().beacon.unwrap();
+    assert_eq!(health.source, "subtensor zipcoord-dev (2 endpoints)", "endpoints are never named");
 }
 
 #[tokio::test]

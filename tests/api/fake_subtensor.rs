@@ -215,6 +215,16 @@ struct NodeState {
     behaviour: Mutex<Behaviour>,
     calls: Mutex<Vec<String>>,
     metadata_fetches: AtomicUsize,
+    /// The drand pallet's `Pulses` map, by storage key (hex with 0x).
+    pulses: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+/// subtensor's `pallet_drand::types::Pulse` as published (SCALE).
+#[derive(Encode)]
+pub struct StoredPulse {
+    pub round: u64,
+    pub randomness: Vec<u8>,
+    pub signature: Vec<u8>,
 }
 
 /// A running node on 127.0.0.1.
@@ -234,6 +244,7 @@ impl FakeSubtensor {
             behaviour: Mutex::new(Behaviour::Healthy),
             calls: Mutex::new(Vec::new()),
             metadata_fetches: AtomicUsize::new(0),
+            pulses: Mutex::new(std::collections::HashMap::new()),
         });
         let router = Router::new().route("/", post(answer)).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -275,6 +286,12 @@ impl FakeSubtensor {
 
     pub fn metadata_fetches(&self) -> usize {
         self.state.metadata_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Stores `pulse` in the drand pallet's map as the chain does, under the key of `round`.
+    pub fn store_pulse(&self, round: u64, pulse: &StoredPulse) {
+        let key = format!("0x{}", ::hex::encode(zipcoord::beacon::subtensor::pulse_key(round)));
+        self.state.pulses.lock().unwrap().insert(key, pulse.encode());
     }
 }
 
@@ -404,6 +421,13 @@ async fn answer(State(node): State<Arc<NodeState>>, Json(request): Json<Value>) 
                     rpc_result(&id, hex(&bytes))
                 }
                 other => rpc_error(&id, -32000, &format!("Client error: Exported method {other} is not found")),
+            }
+        }
+        "state_getStorage" => {
+            let key = params.first().and_then(Value::as_str).unwrap_or_default();
+            match node.pulses.lock().unwrap().get(key) {
+                Some(bytes) => rpc_result(&id, hex(bytes)),
+                None => rpc_result(&id, Value::Null),
             }
         }
         _ => rpc_error(&id, -32601, "Method not found"),
