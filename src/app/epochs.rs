@@ -25,7 +25,7 @@ const INPUTS_CACHE_SIZE: usize = 4;
 /// How long a failed selection is remembered before a request may try again.
 const SELECTION_RETRY_MS: i64 = 30_000;
 /// How long a failed pulse fetch is remembered before a request may ask the beacon again.
-const BEACON_RETRY_MS: i64 = 2_000;
+const BEACON_RETRY_MS: i64 = 500;
 
 /// The epochs' in-memory state.
 pub(super) struct EpochBook {
@@ -232,6 +232,7 @@ impl App {
                 seeded_by = proof.map_or("secret", |p| p.kind()),
                 round = proof.map(|p| p.round),
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                after_start_ms = self.now_ms() - epoch.start_unix() * 1000,
                 "created epoch assignment"
             );
         }

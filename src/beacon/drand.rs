@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{BeaconFailure, PulseFuture, PulseSource};
+use super::{first_verified, PulseFuture, PulseSource};
 use crate::domain::beacon::{BeaconChain, Pulse, Round};
 
 pub struct DrandRelays {
@@ -32,21 +32,20 @@ impl DrandRelays {
 
     async fn ask(&self, relay: &str, round: Round) -> Result<Pulse, String> {
         let url = format!("{relay}/{}/public/{round}", hex::encode(self.chain.hash));
-        let response = self.http.get(&url).send().await.map_err(|e| format!("{relay}: {}", without_url(&e)))?;
+        let response = self.http.get(&url).send().await.map_err(|e| without_url(&e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("{relay}: HTTP {}", status.as_u16()));
+            return Err(format!("HTTP {}", status.as_u16()));
         }
-        let body: RelayPulse =
-            response.json().await.map_err(|e| format!("{relay}: unreadable answer ({})", without_url(&e)))?;
+        let body: RelayPulse = response.json().await.map_err(|e| format!("unreadable answer ({})", without_url(&e)))?;
         if body.round != round {
-            return Err(format!("{relay}: answered round {} for round {round}", body.round));
+            return Err(format!("answered round {} for round {round}", body.round));
         }
-        Pulse::from_hex(round, &body.signature).map_err(|e| format!("{relay}: {e}"))
+        Pulse::from_hex(round, &body.signature).map_err(|e| e.to_string())
     }
 }
 
-/// reqwest's messages repeat the URL; the relay is named once by the caller.
+/// reqwest's messages repeat the URL; the relay is named once by [`first_verified`].
 fn without_url(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".to_string();
@@ -67,18 +66,12 @@ impl PulseSource for DrandRelays {
     }
 
     fn verified_pulse(&self, round: Round) -> PulseFuture<'_> {
-        Box::pin(async move {
-            let mut reasons = Vec::new();
-            for relay in &self.relays {
-                match self.ask(relay, round).await {
-                    Ok(pulse) => match self.chain.verify(&pulse) {
-                        Ok(randomness) => return Ok((pulse, randomness)),
-                        Err(error) => reasons.push(format!("{relay}: {error}")),
-                    },
-                    Err(reason) => reasons.push(reason),
-                }
-            }
-            Err(BeaconFailure::Unavailable { round, reasons: reasons.join("; ") })
-        })
+        Box::pin(first_verified(
+            &self.chain,
+            round,
+            &self.relays,
+            |_, relay| relay.clone(),
+            move |relay| self.ask(relay, round),
+        ))
     }
 }

@@ -126,6 +126,32 @@ pub trait PulseSource: Send + Sync {
     fn verified_pulse(&self, round: Round) -> PulseFuture<'_>;
 }
 
+/// Asks `sources` in order for `round`'s pulse and answers the first that verifies against `chain`; otherwise
+/// what each answered, named by `name`. A source that withholds or lies costs a request, never a seed.
+async fn first_verified<'a, T, Fut>(
+    chain: &BeaconChain,
+    round: Round,
+    sources: &'a [T],
+    name: impl Fn(usize, &T) -> String,
+    ask: impl Fn(&'a T) -> Fut,
+) -> Result<(Pulse, Randomness), BeaconFailure>
+where
+    Fut: Future<Output = Result<Pulse, String>>,
+{
+    let mut reasons = Vec::new();
+    for (n, source) in sources.iter().enumerate() {
+        let verified = match ask(source).await {
+            Ok(pulse) => chain.verify(&pulse).map(|randomness| (pulse, randomness)).map_err(|e| e.to_string()),
+            Err(reason) => Err(reason),
+        };
+        match verified {
+            Ok(found) => return Ok(found),
+            Err(reason) => reasons.push(format!("{}: {reason}", name(n, source))),
+        }
+    }
+    Err(BeaconFailure::Unavailable { round, reasons: reasons.join("; ") })
+}
+
 /// The source `spec` names.
 pub fn open(settings: &BeaconSettings) -> Box<dyn PulseSource> {
     match &settings.spec {

@@ -10,7 +10,7 @@ use blake2::{Blake2b, Digest};
 use parity_scale_codec::{Compact, Decode, Encode};
 use serde_json::json;
 
-use super::{BeaconFailure, PulseFuture, PulseSource};
+use super::{first_verified, PulseFuture, PulseSource};
 use crate::chain::subtensor::rpc::{hex_bytes, RpcCaller, RpcEndpoint};
 use crate::domain::beacon::{BeaconChain, Pulse, Round};
 
@@ -101,19 +101,9 @@ impl PulseSource for SubtensorPulses {
     }
 
     fn verified_pulse(&self, round: Round) -> PulseFuture<'_> {
-        Box::pin(async move {
-            let mut reasons = Vec::new();
-            for (n, endpoint) in self.endpoints.iter().enumerate() {
-                match self.ask(endpoint, round).await {
-                    Ok(pulse) => match self.chain.verify(&pulse) {
-                        Ok(randomness) => return Ok((pulse, randomness)),
-                        Err(error) => reasons.push(format!("endpoint {}: {error}", n + 1)),
-                    },
-                    Err(reason) => reasons.push(format!("endpoint {}: {reason}", n + 1)),
-                }
-            }
-            Err(BeaconFailure::Unavailable { round, reasons: reasons.join("; ") })
-        })
+        // Endpoints are named by position: their URLs may carry API keys.
+        let name = |n: usize, _: &RpcEndpoint| format!("endpoint {}", n + 1);
+        Box::pin(first_verified(&self.chain, round, &self.endpoints, name, move |endpoint| self.ask(endpoint, round)))
     }
 }
 

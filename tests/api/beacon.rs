@@ -105,6 +105,15 @@ async fn fifty_epochs_recompute_in_rust_and_in_python() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout.lines().filter(|line| line.starts_with("verified: epoch ")).count(), 50, "{stdout}");
+    // `ZIPCOORD_SAVE_EPOCH_VECTORS=DIR` keeps three of them (the second has cooled-down zipcodes) as vectors.
+    if let Some(dir) = std::env::var_os("ZIPCOORD_SAVE_EPOCH_VECTORS") {
+        for epoch in &epochs[1..4] {
+            for kind in ["proof", "inputs"] {
+                let name = format!("{epoch}.{kind}.json");
+                std::fs::copy(saved.path().join(&name), std::path::Path::new(&dir).join(&name)).unwrap();
+            }
+        }
+    }
 
     // A tampered answer is caught by both, at its first difference.
     let first = epochs[0];
@@ -122,6 +131,35 @@ async fn fifty_epochs_recompute_in_rust_and_in_python() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("zipcode 1 of the selection"));
+}
+
+/// Epochs recorded from an earlier run (`tests/vectors/epochs/`): today's code must recompute them exactly, in
+/// Rust and in Python, or the algorithm changed without a new version.
+#[test]
+fn recorded_epochs_still_recompute() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/epochs"));
+    let mut recorded = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".proof.json")) else {
+            continue;
+        };
+        let answer: zipcoord::api::EpochProofResponse = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let inputs = std::fs::read(dir.join(format!("{name}.inputs.json"))).unwrap();
+        let claim = zipcoord::client::epoch_check::claim_of(&answer).unwrap();
+        zipcoord::domain::recompute::recompute(&claim, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        recorded += 1;
+    }
+    assert_eq!(recorded, 3);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify_epoch.py");
+    let output = std::process::Command::new("python3")
+        .args([script, "--skip-pulse-verification", "--dir"])
+        .arg(dir)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("verified: epoch ")).count(), 3, "{stdout}");
 }
 
 #[tokio::test]
@@ -281,4 +319,30 @@ async fn a_silent_beacon_delays_the_epoch_then_the_secret_seeds_it() {
     assert_eq!(app.client.health().await.unwrap().beacon.unwrap().state, "fallback");
     let metrics = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("zipcoord_epochs_seeded_by_fallback_total"), "{metrics}");
+}
+
+#[tokio::test]
+async fn replicas_agree_on_seeded_and_fallback_epochs() {
+    let app = TestApp::spawn_with(with_relays(vec![dead_url().await])).await;
+    let replica = app.spawn_replica().await;
+    let other = zipcoord::client::ZipcoordClient::new(format!("http://{}", replica.addr));
+    // An epoch past its grace period: each replica may decide to fall back, and they agree on one assignment.
+    let (mine, theirs) =
+        tokio::join!(app.client.current(&app.keys.miner, app.now()), other.current(&app.keys.miner, app.now()));
+    let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+    assert_eq!(mine, theirs);
+    assert_eq!(mine.proof.as_ref().unwrap().kind, "fallback");
+    // Both wait for the next epoch's pulse alike, and both serve the same inputs meanwhile (a replica started
+    // now: the first one's metagraph would have gone stale in three hand-moved hours).
+    replica.shutdown().await.unwrap();
+    app.pass_time(3 * HOUR_MS).await;
+    let replica = app.spawn_replica().await;
+    let other = zipcoord::client::ZipcoordClient::new(format!("http://{}", replica.addr));
+    let next = app.current_epoch();
+    for client in [&app.client, &other] {
+        let err = client.current(&app.keys.miner, app.now()).await.unwrap_err();
+        assert_api_error(err, 503, "beacon pulse is not available yet");
+        assert_eq!(client.epoch_inputs(next).await.unwrap(), app.client.epoch_inputs(next).await.unwrap());
+    }
+    replica.shutdown().await.unwrap();
 }
