@@ -247,6 +247,14 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         report.unchanged,
         report.deactivated
     );
+    // Published inputs never change: say which epochs the import reaches, so nobody waits for the wrong one.
+    match store.latest_published_inputs().await? {
+        Some(latest) => println!(
+            "epochs up to {latest} keep the inputs already published for them; the epochs after it select from \
+             this universe"
+        ),
+        None => println!("the next epoch created selects from this universe"),
+    }
     Ok(())
 }
 

@@ -111,6 +111,13 @@ impl Store {
         Ok(Some(StoredInputs { record: record_from_row(&row)?, gzip: row.try_get("document")? }))
     }
 
+    /// The latest epoch whose inputs are published: imports and setting changes reach only the epochs after it.
+    pub async fn latest_published_inputs(&self) -> StorageResult<Option<EpochId>> {
+        let (latest,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(start_unix) FROM epoch_inputs").fetch_one(&self.pool).await?;
+        Ok(latest.map(EpochId::from_start_unix))
+    }
+
     /// Deletes about `limit` published inputs of epochs that started before `before_unix`.
     pub async fn prune_inputs(&self, before_unix: i64, limit: i64) -> StorageResult<u64> {
         self.delete_oldest("epoch_inputs", "start_unix", before_unix, limit).await

@@ -99,6 +99,7 @@ fn imports_are_all_or_nothing() {
     let (ok, stdout, stderr) = run(&["zipcodes", "import", good.to_str().unwrap(), "--database-url", &db]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("2 inserted, 0 updated, 0 unchanged, 0 deactivated"), "{stdout}");
+    assert!(stdout.contains("the next epoch created selects from this universe"), "{stdout}");
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "zipcode,expected_listings,state\n10001,999,NY\n10002,12,NY\n1000x,5,NY\n").unwrap();
@@ -166,6 +167,16 @@ async fn epoch_show_prints_the_assignment_and_miner_states() {
     assert!(!ok && stderr.contains("has not been created"), "{stderr}");
     let (ok, _, stderr) = run(&["epoch", "show", "not-an-epoch", "--database-url", &app.db_url]);
     assert!(!ok && stderr.contains("invalid epoch id"), "{stderr}");
+
+    // An import says which epochs it reaches: not those whose inputs are already published.
+    let csv = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(csv.path(), "zipcode,expected_listings\n10001,250\n").unwrap();
+    let (ok, stdout, stderr) =
+        run(&["zipcodes", "import", csv.path().to_str().unwrap(), "--database-url", &app.db_url]);
+    assert!(ok, "{stderr}");
+    let next = app.app().settings().epochs.clock.next(app.current_epoch());
+    let reach = format!("epochs up to {next} keep the inputs already published for them");
+    assert!(stdout.contains(&reach), "{stdout}");
 }
 
 #[tokio::test]
