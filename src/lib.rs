@@ -17,8 +17,8 @@
 //!  Clients  client/: signed HTTP client, reference miner and validator (never app, http or boot)
 //!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), beacon/ (drand pulses), s3/ (SigV4),
 //!           universe/, metrics, shutdown
+//!  Wire     api: the contract's serde types, and domain values in their wire form
 //!  Domain   domain/: pure rules, the endpoint table, the bucket layout; no I/O, no clock
-//!  Wire     api: the contract's serde types
 //! ```
 
 pub mod api;

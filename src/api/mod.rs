@@ -2,11 +2,13 @@
 //! truth for every field name. `/api/v1/...` bodies are camelCase; the legacy S3 endpoints ([`s3`]) are
 //! snake_case.
 
+mod render;
 mod s3;
 
+pub use crate::domain::instant::{iso8601_millis, parse_iso8601};
+pub use render::inputs_path;
 pub use s3::*;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -23,23 +25,6 @@ pub struct ErrorBody {
     pub error: String,
     /// The same as `message` (older clients read this field).
     pub detail: String,
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the contract's timestamp format in responses.
-pub fn iso8601_millis(unix_millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(unix_millis)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Parses an inbound ISO 8601 instant (`Z` or an offset such as `+00:00`, with or without fractional seconds)
-/// to Unix milliseconds. Leap seconds (`:60`) and instants before 1970 are refused: no real report carries them,
-/// and storing them as given would make them sort and compare wrongly.
-pub fn parse_iso8601(text: &str) -> Option<i64> {
-    let parsed = DateTime::parse_from_rfc3339(text.trim()).ok()?.with_timezone(&Utc);
-    let leap_second = parsed.timestamp_subsec_nanos() >= 1_000_000_000;
-    let millis = parsed.timestamp_millis();
-    (!leap_second && millis >= 0).then_some(millis)
 }
 
 /// Query parameters of signed GET requests: required for the legacy signature, absent from Epistula-signed
@@ -457,25 +442,6 @@ pub struct ReadinessResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_and_parses_timestamps() {
-        assert_eq!(iso8601_millis(1_759_334_400_000), "2025-10-01T16:00:00.000Z");
-        assert_eq!(iso8601_millis(1_759_334_400_123), "2025-10-01T16:00:00.123Z");
-        for text in [
-            "2025-10-01T16:00:00Z",
-            "2025-10-01T16:00:00.000Z",
-            "2025-10-01T16:00:00+00:00",
-            "2025-10-01T16:00:00.000000+00:00",
-        ] {
-            assert_eq!(parse_iso8601(text), Some(1_759_334_400_000), "{text}");
-        }
-        assert_eq!(parse_iso8601("2025-10-01T16:00:00.123456Z"), Some(1_759_334_400_123));
-        assert_eq!(parse_iso8601("yesterday"), None);
-        for refused in ["2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
-            assert_eq!(parse_iso8601(refused), None, "{refused}");
-        }
-    }
 
     #[test]
     fn error_body_uses_camel_case() {

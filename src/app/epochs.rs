@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::domain::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
 use crate::domain::beacon::Round;
 use crate::domain::epoch::EpochId;
-use crate::domain::inputs::{EpochInputs, InputSources};
+use crate::domain::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
 use crate::domain::proof::SeedSource;
 use crate::domain::selection::{CooldownRelaxation, SelectionError};
 use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
@@ -118,20 +118,10 @@ impl App {
         if let Some(published) = self.published_inputs(epoch).await? {
             return Ok(published);
         }
-        let universe = self.universe().await?;
-        let rules = &self.settings.epochs;
-        let window_start = epoch.start_unix() - 2 * rules.policy.cooldown_seconds;
-        let last_assigned = self.store.last_assignments(window_start, epoch.start_unix()).await?;
-        let chain = self.beacon.chain();
-        let sources = InputSources {
-            universe: &universe,
-            last_assigned: &last_assigned,
-            policy: rules.policy,
-            netuid: self.settings.chain.netuid,
-            beacon_chain_hash: chain.hash,
-            beacon_round: chain.round_at(epoch.start_unix()),
+        let inputs = match self.rolled_forward_inputs(epoch).await? {
+            Some(inputs) => inputs,
+            None => self.compose_inputs(epoch).await?,
         };
-        let inputs = EpochInputs::compose(epoch, &sources);
         let canonical = inputs.canonical_json();
         let record = InputsRecord {
             epoch,
@@ -159,6 +149,82 @@ impl App {
         Ok(published)
     }
 
+    /// The inputs of `epoch` composed from the world as it stands: the universe, the settings and the stored
+    /// epochs' selections.
+    async fn compose_inputs(&self, epoch: EpochId) -> AppResult<EpochInputs> {
+        let universe = self.universe().await?;
+        let rules = &self.settings.epochs;
+        let window_start = epoch.start_unix() - 2 * rules.policy.cooldown_seconds;
+        let last_assigned = self.store.last_assignments(window_start, epoch.start_unix()).await?;
+        let chain = self.beacon.chain();
+        let sources = InputSources {
+            universe: &universe,
+            last_assigned: &last_assigned,
+            policy: rules.policy,
+            netuid: self.settings.chain.netuid,
+            beacon_chain_hash: chain.hash,
+            beacon_round: chain.round_at(epoch.start_unix()),
+        };
+        Ok(EpochInputs::compose(epoch, &sources))
+    }
+
+    /// Inputs published once `epoch` has started come too late to be composed from the world: its round may be
+    /// out, and the operator could choose them knowing it. They are rolled forward from the previous epoch's
+    /// published inputs and selection instead, which is also what clients computed while the server was down.
+    /// `None` when the epoch has not started or the previous epoch is not there to roll forward from.
+    async fn rolled_forward_inputs(&self, epoch: EpochId) -> AppResult<Option<EpochInputs>> {
+        if self.now_ms() < epoch.start_unix().saturating_mul(1000) {
+            return Ok(None);
+        }
+        let previous = self.settings.epochs.clock.previous(epoch);
+        let Some(published) = self.published_inputs(previous).await? else { return Ok(None) };
+        let Some(assignment) = self.stored_epoch(previous).await? else { return Ok(None) };
+        let picked: Vec<Zipcode> = assignment.zipcodes.iter().map(|z| z.zipcode).collect();
+        let rolled = published.inputs.roll_forward(&picked, epoch);
+        if rolled.is_some() {
+            tracing::info!(epoch = %epoch, from = %previous, "inputs published late: rolled forward from the previous epoch");
+        }
+        Ok(rolled)
+    }
+
+    /// A stored epoch, from memory or the store; never creates one.
+    async fn stored_epoch(&self, epoch: EpochId) -> AppResult<Option<Arc<EpochAssignment>>> {
+        if let Some(assignment) = self.epochs.assignments.get(&epoch) {
+            return Ok(Some(assignment));
+        }
+        let Some(stored) = self.store.load_epoch(epoch).await? else { return Ok(None) };
+        let stored = Arc::new(stored);
+        self.epochs.assignments.insert(epoch, stored.clone());
+        Ok(Some(stored))
+    }
+
+    /// Creates, oldest first, the epochs before `epoch` that the server missed while it was down: those whose
+    /// inputs were published (or roll forward from ones that were) but that were never created, at most
+    /// [`MAX_ROLL_FORWARD_EPOCHS`] back. Clients computed them meanwhile from the same inputs and pulses, and
+    /// validators judge them like any other epoch.
+    async fn create_missed_epochs(&self, epoch: EpochId) -> AppResult<()> {
+        let clock = self.settings.epochs.clock;
+        let mut first_missed = None;
+        let mut probe = epoch;
+        for _ in 0..MAX_ROLL_FORWARD_EPOCHS {
+            probe = clock.previous(probe);
+            if self.stored_epoch(probe).await?.is_some() || self.published_inputs(probe).await?.is_none() {
+                break;
+            }
+            first_missed = Some(probe);
+        }
+        let Some(mut missed) = first_missed else { return Ok(()) };
+        tracing::warn!(from = %missed, until = %epoch, "creating the epochs missed while the server was down");
+        while missed < epoch {
+            match Box::pin(self.ensure_epoch(missed)).await {
+                Ok(_) | Err(AppError::Selection(_)) => {}
+                Err(error) => return Err(error),
+            }
+            missed = clock.next(missed);
+        }
+        Ok(())
+    }
+
     /// The assignment of `epoch`, creating it if it does not exist yet. Idempotent: the stored row wins, so
     /// every caller, on every replica, gets the same zipcodes and nonce.
     pub async fn ensure_epoch(&self, epoch: EpochId) -> AppResult<Arc<EpochAssignment>> {
@@ -169,12 +235,18 @@ impl App {
         if let Some(assignment) = self.epochs.assignments.get(&epoch) {
             return Ok(assignment);
         }
-        if let Some(stored) = self.store.load_epoch(epoch).await? {
-            let stored = Arc::new(stored);
-            self.epochs.assignments.insert(epoch, stored.clone());
+        if let Some(stored) = self.stored_epoch(epoch).await? {
             return Ok(stored);
         }
         let now_ms = self.now_ms();
+        if now_ms >= epoch.start_unix().saturating_mul(1000) && self.published_inputs(epoch).await?.is_none() {
+            drop(last_failure);
+            self.create_missed_epochs(epoch).await?;
+            last_failure = self.epochs.creating.lock().await;
+            if let Some(stored) = self.stored_epoch(epoch).await? {
+                return Ok(stored);
+            }
+        }
         match last_failure.as_ref() {
             Some(FailedAttempt::Selection { epoch: failed, at_ms, error })
                 if *failed == epoch && now_ms - at_ms < SELECTION_RETRY_MS =>
@@ -286,8 +358,10 @@ impl App {
         };
         crate::metrics::beacon_failure();
         self.epochs.beacon.lock().last_error = Some(reason.clone());
+        // Counted from this process's start too: a server back from downtime asks for the missed epochs' pulses
+        // for a while before it seeds them from the secret, which clients cannot recompute.
         let grace_ms = whole_millis(self.settings.beacon.grace);
-        let waited_ms = now_ms - round_ms;
+        let waited_ms = now_ms - round_ms.max(self.started_at_ms);
         if waited_ms < grace_ms {
             tracing::warn!(epoch = %inputs.epoch, round, %reason, "waiting for the beacon");
             return Err(AppError::BeaconPending {
@@ -338,12 +412,14 @@ impl App {
                 other => other,
             };
         }
-        if let Some(assignment) = self.epochs.assignments.get(&epoch) {
-            return Ok(assignment);
+        if let Some(stored) = self.stored_epoch(epoch).await? {
+            return Ok(stored);
         }
-        let stored = Arc::new(self.store.load_epoch(epoch).await?.ok_or_else(not_found)?);
-        self.epochs.assignments.insert(epoch, stored.clone());
-        Ok(stored)
+        // Creating the current epoch creates those missed while the server was down.
+        if let Err(error) = self.ensure_epoch(current).await {
+            tracing::debug!(%error, "the current epoch is not there yet");
+        }
+        self.stored_epoch(epoch).await?.ok_or_else(not_found)
     }
 
     /// The published inputs of an epoch for the public endpoint: never of an epoch whose inputs are still to be

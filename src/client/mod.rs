@@ -10,8 +10,10 @@
 pub mod bucket;
 mod command;
 pub mod epoch_check;
+pub mod epochs;
 pub mod miner;
 pub mod scraper;
+pub mod state;
 pub mod synthetic;
 pub mod validator;
 pub mod verifier;
@@ -298,6 +300,11 @@ impl ZipcoordClient {
             .read_to_end(&mut document)
             .map_err(|e| ClientError::Unexpected { status: status.as_u16(), text: format!("bad gzip: {e}") })?;
         Ok(document)
+    }
+
+    /// A started epoch's assignment as a validator's relay serves it: without signature.
+    pub async fn public_epoch(&self, epoch: EpochId) -> ClientResult<AssignmentResponse> {
+        self.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}"), None, None).await
     }
 
     /// A signed GET to `endpoint`: Epistula headers, or the legacy signed query.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::beacon::{Pulse, Randomness};
 use super::epoch::{EpochClock, EpochId};
 use super::inputs::EpochInputs;
 use super::nonce::ServerSecret;
@@ -57,12 +58,44 @@ pub fn plan_epoch(
     places: &HashMap<Zipcode, &ZipcodeRecord>,
     now_ms: i64,
 ) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
-    let inputs = published.inputs;
-    let epoch = inputs.epoch;
+    let epoch = published.inputs.epoch;
     let (seed, nonce) = match &source {
         SeedSource::Beacon { randomness, .. } => (beacon_seed(randomness, epoch), beacon_nonce(randomness, epoch)),
         SeedSource::Fallback { .. } => (secret.epoch_seed(epoch), secret.epoch_nonce(epoch)),
     };
+    assemble(clock, published, chain_name, source, seed, nonce, places, now_ms)
+}
+
+/// Builds the assignment of a beacon-seeded epoch, as anyone holding its inputs and verified pulse can: what a
+/// client computes while the server is unreachable, and what the server serves once it is back.
+pub fn plan_beacon_epoch(
+    clock: EpochClock,
+    published: &PublishedInputs<'_>,
+    chain_name: &str,
+    pulse: Pulse,
+    randomness: Randomness,
+    places: &HashMap<Zipcode, &ZipcodeRecord>,
+    now_ms: i64,
+) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
+    let epoch = published.inputs.epoch;
+    let (seed, nonce) = (beacon_seed(&randomness, epoch), beacon_nonce(&randomness, epoch));
+    let source = SeedSource::Beacon { pulse, randomness };
+    assemble(clock, published, chain_name, source, seed, nonce, places, now_ms)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    clock: EpochClock,
+    published: &PublishedInputs<'_>,
+    chain_name: &str,
+    source: SeedSource,
+    seed: [u8; 32],
+    nonce: String,
+    places: &HashMap<Zipcode, &ZipcodeRecord>,
+    now_ms: i64,
+) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
+    let inputs = published.inputs;
+    let epoch = inputs.epoch;
     let plan = select_v2(&inputs.candidates, &inputs.policy, epoch.start_unix(), seed)?;
     let zipcodes = plan
         .picks

@@ -21,6 +21,11 @@ use super::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 /// Names this document's layout; a different layout gets a different name.
 pub const INPUTS_FORMAT: &str = "zipcoord-epoch-inputs-v1";
 
+/// How many epochs in a row inputs are rolled forward at most ([`EpochInputs::roll_forward`]): a server down
+/// for longer composes its first epoch back from the world as it stands, and clients stop computing epochs on
+/// their own after as many (two days at four hours an epoch).
+pub const MAX_ROLL_FORWARD_EPOCHS: u32 = 12;
+
 /// Everything one epoch's selection reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochInputs {
@@ -91,6 +96,32 @@ impl EpochInputs {
             policy: sources.policy,
             candidates,
         }
+    }
+
+    /// The inputs of `next` as they follow from these inputs and the zipcodes their epoch `picked`: the same
+    /// candidates and policy, the picked zipcodes last assigned at this epoch's start, and what lies before
+    /// two cooldowns of `next`'s start forgotten. With an unchanged universe and settings this is exactly what
+    /// [`EpochInputs::compose`] gives for `next`, which is why a server publishing inputs late (it was down at
+    /// the previous epoch's start) rolls them forward instead: they are then fixed by what was public before
+    /// the round, and clients that kept the previous inputs compute the same ones during the outage.
+    /// `None` when the inputs name a beacon chain this build does not know (no round can be named then).
+    pub fn roll_forward(&self, picked: &[Zipcode], next: EpochId) -> Option<EpochInputs> {
+        let beacon_round = super::beacon::known_chain(&self.beacon_chain_hash)?.round_at(next.start_unix());
+        let start = self.epoch.start_unix();
+        let picked: std::collections::HashSet<Zipcode> = picked.iter().copied().collect();
+        let window_start = next.start_unix() - 2 * self.policy.cooldown_seconds;
+        let candidates = self
+            .candidates
+            .iter()
+            .map(|c| {
+                let last = if picked.contains(&c.zipcode) { Some(start) } else { c.last_assigned_unix };
+                InputCandidate {
+                    last_assigned_unix: last.filter(|&t| t >= window_start && t < next.start_unix()),
+                    ..c.clone()
+                }
+            })
+            .collect();
+        Some(EpochInputs { epoch: next, beacon_round, candidates, ..self.clone() })
     }
 
     /// The canonical document (see the module documentation).
@@ -321,6 +352,56 @@ mod tests {
         let tier = String::from_utf8(bytes.clone()).unwrap().replace("\"MAJOR\"", "\"HUGE\"");
         assert!(matches!(EpochInputs::from_canonical_json(tier.as_bytes()), Err(InputsError::Malformed { .. })));
         assert!(matches!(EpochInputs::from_canonical_json(b"[1"), Err(InputsError::NotJson(_))));
+    }
+
+    #[test]
+    fn rolling_forward_gives_what_composing_from_the_same_world_gives() {
+        let universe: Vec<ZipcodeRecord> =
+            (0..40).map(|n| record(&format!("{:05}", 20_000 + n), 100 + n, 1.0, n % 7 != 0)).collect();
+        let policy = SelectionPolicy {
+            target_listings: 400,
+            tolerance_percent: 10,
+            min_listings: 10,
+            max_listings: 3_000,
+            cooldown_seconds: 3 * 3600,
+            max_count: None,
+        };
+        let clock = crate::domain::epoch::EpochClock::new(60).unwrap();
+        let dev = crate::domain::beacon::DevBeacon::new().chain().clone();
+        let mut epoch: EpochId = "2025-12-01T04-00-00".parse().unwrap();
+        // The server's view: every epoch's picks, as its store would answer `last_assignments`.
+        let mut history: Vec<(i64, Vec<Zipcode>)> = Vec::new();
+        let compose = |epoch: EpochId, history: &[(i64, Vec<Zipcode>)]| {
+            let window_start = epoch.start_unix() - 2 * policy.cooldown_seconds;
+            let mut last_assigned = HashMap::new();
+            for (start, picks) in history.iter().filter(|(t, _)| *t >= window_start && *t < epoch.start_unix()) {
+                for zipcode in picks {
+                    last_assigned.insert(*zipcode, *start);
+                }
+            }
+            let sources = InputSources {
+                universe: &universe,
+                last_assigned: &last_assigned,
+                policy,
+                netuid: 46,
+                beacon_chain_hash: dev.hash,
+                beacon_round: dev.round_at(epoch.start_unix()),
+            };
+            EpochInputs::compose(epoch, &sources)
+        };
+        let mut rolled = compose(epoch, &history);
+        for n in 0..12 {
+            let picks: Vec<Zipcode> =
+                rolled.candidates.iter().skip(n * 3 % 20).step_by(5).take(3).map(|c| c.zipcode).collect();
+            history.push((epoch.start_unix(), picks.clone()));
+            let next = clock.next(epoch);
+            rolled = rolled.roll_forward(&picks, next).expect("the dev chain is known");
+            assert_eq!(rolled, compose(next, &history), "epoch {n} after the start");
+            epoch = next;
+        }
+        assert!(rolled.candidates.iter().any(|c| c.last_assigned_unix.is_some()));
+        let unknown_chain = EpochInputs { beacon_chain_hash: [7; 32], ..rolled };
+        assert_eq!(unknown_chain.roll_forward(&[], clock.next(epoch)), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod epistula;
 pub mod epoch;
 pub mod grant;
 pub mod inputs;
+pub mod instant;
 pub mod keys;
 pub mod layout;
 pub mod listing;

@@ -299,7 +299,7 @@ mod tests {
     }
 
     fn time(text: &str) -> Option<i64> {
-        crate::api::parse_iso8601(text)
+        crate::domain::instant::parse_iso8601(text)
     }
 
     fn file(hotkey: &str, zipcode: &str, ids: &[&str], minute: i64) -> StoredFile {

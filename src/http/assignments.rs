@@ -13,10 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, CurrentEpochSummary,
-    EpistulaAdvert, EpochProofBody, EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch,
-    SelectionConfiguration, SignedQuery, StateCount, StatsResponse, StatusRequest, StatusResponse, TierCount,
-    ZipcodeCompletion, ZipcodeStatistics,
+    iso8601_millis, parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpistulaAdvert, EpochStatus, EpochTiming,
+    ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount, StatsResponse, StatusRequest,
+    StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
@@ -24,7 +23,6 @@ use crate::domain::assignment::EpochAssignment;
 use crate::domain::auth::{Hotkey, HotkeySignature};
 use crate::domain::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::EpochId;
-use crate::domain::proof::{EpochProof, SeedSource};
 use crate::domain::status::{MinerStatus, ZipcodeProgress};
 use crate::domain::zipcode::Zipcode;
 use crate::settings::EpistulaSettings;
@@ -56,68 +54,12 @@ impl AssignmentBodies {
     fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>) -> Response {
         let key = (assignment.epoch, status);
         let body = self.bodies.get(&key).unwrap_or_else(|| {
-            let response = assignment_response(assignment, status.map(str::to_string));
+            let response = AssignmentResponse::of(assignment, status.map(str::to_string));
             let body = Bytes::from(serde_json::to_vec(&response).expect("assignments serialize"));
             self.bodies.insert(key, body.clone());
             body
         });
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    }
-}
-
-fn assignment_response(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
-    let end = iso8601_millis(a.end_unix * 1000);
-    AssignmentResponse {
-        success: true,
-        epoch_id: a.epoch.to_string(),
-        nonce: a.nonce.clone(),
-        submission_deadline: end.clone(),
-        epoch_start: iso8601_millis(a.epoch.start_unix() * 1000),
-        epoch_end: end,
-        target_listings: a.target_listings,
-        tolerance_percent: a.tolerance_percent,
-        zipcodes: a
-            .zipcodes
-            .iter()
-            .map(|z| AssignedZipcode {
-                zipcode: z.zipcode.to_string(),
-                expected_listings: z.expected_listings,
-                state: z.state.clone(),
-                city: z.city.clone(),
-                county: z.county.clone(),
-                market_tier: z.tier.to_string(),
-                geographic_region: z.geographic_region().to_string(),
-            })
-            .collect(),
-        metadata: AssignmentMetadata {
-            total_expected_listings: a.total_expected(),
-            zipcode_count: a.zipcodes.len(),
-            algorithm_version: a.algorithm_version.clone(),
-            selection_seed: a.selection_seed.clone(),
-        },
-        assignments: Vec::new(),
-        status,
-        proof: a.proof.as_ref().map(|proof| proof_body(a.epoch, proof)),
-    }
-}
-
-pub(super) fn proof_body(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
-    let (signature, randomness, reason) = match &proof.source {
-        SeedSource::Beacon { pulse, randomness } => (Some(pulse.signature_hex()), Some(randomness.to_hex()), None),
-        SeedSource::Fallback { reason } => (None, None, Some(reason.clone())),
-    };
-    EpochProofBody {
-        kind: proof.kind().to_string(),
-        beacon: proof.chain_name.clone(),
-        chain_hash: hex::encode(proof.chain_hash),
-        round: proof.round,
-        signature,
-        randomness,
-        reason,
-        inputs_hash: proof.inputs_hash.clone(),
-        inputs_published_at: iso8601_millis(proof.inputs_published_at_ms),
-        inputs_url: super::verification::inputs_path(epoch),
-        algorithm_version: proof.algorithm_version.clone(),
     }
 }
 

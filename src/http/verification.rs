@@ -23,11 +23,6 @@ pub const INPUTS_PATH_PREFIX: &str = "/api/v1/zipcode-assignments/epoch/";
 const INPUTS_PATH_SUFFIX: &str = "/inputs";
 const PROOF_PATH_SUFFIX: &str = "/proof";
 
-/// Where the inputs of `epoch` are served.
-pub fn inputs_path(epoch: EpochId) -> String {
-    format!("{INPUTS_PATH_PREFIX}{epoch}{INPUTS_PATH_SUFFIX}")
-}
-
 /// Whether `path` is an epoch's inputs or proof (public, rate-limited per address).
 pub fn is_verification_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix(INPUTS_PATH_PREFIX) else { return false };
@@ -75,7 +70,7 @@ async fn proof(
         nonce: assignment.nonce.clone(),
         zipcodes: assignment.zipcodes.iter().map(|z| z.zipcode.to_string()).collect(),
         total_expected_listings: assignment.total_expected(),
-        proof: super::assignments::proof_body(epoch, proof),
+        proof: crate::api::EpochProofBody::of(epoch, proof),
     }))
 }
 
@@ -149,7 +144,7 @@ mod tests {
     #[test]
     fn recognises_inputs_paths_and_gzip_acceptance() {
         let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
-        assert!(is_verification_path(&inputs_path(epoch)));
+        assert!(is_verification_path(&crate::api::inputs_path(epoch)));
         assert!(is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00/proof"));
         assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00"));
         assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch//inputs"));

@@ -187,7 +187,17 @@ impl TestApp {
 
     /// Stops the server gracefully and starts a new one on the same database, metagraph and clock.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server gracefully (an outage); [`TestApp::start`] brings it back on a new port.
+    pub async fn stop(&mut self) {
         self.server.take().expect("running").shutdown().await.unwrap();
+    }
+
+    /// Starts the server again on the same database, metagraph and clock.
+    pub async fn start(&mut self) {
         let server = boot::start(self.settings.clone(), self.time.clone()).await.expect("server restarts");
         self.base_url = format!("http://{}", server.addr);
         self.client = ZipcoordClient::new(self.base_url.clone());

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module's layer, bottom first: a module may name modules of its own layer or below.
 const LAYERS: &[(u8, &[&str])] = &[
-    (0, &["api"]),
-    (1, &["domain"]),
+    (0, &["domain"]),
+    (1, &["api"]),
     (2, &["storage", "chain", "beacon", "s3", "universe", "metrics", "shutdown"]),
     (3, &["client", "settings"]),
     (4, &["app"]),

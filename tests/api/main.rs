@@ -17,6 +17,7 @@ mod limits;
 mod metrics;
 mod neurons;
 mod openapi;
+mod outage;
 mod process;
 mod replicas;
 mod s3;

@@ -1,0 +1,73 @@
+//! Domain values in their wire form: assignments and their proofs as the server serves them, and as the clients
+//! render the assignments they compute themselves while the server is unreachable.
+
+use super::{iso8601_millis, AssignedZipcode, AssignmentMetadata, AssignmentResponse, EpochProofBody};
+use crate::domain::assignment::EpochAssignment;
+use crate::domain::epoch::EpochId;
+use crate::domain::proof::{EpochProof, SeedSource};
+
+/// Where the inputs of `epoch` are served.
+pub fn inputs_path(epoch: EpochId) -> String {
+    format!("/api/v1/zipcode-assignments/epoch/{epoch}/inputs")
+}
+
+impl AssignmentResponse {
+    /// The wire form of a stored (or locally computed) assignment.
+    pub fn of(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
+        let end = iso8601_millis(a.end_unix * 1000);
+        AssignmentResponse {
+            success: true,
+            epoch_id: a.epoch.to_string(),
+            nonce: a.nonce.clone(),
+            submission_deadline: end.clone(),
+            epoch_start: iso8601_millis(a.epoch.start_unix() * 1000),
+            epoch_end: end,
+            target_listings: a.target_listings,
+            tolerance_percent: a.tolerance_percent,
+            zipcodes: a
+                .zipcodes
+                .iter()
+                .map(|z| AssignedZipcode {
+                    zipcode: z.zipcode.to_string(),
+                    expected_listings: z.expected_listings,
+                    state: z.state.clone(),
+                    city: z.city.clone(),
+                    county: z.county.clone(),
+                    market_tier: z.tier.to_string(),
+                    geographic_region: z.geographic_region().to_string(),
+                })
+                .collect(),
+            metadata: AssignmentMetadata {
+                total_expected_listings: a.total_expected(),
+                zipcode_count: a.zipcodes.len(),
+                algorithm_version: a.algorithm_version.clone(),
+                selection_seed: a.selection_seed.clone(),
+            },
+            assignments: Vec::new(),
+            status,
+            proof: a.proof.as_ref().map(|proof| EpochProofBody::of(a.epoch, proof)),
+        }
+    }
+}
+
+impl EpochProofBody {
+    pub fn of(epoch: EpochId, proof: &EpochProof) -> EpochProofBody {
+        let (signature, randomness, reason) = match &proof.source {
+            SeedSource::Beacon { pulse, randomness } => (Some(pulse.signature_hex()), Some(randomness.to_hex()), None),
+            SeedSource::Fallback { reason } => (None, None, Some(reason.clone())),
+        };
+        EpochProofBody {
+            kind: proof.kind().to_string(),
+            beacon: proof.chain_name.clone(),
+            chain_hash: hex::encode(proof.chain_hash),
+            round: proof.round,
+            signature,
+            randomness,
+            reason,
+            inputs_hash: proof.inputs_hash.clone(),
+            inputs_published_at: iso8601_millis(proof.inputs_published_at_ms),
+            inputs_url: inputs_path(epoch),
+            algorithm_version: proof.algorithm_version.clone(),
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! Where the reference clients get an epoch's assignment, in order: the API; else a computation of their own
+//! from the epoch inputs they kept and the beacon's verified pulse; else validators' relays, whose answers are
+//! taken only when the client's own computation with the relay's pulse gives the same zipcodes and nonce. A
+//! relay can withhold, never forge.
+//!
+//! Computing needs the epoch's published inputs. The client keeps every inputs document it fetched from the API
+//! (the next epoch's are published when the current one starts), and rolls the latest forward through epochs
+//! the server missed ([`EpochInputs::roll_forward`]), exactly as the server does when it comes back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::state::StateDir;
+use super::{unix_now_ms, ClientError, ZipcoordClient};
+use crate::api::{AssignmentResponse, EpochProofBody, StatsResponse};
+use crate::beacon::PulseSource;
+use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
+use crate::domain::beacon::{Pulse, Randomness};
+use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
+use crate::domain::keys::Keypair;
+use crate::domain::zipcode::Zipcode;
+use crate::universe::BuiltinLocations;
+
+/// Inputs documents kept (the newest by epoch).
+const INPUTS_KEPT: usize = 6;
+/// Assignments kept (the newest by epoch): enough for a validator to judge after a long outage.
+const ASSIGNMENTS_KEPT: usize = 24;
+
+/// Where an assignment came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Source {
+    /// The coordinator's API.
+    Api,
+    /// Computed here from published (or rolled-forward) inputs and the beacon round's verified pulse.
+    Computed { round: u64, rolled_forward: bool },
+    /// A validator's relay; recomputed here from the relay's pulse before use.
+    Relay { url: String },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Api => write!(f, "the API"),
+            Source::Computed { round, rolled_forward: false } => {
+                write!(f, "computed locally from the published inputs and beacon round {round}")
+            }
+            Source::Computed { round, rolled_forward: true } => write!(
+                f,
+                "computed locally from inputs rolled forward from the last published ones and beacon round {round}"
+            ),
+            Source::Relay { url } => write!(f, "the relay {url}, recomputed locally"),
+        }
+    }
+}
+
+/// An assignment and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sourced {
+    pub assignment: AssignmentResponse,
+    pub source: Source,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EpochsError {
+    /// The API refused (a 4xx): no fallback makes an unregistered or misconfigured client welcome.
+    #[error(transparent)]
+    Refused(ClientError),
+    #[error("no assignment for epoch {epoch}: {}", reasons.join("; "))]
+    Unavailable { epoch: EpochId, reasons: Vec<String> },
+}
+
+/// What a client learned about the service: enough to know epochs without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceFacts {
+    epoch_length_seconds: u32,
+}
+
+/// Inputs of one epoch, in their canonical bytes, and whether they were rolled forward here.
+struct KnownInputs {
+    bytes: Vec<u8>,
+    inputs: EpochInputs,
+    rolled_forward: bool,
+}
+
+/// The client's clock (Unix milliseconds): the system's, or a test's.
+pub type ClientClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A client's assignments: fetched, computed or relayed, remembered in its state directory.
+pub struct Epochs {
+    now_ms: ClientClock,
+    api: ZipcoordClient,
+    relays: Vec<ZipcoordClient>,
+    beacon: Arc<dyn PulseSource>,
+    state: StateDir,
+    places: Arc<BuiltinLocations>,
+}
+
+/// Whether `error` means the API cannot be reached or cannot answer now (then the client falls back), rather
+/// than that it refuses this client.
+fn is_outage(error: &ClientError) -> bool {
+    match error {
+        ClientError::Transport(_) => true,
+        ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => *status >= 500,
+    }
+}
+
+impl Epochs {
+    pub fn new(
+        api: ZipcoordClient,
+        relays: Vec<ZipcoordClient>,
+        beacon: Arc<dyn PulseSource>,
+        state: StateDir,
+    ) -> Self {
+        let now_ms: ClientClock = Arc::new(unix_now_ms);
+        Epochs { now_ms, api, relays, beacon, state, places: Arc::new(BuiltinLocations::load()) }
+    }
+
+    /// The same, reading time from `now_ms` (tests run on a manual clock).
+    pub fn with_clock(mut self, now_ms: ClientClock) -> Self {
+        self.now_ms = now_ms;
+        self
+    }
+
+    fn now_unix(&self) -> i64 {
+        (self.now_ms)().div_euclid(1000)
+    }
+
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    pub fn api(&self) -> &ZipcoordClient {
+        &self.api
+    }
+
+    /// The epoch clock as last learned from the API.
+    pub fn clock(&self) -> Option<EpochClock> {
+        let facts: ServiceFacts = self.state.read("service.json", "service")?;
+        EpochClock::from_seconds(facts.epoch_length_seconds).ok()
+    }
+
+    /// Remembers the epoch length `stats` gives.
+    pub fn learn(&self, stats: &StatsResponse) {
+        let seconds = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round();
+        if !(1.0..=f64::from(u32::MAX)).contains(&seconds) {
+            return;
+        }
+        let facts = ServiceFacts { epoch_length_seconds: seconds as u32 };
+        if self.state.read::<ServiceFacts>("service.json", "service") != Some(facts) {
+            if let Err(error) = self.state.write("service.json", "service", &facts) {
+                tracing::warn!(%error, "cannot keep the service's epoch length");
+            }
+        }
+    }
+
+    /// The current epoch: from the API's stats when it answers (remembering its clock), else from the clock
+    /// learned before.
+    pub async fn current_epoch_id(&self) -> Option<EpochId> {
+        match self.api.stats().await {
+            Ok(stats) => {
+                self.learn(&stats);
+                stats.epoch_status.current_epoch.and_then(|epoch| epoch.id.parse().ok())
+            }
+            Err(error) => {
+                tracing::debug!(%error, "stats unavailable; using the remembered epoch clock");
+                self.clock().map(|clock| clock.epoch_at(self.now_unix()))
+            }
+        }
+    }
+
+    /// The current assignment for `key`.
+    pub async fn current(&self, key: &Keypair) -> Result<Sourced, EpochsError> {
+        let api_failure = match self.api.current(key, self.now_unix()).await {
+            Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
+            Err(error) if !is_outage(&error) => return Err(EpochsError::Refused(error)),
+            Err(error) => error,
+        };
+        let Some(clock) = self.clock() else {
+            let epoch = EpochClock::new(240).expect("four hours is a valid epoch length").epoch_at(self.now_unix());
+            return Err(EpochsError::Unavailable {
+                epoch,
+                reasons: vec![
+                    format!("API: {api_failure}"),
+                    "never reached the API, so the epoch length and inputs are unknown here".to_string(),
+                ],
+            });
+        };
+        self.without_api(clock, clock.epoch_at(self.now_unix()), api_failure).await
+    }
+
+    /// A started epoch's assignment (validators).
+    pub async fn epoch(&self, key: &Keypair, epoch: EpochId) -> Result<Sourced, EpochsError> {
+        let api_failure = match self.api.epoch(key, epoch, self.now_unix()).await {
+            Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
+            Err(error) if !is_outage(&error) => return Err(EpochsError::Refused(error)),
+            Err(error) => error,
+        };
+        if let Some(kept) = self.kept(epoch) {
+            return Ok(kept);
+        }
+        let Some(clock) = self.clock() else {
+            return Err(EpochsError::Unavailable {
+                epoch,
+                reasons: vec![format!("API: {api_failure}"), "the epoch length is unknown here".to_string()],
+            });
+        };
+        self.without_api(clock, epoch, api_failure).await
+    }
+
+    /// Keeps what the API answered, and the next epoch's inputs if they are out.
+    async fn keep_api_answer(&self, assignment: AssignmentResponse) -> Sourced {
+        let sourced = Sourced { assignment, source: Source::Api };
+        if let Ok(epoch) = sourced.assignment.epoch_id.parse::<EpochId>() {
+            self.keep(epoch, &sourced);
+            if let Some(clock) = self.clock() {
+                self.fetch_inputs(clock.next(epoch)).await;
+            }
+            if self.known_inputs_file(epoch).is_none() && sourced.assignment.proof.is_some() {
+                self.fetch_inputs(epoch).await;
+            }
+        }
+        sourced
+    }
+
+    /// Fetches and keeps `epoch`'s published inputs from the API, if they are out and not kept yet.
+    pub async fn fetch_inputs(&self, epoch: EpochId) {
+        if self.known_inputs_file(epoch).is_some() {
+            return;
+        }
+        match self.api.epoch_inputs(epoch).await {
+            Ok(bytes) => match EpochInputs::from_canonical_json(&bytes) {
+                Ok(inputs) if inputs.epoch == epoch => self.keep_inputs(epoch, &bytes),
+                Ok(inputs) => tracing::warn!(%epoch, served = %inputs.epoch, "the API served another epoch's inputs"),
+                Err(error) => tracing::warn!(%epoch, %error, "the API's inputs do not read"),
+            },
+            Err(ClientError::Api { status: 404, .. }) => tracing::debug!(%epoch, "inputs not published yet"),
+            Err(error) => tracing::debug!(%epoch, %error, "cannot fetch inputs"),
+        }
+    }
+
+    fn keep_inputs(&self, epoch: EpochId, bytes: &[u8]) {
+        if let Err(error) = self.state.write_bytes(&format!("inputs/{epoch}.json"), bytes) {
+            tracing::warn!(%epoch, %error, "cannot keep epoch inputs");
+        }
+        self.state.keep_newest("inputs", INPUTS_KEPT);
+    }
+
+    fn keep(&self, epoch: EpochId, sourced: &Sourced) {
+        if let Err(error) = self.state.write(&format!("assignments/{epoch}.json"), "assignment", sourced) {
+            tracing::warn!(%epoch, %error, "cannot keep the assignment");
+        }
+        self.state.keep_newest("assignments", ASSIGNMENTS_KEPT);
+    }
+
+    /// A kept assignment of `epoch`.
+    pub fn kept(&self, epoch: EpochId) -> Option<Sourced> {
+        let sourced: Sourced = self.state.read(&format!("assignments/{epoch}.json"), "assignment")?;
+        if sourced.assignment.epoch_id != epoch.to_string() {
+            self.state.set_aside(&format!("assignments/{epoch}.json"), "holds another epoch");
+            return None;
+        }
+        Some(sourced)
+    }
+
+    /// Kept inputs of `epoch` as published: canonical, of that epoch; anything else is set aside.
+    fn known_inputs_file(&self, epoch: EpochId) -> Option<KnownInputs> {
+        let name = format!("inputs/{epoch}.json");
+        let bytes = self.state.read_bytes(&name)?;
+        match EpochInputs::from_canonical_json(&bytes) {
+            Ok(inputs) if inputs.epoch == epoch => Some(KnownInputs { bytes, inputs, rolled_forward: false }),
+            Ok(_) => {
+                self.state.set_aside(&name, "holds another epoch's inputs");
+                None
+            }
+            Err(error) => {
+                self.state.set_aside(&name, &format!("is not a published inputs document ({error})"));
+                None
+            }
+        }
+    }
+
+    /// The inputs of `epoch`: kept, or rolled forward from the newest kept ones at most
+    /// [`MAX_ROLL_FORWARD_EPOCHS`] back, through each epoch in between (whose selection is kept, computed or
+    /// relayed).
+    async fn inputs_of(&self, clock: EpochClock, epoch: EpochId) -> Result<KnownInputs, String> {
+        if let Some(known) = self.known_inputs_file(epoch) {
+            return Ok(known);
+        }
+        let mut chain = vec![epoch];
+        let mut base = None;
+        for _ in 0..MAX_ROLL_FORWARD_EPOCHS {
+            let previous = clock.previous(*chain.last().expect("the chain starts with the epoch"));
+            if let Some(known) = self.known_inputs_file(previous) {
+                base = Some(known);
+                break;
+            }
+            chain.push(previous);
+        }
+        let Some(mut known) = base else {
+            return Err(format!(
+                "no published inputs kept for epoch {epoch} or the {MAX_ROLL_FORWARD_EPOCHS} before it"
+            ));
+        };
+        for &next in chain.iter().rev() {
+            let epoch_before = known.inputs.epoch;
+            let picked = self.picks_of(clock, &known).await.map_err(|why| format!("epoch {epoch_before}: {why}"))?;
+            let inputs = known
+                .inputs
+                .roll_forward(&picked, next)
+                .ok_or_else(|| "the kept inputs name a beacon chain this build does not know".to_string())?;
+            known = KnownInputs { bytes: inputs.canonical_json(), inputs, rolled_forward: true };
+        }
+        Ok(known)
+    }
+
+    /// The zipcodes `known`'s epoch selected: kept, else computed, else relayed.
+    async fn picks_of(&self, clock: EpochClock, known: &KnownInputs) -> Result<Vec<Zipcode>, String> {
+        let sourced = match self.kept(known.inputs.epoch) {
+            Some(kept) => kept,
+            None => self.assignment_from_inputs(clock, known).await?,
+        };
+        sourced.assignment.zipcodes.iter().map(|z| z.zipcode.parse::<Zipcode>().map_err(|e| e.to_string())).collect()
+    }
+
+    /// `epoch` without the API: kept, computed, or from a relay.
+    async fn without_api(
+        &self,
+        clock: EpochClock,
+        epoch: EpochId,
+        api_failure: ClientError,
+    ) -> Result<Sourced, EpochsError> {
+        let mut reasons = vec![format!("API: {api_failure}")];
+        if let Some(kept) = self.kept(epoch) {
+            return Ok(kept);
+        }
+        match self.inputs_of(clock, epoch).await {
+            Ok(known) => match self.assignment_from_inputs(clock, &known).await {
+                Ok(sourced) => return Ok(sourced),
+                Err(why) => reasons.push(why),
+            },
+            Err(why) => reasons.push(format!("cannot compute: {why}")),
+        }
+        Err(EpochsError::Unavailable { epoch, reasons })
+    }
+
+    /// The assignment of `known`'s epoch: computed with the beacon's pulse, else with a relay's (refusing a relay
+    /// whose answer differs). Kept once had.
+    async fn assignment_from_inputs(&self, clock: EpochClock, known: &KnownInputs) -> Result<Sourced, String> {
+        let epoch = known.inputs.epoch;
+        let round = known.inputs.beacon_round;
+        let chain = self.beacon.chain();
+        let mut reasons = Vec::new();
+        if chain.hash != known.inputs.beacon_chain_hash {
+            reasons.push(format!(
+                "the inputs name beacon chain {}, this client's beacon is {}",
+                hex::encode(known.inputs.beacon_chain_hash),
+                chain.name
+            ));
+        } else {
+            match self.beacon.verified_pulse(round).await {
+                Ok((pulse, randomness)) => {
+                    let assignment = self.compute(clock, known, pulse, randomness)?;
+                    let sourced = Sourced {
+                        assignment,
+                        source: Source::Computed { round, rolled_forward: known.rolled_forward },
+                    };
+                    self.keep(epoch, &sourced);
+                    return Ok(sourced);
+                }
+                Err(error) => reasons.push(format!("beacon ({}): {error}", self.beacon.describe())),
+            }
+        }
+        for relay in &self.relays {
+            match self.assignment_from_relay(clock, known, relay).await {
+                Ok(sourced) => {
+                    self.keep(epoch, &sourced);
+                    return Ok(sourced);
+                }
+                Err(why) => reasons.push(format!("relay {}: {why}", relay.base_url())),
+            }
+        }
+        if self.relays.is_empty() {
+            reasons.push("no relays configured (--relay)".to_string());
+        }
+        Err(reasons.join("; "))
+    }
+
+    /// `known`'s epoch as a relay serves it, taken only if computing it here with the relay's pulse gives the
+    /// same zipcodes and nonce.
+    async fn assignment_from_relay(
+        &self,
+        clock: EpochClock,
+        known: &KnownInputs,
+        relay: &ZipcoordClient,
+    ) -> Result<Sourced, String> {
+        let epoch = known.inputs.epoch;
+        let served = relay.public_epoch(epoch).await.map_err(|e| e.to_string())?;
+        let proof = served.proof.as_ref().ok_or("its answer carries no proof")?;
+        let (pulse, randomness) = self.relayed_pulse(known, proof)?;
+        let computed = self.compute(clock, known, pulse, randomness)?;
+        let zipcodes = |a: &AssignmentResponse| a.zipcodes.iter().map(|z| z.zipcode.clone()).collect::<Vec<_>>();
+        if served.epoch_id != computed.epoch_id
+            || served.nonce != computed.nonce
+            || zipcodes(&served) != zipcodes(&computed)
+        {
+            tracing::warn!(relay = relay.base_url(), %epoch, "a relay served an assignment that does not recompute; refused");
+            return Err("refused: its assignment does not recompute from the inputs and its pulse (forged)".to_string());
+        }
+        Ok(Sourced { assignment: computed, source: Source::Relay { url: relay.base_url().to_string() } })
+    }
+
+    /// The pulse a relay's proof carries, verified against the beacon chain the inputs name.
+    fn relayed_pulse(&self, known: &KnownInputs, proof: &EpochProofBody) -> Result<(Pulse, Randomness), String> {
+        if proof.kind != "beacon" {
+            return Err(format!("its proof is of kind {:?}, which cannot be recomputed", proof.kind));
+        }
+        if proof.round != known.inputs.beacon_round {
+            return Err(format!("its proof names round {}, the inputs {}", proof.round, known.inputs.beacon_round));
+        }
+        let chain = crate::domain::beacon::known_chain(&known.inputs.beacon_chain_hash)
+            .ok_or("the inputs name an unknown beacon chain")?;
+        let signature = proof.signature.as_deref().ok_or("its proof carries no pulse")?;
+        let pulse = Pulse::from_hex(proof.round, signature).map_err(|e| e.to_string())?;
+        let randomness = chain.verify(&pulse).map_err(|e| format!("refused: its pulse does not verify ({e})"))?;
+        Ok((pulse, randomness))
+    }
+
+    /// Plans `known`'s epoch from a verified pulse, with the places of the built-in universe.
+    fn compute(
+        &self,
+        clock: EpochClock,
+        known: &KnownInputs,
+        pulse: Pulse,
+        randomness: Randomness,
+    ) -> Result<AssignmentResponse, String> {
+        let hash = inputs_hash_hex(&known.bytes);
+        let published = PublishedInputs { inputs: &known.inputs, hash: &hash, published_at_ms: (self.now_ms)() };
+        let chain_name =
+            crate::domain::beacon::known_chain(&known.inputs.beacon_chain_hash).map_or("unknown", |chain| chain.name);
+        let no_places = HashMap::new();
+        let (mut assignment, _) =
+            plan_beacon_epoch(clock, &published, chain_name, pulse, randomness, &no_places, (self.now_ms)())
+                .map_err(|e| format!("the selection fails: {e}"))?;
+        // The inputs carry no place names; the built-in table has them for every standard zipcode.
+        for zipcode in &mut assignment.zipcodes {
+            if let Some(place) = self.places.locate(zipcode.zipcode) {
+                (zipcode.state, zipcode.city, zipcode.county) = (place.state, place.city, place.county);
+            }
+        }
+        Ok(AssignmentResponse::of(&assignment, None))
+    }
+}
