@@ -27,6 +27,14 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
+impl ErrorBody {
+    /// The body for `status_code` (whose reason phrase is `reason`) saying `message`.
+    pub fn new(status_code: u16, reason: &str, message: impl Into<String>) -> ErrorBody {
+        let message = message.into();
+        ErrorBody { status_code, message: message.clone(), error: reason.to_string(), detail: message }
+    }
+}
+
 /// Query parameters of signed GET requests: required for the legacy signature, absent from Epistula-signed
 /// requests. Optional here so a missing one gets a precise message.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use super::{unix_now_ms, ClientError, ZipcoordClient};
-use crate::api::{AssignmentResponse, EpochProofBody, StatsResponse};
+use crate::api::{AssignmentResponse, CurrentEpochSummary, EpochProofBody, NextEpoch, StatsResponse};
 use crate::beacon::PulseSource;
 use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::beacon::{Pulse, Randomness};
@@ -126,7 +126,7 @@ impl Epochs {
         self
     }
 
-    fn now_unix(&self) -> i64 {
+    pub fn now_unix(&self) -> i64 {
         (self.now_ms)().div_euclid(1000)
     }
 
@@ -158,13 +158,21 @@ impl Epochs {
         }
     }
 
-    /// The current epoch: from the API's stats when it answers (remembering its clock), else from the clock
-    /// learned before.
+    /// The current epoch: from the API's stats when it answers (remembering its clock, and the stats once per
+    /// epoch for a relay to serve), else from the clock learned before.
     pub async fn current_epoch_id(&self) -> Option<EpochId> {
         match self.api.stats().await {
             Ok(stats) => {
                 self.learn(&stats);
-                stats.epoch_status.current_epoch.and_then(|epoch| epoch.id.parse().ok())
+                let current = stats.epoch_status.current_epoch.as_ref().and_then(|epoch| epoch.id.parse().ok());
+                let kept: Option<StatsResponse> = self.state.read("stats.json", "stats");
+                let kept_epoch = kept.and_then(|k| k.epoch_status.current_epoch.map(|e| e.id));
+                if current.is_some() && kept_epoch != current.map(|e: EpochId| e.to_string()) {
+                    if let Err(error) = self.state.write("stats.json", "stats", &stats) {
+                        tracing::warn!(%error, "cannot keep the stats");
+                    }
+                }
+                current
             }
             Err(error) => {
                 tracing::debug!(%error, "stats unavailable; using the remembered epoch clock");
@@ -210,6 +218,49 @@ impl Epochs {
             });
         };
         self.without_api(clock, epoch, api_failure).await
+    }
+
+    /// The stats a relay serves: the last the API gave, with the time and the current epoch as this client holds
+    /// them now. `None` before the API was ever reached.
+    pub fn relay_stats(&self) -> Option<StatsResponse> {
+        let mut stats: StatsResponse = self.state.read("stats.json", "stats")?;
+        let clock = self.clock()?;
+        let now = self.now_unix();
+        let current = clock.epoch_at(now);
+        let next = clock.next(current);
+        let end = clock.end(current);
+        stats.current_time = now;
+        stats.system_status = "relay".to_string();
+        stats.epistula = None;
+        stats.epoch_status.timing.time_until_epoch_end = end - now;
+        stats.epoch_status.timing.time_until_next_epoch = next.start_unix() - now;
+        stats.epoch_status.current_epoch = self.kept(current).map(|kept| {
+            let a = kept.assignment;
+            CurrentEpochSummary {
+                id: a.epoch_id,
+                status: "ACTIVE".to_string(),
+                start_time: a.epoch_start,
+                end_time: a.epoch_end,
+                nonce: a.nonce,
+                zipcode_count: a.zipcodes.len(),
+                target_listings: a.target_listings,
+                actual_expected: a.metadata.total_expected_listings,
+                time_until_epoch_end: end - now,
+            }
+        });
+        let next_inputs = self.known_inputs_file(next);
+        stats.epoch_status.next_epoch = NextEpoch {
+            start_time: crate::api::iso8601_millis(next.start_unix() * 1000),
+            id: Some(next.to_string()),
+            beacon_round: next_inputs.as_ref().map(|known| known.inputs.beacon_round),
+            inputs_hash: next_inputs.map(|known| inputs_hash_hex(&known.bytes)),
+        };
+        Some(stats)
+    }
+
+    /// The published inputs of `epoch` as kept here, byte for byte.
+    pub fn kept_inputs(&self, epoch: EpochId) -> Option<Vec<u8>> {
+        self.known_inputs_file(epoch).map(|known| known.bytes)
     }
 
     /// Keeps what the API answered, and the next epoch's inputs if they are out.

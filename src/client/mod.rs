@@ -12,6 +12,7 @@ mod command;
 pub mod epoch_check;
 pub mod epochs;
 pub mod miner;
+pub mod relay;
 pub mod scraper;
 pub mod state;
 pub mod synthetic;

@@ -58,12 +58,7 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            status_code: self.status.as_u16(),
-            message: self.message.clone(),
-            error: self.status.canonical_reason().unwrap_or("Error").to_string(),
-            detail: self.message.clone(),
-        }
+        ErrorBody::new(self.status.as_u16(), self.status.canonical_reason().unwrap_or("Error"), self.message.clone())
     }
 }
 

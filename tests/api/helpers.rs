@@ -215,6 +215,11 @@ impl TestApp {
         self.app().refresh_metagraph().await.expect("the test metagraph reloads");
     }
 
+    /// The server's epoch clock, readable while the server is down.
+    pub fn epoch_clock(&self) -> zipcoord::domain::epoch::EpochClock {
+        self.settings.epochs.clock
+    }
+
     pub fn now(&self) -> i64 {
         self.time.now_ms() / 1000
     }
