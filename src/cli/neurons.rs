@@ -7,9 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
 
+use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
+use crate::client::epochs::Epochs;
 use crate::client::miner::Miner;
 use crate::client::scraper::{CommandScraper, Scraper, SyntheticScraper};
+use crate::client::state::{default_state_dir, StateDir};
 use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
 use crate::client::verifier::{CommandVerifier, ListingVerifier, SyntheticVerifier};
 use crate::client::wallet::{default_wallets_dir, hotkey_path, keypair_from_uri, load_hotkey_file};
@@ -68,16 +71,55 @@ impl ServerArgs {
     }
 }
 
+/// What a miner or validator needs to keep working while the coordinator is down.
+#[derive(Debug, Args)]
+pub struct OutageArgs {
+    /// Where the client keeps epoch inputs, assignments, its upload grant and undelivered reports (default:
+    /// `$XDG_DATA_HOME/zipcoord/{miner|validator}-{hotkey}`, else under `~/.local/share`).
+    #[arg(long, env = "ZIPCOORD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Validators' relays (`validator run --relay-listen`), asked in order when neither the API nor the beacon
+    /// gives the assignment; what they serve is recomputed before use.
+    #[arg(long = "relay", env = "ZIPCOORD_RELAYS", value_delimiter = ',')]
+    pub relays: Vec<String>,
+    /// Where beacon pulses come from when the client computes an epoch itself: `drand` (quicknet from drand's
+    /// relays), `drand:URL[,URL...]`, `subtensor[:URL,...]` or `dev`; the server's sources, verified alike.
+    #[arg(long, env = "ZIPCOORD_BEACON", default_value = "drand")]
+    pub beacon: String,
+}
+
+impl OutageArgs {
+    /// The client's epochs over `api`, with its state directory for `role` and `key`.
+    fn epochs(
+        &self,
+        api: ZipcoordClient,
+        role: &str,
+        key: &Keypair,
+        metagraph: &MetagraphSpec,
+    ) -> anyhow::Result<Arc<Epochs>> {
+        let spec = BeaconSpec::parse(&self.beacon, metagraph).map_err(anyhow::Error::msg).context("--beacon")?;
+        let beacon = Arc::from(crate::beacon::open(&BeaconSettings::new(spec)));
+        let hotkey = key.hotkey().to_string();
+        let root = self.state_dir.clone().unwrap_or_else(|| default_state_dir(role, &hotkey));
+        let state = StateDir::open(&root, hotkey).with_context(|| format!("state directory {}", root.display()))?;
+        tracing::info!(state_dir = %root.display(), relays = self.relays.len(), "client state");
+        let relays = self.relays.iter().map(|url| ZipcoordClient::new(url.clone())).collect();
+        Ok(Arc::new(Epochs::new(api, relays, beacon, state)))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MinerCommand {
     /// Mine every epoch: fetch the assignment, scrape, upload, report; until interrupted.
     Run(MinerRunArgs),
-    /// Print the current assignment as JSON.
+    /// Print the current assignment as JSON (and, on stderr, where it came from).
     Current {
         #[command(flatten)]
         server: ServerArgs,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        outage: OutageArgs,
     },
 }
 
@@ -88,6 +130,8 @@ pub struct MinerRunArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub outage: OutageArgs,
     /// Shell command run per zipcode; gets ZIPCOORD_ZIPCODE, ZIPCOORD_EXPECTED_LISTINGS, ZIPCOORD_EPOCH_ID,
     /// ZIPCOORD_CITY, ZIPCOORD_STATE and prints a JSON array of listings.
     #[arg(long, env = "ZIPCOORD_SCRAPER_COMMAND")]
@@ -151,6 +195,8 @@ pub struct JudgingArgs {
     /// Do not upload the results to the bucket.
     #[arg(long)]
     pub no_upload: bool,
+    #[command(flatten)]
+    pub outage: OutageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +213,10 @@ pub struct ValidatorRunArgs {
     /// Seconds into epoch N+1 before N is judged, so uploads in flight at the deadline land.
     #[arg(long, env = "ZIPCOORD_JUDGE_DELAY_SECONDS", default_value_t = 60)]
     pub judge_delay_seconds: u64,
+    /// Also serve, unsigned, the assignments, inputs and stats this validator holds at this address (a relay
+    /// miners can fall back on while the coordinator is down).
+    #[arg(long, env = "ZIPCOORD_RELAY_LISTEN")]
+    pub relay_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -189,9 +239,14 @@ pub struct LocalnetArgs {
     pub epochs: usize,
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// Keeps the database, metagraph and bucket (a temporary folder, removed at exit, by default).
+    /// Keeps the database, metagraph, bucket and each neuron's state (a temporary folder, removed at exit, by
+    /// default).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Stops the coordinator for this many whole epochs from the second whole epoch on, then starts it again:
+    /// miners compute their assignments or take them from the validators' relays meanwhile.
+    #[arg(long, default_value_t = 0)]
+    pub outage: usize,
 }
 
 /// The poll interval: the neuron's own setting, else the older `ZIPCOORD_POLL_SECONDS` that both neurons
@@ -210,9 +265,19 @@ fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
 
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
     match command {
-        MinerCommand::Current { server, key } => {
-            let assignment = server.client().await.current(&key.keypair()?, crate::client::unix_now()).await?;
-            println!("{}", serde_json::to_string_pretty(&assignment)?);
+        MinerCommand::Current { server, key, outage } => {
+            let key = key.keypair()?;
+            let epochs = outage.epochs(server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
+            epochs.current_epoch_id().await;
+            let sourced = epochs.current(&key).await?;
+            println!("{}", serde_json::to_string_pretty(&sourced.assignment)?);
+            eprintln!(
+                "epoch {}: {} zipcodes, {} expected listings, from {}",
+                sourced.assignment.epoch_id,
+                sourced.assignment.zipcodes.len(),
+                sourced.assignment.metadata.total_expected_listings,
+                sourced.source
+            );
             Ok(())
         }
         MinerCommand::Run(args) => {
@@ -224,8 +289,9 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
                 }),
                 None => Arc::new(SyntheticScraper { delay: Duration::ZERO }),
             };
-            let miner =
-                Miner::new(args.server.client().await, args.key.keypair()?, args.coldkey.clone(), scraper.clone());
+            let key = args.key.keypair()?;
+            let epochs = args.outage.epochs(args.server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
+            let miner = Miner::new(epochs, key, args.coldkey.clone(), scraper.clone());
             tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
             miner
                 .run(
@@ -233,8 +299,10 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
                     shutdown,
                     |outcome| match outcome {
                         Ok(work) => tracing::info!(
-                            epoch = %work.epoch_id, status = work.status.as_str(), uploaded = work.uploaded,
-                            zipcodes = work.zipcodes, listings = work.listings, failures = work.failures.len(),
+                            epoch = %work.epoch_id, source = %work.source, status = work.status.as_str(),
+                            uploaded = work.uploaded, zipcodes = work.zipcodes, listings = work.listings,
+                            failures = work.failures.len(),
+                            kept_for_later = work.kept_for_later.as_ref().map(|(n, _)| *n),
                             "epoch mined"
                         ),
                         Err(error) => tracing::warn!(%error, "epoch not mined; retrying at the next poll"),
@@ -260,7 +328,9 @@ impl JudgingArgs {
         if let Some(run) = run {
             settings.judge_delay = Duration::from_secs(run.judge_delay_seconds);
         }
-        Ok(Validator::new(self.server.client().await, self.key.keypair()?, metagraph, verifier, settings))
+        let key = self.key.keypair()?;
+        let epochs = self.outage.epochs(self.server.client().await, "validator", &key, &spec)?;
+        Ok(Validator::new(epochs, key, metagraph, verifier, settings))
     }
 }
 
@@ -282,6 +352,22 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
             let shutdown = crate::shutdown::shutdown_signal();
             let validator = args.judging.validator(Some(&args)).await?;
             tracing::info!(hotkey = %validator.hotkey(), url = %args.judging.server.url, "validator started");
+            if let Some(addr) = args.relay_listen {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("relay: cannot listen on {addr}"))?;
+                tracing::info!(addr = %listener.local_addr()?, "relay serving what this validator holds");
+                let relay = crate::client::relay::serve(
+                    listener,
+                    validator.epochs().clone(),
+                    crate::shutdown::shutdown_signal(),
+                );
+                tokio::spawn(async move {
+                    if let Err(error) = relay.await {
+                        tracing::error!(%error, "relay stopped");
+                    }
+                });
+            }
             validator
                 .run(poll_interval(args.poll_seconds, defaults::VALIDATOR_POLL_SECONDS), shutdown, |epoch, outcome| {
                     match outcome {
@@ -322,7 +408,7 @@ pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
         data_dir,
         upload_mode: UploadMode::Post,
     };
-    let outcome = crate::localnet::run(options, args.liars, args.epochs, shutdown).await;
+    let outcome = crate::localnet::run(options, args.liars, args.epochs, args.outage, shutdown).await;
     if let Some(dir) = temporary {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -100,15 +100,6 @@ pub struct Epochs {
     places: Arc<BuiltinLocations>,
 }
 
-/// Whether `error` means the API cannot be reached or cannot answer now (then the client falls back), rather
-/// than that it refuses this client.
-fn is_outage(error: &ClientError) -> bool {
-    match error {
-        ClientError::Transport(_) => true,
-        ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => *status >= 500,
-    }
-}
-
 impl Epochs {
     pub fn new(
         api: ZipcoordClient,
@@ -185,7 +176,7 @@ impl Epochs {
     pub async fn current(&self, key: &Keypair) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.current(key, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
-            Err(error) if !is_outage(&error) => return Err(EpochsError::Refused(error)),
+            Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
             Err(error) => error,
         };
         let Some(clock) = self.clock() else {
@@ -205,7 +196,7 @@ impl Epochs {
     pub async fn epoch(&self, key: &Keypair, epoch: EpochId) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.epoch(key, epoch, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
-            Err(error) if !is_outage(&error) => return Err(EpochsError::Refused(error)),
+            Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
             Err(error) => error,
         };
         if let Some(kept) = self.kept(epoch) {

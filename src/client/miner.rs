@@ -1,7 +1,9 @@
-//! The miner: polls the public stats, fetches the assignment when the epoch changes, reports `IN_PROGRESS`,
-//! scrapes each zipcode through a [`Scraper`], uploads each zipcode's listings under
-//! `data/hotkey={hk}/epoch={id}/zipcode={zip}/` with the grant from `/get-folder-access`, and reports the counts
-//! with `COMPLETED` (or `FAILED`, or `TIMEOUT` when the deadline passed first).
+//! The miner: polls the public stats, gets the assignment when the epoch changes (from the API, else computed
+//! or relayed, see [`super::epochs`]), reports `IN_PROGRESS`, scrapes each zipcode through a [`Scraper`],
+//! uploads each zipcode's listings under `data/hotkey={hk}/epoch={id}/zipcode={zip}/` with the grant from
+//! `/get-folder-access` (fetched at every epoch's start and kept for an outage), and reports the counts with
+//! `COMPLETED` (or `FAILED`, or `TIMEOUT` when the deadline passed first). What cannot be delivered while the
+//! coordinator is down waits in the [`Outbox`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,9 +12,11 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::bucket::{Bucket, BucketError};
+use super::epochs::{Epochs, EpochsError, Source, Sourced};
+use super::outbox::{Outbox, PendingReport};
 use super::scraper::{ScrapeJob, Scraper};
-use super::{status_request, unix_now, ClientError, ZipcoordClient};
-use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse, FolderAccessResponse, ZipcodeCompletion};
+use super::{unix_now, ClientError, ZipcoordClient};
+use crate::api::{iso8601_millis, parse_iso8601, FolderAccessResponse, ZipcodeCompletion};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::layout::listing_file_name;
@@ -28,12 +32,16 @@ pub enum MinerError {
     Assignment(String),
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    #[error(transparent)]
+    Epochs(#[from] EpochsError),
 }
 
 /// What one epoch's work came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochWork {
     pub epoch_id: String,
+    /// Where the assignment came from.
+    pub source: Source,
     pub status: MinerStatus,
     pub zipcodes: usize,
     /// Zipcodes whose listings are in the bucket.
@@ -41,6 +49,8 @@ pub struct EpochWork {
     pub listings: u64,
     /// Zipcodes that failed, and why.
     pub failures: Vec<(String, String)>,
+    /// Files scraped but kept to upload later (no usable grant), and why.
+    pub kept_for_later: Option<(usize, String)>,
 }
 
 /// The store refuses objects below 1 KiB (the contract's `content-length-range`); a zipcode with very few
@@ -51,7 +61,7 @@ const MIN_OBJECT_BYTES: usize = 1024;
 const UPLOAD_ATTEMPTS: u32 = 3;
 
 pub struct Miner {
-    client: ZipcoordClient,
+    epochs: Arc<Epochs>,
     bucket: Bucket,
     key: Keypair,
     /// Part of the folder-access commitment only; the server does not check it on chain.
@@ -60,22 +70,31 @@ pub struct Miner {
 }
 
 impl Miner {
-    pub fn new(client: ZipcoordClient, key: Keypair, coldkey: Option<String>, scraper: Arc<dyn Scraper>) -> Self {
+    pub fn new(epochs: Arc<Epochs>, key: Keypair, coldkey: Option<String>, scraper: Arc<dyn Scraper>) -> Self {
         let coldkey = coldkey.unwrap_or_else(|| key.hotkey().to_string());
-        Miner { client, bucket: Bucket::new(), key, coldkey, scraper }
+        Miner { epochs, bucket: Bucket::new(), key, coldkey, scraper }
+    }
+
+    fn client(&self) -> &ZipcoordClient {
+        self.epochs.api()
+    }
+
+    fn outbox(&self) -> Outbox<'_> {
+        Outbox { state: self.epochs.state() }
     }
 
     pub fn hotkey(&self) -> String {
         self.key.hotkey().to_string()
     }
 
-    /// The current assignment, as this miner sees it.
-    pub async fn current(&self) -> Result<AssignmentResponse, ClientError> {
-        self.client.current(&self.key, unix_now()).await
+    /// The current assignment, as this miner sees it, and where it came from.
+    pub async fn current(&self) -> Result<Sourced, EpochsError> {
+        self.epochs.current(&self.key).await
     }
 
-    /// Reports progress; a report that fails is logged and mining goes on (reports inform the operator,
-    /// uploads are what validators judge).
+    /// Reports progress; a report the API cannot take now is queued for when it answers again, one that it
+    /// refuses is logged, and mining goes on either way (reports inform the operator, uploads are what
+    /// validators judge).
     async fn report(
         &self,
         epoch: EpochId,
@@ -84,15 +103,73 @@ impl Miner {
         completed: &[ZipcodeCompletion],
         uploaded_all: bool,
     ) {
-        let mut request = status_request(&self.key, epoch, nonce, status, unix_now());
-        request.zipcodes_completed = completed.to_vec();
-        request.listings_scraped = Some(completed.iter().map(|z| z.listings_scraped).sum());
-        request.s3_upload_complete = uploaded_all;
-        if uploaded_all {
-            request.s3_upload_timestamp = Some(iso8601_millis(Utc::now().timestamp_millis()));
+        let report = PendingReport {
+            epoch,
+            nonce: nonce.to_string(),
+            status,
+            completed: completed.to_vec(),
+            uploaded_all,
+            uploaded_at_ms: uploaded_all.then(|| Utc::now().timestamp_millis()),
+        };
+        match self.client().report_status(&self.key, &report.signed(&self.key, unix_now())).await {
+            Ok(_) => {}
+            Err(error) if error.is_outage() => {
+                tracing::info!(%epoch, status = status.as_str(), %error, "status report queued until the API answers");
+                self.outbox().queue_report(&report);
+            }
+            Err(error) => tracing::warn!(%epoch, status = status.as_str(), %error, "status report refused"),
         }
-        if let Err(error) = self.client.report_status(&self.key, &request).await {
-            tracing::warn!(%epoch, status = status.as_str(), %error, "status report failed");
+    }
+
+    /// The folder's upload grant: fetched from the API and kept, else the kept one while it lasts. In PUT mode
+    /// the answer only says that each file gets its own sized grant when written.
+    async fn upload_grant(&self) -> Result<FolderAccessResponse, String> {
+        match self.client().folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
+            Ok(grant) => {
+                self.outbox().keep_grant(&grant, Utc::now().timestamp_millis());
+                Ok(grant)
+            }
+            Err(error) if error.is_outage() => match self.outbox().usable_grant(Utc::now().timestamp_millis()) {
+                Ok(grant) => {
+                    tracing::info!(expires = %grant.expiry, "the API is unreachable; uploading with the kept grant");
+                    Ok(grant)
+                }
+                Err(unusable) => Err(format!("the API is unreachable ({error}) and {unusable}")),
+            },
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Uploads the files kept for later, oldest epoch first, once a grant can be had.
+    async fn upload_kept_files(&self, current: EpochId) {
+        let Some(clock) = self.epochs.clock() else { return };
+        let outbox = self.outbox();
+        let epochs = outbox.pending_epochs(clock, current);
+        if epochs.is_empty() {
+            return;
+        }
+        let grant = match self.upload_grant().await {
+            Ok(grant) => grant,
+            Err(why) => {
+                tracing::debug!(%why, "kept files wait for a usable grant");
+                return;
+            }
+        };
+        for epoch in epochs {
+            for (name, path) in outbox.pending_files(epoch) {
+                let Some(content) = self.epochs.state().read_bytes(&path) else { continue };
+                match self.upload(&grant, &name, content).await {
+                    Ok(()) => {
+                        tracing::info!(%epoch, file = %name, "uploaded a file kept through the outage");
+                        self.epochs.state().remove(&path);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%epoch, file = %name, %error, "kept file not uploaded yet");
+                        return;
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(self.epochs.state().path(&format!("pending/{epoch}")));
         }
     }
 
@@ -102,7 +179,8 @@ impl Miner {
         let put_url = if grant.upload_mode == "put" {
             let names = [name.to_string()];
             let size = content.len() as u64;
-            let sized = self.client.folder_access(&self.key, &self.coldkey, &names, Some(&[size]), unix_now()).await?;
+            let sized =
+                self.client().folder_access(&self.key, &self.coldkey, &names, Some(&[size]), unix_now()).await?;
             let key = format!("{}{name}", sized.folder);
             match sized.put_urls.into_iter().find(|p| p.key == key) {
                 Some(put) => Some(put.url),
@@ -127,8 +205,9 @@ impl Miner {
         }
     }
 
-    /// Does one epoch's work for `assignment`.
-    pub async fn mine(&self, assignment: &AssignmentResponse) -> Result<EpochWork, MinerError> {
+    /// Does one epoch's work for `sourced`'s assignment.
+    pub async fn mine(&self, sourced: &Sourced) -> Result<EpochWork, MinerError> {
+        let assignment = &sourced.assignment;
         let epoch: EpochId = assignment.epoch_id.parse().map_err(|e| MinerError::Assignment(format!("{e}")))?;
         let deadline_ms = parse_iso8601(&assignment.submission_deadline)
             .ok_or_else(|| MinerError::Assignment("unreadable submissionDeadline".into()))?;
@@ -144,22 +223,21 @@ impl Miner {
         let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
         let names: Vec<String> = zipcodes.iter().map(|(zip, _)| listing_file_name(epoch, zip, &stamp)).collect();
         // The folder's grant: a POST policy for every file, or (PUT mode) the answer that says each file gets its
-        // own sized grant when written.
-        let grant = match self.client.folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
-            Ok(grant) => grant,
-            Err(error) => {
-                self.report(epoch, nonce, MinerStatus::Failed, &[], false).await;
-                return Err(error.into());
-            }
-        };
+        // own sized grant when written. Without one, the scraped files are kept to upload later.
+        let grant = self.upload_grant().await;
+        if let Err(why) = &grant {
+            tracing::warn!(%epoch, %why, "no usable upload grant: scraped files are kept to upload later");
+        }
 
         let mut work = EpochWork {
             epoch_id: assignment.epoch_id.clone(),
+            source: sourced.source.clone(),
             status: MinerStatus::Completed,
             zipcodes: zipcodes.len(),
             uploaded: 0,
             listings: 0,
             failures: Vec::new(),
+            kept_for_later: None,
         };
         let mut completed = Vec::new();
         for ((zipcode, assigned), name) in zipcodes.iter().zip(&names) {
@@ -196,12 +274,24 @@ impl Miner {
                 if content.len() < MIN_OBJECT_BYTES {
                     content.resize(MIN_OBJECT_BYTES, b' ');
                 }
-                if let Err(error) = self.upload(&grant, name, content).await {
-                    tracing::warn!(%epoch, %zipcode, %error, "upload failed");
-                    work.failures.push((zipcode.to_string(), error.to_string()));
-                    continue;
+                match &grant {
+                    Ok(grant) => {
+                        if let Err(error) = self.upload(grant, name, content).await {
+                            tracing::warn!(%epoch, %zipcode, %error, "upload failed");
+                            work.failures.push((zipcode.to_string(), error.to_string()));
+                            continue;
+                        }
+                        work.uploaded += 1;
+                    }
+                    Err(why) => {
+                        if let Err(error) = self.outbox().spool(epoch, name, &content) {
+                            work.failures.push((zipcode.to_string(), format!("{why}; cannot keep the file: {error}")));
+                            continue;
+                        }
+                        let kept = work.kept_for_later.get_or_insert_with(|| (0, why.clone()));
+                        kept.0 += 1;
+                    }
                 }
-                work.uploaded += 1;
                 work.listings += count as u64;
             }
             completed.push(ZipcodeCompletion {
@@ -214,13 +304,15 @@ impl Miner {
         if work.status == MinerStatus::Completed && completed.is_empty() && !work.failures.is_empty() {
             work.status = MinerStatus::Failed;
         }
-        let all_uploaded = work.failures.is_empty() && work.status == MinerStatus::Completed;
+        let all_uploaded =
+            work.failures.is_empty() && work.kept_for_later.is_none() && work.status == MinerStatus::Completed;
         self.report(epoch, nonce, work.status, &completed, all_uploaded).await;
         Ok(work)
     }
 
-    /// Polls the stats every `poll` and mines each new epoch once, handing each epoch's result to `on_epoch`,
-    /// until `shutdown` completes.
+    /// Polls every `poll` for the current epoch (the API's stats, else the remembered clock) and mines each new
+    /// epoch once, handing each epoch's result to `on_epoch`, until `shutdown` completes. Before each epoch, and
+    /// whenever the API answers again, what waited in the outbox is delivered.
     pub async fn run(
         &self,
         poll: Duration,
@@ -230,29 +322,36 @@ impl Miner {
         tokio::pin!(shutdown);
         let mut done: Option<String> = None;
         loop {
-            match self.client.stats().await {
-                Ok(stats) => {
-                    let current = stats.epoch_status.current_epoch.map(|epoch| epoch.id);
-                    if current.is_some() && current != done {
-                        match self.current().await {
-                            Ok(assignment) if Some(&assignment.epoch_id) != done.as_ref() => {
-                                let outcome = self.mine(&assignment).await;
-                                if outcome.is_ok() {
-                                    done = Some(assignment.epoch_id.clone());
-                                }
-                                on_epoch(outcome);
+            if let Some(current) = self.epochs.current_epoch_id().await {
+                self.deliver_outbox(current).await;
+                if Some(current.to_string()) != done {
+                    match self.current().await {
+                        Ok(sourced) if Some(&sourced.assignment.epoch_id) != done.as_ref() => {
+                            tracing::info!(epoch = %sourced.assignment.epoch_id, source = %sourced.source, "assignment");
+                            let outcome = self.mine(&sourced).await;
+                            if outcome.is_ok() {
+                                done = Some(sourced.assignment.epoch_id.clone());
                             }
-                            Ok(_) => {}
-                            Err(error) => on_epoch(Err(error.into())),
+                            on_epoch(outcome);
                         }
+                        Ok(_) => {}
+                        Err(error) => on_epoch(Err(error.into())),
                     }
                 }
-                Err(error) => tracing::warn!(%error, "stats poll failed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = &mut shutdown => return,
             }
         }
+    }
+
+    /// Sends queued status reports and uploads kept files, if the API answers.
+    async fn deliver_outbox(&self, current: EpochId) {
+        let Some(clock) = self.epochs.clock() else { return };
+        if self.outbox().queued_reports() > 0 {
+            self.outbox().flush_reports(self.client(), &self.key, clock, unix_now()).await;
+        }
+        self.upload_kept_files(current).await;
     }
 }

@@ -12,6 +12,7 @@ mod command;
 pub mod epoch_check;
 pub mod epochs;
 pub mod miner;
+pub mod outbox;
 pub mod relay;
 pub mod scraper;
 pub mod state;
@@ -48,6 +49,17 @@ pub enum ClientError {
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;
+
+impl ClientError {
+    /// Whether the server cannot be reached or cannot answer now (a client then falls back, or queues what it
+    /// meant to send), rather than refusing this request.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            ClientError::Transport(_) => true,
+            ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => *status >= 500,
+        }
+    }
+}
 
 /// The largest inputs document accepted once decompressed.
 const MAX_INPUTS_BYTES: u64 = 64 << 20;

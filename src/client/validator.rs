@@ -1,4 +1,6 @@
-//! The validator: judges epoch N during N+1. It fetches `/epoch/{id}`, lists and downloads every miner's files
+//! The validator: judges epoch N during N+1 (and, after an outage of the coordinator, the epochs it could not
+//! judge meanwhile, once the API answers again). It gets `/epoch/{id}` (from the API, else computed or relayed,
+//! see [`super::epochs`]), lists and downloads every miner's files
 //! for that epoch through `/get-miner-specific-access`, applies the checks of [`crate::domain::validation`],
 //! spot-checks a fixed number of listings per miner through a [`ListingVerifier`], turns the verdicts into
 //! weights with [`crate::domain::scoring`], and uploads the results through `/api/v1/s3-access/validator-upload`.
@@ -13,11 +15,12 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::bucket::{Bucket, BucketError};
+use super::epochs::{Epochs, EpochsError};
 use super::verifier::ListingVerifier;
 use super::{unix_now, ClientError, ZipcoordClient};
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
-use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::layout;
 use crate::domain::listing::ListingFile;
@@ -39,12 +42,18 @@ pub enum ValidatorError {
     Metagraph(String),
     #[error("the epoch's assignment is not usable: {0}")]
     Assignment(String),
+    #[error(transparent)]
+    Epochs(#[from] EpochsError),
 }
 
 impl ValidatorError {
     /// The server has no such epoch (it started before the server kept history, or has not started).
     pub fn is_unknown_epoch(&self) -> bool {
-        matches!(self, ValidatorError::Client(ClientError::Api { status: 404, .. }))
+        matches!(
+            self,
+            ValidatorError::Client(ClientError::Api { status: 404, .. })
+                | ValidatorError::Epochs(EpochsError::Refused(ClientError::Api { status: 404, .. }))
+        )
     }
 }
 
@@ -113,6 +122,7 @@ pub struct EpochJudgement {
 }
 
 pub struct Validator {
+    epochs: Arc<Epochs>,
     client: ZipcoordClient,
     bucket: Bucket,
     key: Keypair,
@@ -156,13 +166,19 @@ fn grant_batches<'a>(miner: &str, names: &'a [String]) -> Vec<&'a [String]> {
 
 impl Validator {
     pub fn new(
-        client: ZipcoordClient,
+        epochs: Arc<Epochs>,
         key: Keypair,
         metagraph: Arc<dyn MetagraphSource>,
         verifier: Arc<dyn ListingVerifier>,
         settings: ValidatorSettings,
     ) -> Self {
-        Validator { client, bucket: Bucket::new(), key, metagraph, verifier, settings }
+        let client = epochs.api().clone();
+        Validator { epochs, client, bucket: Bucket::new(), key, metagraph, verifier, settings }
+    }
+
+    /// What this validator holds of the epochs (what its relay serves).
+    pub fn epochs(&self) -> &Arc<Epochs> {
+        &self.epochs
     }
 
     pub fn hotkey(&self) -> String {
@@ -297,8 +313,11 @@ impl Validator {
 
     /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.
     pub async fn judge(&self, epoch: EpochId) -> Result<EpochJudgement, ValidatorError> {
-        let assignment = self.client.epoch(&self.key, epoch, unix_now()).await?;
-        let terms = Self::terms(&assignment)?;
+        let sourced = self.epochs.epoch(&self.key, epoch).await?;
+        if sourced.source != super::epochs::Source::Api {
+            tracing::info!(%epoch, source = %sourced.source, "judging an epoch the API did not serve");
+        }
+        let terms = Self::terms(&sourced.assignment)?;
         let snapshot = self.metagraph.fetch(unix_now()).await.map_err(|e| ValidatorError::Metagraph(e.to_string()))?;
         // Every registered hotkey, this validator's own included: validators that judge the same bucket then
         // publish the same weight vector, and a neuron that did not mine is simply absent.
@@ -384,9 +403,11 @@ impl Validator {
         Ok(())
     }
 
-    /// Every `poll`, judges the epoch before the current one once it is `judge_delay` old, handing each result
-    /// to `on_judged`, until `shutdown` completes. Epochs that started before the server kept history (404)
-    /// are skipped.
+    /// Every `poll`, judges each ended epoch not judged yet (the one before the current once it is
+    /// `judge_delay` old, and those an outage of the coordinator kept it from judging, at most
+    /// [`JUDGE_BACKLOG_EPOCHS`] back and never from before this validator's state began), handing each result
+    /// to `on_judged`, until `shutdown` completes. It also keeps the current epoch's assignment, for its relay.
+    /// Epochs that started before the server kept history (404) are skipped.
     pub async fn run(
         &self,
         poll: Duration,
@@ -394,16 +415,22 @@ impl Validator {
         mut on_judged: impl FnMut(EpochId, Result<EpochJudgement, ValidatorError>),
     ) {
         tokio::pin!(shutdown);
-        let mut judged: BTreeSet<EpochId> = BTreeSet::new();
         loop {
-            if let Some(previous) = self.epoch_to_judge().await {
-                if !judged.contains(&previous) {
-                    let outcome = self.judge(previous).await;
+            if let Some(current) = self.epochs.current_epoch_id().await {
+                self.hold_current(current).await;
+                let mut book = self.judged_book(current);
+                for epoch in self.epochs_to_judge(current, &book) {
+                    let outcome = self.judge(epoch).await;
                     let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
+                    let unreachable = matches!(&outcome, Err(error) if error.is_outage());
                     if finished {
-                        judged.insert(previous);
+                        book.judged.insert(epoch);
+                        self.keep_judged_book(&mut book);
                     }
-                    on_judged(previous, outcome);
+                    on_judged(epoch, outcome);
+                    if unreachable {
+                        break;
+                    }
                 }
             }
             tokio::select! {
@@ -413,19 +440,77 @@ impl Validator {
         }
     }
 
-    /// The epoch before the current one, once the current one is `judge_delay` old.
-    async fn epoch_to_judge(&self) -> Option<EpochId> {
-        let stats = match self.client.stats().await {
-            Ok(stats) => stats,
-            Err(error) => {
-                tracing::warn!(%error, "stats poll failed");
-                return None;
+    /// Gets and keeps the current epoch's assignment, if not kept yet.
+    async fn hold_current(&self, current: EpochId) {
+        if self.epochs.kept(current).is_none() {
+            if let Err(error) = self.epochs.epoch(&self.key, current).await {
+                tracing::debug!(%current, %error, "the current assignment is not held yet");
             }
-        };
-        let current: EpochId = stats.epoch_status.current_epoch?.id.parse().ok()?;
-        let length = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round() as u32;
-        let clock = EpochClock::from_seconds(length).ok()?;
-        let age = Utc::now().timestamp() - current.start_unix();
-        (age >= self.settings.judge_delay.as_secs() as i64).then(|| clock.previous(current))
+        }
+    }
+
+    /// The judged epochs as kept in the state directory; a new one starts at the epoch before `current`.
+    fn judged_book(&self, current: EpochId) -> JudgedBook {
+        let clock = self.epochs.clock();
+        self.epochs.state().read("judged.json", "judged-epochs").unwrap_or_else(|| JudgedBook {
+            since: clock.map_or(current, |clock| clock.previous(current)),
+            judged: BTreeSet::new(),
+        })
+    }
+
+    fn keep_judged_book(&self, book: &mut JudgedBook) {
+        while book.judged.len() > JUDGE_BACKLOG_EPOCHS * 4 {
+            book.judged.pop_first();
+        }
+        if let Err(error) = self.epochs.state().write("judged.json", "judged-epochs", &*book) {
+            tracing::warn!(%error, "cannot keep the judged epochs");
+        }
+    }
+
+    /// The ended epochs to judge now, oldest first.
+    fn epochs_to_judge(&self, current: EpochId, book: &JudgedBook) -> Vec<EpochId> {
+        let Some(clock) = self.epochs.clock() else { return Vec::new() };
+        let age = self.epochs.now_unix() - current.start_unix();
+        let mut epochs = Vec::new();
+        let mut epoch = clock.previous(current);
+        if age < self.settings.judge_delay.as_secs() as i64 {
+            epoch = clock.previous(epoch);
+        }
+        for _ in 0..JUDGE_BACKLOG_EPOCHS {
+            if epoch < book.since {
+                break;
+            }
+            if !book.judged.contains(&epoch) {
+                epochs.push(epoch);
+            }
+            epoch = clock.previous(epoch);
+        }
+        epochs.reverse();
+        epochs
+    }
+}
+
+/// How many ended epochs back a validator still judges: an outage of the coordinator up to this many epochs
+/// delays judgements, it does not lose them.
+pub const JUDGE_BACKLOG_EPOCHS: usize = 4;
+
+/// The epochs a validator judged, kept across restarts.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JudgedBook {
+    /// The first epoch this validator's state covers; earlier ones are not its to catch up on.
+    since: EpochId,
+    judged: BTreeSet<EpochId>,
+}
+
+impl ValidatorError {
+    /// Whether the coordinator or the store could not be reached: later epochs would fail alike.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            ValidatorError::Client(error) => error.is_outage(),
+            ValidatorError::Epochs(EpochsError::Unavailable { .. }) => true,
+            ValidatorError::Bucket(BucketError::Transport(_)) => true,
+            _ => false,
+        }
     }
 }

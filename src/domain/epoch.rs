@@ -13,8 +13,23 @@ const ID_FORMAT: &str = "%Y-%m-%dT%H-%M-%S";
 const MINUTES_PER_DAY: u32 = 1440;
 
 /// The start of an epoch, in whole Unix seconds (UTC). Displays as the wire id `YYYY-MM-DDTHH-MM-SS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct EpochId(i64);
+
+impl TryFrom<String> for EpochId {
+    type Error = EpochError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<EpochId> for String {
+    fn from(epoch: EpochId) -> String {
+        epoch.to_string()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EpochError {

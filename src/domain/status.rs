@@ -7,7 +7,8 @@ use super::auth::Hotkey;
 use super::epoch::EpochId;
 use super::zipcode::Zipcode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum MinerStatus {
     InProgress,
     Completed,
@@ -23,6 +24,20 @@ impl MinerStatus {
             MinerStatus::Failed => "FAILED",
             MinerStatus::Timeout => "TIMEOUT",
         }
+    }
+}
+
+impl TryFrom<String> for MinerStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<MinerStatus> for String {
+    fn from(status: MinerStatus) -> String {
+        status.as_str().to_string()
     }
 }
 

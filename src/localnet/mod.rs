@@ -1,8 +1,11 @@
 //! `zipcoord localnet`: a whole subnet on one machine, so a subnet owner can watch the incentive mechanism work
 //! before touching testnet. The real server (real HTTP on loopback, a SQLite file, short epochs), a metagraph
 //! file of generated keys, an S3-compatible store that checks signatures and policies, N miners on the synthetic
-//! market (some of them liars, if asked) and M validators judging each epoch during the next one.
+//! market (some of them liars, if asked) and M validators judging each epoch during the next one, each serving
+//! a relay. Pulses come from a local relay of the dev beacon, over HTTP like drand's. With `--outage N`, the
+//! coordinator stops for N whole epochs mid-run and the network carries on without it.
 
+pub mod beacon_relay;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -17,11 +20,14 @@ use tokio_util::sync::CancellationToken;
 pub use store::LocalStore;
 
 use crate::app::SystemClock;
+use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::boot::RunningServer;
 use crate::chain::file::FileSource;
 use crate::chain::MetagraphSpec;
+use crate::client::epochs::Epochs;
 use crate::client::miner::{EpochWork, Miner, MinerError};
 use crate::client::scraper::{ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
+use crate::client::state::StateDir;
 use crate::client::validator::{EpochJudgement, Validator, ValidatorError, ValidatorSettings};
 use crate::client::verifier::SyntheticVerifier;
 use crate::client::{synthetic, ZipcoordClient};
@@ -47,14 +53,24 @@ pub struct LocalnetOptions {
     pub upload_mode: UploadMode,
 }
 
-/// A running local network's infrastructure: the store, the server, and the keys it registered.
+/// A running local network's infrastructure: the store, the server, the dev beacon's relay, the validators'
+/// relay addresses, and the keys it registered.
 pub struct Localnet {
     pub store: LocalStore,
-    pub server: RunningServer,
+    server: Option<RunningServer>,
+    settings: Settings,
     pub url: String,
     pub metagraph_path: PathBuf,
     pub miners: Vec<Keypair>,
     pub validators: Vec<Keypair>,
+    data_dir: PathBuf,
+    /// The dev beacon's drand-style relay.
+    pub beacon_url: String,
+    /// Each validator's relay address, and its listener until the validator is made.
+    pub relay_urls: Vec<String>,
+    relay_listeners: parking_lot::Mutex<Vec<Option<tokio::net::TcpListener>>>,
+    /// Stops the relays.
+    cancel: CancellationToken,
 }
 
 /// `//Miner1`, `//Miner2`...: derivable by anyone, like the dev accounts, so never for real funds.
@@ -89,6 +105,8 @@ impl Localnet {
 
         let secret = hex::encode(rand::random::<[u8; 24]>());
         let store = LocalStore::start(&options.data_dir.join("s3"), "localnet", "localnet", &secret).await?;
+        let cancel = CancellationToken::new();
+        let beacon_url = beacon_relay::start(cancel.clone()).await?;
         let database_url = options
             .database_url
             .clone()
@@ -100,13 +118,71 @@ impl Localnet {
         settings.epochs.policy.target_listings = options.target_listings;
         // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
         settings.rate_limits = RateLimitSettings::off();
-        // A local network needs no network: the dev beacon signs every round.
-        settings.beacon = crate::beacon::BeaconSettings::new(crate::beacon::BeaconSpec::Dev);
+        settings.beacon = BeaconSettings::new(dev_beacon_spec(&beacon_url));
         settings.epistula.service_hotkey = Some(crate::chain::dev::dev_service_hotkey());
         settings.s3 = Ok(S3Settings { upload_mode: options.upload_mode, ..store.s3_settings() });
-        let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
+        let server = crate::boot::start(settings.clone(), Arc::new(SystemClock)).await?;
+        // A restart after an outage comes back on the same address, where the clients look for it.
+        settings.listen = server.addr;
         let url = format!("http://{}", server.addr);
-        Ok(Localnet { store, server, url, metagraph_path, miners, validators })
+        let mut relay_urls = Vec::new();
+        let mut relay_listeners = Vec::new();
+        for _ in 0..validators.len() {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            relay_urls.push(format!("http://{}", listener.local_addr()?));
+            relay_listeners.push(Some(listener));
+        }
+        Ok(Localnet {
+            store,
+            server: Some(server),
+            settings,
+            url,
+            metagraph_path,
+            miners,
+            validators,
+            data_dir: options.data_dir.clone(),
+            beacon_url,
+            relay_urls,
+            relay_listeners: parking_lot::Mutex::new(relay_listeners),
+            cancel,
+        })
+    }
+
+    /// The running server.
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("the coordinator is running")
+    }
+
+    /// Stops the coordinator (an outage).
+    pub async fn stop_server(&mut self) -> anyhow::Result<()> {
+        match self.server.take() {
+            Some(server) => server.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the coordinator again on its address, database and store.
+    pub async fn start_server(&mut self) -> anyhow::Result<()> {
+        if self.server.is_none() {
+            self.server = Some(crate::boot::start(self.settings.clone(), Arc::new(SystemClock)).await?);
+        }
+        Ok(())
+    }
+
+    /// Stops everything.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        self.stop_server().await
+    }
+
+    /// A client's epochs: the API, the dev beacon's relay, the validators' relays (for miners), state under
+    /// `data_dir/{folder}`.
+    fn epochs(&self, folder: &str, key: &Keypair, relays: &[String]) -> Arc<Epochs> {
+        let beacon = Arc::from(crate::beacon::open(&BeaconSettings::new(dev_beacon_spec(&self.beacon_url))));
+        let state = StateDir::open(self.data_dir.join(folder), key.hotkey().to_string())
+            .expect("the local network's data directory is writable");
+        let relays = relays.iter().map(|url| ZipcoordClient::new(url.clone())).collect();
+        Arc::new(Epochs::new(self.client(), relays, beacon, state))
     }
 
     pub fn client(&self) -> ZipcoordClient {
@@ -115,15 +191,37 @@ impl Localnet {
             .with_epistula(crate::chain::dev::dev_service_hotkey().to_string())
     }
 
-    /// Miner `index` scraping with `scraper`.
+    /// Miner `index` scraping with `scraper`, its state under `data_dir/miners/miner{index + 1}`, falling back
+    /// on the validators' relays.
     pub fn miner(&self, index: usize, scraper: Arc<dyn Scraper>) -> Miner {
-        Miner::new(self.client(), self.miners[index].clone(), None, scraper)
+        let key = &self.miners[index];
+        let epochs = self.epochs(&format!("miners/miner{}", index + 1), key, &self.relay_urls);
+        Miner::new(epochs, key.clone(), None, scraper)
     }
 
-    /// Validator `index`, reading the network's metagraph file and checking against the synthetic market.
+    /// Validator `index`, reading the network's metagraph file and checking against the synthetic market, its
+    /// state under `data_dir/validators/validator{index + 1}`; the first one made for an index serves its relay.
     pub fn validator(&self, index: usize, settings: ValidatorSettings) -> Validator {
         let metagraph = Arc::new(FileSource::new(self.metagraph_path.clone()));
-        Validator::new(self.client(), self.validators[index].clone(), metagraph, Arc::new(SyntheticVerifier), settings)
+        let key = &self.validators[index];
+        let epochs = self.epochs(&format!("validators/validator{}", index + 1), key, &[]);
+        if let Some(listener) = self.relay_listeners.lock()[index].take() {
+            let relay = crate::client::relay::serve(listener, epochs.clone(), self.cancel.clone().cancelled_owned());
+            tokio::spawn(async move {
+                if let Err(error) = relay.await {
+                    tracing::warn!(%error, "validator relay stopped");
+                }
+            });
+        }
+        Validator::new(epochs, key.clone(), metagraph, Arc::new(SyntheticVerifier), settings)
+    }
+}
+
+/// The dev beacon's chain, from the local relay.
+fn dev_beacon_spec(relay: &str) -> BeaconSpec {
+    BeaconSpec::Drand {
+        chain: crate::domain::beacon::DevBeacon::new().chain().clone(),
+        relays: vec![relay.to_string()],
     }
 }
 
@@ -154,14 +252,16 @@ enum Event {
 }
 
 /// What `zipcoord localnet` runs: the network, `liars` of the miners inventing listings, until every
-/// validator has judged `epochs` whole epochs (0: until `shutdown`).
+/// validator has judged `epochs` whole epochs (0: until `shutdown`); with `outage` > 0 the coordinator is down
+/// for that many whole epochs from the second whole epoch on.
 pub async fn run(
     options: LocalnetOptions,
     liars: usize,
     epochs: usize,
+    outage: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let net = Localnet::start(&options).await?;
+    let mut net = Localnet::start(&options).await?;
     let epoch = Duration::from_secs(u64::from(options.epoch_seconds));
     println!(
         "zipcoord localnet: {} ({}s epochs, {} listings per epoch)",
@@ -170,8 +270,9 @@ pub async fn run(
     println!("  API docs      {}/docs", net.url);
     println!("  bucket        {} (files under {})", net.store.endpoint(), net.store.object_path("").display());
     println!("  metagraph     {}", net.metagraph_path.display());
+    println!("  beacon        {} (the dev beacon's pulses, drand-style)", net.beacon_url);
     for (i, key) in net.validators.iter().enumerate() {
-        println!("  validator     uid {i}  {}  {}", key.hotkey(), validator_uri(i));
+        println!("  validator     uid {i}  {}  {}  relay {}", key.hotkey(), validator_uri(i), net.relay_urls[i]);
     }
     for (i, key) in net.miners.iter().enumerate() {
         let role = if i >= net.miners.len().saturating_sub(liars) { "liar: invents listings" } else { "honest" };
@@ -215,10 +316,39 @@ pub async fn run(
     // The network starts part-way into an epoch; only the epochs after that one count towards `epochs`.
     let length = i64::from(options.epoch_seconds);
     let first_full = EpochId::from_start_unix((chrono::Utc::now().timestamp() / length + 1) * length);
+    // The coordinator stops a second before the second whole epoch starts and comes back a second after the
+    // last outage epoch ends.
+    let outage_start = first_full.start_unix() + length;
+    let mut transitions: Vec<(i64, bool)> = if outage > 0 {
+        let end = outage_start + outage as i64 * length;
+        println!(
+            "The coordinator will be down from {} to {} ({outage} whole epochs).",
+            EpochId::from_start_unix(outage_start),
+            EpochId::from_start_unix(end)
+        );
+        vec![(outage_start * 1000 - 1000, false), (end * 1000 + 1000, true)]
+    } else {
+        Vec::new()
+    };
+    transitions.reverse();
     let mut judged = vec![0usize; net.validators.len()];
     loop {
+        let until_transition = transitions
+            .last()
+            .map(|(at_ms, _)| Duration::from_millis((at_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64));
         let event = tokio::select! {
             event = received.recv() => event,
+            _ = tokio::time::sleep(until_transition.unwrap_or(Duration::MAX)), if until_transition.is_some() => {
+                let (_, up) = transitions.pop().expect("a transition was due");
+                if up {
+                    net.start_server().await?;
+                    println!("== coordinator back at {} ==", net.url);
+                } else {
+                    net.stop_server().await?;
+                    println!("== coordinator stopped: miners compute their assignments, validators relay them ==");
+                }
+                continue;
+            }
             _ = &mut shutdown => None,
         };
         match event {
@@ -238,20 +368,26 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
-    net.server.shutdown().await
+    net.shutdown().await
 }
 
 fn print_work(index: usize, outcome: &Result<EpochWork, MinerError>) {
     match outcome {
-        Ok(work) => println!(
-            "[miner {}] epoch {}: {} - {} of {} zipcodes uploaded, {} listings",
-            index + 1,
-            work.epoch_id,
-            work.status.as_str(),
-            work.uploaded,
-            work.zipcodes,
-            work.listings
-        ),
+        Ok(work) => {
+            println!(
+                "[miner {}] epoch {}: {} - {} of {} zipcodes uploaded, {} listings; assignment from {}",
+                index + 1,
+                work.epoch_id,
+                work.status.as_str(),
+                work.uploaded,
+                work.zipcodes,
+                work.listings,
+                work.source
+            );
+            if let Some((files, why)) = &work.kept_for_later {
+                println!("[miner {}]     {files} files kept to upload later: {why}", index + 1);
+            }
+        }
         Err(error) => println!("[miner {}] {error}", index + 1),
     }
 }

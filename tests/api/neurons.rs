@@ -222,7 +222,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         let files: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
         assert_eq!(files.len(), 1, "{}", folder.display());
     }
-    net.server.shutdown().await.unwrap();
+    net.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -240,8 +240,9 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     };
     let net = Localnet::start(&options).await.unwrap();
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
-    let assignment = miner.current().await.unwrap();
-    let work = miner.mine(&assignment).await.unwrap();
+    let sourced = miner.current().await.unwrap();
+    let work = miner.mine(&sourced).await.unwrap();
+    let assignment = &sourced.assignment;
     assert_eq!(work.status, zipcoord::domain::status::MinerStatus::Completed);
     assert_eq!(
         (work.uploaded, work.zipcodes, work.listings),
@@ -263,7 +264,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     }
     // The reports reached the server: the last one says COMPLETED with every zipcode's count.
     let epoch: EpochId = assignment.epoch_id.parse().unwrap();
-    let reports = net.server.app.store().status_events(epoch).await.unwrap();
+    let reports = net.server().app.store().status_events(epoch).await.unwrap();
     let statuses: Vec<&str> = reports.iter().map(|r| r.status.as_str()).collect();
     let zipcodes = assignment.zipcodes.len();
     assert_eq!(statuses.len(), zipcodes + 2, "IN_PROGRESS, one per zipcode, COMPLETED: {statuses:?}");
@@ -325,7 +326,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     let (code, _, stderr) = score(&["--key-uri", "//Miner1", "--synthetic"]).await;
     assert_eq!(code, Some(1));
     assert!(stderr.contains("403"), "a miner's key cannot judge: {stderr}");
-    net.server.shutdown().await.unwrap();
+    net.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -355,8 +356,9 @@ async fn a_miner_with_thousands_of_objects_is_judged_on_every_one_of_the_epoch()
     let dir = tempfile::tempdir().unwrap();
     let net = hour_long_network(&dir, 1, 1_500).await;
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
-    let assignment = miner.current().await.unwrap();
-    miner.mine(&assignment).await.unwrap();
+    let sourced = miner.current().await.unwrap();
+    miner.mine(&sourced).await.unwrap();
+    let assignment = &sourced.assignment;
     let epoch: EpochId = assignment.epoch_id.parse().unwrap();
     let settings = ValidatorSettings { spot_checks: 3, publish: false, ..ValidatorSettings::default() };
     let validator = net.validator(0, settings);
@@ -426,9 +428,10 @@ async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
     let net = hour_long_network(&dir, 2, 450).await;
     let scraper = Arc::new(SyntheticScraper { delay: Duration::ZERO });
     let (honest, odd) = (net.miner(0, scraper.clone()), net.miner(1, scraper));
-    let assignment = honest.current().await.unwrap();
-    honest.mine(&assignment).await.unwrap();
-    odd.mine(&assignment).await.unwrap();
+    let sourced = honest.current().await.unwrap();
+    honest.mine(&sourced).await.unwrap();
+    odd.mine(&sourced).await.unwrap();
+    let assignment = &sourced.assignment;
     let assigned = &assignment.zipcodes[0].zipcode;
     let epoch_folder = net.store.object_path(&format!(
         "data/hotkey={}/epoch={}/zipcode={assigned}",
