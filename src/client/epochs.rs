@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use super::{unix_now_ms, ClientError, ZipcoordClient};
-use crate::api::{AssignmentResponse, CurrentEpochSummary, EpochProofBody, NextEpoch, StatsResponse};
+use crate::api::{parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpochProofBody, NextEpoch, StatsResponse};
 use crate::beacon::PulseSource;
 use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::beacon::{Pulse, Randomness};
@@ -138,11 +138,16 @@ impl Epochs {
     /// Remembers the epoch length `stats` gives.
     pub fn learn(&self, stats: &StatsResponse) {
         let seconds = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round();
-        if !(1.0..=f64::from(u32::MAX)).contains(&seconds) {
-            return;
+        if (1.0..=f64::from(u32::MAX)).contains(&seconds) {
+            self.learn_epoch_length(seconds as u32);
         }
-        let facts = ServiceFacts { epoch_length_seconds: seconds as u32 };
-        if self.state.read::<ServiceFacts>("service.json", "service") != Some(facts) {
+    }
+
+    fn learn_epoch_length(&self, seconds: u32) {
+        let facts = ServiceFacts { epoch_length_seconds: seconds };
+        if EpochClock::from_seconds(seconds).is_ok()
+            && self.state.read::<ServiceFacts>("service.json", "service") != Some(facts)
+        {
             if let Err(error) = self.state.write("service.json", "service", &facts) {
                 tracing::warn!(%error, "cannot keep the service's epoch length");
             }
@@ -257,6 +262,11 @@ impl Epochs {
     /// Keeps what the API answered, and the next epoch's inputs if they are out.
     async fn keep_api_answer(&self, assignment: AssignmentResponse) -> Sourced {
         let sourced = Sourced { assignment, source: Source::Api };
+        let (start, end) =
+            (parse_iso8601(&sourced.assignment.epoch_start), parse_iso8601(&sourced.assignment.epoch_end));
+        if let Some(length) = start.zip(end).and_then(|(start, end)| u32::try_from((end - start) / 1000).ok()) {
+            self.learn_epoch_length(length);
+        }
         if let Ok(epoch) = sourced.assignment.epoch_id.parse::<EpochId>() {
             self.keep(epoch, &sourced);
             if let Some(clock) = self.clock() {

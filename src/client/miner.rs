@@ -79,6 +79,11 @@ impl Miner {
         self.epochs.api()
     }
 
+    /// The miner's state directory.
+    pub fn state(&self) -> &super::state::StateDir {
+        self.epochs.state()
+    }
+
     fn outbox(&self) -> Outbox<'_> {
         Outbox { state: self.epochs.state() }
     }
@@ -347,7 +352,7 @@ impl Miner {
     }
 
     /// Sends queued status reports and uploads kept files, if the API answers.
-    async fn deliver_outbox(&self, current: EpochId) {
+    pub async fn deliver_outbox(&self, current: EpochId) {
         let Some(clock) = self.epochs.clock() else { return };
         if self.outbox().queued_reports() > 0 {
             self.outbox().flush_reports(self.client(), &self.key, clock, unix_now()).await;

@@ -133,9 +133,10 @@ impl Outbox<'_> {
         }
     }
 
-    /// Keeps a scraped file that could not be uploaded, to upload when a grant can be had.
+    /// Keeps a scraped file that could not be uploaded, to upload when a grant can be had. Object names hold
+    /// `/` and `=`, so the file is named by the object name's hex.
     pub fn spool(&self, epoch: EpochId, name: &str, content: &[u8]) -> Result<(), super::state::StateError> {
-        self.state.write_bytes(&format!("pending/{epoch}/{name}"), content)
+        self.state.write_bytes(&format!("pending/{epoch}/{}", hex::encode(name)), content)
     }
 
     /// The epochs with files waiting, oldest first, dropping those more than [`PENDING_EPOCHS_KEPT`] epochs
@@ -159,9 +160,17 @@ impl Outbox<'_> {
         epochs
     }
 
-    /// The files of `epoch` waiting: `(name, state-relative path)`.
+    /// The files of `epoch` waiting: `(object name, state-relative path)`; a file whose name does not decode is
+    /// set aside.
     pub fn pending_files(&self, epoch: EpochId) -> Vec<(String, String)> {
         let folder = format!("pending/{epoch}");
-        self.state.list(&folder).into_iter().map(|path| (path[folder.len() + 1..].to_string(), path)).collect()
+        let mut files = Vec::new();
+        for path in self.state.list(&folder) {
+            match hex::decode(&path[folder.len() + 1..]).ok().and_then(|bytes| String::from_utf8(bytes).ok()) {
+                Some(name) => files.push((name, path)),
+                None => self.state.set_aside(&path, "is not a kept upload"),
+            }
+        }
+        files
     }
 }

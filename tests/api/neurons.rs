@@ -329,26 +329,6 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     net.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn localnet_runs_as_one_command() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::from(zipcoord())
-        .args(["localnet", "--epoch-seconds", "10", "--epochs", "1", "--listen", "127.0.0.1:0"])
-        .args(["--target-listings", "450", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output).await.expect("localnet stops").unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("(liar: invents listings)"), "{stdout}");
-    assert!(stdout.matches("judged at").count() >= 2, "both validators judged: {stdout}");
-    assert!(stdout.contains("liar    quality 0.000  weight 0.0000"), "{stdout}");
-    assert!(stdout.contains("chain weights (u16)"), "{stdout}");
-    assert!(dir.path().join("metagraph.json").exists() && dir.path().join("s3/localnet").exists());
-}
-
 /// A miner folder of 2,500 objects over many epochs, the judged epoch sorting last with 1,500 of them: the
 /// validator lists that epoch alone, follows every page, and judges it as it judged the same work in 10 files.
 #[tokio::test]
@@ -465,7 +445,7 @@ async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
 
 /// A network of `miners` and one validator with hour-long epochs, started where the test can finish inside the
 /// current epoch (its last two minutes are waited out).
-async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_listings: u32) -> Localnet {
+pub async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_listings: u32) -> Localnet {
     let into_hour = zipcoord::client::unix_now().rem_euclid(3_600);
     if into_hour > 3_480 {
         tokio::time::sleep(Duration::from_secs((3_605 - into_hour) as u64)).await;

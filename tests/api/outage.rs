@@ -224,3 +224,143 @@ async fn corrupt_state_files_are_set_aside_and_fetched_again() {
     assert_eq!(epochs.current(&app.keys.miner).await.unwrap(), first, "fetched again from the API");
     assert_eq!(epochs.kept(epoch).unwrap(), first);
 }
+
+/// The judgement blocks `localnet` printed for `epoch`: per validator, `uid -> (verdict, weight)`.
+fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (String, f64)>> {
+    let mut blocks = Vec::new();
+    let mut lines = stdout.lines().peekable();
+    while let Some(line) = lines.next() {
+        if !(line.starts_with("[validator") && line.contains(&format!("epoch {epoch} judged at"))) {
+            continue;
+        }
+        let mut block = std::collections::BTreeMap::new();
+        while let Some(row) = lines.next_if(|l| l.starts_with("    uid")) {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            block.insert(fields[1].parse().unwrap(), (fields[2].to_string(), fields[6].parse().unwrap()));
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// The whole subnet as one process, its coordinator down for one whole epoch: every miner still mines that
+/// epoch (computing its assignment), uploads all of it, and is judged for it as for the others; the server back
+/// serves what the miners computed, and no status report is lost.
+#[tokio::test]
+async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::from(crate::process::zipcoord())
+        .args(["localnet", "--epoch-seconds", "12", "--epochs", "3", "--outage", "1", "--listen", "127.0.0.1:0"])
+        .args(["--target-listings", "300", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("localnet stops").unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("(liar: invents listings)"), "{stdout}");
+    let announced = stdout.lines().find(|l| l.starts_with("The coordinator will be down from")).expect(&stdout);
+    let outage = announced.split_whitespace().nth(6).unwrap().to_string();
+    let outage_epoch: EpochId = outage.parse().unwrap();
+    let before = EpochId::from_start_unix(outage_epoch.start_unix() - 12);
+    assert!(stdout.contains("== coordinator stopped") && stdout.contains("== coordinator back"), "{stdout}");
+
+    // Every miner mined the outage epoch in full from an assignment it computed (or had relayed), never the API.
+    for miner in 1..=4 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("[miner {miner}] epoch {outage}:")))
+            .unwrap_or_else(|| panic!("miner {miner} did not mine {outage}: {stdout}"));
+        assert!(line.contains("COMPLETED"), "{line}");
+        let counts: Vec<&str> = line.split(" - ").nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(counts[0], counts[2], "the whole assignment uploaded: {line}");
+        assert!(
+            line.contains("assignment from computed locally") || line.contains("assignment from the relay"),
+            "{line}"
+        );
+    }
+    // Both validators judged the outage epoch as they judged the one before it: the same verdict per uid, the
+    // liar (uid 5) at weight 0.
+    let (judged_outage, judged_before) = (verdicts(&stdout, &outage), verdicts(&stdout, &before.to_string()));
+    assert_eq!((judged_outage.len(), judged_before.len()), (2, 2), "{stdout}");
+    for (outage_block, before_block) in judged_outage.iter().zip(&judged_before) {
+        let labels = |b: &std::collections::BTreeMap<u16, (String, f64)>| {
+            b.iter().map(|(uid, (verdict, _))| (*uid, verdict.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(labels(outage_block), labels(before_block), "{stdout}");
+        assert_eq!(outage_block[&5], ("liar".to_string(), 0.0));
+        assert!((2..=4).all(|uid| outage_block[&uid].0 == "honest" && outage_block[&uid].1 > 0.0), "{stdout}");
+    }
+
+    // The server, back, created the missed epoch exactly as each miner computed it.
+    let store = zipcoord::storage::Store::connect(&format!("sqlite://{}", dir.path().join("localnet.db").display()))
+        .await
+        .unwrap();
+    let served = store.load_epoch(outage_epoch).await.unwrap().expect("the missed epoch was created");
+    let served_zipcodes: Vec<String> = served.zipcodes.iter().map(|z| z.zipcode.to_string()).collect();
+    for miner in 1..=4 {
+        let kept = std::fs::read(dir.path().join(format!("miners/miner{miner}/assignments/{outage}.json"))).unwrap();
+        let kept: serde_json::Value = serde_json::from_slice(&kept).unwrap();
+        let body = &kept["body"];
+        assert_ne!(body["source"]["kind"], "api", "miner {miner} got {outage} from the API");
+        let zipcodes: Vec<String> = body["assignment"]["zipcodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|z| z["zipcode"].as_str().unwrap().into())
+            .collect();
+        assert_eq!(zipcodes, served_zipcodes, "miner {miner}");
+        assert_eq!(body["assignment"]["nonce"], served.nonce.as_str(), "miner {miner}");
+    }
+    // Reports acknowledged before the outage are all there; those of the outage epoch arrived after it.
+    for epoch in [before, outage_epoch] {
+        let events = store.status_events(epoch).await.unwrap();
+        let completed = events.iter().filter(|e| e.status.as_str() == "COMPLETED").count();
+        assert_eq!(completed, 4, "epoch {epoch}: {events:?}");
+    }
+    store.close().await;
+}
+
+/// The API is down and the kept grant has expired: the miner says why, keeps its scraped files and its reports,
+/// and delivers both once the API answers again.
+#[tokio::test]
+async fn a_miner_without_a_usable_grant_keeps_its_files_and_reports_for_later() {
+    use zipcoord::client::outbox::Outbox;
+    use zipcoord::client::scraper::SyntheticScraper;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = crate::neurons::hour_long_network(&dir, 1, 300).await;
+    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: std::time::Duration::ZERO }));
+    let key = net.miners[0].clone();
+    let sourced = miner.current().await.unwrap();
+    let epoch: EpochId = sourced.assignment.epoch_id.parse().unwrap();
+    let mut grant =
+        net.client().folder_access(&key, &miner.hotkey(), &[], None, zipcoord::client::unix_now()).await.unwrap();
+    grant.expiry = "2020-01-01T00:00:00.000Z".to_string();
+    Outbox { state: miner.state() }.keep_grant(&grant, 0);
+
+    net.stop_server().await.unwrap();
+    let work = miner.mine(&sourced).await.unwrap();
+    let zipcodes = sourced.assignment.zipcodes.len();
+    assert_eq!(work.uploaded, 0);
+    let (kept, why) = work.kept_for_later.clone().expect("files kept for later");
+    assert_eq!(kept, zipcodes);
+    assert!(why.contains("the API is unreachable") && why.contains("expired at 2020-01-01T00:00:00.000Z"), "{why}");
+    assert_eq!(std::fs::read_dir(miner.state().path(&format!("pending/{epoch}"))).unwrap().count(), zipcodes);
+    assert!(miner.state().path(&format!("outbox/{epoch}.json")).exists(), "the final report waits");
+
+    net.start_server().await.unwrap();
+    miner.deliver_outbox(epoch).await;
+    assert!(!miner.state().path(&format!("pending/{epoch}")).exists(), "every kept file uploaded");
+    assert!(!miner.state().path(&format!("outbox/{epoch}.json")).exists(), "the report delivered");
+    for zipcode in &sourced.assignment.zipcodes {
+        let folder =
+            net.store.object_path(&format!("data/hotkey={}/epoch={epoch}/zipcode={}", miner.hotkey(), zipcode.zipcode));
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1, "{}", folder.display());
+    }
+    let events = net.server().app.store().status_events(epoch).await.unwrap();
+    assert_eq!(events.last().unwrap().status.as_str(), "COMPLETED", "{events:?}");
+    net.shutdown().await.unwrap();
+}
