@@ -276,7 +276,8 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     // The CLI over the same network: the assignment as a miner sees it, and a validator's verdict on the work.
     let run = |args: Vec<String>| {
         let mut command = tokio::process::Command::from(zipcoord());
-        command.args(args).env("RUST_LOG", "warn").kill_on_drop(true);
+        // Clients keep their state under the user's data directory unless told otherwise: here, the test's.
+        command.args(args).env("RUST_LOG", "warn").env("XDG_DATA_HOME", dir.path().join("data")).kill_on_drop(true);
         async move {
             let output = tokio::time::timeout(Duration::from_secs(60), command.output()).await.unwrap().unwrap();
             (
@@ -287,12 +288,19 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
         }
     };
     let url = net.url.clone();
+    let state_dir = dir.path().join("cli-miner").display().to_string();
     let (code, stdout, stderr) =
-        run(vec!["miner".into(), "current".into(), "--url".into(), url.clone(), "--key-uri".into(), "//Miner1".into()])
-            .await;
+        run(["miner", "current", "--url", &url, "--key-uri", "//Miner1", "--state-dir", &state_dir]
+            .iter()
+            .map(|s| s.to_string())
+            .collect())
+        .await;
     assert_eq!(code, Some(0), "{stderr}");
     let current: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(current["epochId"], assignment.epoch_id.as_str());
+    let said = format!("epoch {}: {} zipcodes", assignment.epoch_id, assignment.zipcodes.len());
+    assert!(stderr.contains(&said) && stderr.contains("from the API"), "{stderr}");
+    assert!(std::path::Path::new(&state_dir).join(format!("assignments/{}.json", assignment.epoch_id)).exists());
     let metagraph = format!("file:{}", net.metagraph_path.display());
     let score = |extra: &[&str]| {
         let mut args: Vec<String> = ["validator", "score", "--epoch", &assignment.epoch_id, "--url", &url]
