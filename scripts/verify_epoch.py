@@ -204,8 +204,25 @@ def select(candidates, policy, start_unix, seed):
     return None
 
 
-def verify(answer, document, skip_pulse_verification):
-    """Returns a one-line description of a verified epoch; raises Differs with the first difference."""
+def roll_forward(previous, picked, epoch_id):
+    """The inputs of epoch_id as they follow from the previous epoch's inputs and the zipcodes it picked."""
+    start, previous_start = epoch_start_unix(epoch_id), previous["epochStartUnix"]
+    window_start = start - 2 * previous["policy"]["cooldownSeconds"]
+    candidates = []
+    for zipcode, expected, tier, weight, last in previous["candidates"]:
+        if zipcode in picked:
+            last = previous_start
+        if last is not None and not window_start <= last < start:
+            last = None
+        candidates.append([zipcode, expected, tier, weight, last])
+    rolled = dict(previous, candidates=candidates, epochId=epoch_id, epochStartUnix=start)
+    rolled["beaconRound"] = round_at(start)
+    return json.dumps(rolled, sort_keys=True, separators=(",", ":")).encode()
+
+
+def verify(answer, document, skip_pulse_verification, previous=None):
+    """Returns a one-line description of a verified epoch; raises Differs with the first difference. `previous`,
+    when given, fetches the previous epoch's (proof, inputs), to check late inputs as a roll-forward of them."""
     proof, epoch_id = answer["proof"], answer["epochId"]
     if proof["kind"] != "beacon":
         raise Differs(f"not verifiable: the epoch was seeded from the server secret ({proof.get('reason')})")
@@ -255,6 +272,18 @@ def verify(answer, document, skip_pulse_verification):
     listings = sum(candidates[i][1] for i in picks)
     ahead = GENESIS_UNIX + (proof["round"] - 1) * PERIOD_SECONDS - iso_unix(proof["inputsPublishedAt"])
     when = f"published {ahead} s before the round" if ahead > 0 else f"published {-ahead} s AFTER the round"
+    if ahead <= 0 and previous is not None:
+        earlier = previous()
+        if earlier is not None:
+            earlier_answer, earlier_document = earlier
+            if hashlib.sha256(earlier_document).hexdigest() != earlier_answer["proof"]["inputsHash"]:
+                raise Differs("the previous epoch's inputs do not match its proof's hash")
+            picked = set(earlier_answer["zipcodes"])
+            if roll_forward(json.loads(earlier_document), picked, epoch_id) == document:
+                when = (
+                    f"published {-ahead} s after the round (the server was down) but rolled forward from epoch "
+                    f"{earlier_answer['epochId']}'s published inputs and selection, so fixed before it"
+                )
     return (
         f"verified: epoch {epoch_id}: {len(picks)} zipcodes, {listings} expected listings, "
         f"from round {proof['round']} of {chain} and inputs {when}"
@@ -287,22 +316,44 @@ def main():
     cases = []
     if args.url:
         base = args.url.rstrip("/") + "/api/v1/zipcode-assignments/epoch/"
+        stats = json.loads(fetch(args.url.rstrip("/") + "/api/v1/zipcode-assignments/stats"))
+        length = round(stats["epochStatus"]["timing"]["epochDurationHours"] * 3600)
+
+        def previous_of(epoch):
+            import datetime
+            import urllib.error
+
+            moment = datetime.datetime.fromtimestamp(epoch_start_unix(epoch) - length, datetime.timezone.utc)
+            earlier = moment.strftime("%Y-%m-%dT%H-%M-%S")
+            try:
+                return json.loads(fetch(f"{base}{earlier}/proof")), fetch(f"{base}{earlier}/inputs")
+            except urllib.error.HTTPError as error:
+                if error.code == 404:
+                    return None
+                raise
+
         for epoch in args.epochs:
-            cases.append((epoch, lambda e=epoch: (json.loads(fetch(f"{base}{e}/proof")), fetch(f"{base}{e}/inputs"))))
+            cases.append(
+                (
+                    epoch,
+                    lambda e=epoch: (json.loads(fetch(f"{base}{e}/proof")), fetch(f"{base}{e}/inputs")),
+                    lambda e=epoch: previous_of(e),
+                )
+            )
     elif args.proof and args.inputs:
         proof, inputs = pathlib.Path(args.proof), pathlib.Path(args.inputs)
-        cases = [(args.proof, lambda: (json.loads(proof.read_bytes()), inputs.read_bytes()))]
+        cases = [(args.proof, lambda: (json.loads(proof.read_bytes()), inputs.read_bytes()), None)]
     elif args.dir:
         for proof in sorted(pathlib.Path(args.dir).glob("*.proof.json")):
             inputs = proof.with_name(proof.name.replace(".proof.json", ".inputs.json"))
-            cases.append((proof.name, lambda p=proof, i=inputs: (json.loads(p.read_bytes()), i.read_bytes())))
+            cases.append((proof.name, lambda p=proof, i=inputs: (json.loads(p.read_bytes()), i.read_bytes()), None))
     if not cases:
         parser.error("name epochs with --url, or give --proof and --inputs, or --dir")
     failed = 0
-    for name, load in cases:
+    for name, load, previous in cases:
         try:
             answer, document = load()
-            print(verify(answer, document, args.skip_pulse_verification))
+            print(verify(answer, document, args.skip_pulse_verification, previous))
         except Differs as difference:
             failed += 1
             print(f"not verified: {name}: {difference}")

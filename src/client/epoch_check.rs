@@ -4,8 +4,10 @@
 
 use super::{ClientError, ZipcoordClient};
 use crate::api::{parse_iso8601, EpochProofResponse};
+use crate::domain::epoch::EpochClock;
 use crate::domain::epoch::EpochId;
-use crate::domain::recompute::{recompute, Discrepancy, EpochClaim, Verified};
+use crate::domain::inputs::inputs_hash_hex;
+use crate::domain::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
 use crate::domain::zipcode::Zipcode;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,13 +53,51 @@ pub async fn verify_epoch(client: &ZipcoordClient, epoch: EpochId) -> Result<Ver
         return Err(CheckError::Malformed(format!("asked for epoch {epoch}, the server answered {}", claim.epoch)));
     }
     let inputs = client.epoch_inputs(epoch).await?;
-    Ok(recompute(&claim, &inputs)?)
+    let mut verified = recompute(&claim, &inputs)?;
+    if verified.published_ahead_seconds <= 0 {
+        verified.rolled_forward_from = rolled_forward_from(client, epoch, &inputs).await?;
+    }
+    Ok(verified)
+}
+
+/// The previous epoch, if `inputs` (of `epoch`, published after its round) are the roll-forward of its published
+/// inputs and selection.
+async fn rolled_forward_from(
+    client: &ZipcoordClient,
+    epoch: EpochId,
+    inputs: &[u8],
+) -> Result<Option<EpochId>, CheckError> {
+    let stats = client.stats().await?;
+    let seconds = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round() as u32;
+    let Ok(clock) = EpochClock::from_seconds(seconds) else { return Ok(None) };
+    let previous = clock.previous(epoch);
+    let answer = match client.epoch_proof(previous).await {
+        Ok(answer) => answer,
+        Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let previous_inputs = match client.epoch_inputs(previous).await {
+        Ok(document) => document,
+        Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    if inputs_hash_hex(&previous_inputs) != answer.proof.inputs_hash {
+        return Err(CheckError::Malformed(format!("the inputs of {previous} do not match its proof's hash")));
+    }
+    let picked = claim_of(&answer)?.zipcodes;
+    Ok(rolls_forward(&previous_inputs, &picked, epoch, inputs).then_some(previous))
 }
 
 /// The line `verify-epoch` prints for a verified epoch.
 pub fn describe(epoch: EpochId, verified: &Verified) -> String {
     let published = if verified.published_ahead_seconds > 0 {
         format!("published {} s before the round", verified.published_ahead_seconds)
+    } else if let Some(previous) = verified.rolled_forward_from {
+        format!(
+            "published {} s after the round (the server was down) but rolled forward from epoch {previous}'s \
+             published inputs and selection, so fixed before it",
+            -verified.published_ahead_seconds
+        )
     } else {
         format!(
             "published {} s AFTER the round: the operator could have chosen them knowing its randomness",

@@ -39,6 +39,9 @@ pub struct Verified {
     pub expected_listings: u64,
     /// Seconds between the inputs' publication and the round: positive when published before it existed.
     pub published_ahead_seconds: i64,
+    /// For inputs published after the round: the epoch whose published inputs and selection they roll forward
+    /// from ([`rolls_forward`]), which fixed them before the round all the same.
+    pub rolled_forward_from: Option<EpochId>,
 }
 
 /// Why an epoch does not verify: the first difference.
@@ -126,7 +129,18 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
         zipcodes: recomputed.len(),
         expected_listings: plan.total_expected,
         published_ahead_seconds: round_unix - claim.inputs_published_at_ms.div_euclid(1000),
+        rolled_forward_from: None,
     })
+}
+
+/// Whether `inputs_document` (of `epoch`) is exactly the roll-forward of the previous epoch's published inputs
+/// `previous_document` and the zipcodes that epoch `picked` (what a server publishes when it was down at the
+/// previous epoch's start, see [`EpochInputs::roll_forward`]).
+pub fn rolls_forward(previous_document: &[u8], picked: &[Zipcode], epoch: EpochId, inputs_document: &[u8]) -> bool {
+    EpochInputs::from_canonical_json(previous_document)
+        .ok()
+        .and_then(|previous| previous.roll_forward(picked, epoch))
+        .is_some_and(|rolled| rolled.canonical_json() == inputs_document)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use zipcoord::api::AssignmentResponse;
 use zipcoord::app::Clock;
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
+use zipcoord::client::epoch_check::{describe, verify_epoch};
 use zipcoord::client::epochs::{ClientClock, Epochs, EpochsError, Source};
 use zipcoord::client::state::StateDir;
 use zipcoord::client::ZipcoordClient;
@@ -70,6 +71,31 @@ async fn the_server_back_from_an_outage_serves_what_the_clients_computed() {
     }
     let current = app.client.current(&miner, app.now()).await.unwrap();
     assert_eq!((picks(&current), &current.nonce), (picks(&computed[1]), &computed[1].nonce));
+
+    // Anyone can check it: the first missed epoch's inputs were published before the outage; the second's came
+    // late, and verify as the roll-forward of the first's, in Rust and in Python.
+    let (missed, late): (EpochId, EpochId) =
+        (computed[0].epoch_id.parse().unwrap(), computed[1].epoch_id.parse().unwrap());
+    let on_time = verify_epoch(&app.client, missed).await.unwrap();
+    assert!(on_time.published_ahead_seconds > 0 && on_time.rolled_forward_from.is_none());
+    let rolled = verify_epoch(&app.client, late).await.unwrap();
+    assert!(rolled.published_ahead_seconds <= 0);
+    assert_eq!(rolled.rolled_forward_from, Some(missed));
+    assert!(describe(late, &rolled).contains(&format!("rolled forward from epoch {missed}'s published inputs")));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify_epoch.py");
+    let base_url = app.base_url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, "--skip-pulse-verification", "--url", &base_url, &missed.to_string(), &late.to_string()])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.matches("verified: epoch").count(), 2, "{stdout}");
+    assert!(stdout.contains(&format!("rolled forward from epoch {missed}'s published inputs")), "{stdout}");
 }
 
 #[tokio::test]
