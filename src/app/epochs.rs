@@ -51,8 +51,6 @@ pub struct BeaconStatus {
     pub last_round: Option<Round>,
     /// The latest failure since then: why the pulse could not be had.
     pub last_error: Option<String>,
-    /// The latest epoch seeded from the server secret because the beacon stayed silent.
-    pub last_fallback: Option<EpochId>,
 }
 
 /// The zipcode universe as loaded at one revision.
@@ -360,7 +358,7 @@ impl App {
         self.epochs.beacon.lock().last_error = Some(reason.clone());
         // Counted from this process's start too: a server back from downtime asks for the missed epochs' pulses
         // for a while before it seeds them from the secret, which clients cannot recompute.
-        let grace_ms = whole_millis(self.settings.beacon.grace);
+        let grace_ms = super::whole_millis(self.settings.beacon.grace);
         let waited_ms = now_ms - round_ms.max(self.started_at_ms);
         if waited_ms < grace_ms {
             tracing::warn!(epoch = %inputs.epoch, round, %reason, "waiting for the beacon");
@@ -371,7 +369,6 @@ impl App {
         }
         tracing::error!(epoch = %inputs.epoch, round, %reason, "beacon silent past the grace period; seeding from the secret");
         crate::metrics::beacon_fallback();
-        self.epochs.beacon.lock().last_fallback = Some(inputs.epoch);
         Ok(SeedSource::Fallback { reason: format!("no verified pulse within the grace period: {reason}") })
     }
 
@@ -438,8 +435,4 @@ impl App {
         let chain = self.beacon.chain();
         chain.round_time(chain.round_at(next.start_unix())).saturating_mul(1000)
     }
-}
-
-fn whole_millis(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

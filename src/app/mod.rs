@@ -134,3 +134,8 @@ impl App {
 fn whole_seconds(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
+
+/// A duration as whole milliseconds, likewise.
+fn whole_millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

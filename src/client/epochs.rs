@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use super::{unix_now_ms, ClientError, ZipcoordClient};
-use crate::api::{parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpochProofBody, NextEpoch, StatsResponse};
+use crate::api::{parse_iso8601, AssignmentResponse, EpochProofBody, StatsResponse};
 use crate::beacon::PulseSource;
 use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::beacon::{Pulse, Randomness};
@@ -214,44 +214,6 @@ impl Epochs {
             });
         };
         self.without_api(clock, epoch, api_failure).await
-    }
-
-    /// The stats a relay serves: the last the API gave, with the time and the current epoch as this client holds
-    /// them now. `None` before the API was ever reached.
-    pub fn relay_stats(&self) -> Option<StatsResponse> {
-        let mut stats: StatsResponse = self.state.read("stats.json", "stats")?;
-        let clock = self.clock()?;
-        let now = self.now_unix();
-        let current = clock.epoch_at(now);
-        let next = clock.next(current);
-        let end = clock.end(current);
-        stats.current_time = now;
-        stats.system_status = "relay".to_string();
-        stats.epistula = None;
-        stats.epoch_status.timing.time_until_epoch_end = end - now;
-        stats.epoch_status.timing.time_until_next_epoch = next.start_unix() - now;
-        stats.epoch_status.current_epoch = self.kept(current).map(|kept| {
-            let a = kept.assignment;
-            CurrentEpochSummary {
-                id: a.epoch_id,
-                status: "ACTIVE".to_string(),
-                start_time: a.epoch_start,
-                end_time: a.epoch_end,
-                nonce: a.nonce,
-                zipcode_count: a.zipcodes.len(),
-                target_listings: a.target_listings,
-                actual_expected: a.metadata.total_expected_listings,
-                time_until_epoch_end: end - now,
-            }
-        });
-        let next_inputs = self.known_inputs_file(next);
-        stats.epoch_status.next_epoch = NextEpoch {
-            start_time: crate::api::iso8601_millis(next.start_unix() * 1000),
-            id: Some(next.to_string()),
-            beacon_round: next_inputs.as_ref().map(|known| known.inputs.beacon_round),
-            inputs_hash: next_inputs.map(|known| inputs_hash_hex(&known.bytes)),
-        };
-        Some(stats)
     }
 
     /// The published inputs of `epoch` as kept here, byte for byte.

@@ -11,6 +11,7 @@ pub mod bucket;
 mod command;
 pub mod epoch_check;
 pub mod epochs;
+mod judged;
 pub mod miner;
 pub mod outbox;
 pub mod relay;

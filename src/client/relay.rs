@@ -12,8 +12,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::epochs::Epochs;
-use crate::api::ErrorBody;
+use crate::api::{CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
 use crate::domain::epoch::EpochId;
+use crate::domain::inputs::inputs_hash_hex;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = ErrorBody::new(status.as_u16(), status.canonical_reason().unwrap_or("Error"), message);
@@ -36,7 +37,7 @@ pub fn router(epochs: Arc<Epochs>) -> Router {
 }
 
 async fn stats(State(epochs): State<Arc<Epochs>>) -> Response {
-    match epochs.relay_stats() {
+    match stats_now(&epochs) {
         Some(stats) => Json(stats).into_response(),
         None => error(StatusCode::SERVICE_UNAVAILABLE, "This relay has not reached the coordinator yet"),
     }
@@ -72,6 +73,44 @@ async fn inputs(State(epochs): State<Arc<Epochs>>, Path(id): Path<String>) -> Re
         Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("Inputs of epoch {epoch} not published")),
     }
+}
+
+/// The stats a relay serves: the last the API gave, with the time and the current epoch as this client holds
+/// them now. `None` before the API was ever reached.
+fn stats_now(epochs: &Epochs) -> Option<StatsResponse> {
+    let mut stats: StatsResponse = epochs.state().read("stats.json", "stats")?;
+    let clock = epochs.clock()?;
+    let now = epochs.now_unix();
+    let current = clock.epoch_at(now);
+    let next = clock.next(current);
+    let end = clock.end(current);
+    stats.current_time = now;
+    stats.system_status = "relay".to_string();
+    stats.epistula = None;
+    stats.epoch_status.timing.time_until_epoch_end = end - now;
+    stats.epoch_status.timing.time_until_next_epoch = next.start_unix() - now;
+    stats.epoch_status.current_epoch = epochs.kept(current).map(|kept| {
+        let a = kept.assignment;
+        CurrentEpochSummary {
+            id: a.epoch_id,
+            status: "ACTIVE".to_string(),
+            start_time: a.epoch_start,
+            end_time: a.epoch_end,
+            nonce: a.nonce,
+            zipcode_count: a.zipcodes.len(),
+            target_listings: a.target_listings,
+            actual_expected: a.metadata.total_expected_listings,
+            time_until_epoch_end: end - now,
+        }
+    });
+    let next_inputs = epochs.kept_inputs(next);
+    stats.epoch_status.next_epoch = NextEpoch {
+        start_time: crate::api::iso8601_millis(next.start_unix() * 1000),
+        id: Some(next.to_string()),
+        beacon_round: None,
+        inputs_hash: next_inputs.map(|bytes| inputs_hash_hex(&bytes)),
+    };
+    Some(stats)
 }
 
 /// Serves the relay on `listener` until `shutdown` completes.

@@ -5,7 +5,7 @@
 //! spot-checks a fixed number of listings per miner through a [`ListingVerifier`], turns the verdicts into
 //! weights with [`crate::domain::scoring`], and uploads the results through `/api/v1/s3-access/validator-upload`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use super::bucket::{Bucket, BucketError};
 use super::epochs::{Epochs, EpochsError};
+use super::judged::JudgedBook;
 use super::verifier::ListingVerifier;
 use super::{unix_now, ClientError, ZipcoordClient};
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
@@ -405,7 +406,7 @@ impl Validator {
 
     /// Every `poll`, judges each ended epoch not judged yet (the one before the current once it is
     /// `judge_delay` old, and those an outage of the coordinator kept it from judging, at most
-    /// [`JUDGE_BACKLOG_EPOCHS`] back and never from before this validator's state began), handing each result
+    /// [`super::judged::JUDGE_BACKLOG_EPOCHS`] back and never from before this validator's state began), handing each result
     /// to `on_judged`, until `shutdown` completes. It also keeps the current epoch's assignment, for its relay.
     /// Epochs that started before the server kept history (404) are skipped.
     pub async fn run(
@@ -418,14 +419,13 @@ impl Validator {
         loop {
             if let Some(current) = self.epochs.current_epoch_id().await {
                 self.hold_current(current).await;
-                let mut book = self.judged_book(current);
+                let mut book = JudgedBook::load(self.epochs.state(), self.epochs.clock(), current);
                 for epoch in self.epochs_to_judge(current, &book) {
                     let outcome = self.judge(epoch).await;
                     let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
                     let unreachable = matches!(&outcome, Err(error) if error.is_outage());
                     if finished {
-                        book.judged.insert(epoch);
-                        self.keep_judged_book(&mut book);
+                        book.record(self.epochs.state(), epoch);
                     }
                     on_judged(epoch, outcome);
                     if unreachable {
@@ -449,58 +449,12 @@ impl Validator {
         }
     }
 
-    /// The judged epochs as kept in the state directory; a new one starts at the epoch before `current`.
-    fn judged_book(&self, current: EpochId) -> JudgedBook {
-        let clock = self.epochs.clock();
-        self.epochs.state().read("judged.json", "judged-epochs").unwrap_or_else(|| JudgedBook {
-            since: clock.map_or(current, |clock| clock.previous(current)),
-            judged: BTreeSet::new(),
-        })
-    }
-
-    fn keep_judged_book(&self, book: &mut JudgedBook) {
-        while book.judged.len() > JUDGE_BACKLOG_EPOCHS * 4 {
-            book.judged.pop_first();
-        }
-        if let Err(error) = self.epochs.state().write("judged.json", "judged-epochs", &*book) {
-            tracing::warn!(%error, "cannot keep the judged epochs");
-        }
-    }
-
     /// The ended epochs to judge now, oldest first.
     fn epochs_to_judge(&self, current: EpochId, book: &JudgedBook) -> Vec<EpochId> {
         let Some(clock) = self.epochs.clock() else { return Vec::new() };
-        let age = self.epochs.now_unix() - current.start_unix();
-        let mut epochs = Vec::new();
-        let mut epoch = clock.previous(current);
-        if age < self.settings.judge_delay.as_secs() as i64 {
-            epoch = clock.previous(epoch);
-        }
-        for _ in 0..JUDGE_BACKLOG_EPOCHS {
-            if epoch < book.since {
-                break;
-            }
-            if !book.judged.contains(&epoch) {
-                epochs.push(epoch);
-            }
-            epoch = clock.previous(epoch);
-        }
-        epochs.reverse();
-        epochs
+        let ready = self.epochs.now_unix() - current.start_unix() >= self.settings.judge_delay.as_secs() as i64;
+        book.to_judge(clock, current, ready)
     }
-}
-
-/// How many ended epochs back a validator still judges: an outage of the coordinator up to this many epochs
-/// delays judgements, it does not lose them.
-pub const JUDGE_BACKLOG_EPOCHS: usize = 4;
-
-/// The epochs a validator judged, kept across restarts.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JudgedBook {
-    /// The first epoch this validator's state covers; earlier ones are not its to catch up on.
-    since: EpochId,
-    judged: BTreeSet<EpochId>,
 }
 
 impl ValidatorError {
