@@ -216,6 +216,14 @@ impl App {
         while missed < epoch {
             match Box::pin(self.ensure_epoch(missed)).await {
                 Ok(_) | Err(AppError::Selection(_)) => {}
+                // A missed epoch waits for its pulse however long it takes; the current one waits for it only
+                // through the grace period after this process started, then composes its inputs from the world.
+                Err(AppError::BeaconPending { reason, .. })
+                    if self.now_ms() - self.started_at_ms >= super::whole_millis(self.settings.beacon.grace) =>
+                {
+                    tracing::error!(missed = %missed, until = %epoch, %reason, "the beacon stays silent: the epochs missed from here on are left out");
+                    return Ok(());
+                }
                 Err(error) => return Err(error),
             }
             missed = clock.next(missed);
@@ -355,15 +363,23 @@ impl App {
             }
         };
         crate::metrics::beacon_failure();
-        self.epochs.beacon.lock().last_error = Some(reason.clone());
-        // Counted from this process's start too: a server back from downtime asks for the missed epochs' pulses
-        // for a while before it seeds them from the secret, which clients cannot recompute.
+        let repeated = self.epochs.beacon.lock().last_error.replace(reason.clone()).as_ref() == Some(&reason);
+        // An epoch that started before this process did may have been computed by clients from the beacon while
+        // the server was down: seeding it from the secret would tell validators other zipcodes than the miners
+        // mined, so it waits for the pulse however long that takes (unless its inputs name another chain, whose
+        // pulses this server cannot get at all). Other epochs wait out the grace period, counted from the round.
+        let missed_start = round_ms < self.started_at_ms && inputs.beacon_chain_hash == chain.hash;
         let grace_ms = super::whole_millis(self.settings.beacon.grace);
-        let waited_ms = now_ms - round_ms.max(self.started_at_ms);
-        if waited_ms < grace_ms {
-            tracing::warn!(epoch = %inputs.epoch, round, %reason, "waiting for the beacon");
+        let waited_ms = now_ms - round_ms;
+        if missed_start || waited_ms < grace_ms {
+            if repeated {
+                tracing::debug!(epoch = %inputs.epoch, round, %reason, "still waiting for the beacon");
+            } else {
+                tracing::warn!(epoch = %inputs.epoch, round, %reason, missed_start, "waiting for the beacon");
+            }
+            let left_ms = if missed_start { 5_000 } else { grace_ms - waited_ms };
             return Err(AppError::BeaconPending {
-                retry_after_seconds: ((grace_ms - waited_ms).div_euclid(1000) as u64 + 1).min(5),
+                retry_after_seconds: (left_ms.div_euclid(1000) as u64 + 1).min(5),
                 reason,
             });
         }

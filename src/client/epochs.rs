@@ -69,6 +69,10 @@ pub enum EpochsError {
     /// The API refused (a 4xx): no fallback makes an unregistered or misconfigured client welcome.
     #[error(transparent)]
     Refused(ClientError),
+    /// The server is up and asks to wait (503 in the contract's shape: the epoch's pulse is not there yet). A
+    /// client must not compute the epoch then: should the beacon stay silent, the server seeds it otherwise.
+    #[error("the server asks to wait: {0}")]
+    Waiting(ClientError),
     #[error("no assignment for epoch {epoch}: {}", reasons.join("; "))]
     Unavailable { epoch: EpochId, reasons: Vec<String> },
 }
@@ -181,6 +185,7 @@ impl Epochs {
     pub async fn current(&self, key: &Keypair) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.current(key, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
+            Err(error @ ClientError::Api { status: 503, .. }) => return Err(EpochsError::Waiting(error)),
             Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
             Err(error) => error,
         };
@@ -201,6 +206,7 @@ impl Epochs {
     pub async fn epoch(&self, key: &Keypair, epoch: EpochId) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.epoch(key, epoch, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
+            Err(error @ ClientError::Api { status: 503, .. }) => return Err(EpochsError::Waiting(error)),
             Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
             Err(error) => error,
         };

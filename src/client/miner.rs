@@ -97,11 +97,13 @@ impl Miner {
         self.epochs.current(&self.key).await
     }
 
-    /// Reports progress; a report the API cannot take now is queued for when it answers again, one that it
-    /// refuses is logged, and mining goes on either way (reports inform the operator, uploads are what
-    /// validators judge).
+    /// Reports progress; a report the API cannot take now (or, with `api_down`, that it could not a moment ago:
+    /// each try would cost its retries) is queued for when it answers again, one that it refuses is logged, and
+    /// mining goes on either way (reports inform the operator, uploads are what validators judge).
+    #[allow(clippy::too_many_arguments)]
     async fn report(
         &self,
+        api_down: bool,
         epoch: EpochId,
         nonce: &str,
         status: MinerStatus,
@@ -116,6 +118,10 @@ impl Miner {
             uploaded_all,
             uploaded_at_ms: uploaded_all.then(|| Utc::now().timestamp_millis()),
         };
+        if api_down {
+            self.outbox().queue_report(&report);
+            return;
+        }
         match self.client().report_status(&self.key, &report.signed(&self.key, unix_now())).await {
             Ok(_) => {}
             Err(error) if error.is_outage() => {
@@ -126,22 +132,31 @@ impl Miner {
         }
     }
 
-    /// The folder's upload grant: fetched from the API and kept, else the kept one while it lasts. In PUT mode
-    /// the answer only says that each file gets its own sized grant when written.
-    async fn upload_grant(&self) -> Result<FolderAccessResponse, String> {
-        match self.client().folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
-            Ok(grant) => {
-                self.outbox().keep_grant(&grant, Utc::now().timestamp_millis());
-                Ok(grant)
+    /// The folder's upload grant: fetched from the API and kept, else (or, with `api_down`, straight away) the
+    /// kept one while it lasts. In PUT mode the answer only says that each file gets its own sized grant when
+    /// written.
+    async fn upload_grant(&self, api_down: bool) -> Result<FolderAccessResponse, String> {
+        let fetched = if api_down {
+            Err("the API did not answer for this epoch's assignment".to_string())
+        } else {
+            match self.client().folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
+                Ok(grant) => {
+                    self.outbox().keep_grant(&grant, Utc::now().timestamp_millis());
+                    return Ok(grant);
+                }
+                Err(error) if error.is_outage() => Err(error.to_string()),
+                Err(error) => return Err(error.to_string()),
             }
-            Err(error) if error.is_outage() => match self.outbox().usable_grant(Utc::now().timestamp_millis()) {
+        };
+        match fetched {
+            Ok(grant) => Ok(grant),
+            Err(error) => match self.outbox().usable_grant(Utc::now().timestamp_millis()) {
                 Ok(grant) => {
                     tracing::info!(expires = %grant.expiry, "the API is unreachable; uploading with the kept grant");
                     Ok(grant)
                 }
                 Err(unusable) => Err(format!("the API is unreachable ({error}) and {unusable}")),
             },
-            Err(error) => Err(error.to_string()),
         }
     }
 
@@ -153,7 +168,7 @@ impl Miner {
         if epochs.is_empty() {
             return;
         }
-        let grant = match self.upload_grant().await {
+        let grant = match self.upload_grant(false).await {
             Ok(grant) => grant,
             Err(why) => {
                 tracing::debug!(%why, "kept files wait for a usable grant");
@@ -223,13 +238,16 @@ impl Miner {
             .collect::<Result<_, _>>()
             .map_err(|e| MinerError::Assignment(e.to_string()))?;
         let nonce = assignment.nonce.as_str();
-        self.report(epoch, nonce, MinerStatus::InProgress, &[], false).await;
+        // An assignment that did not come from the API means it did not answer a moment ago: reports are queued
+        // and the kept grant used without asking it again (each try would cost its retries).
+        let api_down = sourced.source != Source::Api;
+        self.report(api_down, epoch, nonce, MinerStatus::InProgress, &[], false).await;
 
         let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
         let names: Vec<String> = zipcodes.iter().map(|(zip, _)| listing_file_name(epoch, zip, &stamp)).collect();
         // The folder's grant: a POST policy for every file, or (PUT mode) the answer that says each file gets its
         // own sized grant when written. Without one, the scraped files are kept to upload later.
-        let grant = self.upload_grant().await;
+        let grant = self.upload_grant(api_down).await;
         if let Err(why) = &grant {
             tracing::warn!(%epoch, %why, "no usable upload grant: scraped files are kept to upload later");
         }
@@ -304,14 +322,14 @@ impl Miner {
                 listings_scraped: count as i64,
                 completed_at: Some(iso8601_millis(Utc::now().timestamp_millis())),
             });
-            self.report(epoch, nonce, MinerStatus::InProgress, &completed, false).await;
+            self.report(api_down, epoch, nonce, MinerStatus::InProgress, &completed, false).await;
         }
         if work.status == MinerStatus::Completed && completed.is_empty() && !work.failures.is_empty() {
             work.status = MinerStatus::Failed;
         }
         let all_uploaded =
             work.failures.is_empty() && work.kept_for_later.is_none() && work.status == MinerStatus::Completed;
-        self.report(epoch, nonce, work.status, &completed, all_uploaded).await;
+        self.report(api_down, epoch, nonce, work.status, &completed, all_uploaded).await;
         Ok(work)
     }
 

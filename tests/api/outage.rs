@@ -276,7 +276,7 @@ fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (S
 async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
     let dir = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::from(crate::process::zipcoord())
-        .args(["localnet", "--epoch-seconds", "12", "--epochs", "3", "--outage", "1", "--listen", "127.0.0.1:0"])
+        .args(["localnet", "--epoch-seconds", "15", "--epochs", "3", "--outage", "1", "--listen", "127.0.0.1:0"])
         .args(["--target-listings", "300", "--data-dir"])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
@@ -290,7 +290,7 @@ async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
     let announced = stdout.lines().find(|l| l.starts_with("The coordinator will be down from")).expect(&stdout);
     let outage = announced.split_whitespace().nth(6).unwrap().to_string();
     let outage_epoch: EpochId = outage.parse().unwrap();
-    let before = EpochId::from_start_unix(outage_epoch.start_unix() - 12);
+    let before = EpochId::from_start_unix(outage_epoch.start_unix() - 15);
     assert!(stdout.contains("== coordinator stopped") && stdout.contains("== coordinator back"), "{stdout}");
 
     // Every miner mined the outage epoch in full from an assignment it computed (or had relayed), never the API.
@@ -299,7 +299,7 @@ async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
             .lines()
             .find(|l| l.starts_with(&format!("[miner {miner}] epoch {outage}:")))
             .unwrap_or_else(|| panic!("miner {miner} did not mine {outage}: {stdout}"));
-        assert!(line.contains("COMPLETED"), "{line}");
+        assert!(line.contains("COMPLETED"), "{line}\n{stdout}");
         let counts: Vec<&str> = line.split(" - ").nth(1).unwrap().split_whitespace().collect();
         assert_eq!(counts[0], counts[2], "the whole assignment uploaded: {line}");
         assert!(
@@ -389,4 +389,27 @@ async fn a_miner_without_a_usable_grant_keeps_its_files_and_reports_for_later() 
     let events = net.server().app.store().status_events(epoch).await.unwrap();
     assert_eq!(events.last().unwrap().status.as_str(), "COMPLETED", "{events:?}");
     net.shutdown().await.unwrap();
+}
+
+/// The server is up but waits for a pulse it cannot get: a client that could compute the epoch does not, since the
+/// server might seed it otherwise; it says the server asks to wait.
+#[tokio::test]
+async fn a_client_does_not_compute_an_epoch_the_server_asks_it_to_wait_for() {
+    let dead = dead_url().await;
+    let chain = zipcoord::domain::beacon::DevBeacon::new().chain().clone();
+    let options = crate::helpers::TestOptions {
+        settings: Some(Box::new(move |s: &mut zipcoord::settings::Settings| {
+            s.beacon = BeaconSettings::new(BeaconSpec::Drand { chain, relays: vec![dead] });
+        })),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(options).await;
+    let state = tempfile::tempdir().unwrap();
+    let epochs = epochs_client(&app, state.path(), Vec::new());
+    epochs.current_epoch_id().await;
+    match epochs.current(&app.keys.miner).await {
+        Err(EpochsError::Waiting(error)) => assert!(error.to_string().contains("503"), "{error}"),
+        other => panic!("expected to wait, got {other:?}"),
+    }
+    assert!(std::fs::read_dir(state.path().join("assignments")).map_or(true, |mut d| d.next().is_none()));
 }
