@@ -196,20 +196,23 @@ impl App {
         Ok(Some(stored))
     }
 
-    /// Creates, oldest first, the epochs before `epoch` that the server missed while it was down: those whose
-    /// inputs were published (or roll forward from ones that were) but that were never created, at most
-    /// [`MAX_ROLL_FORWARD_EPOCHS`] back. Clients computed them meanwhile from the same inputs and pulses, and
-    /// validators judge them like any other epoch.
+    /// Creates, oldest first, the epochs before `epoch` that the server missed while it was down: from the
+    /// earliest one whose inputs were published but that was never created (found walking back to the latest
+    /// stored epoch, at most [`MAX_ROLL_FORWARD_EPOCHS`]), each of the next ones from inputs rolled forward.
+    /// Clients computed them meanwhile from the same inputs and pulses, and validators judge them like any other
+    /// epoch.
     async fn create_missed_epochs(&self, epoch: EpochId) -> AppResult<()> {
         let clock = self.settings.epochs.clock;
         let mut first_missed = None;
         let mut probe = epoch;
         for _ in 0..MAX_ROLL_FORWARD_EPOCHS {
             probe = clock.previous(probe);
-            if self.stored_epoch(probe).await?.is_some() || self.published_inputs(probe).await?.is_none() {
+            if self.stored_epoch(probe).await?.is_some() {
                 break;
             }
-            first_missed = Some(probe);
+            if self.store.inputs_record(probe).await?.is_some() {
+                first_missed = Some(probe);
+            }
         }
         let Some(mut missed) = first_missed else { return Ok(()) };
         tracing::warn!(from = %missed, until = %epoch, "creating the epochs missed while the server was down");
