@@ -1,9 +1,13 @@
 //! Domain values in their wire form: assignments and their proofs as the server serves them, and as the clients
-//! render the assignments they compute themselves while the server is unreachable.
+//! render the assignments they compute themselves while the server is unreachable; and the epoch clock as the
+//! clients read it back from the server's answers.
 
-use super::{iso8601_millis, AssignedZipcode, AssignmentMetadata, AssignmentResponse, EpochProofBody};
+use super::{
+    iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, EpochProofBody,
+    StatsResponse,
+};
 use crate::domain::assignment::EpochAssignment;
-use crate::domain::epoch::EpochId;
+use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::proof::{EpochProof, SeedSource};
 
 /// Where the inputs of `epoch` are served.
@@ -69,5 +73,24 @@ impl EpochProofBody {
             inputs_url: inputs_path(epoch),
             algorithm_version: proof.algorithm_version.clone(),
         }
+    }
+}
+
+impl StatsResponse {
+    /// The service's epoch clock, from `epochDurationHours`; `None` for a length no clock has.
+    pub fn epoch_clock(&self) -> Option<EpochClock> {
+        let seconds = (self.epoch_status.timing.epoch_duration_hours * 3600.0).round();
+        if !(1.0..=f64::from(u32::MAX)).contains(&seconds) {
+            return None;
+        }
+        EpochClock::from_seconds(seconds as u32).ok()
+    }
+}
+
+impl AssignmentResponse {
+    /// The service's epoch clock, from the epoch's start and end; `None` when they do not make one.
+    pub fn epoch_clock(&self) -> Option<EpochClock> {
+        let (start, end) = (parse_iso8601(&self.epoch_start)?, parse_iso8601(&self.epoch_end)?);
+        EpochClock::from_seconds(u32::try_from((end - start) / 1000).ok()?).ok()
     }
 }

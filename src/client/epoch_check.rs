@@ -4,7 +4,6 @@
 
 use super::{ClientError, ZipcoordClient};
 use crate::api::{parse_iso8601, EpochProofResponse};
-use crate::domain::epoch::EpochClock;
 use crate::domain::epoch::EpochId;
 use crate::domain::inputs::inputs_hash_hex;
 use crate::domain::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
@@ -67,9 +66,7 @@ async fn rolled_forward_from(
     epoch: EpochId,
     inputs: &[u8],
 ) -> Result<Option<EpochId>, CheckError> {
-    let stats = client.stats().await?;
-    let seconds = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round() as u32;
-    let Ok(clock) = EpochClock::from_seconds(seconds) else { return Ok(None) };
+    let Some(clock) = client.stats().await?.epoch_clock() else { return Ok(None) };
     let previous = clock.previous(epoch);
     let answer = match client.epoch_proof(previous).await {
         Ok(answer) => answer,

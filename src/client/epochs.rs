@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use super::{unix_now_ms, ClientError, ZipcoordClient};
-use crate::api::{parse_iso8601, AssignmentResponse, EpochProofBody, StatsResponse};
+use crate::api::{AssignmentResponse, EpochProofBody, StatsResponse};
 use crate::beacon::PulseSource;
 use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::beacon::{Pulse, Randomness};
@@ -91,6 +91,16 @@ struct KnownInputs {
     rolled_forward: bool,
 }
 
+/// What a failed API request means for a client: an outage it works around (the error, for its reasons), the
+/// server asking it to wait (a 503 in the contract's shape: the epoch's pulse is not there yet), or a refusal.
+fn outage_or_refusal(error: ClientError) -> Result<ClientError, EpochsError> {
+    match error {
+        ClientError::Api { status: 503, .. } => Err(EpochsError::Waiting(error)),
+        error if error.is_outage() => Ok(error),
+        error => Err(EpochsError::Refused(error)),
+    }
+}
+
 /// The client's clock (Unix milliseconds): the system's, or a test's.
 pub type ClientClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -141,17 +151,14 @@ impl Epochs {
 
     /// Remembers the epoch length `stats` gives.
     pub fn learn(&self, stats: &StatsResponse) {
-        let seconds = (stats.epoch_status.timing.epoch_duration_hours * 3600.0).round();
-        if (1.0..=f64::from(u32::MAX)).contains(&seconds) {
-            self.learn_epoch_length(seconds as u32);
+        if let Some(clock) = stats.epoch_clock() {
+            self.learn_epoch_length(clock);
         }
     }
 
-    fn learn_epoch_length(&self, seconds: u32) {
-        let facts = ServiceFacts { epoch_length_seconds: seconds };
-        if EpochClock::from_seconds(seconds).is_ok()
-            && self.state.read::<ServiceFacts>("service.json", "service") != Some(facts)
-        {
+    fn learn_epoch_length(&self, clock: EpochClock) {
+        let facts = ServiceFacts { epoch_length_seconds: clock.length_seconds() as u32 };
+        if self.state.read::<ServiceFacts>("service.json", "service") != Some(facts) {
             if let Err(error) = self.state.write("service.json", "service", &facts) {
                 tracing::warn!(%error, "cannot keep the service's epoch length");
             }
@@ -185,41 +192,20 @@ impl Epochs {
     pub async fn current(&self, key: &Keypair) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.current(key, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
-            Err(error @ ClientError::Api { status: 503, .. }) => return Err(EpochsError::Waiting(error)),
-            Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
-            Err(error) => error,
+            Err(error) => outage_or_refusal(error)?,
         };
-        let Some(clock) = self.clock() else {
-            let epoch = EpochClock::new(240).expect("four hours is a valid epoch length").epoch_at(self.now_unix());
-            return Err(EpochsError::Unavailable {
-                epoch,
-                reasons: vec![
-                    format!("API: {api_failure}"),
-                    "never reached the API, so the epoch length and inputs are unknown here".to_string(),
-                ],
-            });
-        };
-        self.without_api(clock, clock.epoch_at(self.now_unix()), api_failure).await
+        // Without a learned clock nothing is kept or computable; the epoch is named for the message only.
+        let clock = self.clock().unwrap_or(EpochClock::new(240).expect("four hours is a valid epoch length"));
+        self.without_api(clock.epoch_at(self.now_unix()), api_failure).await
     }
 
     /// A started epoch's assignment (validators).
     pub async fn epoch(&self, key: &Keypair, epoch: EpochId) -> Result<Sourced, EpochsError> {
         let api_failure = match self.api.epoch(key, epoch, self.now_unix()).await {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
-            Err(error @ ClientError::Api { status: 503, .. }) => return Err(EpochsError::Waiting(error)),
-            Err(error) if !error.is_outage() => return Err(EpochsError::Refused(error)),
-            Err(error) => error,
+            Err(error) => outage_or_refusal(error)?,
         };
-        if let Some(kept) = self.kept(epoch) {
-            return Ok(kept);
-        }
-        let Some(clock) = self.clock() else {
-            return Err(EpochsError::Unavailable {
-                epoch,
-                reasons: vec![format!("API: {api_failure}"), "the epoch length is unknown here".to_string()],
-            });
-        };
-        self.without_api(clock, epoch, api_failure).await
+        self.without_api(epoch, api_failure).await
     }
 
     /// The published inputs of `epoch` as kept here, byte for byte.
@@ -230,10 +216,8 @@ impl Epochs {
     /// Keeps what the API answered, and the next epoch's inputs if they are out.
     async fn keep_api_answer(&self, assignment: AssignmentResponse) -> Sourced {
         let sourced = Sourced { assignment, source: Source::Api };
-        let (start, end) =
-            (parse_iso8601(&sourced.assignment.epoch_start), parse_iso8601(&sourced.assignment.epoch_end));
-        if let Some(length) = start.zip(end).and_then(|(start, end)| u32::try_from((end - start) / 1000).ok()) {
-            self.learn_epoch_length(length);
+        if let Some(clock) = sourced.assignment.epoch_clock() {
+            self.learn_epoch_length(clock);
         }
         if let Ok(epoch) = sourced.assignment.epoch_id.parse::<EpochId>() {
             self.keep(epoch, &sourced);
@@ -348,16 +332,15 @@ impl Epochs {
     }
 
     /// `epoch` without the API: kept, computed, or from a relay.
-    async fn without_api(
-        &self,
-        clock: EpochClock,
-        epoch: EpochId,
-        api_failure: ClientError,
-    ) -> Result<Sourced, EpochsError> {
-        let mut reasons = vec![format!("API: {api_failure}")];
+    async fn without_api(&self, epoch: EpochId, api_failure: ClientError) -> Result<Sourced, EpochsError> {
         if let Some(kept) = self.kept(epoch) {
             return Ok(kept);
         }
+        let mut reasons = vec![format!("API: {api_failure}")];
+        let Some(clock) = self.clock() else {
+            reasons.push("never reached the API, so the epoch length and inputs are unknown here".to_string());
+            return Err(EpochsError::Unavailable { epoch, reasons });
+        };
         match self.inputs_of(clock, epoch).await {
             Ok(known) => match self.assignment_from_inputs(clock, &known).await {
                 Ok(sourced) => return Ok(sourced),

@@ -136,27 +136,24 @@ impl Miner {
     /// kept one while it lasts. In PUT mode the answer only says that each file gets its own sized grant when
     /// written.
     async fn upload_grant(&self, api_down: bool) -> Result<FolderAccessResponse, String> {
-        let fetched = if api_down {
-            Err("the API did not answer for this epoch's assignment".to_string())
+        let unreachable = if api_down {
+            "the API did not answer for this epoch's assignment".to_string()
         } else {
             match self.client().folder_access(&self.key, &self.coldkey, &[], None, unix_now()).await {
                 Ok(grant) => {
                     self.outbox().keep_grant(&grant, Utc::now().timestamp_millis());
                     return Ok(grant);
                 }
-                Err(error) if error.is_outage() => Err(error.to_string()),
+                Err(error) if error.is_outage() => error.to_string(),
                 Err(error) => return Err(error.to_string()),
             }
         };
-        match fetched {
-            Ok(grant) => Ok(grant),
-            Err(error) => match self.outbox().usable_grant(Utc::now().timestamp_millis()) {
-                Ok(grant) => {
-                    tracing::info!(expires = %grant.expiry, "the API is unreachable; uploading with the kept grant");
-                    Ok(grant)
-                }
-                Err(unusable) => Err(format!("the API is unreachable ({error}) and {unusable}")),
-            },
+        match self.outbox().usable_grant(Utc::now().timestamp_millis()) {
+            Ok(grant) => {
+                tracing::info!(expires = %grant.expiry, "the API is unreachable; uploading with the kept grant");
+                Ok(grant)
+            }
+            Err(unusable) => Err(format!("the API is unreachable ({unreachable}) and {unusable}")),
         }
     }
 

@@ -55,11 +55,12 @@ async fn current(State(epochs): State<Arc<Epochs>>) -> Response {
 
 async fn epoch(State(epochs): State<Arc<Epochs>>, Path(id): Path<String>) -> Response {
     let Ok(epoch) = id.parse::<EpochId>() else { return bad_epoch_id(&id) };
-    let started = epochs.clock().is_some_and(|clock| clock.has_started(epoch, epochs.now_unix()));
-    match epochs.kept(epoch).filter(|_| started) {
-        Some(kept) => {
+    let now = epochs.now_unix();
+    let started = epochs.clock().filter(|clock| clock.has_started(epoch, now));
+    match started.zip(epochs.kept(epoch)) {
+        Some((clock, kept)) => {
             let mut assignment = kept.assignment;
-            let ended = epochs.clock().is_some_and(|clock| clock.end(epoch) <= epochs.now_unix());
+            let ended = clock.end(epoch) <= now;
             assignment.status = Some(if ended { "COMPLETED" } else { "ACTIVE" }.to_string());
             Json(assignment).into_response()
         }
