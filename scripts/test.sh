@@ -10,6 +10,19 @@ cd "$(dirname "$0")/.."
 
 # One optimized build serves everything: the Dockerfile's build command first (the binary the image ships), then
 # the tests in the same profile, so dependencies are compiled once.
+# Installs Debian's package $1 unless command $1 exists.
+install_missing() {
+    command -v "$1" >/dev/null 2>&1 && return
+    echo "installing Debian's $1"
+    local sudo_if_needed=""
+    [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
+    $sudo_if_needed apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq "$1" >/dev/null
+}
+
+# The tests run `serve --dev`'s printed examples as a user would, with curl.
+install_missing curl
+
 echo "== cargo build --release --locked (the Dockerfile's build step)"
 cargo build --release --locked
 binary=target/release/zipcoord
@@ -34,13 +47,7 @@ fi
 "$venv/bin/python" scripts/interop/live_check.py "$binary"
 
 echo "== OpenAPI: schemathesis fuzzing and Swagger UI in headless Chromium"
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "installing Debian's chromium"
-    sudo_if_needed=""
-    [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
-    $sudo_if_needed apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
-fi
+install_missing chromium
 "$venv/bin/python" scripts/interop/api_checks.py "$binary"
 
 echo "== the image's runtime: the Dockerfile's ENV, CMD and HEALTHCHECK against the release binary"

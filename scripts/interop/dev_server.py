@@ -1,4 +1,5 @@
 """Starts `zipcoord serve --dev` on a free loopback port for the scripted checks, and stops it with SIGTERM.
+It runs in a temporary folder, where `--dev` keeps its database and its embedded S3 store.
 
 The server's output is drained on background threads (a full pipe would block the server) and kept, so a
 failing check can show it.
@@ -20,9 +21,9 @@ class DevServer:
         clean.update(env or {})
         database_url = database_url or f"sqlite://{self._tmp.name}/zipcoord.db"
         self.proc = subprocess.Popen(
-            [binary, "--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url",
-             database_url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean, text=True,
+            [os.path.abspath(binary), "--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0",
+             "--database-url", database_url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean, text=True, cwd=self._tmp.name,
         )
         self.output = []
         self.base = self._read_address()

@@ -19,12 +19,17 @@ pub fn dev_service_hotkey() -> crate::domain::auth::Hotkey {
     Keypair::from_uri(DEV_SERVICE).expect("dev URIs are valid").hotkey()
 }
 
+/// The coldkey of the dev neuron `uri` (its `//stash` account).
+pub fn dev_coldkey(uri: &str) -> crate::domain::auth::Hotkey {
+    Keypair::from_uri(&format!("{uri}//stash")).expect("dev URIs are valid").hotkey()
+}
+
 /// The dev snapshot; derived once at start-up (key derivation is not free).
 pub fn dev_snapshot(now_unix: i64) -> MetagraphSnapshot {
     let mut neurons = HashMap::new();
     for (uid, uri) in DEV_VALIDATORS.iter().chain(DEV_MINERS.iter()).enumerate() {
         let hotkey = Keypair::from_uri(uri).expect("dev URIs are valid").hotkey();
-        let coldkey = Keypair::from_uri(&format!("{uri}//stash")).expect("dev URIs are valid").hotkey();
+        let coldkey = dev_coldkey(uri);
         let validator = uid < DEV_VALIDATORS.len();
         neurons.insert(
             hotkey,

@@ -179,6 +179,16 @@ impl S3Args {
         (!missing.is_empty()).then(|| format!("S3 storage is not configured: set {}", missing.join(", ")))
     }
 
+    /// Whether these flags name a store of their own (endpoint, bucket or credentials): with `serve --dev` they
+    /// then win over the embedded store, even when incomplete.
+    pub fn names_a_store(&self) -> bool {
+        self.endpoint.is_some()
+            || self.bucket.is_some()
+            || self.access_key_id.is_some()
+            || self.secret_access_key.is_some()
+            || self.session_token.is_some()
+    }
+
     /// The store's settings, `Ok(Err(what is missing))` when not configured, `Err` when configured wrongly (a
     /// startup error).
     pub fn settings(&self) -> Result<S3Config, String> {
@@ -186,9 +196,6 @@ impl S3Args {
             return Ok(Err(missing));
         }
         let endpoint = self.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region));
-        if self.min_object_bytes > self.max_object_bytes {
-            return Err("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES".to_string());
-        }
         let secret = S3Secret::new(self.secret_access_key.as_ref().map(|s| s.expose()).unwrap_or_default());
         let store = s3_store(
             &endpoint,
@@ -196,16 +203,28 @@ impl S3Args {
             self.access_key_id.as_deref().unwrap_or_default(),
             secret,
         )?;
-        Ok(Ok(S3Settings {
-            region: self.region.clone(),
+        let store = S3Settings {
             session_token: self.session_token.as_ref().map(|s| S3Secret::new(s.expose())),
             addressing: if self.path_style { Addressing::Path } else { Addressing::VirtualHost },
+            ..store
+        };
+        self.tune(store).map(Ok)
+    }
+
+    /// `store` (an endpoint, a bucket and its keys) with these flags' region, upload mode, lifetimes and object
+    /// sizes: how `serve --dev` applies them to its embedded store.
+    pub fn tune(&self, store: S3Settings) -> Result<S3Settings, String> {
+        if self.min_object_bytes > self.max_object_bytes {
+            return Err("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES".to_string());
+        }
+        Ok(S3Settings {
+            region: self.region.clone(),
             upload_mode: self.upload_mode,
             upload_lifetime: chrono::Duration::hours(i64::from(self.upload_lifetime_hours)),
             list_lifetime: chrono::Duration::hours(i64::from(self.list_lifetime_hours)),
             object_size: (self.min_object_bytes, self.max_object_bytes),
             ..store
-        }))
+        })
     }
 }
 

@@ -1,23 +1,22 @@
-//! The command line: `serve`, `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`,
-//! `bucket prune`, `probe`, `openapi`; the neurons' commands (`miner`, `validator`, `localnet`) are in [`neurons`], the server's
-//! flags in [`flags`], the history export in [`export`].
+//! The command line: `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`, `bucket prune`,
+//! `probe`, `openapi`; `serve` is in [`serve`] (its `--dev` examples in [`dev_examples`]), the neurons' commands
+//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`], the history export in
+//! [`export`].
 
 pub mod bucket;
+pub mod dev_examples;
 pub mod export;
 pub mod flags;
 pub mod neurons;
+pub mod serve;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{Clock, SystemClock};
-use crate::client::signed_query;
-use crate::domain::endpoint::{self, SignedValues};
 use crate::domain::epoch::EpochId;
-use crate::domain::keys::Keypair;
 use crate::settings::defaults;
 use crate::storage::{ImportMode, Store};
 use crate::universe::csv::{parse_csv, ImportDefaults};
@@ -160,7 +159,7 @@ pub struct ShowEpochArgs {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => serve::serve(*args).await,
         Command::Migrate(db) => {
             open_store(&db).await?;
             println!("migrations applied");
@@ -189,43 +188,6 @@ async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
     let store = Store::connect(&db.database_url).await.context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok(store)
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    // Before anything starts, so a SIGTERM during start-up still shuts down gracefully.
-    let shutdown = crate::shutdown::shutdown_signal();
-    let settings = args.settings().map_err(anyhow::Error::msg)?;
-    if std::env::var_os("ZIPCOORD_EPOCH_LEAD_MINUTES").is_some() {
-        tracing::warn!(
-            "ZIPCOORD_EPOCH_LEAD_MINUTES is no longer used: an epoch is created at its start, when the beacon \
-             round that seeds it exists, and its inputs are published when the epoch before it starts"
-        );
-    }
-    let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
-    tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph_source(), "zipcoord listening");
-    if args.dev {
-        print_dev_examples(&server.addr.to_string(), server.app.now_unix());
-    }
-    server.run_until(shutdown).await
-}
-
-/// Ready-to-run signed requests for the dev keys, valid for five minutes.
-fn print_dev_examples(addr: &str, now_unix: i64) {
-    let miner = Keypair::from_uri("//Charlie").expect("dev URI");
-    let validator = Keypair::from_uri("//Alice").expect("dev URI");
-    let current = signed_query(&miner, &endpoint::CURRENT, SignedValues::at(now_unix));
-    let base = format!("http://{addr}/api/v1/zipcode-assignments");
-    println!(
-        "\nDev mode: //Alice and //Bob are validators, //Charlie .. //Ferdie miners. Signed examples (valid 5 min):\n"
-    );
-    println!("  curl -s '{base}/stats'");
-    println!(
-        "  curl -s '{base}/current?hotkey={}&signature={}&timestamp={}'",
-        current.hotkey.unwrap_or_default(),
-        current.signature.unwrap_or_default(),
-        now_unix
-    );
-    println!("\n  Validators sign {}, e.g. //Alice is {}\n", endpoint::EPOCH.commitments[0], validator.hotkey());
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {

@@ -224,8 +224,10 @@ fn a_database_file_that_is_not_one_fails_at_once_with_sqlites_reason() {
 /// `zipcoord serve --dev` on `url`, expected to exit within 5 s: (exit status, stderr).
 fn serve_expecting_exit(url: &str) -> (std::process::ExitStatus, String) {
     use std::io::Read;
+    let workdir = tempfile::tempdir().unwrap();
     let mut child = zipcoord()
         .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", url])
+        .current_dir(workdir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

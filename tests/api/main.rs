@@ -5,6 +5,7 @@ mod auth;
 mod beacon;
 mod cli;
 mod client;
+mod dev_store;
 mod epistula;
 mod fake_subtensor;
 mod grant_log;

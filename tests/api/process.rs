@@ -75,22 +75,33 @@ pub mod raw_http {
 }
 
 /// A `zipcoord serve --dev` child whose output is drained by threads, so verbose logging cannot fill a pipe
-/// and stall it.
+/// and stall it. It runs in a folder of its own, where `--dev` keeps its embedded S3 store.
 pub struct DevServer {
     child: std::process::Child,
     pub base: String,
     /// The signed `/current` example the server printed.
     pub example_current: String,
+    /// Everything the server printed up to the examples' last line.
+    pub banner: Vec<String>,
+    /// The working directory.
+    pub workdir: std::path::PathBuf,
     stderr: std::thread::JoinHandle<String>,
 }
 
 impl DevServer {
-    /// Starts `serve --dev` on `database_url` with extra arguments and environment, and waits until it serves.
+    /// Starts `serve --dev` on `database_url` with extra arguments and environment in a fresh working
+    /// directory, and waits until it serves.
     pub fn spawn(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> DevServer {
+        Self::spawn_in(&tempfile::tempdir().unwrap().keep(), database_url, args, env)
+    }
+
+    /// The same in `workdir` (a second server there finds the first one's bucket).
+    pub fn spawn_in(workdir: &std::path::Path, database_url: &str, args: &[&str], env: &[(&str, &str)]) -> DevServer {
         let mut command = zipcoord();
         command
             .args(["--log-format", "json", "serve", "--dev", "--listen", "127.0.0.1:0", "--database-url", database_url])
             .args(args)
+            .current_dir(workdir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (key, value) in env {
@@ -104,7 +115,16 @@ impl DevServer {
             text
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let example_current = lines.by_ref().map(|line| line.unwrap()).find_map(|line| {
+        let mut banner = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let last = line.starts_with("Stop with Ctrl-C");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
+        let example_current = banner.iter().find_map(|line| {
             let start = line.find("'http://")?;
             let url = line[start + 1..].trim_end_matches('\'');
             url.contains("/current?").then(|| url.to_string())
@@ -115,7 +135,7 @@ impl DevServer {
         };
         std::thread::spawn(move || lines.for_each(drop));
         let base = example_current.split("/api/").next().unwrap().to_string();
-        DevServer { child, base, example_current, stderr }
+        DevServer { child, base, example_current, banner, workdir: workdir.to_path_buf(), stderr }
     }
 
     /// `serve --dev` on a fresh SQLite file.
