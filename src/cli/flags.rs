@@ -286,7 +286,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ZIPCOORD_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
     /// Local development: the dev metagraph (//Alice, //Bob validators; //Charlie..//Ferdie miners) unless
-    /// --metagraph says otherwise, and example signed requests printed at start.
+    /// --metagraph says otherwise, an embedded S3-compatible store over ./zipcoord-dev-s3 unless a
+    /// ZIPCOORD_S3_* store setting is given, and example signed requests printed at start.
     #[arg(long)]
     pub dev: bool,
     /// Metagraph source: `dev`, `file:PATH`, `subtensor` (the public finney entrypoint) or
@@ -531,6 +532,12 @@ mod tests {
         let partial = serve_flags(&["--dev", "--s3-bucket", "b"]).settings().unwrap();
         let missing = partial.s3.unwrap_err();
         assert!(missing.contains("ZIPCOORD_S3_ACCESS_KEY_ID") && !missing.contains("ZIPCOORD_S3_BUCKET"), "{missing}");
+        // Any store setting, even a lone endpoint, keeps `serve --dev` from starting its embedded store.
+        assert!(serve_flags(&["--dev", "--s3-endpoint", "http://127.0.0.1:9"]).s3.names_a_store());
+        let tuning_only = serve_flags(&["--dev", "--s3-upload-mode", "put", "--s3-min-object-bytes", "10"]).s3;
+        if std::env::vars().all(|(name, _)| !name.starts_with("ZIPCOORD_S3_")) {
+            assert!(!tuning_only.names_a_store(), "tuning alone applies to the embedded store");
+        }
     }
 
     #[test]

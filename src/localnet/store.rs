@@ -1,5 +1,5 @@
-//! An S3-compatible store on loopback (s3s-fs over a folder): the bucket of `zipcoord localnet` and of the
-//! tests. It checks SigV4 signatures, presigned URLs and POST policies as AWS does, so grants are exercised for
+//! An S3-compatible store on loopback (s3s-fs over a folder): the bucket of `zipcoord localnet`, of
+//! `zipcoord serve --dev` when no store is configured, and of the tests. It checks SigV4 signatures, presigned URLs and POST policies as AWS does, so grants are exercised for
 //! real.
 
 use std::net::SocketAddr;
