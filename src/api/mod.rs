@@ -3,10 +3,12 @@
 //! snake_case.
 
 mod render;
+mod results;
 mod s3;
 
 pub use crate::domain::instant::{iso8601_millis, parse_iso8601};
 pub use render::inputs_path;
+pub use results::*;
 pub use s3::*;
 
 use serde::{Deserialize, Serialize};

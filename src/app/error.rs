@@ -40,6 +40,10 @@ pub enum AppError {
     /// waits rather than seeding from its secret.
     #[error("the epoch's beacon pulse is not available yet: {reason}")]
     BeaconPending { retry_after_seconds: u64, reason: String },
+    /// What was asked is served later (409 with `Retry-After`), e.g. an epoch's verdicts before its judging
+    /// window has passed.
+    #[error("{message}")]
+    TooEarly { retry_after_seconds: u64, message: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

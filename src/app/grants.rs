@@ -63,7 +63,7 @@ pub struct ValidatorUploadGrant {
 
 impl App {
     /// The S3 presigner, or why there is none (503 naming the missing settings).
-    fn presigner(&self) -> AppResult<&S3Presigner> {
+    pub(super) fn presigner(&self) -> AppResult<&S3Presigner> {
         self.s3.as_ref().map_err(|missing| AppError::S3Unavailable(missing.clone()))
     }
 
@@ -72,7 +72,7 @@ impl App {
         self.presigner().map(|_| ())
     }
 
-    fn now_utc(&self) -> DateTime<Utc> {
+    pub(super) fn now_utc(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
     }
 

@@ -13,6 +13,7 @@ pub mod clock;
 mod epochs;
 mod error;
 mod grants;
+mod results;
 mod retention;
 mod status;
 mod summary;
@@ -51,6 +52,8 @@ pub struct App {
     summaries: summary::SummaryCaches,
     /// Epistula uuids this replica accepted, until their window passes (the database holds them for all).
     used_uuids: cache::SeenUntil,
+    /// Validators' verdicts read back from the bucket, per epoch.
+    results: results::ResultsBook,
 }
 
 /// Epistula uuids remembered in memory at most (~100 bytes each); beyond it only the database remembers.
@@ -103,6 +106,7 @@ impl App {
             epochs: epochs::EpochBook::new(),
             summaries: summary::SummaryCaches::new(),
             used_uuids: cache::SeenUntil::new(MAX_REMEMBERED_UUIDS),
+            results: results::ResultsBook::new(),
         }))
     }
 

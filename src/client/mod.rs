@@ -346,6 +346,17 @@ impl ZipcoordClient {
         self.signed_get(key, &endpoint::EPOCH, SignedValues::at(timestamp).epoch(&epoch_id)).await
     }
 
+    /// Every validator's published verdicts on `epoch` (once its judging window has passed; 409 before).
+    pub async fn epoch_results(
+        &self,
+        key: &Keypair,
+        epoch: EpochId,
+        timestamp: i64,
+    ) -> ClientResult<crate::api::EpochResultsResponse> {
+        let epoch_id = epoch.to_string();
+        self.signed_get(key, &endpoint::RESULTS, SignedValues::at(timestamp).epoch(&epoch_id)).await
+    }
+
     /// A signed POST of `body` (a legacy-signed request) to `endpoint`. With Epistula the body goes without its
     /// legacy `signature` and `timestamp`: left in, they would let whoever sees the request replay it the legacy
     /// way, which is what Epistula's single-use uuid prevents.

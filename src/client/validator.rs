@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::bucket::{Bucket, BucketError};
@@ -84,43 +83,7 @@ impl Default for ValidatorSettings {
     }
 }
 
-/// One miner's result, as published.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MinerResult {
-    pub uid: u16,
-    pub hotkey: String,
-    /// `honest`, `liar` or `absent`.
-    pub verdict: String,
-    pub quality: f64,
-    pub heuristic: f64,
-    pub listings: u64,
-    pub files: usize,
-    pub weight: f64,
-    pub reasons: Vec<String>,
-    pub notes: Vec<String>,
-}
-
-/// The weights in the form the chain takes: parallel uid and u16 weight lists.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChainWeights {
-    pub uids: Vec<u16>,
-    pub weights: Vec<u16>,
-}
-
-/// A judged epoch: what the validator publishes and sets on chain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EpochJudgement {
-    pub epoch_id: String,
-    pub validator: String,
-    pub judged_at: String,
-    pub spot_checks_per_miner: usize,
-    /// Normalized weight by uid (as a string key, JSON objects have no integer keys).
-    pub weights: BTreeMap<String, f64>,
-    pub chain_weights: ChainWeights,
-    pub miners: Vec<MinerResult>,
-}
+pub use crate::api::{ChainWeights, EpochJudgement, MinerResult};
 
 pub struct Validator {
     epochs: Arc<Epochs>,

@@ -26,7 +26,7 @@ impl Method {
 /// Which per-hotkey budget a request spends once its signature verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateClass {
-    /// `GET /current`.
+    /// `GET /current` and `GET /epoch/{id}/results`.
     Current,
     /// `GET /epoch/{id}` and `POST /get-miner-specific-access`: a validator's per-miner burst.
     ValidatorBurst,
@@ -67,6 +67,18 @@ pub const EPOCH: Endpoint = Endpoint {
     window: TimestampWindow::ZIPCODE,
     rate: RateClass::ValidatorBurst,
     needs_s3: false,
+};
+
+/// Every validator's published verdicts on an epoch, once its judging window has passed; open to miners too
+/// (a zipcoord addition), on `/current`'s budget.
+pub const RESULTS: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/api/v1/zipcode-assignments/epoch/{epochId}/results",
+    commitments: &["zipcode:results:{epochId}:{timestamp}"],
+    role: Role::Miner,
+    window: TimestampWindow::ZIPCODE,
+    rate: RateClass::Current,
+    needs_s3: true,
 };
 
 pub const STATUS: Endpoint = Endpoint {
@@ -120,8 +132,8 @@ pub const VALIDATOR_UPLOAD: Endpoint = Endpoint {
 };
 
 /// Every signed endpoint, in the contract's order.
-pub const SIGNED_ENDPOINTS: [&Endpoint; 7] =
-    [&CURRENT, &EPOCH, &STATUS, &FOLDER_ACCESS, &MINER_ACCESS, &VALIDATOR_ACCESS, &VALIDATOR_UPLOAD];
+pub const SIGNED_ENDPOINTS: [&Endpoint; 8] =
+    [&CURRENT, &EPOCH, &RESULTS, &STATUS, &FOLDER_ACCESS, &MINER_ACCESS, &VALIDATOR_ACCESS, &VALIDATOR_UPLOAD];
 
 /// The values a commitment or path may name. Builders fill what an endpoint needs; a template naming a value
 /// that is not set renders it empty, which no signature covers.

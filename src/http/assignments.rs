@@ -13,9 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    iso8601_millis, parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpistulaAdvert, EpochStatus, EpochTiming,
-    ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount, StatsResponse, StatusRequest,
-    StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    iso8601_millis, parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpistulaAdvert, EpochResultsResponse,
+    EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
+    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
@@ -32,7 +32,12 @@ use super::extract::parse_value;
 use super::signed::{PathValues, Signed, SignedFields, SignedRequest};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(stats)).routes(routes!(current)).routes(routes!(epoch)).routes(routes!(status))
+    OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(current))
+        .routes(routes!(epoch))
+        .routes(routes!(results))
+        .routes(routes!(status))
 }
 
 /// Serialized assignment answers by epoch and status. They are the same for every caller of an epoch, and
@@ -216,8 +221,8 @@ async fn epoch(
 }
 
 /// `GET /epoch/{epochId}`.
-struct EpochRequest {
-    epoch: EpochId,
+pub(super) struct EpochRequest {
+    pub(super) epoch: EpochId,
     /// The id as signed: its canonical form.
     epoch_text: String,
 }
@@ -235,6 +240,51 @@ impl SignedRequest for EpochRequest {
     fn values(&self) -> SignedValues<'_> {
         SignedValues::default().epoch(&self.epoch_text)
     }
+}
+
+/// `GET /epoch/{epochId}/results`: the same path value and signed fields as `/epoch/{epochId}`.
+pub(super) struct ResultsRequest(pub(super) EpochRequest);
+
+impl SignedRequest for ResultsRequest {
+    const ENDPOINT: &'static Endpoint = &endpoint::RESULTS;
+    type Raw = SignedQuery;
+
+    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        EpochRequest::parse(query, path).map(|(request, fields)| (ResultsRequest(request), fields))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        self.0.values()
+    }
+}
+
+/// Every validator's published verdicts on a past epoch, for any registered hotkey: what each validator
+/// decided about each miner, the weight it gave and the reasons it printed. Served once the epoch's judging
+/// window (the epoch after it) has passed; read from the validators' results files in the bucket and cached a
+/// few minutes. Validators with a permit in the current metagraph are read; a file that does not parse, or names
+/// another validator or epoch, is skipped and listed in `skipped`.
+///
+#[utoipa::path(
+    get,
+    path = endpoint::RESULTS.path,
+    tag = "assignments",
+    params(
+        ("epochId" = String, Path, description = "Epoch id, its start in UTC", pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$", example = "2025-10-01T16-00-00"),
+        SignedQuery,
+    ),
+    responses(
+        (status = 200, description = "The validators' verdicts", body = EpochResultsResponse),
+        (status = 404, description = "Unknown or future epoch", body = ErrorBody),
+        (status = 409, description = "The epoch's judging window has not passed yet; see Retry-After", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the results are served"))),
+    ),
+)]
+async fn results(
+    State(app): State<Arc<App>>,
+    Signed { request, .. }: Signed<ResultsRequest>,
+) -> Result<Response, ApiError> {
+    let answer = app.epoch_results(request.0.epoch).await?;
+    Ok(Json(answer.as_ref()).into_response())
 }
 
 fn parse_progress(item: &ZipcodeCompletion) -> Result<ZipcodeProgress, ApiError> {

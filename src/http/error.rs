@@ -122,6 +122,10 @@ impl From<AppError> for ApiError {
                     )
                 }
             }
+            AppError::TooEarly { retry_after_seconds, message } => ApiError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..ApiError::new(StatusCode::CONFLICT, message)
+            },
             AppError::Storage(error) => {
                 tracing::error!(%error, "storage failure while serving a request");
                 ApiError::unavailable("Service temporarily unavailable")

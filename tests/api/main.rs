@@ -21,6 +21,7 @@ mod openapi;
 mod outage;
 mod process;
 mod replicas;
+mod results;
 mod s3;
 mod status;
 mod subtensor;

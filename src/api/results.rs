@@ -1,0 +1,182 @@
+//! Validators' published judgements: the results file a validator uploads to
+//! `validators/{hotkey}/{epochId}/results_*.json` ([`EpochJudgement`]), how the server checks one it reads
+//! back ([`check_published`]), and the body of `GET …/epoch/{epochId}/results`, which serves every validator's
+//! verdicts to miners.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One miner's result, as published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerResult {
+    pub uid: u16,
+    pub hotkey: String,
+    /// `honest`, `liar` or `absent`.
+    pub verdict: String,
+    pub quality: f64,
+    pub heuristic: f64,
+    pub listings: u64,
+    pub files: usize,
+    pub weight: f64,
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The weights in the form the chain takes: parallel uid and u16 weight lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainWeights {
+    pub uids: Vec<u16>,
+    pub weights: Vec<u16>,
+}
+
+/// A judged epoch: what the validator publishes and sets on chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochJudgement {
+    pub epoch_id: String,
+    pub validator: String,
+    pub judged_at: String,
+    pub spot_checks_per_miner: usize,
+    /// Normalized weight by uid (as a string key, JSON objects have no integer keys).
+    pub weights: BTreeMap<String, f64>,
+    pub chain_weights: ChainWeights,
+    pub miners: Vec<MinerResult>,
+}
+
+/// Checks a results file read from `validator`'s folder for `epoch_id`: it must parse as a judgement, name
+/// that validator and that epoch, and give each miner a finite weight in 0..=1. The error says why it is
+/// skipped.
+pub fn check_published(bytes: &[u8], validator: &str, epoch_id: &str) -> Result<EpochJudgement, String> {
+    let judgement: EpochJudgement = serde_json::from_slice(bytes).map_err(|e| format!("not a results file: {e}"))?;
+    if judgement.validator != validator {
+        return Err(format!("claims validator {} but lies in {validator}'s folder", judgement.validator));
+    }
+    if judgement.epoch_id != epoch_id {
+        return Err(format!("claims epoch {} but lies in epoch {epoch_id}'s folder", judgement.epoch_id));
+    }
+    if let Some(miner) = judgement.miners.iter().find(|m| !(0.0..=1.0).contains(&m.weight)) {
+        return Err(format!("gives miner {} the weight {}, outside 0..1", miner.hotkey, miner.weight));
+    }
+    Ok(judgement)
+}
+
+/// `GET /api/v1/zipcode-assignments/epoch/{epochId}/results`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochResultsResponse {
+    pub success: bool,
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch_id: String,
+    /// When the epoch's judging window ended (the end of the epoch after it): results are served from then on.
+    #[schema(example = "2025-10-02T00:00:00.000Z")]
+    pub judging_window_ended_at: String,
+    /// When the server read the validators' files (answers are cached for a few minutes).
+    pub read_at: String,
+    /// Each validator (with a permit in the current metagraph) that published valid results, by uid.
+    pub validators: Vec<ValidatorVerdicts>,
+    /// How many results files were read but not used.
+    pub skipped_count: usize,
+    /// Those files and why.
+    pub skipped: Vec<SkippedResults>,
+}
+
+/// One validator's verdicts on every miner it judged, from its newest valid results file for the epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorVerdicts {
+    pub uid: u16,
+    #[schema(example = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]
+    pub hotkey: String,
+    /// The file the verdicts come from.
+    #[schema(
+        example = "validators/5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/2025-10-01T16-00-00/results_20251001_200130.json"
+    )]
+    pub file: String,
+    pub judged_at: String,
+    pub miners: Vec<MinerVerdict>,
+}
+
+/// A validator's verdict on one miner, with the reasons it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerVerdict {
+    pub uid: u16,
+    #[schema(example = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y")]
+    pub hotkey: String,
+    /// `honest`, `liar` or `absent`.
+    #[schema(example = "honest")]
+    pub verdict: String,
+    pub quality: f64,
+    /// The normalized weight the validator gave (0 to 1).
+    pub weight: f64,
+    pub listings: u64,
+    pub reasons: Vec<String>,
+}
+
+impl From<&MinerResult> for MinerVerdict {
+    fn from(result: &MinerResult) -> Self {
+        MinerVerdict {
+            uid: result.uid,
+            hotkey: result.hotkey.clone(),
+            verdict: result.verdict.clone(),
+            quality: result.quality,
+            weight: result.weight,
+            listings: result.listings,
+            reasons: result.reasons.clone(),
+        }
+    }
+}
+
+/// A results file that was read and not used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedResults {
+    pub file: String,
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judgement(validator: &str, epoch: &str, weight: f64) -> Vec<u8> {
+        serde_json::to_vec(&EpochJudgement {
+            epoch_id: epoch.into(),
+            validator: validator.into(),
+            judged_at: "2025-10-01T20:01:30.000Z".into(),
+            spot_checks_per_miner: 10,
+            weights: BTreeMap::from([("2".to_string(), weight)]),
+            chain_weights: ChainWeights { uids: vec![2], weights: vec![65535] },
+            miners: vec![MinerResult {
+                uid: 2,
+                hotkey: "5miner".into(),
+                verdict: "honest".into(),
+                quality: 1.0,
+                heuristic: 1.0,
+                listings: 100,
+                files: 3,
+                weight,
+                reasons: vec![],
+                notes: vec![],
+            }],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_results_file_must_name_its_folders_validator_and_epoch() {
+        let epoch = "2025-10-01T16-00-00";
+        assert!(check_published(&judgement("5alice", epoch, 1.0), "5alice", epoch).is_ok());
+        let forged = check_published(&judgement("5bob", epoch, 1.0), "5alice", epoch).unwrap_err();
+        assert!(forged.contains("claims validator 5bob"), "{forged}");
+        let moved = check_published(&judgement("5alice", "2025-10-01T12-00-00", 1.0), "5alice", epoch).unwrap_err();
+        assert!(moved.contains("claims epoch 2025-10-01T12-00-00"), "{moved}");
+        assert!(check_published(&judgement("5alice", epoch, 7.0), "5alice", epoch).unwrap_err().contains("outside"));
+        assert!(check_published(b"{\"not\": \"results\"}", "5alice", epoch).unwrap_err().starts_with("not a results"));
+        assert!(check_published(b"\xff\xfe", "5alice", epoch).is_err());
+    }
+}
