@@ -7,6 +7,7 @@ pub mod bucket;
 pub mod dev_examples;
 pub mod export;
 pub mod flags;
+pub mod history;
 pub mod neurons;
 pub mod serve;
 

@@ -1,4 +1,5 @@
-//! The neurons' commands: `miner run|current`, `validator run|score`, and `localnet`.
+//! The neurons' commands: `miner run|current` (and `history|export-accepted`, in [`super::history`]),
+//! `validator run|score`, and `localnet`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -112,6 +113,10 @@ impl OutageArgs {
 pub enum MinerCommand {
     /// Mine every epoch: fetch the assignment, scrape, upload, report; until interrupted.
     Run(MinerRunArgs),
+    /// The miner's history: one line per epoch with the validators' verdicts, or `--summary`, `--failures`.
+    History(super::history::HistoryArgs),
+    /// Write the listings of epochs the validators accepted as JSON Lines (a data set of verified listings).
+    ExportAccepted(super::history::ExportAcceptedArgs),
     /// Print the current assignment as JSON (and, on stderr, where it came from).
     Current {
         #[command(flatten)]
@@ -149,6 +154,10 @@ pub struct MinerRunArgs {
     /// read when neither is given).
     #[arg(long, env = "ZIPCOORD_MINER_POLL_SECONDS")]
     pub poll_seconds: Option<u64>,
+    /// Epochs whose delivered listings are kept in the state directory for `miner export-accepted` (the
+    /// newest; a week of 4-hour epochs by default).
+    #[arg(long, env = "ZIPCOORD_KEEP_LISTING_EPOCHS", default_value_t = crate::client::miner::DEFAULT_KEPT_LISTING_EPOCHS)]
+    pub keep_listing_epochs: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +274,8 @@ fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
 
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
     match command {
+        MinerCommand::History(args) => super::history::history(args),
+        MinerCommand::ExportAccepted(args) => super::history::export_accepted(args),
         MinerCommand::Current { server, key, outage } => {
             let key = key.keypair()?;
             let epochs = outage.epochs(server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
@@ -291,7 +302,8 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
             };
             let key = args.key.keypair()?;
             let epochs = args.outage.epochs(args.server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
-            let miner = Miner::new(epochs, key, args.coldkey.clone(), scraper.clone());
+            let miner = Miner::new(epochs, key, args.coldkey.clone(), scraper.clone())
+                .with_kept_listing_epochs(args.keep_listing_epochs);
             tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
             miner
                 .run(

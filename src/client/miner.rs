@@ -3,7 +3,8 @@
 //! uploads each zipcode's listings under `data/hotkey={hk}/epoch={id}/zipcode={zip}/` with the grant from
 //! `/get-folder-access` (fetched at every epoch's start and kept for an outage), and reports the counts with
 //! `COMPLETED` (or `FAILED`, or `TIMEOUT` when the deadline passed first). What cannot be delivered while the
-//! coordinator is down waits in the [`Outbox`].
+//! coordinator is down waits in the [`Outbox`]. Each epoch's work, the reports' answers and, once published,
+//! the validators' verdicts go to the miner's [`super::history`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use chrono::Utc;
 
 use super::bucket::{Bucket, BucketError};
 use super::epochs::{Epochs, EpochsError, Source, Sourced};
+use super::history::{history_time, EpochRecord, MinerHistory, ReportSent, ZipcodeWork};
 use super::outbox::{Outbox, PendingReport};
 use super::scraper::{ScrapeJob, Scraper};
 use super::{unix_now, ClientError, ZipcoordClient};
@@ -60,6 +62,28 @@ const MIN_OBJECT_BYTES: usize = 1024;
 /// Tries per upload: the store or the path to it may hiccup.
 const UPLOAD_ATTEMPTS: u32 = 3;
 
+/// Epochs whose delivered listings are kept for `miner export-accepted` unless told otherwise: a week of 4-hour
+/// epochs.
+pub const DEFAULT_KEPT_LISTING_EPOCHS: usize = 42;
+
+/// Epochs past the judging window an epoch's history waits for its verdicts while the API cannot serve them.
+const VERDICT_PATIENCE_EPOCHS: i64 = 4;
+
+/// Notes in the history what became of `zipcode`, scraped at `scraped_at` with `count` listings.
+fn note_zipcode(
+    record: &mut EpochRecord,
+    zipcode: &Zipcode,
+    scraped_at: i64,
+    count: usize,
+    outcome: impl FnOnce(&mut ZipcodeWork),
+) {
+    if let Some(work) = record.zipcode_mut(zipcode.as_str()) {
+        work.scraped_at = Some(history_time(scraped_at));
+        work.listings_found = count as u64;
+        outcome(work);
+    }
+}
+
 pub struct Miner {
     epochs: Arc<Epochs>,
     bucket: Bucket,
@@ -67,12 +91,24 @@ pub struct Miner {
     /// Part of the folder-access commitment only; the server does not check it on chain.
     coldkey: String,
     scraper: Arc<dyn Scraper>,
+    /// Epochs whose delivered listings are kept for export.
+    kept_listing_epochs: usize,
 }
 
 impl Miner {
     pub fn new(epochs: Arc<Epochs>, key: Keypair, coldkey: Option<String>, scraper: Arc<dyn Scraper>) -> Self {
         let coldkey = coldkey.unwrap_or_else(|| key.hotkey().to_string());
-        Miner { epochs, bucket: Bucket::new(), key, coldkey, scraper }
+        Miner { epochs, bucket: Bucket::new(), key, coldkey, scraper, kept_listing_epochs: DEFAULT_KEPT_LISTING_EPOCHS }
+    }
+
+    /// The same miner, keeping the delivered listings of the newest `epochs` epochs.
+    pub fn with_kept_listing_epochs(mut self, epochs: usize) -> Self {
+        self.kept_listing_epochs = epochs;
+        self
+    }
+
+    fn history(&self) -> MinerHistory<'_> {
+        MinerHistory { state: self.epochs.state() }
     }
 
     fn client(&self) -> &ZipcoordClient {
@@ -109,7 +145,7 @@ impl Miner {
         status: MinerStatus,
         completed: &[ZipcodeCompletion],
         uploaded_all: bool,
-    ) {
+    ) -> String {
         let report = PendingReport {
             epoch,
             nonce: nonce.to_string(),
@@ -120,16 +156,42 @@ impl Miner {
         };
         if api_down {
             self.outbox().queue_report(&report);
-            return;
+            return "queued: the API did not answer for this epoch's assignment".to_string();
         }
         match self.client().report_status(&self.key, &report.signed(&self.key, unix_now())).await {
-            Ok(_) => {}
+            Ok(answer) => format!("recorded: {}", answer.message),
             Err(error) if error.is_outage() => {
                 tracing::info!(%epoch, status = status.as_str(), %error, "status report queued until the API answers");
                 self.outbox().queue_report(&report);
+                format!("queued: {error}")
             }
-            Err(error) => tracing::warn!(%epoch, status = status.as_str(), %error, "status report refused"),
+            Err(error) => {
+                tracing::warn!(%epoch, status = status.as_str(), %error, "status report refused");
+                format!("refused: {error}")
+            }
         }
+    }
+
+    /// Sends a report and notes it, with its answer, in the epoch's history record.
+    #[allow(clippy::too_many_arguments)]
+    async fn report_noted(
+        &self,
+        record: &mut EpochRecord,
+        api_down: bool,
+        epoch: EpochId,
+        nonce: &str,
+        status: MinerStatus,
+        completed: &[ZipcodeCompletion],
+        uploaded_all: bool,
+    ) {
+        let sent_at = history_time(unix_now());
+        let answer = self.report(api_down, epoch, nonce, status, completed, uploaded_all).await;
+        record.reports.push(ReportSent {
+            status: status.to_string(),
+            zipcodes_completed: completed.len(),
+            sent_at,
+            answer,
+        });
     }
 
     /// The folder's upload grant: fetched from the API and kept, else (or, with `api_down`, straight away) the
@@ -238,7 +300,12 @@ impl Miner {
         // An assignment that did not come from the API means it did not answer a moment ago: reports are queued
         // and the kept grant used without asking it again (each try would cost its retries).
         let api_down = sourced.source != Source::Api;
-        self.report(api_down, epoch, nonce, MinerStatus::InProgress, &[], false).await;
+        let history = self.history();
+        let mut record = history
+            .open_record(&assignment.epoch_id)
+            .unwrap_or_else(|| EpochRecord::started(assignment, &sourced.source.to_string(), &self.hotkey()));
+        self.report_noted(&mut record, api_down, epoch, nonce, MinerStatus::InProgress, &[], false).await;
+        history.save_open(&record);
 
         let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
         let names: Vec<String> = zipcodes.iter().map(|(zip, _)| listing_file_name(epoch, zip, &stamp)).collect();
@@ -272,11 +339,14 @@ impl Miner {
                 city: assigned.city.clone(),
                 state: assigned.state.clone(),
             };
+            let scraped_at = unix_now();
             let listings = match self.scraper.scrape(&job).await {
                 Ok(listings) => listings,
                 Err(error) => {
                     tracing::warn!(%epoch, %zipcode, %error, "scrape failed");
                     work.failures.push((zipcode.to_string(), error.to_string()));
+                    note_zipcode(&mut record, zipcode, scraped_at, 0, |z| z.failure = Some(format!("scrape: {error}")));
+                    history.save_open(&record);
                     continue;
                 }
             };
@@ -294,39 +364,57 @@ impl Miner {
                 if content.len() < MIN_OBJECT_BYTES {
                     content.resize(MIN_OBJECT_BYTES, b' ');
                 }
-                match &grant {
-                    Ok(grant) => {
-                        if let Err(error) = self.upload(grant, name, content).await {
+                let failure = match &grant {
+                    Ok(grant) => match self.upload(grant, name, content).await {
+                        Ok(()) => {
+                            work.uploaded += 1;
+                            note_zipcode(&mut record, zipcode, scraped_at, count, |z| z.files_uploaded += 1);
+                            None
+                        }
+                        Err(error) => {
                             tracing::warn!(%epoch, %zipcode, %error, "upload failed");
-                            work.failures.push((zipcode.to_string(), error.to_string()));
-                            continue;
+                            Some(format!("upload: {error}"))
                         }
-                        work.uploaded += 1;
-                    }
-                    Err(why) => {
-                        if let Err(error) = self.outbox().spool(epoch, name, &content) {
-                            work.failures.push((zipcode.to_string(), format!("{why}; cannot keep the file: {error}")));
-                            continue;
+                    },
+                    Err(why) => match self.outbox().spool(epoch, name, &content) {
+                        Ok(()) => {
+                            work.kept_for_later.get_or_insert_with(|| (0, why.clone())).0 += 1;
+                            note_zipcode(&mut record, zipcode, scraped_at, count, |z| z.kept_for_later = true);
+                            None
                         }
-                        let kept = work.kept_for_later.get_or_insert_with(|| (0, why.clone()));
-                        kept.0 += 1;
-                    }
+                        Err(error) => Some(format!("{why}; cannot keep the file: {error}")),
+                    },
+                };
+                if let Some(failure) = failure {
+                    work.failures.push((zipcode.to_string(), failure.clone()));
+                    note_zipcode(&mut record, zipcode, scraped_at, count, |z| z.failure = Some(failure));
+                    history.save_open(&record);
+                    continue;
+                }
+                if let Err(error) = history.keep_delivered(&assignment.epoch_id, &file.listings) {
+                    tracing::warn!(%epoch, %zipcode, %error, "delivered listings not kept for export");
                 }
                 work.listings += count as u64;
+            } else {
+                note_zipcode(&mut record, zipcode, scraped_at, 0, |_| {});
             }
             completed.push(ZipcodeCompletion {
                 zipcode: zipcode.to_string(),
                 listings_scraped: count as i64,
                 completed_at: Some(iso8601_millis(Utc::now().timestamp_millis())),
             });
-            self.report(api_down, epoch, nonce, MinerStatus::InProgress, &completed, false).await;
+            self.report_noted(&mut record, api_down, epoch, nonce, MinerStatus::InProgress, &completed, false).await;
+            history.save_open(&record);
         }
         if work.status == MinerStatus::Completed && completed.is_empty() && !work.failures.is_empty() {
             work.status = MinerStatus::Failed;
         }
         let all_uploaded =
             work.failures.is_empty() && work.kept_for_later.is_none() && work.status == MinerStatus::Completed;
-        self.report(api_down, epoch, nonce, work.status, &completed, all_uploaded).await;
+        self.report_noted(&mut record, api_down, epoch, nonce, work.status, &completed, all_uploaded).await;
+        record.status = Some(work.status.to_string());
+        history.save_open(&record);
+        history.keep_delivered_epochs(self.kept_listing_epochs);
         Ok(work)
     }
 
@@ -344,6 +432,7 @@ impl Miner {
         loop {
             if let Some(current) = self.epochs.current_epoch_id().await {
                 self.deliver_outbox(current).await;
+                self.close_history().await;
                 if Some(current.to_string()) != done {
                     match self.current().await {
                         Ok(sourced) if Some(&sourced.assignment.epoch_id) != done.as_ref() => {
@@ -362,6 +451,37 @@ impl Miner {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// Closes the history of each epoch whose judging window has passed: with this miner's verdicts once the API
+    /// serves them; without, when it says it never will or has not for [`VERDICT_PATIENCE_EPOCHS`] epochs more.
+    pub async fn close_history(&self) {
+        let Some(clock) = self.epochs.clock() else { return };
+        let history = self.history();
+        let now = unix_now();
+        for mut record in history.open_records() {
+            let Ok(epoch) = record.epoch_id.parse::<EpochId>() else { continue };
+            let window_end = clock.end(epoch) + clock.length_seconds();
+            if now < window_end {
+                continue;
+            }
+            match self.client().epoch_results(&self.key, epoch, now).await {
+                Ok(results) => record.take_verdicts(&results),
+                Err(ClientError::Api { status: 409, .. }) => continue,
+                Err(error)
+                    if error.is_outage() && now < window_end + VERDICT_PATIENCE_EPOCHS * clock.length_seconds() =>
+                {
+                    tracing::debug!(%epoch, %error, "the epoch's verdicts cannot be read yet");
+                    continue;
+                }
+                Err(error) => record.verdicts_unavailable(format!("the results could not be read: {error}")),
+            }
+            let verdicts = record.verdicts.validators.len();
+            match history.close(record, now) {
+                Ok(()) => tracing::info!(%epoch, verdicts, "epoch recorded in the history"),
+                Err(error) => tracing::warn!(%epoch, %error, "history line not written; retrying at the next poll"),
             }
         }
     }

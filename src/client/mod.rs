@@ -11,6 +11,8 @@ pub mod bucket;
 mod command;
 pub mod epoch_check;
 pub mod epochs;
+pub mod history;
+pub mod history_summary;
 mod judged;
 pub mod miner;
 pub mod outbox;
