@@ -169,11 +169,12 @@ fn render_epoch(record: &EpochRecord, filter: &HistoryFilter) -> String {
     line
 }
 
+/// A validator's reasons in brief: the first, and how many more (`--json` has them all).
 fn reasons(reasons: &[String]) -> String {
-    if reasons.is_empty() {
-        "no reason given".to_string()
-    } else {
-        reasons.join("; ")
+    match reasons {
+        [] => "no reason given".to_string(),
+        [only] => only.clone(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::boot::RunningServer;
 use crate::chain::file::FileSource;
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
+use crate::client::history::read_history;
 use crate::client::miner::{EpochWork, Miner, MinerError};
 use crate::client::scraper::{ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
 use crate::client::state::StateDir;
@@ -332,6 +333,7 @@ pub async fn run(
     };
     transitions.reverse();
     let mut judged = vec![0usize; net.validators.len()];
+    let mut last_judged: Option<EpochId> = None;
     loop {
         let until_transition = transitions
             .last()
@@ -356,8 +358,12 @@ pub async fn run(
             Some(Event::Judged(index, epoch, outcome)) => {
                 if print_judgement(index, epoch, &outcome) && epoch >= first_full {
                     judged[index] += 1;
+                    last_judged = last_judged.max(Some(epoch));
                 }
                 if epochs > 0 && judged.iter().all(|&n| n >= epochs) {
+                    if let Some(last) = last_judged {
+                        await_histories(&net, last, length, &mut shutdown).await;
+                    }
                     break;
                 }
             }
@@ -369,6 +375,41 @@ pub async fn run(
         let _ = task.await;
     }
     net.shutdown().await
+}
+
+/// Waits (printing what it waits for) until every miner has recorded `last`'s verdicts in its history, which
+/// it reads once the epoch's judging window has passed: at most two epochs past that.
+async fn await_histories(
+    net: &Localnet,
+    last: EpochId,
+    length: i64,
+    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) {
+    let window_end = last.start_unix() + 2 * length;
+    println!(
+        "Waiting for the miners to record the verdicts on epoch {last} (served once its judging window ends, {}).",
+        crate::api::iso8601_millis(window_end * 1000)
+    );
+    let folders: Vec<PathBuf> =
+        (0..net.miners.len()).map(|i| net.data_dir.join(format!("miners/miner{}", i + 1))).collect();
+    let deadline = window_end + 2 * length;
+    loop {
+        let recorded = |folder: &PathBuf| read_history(folder).closed.iter().any(|r| r.epoch_id == last.to_string());
+        if folders.iter().all(recorded) {
+            for folder in &folders {
+                println!("  zipcoord miner history --summary --state-dir {}", folder.display());
+            }
+            return;
+        }
+        if chrono::Utc::now().timestamp() > deadline {
+            println!("Not every miner recorded epoch {last}'s verdicts in time.");
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.as_mut() => return,
+        }
+    }
 }
 
 fn print_work(index: usize, outcome: &Result<EpochWork, MinerError>) {

@@ -16,6 +16,7 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod miner_history;
 mod neurons;
 mod openapi;
 mod outage;

@@ -1,0 +1,74 @@
+//! A miner's history as its operator reads it: `zipcoord localnet` as one process, then `zipcoord miner history`
+//! and `miner export-accepted` on the miners' state directories, the output read as a person reads it.
+
+use crate::process::run;
+
+#[tokio::test]
+async fn a_liars_history_shows_its_epochs_at_weight_zero_with_the_validators_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::from(crate::process::zipcoord())
+        .args(["localnet", "--epoch-seconds", "15", "--epochs", "2", "--listen", "127.0.0.1:0"])
+        .args(["--target-listings", "300", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("localnet stops").unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("zipcoord miner history --summary --state-dir"), "every miner recorded: {stdout}");
+    let folder = |miner: usize| dir.path().join(format!("miners/miner{miner}")).display().to_string();
+
+    // The liar (the last miner): every judged epoch at weight 0, each validator's verdict and reason shown.
+    let (ok, liar, stderr) = run(&["miner", "history", "--summary", "--state-dir", &folder(4)]);
+    assert!(ok, "{stderr}");
+    let paid = liar.lines().find(|l| l.starts_with("paid")).expect(&liar);
+    assert!(paid.starts_with("paid              0 of ") && paid.ends_with("mean weight 0.0000"), "{liar}");
+    assert!(!paid.contains(" 0 of 0 "), "some epochs were judged: {liar}");
+    let zeroed: Vec<&str> = liar.lines().skip_while(|l| *l != "epochs at weight 0").skip(1).collect();
+    assert!(zeroed.len() >= 2 * 2, "two validators' verdicts on at least two epochs: {liar}");
+    assert!(zeroed.iter().all(|l| l.contains(" liar: spot check of listing made-up-")), "{liar}");
+    assert!(liar.contains("uid 0 ") && liar.contains("uid 1 "), "per validator: {liar}");
+
+    // An honest miner: every judged epoch paid, and its accepted listings export as a data set.
+    let (ok, honest, _) = run(&["miner", "history", "--summary", "--state-dir", &folder(1)]);
+    assert!(ok);
+    let paid = honest.lines().find(|l| l.starts_with("paid")).expect(&honest);
+    let (judged_paid, judged) =
+        paid["paid".len()..].trim().split_once(" judged").unwrap().0.split_once(" of ").unwrap();
+    assert_eq!(judged_paid, judged, "{honest}");
+    assert!(!honest.contains("epochs at weight 0"), "{honest}");
+    let (ok, lines, _) = run(&["miner", "history", "--state-dir", &folder(1)]);
+    assert!(ok && lines.contains("uid 0 honest") && lines.contains("awaiting verdicts"), "{lines}");
+
+    let exported = dir.path().join("accepted.jsonl");
+    let (ok, _, stderr) = run(&[
+        "miner",
+        "export-accepted",
+        "--min-weight",
+        "0.01",
+        "-o",
+        exported.to_str().unwrap(),
+        "--state-dir",
+        &folder(1),
+    ]);
+    assert!(ok && stderr.starts_with("exported "), "{stderr}");
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let listings: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!listings.is_empty() && listings.iter().all(|l| l["epochId"].is_string() && l["listingId"].is_string()));
+    let (ok, _, stderr) = run(&[
+        "miner",
+        "export-accepted",
+        "--min-weight",
+        "0",
+        "-o",
+        exported.to_str().unwrap(),
+        "--state-dir",
+        &folder(4),
+    ]);
+    assert!(
+        ok && stderr.starts_with("exported 0 listings of 0 accepted epochs"),
+        "a liar's work is never accepted: {stderr}"
+    );
+}
