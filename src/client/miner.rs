@@ -133,59 +133,45 @@ impl Miner {
         self.epochs.current(&self.key).await
     }
 
-    /// Reports progress; a report the API cannot take now (or, with `api_down`, that it could not a moment ago:
-    /// each try would cost its retries) is queued for when it answers again, one that it refuses is logged, and
-    /// mining goes on either way (reports inform the operator, uploads are what validators judge).
-    #[allow(clippy::too_many_arguments)]
+    /// Reports progress and notes the report, with its answer, in the epoch's history `record` (whose nonce it
+    /// carries). A report the API cannot take now (or, with `api_down`, that it could not a moment ago: each
+    /// try would cost its retries) is queued for when it answers again, one that it refuses is logged, and mining
+    /// goes on either way (reports inform the operator, uploads are what validators judge).
     async fn report(
-        &self,
-        api_down: bool,
-        epoch: EpochId,
-        nonce: &str,
-        status: MinerStatus,
-        completed: &[ZipcodeCompletion],
-        uploaded_all: bool,
-    ) -> String {
-        let report = PendingReport {
-            epoch,
-            nonce: nonce.to_string(),
-            status,
-            completed: completed.to_vec(),
-            uploaded_all,
-            uploaded_at_ms: uploaded_all.then(|| Utc::now().timestamp_millis()),
-        };
-        if api_down {
-            self.outbox().queue_report(&report);
-            return "queued: the API did not answer for this epoch's assignment".to_string();
-        }
-        match self.client().report_status(&self.key, &report.signed(&self.key, unix_now())).await {
-            Ok(answer) => format!("recorded: {}", answer.message),
-            Err(error) if error.is_outage() => {
-                tracing::info!(%epoch, status = status.as_str(), %error, "status report queued until the API answers");
-                self.outbox().queue_report(&report);
-                format!("queued: {error}")
-            }
-            Err(error) => {
-                tracing::warn!(%epoch, status = status.as_str(), %error, "status report refused");
-                format!("refused: {error}")
-            }
-        }
-    }
-
-    /// Sends a report and notes it, with its answer, in the epoch's history record.
-    #[allow(clippy::too_many_arguments)]
-    async fn report_noted(
         &self,
         record: &mut EpochRecord,
         api_down: bool,
         epoch: EpochId,
-        nonce: &str,
         status: MinerStatus,
         completed: &[ZipcodeCompletion],
         uploaded_all: bool,
     ) {
         let sent_at = history_time(unix_now());
-        let answer = self.report(api_down, epoch, nonce, status, completed, uploaded_all).await;
+        let report = PendingReport {
+            epoch,
+            nonce: record.nonce.clone(),
+            status,
+            completed: completed.to_vec(),
+            uploaded_all,
+            uploaded_at_ms: uploaded_all.then(|| Utc::now().timestamp_millis()),
+        };
+        let answer = if api_down {
+            self.outbox().queue_report(&report);
+            "queued: the API did not answer for this epoch's assignment".to_string()
+        } else {
+            match self.client().report_status(&self.key, &report.signed(&self.key, unix_now())).await {
+                Ok(answer) => format!("recorded: {}", answer.message),
+                Err(error) if error.is_outage() => {
+                    tracing::info!(%epoch, status = status.as_str(), %error, "status report queued until the API answers");
+                    self.outbox().queue_report(&report);
+                    format!("queued: {error}")
+                }
+                Err(error) => {
+                    tracing::warn!(%epoch, status = status.as_str(), %error, "status report refused");
+                    format!("refused: {error}")
+                }
+            }
+        };
         record.reports.push(ReportSent {
             status: status.to_string(),
             zipcodes_completed: completed.len(),
@@ -304,7 +290,7 @@ impl Miner {
         let mut record = history
             .open_record(&assignment.epoch_id)
             .unwrap_or_else(|| EpochRecord::started(assignment, &sourced.source.to_string(), &self.hotkey()));
-        self.report_noted(&mut record, api_down, epoch, nonce, MinerStatus::InProgress, &[], false).await;
+        self.report(&mut record, api_down, epoch, MinerStatus::InProgress, &[], false).await;
         history.save_open(&record);
 
         let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
@@ -403,7 +389,7 @@ impl Miner {
                 listings_scraped: count as i64,
                 completed_at: Some(iso8601_millis(Utc::now().timestamp_millis())),
             });
-            self.report_noted(&mut record, api_down, epoch, nonce, MinerStatus::InProgress, &completed, false).await;
+            self.report(&mut record, api_down, epoch, MinerStatus::InProgress, &completed, false).await;
             history.save_open(&record);
         }
         if work.status == MinerStatus::Completed && completed.is_empty() && !work.failures.is_empty() {
@@ -411,7 +397,7 @@ impl Miner {
         }
         let all_uploaded =
             work.failures.is_empty() && work.kept_for_later.is_none() && work.status == MinerStatus::Completed;
-        self.report_noted(&mut record, api_down, epoch, nonce, work.status, &completed, all_uploaded).await;
+        self.report(&mut record, api_down, epoch, work.status, &completed, all_uploaded).await;
         record.status = Some(work.status.to_string());
         history.save_open(&record);
         history.keep_delivered_epochs(self.kept_listing_epochs);

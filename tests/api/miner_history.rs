@@ -1,22 +1,12 @@
 //! A miner's history as its operator reads it: `zipcoord localnet` as one process, then `zipcoord miner history`
 //! and `miner export-accepted` on the miners' state directories, the output read as a person reads it.
 
-use crate::process::run;
+use crate::process::{run, run_localnet};
 
 #[tokio::test]
 async fn a_liars_history_shows_its_epochs_at_weight_zero_with_the_validators_reasons() {
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::from(crate::process::zipcoord())
-        .args(["localnet", "--epoch-seconds", "15", "--epochs", "2", "--listen", "127.0.0.1:0"])
-        .args(["--target-listings", "300", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output();
-    let output =
-        tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("localnet stops").unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = run_localnet(dir.path(), &["--epochs", "2"]).await;
     assert!(stdout.contains("zipcoord miner history --summary --state-dir"), "every miner recorded: {stdout}");
     let folder = |miner: usize| dir.path().join(format!("miners/miner{miner}")).display().to_string();
 

@@ -276,17 +276,7 @@ fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (S
 #[tokio::test]
 async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::from(crate::process::zipcoord())
-        .args(["localnet", "--epoch-seconds", "15", "--epochs", "3", "--outage", "1", "--listen", "127.0.0.1:0"])
-        .args(["--target-listings", "300", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output();
-    let output =
-        tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("localnet stops").unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = crate::process::run_localnet(dir.path(), &["--epochs", "3", "--outage", "1"]).await;
     assert!(stdout.contains("(liar: invents listings)"), "{stdout}");
     let announced = stdout.lines().find(|l| l.starts_with("The coordinator will be down from")).expect(&stdout);
     let outage = announced.split_whitespace().nth(6).unwrap().to_string();
