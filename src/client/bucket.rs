@@ -11,14 +11,21 @@ use crate::s3::ListPaging;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
+    /// Without the request's URL: a presigned URL carries a signature, which stays out of logs and answers.
     #[error("storage request failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(reqwest::Error),
     #[error("storage answered {status}: {code} {message}")]
     Rejected { status: u16, code: String, message: String },
     #[error("storage answer not understood: {0}")]
     Malformed(String),
     #[error("object is larger than {0} bytes")]
     TooLarge(u64),
+}
+
+impl From<reqwest::Error> for BucketError {
+    fn from(error: reqwest::Error) -> Self {
+        BucketError::Transport(error.without_url())
+    }
 }
 
 /// One object of a listing.
@@ -205,6 +212,14 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failed_request_never_shows_its_presigned_url() {
+        let url = "http://127.0.0.1:1/bucket?list-type=2&X-Amz-Signature=0123456789abcdef0123456789abcdef";
+        let error = Bucket::new().list(url).await.unwrap_err();
+        assert!(matches!(error, BucketError::Transport(_)), "{error}");
+        assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
+    }
 
     #[test]
     fn reads_a_listing_with_namespace_and_escapes() {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use crate::api::{AssignmentResponse, EpochResultsResponse};
+use crate::domain::epoch::EpochId;
 use crate::domain::listing::Listing;
 
 /// Names the layout of a history line.
@@ -224,9 +225,21 @@ impl MinerHistory<'_> {
         self.state.read(&Self::open_name(epoch_id), OPEN_KIND)
     }
 
-    /// The open records, oldest epoch first.
+    /// The open records, oldest epoch first (one whose epoch id is not one is set aside: file names are made
+    /// from it).
     pub fn open_records(&self) -> Vec<EpochRecord> {
-        self.state.list(OPEN_FOLDER).iter().filter_map(|name| self.state.read(name, OPEN_KIND)).collect()
+        self.state
+            .list(OPEN_FOLDER)
+            .iter()
+            .filter_map(|name| {
+                let record: EpochRecord = self.state.read(name, OPEN_KIND)?;
+                if record.epoch_id.parse::<EpochId>().is_err() {
+                    self.state.set_aside(name, "its epoch id is not an epoch id");
+                    return None;
+                }
+                Some(record)
+            })
+            .collect()
     }
 
     /// Writes the epoch's line (in the file of `now_unix`'s month) and drops its open record. A crash between
@@ -351,6 +364,11 @@ pub fn read_history(root: &Path) -> HistoryRead {
                 continue;
             }
             match serde_json::from_str::<EpochRecord>(line) {
+                Ok(record) if record.epoch_id.parse::<EpochId>().is_err() => read.corrupt.push(CorruptLine {
+                    file: path.clone(),
+                    line: index + 1,
+                    error: format!("{:?} is not an epoch id", record.epoch_id),
+                }),
                 Ok(record) if record.format == HISTORY_FORMAT => {
                     by_epoch.insert(record.epoch_id.clone(), record);
                 }
@@ -375,7 +393,8 @@ pub fn read_history(root: &Path) -> HistoryRead {
             let bytes = fs::read(entry.path()).ok()?;
             let envelope: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
             let record: EpochRecord = serde_json::from_value(envelope.get("body")?.clone()).ok()?;
-            (!read_has(&read.closed, &record.epoch_id)).then_some(record)
+            let usable = record.epoch_id.parse::<EpochId>().is_ok() && !read_has(&read.closed, &record.epoch_id);
+            usable.then_some(record)
         })
         .collect();
     read.open.sort_by(|a, b| a.epoch_id.cmp(&b.epoch_id));
@@ -490,10 +509,16 @@ mod tests {
         let path = state.path("history/history-2026-11.jsonl");
         fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"format\":\"zipcoord-mi").unwrap();
         history.close(record("2026-11-10T04-00-00"), now).unwrap();
+        // A hand-edited line whose epoch id would make a path.
+        let mut forged = serde_json::to_vec(&record("../../etc")).unwrap();
+        forged.push(b'\n');
+        append_line(&path, &forged).unwrap();
         let read = read_history(dir.path());
         assert_eq!(read.closed.len(), 2, "the lines around it are read");
-        assert_eq!(read.corrupt.len(), 1);
-        assert_eq!((read.corrupt[0].file.clone(), read.corrupt[0].line), (path, 2));
+        assert_eq!(read.corrupt.len(), 2);
+        assert_eq!((read.corrupt[0].file.clone(), read.corrupt[0].line), (path.clone(), 2));
+        assert_eq!((read.corrupt[1].file.clone(), read.corrupt[1].line), (path, 4));
+        assert!(read.corrupt[1].error.contains("is not an epoch id"), "{:?}", read.corrupt[1]);
     }
 
     #[test]
