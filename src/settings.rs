@@ -87,6 +87,8 @@ pub struct Settings {
     pub http: HttpSettings,
     pub rate_limits: RateLimitSettings,
     pub epistula: EpistulaSettings,
+    /// The platform the dynamic-desirability job lists name.
+    pub desirability_platform: String,
     /// Whether the background loops run (tests call their ticks themselves).
     pub background_tasks: bool,
 }
@@ -191,6 +193,7 @@ impl Settings {
             },
             rate_limits: RateLimitSettings::default(),
             epistula: EpistulaSettings::default(),
+            desirability_platform: crate::api::DEFAULT_PLATFORM.to_string(),
             background_tasks: true,
         }
     }

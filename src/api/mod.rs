@@ -2,11 +2,13 @@
 //! truth for every field name. `/api/v1/...` bodies are camelCase; the legacy S3 endpoints ([`s3`]) are
 //! snake_case.
 
+mod desirability;
 mod render;
 mod results;
 mod s3;
 
 pub use crate::domain::instant::{iso8601_millis, parse_iso8601};
+pub use desirability::*;
 pub use render::inputs_path;
 pub use results::*;
 pub use s3::*;

@@ -350,6 +350,9 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered with an error.
     #[arg(long, env = "ZIPCOORD_REQUEST_TIMEOUT_SECONDS", default_value_t = defaults::REQUEST_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_seconds: u64,
+    /// The platform named in the dynamic-desirability job lists (`…/desirability`).
+    #[arg(long, env = "ZIPCOORD_DESIRABILITY_PLATFORM", default_value = crate::api::DEFAULT_PLATFORM, value_parser = parse_platform)]
+    pub desirability_platform: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -360,6 +363,17 @@ pub struct ServeArgs {
     pub rate_limits: RateLimitArgs,
     #[command(flatten)]
     pub epistula: EpistulaArgs,
+}
+
+/// A platform name for the job lists: 1 to 64 letters, digits, `_`, `-` or `.`.
+pub fn parse_platform(text: &str) -> Result<String, String> {
+    let valid =
+        !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a platform name (1 to 64 letters, digits, '_', '-' or '.')"))
+    }
 }
 
 /// Epistula-signed requests.
@@ -421,6 +435,7 @@ impl ServeArgs {
             },
             rate_limits: self.rate_limits.settings(),
             epistula: self.epistula.settings(self.dev)?,
+            desirability_platform: self.desirability_platform.clone(),
             background_tasks: true,
         })
     }

@@ -145,6 +145,17 @@ pub struct ListArgs {
 pub enum EpochCommand {
     /// Print an epoch's stored assignment and the latest status of each miner, as JSON.
     Show(ShowEpochArgs),
+    /// Print an epoch's stored assignment as a dynamic-desirability job list (what `…/desirability` serves).
+    Desirability(DesirabilityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DesirabilityArgs {
+    #[command(flatten)]
+    pub epoch: ShowEpochArgs,
+    /// The platform the jobs name.
+    #[arg(long, env = "ZIPCOORD_DESIRABILITY_PLATFORM", default_value = crate::api::DEFAULT_PLATFORM, value_parser = flags::parse_platform)]
+    pub platform: String,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +181,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Zipcodes(ZipcodesCommand::List(args)) => list(args).await,
         Command::Zipcodes(ZipcodesCommand::Stats(db)) => zipcode_stats(db).await,
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
+        Command::Epoch(EpochCommand::Desirability(args)) => {
+            let (_, assignment) = stored_epoch(&args.epoch).await?;
+            let jobs = crate::api::DesirabilityJob::list(&assignment, &args.platform);
+            println!("{}", serde_json::to_string_pretty(&jobs)?);
+            Ok(())
+        }
         Command::Grants(args) => grants(args).await,
         Command::Export(args) => export(args).await,
         Command::Bucket(command) => bucket::run(command).await,
@@ -263,12 +280,19 @@ async fn zipcode_stats(db: DatabaseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
+/// The database and the stored assignment of the epoch `args` names (the current one by default).
+async fn stored_epoch(args: &ShowEpochArgs) -> anyhow::Result<(Store, crate::domain::assignment::EpochAssignment)> {
     let store = open_store(&args.database).await?;
     let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemClock.now_ms().div_euclid(1000)));
     let assignment = store.load_epoch(epoch).await?.with_context(|| {
         format!("epoch {epoch} has not been created (it is created when it starts or is first requested)")
     })?;
+    Ok((store, assignment))
+}
+
+async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
+    let (store, assignment) = stored_epoch(&args).await?;
+    let epoch = assignment.epoch;
     let miners: Vec<serde_json::Value> = store
         .miner_states(epoch)
         .await?

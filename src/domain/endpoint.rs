@@ -26,9 +26,9 @@ impl Method {
 /// Which per-hotkey budget a request spends once its signature verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateClass {
-    /// `GET /current` and `GET /epoch/{id}/results`.
+    /// `GET /current`, `GET /desirability` and `GET /epoch/{id}/results`.
     Current,
-    /// `GET /epoch/{id}` and `POST /get-miner-specific-access`: a validator's per-miner burst.
+    /// `GET /epoch/{id}` (and its job list) and `POST /get-miner-specific-access`: a validator's per-miner burst.
     ValidatorBurst,
     /// `POST /status`.
     Status,
@@ -63,6 +63,29 @@ pub const EPOCH: Endpoint = Endpoint {
     method: Method::Get,
     path: "/api/v1/zipcode-assignments/epoch/{epochId}",
     commitments: &["zipcode:validation:{epochId}:{timestamp}"],
+    role: Role::Validator,
+    window: TimestampWindow::ZIPCODE,
+    rate: RateClass::ValidatorBurst,
+    needs_s3: false,
+};
+
+/// The current epoch's assignment as a dynamic-desirability job list (a zipcoord addition), for any registered
+/// hotkey, on `/current`'s budget.
+pub const DESIRABILITY: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/api/v1/zipcode-assignments/desirability",
+    commitments: &["zipcode:desirability:current:{timestamp}"],
+    role: Role::Miner,
+    window: TimestampWindow::ZIPCODE,
+    rate: RateClass::Current,
+    needs_s3: false,
+};
+
+/// A started epoch's job list, for validators (a zipcoord addition), on `/epoch/{id}`'s budget.
+pub const EPOCH_DESIRABILITY: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/api/v1/zipcode-assignments/epoch/{epochId}/desirability",
+    commitments: &["zipcode:desirability:{epochId}:{timestamp}"],
     role: Role::Validator,
     window: TimestampWindow::ZIPCODE,
     rate: RateClass::ValidatorBurst,
@@ -132,8 +155,18 @@ pub const VALIDATOR_UPLOAD: Endpoint = Endpoint {
 };
 
 /// Every signed endpoint, in the contract's order.
-pub const SIGNED_ENDPOINTS: [&Endpoint; 8] =
-    [&CURRENT, &EPOCH, &RESULTS, &STATUS, &FOLDER_ACCESS, &MINER_ACCESS, &VALIDATOR_ACCESS, &VALIDATOR_UPLOAD];
+pub const SIGNED_ENDPOINTS: [&Endpoint; 10] = [
+    &CURRENT,
+    &EPOCH,
+    &DESIRABILITY,
+    &EPOCH_DESIRABILITY,
+    &RESULTS,
+    &STATUS,
+    &FOLDER_ACCESS,
+    &MINER_ACCESS,
+    &VALIDATOR_ACCESS,
+    &VALIDATOR_UPLOAD,
+];
 
 /// The values a commitment or path may name. Builders fill what an endpoint needs; a template naming a value
 /// that is not set renders it empty, which no signature covers.

@@ -4,6 +4,7 @@
 
 mod assignments;
 mod connections;
+mod desirability;
 mod error;
 mod extract;
 mod health;

@@ -99,6 +99,7 @@ fn service_paragraph(service: &Hotkey) -> String {
 pub fn documented_routes(service: Option<&Hotkey>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let (routes, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::assignments::router())
+        .merge(super::desirability::router())
         .merge(super::verification::router())
         .merge(super::s3_access::router())
         .merge(super::health::router())

@@ -5,6 +5,7 @@ mod auth;
 mod beacon;
 mod cli;
 mod client;
+mod desirability;
 mod dev_store;
 mod epistula;
 mod fake_subtensor;

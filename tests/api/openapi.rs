@@ -12,6 +12,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/zipcode-assignments/stats"),
     ("get", "/api/v1/zipcode-assignments/current"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}"),
+    ("get", "/api/v1/zipcode-assignments/desirability"),
+    ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/desirability"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/results"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/inputs"),
     ("get", "/api/v1/zipcode-assignments/epoch/{epochId}/proof"),
