@@ -29,7 +29,7 @@ use crate::settings::EpistulaSettings;
 
 use super::error::ApiError;
 use super::extract::parse_value;
-use super::signed::{PathValues, Signed, SignedFields, SignedRequest};
+use super::signed::{EpochPathEndpoint, EpochPathRequest, PathValues, Signed, SignedFields, SignedRequest};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -213,7 +213,7 @@ impl SignedRequest for CurrentRequest {
 async fn epoch(
     State(app): State<Arc<App>>,
     Extension(bodies): Extension<Arc<AssignmentBodies>>,
-    Signed { request, .. }: Signed<EpochRequest>,
+    Signed { request, .. }: Signed<EpochPathRequest<EpochPath>>,
 ) -> Result<Response, ApiError> {
     let assignment = app.started_epoch(request.epoch).await?;
     let status = if request.epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
@@ -221,41 +221,17 @@ async fn epoch(
 }
 
 /// `GET /epoch/{epochId}`.
-pub(super) struct EpochRequest {
-    pub(super) epoch: EpochId,
-    /// The id as signed: its canonical form.
-    epoch_text: String,
-}
+enum EpochPath {}
 
-impl SignedRequest for EpochRequest {
+impl EpochPathEndpoint for EpochPath {
     const ENDPOINT: &'static Endpoint = &endpoint::EPOCH;
-    type Raw = SignedQuery;
-
-    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        let epoch: EpochId = parse_value(path.get("epochId").unwrap_or_default())?;
-        let fields = SignedFields::from_query(query)?;
-        Ok((EpochRequest { epoch, epoch_text: epoch.to_string() }, fields))
-    }
-
-    fn values(&self) -> SignedValues<'_> {
-        SignedValues::default().epoch(&self.epoch_text)
-    }
 }
 
-/// `GET /epoch/{epochId}/results`: the same path value and signed fields as `/epoch/{epochId}`.
-pub(super) struct ResultsRequest(pub(super) EpochRequest);
+/// `GET /epoch/{epochId}/results`.
+enum ResultsPath {}
 
-impl SignedRequest for ResultsRequest {
+impl EpochPathEndpoint for ResultsPath {
     const ENDPOINT: &'static Endpoint = &endpoint::RESULTS;
-    type Raw = SignedQuery;
-
-    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        EpochRequest::parse(query, path).map(|(request, fields)| (ResultsRequest(request), fields))
-    }
-
-    fn values(&self) -> SignedValues<'_> {
-        self.0.values()
-    }
 }
 
 /// Every validator's published verdicts on a past epoch, for any registered hotkey: what each validator
@@ -281,9 +257,9 @@ impl SignedRequest for ResultsRequest {
 )]
 async fn results(
     State(app): State<Arc<App>>,
-    Signed { request, .. }: Signed<ResultsRequest>,
+    Signed { request, .. }: Signed<EpochPathRequest<ResultsPath>>,
 ) -> Result<Response, ApiError> {
-    let answer = app.epoch_results(request.0.epoch).await?;
+    let answer = app.epoch_results(request.epoch).await?;
     Ok(Json(answer.as_ref()).into_response())
 }
 

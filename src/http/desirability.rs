@@ -11,11 +11,10 @@ use utoipa_axum::routes;
 
 use crate::api::{DesirabilityJob, ErrorBody, SignedQuery};
 use crate::app::App;
-use crate::domain::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::endpoint::{self, Endpoint};
 
-use super::assignments::EpochRequest;
 use super::error::ApiError;
-use super::signed::{PathValues, Signed, SignedFields, SignedRequest};
+use super::signed::{EpochPathEndpoint, EpochPathRequest, PathValues, Signed, SignedFields, SignedRequest};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(current_jobs)).routes(routes!(epoch_jobs))
@@ -63,9 +62,9 @@ async fn current_jobs(
 )]
 async fn epoch_jobs(
     State(app): State<Arc<App>>,
-    Signed { request, .. }: Signed<EpochJobsRequest>,
+    Signed { request, .. }: Signed<EpochPathRequest<JobsPath>>,
 ) -> Result<Json<Vec<DesirabilityJob>>, ApiError> {
-    let assignment = app.started_epoch(request.0.epoch).await?;
+    let assignment = app.started_epoch(request.epoch).await?;
     Ok(Json(DesirabilityJob::list(&assignment, &app.settings().desirability_platform)))
 }
 
@@ -81,18 +80,9 @@ impl SignedRequest for CurrentJobsRequest {
     }
 }
 
-/// `GET /epoch/{epochId}/desirability`: the same path value and signed fields as `/epoch/{epochId}`.
-struct EpochJobsRequest(EpochRequest);
+/// `GET /epoch/{epochId}/desirability`.
+enum JobsPath {}
 
-impl SignedRequest for EpochJobsRequest {
+impl EpochPathEndpoint for JobsPath {
     const ENDPOINT: &'static Endpoint = &endpoint::EPOCH_DESIRABILITY;
-    type Raw = SignedQuery;
-
-    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        EpochRequest::parse(query, path).map(|(request, fields)| (EpochJobsRequest(request), fields))
-    }
-
-    fn values(&self) -> SignedValues<'_> {
-        self.0.values()
-    }
 }

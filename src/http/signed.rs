@@ -6,6 +6,7 @@
 //! verified, the hotkey's rate budget and (Epistula) the uuid's single use. Handlers receive the caller and
 //! typed values.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -17,9 +18,10 @@ use crate::app::{AccessDenied, App, Proof, SignedClaim};
 use crate::domain::auth::{parse_timestamp, Hotkey, HotkeySignature};
 use crate::domain::endpoint::{Endpoint, Method, SignedValues};
 use crate::domain::epistula::EpistulaHeaders;
+use crate::domain::epoch::EpochId;
 
 use super::error::ApiError;
-use super::extract::{parse_json, read_body, QueryParams};
+use super::extract::{parse_json, parse_value, read_body, QueryParams};
 use super::limits::RateLimits;
 
 /// The signed fields of a request, as they arrived.
@@ -54,6 +56,34 @@ pub trait SignedRequest: Sized + Send {
     /// The values its commitment names besides the hotkey and timestamp.
     fn values(&self) -> SignedValues<'_> {
         SignedValues::default()
+    }
+}
+
+/// Names an endpoint whose path carries `{epochId}`, for [`EpochPathRequest`].
+pub trait EpochPathEndpoint {
+    const ENDPOINT: &'static Endpoint;
+}
+
+/// A signed GET whose path names an epoch (`…/epoch/{epochId}…`) and whose commitment signs it, for the
+/// endpoint `E` stands for: the id is parsed (400 when it is not one) and signed in its canonical form.
+pub struct EpochPathRequest<E> {
+    pub epoch: EpochId,
+    epoch_text: String,
+    endpoint: PhantomData<fn() -> E>,
+}
+
+impl<E: EpochPathEndpoint> SignedRequest for EpochPathRequest<E> {
+    const ENDPOINT: &'static Endpoint = E::ENDPOINT;
+    type Raw = SignedQuery;
+
+    fn parse(query: SignedQuery, path: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        let epoch: EpochId = parse_value(path.get("epochId").unwrap_or_default())?;
+        let fields = SignedFields::from_query(query)?;
+        Ok((EpochPathRequest { epoch, epoch_text: epoch.to_string(), endpoint: PhantomData }, fields))
+    }
+
+    fn values(&self) -> SignedValues<'_> {
+        SignedValues::default().epoch(&self.epoch_text)
     }
 }
 
