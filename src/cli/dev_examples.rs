@@ -13,6 +13,8 @@ use crate::client::{sign, signed_query};
 use crate::domain::endpoint::{self, SignedValues};
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
+use crate::domain::layout::listing_file_name;
+use crate::domain::zipcode::Zipcode;
 use crate::s3::UploadMode;
 use crate::settings::S3Config;
 
@@ -65,10 +67,9 @@ impl DevExamples<'_> {
         let _ = writeln!(out, "  # //Charlie, a miner: its assignment");
         let _ = writeln!(out, "  curl -s -w '\\n' '{base}/current?{}'", query(&miner, &endpoint::CURRENT, at));
         if let Ok(store) = self.s3 {
-            let object = format!(
-                "epoch={epoch}/zipcode=10001/data_{}.json",
-                DateTime::from_timestamp(self.now_unix, 0).unwrap_or_default().format("%Y%m%d_%H%M%S")
-            );
+            let stamp = DateTime::from_timestamp(self.now_unix, 0).unwrap_or_default().format("%Y%m%d_%H%M%S");
+            let zipcode: Zipcode = "10001".parse().expect("a zipcode");
+            let object = listing_file_name(self.epoch, &zipcode, &stamp.to_string());
             self.write_upload(&mut out, &host, &miner, store.upload_mode, store.object_size.0, &object);
         }
         let _ = writeln!(out, "  # //Alice, a validator: epoch {epoch}");

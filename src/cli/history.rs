@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::neurons::KeyArgs;
-use crate::client::history::{read_history, CorruptLine, EpochRecord, HistoryRead, MinerHistory, VerdictState};
+use crate::client::history::{read_delivered, read_history, CorruptLine, EpochRecord, HistoryRead, VerdictState};
 use crate::client::history_summary::{accepted, failures, summarize, HistoryFilter, Summary};
-use crate::client::state::{default_state_dir, StateDir};
+use crate::client::state::default_state_dir;
 
 /// Whose history: a state directory, or the default one of a hotkey.
 #[derive(Debug, Args)]
@@ -237,16 +237,14 @@ pub fn export_accepted(args: ExportAcceptedArgs) -> anyhow::Result<()> {
     let root = args.location.root()?;
     let read = load(&root)?;
     let filter = args.scope.filter();
-    // Read-only use of the state directory: the owner named is the history's own.
-    let owner = read.closed.first().map(|r| r.hotkey.clone()).unwrap_or_default();
-    let state = StateDir::open(&root, owner).with_context(|| format!("state directory {}", root.display()))?;
-    let history = MinerHistory { state: &state };
     let file =
         std::fs::File::create(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let (mut epochs, mut listings, mut gone) = (0, 0, Vec::new());
     for record in read.closed.iter().filter(|r| filter.includes(r) && accepted(r, &filter, args.min_weight)) {
-        let Some(kept) = history.delivered(&record.epoch_id) else {
+        // `read_history` kept only lines whose epoch id is one.
+        let kept = record.epoch_id.parse().ok().and_then(|epoch| read_delivered(&root, epoch));
+        let Some(kept) = kept else {
             gone.push(record.epoch_id.clone());
             continue;
         };

@@ -275,14 +275,14 @@ impl MinerHistory<'_> {
     pub fn keep_delivered_epochs(&self, epochs: usize) {
         self.state.keep_newest(DELIVERED_FOLDER, epochs);
     }
+}
 
-    /// Reads the listings kept for `epoch_id`, if any: those of whole zipcodes (a member torn by a crash ends
-    /// the reading).
-    pub fn delivered(&self, epoch_id: &str) -> Option<Vec<Listing>> {
-        let file = fs::File::open(self.state.path(&format!("{DELIVERED_FOLDER}/{epoch_id}.jsonl.gz"))).ok()?;
-        let reader = BufReader::new(MultiGzDecoder::new(file));
-        Some(reader.lines().map_while(Result::ok).filter_map(|line| serde_json::from_str(&line).ok()).collect())
-    }
+/// Reads the listings kept for `epoch` in the state directory at `root`, whoever owns it, if any: those of
+/// whole zipcodes (a member torn by a crash ends the reading).
+pub fn read_delivered(root: &Path, epoch: EpochId) -> Option<Vec<Listing>> {
+    let file = fs::File::open(root.join(DELIVERED_FOLDER).join(format!("{epoch}.jsonl.gz"))).ok()?;
+    let reader = BufReader::new(MultiGzDecoder::new(file));
+    Some(reader.lines().map_while(Result::ok).filter_map(|line| serde_json::from_str(&line).ok()).collect())
 }
 
 /// Appends `line` to `path` with one write; a previous line torn by a crash is ended first, so it stays one
@@ -529,11 +529,12 @@ mod tests {
         let market = |zip: &str| crate::client::synthetic::market(zip, "Austin", "TX", 3, "2026-11-10T01:00:00.000Z");
         history.keep_delivered("2026-11-10T00-00-00", &market("78701")).unwrap();
         history.keep_delivered("2026-11-10T00-00-00", &market("78702")).unwrap();
-        let kept = history.delivered("2026-11-10T00-00-00").unwrap();
+        let first: EpochId = "2026-11-10T00-00-00".parse().unwrap();
+        let kept = read_delivered(dir.path(), first).unwrap();
         assert_eq!(kept.len(), 6);
         assert_eq!(kept[5].zipcode, "78702");
         history.keep_delivered("2026-11-10T04-00-00", &market("78701")).unwrap();
         history.keep_delivered_epochs(1);
-        assert!(history.delivered("2026-11-10T00-00-00").is_none(), "only the newest epochs are kept");
+        assert!(read_delivered(dir.path(), first).is_none(), "only the newest epochs are kept");
     }
 }
