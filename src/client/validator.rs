@@ -108,6 +108,14 @@ fn refused_for_this_miner(error: &ClientError) -> bool {
     matches!(error, ClientError::Api { status: 400 | 413, .. })
 }
 
+/// Why a miner with no counted listing is absent, in its verdict's reasons so its operator need not guess.
+fn absence_reason(files: usize) -> String {
+    match files {
+        0 => "nothing uploaded in its folder for this epoch".to_string(),
+        n => format!("none of its {n} files held a listing counted for this epoch (see notes)"),
+    }
+}
+
 /// `names` split into grant requests that fit [`FILES_PER_GRANT`] and [`NAME_BYTES_PER_GRANT`] (as JSON, where
 /// quotes and backslashes take two bytes).
 fn grant_batches<'a>(miner: &str, names: &'a [String]) -> Vec<&'a [String]> {
@@ -323,7 +331,7 @@ impl Validator {
                 let (name, quality, heuristic, reasons) = match verdict {
                     Verdict::Honest { quality, heuristic } => ("honest", *quality, *heuristic, Vec::new()),
                     Verdict::Liar { .. } => ("liar", 0.0, 0.0, inspection.lies.clone()),
-                    Verdict::Absent => ("absent", 0.0, 0.0, Vec::new()),
+                    Verdict::Absent => ("absent", 0.0, 0.0, vec![absence_reason(files)]),
                 };
                 MinerResult {
                     uid: inspection.uid,

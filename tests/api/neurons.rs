@@ -197,6 +197,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
             assert!(liar.reasons.iter().any(|r| r.contains(lies[n])), "{epoch}: {:?}", liar.reasons);
             let idle = miner_result(judgement, uid_of_miner(IDLE));
             assert_eq!((idle.verdict.as_str(), idle.weight, idle.files), ("absent", 0.0, 0));
+            assert_eq!(idle.reasons, ["nothing uploaded in its folder for this epoch"], "the verdict says why");
             for validator_uid in 0..2 {
                 assert_eq!(miner_result(judgement, validator_uid).weight, 0.0);
             }
