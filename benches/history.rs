@@ -2,7 +2,7 @@
 //! epochs; `--miners` miners sending 10 status reports an epoch with growing zipcode lists, `--validators`
 //! validators asking 256 grants an epoch), built through the application and storage layers, then measured:
 //! its size, the server's start-up on it, p50/p99 of the busy endpoints (`POST /status` while other miners
-//! write), `export --days 7` and `grants` lookups, and the longest a write waits while a 28-day backlog is
+//! write), the dashboard's overview (composed afresh, and served) and page weight, `export --days 7` and `grants` lookups, and the longest a write waits while a 28-day backlog is
 //! pruned (after which the size is measured again).
 //!
 //! Usage: cargo bench --bench history -- [--days N] [--miners M] [--validators V] [--backend sqlite|postgres]
@@ -187,6 +187,36 @@ async fn timed<T>(samples: usize, mut call: impl AsyncFnMut(usize) -> T) -> Vec<
     times
 }
 
+/// What the dashboard costs on this history.
+struct DashboardFigures {
+    composed: Vec<Duration>,
+    served: Vec<Duration>,
+    weight: usize,
+    rows: usize,
+    epochs: usize,
+}
+
+async fn measure_dashboard(app: &Arc<App>, base: &str) -> DashboardFigures {
+    let composed = timed(20, async |_| app.compose_dashboard_overview().await.unwrap()).await;
+    let http = reqwest::Client::new();
+    let get = async |path: &str| {
+        let response = http.get(format!("{base}{path}")).header("Accept-Encoding", "gzip").send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.bytes().await.unwrap()
+    };
+    let served = timed(300, async |_| get("/api/v1/dashboard/overview").await).await;
+    let overview = app.dashboard_overview().await.unwrap();
+    let epoch_map = format!("/api/v1/dashboard/epoch/{}/map", overview.epoch);
+    let mut weight = 0;
+    for path in ["/dashboard", "/dashboard/dashboard.js", "/dashboard/dashboard.css", "/api/v1/dashboard/overview"]
+        .into_iter()
+        .chain(["/api/v1/dashboard/map", epoch_map.as_str()])
+    {
+        weight += get(path).await.len();
+    }
+    DashboardFigures { composed, served, weight, rows: overview.miners.len(), epochs: overview.history.len() }
+}
+
 fn main() {
     let options = options();
     let statements = StatementLog::default();
@@ -271,6 +301,7 @@ async fn run(options: Options, statements: StatementLog) {
     let stats = timed(300, async |_| client.stats().await.unwrap()).await;
     let current_times = timed(300, async |_| client.current(miner, now()).await.unwrap()).await;
     let epoch_times = timed(300, async |_| client.epoch(validator, past, now()).await.unwrap()).await;
+    let dashboard = measure_dashboard(&server.app, &format!("http://{}", server.addr)).await;
     let assignment = client.current(miner, now()).await.unwrap();
     let writers: Vec<_> = miners[1..9.min(miners.len())]
         .iter()
@@ -358,6 +389,17 @@ async fn run(options: Options, statements: StatementLog) {
     println!("| `GET /current` (client signing included) | {} |", percentiles(current_times));
     println!("| `GET /epoch/{{id}}` of a past epoch | {} |", percentiles(epoch_times));
     println!("| `POST /status` while 8 other miners write | {} |", percentiles(status_times));
+    println!(
+        "| dashboard overview composed afresh ({} miner rows, {} epochs) | {} |",
+        dashboard.rows,
+        dashboard.epochs,
+        percentiles(dashboard.composed)
+    );
+    println!("| `GET /api/v1/dashboard/overview` (served from its 5 s cache) | {} |", percentiles(dashboard.served));
+    println!(
+        "| dashboard page weight, gzip (page, script, style, overview, map, epoch map) | {:.0} KB |",
+        dashboard.weight as f64 / 1024.0
+    );
     println!(
         "| `export` of 7 days ({} epochs, {} reports) | {:.2} s |",
         export.epochs,

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: Rust unit, property and integration tests (real HTTP on loopback,
-# real SQLite files, real sr25519 keys, an embedded S3-compatible server), the integration suite again against a
-# throw-away PostgreSQL server, then a live interop check that signs requests with PyPI `bittensor-wallet` (the
-# library real miners and validators use) against the running binary, then schemathesis fuzzing every operation
-# of the served OpenAPI description and headless Chromium rendering the Swagger UI, and finally the binary run
-# the way the Docker image runs it.
+# real SQLite files, real sr25519 keys, an embedded S3-compatible server, the dashboard in headless Chromium), the
+# integration suite again against a throw-away PostgreSQL server, then a live interop check that signs requests
+# with PyPI `bittensor-wallet` (the library real miners and validators use) against the running binary, then
+# schemathesis fuzzing every operation of the served OpenAPI description and headless Chromium rendering the
+# Swagger UI, and finally the binary run the way the Docker image runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,10 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq "$1" >/dev/null
 }
 
-# The tests run `serve --dev`'s printed examples as a user would, with curl.
+# The tests run `serve --dev`'s printed examples as a user would, with curl, and load the dashboard (and later
+# the Swagger UI) in headless Chromium.
 install_missing curl
+install_missing chromium
 
 echo "== cargo build --release --locked (the Dockerfile's build step)"
 cargo build --release --locked
@@ -47,7 +49,6 @@ fi
 "$venv/bin/python" scripts/interop/live_check.py "$binary"
 
 echo "== OpenAPI: schemathesis fuzzing and Swagger UI in headless Chromium"
-install_missing chromium
 "$venv/bin/python" scripts/interop/api_checks.py "$binary"
 
 echo "== the image's runtime: the Dockerfile's ENV, CMD and HEALTHCHECK against the release binary"

@@ -38,7 +38,7 @@ mod shutdown;
 pub mod storage;
 pub mod tasks;
 mod telemetry;
-mod universe;
+pub mod universe;
 
 pub use http::openapi::openapi;
 pub use telemetry::init as init_logging;

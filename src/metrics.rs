@@ -1,7 +1,8 @@
 //! Prometheus metrics: every metric's name in one place, the process-wide recorder, and the rendering behind
 //! `GET /metrics`. Counters and histograms are recorded where things happen (HTTP edge, auth, rate limits,
 //! epoch creation, S3 grants, status reports, metagraph refreshes); gauges that describe state (metagraph age,
-//! block, size) are set from the application state when scraped.
+//! block, size) are set from the application state when scraped. Beside them, a day of requests and rate-limit
+//! refusals in hourly tallies, for the dashboard.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -61,6 +62,7 @@ fn method_label(method: &str) -> &'static str {
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    TRAFFIC.lock().count(unix_hour(), 1, 0);
     let method = method_label(method);
     let route = route.to_string();
     counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string()).increment(1);
@@ -83,7 +85,60 @@ pub fn connection_refused(reason: &'static str) {
 }
 
 pub fn rate_limited(scope: &'static str) {
+    TRAFFIC.lock().count(unix_hour(), 0, 1);
     counter!(RATE_LIMITED, "scope" => scope).increment(1);
+}
+
+/// Requests answered and requests refused by a rate limit, over a window of whole hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub requests: u64,
+    pub rate_limited: u64,
+}
+
+/// The hours a traffic tally covers: the dashboard shows a day.
+const TRAFFIC_HOURS: usize = 24;
+
+/// Per-hour tallies in a ring of [`TRAFFIC_HOURS`] slots, each tagged with its hour so a slot from a day ago
+/// is reset, not added to: bounded however long the process runs.
+struct HourlyTraffic {
+    slots: [(i64, Traffic); TRAFFIC_HOURS],
+}
+
+impl HourlyTraffic {
+    const fn new() -> Self {
+        HourlyTraffic { slots: [(i64::MIN, Traffic { requests: 0, rate_limited: 0 }); TRAFFIC_HOURS] }
+    }
+
+    fn count(&mut self, hour: i64, requests: u64, rate_limited: u64) {
+        let slot = &mut self.slots[hour.rem_euclid(TRAFFIC_HOURS as i64) as usize];
+        if slot.0 != hour {
+            *slot = (hour, Traffic::default());
+        }
+        slot.1.requests += requests;
+        slot.1.rate_limited += rate_limited;
+    }
+
+    /// The sum over the hour `hour` and the 23 before it.
+    fn last_day(&self, hour: i64) -> Traffic {
+        let recent = self.slots.iter().filter(|(at, _)| hour - (TRAFFIC_HOURS as i64) < *at && *at <= hour);
+        recent.fold(Traffic::default(), |sum, (_, t)| Traffic {
+            requests: sum.requests + t.requests,
+            rate_limited: sum.rate_limited + t.rate_limited,
+        })
+    }
+}
+
+static TRAFFIC: parking_lot::Mutex<HourlyTraffic> = parking_lot::Mutex::new(HourlyTraffic::new());
+
+fn unix_hour() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (now.as_secs() / 3600) as i64
+}
+
+/// Requests this process answered and refused by rate limit over the last 24 hours (by the wall clock).
+pub fn traffic_last_day() -> Traffic {
+    TRAFFIC.lock().last_day(unix_hour())
 }
 
 pub fn epoch_created(selection: Duration) {
@@ -142,4 +197,23 @@ pub fn render(metagraph: MetagraphGauges) -> String {
     gauge!(METAGRAPH_NEURONS).set(metagraph.neurons as f64);
     gauge!(METAGRAPH_FRESH).set(if metagraph.fresh { 1.0 } else { 0.0 });
     handle.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traffic_counts_a_day_and_forgets_older_hours() {
+        let mut traffic = HourlyTraffic::new();
+        traffic.count(1_000, 5, 1);
+        traffic.count(1_010, 2, 0);
+        assert_eq!(traffic.last_day(1_010), Traffic { requests: 7, rate_limited: 1 });
+        assert_eq!(traffic.last_day(1_023), Traffic { requests: 7, rate_limited: 1 });
+        assert_eq!(traffic.last_day(1_024), Traffic { requests: 2, rate_limited: 0 }, "hour 1000 is a day old");
+        // Hour 1024 takes hour 1000's slot: it starts from zero.
+        traffic.count(1_024, 3, 0);
+        assert_eq!(traffic.last_day(1_024), Traffic { requests: 5, rate_limited: 0 });
+        assert_eq!(traffic.last_day(1_100), Traffic::default());
+    }
 }

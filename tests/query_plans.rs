@@ -1,7 +1,7 @@
 //! Every statement the server and its tasks run stays off full scans of the tables that grow with time. The
 //! service runs a day of work (epochs, legacy and Epistula status reports, validators' reads, grant records and
-//! lookups, the export, retention, forgetting uuids) with a log of sqlx's statements listening; then SQLite is
-//! asked for each statement's plan. A process of its own: the log listens to every database in the process.
+//! lookups, the dashboard, the export, retention, forgetting uuids) with a log of sqlx's statements listening;
+//! then SQLite is asked for each statement's plan. A process of its own: the log listens to every database in the process.
 //! With `ZIPCOORD_TEST_DATABASE_URL` the same work runs on PostgreSQL and every plan must be obtainable (its
 //! plans at a month's size are in docs/query-plans.md: on a test's few rows PostgreSQL rightly scans).
 
@@ -90,6 +90,11 @@ async fn no_statement_reads_a_growing_table_whole() {
             app.pass_time(4 * 3_600_000).await;
         }
         app.client.stats().await.unwrap();
+        for path in ["/api/v1/dashboard/overview", "/api/v1/dashboard/map"] {
+            assert_eq!(app.get(path).await.0, 200, "{path}");
+        }
+        let (status, _) = app.get(&format!("/api/v1/dashboard/epoch/{}/map", app.current_epoch())).await;
+        assert_eq!(status, 200);
         store.recent_grants(Some(app.keys.validator.hotkey().as_str()), 100).await.unwrap();
         store.recent_grants(None, 100).await.unwrap();
         zipcoord::cli::export::export_history(&store, app.now() - DAY_MS / 1000, i64::MAX, &mut std::io::sink())

@@ -2,6 +2,7 @@
 //! truth for every field name. `/api/v1/...` bodies are camelCase; the legacy S3 endpoints ([`s3`]) are
 //! snake_case.
 
+pub mod dashboard;
 mod desirability;
 mod render;
 mod results;

@@ -6,10 +6,12 @@
 //! - [`epochs`]: publishing epochs' inputs, creating their assignments from the beacon, reading them; [`status`]: miners' reports.
 //! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
 //! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics; [`retention`]: pruning history.
+//! - [`dashboard`]: what the operator dashboard shows.
 
 mod access;
 pub mod cache;
 pub mod clock;
+mod dashboard;
 mod epochs;
 mod error;
 mod grants;
@@ -29,6 +31,7 @@ use crate::storage::{StorageError, Store};
 
 pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dashboard::{DashboardOverview, EpochMap, EpochOutcomes, MinerProgress, UniverseMap, HISTORY_EPOCHS};
 pub use epochs::{BeaconStatus, Published};
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
@@ -54,6 +57,7 @@ pub struct App {
     used_uuids: cache::SeenUntil,
     /// Validators' verdicts read back from the bucket, per epoch.
     results: results::ResultsBook,
+    dashboard: dashboard::DashboardCaches,
 }
 
 /// Epistula uuids remembered in memory at most (~100 bytes each); beyond it only the database remembers.
@@ -107,6 +111,7 @@ impl App {
             summaries: summary::SummaryCaches::new(),
             used_uuids: cache::SeenUntil::new(MAX_REMEMBERED_UUIDS),
             results: results::ResultsBook::new(),
+            dashboard: dashboard::DashboardCaches::new(),
         }))
     }
 

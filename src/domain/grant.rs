@@ -19,6 +19,9 @@ pub enum GrantKind {
 }
 
 impl GrantKind {
+    pub const ALL: [GrantKind; 4] =
+        [GrantKind::MinerFolder, GrantKind::MinerRead, GrantKind::ValidatorRead, GrantKind::ValidatorUpload];
+
     pub fn as_str(self) -> &'static str {
         match self {
             GrantKind::MinerFolder => "miner_folder",

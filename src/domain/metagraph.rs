@@ -14,6 +14,13 @@ pub struct Neuron {
     pub stake: f64,
 }
 
+impl Neuron {
+    /// A validator for this service: a permit and at least `validator_min_stake` (a NaN stake never is).
+    pub fn is_validator(&self, validator_min_stake: f64) -> bool {
+        self.validator_permit && self.stake >= validator_min_stake
+    }
+}
+
 /// Registered hotkeys at one block. Replaced whole on refresh, never edited in place.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetagraphSnapshot {
@@ -67,7 +74,7 @@ impl MetagraphSnapshot {
     }
 
     pub fn validator_count(&self, validator_min_stake: f64) -> usize {
-        self.neurons.values().filter(|n| n.validator_permit && n.stake >= validator_min_stake).count()
+        self.neurons.values().filter(|n| n.is_validator(validator_min_stake)).count()
     }
 }
 

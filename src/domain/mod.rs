@@ -25,5 +25,6 @@ pub mod scoring;
 pub mod selection;
 pub mod selection_v2;
 pub mod status;
+pub mod usmap;
 pub mod validation;
 pub mod zipcode;

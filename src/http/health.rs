@@ -38,19 +38,7 @@ async fn health(state: State<Arc<App>>) -> Json<HealthResponse> {
 
 async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
     let summary = app.health().await;
-    let m = &summary.metagraph;
-    let metagraph = MetagraphHealth {
-        source: m.source.clone(),
-        netuid: m.netuid,
-        block: m.block,
-        neurons: m.neurons,
-        validators: m.validators,
-        age_seconds: m.age_seconds,
-        max_age_seconds: m.max_age_seconds,
-        fresh: m.fresh,
-        last_error: m.last_failure.as_ref().map(|f| f.reason.clone()),
-        last_error_at: m.last_failure.as_ref().map(|f| iso8601_millis(f.at_unix * 1000)),
-    };
+    let metagraph = metagraph_health(&summary.metagraph);
     Json(HealthResponse {
         status: if summary.ready() { "ok" } else { "degraded" }.to_string(),
         service: "zipcoord".to_string(),
@@ -66,7 +54,22 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
     })
 }
 
-fn beacon_health(beacon: &crate::app::BeaconHealth) -> BeaconHealth {
+pub(super) fn metagraph_health(m: &crate::app::MetagraphHealth) -> MetagraphHealth {
+    MetagraphHealth {
+        source: m.source.clone(),
+        netuid: m.netuid,
+        block: m.block,
+        neurons: m.neurons,
+        validators: m.validators,
+        age_seconds: m.age_seconds,
+        max_age_seconds: m.max_age_seconds,
+        fresh: m.fresh,
+        last_error: m.last_failure.as_ref().map(|f| f.reason.clone()),
+        last_error_at: m.last_failure.as_ref().map(|f| iso8601_millis(f.at_unix * 1000)),
+    }
+}
+
+pub(super) fn beacon_health(beacon: &crate::app::BeaconHealth) -> BeaconHealth {
     let state = if beacon.current_fell_back {
         "fallback"
     } else if beacon.status.last_error.is_some() {

@@ -156,6 +156,7 @@ impl RateLimits {
 fn is_public(path: &str) -> bool {
     matches!(path, "/api/v1/zipcode-assignments/stats" | "/healthcheck" | "/health" | "/livez" | "/readyz" | "/metrics")
         || super::verification::is_verification_path(path)
+        || super::dashboard::is_dashboard_path(path)
 }
 
 /// The per-IP check, ahead of routing and of any signature work.

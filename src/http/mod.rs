@@ -4,6 +4,7 @@
 
 mod assignments;
 mod connections;
+mod dashboard;
 mod desirability;
 mod error;
 mod extract;

@@ -61,6 +61,7 @@ judge registrations (retry later). Every answer carries an `x-request-id` header
         (name = "assignments", description = "Epochs, assignments and miners' status reports"),
         (name = "s3", description = "Scoped, expiring S3 access for miners' uploads and validators' reads"),
         (name = "health", description = "Health, liveness and readiness for operators and load balancers"),
+        (name = "dashboard", description = "The operator dashboard (`/dashboard`) and the public JSON it reads"),
     ),
     components(schemas(ErrorBody)),
 )]
@@ -104,6 +105,7 @@ pub fn documented_routes(service: Option<&Hotkey>) -> (Router<Arc<App>>, utoipa:
         .merge(super::s3_access::router())
         .merge(super::health::router())
         .merge(super::metrics::router())
+        .merge(super::dashboard::router())
         .split_for_parts();
     spec.info.description = Some(introduction(service));
     describe_signed_operations(&mut spec);

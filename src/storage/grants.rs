@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::{parse_column, StorageError, StorageResult, Store};
+use super::{get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::grant::{AccessGrant, GrantKind};
 
 /// How a kind is stored (migration 0006 maps the earlier text the same way).
@@ -102,6 +102,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How many grants of each kind were issued from `since_ms` on (kinds with none left out): a walk of the
+    /// `granted_at_ms` index over the window.
+    pub async fn grant_counts_since(&self, since_ms: i64) -> StorageResult<Vec<(GrantKind, u64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) AS grants FROM access_grants WHERE granted_at_ms >= $1 GROUP BY kind ORDER BY kind",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((kind_from_code(row.try_get::<i64, _>("kind")?)?, get_u64(row, "grants")?))).collect()
     }
 }
 

@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Executor, Row};
 pub use epochs::EpochSummary;
 pub use inputs::{InputsRecord, StoredInputs};
 pub use retention::PruneCounts;
+pub use status::MinerOutcome;
 pub use status::Recorded;
 pub use zipcodes::{ImportMode, ImportReport, ZipcodeStats};
 
@@ -36,6 +37,15 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,18 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 use super::{flag, get_flag, get_u64, parse_column, Backend, StorageError, StorageResult, Store};
+use crate::domain::auth::Hotkey;
 use crate::domain::epoch::EpochId;
-use crate::domain::status::{MinerEpochState, StatusReport, ZipcodeProgress};
+use crate::domain::status::{MinerEpochState, MinerStatus, StatusReport, ZipcodeProgress};
+
+/// How a miner's epoch ended (or stands), without its zipcodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinerOutcome {
+    pub epoch: EpochId,
+    pub hotkey: Hotkey,
+    pub status: MinerStatus,
+    pub listings_scraped: Option<u64>,
+}
 
 /// `zipcodes_completed` as stored: `ZIPCODE:LISTINGS:COMPLETED_AT_MS` entries (the time empty when unknown)
 /// joined by commas, about a third of the JSON the column held before, which reads still accept (it starts with
@@ -227,6 +237,29 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(state_from_row).collect()
+    }
+
+    /// The latest status and listings of every miner that reported in an epoch from `first` to `last`
+    /// (inclusive), without the zipcode lists: the dashboard's history, one walk of the primary key's range.
+    pub async fn epoch_outcomes(&self, first: EpochId, last: EpochId) -> StorageResult<Vec<MinerOutcome>> {
+        let rows = sqlx::query(
+            "SELECT epoch_id, hotkey, status, listings_scraped FROM miner_epoch_status \
+             WHERE epoch_id >= $1 AND epoch_id <= $2",
+        )
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MinerOutcome {
+                    epoch: parse_column(row, "epoch_id")?,
+                    hotkey: parse_column(row, "hotkey")?,
+                    status: parse_column(row, "status")?,
+                    listings_scraped: optional_u64(row, "listings_scraped")?,
+                })
+            })
+            .collect()
     }
 
     /// Every report received for `epoch`, oldest first, each with its whole `zipcodesCompleted` as received.

@@ -9,7 +9,7 @@ use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 /// Name recorded as the `source` of built-in rows.
 pub const SOURCE: &str = "builtin";
 
-/// `zipcode\tstate\tcity\tcounty` lines, sorted by zipcode (written by `build.rs`).
+/// `zipcode\tstate\tcity\tcounty\tlat\tlon` lines, sorted by zipcode (written by `build.rs`).
 static TABLE: &str = include_str!(concat!(env!("OUT_DIR"), "/us_zipcodes.tsv"));
 
 /// Location fields of a zipcode as the embedded data knows them.
@@ -20,6 +20,13 @@ pub struct Location {
     pub county: Option<String>,
 }
 
+/// A zipcode's centre as the embedded data gives it (degrees; a few have none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
 fn parse_line(line: &str) -> Option<(Zipcode, Location)> {
     let mut fields = line.split('\t');
     let zipcode = fields.next()?.parse().ok()?;
@@ -27,6 +34,13 @@ fn parse_line(line: &str) -> Option<(Zipcode, Location)> {
     let city = fields.next()?.to_string();
     let county = fields.next().filter(|c| !c.is_empty()).map(str::to_string);
     Some((zipcode, Location { state, city, county }))
+}
+
+fn parse_coordinates(line: &str) -> Option<Coordinates> {
+    let mut fields = line.split('\t').skip(4);
+    let lat = fields.next()?.parse().ok()?;
+    let lon = fields.next()?.parse().ok()?;
+    Some(Coordinates { lat, lon })
 }
 
 /// Every standard, active US zipcode, with `prior_listings` expected listings each (tier `STANDARD`: the
@@ -59,9 +73,18 @@ impl BuiltinLocations {
     }
 
     pub fn locate(&self, zipcode: Zipcode) -> Option<Location> {
+        parse_line(self.line(zipcode)?).map(|(_, location)| location)
+    }
+
+    /// Where the zipcode lies, for maps.
+    pub fn coordinates(&self, zipcode: Zipcode) -> Option<Coordinates> {
+        parse_coordinates(self.line(zipcode)?)
+    }
+
+    fn line(&self, zipcode: Zipcode) -> Option<&'static str> {
         let key = zipcode.as_str();
         let index = self.lines.binary_search_by(|line| line.get(..5).unwrap_or("").cmp(key)).ok()?;
-        parse_line(self.lines[index]).map(|(_, location)| location)
+        Some(self.lines[index])
     }
 }
 
@@ -86,5 +109,9 @@ mod tests {
         assert_eq!(locations.locate("10001".parse().unwrap()).unwrap().state, "NY");
         assert_eq!(locations.locate("02134".parse().unwrap()).unwrap().city, "Allston");
         assert_eq!(locations.locate("00000".parse().unwrap()), None);
+        let manhattan = locations.coordinates("10001".parse().unwrap()).unwrap();
+        assert!((40.6..40.9).contains(&manhattan.lat) && (-74.1..-73.9).contains(&manhattan.lon), "{manhattan:?}");
+        let placed = builtin_universe(1).iter().filter(|r| locations.coordinates(r.zipcode).is_some()).count();
+        assert!(placed * 100 >= builtin_universe(1).len() * 99, "{placed} zipcodes have coordinates");
     }
 }

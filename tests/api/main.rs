@@ -3,8 +3,10 @@
 mod assignments;
 mod auth;
 mod beacon;
+mod browser;
 mod cli;
 mod client;
+mod dashboard;
 mod desirability;
 mod dev_store;
 mod epistula;

@@ -27,6 +27,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/dashboard"),
+    ("get", "/dashboard/dashboard.js"),
+    ("get", "/dashboard/dashboard.css"),
+    ("get", "/api/v1/dashboard/overview"),
+    ("get", "/api/v1/dashboard/map"),
+    ("get", "/api/v1/dashboard/epoch/{epochId}/map"),
 ];
 
 fn committed_spec() -> Value {

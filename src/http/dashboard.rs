@@ -1,0 +1,284 @@
+//! The operator dashboard: the page (`/dashboard`, its script and stylesheet, embedded in the binary so it works
+//! behind a firewall) and the public JSON it reads (`/api/v1/dashboard/…`). The page may talk to this service
+//! only (its Content-Security-Policy says so), and its JSON is gzip-encoded for clients that accept it: the
+//! universe's dots are most of the page's weight.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tower_http::compression::CompressionLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::dashboard::*;
+use crate::api::{iso8601_millis, ErrorBody};
+use crate::app::{App, DashboardOverview};
+use crate::domain::epoch::EpochId;
+use crate::domain::grant::GrantKind;
+use crate::domain::proof::SeedSource;
+use crate::domain::usmap::{MAP_HEIGHT, MAP_WIDTH};
+
+use super::error::ApiError;
+use super::extract::parse_value;
+use super::health::{beacon_health, metagraph_health};
+
+const PAGE: &str = include_str!("../../assets/dashboard/index.html");
+const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
+const STYLE: &str = include_str!("../../assets/dashboard/dashboard.css");
+
+/// The page loads its own script and style and asks this service only: nothing inline, no other host.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                           img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// How often the page refreshes itself.
+const REFRESH_SECONDS: u32 = 30;
+
+/// Whether `path` belongs to the dashboard (public, rate-limited per address).
+pub fn is_dashboard_path(path: &str) -> bool {
+    path == "/dashboard" || path.starts_with("/dashboard/") || path.starts_with("/api/v1/dashboard/")
+}
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(script))
+        .routes(routes!(style))
+        .routes(routes!(overview))
+        .routes(routes!(universe_map))
+        .routes(routes!(epoch_map))
+        .layer(CompressionLayer::new())
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response();
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
+    response
+}
+
+/// The dashboard, a page an operator leaves open: the current epoch and how to verify it, a map of its
+/// zipcodes, the miners' progress, the last 30 epochs, and the system. It refreshes itself every 30 s.
+#[utoipa::path(get, path = "/dashboard", tag = "dashboard", responses((status = 200, description = "The page", content_type = "text/html")))]
+async fn page() -> Response {
+    asset("text/html; charset=utf-8", PAGE)
+}
+
+/// The dashboard's script.
+#[utoipa::path(get, path = "/dashboard/dashboard.js", tag = "dashboard", responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The dashboard's stylesheet.
+#[utoipa::path(get, path = "/dashboard/dashboard.css", tag = "dashboard", responses((status = 200, description = "CSS", content_type = "text/css")))]
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// Everything the dashboard shows but the map: the current epoch (target, window, expected sum, nonce, how to
+/// verify it), the miners' latest reports in it, the last 30 epochs' outcomes, and the system. At most 5 s old.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard/overview",
+    tag = "dashboard",
+    responses((status = 200, description = "The overview", body = DashboardOverviewResponse)),
+)]
+async fn overview(State(app): State<Arc<App>>) -> Result<Json<DashboardOverviewResponse>, ApiError> {
+    let overview = app.dashboard_overview().await?;
+    Ok(Json(render_overview(&overview)))
+}
+
+/// Every zipcode of the universe as a faint dot, from the built-in coordinates: the country's shape.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard/map",
+    tag = "dashboard",
+    responses((status = 200, description = "The universe's dots", body = DashboardMapResponse)),
+)]
+async fn universe_map(State(app): State<Arc<App>>) -> Result<Json<DashboardMapResponse>, ApiError> {
+    let map = app.universe_map().await?;
+    Ok(Json(DashboardMapResponse {
+        success: true,
+        width: MAP_WIDTH as u32,
+        height: MAP_HEIGHT as u32,
+        zipcodes: map.zipcodes,
+        unplaced: map.unplaced,
+        points: map.points.iter().flatten().copied().collect(),
+    }))
+}
+
+/// A started epoch's zipcodes on the map, with city, state and expected listings: the current epoch's or an
+/// earlier one's. Future epochs are 404, like everywhere.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard/epoch/{epochId}/map",
+    tag = "dashboard",
+    params(
+        ("epochId" = String, Path, description = "Epoch id, its start in UTC", pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$", example = "2025-10-01T16-00-00"),
+    ),
+    responses(
+        (status = 200, description = "The epoch's zipcodes", body = DashboardEpochMapResponse),
+        (status = 400, description = "Malformed epoch id", body = ErrorBody),
+        (status = 404, description = "Unknown or future epoch", body = ErrorBody),
+        (status = 503, description = "The epoch's beacon pulse is awaited; see Retry-After", body = ErrorBody),
+    ),
+)]
+async fn epoch_map(
+    State(app): State<Arc<App>>,
+    Path(epoch_id): Path<String>,
+) -> Result<Json<DashboardEpochMapResponse>, ApiError> {
+    let epoch: EpochId = parse_value(&epoch_id)?;
+    let map = app.epoch_map(epoch).await?;
+    let zipcode = |record: &crate::domain::zipcode::ZipcodeRecord, at: Option<(f64, f64)>| DashboardMapZipcode {
+        zipcode: record.zipcode.to_string(),
+        city: record.city.clone(),
+        state: record.state.clone(),
+        expected_listings: record.expected_listings,
+        x: at.map(|(x, _)| (x * 10.0).round() / 10.0),
+        y: at.map(|(_, y)| (y * 10.0).round() / 10.0),
+    };
+    let placed = map.placed.iter().map(|(record, point)| zipcode(record, Some((point.x, point.y))));
+    Ok(Json(DashboardEpochMapResponse {
+        success: true,
+        epoch_id: epoch.to_string(),
+        expected_listings: map.assignment.total_expected(),
+        zipcodes: placed.chain(map.unplaced.iter().map(|record| zipcode(record, None))).collect(),
+    }))
+}
+
+fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
+    let epoch = overview.epoch;
+    let current = overview.current.as_ref().ok();
+    let expected_per_miner = current.map_or(0, |a| a.total_expected());
+    let rows: Vec<DashboardMinerRow> = overview
+        .miners
+        .iter()
+        .map(|miner| {
+            let latest = &miner.state.latest;
+            DashboardMinerRow {
+                uid: miner.uid,
+                hotkey: latest.hotkey.to_string(),
+                status: latest.status.to_string(),
+                listings_reported: miner.listings(),
+                listings_expected: expected_per_miner,
+                zipcodes_completed: latest.zipcodes_completed.len(),
+                zipcodes_assigned: current.map_or(0, |a| a.zipcodes.len()),
+                upload_complete: latest.s3_upload_complete,
+                reports: miner.state.report_count,
+                last_report_at: iso8601_millis(latest.received_at_ms),
+            }
+        })
+        .collect();
+    let registered_reporting = overview.miners.iter().filter(|m| m.uid.is_some()).count();
+    let health = &overview.health;
+    DashboardOverviewResponse {
+        success: true,
+        generated_at: iso8601_millis(overview.now_ms),
+        refresh_seconds: REFRESH_SECONDS,
+        epoch: DashboardEpoch {
+            id: epoch.to_string(),
+            start_time: iso8601_millis(epoch.start_unix() * 1000),
+            end_time: iso8601_millis(overview.epoch_end_unix * 1000),
+            seconds_left: (overview.epoch_end_unix - overview.now_ms.div_euclid(1000)).max(0),
+            length_seconds: overview.epoch_end_unix - epoch.start_unix(),
+            target_listings: overview.target_listings,
+            tolerance_percent: overview.tolerance_percent,
+            window_min: overview.window.0,
+            window_max: overview.window.1,
+            expected_listings: current.map(|a| a.total_expected()),
+            zipcode_count: current.map(|a| a.zipcodes.len()),
+            nonce: current.map(|a| a.nonce.clone()),
+            unavailable: overview.current.as_ref().err().cloned(),
+            verification: verification(overview),
+        },
+        miners: DashboardMiners {
+            registered: overview.registered_miners,
+            reporting: rows.len(),
+            silent: overview.registered_miners.saturating_sub(registered_reporting),
+            rows,
+        },
+        history: overview
+            .history
+            .iter()
+            .map(|line| DashboardHistoryEpoch {
+                epoch_id: line.summary.epoch.to_string(),
+                zipcode_count: line.summary.zipcode_count,
+                target_listings: line.summary.target_listings,
+                expected_listings: line.summary.total_expected,
+                reported_listings: line.reported_listings,
+                completed: line.completed,
+                failed: line.failed,
+                in_progress: line.in_progress,
+                silent: line.silent,
+            })
+            .collect(),
+        system: DashboardSystem {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_seconds: health.uptime_ms / 1000,
+            database: overview.backend.name().to_string(),
+            database_ok: health.database_ok,
+            metagraph: metagraph_health(&health.metagraph),
+            beacon: beacon_health(&health.beacon),
+            s3_configured: health.s3_configured,
+            grants_last_day: GrantKind::ALL
+                .iter()
+                .map(|kind| DashboardGrantCount {
+                    kind: kind.as_str().to_string(),
+                    count: overview.grants_last_day.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n),
+                })
+                .collect(),
+            requests_last_day: overview.traffic.requests,
+            rate_limited_last_day: overview.traffic.rate_limited,
+        },
+    }
+}
+
+/// How the current epoch can be checked, in the words the page shows.
+fn verification(overview: &DashboardOverview) -> DashboardVerification {
+    let id = overview.epoch;
+    let base = format!("{}{id}", super::verification::INPUTS_PATH_PREFIX);
+    let (seed, chain, round, state, inputs_hash) = match overview.current.as_ref().map(|a| a.proof.as_ref()) {
+        Err(why) => ("pending", None, None, format!("no assignment yet: {why}"), None),
+        Ok(None) => (
+            "secret",
+            None,
+            None,
+            "made before epochs were beacon-seeded: seeded from the server secret, not recomputable".to_string(),
+            None,
+        ),
+        Ok(Some(proof)) => {
+            let (seed, state) = match &proof.source {
+                SeedSource::Beacon { .. } => (
+                    "beacon",
+                    format!(
+                        "seeded by {} round {}, pulse verified; anyone can recompute it with zipcoord verify-epoch {id}",
+                        proof.chain_name, proof.round
+                    ),
+                ),
+                SeedSource::Fallback { reason } => (
+                    "fallback",
+                    format!("seeded from the server secret: round {} could not be had ({reason})", proof.round),
+                ),
+            };
+            (seed, Some(proof.chain_name.clone()), Some(proof.round), state, Some(proof.inputs_hash.clone()))
+        }
+    };
+    DashboardVerification {
+        seed: seed.to_string(),
+        chain,
+        round,
+        state,
+        inputs_hash,
+        proof_path: format!("{base}/proof"),
+        inputs_path: format!("{base}/inputs"),
+    }
+}

@@ -1,0 +1,333 @@
+//! The operator dashboard: a subnet with nine miners run for five epochs (reports of every status, silent
+//! miners, grants), then its JSON read field by field and its page loaded in headless Chromium: as many
+//! highlighted markers as assigned zipcodes, one row per reporting miner, no console message, no request to
+//! another host, and screenshots under `target/test-output/` for a person to look at.
+
+use std::collections::BTreeSet;
+
+use zipcoord::app::Clock;
+use zipcoord::client::status_request;
+use zipcoord::domain::epoch::EpochId;
+use zipcoord::domain::grant::{AccessGrant, GrantKind};
+use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::status::MinerStatus;
+use zipcoord::domain::usmap;
+use zipcoord::domain::zipcode::ZipcodeRecord;
+use zipcoord::universe::{builtin_universe, BuiltinLocations};
+
+use crate::browser;
+use crate::helpers::{TestApp, TestKeys, TestOptions, Universe, SECRET_HEX};
+
+const MINERS: usize = 9;
+const EPOCHS: usize = 5;
+const EPOCH_MS: i64 = 4 * 3_600_000;
+
+/// The built-in zipcodes that have a place on the map, with varied expected listings.
+fn mapped_universe() -> Vec<ZipcodeRecord> {
+    let locations = BuiltinLocations::load();
+    builtin_universe(100)
+        .into_iter()
+        .filter(|record| {
+            let at = locations.coordinates(record.zipcode);
+            at.and_then(|at| usmap::project(at.lat, at.lon)).is_some()
+        })
+        .enumerate()
+        .map(|(n, record)| ZipcodeRecord { expected_listings: 20 + (n as u32 * 7_919) % 380, ..record })
+        .collect()
+}
+
+/// What miner `miner` does in epoch `epoch` (0 the oldest): `None` when it stays silent.
+fn behaviour(miner: usize, epoch: usize) -> Option<MinerStatus> {
+    if (miner + epoch) % 5 == 4 {
+        return None;
+    }
+    Some(match miner % 3 {
+        0 => MinerStatus::Completed,
+        1 if miner == 4 => MinerStatus::Failed,
+        _ => MinerStatus::InProgress,
+    })
+}
+
+struct Subnet {
+    app: TestApp,
+    miners: Vec<Keypair>,
+    epochs: Vec<EpochId>,
+    /// Listings each miner reported, per epoch, `None` when silent.
+    reported: Vec<Vec<Option<u64>>>,
+    _metagraph: tempfile::TempDir,
+}
+
+/// Nine miners and a validator; five epochs of reports ending in the current one; a few grants.
+async fn populated_subnet() -> Subnet {
+    let keys = TestKeys::generate();
+    let miners: Vec<Keypair> = (0..MINERS).map(|_| Keypair::from_seed(&rand::random())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut neurons = vec![
+        serde_json::json!({"uid": 0, "hotkey": keys.validator.hotkey().to_string(), "coldkey": "5cold", "validator_permit": true, "stake": 50_000.0}),
+    ];
+    for (n, key) in miners.iter().enumerate() {
+        neurons.push(serde_json::json!({"uid": n + 1, "hotkey": key.hotkey().to_string(), "coldkey": format!("5cold{n}"), "validator_permit": false, "stake": 10.0}));
+    }
+    let path = dir.path().join("metagraph.json");
+    std::fs::write(&path, serde_json::to_string(&neurons).unwrap()).unwrap();
+    let app = TestApp::spawn_with(TestOptions {
+        universe: Universe::Records(mapped_universe()),
+        real_time: true,
+        metagraph: Some(format!("file:{}", path.display())),
+        keys: Some(keys),
+        ..TestOptions::default()
+    })
+    .await;
+    // Five epochs ending now, so the page's "ago" reads as a person's clock does.
+    app.time.set_ms(app.time.now_ms() - (EPOCHS as i64 - 1) * EPOCH_MS);
+    app.pass_time(0).await;
+
+    let mut epochs = Vec::new();
+    let mut reported = vec![Vec::new(); MINERS];
+    for epoch_index in 0..EPOCHS {
+        let assignment = app.client.current(&miners[0], app.now()).await.unwrap();
+        let epoch = app.current_epoch();
+        epochs.push(epoch);
+        let expected: u64 = assignment.zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum();
+        for (n, key) in miners.iter().enumerate() {
+            let Some(status) = behaviour(n, epoch_index) else {
+                reported[n].push(None);
+                continue;
+            };
+            let done = 1 + (n + epoch_index) % assignment.zipcodes.len().max(1);
+            let listings = expected * (55 + 5 * n as u64) / 100;
+            let mut report = status_request(key, epoch, &assignment.nonce, status, app.now());
+            report.listings_scraped = Some(listings as i64);
+            report.s3_upload_complete = status == MinerStatus::Completed;
+            report.zipcodes_completed = assignment.zipcodes[..done.min(assignment.zipcodes.len())]
+                .iter()
+                .map(|z| zipcoord::api::ZipcodeCompletion {
+                    zipcode: z.zipcode.clone(),
+                    listings_scraped: i64::from(z.expected_listings),
+                    completed_at: None,
+                })
+                .collect();
+            app.client.report_status(key, &report).await.unwrap();
+            reported[n].push(Some(listings));
+        }
+        if epoch_index + 1 < EPOCHS {
+            app.pass_time(EPOCH_MS).await;
+        }
+    }
+    let at = app.time.now_ms();
+    let grant = |kind, key: &Keypair| AccessGrant {
+        hotkey: key.hotkey(),
+        kind,
+        prefix: format!("data/hotkey={}/", key.hotkey()),
+        granted_at_ms: at - 1_000,
+        expires_at_ms: at + 3_600_000,
+    };
+    let grants: Vec<AccessGrant> = miners.iter().map(|key| grant(GrantKind::MinerFolder, key)).collect();
+    app.app().store().record_grants(&grants).await.unwrap();
+    app.app().store().record_grants(&[grant(GrantKind::ValidatorRead, &app.keys.validator)]).await.unwrap();
+    Subnet { app, miners, epochs, reported, _metagraph: dir }
+}
+
+#[tokio::test]
+async fn the_overview_counts_what_the_miners_reported() {
+    let subnet = populated_subnet().await;
+    let app = &subnet.app;
+    let (status, overview) = app.get("/api/v1/dashboard/overview").await;
+    assert_eq!(status, 200, "{overview}");
+    let current = *subnet.epochs.last().unwrap();
+    let assignment = app.app().current_assignment().await.unwrap();
+
+    let epoch = &overview["epoch"];
+    assert_eq!(epoch["id"], current.to_string());
+    assert_eq!(epoch["expectedListings"], assignment.total_expected());
+    assert_eq!(epoch["zipcodeCount"], assignment.zipcodes.len());
+    assert_eq!(epoch["nonce"], assignment.nonce);
+    let (low, high) = (epoch["windowMin"].as_u64().unwrap(), epoch["windowMax"].as_u64().unwrap());
+    assert!(low <= assignment.total_expected() && assignment.total_expected() <= high, "{epoch}");
+    assert_eq!((low, high), (9_000, 11_000), "the default target 10,000 ± 10 %");
+    assert!(epoch["secondsLeft"].as_i64().unwrap() > 0 && epoch["secondsLeft"].as_i64().unwrap() <= 14_400);
+    let verification = &epoch["verification"];
+    assert_eq!(verification["seed"], "beacon", "{verification}");
+    assert!(verification["round"].as_u64().is_some() && verification["inputsHash"].as_str().unwrap().len() == 64);
+    let (proof_status, proof) = app.get(verification["proofPath"].as_str().unwrap()).await;
+    assert_eq!((proof_status, &proof["nonce"]), (200, &epoch["nonce"]), "the proof the page links to");
+
+    // This epoch: one row per reporting miner, with its uid, status and listings.
+    let last = EPOCHS - 1;
+    let reporting: Vec<usize> = (0..MINERS).filter(|&n| subnet.reported[n][last].is_some()).collect();
+    let miners = &overview["miners"];
+    assert_eq!(miners["registered"], MINERS);
+    assert_eq!(miners["reporting"], reporting.len());
+    assert_eq!(miners["silent"], MINERS - reporting.len());
+    let rows = miners["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), reporting.len());
+    for &n in &reporting {
+        let hotkey = subnet.miners[n].hotkey().to_string();
+        let row = rows.iter().find(|r| r["hotkey"] == hotkey).expect("a row per reporting miner");
+        assert_eq!(row["uid"], n + 1);
+        assert_eq!(row["status"], behaviour(n, last).unwrap().to_string());
+        assert_eq!(row["listingsReported"], subnet.reported[n][last].unwrap());
+        assert_eq!(row["listingsExpected"], assignment.total_expected());
+        assert_eq!(row["zipcodesAssigned"], assignment.zipcodes.len());
+        assert_eq!(row["reports"], 1);
+    }
+
+    // The history: every epoch, oldest first, each status counted once, the silent among today's miners.
+    let history = overview["history"].as_array().unwrap();
+    let ids: Vec<&str> = history.iter().map(|h| h["epochId"].as_str().unwrap()).collect();
+    assert_eq!(ids, subnet.epochs.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    for (index, line) in history.iter().enumerate() {
+        let count = |wanted: MinerStatus| (0..MINERS).filter(|&n| behaviour(n, index) == Some(wanted)).count();
+        let listings: u64 = (0..MINERS).filter_map(|n| subnet.reported[n][index]).sum();
+        assert_eq!(line["completed"], count(MinerStatus::Completed), "{line}");
+        assert_eq!(line["failed"], count(MinerStatus::Failed), "{line}");
+        assert_eq!(line["inProgress"], count(MinerStatus::InProgress), "{line}");
+        assert_eq!(line["silent"], (0..MINERS).filter(|&n| behaviour(n, index).is_none()).count(), "{line}");
+        assert_eq!(line["reportedListings"], listings, "{line}");
+    }
+
+    // The system: this database, the dev metagraph with its nine miners, the grants of the last day.
+    let system = &overview["system"];
+    assert_eq!(system["database"], app.app().store().backend().name());
+    assert_eq!((system["databaseOk"].as_bool(), system["metagraph"]["neurons"].as_u64()), (Some(true), Some(10)));
+    let grants: Vec<(String, u64)> = system["grantsLastDay"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["kind"].as_str().unwrap().to_string(), g["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        grants,
+        [("miner_folder", 9), ("miner_read", 0), ("validator_read", 1), ("validator_upload", 0)]
+            .map(|(k, n)| (k.to_string(), n))
+    );
+    assert!(system["requestsLastDay"].as_u64().unwrap() >= (EPOCHS * MINERS) as u64, "{system}");
+
+    // Nothing a miner could not see: no secret, no signature.
+    let text = overview.to_string();
+    assert!(!text.contains(SECRET_HEX) && !text.to_lowercase().contains("signature"), "{text}");
+}
+
+#[tokio::test]
+async fn maps_place_the_universe_and_any_started_epoch_and_refuse_the_rest() {
+    let subnet = populated_subnet().await;
+    let app = &subnet.app;
+    let (status, universe) = app.get("/api/v1/dashboard/map").await;
+    assert_eq!(status, 200);
+    let (width, height) = (universe["width"].as_u64().unwrap(), universe["height"].as_u64().unwrap());
+    assert_eq!((width, height), (960, 540));
+    let points: Vec<u64> = universe["points"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect();
+    assert!(points.len().is_multiple_of(2) && points.len() > 2 * 10_000, "{} coordinates", points.len());
+    assert!(points.chunks(2).all(|p| p[0] <= width && p[1] <= height));
+    assert_eq!(universe["unplaced"], 0, "the test's universe is the built-in zipcodes that have a place");
+    assert_eq!(universe["zipcodes"].as_u64().unwrap() as usize, mapped_universe().len());
+
+    for epoch in [subnet.epochs[EPOCHS - 1], subnet.epochs[EPOCHS - 2]] {
+        let (status, map) = app.get(&format!("/api/v1/dashboard/epoch/{epoch}/map")).await;
+        assert_eq!(status, 200, "{map}");
+        let assignment = app.app().started_epoch(epoch).await.unwrap();
+        let zipcodes: BTreeSet<&str> =
+            map["zipcodes"].as_array().unwrap().iter().map(|z| z["zipcode"].as_str().unwrap()).collect();
+        let assigned: BTreeSet<String> = assignment.zipcodes.iter().map(|z| z.zipcode.to_string()).collect();
+        assert_eq!(zipcodes, assigned.iter().map(String::as_str).collect());
+        for zipcode in map["zipcodes"].as_array().unwrap() {
+            let (x, y) = (zipcode["x"].as_f64().unwrap(), zipcode["y"].as_f64().unwrap());
+            assert!((0.0..=960.0).contains(&x) && (0.0..=540.0).contains(&y), "{zipcode}");
+            assert!(
+                zipcode["city"].as_str().is_some_and(|c| !c.is_empty())
+                    && zipcode["state"].as_str().unwrap().len() == 2
+            );
+        }
+        assert_eq!(map["expectedListings"], assignment.total_expected());
+    }
+
+    let next = app.epoch_clock().next(subnet.epochs[EPOCHS - 1]);
+    let (status, body) = app.get(&format!("/api/v1/dashboard/epoch/{next}/map")).await;
+    crate::helpers::assert_error(status, &body, 404, "not found");
+    let (status, body) = app.get("/api/v1/dashboard/epoch/2026-13-45T99-00-00/map").await;
+    crate::helpers::assert_error(status, &body, 400, "epoch");
+    let off_boundary = subnet.epochs[0].start_unix() + 60;
+    let (status, body) =
+        app.get(&format!("/api/v1/dashboard/epoch/{}/map", EpochId::from_start_unix(off_boundary))).await;
+    crate::helpers::assert_error(status, &body, 404, "not found");
+    let (status, body) = app.get(&format!("/api/v1/dashboard/epoch/{}/map", "x".repeat(5_000))).await;
+    assert!(status == 400 || status == 414, "{status} {body}");
+    assert_eq!(body["statusCode"], status, "{body}");
+}
+
+#[tokio::test]
+async fn the_page_renders_the_subnet_in_headless_chromium() {
+    let subnet = populated_subnet().await;
+    let app = &subnet.app;
+    let url = format!("{}/dashboard", app.base_url);
+    let assignment = app.app().current_assignment().await.unwrap();
+    let reporting = (0..MINERS).filter(|&n| subnet.reported[n][EPOCHS - 1].is_some()).count();
+
+    let page = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || browser::load(&url)
+    })
+    .await
+    .unwrap();
+    let dom = &page.dom;
+    assert!(dom.contains(&format!(r#"id="epoch-id">{}<"#, assignment.epoch)), "the current epoch is shown");
+    assert_eq!(dom.matches(r#"class="zip-marker""#).count(), assignment.zipcodes.len(), "a marker per zipcode");
+    for zipcode in &assignment.zipcodes {
+        assert!(dom.contains(&format!(r#"data-zipcode="{}""#, zipcode.zipcode)), "{}", zipcode.zipcode);
+    }
+    let rows = dom.split(r#"id="miner-rows">"#).nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert_eq!(rows.matches("<tr>").count(), reporting, "a row per reporting miner");
+    assert!(dom.contains(r#"id="problem" class="problem" hidden="""#), "no refresh problem shown");
+    assert_eq!(dom.matches("<option").count(), EPOCHS, "every epoch of the history can be put on the map");
+    assert!(page.console.is_empty(), "no console message (errors, refused requests): {:#?}", page.console);
+    let host = app.base_url.trim_start_matches("http://");
+    let elsewhere: Vec<&String> = page
+        .requested
+        .iter()
+        .filter(|url| !url.starts_with(&format!("http://{host}/")) && !url.starts_with("data:"))
+        .collect();
+    assert!(elsewhere.is_empty(), "requests to another host: {elsewhere:?}");
+    for path in
+        ["/dashboard/dashboard.js", "/dashboard/dashboard.css", "/api/v1/dashboard/overview", "/api/v1/dashboard/map"]
+    {
+        assert!(page.requested.iter().any(|url| url.ends_with(path)), "{path} was loaded: {:?}", page.requested);
+    }
+
+    // What crosses the wire for one load, as a browser asks for it (gzip): well under 500 KB.
+    let epoch_map = format!("/api/v1/dashboard/epoch/{}/map", assignment.epoch);
+    let mut weight = 0;
+    for path in [
+        "/dashboard",
+        "/dashboard/dashboard.js",
+        "/dashboard/dashboard.css",
+        "/api/v1/dashboard/overview",
+        "/api/v1/dashboard/map",
+        &epoch_map,
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", app.base_url))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        if path == "/dashboard" {
+            let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+            assert!(policy.contains("default-src 'none'") && policy.contains("connect-src 'self'"), "{policy}");
+        }
+        weight += response.bytes().await.unwrap().len();
+    }
+    assert!(weight < 500 * 1024, "the page weighs {weight} bytes");
+    eprintln!(
+        "dashboard page weight: {weight} bytes (gzip) for {} markers and {reporting} miners",
+        assignment.zipcodes.len()
+    );
+
+    // For a person to look at: a desktop and a phone-sized screen.
+    let shots = [("dashboard-desktop.png", 1280, 2050), ("dashboard-phone.png", 390, 2600)];
+    for (name, width, height) in shots {
+        let path = browser::output_dir().join(name);
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || browser::screenshot(&url, width, height, &path)).await.unwrap();
+    }
+}
