@@ -383,6 +383,8 @@ async function refresh() {
     // The current epoch's map changes only when the epoch does; a past one never.
     await showEpochOnMap($("map-epoch").value, false);
     showProblem(null);
+    // When everything was first on screen, from the start of navigation (scripts/dashboard-render.py reads it).
+    if (!document.body.dataset.firstRenderMs) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
   } catch (error) {
     const since = state.overview ? ` Showing the data of ${clock(state.overview.generatedAt)}.` : "";
     showProblem(`Could not refresh: ${error.message}.${since} Trying again in ${state.refreshMs / 1000} s.`);

@@ -68,6 +68,8 @@ pub struct DashboardOverview {
     pub miners: Vec<MinerProgress>,
     /// Registered hotkeys without a validator's permit and stake: the miners expected to report.
     pub registered_miners: usize,
+    /// Registered miners without a report in the current epoch.
+    pub silent_miners: usize,
     /// Oldest first, the current epoch last.
     pub history: Vec<EpochOutcomes>,
     pub health: HealthSummary,
@@ -153,25 +155,26 @@ impl App {
         };
         let snapshot = self.metagraph.snapshot();
         let min_stake = self.settings.validator_min_stake;
-        let miners_now: HashMap<&Hotkey, u16> = snapshot
+        let miners_now: HashSet<&Hotkey> = snapshot
             .iter()
             .flat_map(|m| m.neurons.iter())
             .filter(|(_, neuron)| !neuron.is_validator(min_stake))
-            .map(|(hotkey, neuron)| (hotkey, neuron.uid))
+            .map(|(hotkey, _)| hotkey)
             .collect();
         let uid_of = |hotkey: &Hotkey| snapshot.as_ref().and_then(|m| m.neuron(hotkey)).map(|n| n.uid);
-        let miners = self
+        let miners: Vec<MinerProgress> = self
             .store
             .miner_states(epoch)
             .await?
             .into_iter()
             .map(|state| MinerProgress { uid: uid_of(&state.latest.hotkey), state })
             .collect();
+        let reporters: HashSet<&Hotkey> = miners.iter().map(|m| &m.state.latest.hotkey).collect();
+        let silent_miners = miners_now.iter().filter(|hotkey| !reporters.contains(*hotkey)).count();
         let recent = self.store.recent_epochs(epoch.start_unix(), HISTORY_EPOCHS as i64).await?;
         let history = match (recent.last(), recent.first()) {
             (Some(oldest), Some(newest)) => {
                 let outcomes = self.store.epoch_outcomes(oldest.epoch, newest.epoch).await?;
-                let miners_now: HashSet<&Hotkey> = miners_now.keys().copied().collect();
                 epoch_outcomes(recent.iter().rev().cloned().collect(), &outcomes, &miners_now)
             }
             _ => Vec::new(),
@@ -186,6 +189,7 @@ impl App {
             window: policy.window(),
             miners,
             registered_miners: miners_now.len(),
+            silent_miners,
             history,
             health: self.health().await,
             backend: self.store.backend(),

@@ -178,7 +178,6 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
             }
         })
         .collect();
-    let registered_reporting = overview.miners.iter().filter(|m| m.uid.is_some()).count();
     let health = &overview.health;
     DashboardOverviewResponse {
         success: true,
@@ -203,7 +202,7 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
         miners: DashboardMiners {
             registered: overview.registered_miners,
             reporting: rows.len(),
-            silent: overview.registered_miners.saturating_sub(registered_reporting),
+            silent: overview.silent_miners,
             rows,
         },
         history: overview

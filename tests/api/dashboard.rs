@@ -278,6 +278,7 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
     let rows = dom.split(r#"id="miner-rows">"#).nth(1).unwrap().split("</tbody>").next().unwrap();
     assert_eq!(rows.matches("<tr>").count(), reporting, "a row per reporting miner");
     assert!(dom.contains(r#"id="problem" class="problem" hidden="""#), "no refresh problem shown");
+    assert!(dom.contains("data-first-render-ms="), "the first render completed: overview, dots and markers");
     assert_eq!(dom.matches("<option").count(), EPOCHS, "every epoch of the history can be put on the map");
     assert!(page.console.is_empty(), "no console message (errors, refused requests): {:#?}", page.console);
     let host = app.base_url.trim_start_matches("http://");
