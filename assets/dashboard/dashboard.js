@@ -5,7 +5,7 @@
 const API = "/api/v1/dashboard";
 const SVG_NS = "http://www.w3.org/2000/svg";
 const state = {
-  overview: null, fetchedAt: 0, universe: null, mapEpoch: null, mapData: null,
+  overview: null, fetchedAt: 0, universe: null, mapEpoch: null, mapData: null, followCurrent: true,
   sort: { key: "listingsReported", desc: true }, refreshMs: 30000,
 };
 
@@ -137,18 +137,21 @@ function drawDots() {
   }
 }
 
+// The epochs the map can show, newest first; the map follows the current epoch unless a past one was chosen.
 function fillEpochChoices(o) {
   const select = $("map-epoch");
   const epochs = o.history.map((h) => h.epochId).reverse();
-  if (!epochs.includes(o.epoch.id)) epochs.unshift(o.epoch.id);
-  const chosen = state.mapEpoch && epochs.includes(state.mapEpoch) ? state.mapEpoch : o.epoch.id;
+  if (o.epoch.zipcodeCount !== null && !epochs.includes(o.epoch.id)) epochs.unshift(o.epoch.id);
+  const follow = state.followCurrent || !epochs.includes(state.mapEpoch);
+  const chosen = follow ? epochs[0] : state.mapEpoch;
   select.replaceChildren(...epochs.map((id, n) => {
     const option = document.createElement("option");
     option.value = id;
-    option.textContent = n === 0 ? `${id} (current)` : n === 1 ? `${id} (previous)` : id;
+    const previous = n === 1 && epochs[0] === o.epoch.id;
+    option.textContent = id === o.epoch.id ? `${id} (current)` : previous ? `${id} (previous)` : id;
     return option;
   }));
-  select.value = chosen;
+  if (chosen) select.value = chosen;
 }
 
 async function showEpochOnMap(epochId, force) {
@@ -381,7 +384,7 @@ async function refresh() {
     state.refreshMs = 1000 * (o.refreshSeconds || 30);
     if (!state.universe) await loadUniverse();
     // The current epoch's map changes only when the epoch does; a past one never.
-    await showEpochOnMap($("map-epoch").value, false);
+    if ($("map-epoch").value) await showEpochOnMap($("map-epoch").value, false);
     showProblem(null);
     // When everything was first on screen, from the start of navigation (scripts/dashboard-render.py reads it).
     if (!document.body.dataset.firstRenderMs) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
@@ -399,6 +402,7 @@ function start() {
     if (state.overview) renderMiners(state.overview);
   }));
   $("map-epoch").addEventListener("change", (event) => {
+    state.followCurrent = event.target.selectedIndex === 0;
     showEpochOnMap(event.target.value, true).catch((error) => showProblem(`Could not load the map: ${error.message}.`));
   });
   let resizing = null;

@@ -58,7 +58,7 @@ pub struct DashboardOverview {
     pub now_ms: i64,
     pub epoch: EpochId,
     pub epoch_end_unix: i64,
-    /// The current epoch's assignment; `None` while it waits for its pulse or cannot be selected (`why`).
+    /// The current epoch's assignment, or why there is none (it waits for its pulse, or cannot be selected).
     pub current: Result<Arc<EpochAssignment>, String>,
     pub target_listings: u32,
     pub tolerance_percent: u32,
@@ -182,7 +182,8 @@ impl App {
         Ok(DashboardOverview {
             now_ms,
             epoch,
-            epoch_end_unix: self.settings.epochs.clock.end(epoch),
+            // The end kept with the assignment: a later change of epoch length does not move it.
+            epoch_end_unix: current.as_ref().map_or(self.settings.epochs.clock.end(epoch), |a| a.end_unix),
             current,
             target_listings: policy.target_listings,
             tolerance_percent: policy.tolerance_percent,
