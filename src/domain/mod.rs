@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod epistula;
 pub mod epoch;
 pub mod grant;
+pub mod groups;
 pub mod inputs;
 pub mod instant;
 pub mod keys;
