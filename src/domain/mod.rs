@@ -7,6 +7,7 @@
 pub mod assignment;
 pub mod auth;
 pub mod beacon;
+pub mod consensus;
 pub mod draw;
 pub mod endpoint;
 pub mod epistula;
