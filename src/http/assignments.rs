@@ -29,7 +29,9 @@ use crate::settings::EpistulaSettings;
 
 use super::error::ApiError;
 use super::extract::parse_value;
-use super::signed::{EpochPathEndpoint, EpochPathRequest, PathValues, Signed, SignedFields, SignedRequest};
+use super::signed::{
+    EpochPathRequest, NamedEndpoint, PathValues, QueryOnlyRequest, Signed, SignedFields, SignedRequest,
+};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -177,22 +179,17 @@ fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
 async fn current(
     State(app): State<Arc<App>>,
     Extension(bodies): Extension<Arc<AssignmentBodies>>,
-    _: Signed<CurrentRequest>,
+    _: Signed<QueryOnlyRequest<CurrentPath>>,
 ) -> Result<Response, ApiError> {
     let assignment = app.current_assignment().await?;
     Ok(bodies.render(&assignment, None))
 }
 
-/// `GET /current`: nothing but the signed fields.
-struct CurrentRequest;
+/// `GET /current`.
+enum CurrentPath {}
 
-impl SignedRequest for CurrentRequest {
+impl NamedEndpoint for CurrentPath {
     const ENDPOINT: &'static Endpoint = &endpoint::CURRENT;
-    type Raw = SignedQuery;
-
-    fn parse(query: SignedQuery, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        Ok((CurrentRequest, SignedFields::from_query(query)?))
-    }
 }
 
 /// A started epoch's assignment, for validators (permit and stake); future epochs are 404 for everyone.
@@ -223,14 +220,14 @@ async fn epoch(
 /// `GET /epoch/{epochId}`.
 enum EpochPath {}
 
-impl EpochPathEndpoint for EpochPath {
+impl NamedEndpoint for EpochPath {
     const ENDPOINT: &'static Endpoint = &endpoint::EPOCH;
 }
 
 /// `GET /epoch/{epochId}/results`.
 enum ResultsPath {}
 
-impl EpochPathEndpoint for ResultsPath {
+impl NamedEndpoint for ResultsPath {
     const ENDPOINT: &'static Endpoint = &endpoint::RESULTS;
 }
 

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::domain::endpoint::{self, Endpoint};
 
 use super::error::ApiError;
-use super::signed::{EpochPathEndpoint, EpochPathRequest, PathValues, Signed, SignedFields, SignedRequest};
+use super::signed::{EpochPathRequest, NamedEndpoint, QueryOnlyRequest, Signed};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(current_jobs)).routes(routes!(epoch_jobs))
@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 )]
 async fn current_jobs(
     State(app): State<Arc<App>>,
-    _: Signed<CurrentJobsRequest>,
+    _: Signed<QueryOnlyRequest<CurrentJobsPath>>,
 ) -> Result<Json<Vec<DesirabilityJob>>, ApiError> {
     let assignment = app.current_assignment().await?;
     Ok(Json(DesirabilityJob::list(&assignment, &app.settings().desirability_platform)))
@@ -68,21 +68,16 @@ async fn epoch_jobs(
     Ok(Json(DesirabilityJob::list(&assignment, &app.settings().desirability_platform)))
 }
 
-/// `GET /desirability`: nothing but the signed fields.
-struct CurrentJobsRequest;
+/// `GET /desirability`.
+enum CurrentJobsPath {}
 
-impl SignedRequest for CurrentJobsRequest {
+impl NamedEndpoint for CurrentJobsPath {
     const ENDPOINT: &'static Endpoint = &endpoint::DESIRABILITY;
-    type Raw = SignedQuery;
-
-    fn parse(query: SignedQuery, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
-        Ok((CurrentJobsRequest, SignedFields::from_query(query)?))
-    }
 }
 
 /// `GET /epoch/{epochId}/desirability`.
 enum JobsPath {}
 
-impl EpochPathEndpoint for JobsPath {
+impl NamedEndpoint for JobsPath {
     const ENDPOINT: &'static Endpoint = &endpoint::EPOCH_DESIRABILITY;
 }

@@ -59,9 +59,21 @@ pub trait SignedRequest: Sized + Send {
     }
 }
 
-/// Names an endpoint whose path carries `{epochId}`, for [`EpochPathRequest`].
-pub trait EpochPathEndpoint {
+/// Names the endpoint a generic signed request ([`QueryOnlyRequest`], [`EpochPathRequest`]) stands for.
+pub trait NamedEndpoint {
     const ENDPOINT: &'static Endpoint;
+}
+
+/// A signed GET that carries nothing but the signed fields, for the endpoint `E` stands for.
+pub struct QueryOnlyRequest<E>(PhantomData<fn() -> E>);
+
+impl<E: NamedEndpoint> SignedRequest for QueryOnlyRequest<E> {
+    const ENDPOINT: &'static Endpoint = E::ENDPOINT;
+    type Raw = SignedQuery;
+
+    fn parse(query: SignedQuery, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
+        Ok((QueryOnlyRequest(PhantomData), SignedFields::from_query(query)?))
+    }
 }
 
 /// A signed GET whose path names an epoch (`…/epoch/{epochId}…`) and whose commitment signs it, for the
@@ -72,7 +84,7 @@ pub struct EpochPathRequest<E> {
     endpoint: PhantomData<fn() -> E>,
 }
 
-impl<E: EpochPathEndpoint> SignedRequest for EpochPathRequest<E> {
+impl<E: NamedEndpoint> SignedRequest for EpochPathRequest<E> {
     const ENDPOINT: &'static Endpoint = E::ENDPOINT;
     type Raw = SignedQuery;
 
