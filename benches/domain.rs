@@ -11,9 +11,11 @@ use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::chain::MetagraphSpec;
 use zipcoord::domain::assignment::{plan_epoch, PublishedInputs};
 use zipcoord::domain::auth::verify_hotkey_signature;
+use zipcoord::domain::batches::{plan_batches, GroupedInputs};
 use zipcoord::domain::beacon::DevBeacon;
 use zipcoord::domain::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::{EpochClock, EpochId};
+use zipcoord::domain::groups::{GroupPlan, RosterMiner};
 use zipcoord::domain::inputs::{inputs_hash_hex, EpochInputs, InputSources};
 use zipcoord::domain::keys::Keypair;
 use zipcoord::domain::nonce::ServerSecret;
@@ -79,6 +81,7 @@ fn selection(c: &mut Criterion) {
         netuid: 46,
         beacon_chain_hash: beacon.chain().hash,
         beacon_round: beacon.chain().round_at(now),
+        groups: None,
     };
     let inputs = EpochInputs::compose(epoch, &sources);
     let mut seed = 0u64;
@@ -88,6 +91,23 @@ fn selection(c: &mut Criterion) {
             let mut s = [0u8; 32];
             s[..8].copy_from_slice(&seed.to_le_bytes());
             select_v2(&inputs.candidates, &policy(), now, s).unwrap()
+        })
+    });
+    // `groups` mode at 256 miners: 52 groups of at most 5, each with a batch of its own.
+    let roster: Vec<RosterMiner> = (0..256u32)
+        .map(|n| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&n.to_be_bytes());
+            RosterMiner { hotkey: Keypair::from_seed(&seed).hotkey(), coldkey: format!("cold{}", n % 200) }
+        })
+        .collect();
+    let grouped = GroupedInputs::new(GroupPlan { size: 5, overlap: 1 }, &roster);
+    c.bench_function("select a groups epoch (256 miners, 52 batches, 40,000 candidates)", |b| {
+        b.iter(|| {
+            seed += 1;
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&seed.to_le_bytes());
+            plan_batches(&inputs.candidates, &policy(), &grouped, now, s).unwrap()
         })
     });
     c.bench_function("compose and hash epoch inputs (40,000 zipcodes)", |b| {

@@ -10,7 +10,9 @@ Standard library only. Checks, in order (the first difference is printed and the
      needs a pairing library, so this script refuses to run without --skip-pulse-verification);
   5. seed = sha256("zipcoord/selection/v2" || randomness || epochId) and the nonce = the first 8 bytes of
      sha256("zipcoord/nonce/v1" || randomness || epochId), hex;
-  6. selection "zipcoord-integer-window-v2" over the inputs gives the served zipcodes, in order.
+  6. selection "zipcoord-integer-window-v2" over the inputs gives the served zipcodes, in order; for inputs with
+     "groups" (the `groups` assignment mode), the groups formed from the roster and each group's batch, as
+     src/domain/groups.rs and src/domain/batches.rs describe, give the served groups and zipcodes.
 
 Usage:
   verify_epoch.py --skip-pulse-verification --url http://127.0.0.1:8080 EPOCH_ID [EPOCH_ID ...]
@@ -204,6 +206,53 @@ def select(candidates, policy, start_unix, seed):
     return None
 
 
+def form_groups(seed, roster, size, overlap):
+    """Shuffle the roster (sorted by hotkey), order it by coldkey size, deal each miner `overlap` times round."""
+    miners = [tuple(m) for m in roster]
+    count = -(-len(miners) * overlap // size)
+    overlap = min(overlap, max(count, 1))
+    if not miners:
+        return [], overlap
+    stream = DrawStream(seed)
+    for place in range(len(miners) - 1, 0, -1):
+        other = stream.below(place + 1)
+        miners[place], miners[other] = miners[other], miners[place]
+    per_coldkey = {}
+    for position, (_, coldkey) in enumerate(miners):
+        per_coldkey.setdefault(coldkey, [0, position])[0] += 1
+    miners.sort(key=lambda m: (-per_coldkey[m[1]][0], per_coldkey[m[1]][1]))
+    groups = [[] for _ in range(count)]
+    place = 0
+    for hotkey, _ in miners:
+        for _ in range(overlap):
+            groups[place % count].append(hotkey)
+            place += 1
+    return groups, overlap
+
+
+def plan_batches(candidates, policy, grouped, start_unix, seed):
+    """Batch b from the candidates no earlier batch picked (all of them when those cannot fill it)."""
+    group_seed = hashlib.sha256(b"zipcoord-groups-v1" + seed).digest()
+    groups, overlap = form_groups(group_seed, grouped["roster"], grouped["size"], grouped["overlap"])
+    batch_policy = dict(policy, targetListings=max(policy["targetListings"] // overlap, 1))
+    taken, remaining, picks, lengths = set(), list(range(len(candidates))), [], []
+    for batch in range(max(len(groups), 1)):
+        batch_seed = seed if batch == 0 else hashlib.sha256(b"zipcoord-batch-v1" + seed + batch.to_bytes(4, "big")).digest()
+        remaining = [i for i in remaining if i not in taken]
+        found = select([candidates[i] for i in remaining], batch_policy, start_unix, batch_seed)
+        if found is not None:
+            found = [remaining[p] for p in found]
+        elif batch > 0:
+            found = select(candidates, batch_policy, start_unix, batch_seed)
+        if found is None:
+            return None
+        taken.update(found)
+        lengths.append(len(found))
+        picks += found
+    served_groups = [{"zipcodeCount": lengths[i], "members": groups[i] if i < len(groups) else []} for i in range(len(lengths))]
+    return picks, served_groups
+
+
 def roll_forward(previous, picked, epoch_id):
     """The inputs of epoch_id as they follow from the previous epoch's inputs and the zipcodes it picked."""
     start, previous_start = epoch_start_unix(epoch_id), previous["epochStartUnix"]
@@ -260,9 +309,21 @@ def verify(answer, document, skip_pulse_verification, previous=None):
         raise Differs(f"the nonce recomputes to {nonce}, the server says {answer['nonce']}")
     seed = hashlib.sha256(b"zipcoord/selection/v2" + randomness + label).digest()
     candidates = inputs["candidates"]
-    picks = select(candidates, inputs["policy"], start, seed)
+    groups = None
+    if "groups" in inputs:
+        planned = plan_batches(candidates, inputs["policy"], inputs["groups"], start, seed)
+        picks, groups = planned if planned is not None else (None, None)
+    else:
+        picks = select(candidates, inputs["policy"], start, seed)
     if picks is None:
         raise Differs("the selection recomputes to no set")
+    if groups != answer.get("groups"):
+        served_groups = answer.get("groups") or []
+        at = next((i for i, (a, b) in enumerate(zip(groups or [], served_groups)) if a != b), None)
+        raise Differs(
+            f"the groups recompute differently: {len(groups or [])} recomputed, {len(served_groups)} served"
+            + (f"; group {at} is the first that differs" if at is not None else "")
+        )
     recomputed, served = [candidates[i][0] for i in picks], answer["zipcodes"]
     if recomputed != served:
         padded = zip(recomputed + [None] * len(served), served + [None] * len(recomputed))
@@ -284,8 +345,9 @@ def verify(answer, document, skip_pulse_verification, previous=None):
                     f"published {-ahead} s after the round (the server was down) but rolled forward from epoch "
                     f"{earlier_answer['epochId']}'s published inputs and selection, so fixed before it"
                 )
+    grouped = f" in {len(groups)} groups" if groups is not None else ""
     return (
-        f"verified: epoch {epoch_id}: {len(picks)} zipcodes, {listings} expected listings, "
+        f"verified: epoch {epoch_id}: {len(picks)} zipcodes{grouped}, {listings} expected listings, "
         f"from round {proof['round']} of {chain} and inputs {when}"
     )
 

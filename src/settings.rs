@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::auth::Hotkey;
+use crate::domain::batches::AssignmentMode;
 use crate::domain::epistula::EpistulaWindow;
 use crate::domain::epoch::EpochClock;
 use crate::domain::nonce::ServerSecret;
@@ -32,6 +33,9 @@ pub mod defaults {
     pub const MIN_LISTINGS: u32 = 10;
     pub const MAX_LISTINGS: u32 = 3_000;
     pub const COOLDOWN_HOURS: u32 = 24;
+    /// Miners per group and groups per miner in the `groups` assignment mode.
+    pub const GROUP_SIZE: usize = 5;
+    pub const GROUP_OVERLAP: usize = 1;
     /// Expected listings of a STANDARD zipcode with no imported figure.
     pub const PRIOR_LISTINGS: u32 = 150;
 
@@ -111,8 +115,10 @@ pub struct ChainSettings {
 #[derive(Debug, Clone, Copy)]
 pub struct EpochSettings {
     pub clock: EpochClock,
+    /// In `groups` mode the policy's target is each miner's.
     pub policy: SelectionPolicy,
     pub prior_listings: u32,
+    pub assignment: AssignmentMode,
 }
 
 /// Bounds on what one request may cost.
@@ -245,7 +251,7 @@ impl EpochSettings {
             cooldown_seconds: i64::from(COOLDOWN_HOURS) * 3600,
             max_count: None,
         };
-        EpochSettings { clock, policy, prior_listings: PRIOR_LISTINGS }
+        EpochSettings { clock, policy, prior_listings: PRIOR_LISTINGS, assignment: AssignmentMode::Shared }
     }
 }
 

@@ -95,6 +95,7 @@ mod tests {
             zipcodes: vec![record("10001", 400), record("02134", 100), record("99501", 0)],
             created_at_ms: 0,
             proof: None,
+            groups: None,
         };
         let jobs = DesirabilityJob::list(&assignment, "rapid_zillow");
         let weights: Vec<f64> = jobs.iter().map(|j| j.weight).collect();

@@ -4,13 +4,15 @@
 
 pub mod dashboard;
 mod desirability;
+mod groups;
 mod render;
+pub use groups::{EpochGroupsBody, GroupBody, MinerGroupsBody, SharedColdkeyBody, LATE_JOINER_RULE};
 mod results;
 mod s3;
 
 pub use crate::domain::instant::{iso8601_millis, parse_iso8601};
 pub use desirability::*;
-pub use render::inputs_path;
+pub use render::{inputs_path, AssignmentView};
 pub use results::*;
 pub use s3::*;
 
@@ -208,6 +210,12 @@ pub struct AssignmentResponse {
     /// beacon-seeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<EpochProofBody>,
+    /// `/epoch/{epochId}` of a `groups` epoch only: its groups; `zipcodes` is then their batches' union.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<EpochGroupsBody>,
+    /// `/current` of a `groups` epoch only: the caller's groups, whose batches `zipcodes` holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miner_groups: Option<MinerGroupsBody>,
 }
 
 /// `GET /epoch/{epochId}/inputs`: everything the epoch's selection reads, published before its beacon round
@@ -257,10 +265,22 @@ pub struct EpochProofResponse {
     pub epoch_id: String,
     #[schema(example = "9f2c4b7a1e3d5f60")]
     pub nonce: String,
-    /// The selected zipcodes in the order they were picked.
+    /// The selected zipcodes in the order they were picked (in `groups` mode batch after batch, so a zipcode
+    /// may stand twice when a batch was refilled).
     pub zipcodes: Vec<String>,
     pub total_expected_listings: u64,
     pub proof: EpochProofBody,
+    /// `groups` mode only: each group's members and how many of `zipcodes` (the next ones) are its batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<ProofGroup>>,
+}
+
+/// One group of a `groups` epoch's proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofGroup {
+    pub zipcode_count: usize,
+    pub members: Vec<String>,
 }
 
 /// What anyone needs to recompute an epoch: its published inputs (by hash) and the beacon pulse that seeded it.

@@ -6,7 +6,9 @@ use super::{
     iso8601_millis, parse_iso8601, AssignedZipcode, AssignmentMetadata, AssignmentResponse, EpochProofBody,
     StatsResponse,
 };
+use super::{EpochGroupsBody, MinerGroupsBody};
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::auth::Hotkey;
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::proof::{EpochProof, SeedSource};
 
@@ -15,10 +17,31 @@ pub fn inputs_path(epoch: EpochId) -> String {
     format!("/api/v1/zipcode-assignments/epoch/{epoch}/inputs")
 }
 
+/// Whose answer an assignment is rendered as.
+#[derive(Debug, Clone, Copy)]
+pub enum AssignmentView<'a> {
+    /// The whole epoch (`/epoch/{epochId}`): in `groups` mode the batches' union and the groups.
+    Whole,
+    /// One miner's (`/current`): in `groups` mode its groups' batches and which groups they are.
+    Miner(&'a Hotkey),
+}
+
 impl AssignmentResponse {
-    /// The wire form of a stored (or locally computed) assignment.
-    pub fn of(a: &EpochAssignment, status: Option<String>) -> AssignmentResponse {
+    /// The wire form of a stored (or locally computed) assignment, as `view` sees it. A `shared` epoch reads
+    /// the same in every view.
+    pub fn of(a: &EpochAssignment, status: Option<String>, view: AssignmentView<'_>) -> AssignmentResponse {
         let end = iso8601_millis(a.end_unix * 1000);
+        let (zipcodes, groups, miner_groups) = match (&a.groups, view) {
+            (None, _) => (a.zipcodes.iter().collect::<Vec<_>>(), None, None),
+            (Some(groups), AssignmentView::Whole) => {
+                (a.distinct_zipcodes(), Some(EpochGroupsBody::of(a, groups)), None)
+            }
+            (Some(groups), AssignmentView::Miner(hotkey)) => {
+                let (zipcodes, work) = a.work_of(hotkey);
+                let body = work.map(|work| MinerGroupsBody::of(&work, groups.groups.len()));
+                (zipcodes, None, body)
+            }
+        };
         AssignmentResponse {
             success: true,
             epoch_id: a.epoch.to_string(),
@@ -28,8 +51,7 @@ impl AssignmentResponse {
             epoch_end: end,
             target_listings: a.target_listings,
             tolerance_percent: a.tolerance_percent,
-            zipcodes: a
-                .zipcodes
+            zipcodes: zipcodes
                 .iter()
                 .map(|z| AssignedZipcode {
                     zipcode: z.zipcode.to_string(),
@@ -42,14 +64,16 @@ impl AssignmentResponse {
                 })
                 .collect(),
             metadata: AssignmentMetadata {
-                total_expected_listings: a.total_expected(),
-                zipcode_count: a.zipcodes.len(),
+                total_expected_listings: zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum(),
+                zipcode_count: zipcodes.len(),
                 algorithm_version: a.algorithm_version.clone(),
                 selection_seed: a.selection_seed.clone(),
             },
             assignments: Vec::new(),
             status,
             proof: a.proof.as_ref().map(|proof| EpochProofBody::of(a.epoch, proof)),
+            groups,
+            miner_groups,
         }
     }
 }

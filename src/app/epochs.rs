@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
+use crate::domain::batches::{AssignmentMode, GroupedInputs};
 use crate::domain::beacon::Round;
 use crate::domain::epoch::EpochId;
 use crate::domain::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
@@ -155,6 +156,19 @@ impl App {
         let window_start = epoch.start_unix() - 2 * rules.policy.cooldown_seconds;
         let last_assigned = self.store.last_assignments(window_start, epoch.start_unix()).await?;
         let chain = self.beacon.chain();
+        let groups = match rules.assignment {
+            AssignmentMode::Shared => None,
+            AssignmentMode::Groups(plan) => {
+                let roster = match self.metagraph.snapshot() {
+                    Some(snapshot) => snapshot.miner_roster(self.settings.validator_min_stake),
+                    None => {
+                        tracing::warn!(epoch = %epoch, "no metagraph yet: the epoch's roster is empty, every miner joins late");
+                        Vec::new()
+                    }
+                };
+                Some(GroupedInputs::new(plan, &roster))
+            }
+        };
         let sources = InputSources {
             universe: &universe,
             last_assigned: &last_assigned,
@@ -162,6 +176,7 @@ impl App {
             netuid: self.settings.chain.netuid,
             beacon_chain_hash: chain.hash,
             beacon_round: chain.round_at(epoch.start_unix()),
+            groups,
         };
         Ok(EpochInputs::compose(epoch, &sources))
     }

@@ -39,8 +39,15 @@ impl App {
         if submission.nonce != assignment.nonce {
             return Err(AppError::InvalidNonce);
         }
-        if let Some(stray) = submission.zipcodes_completed.iter().find(|p| !assignment.contains(p.zipcode)) {
-            return Err(AppError::Rejected(format!("Zipcode {} is not assigned in epoch {epoch}", stray.zipcode)));
+        // In `groups` mode a miner reports on its own groups' batches only.
+        let (work, groups) = assignment.work_of(&submission.hotkey);
+        if let Some(stray) = submission.zipcodes_completed.iter().find(|p| !work.iter().any(|z| z.zipcode == p.zipcode))
+        {
+            let whose = if groups.is_some() { " to your groups" } else { "" };
+            return Err(AppError::Rejected(format!(
+                "Zipcode {} is not assigned{whose} in epoch {epoch}",
+                stray.zipcode
+            )));
         }
         let digest = submission.digest();
         let report = StatusReport {

@@ -12,8 +12,10 @@ use clap::Args;
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::auth::Hotkey;
+use crate::domain::batches::AssignmentMode;
 use crate::domain::epistula::EpistulaWindow;
 use crate::domain::epoch::EpochClock;
+use crate::domain::groups::GroupPlan;
 use crate::domain::nonce::ServerSecret;
 use crate::domain::selection::SelectionPolicy;
 use crate::s3::{Addressing, S3Secret, S3Settings, UploadMode};
@@ -70,7 +72,7 @@ pub struct EpochArgs {
     /// at least 10 and must divide 86400.
     #[arg(long, env = "ZIPCOORD_EPOCH_SECONDS", value_parser = parse_epoch_seconds)]
     pub epoch_seconds: Option<u32>,
-    /// Expected listings per epoch.
+    /// Expected listings per epoch (per miner in `groups` mode).
     #[arg(long, env = "ZIPCOORD_TARGET_LISTINGS", default_value_t = defaults::TARGET_LISTINGS, value_parser = clap::value_parser!(u32).range(1..))]
     pub target_listings: u32,
     /// Allowed deviation of the sum of expected listings, in percent.
@@ -91,6 +93,30 @@ pub struct EpochArgs {
     /// Expected listings of a STANDARD zipcode with no imported figure (scaled by tier for Zillow imports).
     #[arg(long, env = "ZIPCOORD_PRIOR_LISTINGS", default_value_t = defaults::PRIOR_LISTINGS, value_parser = clap::value_parser!(u32).range(1..))]
     pub prior_listings: u32,
+    /// `shared`: every miner gets the epoch's zipcodes (what existing validators expect). `groups`: each group
+    /// of miners (at most one per coldkey) gets a batch of its own, so coverage grows with the miners.
+    #[arg(long, env = "ZIPCOORD_ASSIGNMENT_MODE", value_enum, default_value_t = AssignmentModeArg::Shared)]
+    pub assignment_mode: AssignmentModeArg,
+    /// Miners per group in `groups` mode.
+    #[arg(long, env = "ZIPCOORD_GROUP_SIZE", default_value_t = defaults::GROUP_SIZE, value_parser = group_count)]
+    pub group_size: usize,
+    /// Groups each miner is in (each batch goes to this many groups' worth of miners) in `groups` mode.
+    #[arg(long, env = "ZIPCOORD_GROUP_OVERLAP", default_value_t = defaults::GROUP_OVERLAP, value_parser = group_count)]
+    pub group_overlap: usize,
+}
+
+/// The assignment modes as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AssignmentModeArg {
+    Shared,
+    Groups,
+}
+
+fn group_count(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(format!("'{raw}' is not a whole number from 1 to 100")),
+    }
 }
 
 fn parse_epoch_minutes(raw: &str) -> Result<u32, String> {
@@ -123,6 +149,12 @@ impl EpochArgs {
                 max_count: self.max_zipcodes,
             },
             prior_listings: self.prior_listings,
+            assignment: match self.assignment_mode {
+                AssignmentModeArg::Shared => AssignmentMode::Shared,
+                AssignmentModeArg::Groups => {
+                    AssignmentMode::Groups(GroupPlan { size: self.group_size, overlap: self.group_overlap })
+                }
+            },
         }
     }
 }

@@ -41,6 +41,10 @@ pub fn claim_of(answer: &EpochProofResponse) -> Result<EpochClaim, CheckError> {
         inputs_published_at_ms: parse_iso8601(&proof.inputs_published_at)
             .ok_or_else(|| malformed("proof.inputsPublishedAt"))?,
         algorithm_version: proof.algorithm_version.clone(),
+        groups: answer
+            .groups
+            .as_ref()
+            .map(|groups| groups.iter().map(|g| (g.zipcode_count, g.members.clone())).collect()),
     })
 }
 
@@ -101,8 +105,10 @@ pub fn describe(epoch: EpochId, verified: &Verified) -> String {
             -verified.published_ahead_seconds
         )
     };
+    let grouped = if verified.groups > 0 { format!(" in {} groups", verified.groups) } else { String::new() };
     format!(
-        "verified: epoch {epoch}: {} zipcodes, {} expected listings, from round {} of {} and inputs {published}",
+        "verified: epoch {epoch}: {} zipcodes{grouped}, {} expected listings, from round {} of {} and inputs \
+         {published}",
         verified.zipcodes, verified.expected_listings, verified.round, verified.chain_name
     )
 }

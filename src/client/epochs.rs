@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::StateDir;
 use super::{unix_now_ms, ClientError, ZipcoordClient};
-use crate::api::{AssignmentResponse, EpochProofBody, StatsResponse};
+use crate::api::{AssignmentResponse, AssignmentView, EpochProofBody, StatsResponse};
 use crate::beacon::PulseSource;
 use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::beacon::{Pulse, Randomness};
@@ -196,7 +196,8 @@ impl Epochs {
         };
         // Without a learned clock nothing is kept or computable; the epoch is named for the message only.
         let clock = self.clock().unwrap_or(EpochClock::new(240).expect("four hours is a valid epoch length"));
-        self.without_api(clock.epoch_at(self.now_unix()), api_failure).await
+        let hotkey = key.hotkey();
+        self.without_api(clock.epoch_at(self.now_unix()), api_failure, AssignmentView::Miner(&hotkey)).await
     }
 
     /// A started epoch's assignment (validators).
@@ -205,7 +206,7 @@ impl Epochs {
             Ok(assignment) => return Ok(self.keep_api_answer(assignment).await),
             Err(error) => outage_or_refusal(error)?,
         };
-        self.without_api(epoch, api_failure).await
+        self.without_api(epoch, api_failure, AssignmentView::Whole).await
     }
 
     /// The published inputs of `epoch` as kept here, byte for byte.
@@ -322,17 +323,28 @@ impl Epochs {
         Ok(known)
     }
 
-    /// The zipcodes `known`'s epoch selected: kept, else computed, else relayed.
+    /// The zipcodes `known`'s epoch selected: kept, else computed, else relayed. A miner's kept answer of a
+    /// `groups` epoch holds its own batch only, so the whole epoch is computed then (and not kept: the miner's
+    /// answer stays the one kept).
     async fn picks_of(&self, clock: EpochClock, known: &KnownInputs) -> Result<Vec<Zipcode>, String> {
-        let sourced = match self.kept(known.inputs.epoch) {
+        let kept = self.kept(known.inputs.epoch).filter(|kept| kept.assignment.miner_groups.is_none());
+        let sourced = match kept {
             Some(kept) => kept,
-            None => self.assignment_from_inputs(clock, known).await?,
+            None => {
+                let keep = known.inputs.groups.is_none();
+                self.assignment_from_inputs(clock, known, AssignmentView::Whole, keep).await?
+            }
         };
         sourced.assignment.zipcodes.iter().map(|z| z.zipcode.parse::<Zipcode>().map_err(|e| e.to_string())).collect()
     }
 
     /// `epoch` without the API: kept, computed, or from a relay.
-    async fn without_api(&self, epoch: EpochId, api_failure: ClientError) -> Result<Sourced, EpochsError> {
+    async fn without_api(
+        &self,
+        epoch: EpochId,
+        api_failure: ClientError,
+        view: AssignmentView<'_>,
+    ) -> Result<Sourced, EpochsError> {
         if let Some(kept) = self.kept(epoch) {
             return Ok(kept);
         }
@@ -342,7 +354,7 @@ impl Epochs {
             return Err(EpochsError::Unavailable { epoch, reasons });
         };
         match self.inputs_of(clock, epoch).await {
-            Ok(known) => match self.assignment_from_inputs(clock, &known).await {
+            Ok(known) => match self.assignment_from_inputs(clock, &known, view, true).await {
                 Ok(sourced) => return Ok(sourced),
                 Err(why) => reasons.push(why),
             },
@@ -351,9 +363,15 @@ impl Epochs {
         Err(EpochsError::Unavailable { epoch, reasons })
     }
 
-    /// The assignment of `known`'s epoch: computed with the beacon's pulse, else with a relay's (refusing a relay
-    /// whose answer differs). Kept once had.
-    async fn assignment_from_inputs(&self, clock: EpochClock, known: &KnownInputs) -> Result<Sourced, String> {
+    /// The assignment of `known`'s epoch as `view` sees it: computed with the beacon's pulse, else with a relay's
+    /// (refusing a relay whose answer differs). Kept once had, if `keep`.
+    async fn assignment_from_inputs(
+        &self,
+        clock: EpochClock,
+        known: &KnownInputs,
+        view: AssignmentView<'_>,
+        keep: bool,
+    ) -> Result<Sourced, String> {
         let epoch = known.inputs.epoch;
         let round = known.inputs.beacon_round;
         let chain = self.beacon.chain();
@@ -367,21 +385,25 @@ impl Epochs {
         } else {
             match self.beacon.verified_pulse(round).await {
                 Ok((pulse, randomness)) => {
-                    let assignment = self.compute(clock, known, pulse, randomness)?;
+                    let assignment = self.compute(clock, known, pulse, randomness, view)?;
                     let sourced = Sourced {
                         assignment,
                         source: Source::Computed { round, rolled_forward: known.rolled_forward },
                     };
-                    self.keep(epoch, &sourced);
+                    if keep {
+                        self.keep(epoch, &sourced);
+                    }
                     return Ok(sourced);
                 }
                 Err(error) => reasons.push(format!("beacon ({}): {error}", self.beacon.describe())),
             }
         }
         for relay in &self.relays {
-            match self.assignment_from_relay(clock, known, relay).await {
+            match self.assignment_from_relay(clock, known, relay, view).await {
                 Ok(sourced) => {
-                    self.keep(epoch, &sourced);
+                    if keep {
+                        self.keep(epoch, &sourced);
+                    }
                     return Ok(sourced);
                 }
                 Err(why) => reasons.push(format!("relay {}: {why}", relay.base_url())),
@@ -393,27 +415,33 @@ impl Epochs {
         Err(reasons.join("; "))
     }
 
-    /// `known`'s epoch as a relay serves it, taken only if computing it here with the relay's pulse gives the
-    /// same zipcodes and nonce.
+    /// `known`'s epoch as a relay serves it (whole), taken only if computing it here with the relay's pulse
+    /// gives the same zipcodes, groups and nonce; answered as `view` sees it.
     async fn assignment_from_relay(
         &self,
         clock: EpochClock,
         known: &KnownInputs,
         relay: &ZipcoordClient,
+        view: AssignmentView<'_>,
     ) -> Result<Sourced, String> {
         let epoch = known.inputs.epoch;
         let served = relay.public_epoch(epoch).await.map_err(|e| e.to_string())?;
         let proof = served.proof.as_ref().ok_or("its answer carries no proof")?;
         let (pulse, randomness) = self.relayed_pulse(known, proof)?;
-        let computed = self.compute(clock, known, pulse, randomness)?;
+        let whole = self.compute(clock, known, pulse, randomness, AssignmentView::Whole)?;
         let zipcodes = |a: &AssignmentResponse| a.zipcodes.iter().map(|z| z.zipcode.clone()).collect::<Vec<_>>();
-        if served.epoch_id != computed.epoch_id
-            || served.nonce != computed.nonce
-            || zipcodes(&served) != zipcodes(&computed)
+        if served.epoch_id != whole.epoch_id
+            || served.nonce != whole.nonce
+            || zipcodes(&served) != zipcodes(&whole)
+            || served.groups != whole.groups
         {
             tracing::warn!(relay = relay.base_url(), %epoch, "a relay served an assignment that does not recompute; refused");
             return Err("refused: its assignment does not recompute from the inputs and its pulse (forged)".to_string());
         }
+        let computed = match view {
+            AssignmentView::Whole => whole,
+            AssignmentView::Miner(_) => self.compute(clock, known, pulse, randomness, view)?,
+        };
         Ok(Sourced { assignment: computed, source: Source::Relay { url: relay.base_url().to_string() } })
     }
 
@@ -440,6 +468,7 @@ impl Epochs {
         known: &KnownInputs,
         pulse: Pulse,
         randomness: Randomness,
+        view: AssignmentView<'_>,
     ) -> Result<AssignmentResponse, String> {
         let hash = inputs_hash_hex(&known.bytes);
         let published = PublishedInputs { inputs: &known.inputs, hash: &hash, published_at_ms: (self.now_ms)() };
@@ -455,6 +484,6 @@ impl Epochs {
                 (zipcode.state, zipcode.city, zipcode.county) = (place.state, place.city, place.county);
             }
         }
-        Ok(AssignmentResponse::of(&assignment, None))
+        Ok(AssignmentResponse::of(&assignment, None, view))
     }
 }

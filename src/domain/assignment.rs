@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 
+use super::auth::Hotkey;
+use super::batches::{select_epoch, EpochGroups, EpochSelection, MinerWork};
 use super::beacon::{Pulse, Randomness};
 use super::epoch::{EpochClock, EpochId};
 use super::inputs::EpochInputs;
 use super::nonce::ServerSecret;
 use super::proof::{beacon_nonce, beacon_seed, EpochProof, SeedSource};
 use super::selection::{CooldownRelaxation, SelectionError};
-use super::selection_v2::select_v2;
 use super::zipcode::{Zipcode, ZipcodeRecord};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,9 @@ pub struct EpochAssignment {
     pub created_at_ms: i64,
     /// How to recompute the assignment; absent for epochs made before epochs were beacon-seeded.
     pub proof: Option<EpochProof>,
+    /// In the `groups` assignment mode: the groups, each working its batch of `zipcodes` (which then holds the
+    /// batches one after the other).
+    pub groups: Option<EpochGroups>,
 }
 
 impl EpochAssignment {
@@ -37,6 +41,29 @@ impl EpochAssignment {
 
     pub fn contains(&self, zipcode: Zipcode) -> bool {
         self.zipcodes.iter().any(|z| z.zipcode == zipcode)
+    }
+
+    /// The selection seed's bytes (the stored hex is always 32 bytes; anything else reads as zeros).
+    pub fn seed_bytes(&self) -> [u8; 32] {
+        hex::decode(&self.selection_seed).ok().and_then(|b| b.try_into().ok()).unwrap_or([0; 32])
+    }
+
+    /// What `hotkey` is to work: in `shared` mode every zipcode, in `groups` mode its groups' batches. `None`
+    /// for its groups in `shared` mode.
+    pub fn work_of(&self, hotkey: &Hotkey) -> (Vec<&ZipcodeRecord>, Option<MinerWork<'_>>) {
+        match &self.groups {
+            None => (self.zipcodes.iter().collect(), None),
+            Some(groups) => {
+                let work = groups.work_of(self.seed_bytes(), hotkey, &self.zipcodes);
+                (work.zipcodes.clone(), Some(work))
+            }
+        }
+    }
+
+    /// Each zipcode once, in the order first picked (in `groups` mode a zipcode may stand in two batches).
+    pub fn distinct_zipcodes(&self) -> Vec<&ZipcodeRecord> {
+        let mut seen = std::collections::HashSet::new();
+        self.zipcodes.iter().filter(|z| seen.insert(z.zipcode)).collect()
     }
 }
 
@@ -96,9 +123,8 @@ fn assemble(
 ) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
     let inputs = published.inputs;
     let epoch = inputs.epoch;
-    let plan = select_v2(&inputs.candidates, &inputs.policy, epoch.start_unix(), seed)?;
-    let zipcodes = plan
-        .picks
+    let EpochSelection { picks, relaxation, groups } = select_epoch(inputs, seed)?;
+    let zipcodes = picks
         .iter()
         .map(|&i| {
             let candidate = &inputs.candidates[i];
@@ -134,8 +160,9 @@ fn assemble(
             inputs_published_at_ms: published.published_at_ms,
             algorithm_version: inputs.algorithm_version.clone(),
         }),
+        groups,
     };
-    Ok((assignment, plan.relaxation))
+    Ok((assignment, relaxation))
 }
 
 #[cfg(test)]
@@ -183,6 +210,7 @@ mod tests {
                 netuid: 46,
                 beacon_chain_hash: beacon.chain().hash,
                 beacon_round: round,
+                groups: None,
             };
             EpochInputs::compose(epoch, &sources)
         };

@@ -5,13 +5,16 @@
 //! The document is JSON in one canonical form: keys sorted by code point, no whitespace, integers and ASCII
 //! strings only (Python's `json.dumps(doc, sort_keys=True, separators=(",", ":"))` writes the same bytes), and
 //! `inputsHash` is the SHA-256 of those bytes. Candidates are arrays
-//! `[zipcode, expectedListings, tier, weightMillis, lastAssignedUnix | null]` in zipcode order.
+//! `[zipcode, expectedListings, tier, weightMillis, lastAssignedUnix | null]` in zipcode order. In the `groups`
+//! assignment mode the document also holds `groups` (the group plan and the roster, see [`GroupedInputs`]);
+//! in `shared` mode it has no such key, so shared-mode documents read as they always did.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
+use super::batches::GroupedInputs;
 use super::beacon::Round;
 use super::epoch::EpochId;
 use super::selection::SelectionPolicy;
@@ -38,6 +41,8 @@ pub struct EpochInputs {
     pub policy: SelectionPolicy,
     /// Sorted by zipcode, each at most once.
     pub candidates: Vec<InputCandidate>,
+    /// The group plan and roster in the `groups` assignment mode; `None` in `shared` mode.
+    pub groups: Option<GroupedInputs>,
 }
 
 /// What composing an epoch's inputs reads from the world.
@@ -49,6 +54,8 @@ pub struct InputSources<'a> {
     pub netuid: u16,
     pub beacon_chain_hash: [u8; 32],
     pub beacon_round: Round,
+    /// The group plan and the miners registered now, in the `groups` assignment mode.
+    pub groups: Option<GroupedInputs>,
 }
 
 /// An operator's weight in thousandths, rounded and kept within `[0, MAX_WEIGHT_MILLIS]`.
@@ -95,6 +102,7 @@ impl EpochInputs {
             beacon_round: sources.beacon_round,
             policy: sources.policy,
             candidates,
+            groups: sources.groups.clone(),
         }
     }
 
@@ -153,17 +161,21 @@ impl EpochInputs {
         }
         let _ = write!(
             out,
-            "],\"epochId\":\"{}\",\"epochStartUnix\":{},\"format\":\"{INPUTS_FORMAT}\",\"netuid\":{},\"policy\":{{\
-             \"cooldownSeconds\":{},\"maxCount\":{max_count},\"maxListings\":{},\"minListings\":{},\
-             \"targetListings\":{},\"tolerancePercent\":{}}}}}",
+            "],\"epochId\":\"{}\",\"epochStartUnix\":{},\"format\":\"{INPUTS_FORMAT}\",",
             self.epoch,
             self.epoch.start_unix(),
-            self.netuid,
-            p.cooldown_seconds,
-            p.max_listings,
-            p.min_listings,
-            p.target_listings,
-            p.tolerance_percent
+        );
+        if let Some(groups) = &self.groups {
+            out.push_str("\"groups\":");
+            groups.write_json(&mut out);
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "\"netuid\":{},\"policy\":{{\
+             \"cooldownSeconds\":{},\"maxCount\":{max_count},\"maxListings\":{},\"minListings\":{},\
+             \"targetListings\":{},\"tolerancePercent\":{}}}}}",
+            self.netuid, p.cooldown_seconds, p.max_listings, p.min_listings, p.target_listings, p.tolerance_percent
         );
         out.into_bytes()
     }
@@ -248,6 +260,7 @@ impl EpochInputs {
                 .map_err(|_| bad("beaconRound"))?,
             policy,
             candidates,
+            groups: value.get("groups").map(GroupedInputs::from_value).transpose()?,
         };
         if int(value.get("epochStartUnix"), "epochStartUnix")? != epoch.start_unix() {
             return Err(bad("epochStartUnix"));
@@ -301,6 +314,7 @@ mod tests {
             netuid: 46,
             beacon_chain_hash: [0xab; 32],
             beacon_round: 12_345,
+            groups: None,
         };
         EpochInputs::compose("2025-12-01T04-00-00".parse().unwrap(), &sources)
     }
@@ -386,6 +400,7 @@ mod tests {
                 netuid: 46,
                 beacon_chain_hash: dev.hash,
                 beacon_round: dev.round_at(epoch.start_unix()),
+                groups: None,
             };
             EpochInputs::compose(epoch, &sources)
         };

@@ -53,6 +53,18 @@ impl RoleError {
 }
 
 impl MetagraphSnapshot {
+    /// The registered miners (every neuron that is not a validator), for grouping; in no particular order.
+    pub fn miner_roster(&self, validator_min_stake: f64) -> Vec<super::groups::RosterMiner> {
+        self.neurons
+            .iter()
+            .filter(|(_, neuron)| !neuron.is_validator(validator_min_stake))
+            .map(|(hotkey, neuron)| super::groups::RosterMiner {
+                hotkey: hotkey.clone(),
+                coldkey: neuron.coldkey.clone(),
+            })
+            .collect()
+    }
+
     pub fn neuron(&self, hotkey: &Hotkey) -> Option<&Neuron> {
         self.neurons.get(hotkey)
     }

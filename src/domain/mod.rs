@@ -6,6 +6,7 @@
 
 pub mod assignment;
 pub mod auth;
+pub mod batches;
 pub mod beacon;
 pub mod consensus;
 pub mod draw;

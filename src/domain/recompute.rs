@@ -3,11 +3,12 @@
 //! seed, the nonce and the selection. The first difference found is the answer; `zipcoord verify-epoch` and
 //! `scripts/verify_epoch.py` follow the same steps.
 
+use super::batches::select_epoch;
 use super::beacon::{known_chain, Pulse, Round};
 use super::epoch::EpochId;
 use super::inputs::{inputs_hash_hex, EpochInputs};
 use super::proof::{beacon_nonce, beacon_seed};
-use super::selection_v2::{select_v2, ALGORITHM_VERSION};
+use super::selection_v2::ALGORITHM_VERSION;
 use super::zipcode::Zipcode;
 
 /// What a server claims about an epoch (its proof endpoint's answer, parsed).
@@ -27,6 +28,8 @@ pub struct EpochClaim {
     pub inputs_hash: String,
     pub inputs_published_at_ms: i64,
     pub algorithm_version: String,
+    /// `groups` mode: each group's batch length and member hotkeys, in group order.
+    pub groups: Option<Vec<(usize, Vec<String>)>>,
 }
 
 /// A recomputation that agreed with the claim.
@@ -36,6 +39,8 @@ pub struct Verified {
     pub round: Round,
     pub round_unix: i64,
     pub zipcodes: usize,
+    /// `groups` mode: how many groups (each with its batch); 0 in `shared` mode.
+    pub groups: usize,
     pub expected_listings: u64,
     /// Seconds between the inputs' publication and the round: positive when published before it existed.
     pub published_ahead_seconds: i64,
@@ -104,9 +109,8 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
     if nonce != claim.nonce {
         return Err(differs(format!("the nonce recomputes to {nonce}, the server says {}", claim.nonce)));
     }
-    let plan =
-        select_v2(&inputs.candidates, &inputs.policy, claim.epoch.start_unix(), beacon_seed(&randomness, claim.epoch))
-            .map_err(|e| differs(format!("the selection recomputes to no set: {e}")))?;
+    let plan = select_epoch(&inputs, beacon_seed(&randomness, claim.epoch))
+        .map_err(|e| differs(format!("the selection recomputes to no set: {e}")))?;
     let recomputed: Vec<Zipcode> = plan.picks.iter().map(|&i| inputs.candidates[i].zipcode).collect();
     if let Some(at) =
         (0..recomputed.len().max(claim.zipcodes.len())).find(|&i| recomputed.get(i) != claim.zipcodes.get(i))
@@ -121,13 +125,28 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
             claim.zipcodes.len()
         )));
     }
+    let groups: Option<Vec<(usize, Vec<String>)>> = plan.groups.as_ref().map(|groups| {
+        groups.groups.iter().map(|g| (g.count, g.members.iter().map(|m| m.to_string()).collect())).collect()
+    });
+    if groups != claim.groups {
+        let count =
+            |g: &Option<Vec<(usize, Vec<String>)>>| g.as_ref().map_or("no".to_string(), |g| g.len().to_string());
+        let first = groups.iter().flatten().zip(claim.groups.iter().flatten()).position(|(a, b)| a != b);
+        return Err(differs(format!(
+            "the groups recompute differently: {} groups recomputed, {} claimed{}",
+            count(&groups),
+            count(&claim.groups),
+            first.map_or(String::new(), |i| format!("; group {i} is the first that differs (batch or members)"))
+        )));
+    }
     let round_unix = chain.round_time(claim.round);
     Ok(Verified {
         chain_name: chain.name,
         round: claim.round,
         round_unix,
         zipcodes: recomputed.len(),
-        expected_listings: plan.total_expected,
+        groups: groups.as_ref().map_or(0, Vec::len),
+        expected_listings: plan.picks.iter().map(|&i| u64::from(inputs.candidates[i].expected_listings)).sum(),
         published_ahead_seconds: round_unix - claim.inputs_published_at_ms.div_euclid(1000),
         rolled_forward_from: None,
     })
@@ -149,15 +168,22 @@ mod tests {
 
     use super::*;
     use crate::domain::assignment::{plan_epoch, PublishedInputs};
+    use crate::domain::batches::GroupedInputs;
     use crate::domain::beacon::DevBeacon;
     use crate::domain::epoch::EpochClock;
+    use crate::domain::groups::{GroupPlan, RosterMiner};
     use crate::domain::inputs::InputSources;
+    use crate::domain::keys::Keypair;
     use crate::domain::nonce::ServerSecret;
     use crate::domain::proof::SeedSource;
     use crate::domain::selection::SelectionPolicy;
     use crate::domain::zipcode::{MarketTier, ZipcodeRecord};
 
     fn published_epoch() -> (EpochClaim, Vec<u8>) {
+        published_epoch_in(None)
+    }
+
+    fn published_epoch_in(groups: Option<GroupedInputs>) -> (EpochClaim, Vec<u8>) {
         let universe: Vec<ZipcodeRecord> = (0..2_000)
             .map(|n| ZipcodeRecord {
                 zipcode: format!("{:05}", 1_000 + n * 7).parse().unwrap(),
@@ -187,6 +213,7 @@ mod tests {
             netuid: 46,
             beacon_chain_hash: beacon.chain().hash,
             beacon_round: beacon.chain().round_at(epoch.start_unix()),
+            groups,
         };
         let inputs = EpochInputs::compose(epoch, &sources);
         let document = inputs.canonical_json();
@@ -213,8 +240,36 @@ mod tests {
             inputs_hash: hash.clone(),
             inputs_published_at_ms: published.published_at_ms,
             algorithm_version: ALGORITHM_VERSION.into(),
+            groups: assignment.groups.as_ref().map(|groups| {
+                groups.groups.iter().map(|g| (g.count, g.members.iter().map(|m| m.to_string()).collect())).collect()
+            }),
         };
         (claim, document)
+    }
+
+    #[test]
+    fn a_grouped_epoch_recomputes_with_its_groups_and_refuses_other_members() {
+        let roster: Vec<RosterMiner> = (0..12u8)
+            .map(|n| RosterMiner {
+                hotkey: Keypair::from_seed(&[n + 1; 32]).hotkey(),
+                coldkey: format!("cold{}", n % 9),
+            })
+            .collect();
+        let grouped = GroupedInputs::new(GroupPlan { size: 5, overlap: 1 }, &roster);
+        let (claim, document) = published_epoch_in(Some(grouped));
+        let verified = recompute(&claim, &document).unwrap();
+        assert_eq!(verified.groups, 3);
+        assert!((27_000..=33_000).contains(&verified.expected_listings), "{}", verified.expected_listings);
+
+        let mut swapped = claim.clone();
+        let groups = swapped.groups.as_mut().unwrap();
+        let moved = groups[0].1.pop().unwrap();
+        groups[1].1.push(moved);
+        let refused = recompute(&swapped, &document).unwrap_err().to_string();
+        assert!(refused.contains("group 0 is the first that differs"), "{refused}");
+        let unnamed = EpochClaim { groups: None, ..claim };
+        let refused = recompute(&unnamed, &document).unwrap_err().to_string();
+        assert!(refused.contains("3 groups recomputed, no claimed"), "{refused}");
     }
 
     #[test]

@@ -27,8 +27,8 @@ impl SelectionPolicy {
     }
 }
 
-/// How far the cooldown had to be relaxed to reach the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How far the cooldown had to be relaxed to reach the window (in increasing order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CooldownRelaxation {
     None,
     Halved,

@@ -13,9 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    iso8601_millis, parse_iso8601, AssignmentResponse, CurrentEpochSummary, EpistulaAdvert, EpochResultsResponse,
-    EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration, SignedQuery, StateCount,
-    StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion, ZipcodeStatistics,
+    iso8601_millis, parse_iso8601, AssignmentResponse, AssignmentView, CurrentEpochSummary, EpistulaAdvert,
+    EpochResultsResponse, EpochStatus, EpochTiming, ErrorBody, NextEpoch, RecentEpoch, SelectionConfiguration,
+    SignedQuery, StateCount, StatsResponse, StatusRequest, StatusResponse, TierCount, ZipcodeCompletion,
+    ZipcodeStatistics,
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
@@ -45,11 +46,16 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 /// Serialized assignment answers by epoch and status. They are the same for every caller of an epoch, and
 /// serializing a few hundred zipcodes costs more than verifying the caller's signature, so each is rendered once.
 pub struct AssignmentBodies {
-    bodies: BoundedMap<(EpochId, Option<&'static str>), Bytes>,
+    bodies: BoundedMap<BodyKey, Bytes>,
 }
 
-/// Bodies kept at most; the oldest epochs' go first.
-const MAX_CACHED_BODIES: usize = 64;
+/// What an answer's body depends on: the epoch, its status, and in `groups` mode the caller's groups (miners of
+/// the same groups get the same body).
+type BodyKey = (EpochId, Option<&'static str>, Option<(Vec<usize>, bool)>);
+
+/// Bodies kept at most; the oldest go first. In `groups` mode an epoch has one `/current` body per group (about
+/// 50 with 256 miners), so this keeps the current and previous epochs' at that size.
+const MAX_CACHED_BODIES: usize = 256;
 
 impl Default for AssignmentBodies {
     fn default() -> Self {
@@ -58,10 +64,17 @@ impl Default for AssignmentBodies {
 }
 
 impl AssignmentBodies {
-    fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>) -> Response {
-        let key = (assignment.epoch, status);
+    fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>, view: AssignmentView) -> Response {
+        let groups = match (&assignment.groups, view) {
+            (Some(_), AssignmentView::Miner(hotkey)) => assignment
+                .work_of(hotkey)
+                .1
+                .map(|work| (work.groups, work.membership == crate::domain::batches::Membership::LateJoiner)),
+            _ => None,
+        };
+        let key = (assignment.epoch, status, groups);
         let body = self.bodies.get(&key).unwrap_or_else(|| {
-            let response = AssignmentResponse::of(assignment, status.map(str::to_string));
+            let response = AssignmentResponse::of(assignment, status.map(str::to_string), view);
             let body = Bytes::from(serde_json::to_vec(&response).expect("assignments serialize"));
             self.bodies.insert(key, body.clone());
             body
@@ -165,6 +178,10 @@ fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
 
 /// The current epoch's assignment, for registered miners.
 ///
+/// In the `groups` assignment mode `zipcodes` holds the caller's groups' batches (within the per-miner target's
+/// window) and `minerGroups` names those groups; a miner registered after the epoch's roster was published is
+/// placed by the rule `minerGroups.note` states.
+///
 #[utoipa::path(
     get,
     path = endpoint::CURRENT.path,
@@ -179,10 +196,10 @@ fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
 async fn current(
     State(app): State<Arc<App>>,
     Extension(bodies): Extension<Arc<AssignmentBodies>>,
-    _: Signed<QueryOnlyRequest<CurrentPath>>,
+    Signed { caller, .. }: Signed<QueryOnlyRequest<CurrentPath>>,
 ) -> Result<Response, ApiError> {
     let assignment = app.current_assignment().await?;
-    Ok(bodies.render(&assignment, None))
+    Ok(bodies.render(&assignment, None, AssignmentView::Miner(&caller)))
 }
 
 /// `GET /current`.
@@ -193,6 +210,9 @@ impl NamedEndpoint for CurrentPath {
 }
 
 /// A started epoch's assignment, for validators (permit and stake); future epochs are 404 for everyone.
+///
+/// In the `groups` assignment mode `groups` lists every group with its batch and members, and `zipcodes` is
+/// the union of the batches.
 ///
 #[utoipa::path(
     get,
@@ -214,7 +234,7 @@ async fn epoch(
 ) -> Result<Response, ApiError> {
     let assignment = app.started_epoch(request.epoch).await?;
     let status = if request.epoch == app.current_epoch_id() { "ACTIVE" } else { "COMPLETED" };
-    Ok(bodies.render(&assignment, Some(status)))
+    Ok(bodies.render(&assignment, Some(status), AssignmentView::Whole))
 }
 
 /// `GET /epoch/{epochId}`.

@@ -71,6 +71,16 @@ async fn proof(
         zipcodes: assignment.zipcodes.iter().map(|z| z.zipcode.to_string()).collect(),
         total_expected_listings: assignment.total_expected(),
         proof: crate::api::EpochProofBody::of(epoch, proof),
+        groups: assignment.groups.as_ref().map(|groups| {
+            groups
+                .groups
+                .iter()
+                .map(|g| crate::api::ProofGroup {
+                    zipcode_count: g.count,
+                    members: g.members.iter().map(|m| m.to_string()).collect(),
+                })
+                .collect()
+        }),
     }))
 }
 

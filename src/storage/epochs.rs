@@ -8,8 +8,11 @@ use sqlx::{AssertSqlSafe, Row};
 use super::zipcodes::record_from_row;
 use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::auth::Hotkey;
+use crate::domain::batches::{AssignedGroup, EpochGroups};
 use crate::domain::beacon::{known_chain, Pulse};
 use crate::domain::epoch::EpochId;
+use crate::domain::groups::{GroupPlan, SharedColdkey};
 use crate::domain::proof::{EpochProof, SeedSource};
 use crate::domain::zipcode::Zipcode;
 
@@ -24,7 +27,7 @@ pub struct EpochSummary {
 }
 
 const EPOCH_COLUMNS: &str = "id, start_unix, end_unix, nonce, selection_seed, target_listings, tolerance_percent, \
-                             algorithm_version, total_expected, zipcode_count, created_at_ms, proof";
+                             algorithm_version, total_expected, zipcode_count, created_at_ms, proof, groups";
 
 /// An epoch's proof as stored (JSON text in `epochs.proof`).
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -58,6 +61,72 @@ fn proof_to_json(proof: &EpochProof) -> String {
         algorithm_version: proof.algorithm_version.clone(),
     };
     serde_json::to_string(&stored).expect("proofs serialize")
+}
+
+/// An epoch's groups as stored (JSON text in `epochs.groups`): each group's batch is the next `count` zipcode
+/// rows.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredGroups {
+    size: usize,
+    plan_overlap: usize,
+    overlap: usize,
+    groups: Vec<StoredGroup>,
+    shared_coldkeys: Vec<(String, usize)>,
+    refilled_batches: usize,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredGroup {
+    count: usize,
+    members: Vec<String>,
+}
+
+fn groups_to_json(groups: &EpochGroups) -> String {
+    let stored = StoredGroups {
+        size: groups.plan.size,
+        plan_overlap: groups.plan.overlap,
+        overlap: groups.overlap,
+        groups: groups
+            .groups
+            .iter()
+            .map(|g| StoredGroup { count: g.count, members: g.members.iter().map(|m| m.to_string()).collect() })
+            .collect(),
+        shared_coldkeys: groups.shared_coldkeys.iter().map(|s| (s.coldkey.clone(), s.miners)).collect(),
+        refilled_batches: groups.refilled_batches,
+    };
+    serde_json::to_string(&stored).expect("groups serialize")
+}
+
+fn groups_from_json(epoch: &str, text: &str, zipcode_count: usize) -> StorageResult<EpochGroups> {
+    let corrupt = |why: String| StorageError::Corrupt(format!("the groups of epoch {epoch} {why}"));
+    let stored: StoredGroups = serde_json::from_str(text).map_err(|e| corrupt(format!("do not parse: {e}")))?;
+    let mut first = 0;
+    let mut groups = Vec::with_capacity(stored.groups.len());
+    for (index, group) in stored.groups.into_iter().enumerate() {
+        let members = group
+            .members
+            .iter()
+            .map(|m| m.parse::<Hotkey>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| corrupt(e.to_string()))?;
+        groups.push(AssignedGroup { index, first, count: group.count, members });
+        first += group.count;
+    }
+    if first != zipcode_count {
+        return Err(corrupt(format!("hold {first} zipcodes, the epoch {zipcode_count}")));
+    }
+    Ok(EpochGroups {
+        plan: GroupPlan { size: stored.size, overlap: stored.plan_overlap },
+        overlap: stored.overlap,
+        groups,
+        shared_coldkeys: stored
+            .shared_coldkeys
+            .into_iter()
+            .map(|(coldkey, miners)| SharedColdkey { coldkey, miners })
+            .collect(),
+        refilled_batches: stored.refilled_batches,
+    })
 }
 
 /// Reads a stored proof back, verifying its pulse again: randomness is only ever taken from a verified pulse.
@@ -109,6 +178,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let zipcodes = rows.iter().map(record_from_row).collect::<StorageResult<Vec<_>>>()?;
+        let zipcodes_len = zipcodes.len();
         let assignment = EpochAssignment {
             epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
             end_unix: row.try_get("end_unix")?,
@@ -120,6 +190,10 @@ impl Store {
             zipcodes,
             created_at_ms: row.try_get("created_at_ms")?,
             proof: row.try_get::<Option<String>, _>("proof")?.map(|text| proof_from_json(&id, &text)).transpose()?,
+            groups: row
+                .try_get::<Option<String>, _>("groups")?
+                .map(|text| groups_from_json(&id, &text, zipcodes_len))
+                .transpose()?,
         };
         if assignment.zipcodes.len() as u64 != get_u64(&row, "zipcode_count")? || assignment.epoch != epoch {
             return Err(StorageError::Corrupt(format!("epoch {id} does not match its zipcode rows")));
@@ -134,7 +208,7 @@ impl Store {
         let turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT DO NOTHING"
         )))
         .bind(&id)
@@ -149,6 +223,7 @@ impl Store {
         .bind(assignment.zipcodes.len() as i64)
         .bind(assignment.created_at_ms)
         .bind(assignment.proof.as_ref().map(proof_to_json))
+        .bind(assignment.groups.as_ref().map(groups_to_json))
         .execute(&mut *tx)
         .await?
         .rows_affected();

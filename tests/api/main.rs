@@ -12,6 +12,7 @@ mod dev_store;
 mod epistula;
 mod fake_subtensor;
 mod grant_log;
+mod groups;
 mod helpers;
 mod history;
 mod http_limits;

@@ -404,3 +404,48 @@ async fn a_client_does_not_compute_an_epoch_the_server_asks_it_to_wait_for() {
     }
     assert!(std::fs::read_dir(state.path().join("assignments")).map_or(true, |mut d| d.next().is_none()));
 }
+
+#[tokio::test]
+async fn in_groups_mode_a_miner_computes_its_own_batch_through_an_outage() {
+    use zipcoord::domain::batches::AssignmentMode;
+    use zipcoord::domain::groups::GroupPlan;
+    // Four roster miners (the poorly staked validator mines too) in groups of two: two batches.
+    let mut app = TestApp::spawn_with(crate::helpers::TestOptions {
+        settings: Some(Box::new(|s: &mut zipcoord::settings::Settings| {
+            s.epochs.assignment = AssignmentMode::Groups(GroupPlan { size: 2, overlap: 1 });
+        })),
+        ..Default::default()
+    })
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let miner = app.keys.miner.clone();
+    let fetched = epochs_client(&app, state.path(), Vec::new()).current(&miner).await.unwrap();
+    assert_eq!(fetched.assignment.miner_groups.as_ref().unwrap().group_count, 2);
+
+    app.stop().await;
+    let mut computed = Vec::new();
+    for n in 1..=2 {
+        app.time.advance_ms(EPOCH_MS);
+        let epochs = epochs_client(&app, state.path(), Vec::new());
+        let sourced = epochs.current(&miner).await.expect("computed without the API");
+        assert!(matches!(sourced.source, Source::Computed { .. }), "epoch {n}: {}", sourced.source);
+        let named = sourced.assignment.miner_groups.clone().expect("the miner's groups, computed");
+        assert_eq!((named.membership.as_str(), named.group_count), ("roster", 2));
+        assert!(sourced.assignment.groups.is_none(), "a miner keeps its own batch, not every group's");
+        computed.push(sourced.assignment);
+    }
+
+    app.start().await;
+    for assignment in &computed {
+        let epoch: EpochId = assignment.epoch_id.parse().unwrap();
+        let whole = app.client.epoch(&app.keys.validator, epoch, app.now()).await.unwrap();
+        let group = &whole.groups.as_ref().unwrap().groups[assignment.miner_groups.as_ref().unwrap().group_ids[0]];
+        assert!(group.members.contains(&miner.hotkey().to_string()), "epoch {epoch}");
+        assert_eq!(picks(assignment), group.zipcodes, "epoch {epoch}: the batch the server made");
+        assert_eq!(assignment.nonce, whole.nonce);
+        verify_epoch(&app.client, epoch).await.unwrap();
+    }
+    let current = app.client.current(&miner, app.now()).await.unwrap();
+    assert_eq!(current.miner_groups, computed[1].miner_groups);
+    assert_eq!(picks(&current), picks(&computed[1]));
+}

@@ -1,0 +1,211 @@
+//! The `groups` assignment mode over HTTP: each group's batch to its miners through `/current` (in the contract's
+//! shape, plus `minerGroups`), every group to validators through `/epoch/{id}`, coldkeys kept apart, miners
+//! registered after the roster placed by the published rule, the groups recomputed from the published inputs in
+//! Rust and in Python, and the groups read back after a restart.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+use zipcoord::api::{AssignmentResponse, ZipcodeCompletion};
+use zipcoord::client::epoch_check::verify_epoch;
+use zipcoord::client::status_request;
+use zipcoord::domain::batches::{late_joiner_groups, AssignmentMode};
+use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::groups::GroupPlan;
+use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::status::MinerStatus;
+use zipcoord::settings::Settings;
+
+use crate::helpers::{TestApp, TestKeys, TestOptions};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The validator, then twelve miners: miners 0, 10 and 11 share a coldkey, the others have one each.
+fn metagraph(keys: &TestKeys, miners: &[Keypair]) -> String {
+    let mut neurons = vec![serde_json::json!({"uid": 0, "hotkey": keys.validator.hotkey().to_string(),
+        "coldkey": "5validatorcold", "validator_permit": true, "stake": 50_000.0})];
+    for (n, miner) in miners.iter().enumerate() {
+        let coldkey = if n >= 10 { "5cold0".to_string() } else { format!("5cold{n}") };
+        neurons.push(serde_json::json!({"uid": n + 1, "hotkey": miner.hotkey().to_string(), "coldkey": coldkey,
+            "validator_permit": false, "stake": 10.0}));
+    }
+    serde_json::to_string(&neurons).unwrap()
+}
+
+fn zipcodes_of(answer: &AssignmentResponse) -> Vec<String> {
+    answer.zipcodes.iter().map(|z| z.zipcode.clone()).collect()
+}
+
+#[tokio::test]
+async fn each_group_works_its_own_batch_and_validators_see_every_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TestKeys::generate();
+    let mut miners: Vec<Keypair> = (0..12).map(|_| Keypair::from_seed(&rand::random::<[u8; 32]>())).collect();
+    let path = dir.path().join("metagraph.json");
+    std::fs::write(&path, metagraph(&keys, &miners)).unwrap();
+    let mut app = TestApp::spawn_with(TestOptions {
+        metagraph: Some(format!("file:{}", path.display())),
+        keys: Some(keys),
+        settings: Some(Box::new(|s: &mut Settings| {
+            s.epochs.assignment = AssignmentMode::Groups(GroupPlan { size: 5, overlap: 1 });
+            s.rate_limits = zipcoord::settings::RateLimitSettings::off();
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let epoch = app.current_epoch();
+    let validator = &app.keys.validator;
+
+    // Validators: three groups of four, coldkeys apart, batches disjoint and each within the window.
+    let whole = app.client.epoch(validator, epoch, app.now()).await.unwrap();
+    let groups = whole.groups.clone().expect("a groups epoch lists its groups");
+    assert_eq!((groups.group_size, groups.overlap, groups.groups.len()), (5, 1, 3));
+    assert!(groups.shared_coldkeys.is_empty() && groups.refilled_batches == 0);
+    assert!(groups.late_joiners.contains("zipcoord-late-joiner-v1"));
+    let coldkey_of: HashMap<String, usize> =
+        miners.iter().enumerate().map(|(n, m)| (m.hotkey().to_string(), if n >= 10 { 0 } else { n })).collect();
+    let mut members = BTreeSet::new();
+    let mut union = Vec::new();
+    for group in &groups.groups {
+        assert_eq!(group.members.len(), 4, "{group:?}");
+        let coldkeys: BTreeSet<usize> = group.members.iter().map(|m| coldkey_of[m]).collect();
+        assert_eq!(coldkeys.len(), 4, "one miner per coldkey in group {}", group.id);
+        members.extend(group.members.iter().cloned());
+        assert!((9_000..=11_000).contains(&group.expected_listings), "group {}: {}", group.id, group.expected_listings);
+        union.extend(group.zipcodes.iter().cloned());
+    }
+    assert_eq!(
+        members,
+        coldkey_of.keys().cloned().collect::<BTreeSet<_>>(),
+        "the roster is the miners, not the validator"
+    );
+    assert_eq!(union.iter().collect::<BTreeSet<_>>().len(), union.len(), "batches are disjoint");
+    assert_eq!(zipcodes_of(&whole), union, "/epoch's zipcodes are the batches' union");
+    assert_eq!(whole.metadata.zipcode_count, union.len());
+    assert_eq!(whole.target_listings, 10_000);
+
+    // Miners: their group's batch, in the contract's shape plus `minerGroups`.
+    for miner in &miners {
+        let mine = app.client.current(miner, app.now()).await.unwrap();
+        let named = mine.miner_groups.as_ref().expect("a groups epoch names the miner's groups");
+        assert_eq!((named.membership.as_str(), named.group_count, named.note.is_none()), ("roster", 3, true));
+        let group = &groups.groups[named.group_ids[0]];
+        assert!(group.members.contains(&miner.hotkey().to_string()));
+        assert_eq!(zipcodes_of(&mine), group.zipcodes);
+        assert_eq!(mine.metadata.total_expected_listings, group.expected_listings);
+        assert_eq!((mine.nonce.as_str(), mine.target_listings), (whole.nonce.as_str(), 10_000));
+        assert!(mine.groups.is_none());
+    }
+    let ts = app.now();
+    let signature = miners[0].sign(endpoint::CURRENT.commitment(&SignedValues::at(ts)).as_bytes()).to_hex();
+    let hotkey = miners[0].hotkey().to_string();
+    let (status, raw) =
+        app.get_signed("/api/v1/zipcode-assignments/current", &hotkey, &signature, &ts.to_string()).await;
+    assert_eq!(status, 200, "{raw}");
+    let mut keys: Vec<&str> = raw.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "assignments",
+            "epochEnd",
+            "epochId",
+            "epochStart",
+            "metadata",
+            "minerGroups",
+            "nonce",
+            "proof",
+            "submissionDeadline",
+            "success",
+            "targetListings",
+            "tolerancePercent",
+            "zipcodes"
+        ]
+    );
+    assert_eq!(raw["minerGroups"]["membership"], "roster");
+
+    // Status reports name the miner's own batch; another group's zipcode is refused and nothing is stored.
+    let mine = app.client.current(&miners[0], app.now()).await.unwrap();
+    let own = mine.miner_groups.as_ref().unwrap().group_ids[0];
+    let other = &groups.groups[(own + 1) % 3].zipcodes[0];
+    let report = |zipcode: &str| {
+        let mut request = status_request(&miners[0], epoch, &mine.nonce, MinerStatus::InProgress, app.now());
+        request.zipcodes_completed =
+            vec![ZipcodeCompletion { zipcode: zipcode.to_string(), listings_scraped: 10, completed_at: None }];
+        request
+    };
+    let refused = app.client.report_status(&miners[0], &report(other)).await.unwrap_err().to_string();
+    assert!(refused.contains(&format!("Zipcode {other} is not assigned to your groups")), "{refused}");
+    app.client.report_status(&miners[0], &report(&mine.zipcodes[0].zipcode)).await.unwrap();
+
+    let verified = verify_epoch(&app.client, epoch).await.unwrap();
+    assert_eq!((verified.groups, verified.zipcodes), (3, union.len()));
+    let saved = tempfile::tempdir().unwrap();
+    let proof = app.client.epoch_proof(epoch).await.unwrap();
+    assert_eq!(proof.groups.as_ref().map(Vec::len), Some(3));
+    std::fs::write(saved.path().join(format!("{epoch}.proof.json")), serde_json::to_vec(&proof).unwrap()).unwrap();
+    let inputs = app.client.epoch_inputs(epoch).await.unwrap();
+    let document: Value = serde_json::from_slice(&inputs).unwrap();
+    assert_eq!(document["groups"]["roster"].as_array().unwrap().len(), 12);
+    std::fs::write(saved.path().join(format!("{epoch}.inputs.json")), &inputs).unwrap();
+
+    // A miner registered now is outside this epoch's roster and the next one's (published at this epoch's
+    // creation): it is placed by the published rule, and named in the roster from the epoch after.
+    let late = Keypair::from_seed(&rand::random::<[u8; 32]>());
+    miners.push(late.clone());
+    std::fs::write(&path, metagraph(&app.keys, &miners)).unwrap();
+    app.pass_time(0).await;
+    let mine = app.client.current(&late, app.now()).await.unwrap();
+    let named = mine.miner_groups.clone().unwrap();
+    assert_eq!(named.membership, "lateJoiner");
+    assert!(named.note.as_deref().unwrap().contains("registered after this epoch's roster was published"));
+    let seed: [u8; 32] = hex::decode(&whole.metadata.selection_seed).unwrap().try_into().unwrap();
+    let placed = late_joiner_groups(seed, &late.hotkey(), 3, 1);
+    assert_eq!(named.group_ids, placed);
+    assert_eq!(zipcodes_of(&mine), groups.groups[placed[0]].zipcodes);
+
+    app.pass_time(4 * HOUR_MS).await;
+    let next = app.client.current(&late, app.now()).await.unwrap();
+    assert_eq!(next.miner_groups.unwrap().membership, "lateJoiner");
+    let next_epoch = app.current_epoch();
+    verify_epoch(&app.client, next_epoch).await.unwrap();
+    let proof = app.client.epoch_proof(next_epoch).await.unwrap();
+    std::fs::write(saved.path().join(format!("{next_epoch}.proof.json")), serde_json::to_vec(&proof).unwrap()).unwrap();
+    let inputs = app.client.epoch_inputs(next_epoch).await.unwrap();
+    std::fs::write(saved.path().join(format!("{next_epoch}.inputs.json")), &inputs).unwrap();
+    app.pass_time(4 * HOUR_MS).await;
+    let after = app.client.current(&late, app.now()).await.unwrap();
+    assert_eq!(after.miner_groups.unwrap().membership, "roster");
+    let third = app.client.epoch(&app.keys.validator, app.current_epoch(), app.now()).await.unwrap();
+    assert_eq!(third.groups.unwrap().groups.len(), 3, "thirteen miners make three groups of at most five");
+
+    // The Python verifier recomputes the groups too, and catches a member moved between groups.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify_epoch.py");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new("python3").arg(script).args(args).output().expect("python3 runs");
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string())
+    };
+    let (ok, stdout) = run(&["--skip-pulse-verification".as_ref(), "--dir".as_ref(), saved.path().as_os_str()]);
+    assert!(ok, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("verified: epoch ") && l.contains(" in 3 groups")).count(), 2);
+    let proof_path = saved.path().join(format!("{epoch}.proof.json"));
+    let mut tampered: Value = serde_json::from_slice(&std::fs::read(&proof_path).unwrap()).unwrap();
+    let moved = tampered["groups"][0]["members"].as_array_mut().unwrap().pop().unwrap();
+    tampered["groups"][1]["members"].as_array_mut().unwrap().push(moved);
+    std::fs::write(&proof_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let inputs_path = saved.path().join(format!("{epoch}.inputs.json"));
+    let (ok, stdout) = run(&[
+        "--skip-pulse-verification".as_ref(),
+        "--proof".as_ref(),
+        proof_path.as_os_str(),
+        "--inputs".as_ref(),
+        inputs_path.as_os_str(),
+    ]);
+    assert!(!ok && stdout.contains("group 0 is the first that differs"), "{stdout}");
+
+    // The groups are stored with the epoch: a restarted server serves the same.
+    app.restart().await;
+    let again = app.client.epoch(&app.keys.validator, epoch, app.now()).await.unwrap();
+    assert_eq!(again.groups, whole.groups);
+    assert_eq!(zipcodes_of(&again), zipcodes_of(&whole));
+}
