@@ -24,6 +24,41 @@ pub struct MinerResult {
     pub reasons: Vec<String>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// `groups` epochs only: what comparing the miner's groups found, and the spot checks it led to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusReport>,
+}
+
+/// How a miner's reports compared with its groups' (a validator's `groups`-epoch verdict).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsensusReport {
+    pub groups: Vec<usize>,
+    /// Agreed over compared listings; `null` when none had a clear majority.
+    pub agreement_rate: Option<f64>,
+    pub compared: usize,
+    pub agreed: usize,
+    /// Listing ids on which its group's other operators outvoted it.
+    pub contradicted: Vec<String>,
+    /// Listings on which its group was split, sent to spot checks.
+    pub disputed: usize,
+    /// Listings no other operator of its groups reported.
+    pub uncorroborated: usize,
+    /// Its credibility with this validator after this epoch (weighs its votes; never pays).
+    pub credibility: f64,
+    /// Behavioural evidence (copying), escalated to spot checks.
+    pub flags: Vec<String>,
+    pub spot_checks: SpotCheckTally,
+}
+
+/// The spot checks made on one miner's listings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpotCheckTally {
+    pub checked: usize,
+    pub confirmed: usize,
+    pub refuted: usize,
+    pub unavailable: usize,
 }
 
 /// The weights in the form the chain takes: parallel uid and u16 weight lists.
@@ -162,6 +197,7 @@ mod tests {
                 weight,
                 reasons: vec![],
                 notes: vec![],
+                consensus: None,
             }],
         })
         .unwrap()

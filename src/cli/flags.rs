@@ -112,7 +112,7 @@ pub enum AssignmentModeArg {
     Groups,
 }
 
-fn group_count(raw: &str) -> Result<usize, String> {
+pub(super) fn group_count(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
         Ok(n) if (1..=100).contains(&n) => Ok(n),
         _ => Err(format!("'{raw}' is not a whole number from 1 to 100")),

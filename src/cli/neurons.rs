@@ -11,6 +11,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
+use crate::client::group_judging::ValidationMode;
 use crate::client::miner::Miner;
 use crate::client::scraper::{CommandScraper, Scraper, SyntheticScraper};
 use crate::client::state::{default_state_dir, StateDir};
@@ -21,10 +22,13 @@ use crate::client::{RetryPolicy, ZipcoordClient};
 use crate::settings::defaults;
 
 use super::flags::SecretText;
+use crate::domain::batches::AssignmentMode;
+use crate::domain::consensus::ConsensusSettings;
 use crate::domain::epoch::EpochId;
+use crate::domain::groups::GroupPlan;
 use crate::domain::keys::Keypair;
 use crate::domain::scoring::RewardSplit;
-use crate::localnet::LocalnetOptions;
+use crate::localnet::{LiarSpec, LocalnetOptions};
 use crate::s3::UploadMode;
 
 /// Which hotkey signs: a btcli wallet's hotkey file, or a secret URI / mnemonic.
@@ -186,9 +190,20 @@ pub struct JudgingArgs {
     pub metagraph: SecretText,
     #[arg(long, env = "ZIPCOORD_NETUID", default_value_t = defaults::NETUID)]
     pub netuid: u16,
-    /// Listings spot-checked per miner and epoch.
+    /// Listings spot-checked per miner and epoch (sampled; in `groups` epochs with `--validation both`, among
+    /// the listings no other operator corroborated, plus the disputed ones).
     #[arg(long, env = "ZIPCOORD_SPOT_CHECKS", default_value_t = 10)]
     pub spot_checks: usize,
+    /// How `groups` epochs are checked: `consensus` (compare each group's reports only), `spot-checks` (a
+    /// sample of every miner's listings at the source, as in `shared` epochs) or `both`.
+    #[arg(long, env = "ZIPCOORD_VALIDATION", default_value = "both", value_parser = clap::value_parser!(ValidationMode))]
+    pub validation: ValidationMode,
+    /// The share of a listing's voting weight (credibility, one voice per coldkey) its majority needs.
+    #[arg(long, env = "ZIPCOORD_CONSENSUS_THRESHOLD", default_value_t = 0.6, value_parser = unit_share)]
+    pub consensus_threshold: f64,
+    /// Operators (coldkeys) that must report a listing before anyone can be contradicted on it.
+    #[arg(long, env = "ZIPCOORD_CONSENSUS_MIN_VOTERS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub min_voters: u32,
     /// Shell command that checks one listing (its JSON on stdin): exit 0 confirms, 1 refutes.
     #[arg(long, env = "ZIPCOORD_VERIFIER_COMMAND")]
     pub verifier_command: Option<String>,
@@ -234,9 +249,19 @@ pub struct LocalnetArgs {
     pub miners: usize,
     #[arg(long, default_value_t = 2)]
     pub validators: usize,
-    /// How many of the miners invent their listings (to see liars get nothing).
-    #[arg(long, default_value_t = 1)]
-    pub liars: usize,
+    /// Which of the miners lie (the last ones): a count of inventors, or kinds: `inventor`, `shader`, `sybil`
+    /// (a pair under one coldkey), e.g. `--liars inventor,shader,sybil`.
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(LiarSpec))]
+    pub liars: LiarSpec,
+    /// `shared`, or `groups`: each group of miners gets a batch of its own.
+    #[arg(long, default_value = "shared", value_parser = ["shared", "groups"])]
+    pub assignment_mode: String,
+    /// Miners per group in `groups` mode.
+    #[arg(long, default_value_t = crate::settings::defaults::GROUP_SIZE, value_parser = super::flags::group_count)]
+    pub group_size: usize,
+    /// How validators check `groups` epochs: `consensus`, `spot-checks` or `both`.
+    #[arg(long, default_value = "both", value_parser = clap::value_parser!(ValidationMode))]
+    pub validation: ValidationMode,
     /// Epoch length; at least 10 and dividing 86400.
     #[arg(long, default_value_t = 60)]
     pub epoch_seconds: u32,
@@ -270,6 +295,14 @@ fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
         Some(value)
     });
     Duration::from_secs(seconds.unwrap_or(default_seconds).max(1))
+}
+
+/// A share from 0 (exclusive) to 1.
+fn unit_share(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("'{raw}' is not a share above 0 and at most 1")),
+    }
 }
 
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
@@ -335,8 +368,19 @@ impl JudgingArgs {
             None => Arc::new(SyntheticVerifier),
         };
         let split = RewardSplit::new(self.top_shares.clone(), self.rest_share).context("reward split")?;
-        let mut settings =
-            ValidatorSettings { spot_checks: self.spot_checks, split, publish: !self.no_upload, ..Default::default() };
+        let consensus = ConsensusSettings {
+            threshold: self.consensus_threshold,
+            min_voters: self.min_voters as usize,
+            ..ConsensusSettings::default()
+        };
+        let mut settings = ValidatorSettings {
+            spot_checks: self.spot_checks,
+            validation: self.validation,
+            consensus,
+            split,
+            publish: !self.no_upload,
+            ..Default::default()
+        };
         if let Some(run) = run {
             settings.judge_delay = Duration::from_secs(run.judge_delay_seconds);
         }
@@ -403,7 +447,7 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
 
 pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.miners >= 1 && args.validators >= 1, "a network needs at least one miner and one validator");
-    anyhow::ensure!(args.liars <= args.miners, "--liars cannot exceed --miners");
+    args.liars.roles(args.miners).map_err(|e| anyhow::anyhow!("--liars: {e}"))?;
     let shutdown = crate::shutdown::shutdown_signal();
     let temporary = match &args.data_dir {
         Some(_) => None,
@@ -419,8 +463,14 @@ pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
         database_url: None,
         data_dir,
         upload_mode: UploadMode::Post,
+        assignment: match args.assignment_mode.as_str() {
+            "groups" => AssignmentMode::Groups(GroupPlan { size: args.group_size, overlap: 1 }),
+            _ => AssignmentMode::Shared,
+        },
+        validation: args.validation,
+        liars: args.liars.clone(),
     };
-    let outcome = crate::localnet::run(options, args.liars, args.epochs, args.outage, shutdown).await;
+    let outcome = crate::localnet::run(options, args.epochs, args.outage, shutdown).await;
     if let Some(dir) = temporary {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -9,8 +9,10 @@
 
 pub mod bucket;
 mod command;
+pub mod credibility;
 pub mod epoch_check;
 pub mod epochs;
+pub mod group_judging;
 pub mod history;
 pub mod history_summary;
 mod judged;

@@ -14,20 +14,24 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 
 use super::bucket::{Bucket, BucketError};
+use super::credibility::CredibilityBook;
 use super::epochs::{Epochs, EpochsError};
+use super::group_judging::{self, ValidationMode};
 use super::judged::JudgedBook;
 use super::verifier::ListingVerifier;
 use super::{unix_now, ClientError, ZipcoordClient};
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
+use crate::domain::consensus::ConsensusSettings;
 use crate::domain::epoch::EpochId;
+use crate::domain::group_consensus::{judge_groups, MemberReports, MinerConsensus};
 use crate::domain::keys::Keypair;
 use crate::domain::layout;
 use crate::domain::listing::ListingFile;
 use crate::domain::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
 use crate::domain::validation::{
-    detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, StoredFile,
-    Submission, MAX_OBJECTS_PER_EPOCH,
+    detect_copies, inspect, record_spot_checks, verdict, EpochTerms, Inspection, StoredFile, Submission,
+    MAX_OBJECTS_PER_EPOCH,
 };
 use crate::domain::zipcode::Zipcode;
 use crate::s3::ListPaging;
@@ -60,8 +64,12 @@ impl ValidatorError {
 /// How a validator judges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatorSettings {
-    /// Listings spot-checked per miner.
+    /// Listings spot-checked per miner (sampled; `groups` epochs in `both` mode add disputed listings).
     pub spot_checks: usize,
+    /// How listings are checked in `groups` epochs (`shared` epochs are always spot-checked).
+    pub validation: ValidationMode,
+    /// When a group's reports make a consensus, and who it contradicts.
+    pub consensus: ConsensusSettings,
     pub split: RewardSplit,
     /// Files larger than this are not downloaded (and not counted).
     pub max_file_bytes: u64,
@@ -75,6 +83,8 @@ impl Default for ValidatorSettings {
     fn default() -> Self {
         ValidatorSettings {
             spot_checks: 10,
+            validation: ValidationMode::Both,
+            consensus: ConsensusSettings::default(),
             split: RewardSplit::default(),
             max_file_bytes: 64 * 1024 * 1024,
             judge_delay: Duration::from_secs(60),
@@ -114,6 +124,11 @@ fn absence_reason(files: usize) -> String {
         0 => "nothing uploaded in its folder for this epoch".to_string(),
         n => format!("none of its {n} files held a listing counted for this epoch (see notes)"),
     }
+}
+
+/// A miner's coldkey as the metagraph names it (its hotkey when the metagraph does not know it: one voice).
+fn inspection_coldkey<'a>(snapshot: &'a crate::domain::metagraph::MetagraphSnapshot, hotkey: &'a str) -> &'a str {
+    hotkey.parse().ok().and_then(|hotkey| snapshot.neuron(&hotkey)).map_or(hotkey, |neuron| neuron.coldkey.as_str())
 }
 
 /// `names` split into grant requests that fit [`FILES_PER_GRANT`] and [`NAME_BYTES_PER_GRANT`] (as JSON, where
@@ -297,28 +312,82 @@ impl Validator {
             snapshot.neurons.iter().map(|(hotkey, neuron)| (neuron.uid, hotkey.to_string())).collect();
         miners.sort();
 
+        // In a `groups` epoch each miner is held to its own groups' batches.
+        let grouped = sourced.assignment.groups.as_ref();
         let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
         let mut file_counts = Vec::with_capacity(miners.len());
+        let mut miner_terms = Vec::with_capacity(miners.len());
+        let mut miner_groups = Vec::with_capacity(miners.len());
         for (uid, hotkey) in &miners {
+            let worked = grouped.map(|g| group_judging::groups_of(&sourced.assignment, g, hotkey)).unwrap_or_default();
+            let own_terms = grouped.map_or_else(|| terms.clone(), |g| group_judging::terms_of(&terms, g, &worked));
             let submission = self.submission(*uid, hotkey, epoch).await?;
             file_counts.push(submission.files.len());
-            inspections.push(inspect(&submission, &terms, &parse_iso8601));
+            inspections.push(inspect(&submission, &own_terms, &parse_iso8601));
+            miner_terms.push(own_terms);
+            miner_groups.push(worked);
         }
         detect_copies(&mut inspections);
-        for inspection in &mut inspections {
-            if !inspection.lies.is_empty() {
-                continue;
+        let mut credibility = CredibilityBook::load(self.epochs.state());
+        let findings: Option<Vec<MinerConsensus>> = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
+            let members: Vec<MemberReports<'_>> = inspections
+                .iter()
+                .zip(&miner_groups)
+                .map(|(inspection, worked)| MemberReports {
+                    hotkey: &inspection.hotkey,
+                    coldkey: inspection_coldkey(&snapshot, &inspection.hotkey),
+                    credibility: credibility.of(&inspection.hotkey),
+                    groups: worked.clone(),
+                    listings: &inspection.listings,
+                })
+                .collect();
+            let epoch_ms = terms.end_ms - terms.start_ms;
+            judge_groups(&members, g.groups.len(), &self.settings.consensus, epoch_ms, &parse_iso8601)
+        });
+        if let Some(findings) = &findings {
+            for (inspection, finding) in inspections.iter_mut().zip(findings) {
+                inspection.lies.extend(finding.lies());
+                inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
             }
+        }
+        let mut spot_outcomes: Vec<Vec<(String, crate::domain::validation::SpotCheck)>> = Vec::new();
+        for (index, inspection) in inspections.iter_mut().enumerate() {
             let mut outcomes = Vec::new();
-            for listing in spot_check_sample(inspection, &terms, self.settings.spot_checks) {
-                let zipcode = listing.zipcode.parse::<Zipcode>().ok();
-                let expected = zipcode.and_then(|z| terms.expected.get(&z)).copied().unwrap_or(0);
-                outcomes.push((listing.listing_id.clone(), self.verifier.verify(listing, expected).await));
+            if inspection.lies.is_empty() {
+                let own_terms = &miner_terms[index];
+                let finding = findings.as_ref().map(|f| &f[index]);
+                let mode = if grouped.is_some() { self.settings.validation } else { ValidationMode::SpotChecks };
+                for listing in
+                    group_judging::listings_to_check(inspection, own_terms, finding, mode, self.settings.spot_checks)
+                {
+                    let zipcode = listing.zipcode.parse::<Zipcode>().ok();
+                    let expected = zipcode.and_then(|z| own_terms.expected.get(&z)).copied().unwrap_or(0);
+                    outcomes.push((listing.listing_id.clone(), self.verifier.verify(listing, expected).await));
+                }
+                record_spot_checks(inspection, &outcomes);
             }
-            record_spot_checks(inspection, &outcomes);
+            spot_outcomes.push(outcomes);
         }
 
-        let verdicts: Vec<Verdict> = inspections.iter().map(|i| verdict(i, &terms)).collect();
+        let verdicts: Vec<Verdict> = inspections.iter().zip(&miner_terms).map(|(i, t)| verdict(i, t)).collect();
+        let mut reports = Vec::with_capacity(inspections.len());
+        for (index, inspection) in inspections.iter().enumerate() {
+            let report = findings.as_ref().map(|findings| {
+                let finding = &findings[index];
+                let liar = matches!(verdicts[index], Verdict::Liar { .. });
+                if let Some(rate) = finding.agreement_rate().map(|rate| if liar { 0.0 } else { rate }) {
+                    credibility.update(&inspection.hotkey, rate);
+                } else if liar {
+                    credibility.update(&inspection.hotkey, 0.0);
+                }
+                let now = credibility.of(&inspection.hotkey);
+                group_judging::report(finding, &miner_groups[index], now, &spot_outcomes[index])
+            });
+            reports.push(report);
+        }
+        if findings.is_some() {
+            credibility.save(self.epochs.state(), &|hotkey| miners.iter().any(|(_, h)| h == hotkey));
+        }
         let evaluations: Vec<Evaluation> =
             inspections.iter().zip(&verdicts).map(|(i, v)| Evaluation { uid: i.uid, verdict: v.clone() }).collect();
         let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.settings.split).into_iter().collect();
@@ -327,7 +396,8 @@ impl Validator {
             .iter()
             .zip(&verdicts)
             .zip(&file_counts)
-            .map(|((inspection, verdict), &files)| {
+            .zip(reports)
+            .map(|(((inspection, verdict), &files), consensus)| {
                 let (name, quality, heuristic, reasons) = match verdict {
                     Verdict::Honest { quality, heuristic } => ("honest", *quality, *heuristic, Vec::new()),
                     Verdict::Liar { .. } => ("liar", 0.0, 0.0, inspection.lies.clone()),
@@ -344,6 +414,7 @@ impl Validator {
                     weight: weights.get(&inspection.uid).copied().unwrap_or(0.0),
                     reasons,
                     notes: inspection.notes.clone(),
+                    consensus,
                 }
             })
             .collect();

@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod epistula;
 pub mod epoch;
 pub mod grant;
+pub mod group_consensus;
 pub mod groups;
 pub mod inputs;
 pub mod instant;

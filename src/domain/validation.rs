@@ -220,10 +220,21 @@ pub fn detect_copies(inspections: &mut [Inspection]) {
 /// The listings of `inspection` to spot-check: `count` of them, drawn with a seed every validator derives the
 /// same way from the epoch's nonce and the miner's hotkey, so validators check the same listings.
 pub fn spot_check_sample<'a>(inspection: &'a Inspection, terms: &EpochTerms, count: usize) -> Vec<&'a Listing> {
+    spot_check_sample_of(inspection, terms, count, &|_| true)
+}
+
+/// The same draw among the listings `keep` admits (in `groups` mode: those no other operator corroborated).
+pub fn spot_check_sample_of<'a>(
+    inspection: &'a Inspection,
+    terms: &EpochTerms,
+    count: usize,
+    keep: &dyn Fn(&Listing) -> bool,
+) -> Vec<&'a Listing> {
     let seed: [u8; 32] =
         Sha256::digest(format!("spot-check:{}:{}:{}", terms.epoch, terms.nonce, inspection.hotkey)).into();
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
-    let mut all: Vec<&Listing> = inspection.listings.iter().map(|(listing, _)| listing).collect();
+    let mut all: Vec<&Listing> =
+        inspection.listings.iter().map(|(listing, _)| listing).filter(|listing| keep(listing)).collect();
     all.shuffle(&mut rng);
     all.truncate(count);
     all

@@ -6,6 +6,7 @@
 //! coordinator stops for N whole epochs mid-run and the network carries on without it.
 
 pub mod beacon_relay;
+pub mod liars;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -25,18 +26,20 @@ use crate::boot::RunningServer;
 use crate::chain::file::FileSource;
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
+use crate::client::group_judging::ValidationMode;
 use crate::client::history::read_history;
 use crate::client::miner::{EpochWork, Miner, MinerError};
-use crate::client::scraper::{ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
+use crate::client::scraper::{Scraper, SyntheticScraper};
 use crate::client::state::StateDir;
 use crate::client::validator::{EpochJudgement, Validator, ValidatorError, ValidatorSettings};
 use crate::client::verifier::SyntheticVerifier;
-use crate::client::{synthetic, ZipcoordClient};
+use crate::client::ZipcoordClient;
+use crate::domain::batches::AssignmentMode;
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::keys::Keypair;
-use crate::domain::listing::Listing;
 use crate::s3::{S3Settings, UploadMode};
 use crate::settings::{EpochSettings, RateLimitSettings, Settings};
+pub use liars::{InventingScraper, LiarKind, LiarSpec, ShadingScraper};
 
 /// What a local network is made of.
 #[derive(Debug, Clone)]
@@ -52,6 +55,12 @@ pub struct LocalnetOptions {
     pub data_dir: PathBuf,
     /// How miners upload: POST policies or presigned PUTs.
     pub upload_mode: UploadMode,
+    /// `shared`, or groups of miners with batches of their own.
+    pub assignment: AssignmentMode,
+    /// How the validators check `groups` epochs.
+    pub validation: ValidationMode,
+    /// Which miners lie, and how (the last ones); a sybil pair shares a coldkey.
+    pub liars: LiarSpec,
 }
 
 /// A running local network's infrastructure: the store, the server, the dev beacon's relay, the validators'
@@ -91,13 +100,20 @@ impl Localnet {
         let key = |uri: String| Keypair::from_uri(&uri).expect("generated URIs are valid");
         let validators: Vec<Keypair> = (0..options.validators).map(|i| key(validator_uri(i))).collect();
         let miners: Vec<Keypair> = (0..options.miners).map(|i| key(miner_uri(i))).collect();
+        let roles = options.liars.roles(options.miners).map_err(anyhow::Error::msg)?;
+        // Every neuron is its own operator, but a sybil pair shares the first sybil's key as coldkey.
+        let first_sybil = roles.iter().position(|role| *role == Some(LiarKind::Sybil));
+        let coldkey_of = |index: usize, key: &Keypair| match (roles[index], first_sybil) {
+            (Some(LiarKind::Sybil), Some(first)) => miners[first].hotkey().to_string(),
+            _ => key.hotkey().to_string(),
+        };
         let neurons: Vec<serde_json::Value> = validators
             .iter()
-            .map(|k| (k, true, 1_000_000.0))
-            .chain(miners.iter().map(|k| (k, false, 100.0)))
+            .map(|k| (k, k.hotkey().to_string(), true, 1_000_000.0))
+            .chain(miners.iter().enumerate().map(|(i, k)| (k, coldkey_of(i, k), false, 100.0)))
             .enumerate()
-            .map(|(uid, (k, permit, stake))| {
-                serde_json::json!({"uid": uid, "hotkey": k.hotkey().to_string(), "coldkey": k.hotkey().to_string(),
+            .map(|(uid, (k, coldkey, permit, stake))| {
+                serde_json::json!({"uid": uid, "hotkey": k.hotkey().to_string(), "coldkey": coldkey,
                                    "validator_permit": permit, "stake": stake})
             })
             .collect();
@@ -117,6 +133,7 @@ impl Localnet {
         let clock = EpochClock::from_seconds(options.epoch_seconds).map_err(anyhow::Error::msg)?;
         settings.epochs = EpochSettings { clock, ..settings.epochs };
         settings.epochs.policy.target_listings = options.target_listings;
+        settings.epochs.assignment = options.assignment;
         // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
         settings.rate_limits = RateLimitSettings::off();
         settings.beacon = BeaconSettings::new(dev_beacon_spec(&beacon_url));
@@ -226,27 +243,6 @@ fn dev_beacon_spec(relay: &str) -> BeaconSpec {
     }
 }
 
-/// Plays a dishonest miner: reports as many listings as expected, all invented.
-pub struct InventingScraper;
-
-impl Scraper for InventingScraper {
-    fn describe(&self) -> String {
-        "invented listings (a liar)".to_string()
-    }
-
-    fn scrape<'a>(&'a self, job: &'a ScrapeJob) -> ScrapeFuture<'a> {
-        Box::pin(async move {
-            let scraped_at = crate::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
-            let real = synthetic::market(&job.zipcode, &job.city, &job.state, job.expected_listings, &scraped_at);
-            Ok(real
-                .into_iter()
-                .enumerate()
-                .map(|(n, listing)| Listing { listing_id: format!("made-up-{}-{n}", job.zipcode), ..listing })
-                .collect())
-        })
-    }
-}
-
 enum Event {
     Mined(usize, Result<EpochWork, MinerError>),
     Judged(usize, EpochId, Result<EpochJudgement, ValidatorError>),
@@ -257,15 +253,21 @@ enum Event {
 /// for that many whole epochs from the second whole epoch on.
 pub async fn run(
     options: LocalnetOptions,
-    liars: usize,
     epochs: usize,
     outage: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut net = Localnet::start(&options).await?;
     let epoch = Duration::from_secs(u64::from(options.epoch_seconds));
+    let roles = options.liars.roles(options.miners).map_err(anyhow::Error::msg)?;
+    let mode = match options.assignment {
+        AssignmentMode::Shared => "shared assignments".to_string(),
+        AssignmentMode::Groups(plan) => {
+            format!("groups of at most {} miners, validation {}", plan.size, options.validation.name())
+        }
+    };
     println!(
-        "zipcoord localnet: {} ({}s epochs, {} listings per epoch)",
+        "zipcoord localnet: {} ({}s epochs, {} listings per epoch and miner, {mode})",
         net.url, options.epoch_seconds, options.target_listings
     );
     println!("  API docs      {}/docs", net.url);
@@ -276,7 +278,7 @@ pub async fn run(
         println!("  validator     uid {i}  {}  {}  relay {}", key.hotkey(), validator_uri(i), net.relay_urls[i]);
     }
     for (i, key) in net.miners.iter().enumerate() {
-        let role = if i >= net.miners.len().saturating_sub(liars) { "liar: invents listings" } else { "honest" };
+        let role = roles[i].map_or("honest", LiarKind::describe);
         println!("  miner         uid {}  {}  {}  ({role})", net.validators.len() + i, key.hotkey(), miner_uri(i));
     }
     println!("Epoch N is mined during N and judged during N+1; weights appear one epoch after the work.\n");
@@ -285,12 +287,12 @@ pub async fn run(
     let (events, mut received) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
     let poll = (epoch / 5).max(Duration::from_secs(1));
-    for index in 0..net.miners.len() {
-        let scraper: Arc<dyn Scraper> = if index >= net.miners.len().saturating_sub(liars) {
-            Arc::new(InventingScraper)
-        } else {
+    for (index, role) in roles.iter().enumerate() {
+        let scraper: Arc<dyn Scraper> = match role {
+            Some(LiarKind::Inventor | LiarKind::Sybil) => Arc::new(InventingScraper),
+            Some(LiarKind::Shader) => Arc::new(ShadingScraper),
             // Later miners are slower, so the ranking by speed shows.
-            Arc::new(SyntheticScraper { delay: Duration::from_millis(150 * index as u64) })
+            None => Arc::new(SyntheticScraper { delay: Duration::from_millis(150 * index as u64) }),
         };
         let miner = net.miner(index, scraper);
         let (cancel, events) = (cancel.clone(), events.clone());
@@ -299,8 +301,11 @@ pub async fn run(
         }));
     }
     for index in 0..net.validators.len() {
-        let settings =
-            ValidatorSettings { judge_delay: (epoch / 10).max(Duration::from_secs(1)), ..Default::default() };
+        let settings = ValidatorSettings {
+            judge_delay: (epoch / 10).max(Duration::from_secs(1)),
+            validation: options.validation,
+            ..Default::default()
+        };
         let validator = net.validator(index, settings);
         let (cancel, events) = (cancel.clone(), events.clone());
         tasks.push(tokio::spawn(async move {

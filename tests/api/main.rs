@@ -6,6 +6,7 @@ mod beacon;
 mod browser;
 mod cli;
 mod client;
+mod consensus;
 mod dashboard;
 mod desirability;
 mod dev_store;

@@ -11,12 +11,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zipcoord::api::parse_iso8601;
+use zipcoord::client::group_judging::ValidationMode;
 use zipcoord::client::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
 use zipcoord::client::synthetic;
 use zipcoord::client::validator::{EpochJudgement, MinerResult, ValidatorSettings};
+use zipcoord::domain::batches::AssignmentMode;
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::domain::listing::ListingFile;
-use zipcoord::localnet::{InventingScraper, Localnet, LocalnetOptions};
+use zipcoord::localnet::{InventingScraper, LiarSpec, Localnet, LocalnetOptions};
 use zipcoord::s3::UploadMode;
 
 use crate::helpers::fresh_database_url;
@@ -114,6 +116,9 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
         upload_mode: UploadMode::Post,
+        assignment: AssignmentMode::Shared,
+        validation: ValidationMode::Both,
+        liars: LiarSpec(Vec::new()),
     };
     let net = Localnet::start(&options).await.unwrap();
     let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
@@ -238,6 +243,9 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
         upload_mode: UploadMode::Put,
+        assignment: AssignmentMode::Shared,
+        validation: ValidationMode::Both,
+        liars: LiarSpec(Vec::new()),
     };
     let net = Localnet::start(&options).await.unwrap();
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
@@ -468,6 +476,9 @@ pub async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_li
         database_url: Some(fresh_database_url(dir.path()).await),
         data_dir: dir.path().join("net"),
         upload_mode: UploadMode::Post,
+        assignment: AssignmentMode::Shared,
+        validation: ValidationMode::Both,
+        liars: LiarSpec(Vec::new()),
     };
     Localnet::start(&options).await.unwrap()
 }

@@ -253,7 +253,7 @@ async fn corrupt_state_files_are_set_aside_and_fetched_again() {
 }
 
 /// The judgement blocks `localnet` printed for `epoch`: per validator, `uid -> (verdict, weight)`.
-fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (String, f64)>> {
+pub fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (String, f64)>> {
     let mut blocks = Vec::new();
     let mut lines = stdout.lines().peekable();
     while let Some(line) = lines.next() {
@@ -277,7 +277,7 @@ fn verdicts(stdout: &str, epoch: &str) -> Vec<std::collections::BTreeMap<u16, (S
 async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
     let dir = tempfile::tempdir().unwrap();
     let stdout = crate::process::run_localnet(dir.path(), &["--epochs", "3", "--outage", "1"]).await;
-    assert!(stdout.contains("(liar: invents listings)"), "{stdout}");
+    assert!(stdout.contains("(liar (inventor): invents listings)"), "{stdout}");
     let announced = stdout.lines().find(|l| l.starts_with("The coordinator will be down from")).expect(&stdout);
     let outage = announced.split_whitespace().nth(6).unwrap().to_string();
     let outage_epoch: EpochId = outage.parse().unwrap();

@@ -49,6 +49,7 @@ fn judgement(validator: &Keypair, epoch: EpochId, miner: &Keypair, verdict: &str
             weight,
             reasons: vec!["invented listings: 4 of 10 spot checks not found".to_string()],
             notes: vec![],
+            consensus: None,
         }],
     }
 }

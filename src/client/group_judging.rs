@@ -1,0 +1,148 @@
+//! What the validator does differently in a `groups` epoch: each miner judged against its own groups' batches,
+//! its group's reports compared ([`crate::domain::group_consensus`]), spot checks spent where the comparison is
+//! weak (disputed listings, listings nobody else reported, members flagged for following another's uploads),
+//! and each miner's consensus findings written into its published verdict.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::api::{AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use crate::domain::batches::late_joiner_groups;
+use crate::domain::group_consensus::MinerConsensus;
+use crate::domain::listing::Listing;
+use crate::domain::validation::{spot_check_sample, spot_check_sample_of, EpochTerms, Inspection, SpotCheck};
+use crate::domain::zipcode::Zipcode;
+
+/// How a validator checks miners' listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationMode {
+    /// Group comparison only: no listing is checked at its source.
+    Consensus,
+    /// A sample of every miner's listings checked at the source (the only check in `shared` epochs).
+    SpotChecks,
+    /// Group comparison, with spot checks on what it leaves open.
+    Both,
+}
+
+impl FromStr for ValidationMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "consensus" => Ok(ValidationMode::Consensus),
+            "spot-checks" => Ok(ValidationMode::SpotChecks),
+            "both" => Ok(ValidationMode::Both),
+            other => Err(format!("'{other}' is not a validation mode: use consensus, spot-checks or both")),
+        }
+    }
+}
+
+impl ValidationMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValidationMode::Consensus => "consensus",
+            ValidationMode::SpotChecks => "spot-checks",
+            ValidationMode::Both => "both",
+        }
+    }
+
+    pub fn compares(self) -> bool {
+        self != ValidationMode::SpotChecks
+    }
+
+    pub fn spot_checks(self) -> bool {
+        self != ValidationMode::Consensus
+    }
+}
+
+/// Disputed listings checked per miner at most, as a multiple of the sampled spot checks.
+const DISPUTED_CHECKS_FACTOR: usize = 2;
+
+/// The groups `hotkey` worked for in a `groups` epoch: the groups naming it, else the late joiners' rule.
+pub fn groups_of(assignment: &AssignmentResponse, groups: &EpochGroupsBody, hotkey: &str) -> Vec<usize> {
+    let named: Vec<usize> =
+        groups.groups.iter().filter(|g| g.members.iter().any(|m| m == hotkey)).map(|g| g.id).collect();
+    if !named.is_empty() {
+        return named;
+    }
+    let seed: Option<[u8; 32]> =
+        hex::decode(&assignment.metadata.selection_seed).ok().and_then(|bytes| bytes.try_into().ok());
+    match (seed, hotkey.parse()) {
+        (Some(seed), Ok(hotkey)) => late_joiner_groups(seed, &hotkey, groups.groups.len(), groups.overlap),
+        _ => Vec::new(),
+    }
+}
+
+/// The epoch's terms as they apply to a miner of `groups`: its groups' zipcodes only.
+pub fn terms_of(whole: &EpochTerms, groups: &EpochGroupsBody, worked: &[usize]) -> EpochTerms {
+    let mut expected = BTreeMap::new();
+    for group in worked.iter().filter_map(|&g| groups.groups.get(g)) {
+        for zipcode in group.zipcodes.iter().filter_map(|z| z.parse::<Zipcode>().ok()) {
+            if let Some(&n) = whole.expected.get(&zipcode) {
+                expected.insert(zipcode, n);
+            }
+        }
+    }
+    EpochTerms { expected, ..whole.clone() }
+}
+
+/// The listings to check at the source for one miner not already caught: in `spot-checks` mode (and in every
+/// `shared` epoch) a sample of all; in `both` mode its disputed listings (a bounded number), a sample of those
+/// no other operator corroborated, and, when it was flagged, a sample of all.
+pub fn listings_to_check<'a>(
+    inspection: &'a Inspection,
+    terms: &EpochTerms,
+    finding: Option<&MinerConsensus>,
+    mode: ValidationMode,
+    count: usize,
+) -> Vec<&'a Listing> {
+    let Some(finding) = finding.filter(|_| mode == ValidationMode::Both) else {
+        return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
+    };
+    let disputed: std::collections::BTreeSet<&str> =
+        finding.disputed.iter().take(count * DISPUTED_CHECKS_FACTOR).map(String::as_str).collect();
+    let uncorroborated: std::collections::BTreeSet<&str> = finding.uncorroborated.iter().map(String::as_str).collect();
+    let mut chosen: Vec<&Listing> = inspection
+        .listings
+        .iter()
+        .map(|(listing, _)| listing)
+        .filter(|listing| disputed.contains(listing.listing_id.as_str()))
+        .collect();
+    chosen.extend(spot_check_sample_of(inspection, terms, count, &|l| uncorroborated.contains(l.listing_id.as_str())));
+    if !finding.flags.is_empty() {
+        chosen.extend(spot_check_sample(inspection, terms, count));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    chosen.retain(|listing| seen.insert(listing.listing_id.as_str()));
+    chosen
+}
+
+/// The consensus part of a miner's published verdict.
+pub fn report(
+    finding: &MinerConsensus,
+    groups: &[usize],
+    credibility: f64,
+    outcomes: &[(String, SpotCheck)],
+) -> ConsensusReport {
+    let mut tally = SpotCheckTally::default();
+    for (_, outcome) in outcomes {
+        match outcome {
+            SpotCheck::Confirmed => tally.confirmed += 1,
+            SpotCheck::Refuted { .. } => tally.refuted += 1,
+            SpotCheck::Unavailable { .. } => tally.unavailable += 1,
+        }
+    }
+    tally.checked = outcomes.len();
+    ConsensusReport {
+        groups: groups.to_vec(),
+        agreement_rate: finding.agreement_rate(),
+        compared: finding.compared,
+        agreed: finding.agreed,
+        contradicted: finding.contradicted.iter().map(|c| c.listing_id.clone()).collect(),
+        disputed: finding.disputed.len(),
+        uncorroborated: finding.uncorroborated.len(),
+        credibility,
+        flags: finding.flags.clone(),
+        spot_checks: tally,
+    }
+}

@@ -1,0 +1,412 @@
+//! Consensus validation of one `groups` epoch (issue #16): every group's members compared listing by listing
+//! ([`super::consensus::judge_listing`]), what that says about each miner (agreement, contradictions, disputed
+//! listings, work nobody else corroborates), and the behavioural signs of copying (a member whose every batch
+//! follows another's uploads with the same listings). Pure: inspections, coldkeys and credibilities come in as
+//! values, so validators given the same bucket and history reach the same findings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::consensus::{differences, judge_listing, ConsensusSettings, Field, ListingConsensus, Vote};
+use super::listing::Listing;
+
+/// One member's reports, as the validator inspected them.
+#[derive(Debug, Clone)]
+pub struct MemberReports<'a> {
+    pub hotkey: &'a str,
+    pub coldkey: &'a str,
+    /// 0 to 1; [`super::consensus::NEUTRAL_CREDIBILITY`] for a miner this validator has not judged before.
+    pub credibility: f64,
+    /// The groups it worked for.
+    pub groups: Vec<usize>,
+    /// Its counted listings with the upload time of the file that carried them.
+    pub listings: &'a [(Listing, i64)],
+}
+
+/// A listing on which a member was outvoted by other operators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contradiction {
+    pub listing_id: String,
+    pub fields: Vec<Field>,
+}
+
+/// What the group comparison says about one member.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinerConsensus {
+    /// Its listings with a clear majority among its groups' members.
+    pub compared: usize,
+    pub agreed: usize,
+    pub contradicted: Vec<Contradiction>,
+    /// Its listings on which its group is split, or that fewer than the minimum of operators reported (alike
+    /// or not): spot checks decide.
+    pub disputed: Vec<String>,
+    /// Its listings no member of another coldkey reported.
+    pub uncorroborated: Vec<String>,
+    /// Whether its group's other operators corroborate each other (so an uncorroborated member stands out).
+    pub group_corroborates: bool,
+    /// Behavioural evidence (copying); escalated to spot checks, never by itself a reason to zero.
+    pub flags: Vec<String>,
+}
+
+/// Contradicted listings a member needs, at least, to be called a liar by consensus...
+pub const MIN_CONTRADICTIONS: usize = 2;
+/// ...and the share of its compared listings they must make (honest scrapes of a moving market differ rarely).
+pub const CONTRADICTED_SHARE: f64 = 0.02;
+/// A member with at least this many listings of which fewer than [`CORROBORATED_SHARE`] were compared (reported
+/// by the minimum of operators), in a group whose other operators corroborate each other, did not scrape what
+/// its group scraped.
+pub const MIN_LISTINGS_FOR_CORROBORATION: usize = 10;
+pub const CORROBORATED_SHARE: f64 = 0.10;
+/// A member that agreed with its group on at least half its listings counts as corroborated (for its
+/// groupmates' rule).
+const CORROBORATING_SHARE: f64 = 0.5;
+/// Zipcodes in which one member must follow another before its uploads count as following.
+const MIN_FOLLOWED_ZIPCODES: usize = 3;
+/// How soon after the other's upload a follower's must come, as a share of the epoch: honest miners scrape and
+/// upload on their own schedules, a copier right after what it copies.
+pub const FOLLOW_WINDOW_SHARE: f64 = 0.01;
+
+impl MinerConsensus {
+    /// The share of its compared listings it agreed on; `None` when none was compared.
+    pub fn agreement_rate(&self) -> Option<f64> {
+        (self.compared > 0).then(|| self.agreed as f64 / self.compared as f64)
+    }
+
+    /// Why consensus calls this member a liar; empty when it does not.
+    pub fn lies(&self) -> Vec<String> {
+        let mut lies = Vec::new();
+        let contradicted = self.contradicted.len();
+        if contradicted >= MIN_CONTRADICTIONS && contradicted as f64 >= CONTRADICTED_SHARE * self.compared as f64 {
+            let example = &self.contradicted[0];
+            let fields: Vec<String> = example.fields.iter().map(|f| format!("{f:?}").to_lowercase()).collect();
+            lies.push(format!(
+                "contradicted by its group's other operators on {contradicted} of {} compared listings (e.g. {}: {})",
+                self.compared,
+                example.listing_id,
+                fields.join(", ")
+            ));
+        }
+        let listings = self.compared + self.disputed.len() + self.uncorroborated.len();
+        if self.group_corroborates
+            && listings >= MIN_LISTINGS_FOR_CORROBORATION
+            && (self.compared as f64) < CORROBORATED_SHARE * listings as f64
+        {
+            lies.push(format!(
+                "only {} of its {listings} listings were reported by enough other operators of its group to compare, \
+                 while its other members corroborate each other",
+                self.compared
+            ));
+        }
+        lies
+    }
+}
+
+/// Compares every group's members (`groups` groups; members name theirs) and returns one finding per member.
+/// `epoch_ms` is the epoch's length; `parse_time` reads listings' `scrapedAt`.
+pub fn judge_groups(
+    members: &[MemberReports<'_>],
+    groups: usize,
+    settings: &ConsensusSettings,
+    epoch_ms: i64,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) -> Vec<MinerConsensus> {
+    let mut findings = vec![MinerConsensus::default(); members.len()];
+    let mut seen_by_other_coldkey: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
+    let mut seen_disputed: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
+    let mut seen_compared: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
+    for group in 0..groups {
+        let in_group: Vec<usize> = (0..members.len()).filter(|&m| members[m].groups.contains(&group)).collect();
+        let mut reports: BTreeMap<&str, Vec<Vote<'_>>> = BTreeMap::new();
+        for &m in &in_group {
+            for (listing, _) in members[m].listings {
+                let vote =
+                    Vote { miner: m as u32, coldkey: members[m].coldkey, credibility: members[m].credibility, listing };
+                reports.entry(listing.listing_id.as_str()).or_default().push(vote);
+            }
+        }
+        for (listing_id, votes) in &reports {
+            let coldkeys: BTreeSet<&str> = votes.iter().map(|v| v.coldkey).collect();
+            for vote in votes {
+                if coldkeys.len() > 1 {
+                    seen_by_other_coldkey[vote.miner as usize].insert(listing_id);
+                }
+            }
+            // One operator's hotkeys repeating each other corroborate nothing.
+            if coldkeys.len() < 2 {
+                continue;
+            }
+            // Reports that all agree need no vote once enough operators made them; fewer agreeing operators
+            // could be liars inventing alike, so their listing stays open (disputed) for spot checks.
+            let unanimous = votes.iter().all(|v| differences(votes[0].listing, v.listing, settings).is_empty());
+            let outcome = if unanimous && coldkeys.len() >= settings.min_voters {
+                ListingConsensus::Clear {
+                    agreed: votes.iter().map(|v| v.miner).collect(),
+                    contradicted: vec![],
+                    share: 1.0,
+                }
+            } else {
+                judge_listing(votes, settings)
+            };
+            match outcome {
+                ListingConsensus::Clear { agreed, contradicted, .. } => {
+                    for miner in agreed {
+                        if seen_compared[miner as usize].insert(listing_id) {
+                            findings[miner as usize].compared += 1;
+                            findings[miner as usize].agreed += 1;
+                        }
+                    }
+                    for (miner, fields) in contradicted {
+                        if seen_compared[miner as usize].insert(listing_id) {
+                            findings[miner as usize].compared += 1;
+                            let contradiction = Contradiction { listing_id: listing_id.to_string(), fields };
+                            findings[miner as usize].contradicted.push(contradiction);
+                        }
+                    }
+                }
+                ListingConsensus::Disputed { .. } => {
+                    for vote in votes {
+                        seen_disputed[vote.miner as usize].insert(listing_id);
+                    }
+                }
+            }
+        }
+    }
+    for (m, member) in members.iter().enumerate() {
+        let finding = &mut findings[m];
+        let mut listed = BTreeSet::new();
+        for (listing, _) in member.listings {
+            let id = listing.listing_id.as_str();
+            if !listed.insert(id) || seen_compared[m].contains(id) {
+                continue;
+            }
+            if !seen_by_other_coldkey[m].contains(id) {
+                finding.uncorroborated.push(id.to_string());
+            } else if seen_disputed[m].contains(id) {
+                finding.disputed.push(id.to_string());
+            }
+        }
+    }
+    // A group corroborates a member's absence of agreement when enough of its other operators are corroborated.
+    let corroborated: Vec<bool> = members
+        .iter()
+        .enumerate()
+        .map(|(m, member)| {
+            let total = member.listings.len();
+            total > 0 && findings[m].agreed as f64 >= CORROBORATING_SHARE * total as f64
+        })
+        .collect();
+    for m in 0..members.len() {
+        let others: BTreeSet<&str> = (0..members.len())
+            .filter(|&o| o != m && corroborated[o] && members[o].coldkey != members[m].coldkey)
+            .filter(|&o| members[o].groups.iter().any(|g| members[m].groups.contains(g)))
+            .map(|o| members[o].coldkey)
+            .collect();
+        findings[m].group_corroborates = others.len() + 1 >= settings.min_voters;
+    }
+    let window_ms = (epoch_ms as f64 * FOLLOW_WINDOW_SHARE) as i64;
+    flag_followers(members, &mut findings, window_ms, parse_time);
+    findings
+}
+
+/// A listing without its scrape time: what a copier keeps of another's report.
+fn facts(listing: &Listing) -> (&str, u64, u32, u32, u32, &str) {
+    (
+        &listing.listing_id,
+        listing.price,
+        listing.bedrooms,
+        listing.bathrooms.to_bits(),
+        listing.living_area_sqft,
+        &listing.address,
+    )
+}
+
+/// Flags a member of another coldkey whose uploads, in every zipcode it shares with a groupmate (at least
+/// [`MIN_FOLLOWED_ZIPCODES`]), came within `window_ms` after that groupmate's, held the same listings, and claim
+/// scrape times no earlier than the groupmate's upload: it could have copied every one of them.
+fn flag_followers(
+    members: &[MemberReports<'_>],
+    findings: &mut [MinerConsensus],
+    window_ms: i64,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) {
+    struct Batch<'a> {
+        first_upload: i64,
+        earliest_scrape: Option<i64>,
+        facts: BTreeSet<(&'a str, u64, u32, u32, u32, &'a str)>,
+    }
+    let batches: Vec<HashMap<&str, Batch<'_>>> = members
+        .iter()
+        .map(|member| {
+            let mut per_zipcode: HashMap<&str, Batch<'_>> = HashMap::new();
+            for (listing, uploaded_at) in member.listings {
+                let batch = per_zipcode.entry(listing.zipcode.as_str()).or_insert(Batch {
+                    first_upload: *uploaded_at,
+                    earliest_scrape: None,
+                    facts: BTreeSet::new(),
+                });
+                batch.first_upload = batch.first_upload.min(*uploaded_at);
+                let scraped = parse_time(&listing.scraped_at).unwrap_or(i64::MIN);
+                batch.earliest_scrape = Some(batch.earliest_scrape.map_or(scraped, |e| e.min(scraped)));
+                batch.facts.insert(facts(listing));
+            }
+            per_zipcode
+        })
+        .collect();
+    for (follower, member) in members.iter().enumerate() {
+        for (leader, other) in members.iter().enumerate() {
+            if leader == follower
+                || other.coldkey == member.coldkey
+                || !other.groups.iter().any(|g| member.groups.contains(g))
+            {
+                continue;
+            }
+            let shared: Vec<&str> =
+                batches[follower].keys().copied().filter(|z| batches[leader].contains_key(z)).collect();
+            if shared.len() < MIN_FOLLOWED_ZIPCODES {
+                continue;
+            }
+            let follows = shared.iter().all(|zipcode| {
+                let (mine, theirs) = (&batches[follower][zipcode], &batches[leader][zipcode]);
+                mine.first_upload > theirs.first_upload
+                    && mine.first_upload - theirs.first_upload <= window_ms
+                    && mine.facts == theirs.facts
+                    && mine.earliest_scrape.is_some_and(|scraped| scraped >= theirs.first_upload)
+            });
+            if follows {
+                findings[follower].flags.push(format!(
+                    "in all {} zipcodes it shares with {} (another operator) it uploaded the same listings after \
+                     them (within {} s each time), each claimed scraped only after their upload",
+                    shared.len(),
+                    other.hotkey,
+                    window_ms / 1000
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::instant::{iso8601_millis, parse_iso8601};
+    use crate::domain::listing::tests::listing;
+
+    const START: i64 = 1_759_334_400_000;
+    const ZIPCODES: [&str; 4] = ["02134", "60601", "10001", "94103"];
+
+    /// Five listings per zipcode, scraped at `minute` and uploaded a minute later.
+    fn honest(minute: i64) -> Vec<(Listing, i64)> {
+        let mut listings = Vec::new();
+        for zipcode in ZIPCODES {
+            for n in 0..5 {
+                let mut l = listing(&format!("{zipcode}-{n}"), zipcode);
+                l.price = 200_000 + n * 10_000;
+                l.scraped_at = iso8601_millis(START + minute * 60_000);
+                listings.push((l, START + (minute + 1) * 60_000));
+            }
+        }
+        listings
+    }
+
+    fn members<'a>(reports: &'a [Vec<(Listing, i64)>], coldkeys: &'a [&'a str]) -> Vec<MemberReports<'a>> {
+        reports
+            .iter()
+            .zip(coldkeys)
+            .enumerate()
+            .map(|(n, (listings, coldkey))| MemberReports {
+                hotkey: ["hk0", "hk1", "hk2", "hk3", "hk4", "hk5"][n],
+                coldkey,
+                credibility: 0.5,
+                groups: vec![0],
+                listings,
+            })
+            .collect()
+    }
+
+    fn judge(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str]) -> Vec<MinerConsensus> {
+        let four_hours = 4 * 3_600_000;
+        judge_groups(&members(reports, coldkeys), 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
+    }
+
+    #[test]
+    fn honest_members_agree_on_everything_and_nobody_is_called_a_liar() {
+        let reports: Vec<_> = (0..5).map(|m| honest(m * 10)).collect();
+        let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
+        for finding in &findings {
+            assert_eq!((finding.compared, finding.agreed, finding.agreement_rate()), (20, 20, Some(1.0)));
+            assert!(finding.lies().is_empty() && finding.flags.is_empty(), "{finding:?}");
+            assert!(finding.group_corroborates);
+        }
+    }
+
+    #[test]
+    fn a_shader_is_contradicted_and_an_inventor_is_uncorroborated() {
+        let mut reports: Vec<_> = (0..5).map(honest).collect();
+        for (l, _) in reports[3].iter_mut().step_by(7) {
+            l.price = l.price * 110 / 100;
+        }
+        for (n, (l, _)) in reports[4].iter_mut().enumerate() {
+            l.listing_id = format!("made-up-{n}");
+        }
+        let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
+        let shader = &findings[3];
+        assert_eq!((shader.compared, shader.contradicted.len()), (20, 3));
+        assert_eq!(shader.contradicted[0].fields, [Field::Price]);
+        assert!(shader.lies()[0].contains("contradicted by its group's other operators on 3 of 20"), "{shader:?}");
+        let inventor = &findings[4];
+        assert_eq!((inventor.compared, inventor.uncorroborated.len()), (0, 20));
+        assert!(inventor.lies()[0].contains("only 0 of its 20 listings"), "{inventor:?}");
+        for honest in &findings[..3] {
+            assert!(honest.lies().is_empty(), "{honest:?}");
+            assert_eq!(honest.agreed, 20);
+        }
+    }
+
+    #[test]
+    fn a_sybil_pair_is_one_voice_and_a_thin_group_disputes_instead_of_accusing() {
+        // Two hotkeys of coldkey "s" invent the same listings: nobody of another coldkey corroborates them.
+        let mut reports: Vec<_> = (0..5).map(honest).collect();
+        for sybil in [3, 4] {
+            for (n, (l, _)) in reports[sybil].iter_mut().enumerate() {
+                l.listing_id = format!("sybil-{n}");
+            }
+        }
+        let findings = judge(&reports, &["a", "b", "c", "s", "s"]);
+        for sybil in &findings[3..] {
+            assert_eq!(sybil.uncorroborated.len(), 20, "{sybil:?}");
+            assert!(!sybil.lies().is_empty());
+        }
+        // Two inventors of different coldkeys inventing alike are too few to corroborate each other.
+        let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
+        for inventor in &findings[3..] {
+            assert_eq!((inventor.compared, inventor.disputed.len()), (0, 20), "{inventor:?}");
+            assert!(inventor.lies()[0].contains("only 0 of its 20 listings"), "{inventor:?}");
+        }
+        // Two operators disagreeing on a listing: too few voters to call anyone, so the listing is disputed.
+        let mut pair: Vec<_> = (0..2).map(|m| honest(m * 10)).collect();
+        pair[1][0].0.price += 50_000;
+        let findings = judge(&pair, &["a", "b"]);
+        for finding in &findings {
+            assert_eq!(finding.disputed.len(), 20, "{finding:?}");
+            assert_eq!(finding.compared, 0, "two operators are too few to compare, agreeing or not");
+            assert!(finding.lies().is_empty() && !finding.group_corroborates);
+        }
+    }
+
+    #[test]
+    fn a_member_that_follows_anothers_uploads_with_its_listings_is_flagged_not_zeroed() {
+        let mut reports: Vec<_> = (0..4).map(|m| honest(m * 10)).collect();
+        // Member 3 copies member 0's listings, claiming to scrape them after member 0 uploaded.
+        reports[3] = honest(0)
+            .into_iter()
+            .map(|(mut l, uploaded)| {
+                l.scraped_at = iso8601_millis(uploaded + 30_000);
+                (l, uploaded + 60_000)
+            })
+            .collect();
+        let findings = judge(&reports, &["a", "b", "c", "d"]);
+        assert_eq!(findings[3].flags.len(), 1, "{:?}", findings[3]);
+        assert!(findings[3].flags[0].contains("in all 4 zipcodes it shares with hk0"));
+        assert!(findings[3].lies().is_empty());
+        assert!(findings[..3].iter().all(|f| f.flags.is_empty()), "honest members scrape before they upload");
+    }
+}
