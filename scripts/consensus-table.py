@@ -40,9 +40,18 @@ def run_figures(stdout_path, data_dir):
     epochs = epochs[1:]
     caught, judged = defaultdict(int), defaultdict(int)
     honest_zeroed, honest_judged = 0, 0
+    checks, bounded, judgements = 0, False, 0
     for epoch in epochs:
         for path in glob.glob(os.path.join(root, "validators", "*", epoch, "results_*.json")):
             judgement = json.load(open(path))
+            judgements += 1
+            for miner in judgement["miners"]:
+                if miner.get("consensus") is not None:
+                    checks += miner["consensus"]["spotChecks"]["checked"]
+                elif miner["listings"] > 0:
+                    # Without a consensus report the validator sampled at most this many of the miner's listings.
+                    checks += min(judgement["spotChecksPerMiner"], miner["listings"])
+                    bounded = True
             for miner in judgement["miners"]:
                 uid = miner["uid"]
                 if uid not in kind_of:
@@ -69,18 +78,22 @@ def run_figures(stdout_path, data_dir):
             for listing in json.load(open(path)).get("listings", []):
                 ids.add(listing.get("listingId") or listing.get("listing_id"))
         distinct.append(len(ids))
-    return epochs, caught, judged, honest_zeroed, honest_judged, distinct
+    per_judgement = f"{'at most ' if bounded else ''}{checks / max(judgements, 1):.0f}"
+    return epochs, caught, judged, honest_zeroed, honest_judged, distinct, per_judgement
 
 
 def main():
-    print("| run | whole epochs | " + " | ".join(f"{k} zeroed" for k in KINDS) + " | honest wrongly zeroed | distinct listings per epoch (honest miners) |")
-    print("|---|---|" + "---|" * len(KINDS) + "---|---|")
+    print(
+        "| run | whole epochs | " + " | ".join(f"{k} zeroed" for k in KINDS)
+        + " | honest wrongly zeroed | distinct listings per epoch (honest miners) | spot checks per validator and epoch |"
+    )
+    print("|---|---|" + "---|" * len(KINDS) + "---|---|---|")
     for argument in sys.argv[1:]:
         label, stdout_path, data_dir = argument.split(":", 2)
-        epochs, caught, judged, zeroed, honest, distinct = run_figures(stdout_path, data_dir)
+        epochs, caught, judged, zeroed, honest, distinct, checks = run_figures(stdout_path, data_dir)
         shares = [f"{caught[k]}/{judged[k]} ({100 * caught[k] / judged[k]:.0f} %)" if judged[k] else "-" for k in KINDS]
         mean = sum(distinct) / len(distinct) if distinct else 0
-        print(f"| {label} | {len(epochs)} | " + " | ".join(shares) + f" | {zeroed} of {honest} | {mean:.0f} |")
+        print(f"| {label} | {len(epochs)} | " + " | ".join(shares) + f" | {zeroed} of {honest} | {mean:.0f} | {checks} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::assignment::EpochAssignment;
+use crate::domain::auth::Hotkey;
 
 /// The platform named in every job unless the operator sets another.
 pub const DEFAULT_PLATFORM: &str = "rapid_zillow";
@@ -38,11 +39,15 @@ pub struct JobParams {
 }
 
 impl DesirabilityJob {
-    /// The jobs of `assignment` on `platform`, in the assignment's order.
-    pub fn list(assignment: &EpochAssignment, platform: &str) -> Vec<DesirabilityJob> {
-        let largest = assignment.zipcodes.iter().map(|z| z.expected_listings).max().unwrap_or(0).max(1);
-        assignment
-            .zipcodes
+    /// The jobs of `assignment` on `platform`, in the assignment's order: the whole epoch's (each zipcode once),
+    /// or in a `groups` epoch with `miner` set, that miner's groups' batches.
+    pub fn list(assignment: &EpochAssignment, miner: Option<&Hotkey>, platform: &str) -> Vec<DesirabilityJob> {
+        let zipcodes = match miner {
+            Some(miner) => assignment.work_of(miner).0,
+            None => assignment.distinct_zipcodes(),
+        };
+        let largest = zipcodes.iter().map(|z| z.expected_listings).max().unwrap_or(0).max(1);
+        zipcodes
             .iter()
             .map(|zipcode| {
                 let share = f64::from(zipcode.expected_listings) / f64::from(largest);
@@ -97,7 +102,7 @@ mod tests {
             proof: None,
             groups: None,
         };
-        let jobs = DesirabilityJob::list(&assignment, "rapid_zillow");
+        let jobs = DesirabilityJob::list(&assignment, None, "rapid_zillow");
         let weights: Vec<f64> = jobs.iter().map(|j| j.weight).collect();
         assert_eq!(weights, [5.0, 1.25, 0.0001]);
         assert_eq!(jobs[1].id, "zip_02134_2025-10-01T16-00-00", "leading zeros kept");

@@ -183,7 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Epoch(EpochCommand::Show(args)) => show_epoch(args).await,
         Command::Epoch(EpochCommand::Desirability(args)) => {
             let (_, assignment) = stored_epoch(&args.epoch).await?;
-            let jobs = crate::api::DesirabilityJob::list(&assignment, &args.platform);
+            let jobs = crate::api::DesirabilityJob::list(&assignment, None, &args.platform);
             println!("{}", serde_json::to_string_pretty(&jobs)?);
             Ok(())
         }

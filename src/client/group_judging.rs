@@ -6,10 +6,13 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::api::{AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use super::credibility::CredibilityBook;
+use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
 use crate::domain::batches::late_joiner_groups;
-use crate::domain::group_consensus::MinerConsensus;
+use crate::domain::consensus::ConsensusSettings;
+use crate::domain::group_consensus::{judge_groups, MemberReports, MinerConsensus};
 use crate::domain::listing::Listing;
+use crate::domain::scoring::Verdict;
 use crate::domain::validation::{spot_check_sample, spot_check_sample_of, EpochTerms, Inspection, SpotCheck};
 use crate::domain::zipcode::Zipcode;
 
@@ -117,8 +120,70 @@ pub fn listings_to_check<'a>(
     chosen
 }
 
+/// What comparing a `groups` epoch's members needs besides their inspections.
+pub struct Comparison<'a> {
+    pub groups: &'a EpochGroupsBody,
+    pub credibility: &'a CredibilityBook,
+    /// A miner's coldkey (its hotkey when the metagraph does not know it: one voice).
+    pub coldkey: &'a dyn Fn(&str) -> String,
+}
+
+impl Comparison<'_> {
+    /// Compares every group and adds what it finds to the inspections: lies, and flags as notes.
+    pub fn compare(
+        &self,
+        inspections: &mut [Inspection],
+        miner_groups: &[Vec<usize>],
+        settings: &ConsensusSettings,
+        epoch_ms: i64,
+    ) -> Vec<MinerConsensus> {
+        let coldkeys: Vec<String> = inspections.iter().map(|i| (self.coldkey)(&i.hotkey)).collect();
+        let members: Vec<MemberReports<'_>> = inspections
+            .iter()
+            .zip(miner_groups)
+            .zip(&coldkeys)
+            .map(|((inspection, worked), coldkey)| MemberReports {
+                hotkey: &inspection.hotkey,
+                coldkey,
+                credibility: self.credibility.of(&inspection.hotkey),
+                groups: worked.clone(),
+                listings: &inspection.listings,
+            })
+            .collect();
+        let findings = judge_groups(&members, self.groups.groups.len(), settings, epoch_ms, &parse_iso8601);
+        for (inspection, finding) in inspections.iter_mut().zip(&findings) {
+            inspection.lies.extend(finding.lies());
+            inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
+        }
+        findings
+    }
+}
+
+/// Moves every miner's credibility by its agreement in this epoch (0 for a liar) and returns each one's report.
+pub fn reports(
+    findings: &[MinerConsensus],
+    inspections: &[Inspection],
+    verdicts: &[Verdict],
+    miner_groups: &[Vec<usize>],
+    spot_outcomes: &[Vec<(String, SpotCheck)>],
+    credibility: &mut CredibilityBook,
+) -> Vec<ConsensusReport> {
+    (0..inspections.len())
+        .map(|index| {
+            let (finding, hotkey) = (&findings[index], &inspections[index].hotkey);
+            let liar = matches!(verdicts[index], Verdict::Liar { .. });
+            match finding.agreement_rate() {
+                Some(rate) => credibility.update(hotkey, if liar { 0.0 } else { rate }),
+                None if liar => credibility.update(hotkey, 0.0),
+                None => {}
+            }
+            report(finding, &miner_groups[index], credibility.of(hotkey), &spot_outcomes[index])
+        })
+        .collect()
+}
+
 /// The consensus part of a miner's published verdict.
-pub fn report(
+fn report(
     finding: &MinerConsensus,
     groups: &[usize],
     credibility: f64,

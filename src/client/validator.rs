@@ -24,7 +24,6 @@ use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
 use crate::domain::consensus::ConsensusSettings;
 use crate::domain::epoch::EpochId;
-use crate::domain::group_consensus::{judge_groups, MemberReports, MinerConsensus};
 use crate::domain::keys::Keypair;
 use crate::domain::layout;
 use crate::domain::listing::ListingFile;
@@ -329,27 +328,11 @@ impl Validator {
         }
         detect_copies(&mut inspections);
         let mut credibility = CredibilityBook::load(self.epochs.state());
-        let findings: Option<Vec<MinerConsensus>> = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
-            let members: Vec<MemberReports<'_>> = inspections
-                .iter()
-                .zip(&miner_groups)
-                .map(|(inspection, worked)| MemberReports {
-                    hotkey: &inspection.hotkey,
-                    coldkey: inspection_coldkey(&snapshot, &inspection.hotkey),
-                    credibility: credibility.of(&inspection.hotkey),
-                    groups: worked.clone(),
-                    listings: &inspection.listings,
-                })
-                .collect();
-            let epoch_ms = terms.end_ms - terms.start_ms;
-            judge_groups(&members, g.groups.len(), &self.settings.consensus, epoch_ms, &parse_iso8601)
+        let findings = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
+            let coldkey = |hotkey: &str| inspection_coldkey(&snapshot, hotkey).to_string();
+            let judging = group_judging::Comparison { groups: g, credibility: &credibility, coldkey: &coldkey };
+            judging.compare(&mut inspections, &miner_groups, &self.settings.consensus, terms.end_ms - terms.start_ms)
         });
-        if let Some(findings) = &findings {
-            for (inspection, finding) in inspections.iter_mut().zip(findings) {
-                inspection.lies.extend(finding.lies());
-                inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
-            }
-        }
         let mut spot_outcomes: Vec<Vec<(String, crate::domain::validation::SpotCheck)>> = Vec::new();
         for (index, inspection) in inspections.iter_mut().enumerate() {
             let mut outcomes = Vec::new();
@@ -370,24 +353,22 @@ impl Validator {
         }
 
         let verdicts: Vec<Verdict> = inspections.iter().zip(&miner_terms).map(|(i, t)| verdict(i, t)).collect();
-        let mut reports = Vec::with_capacity(inspections.len());
-        for (index, inspection) in inspections.iter().enumerate() {
-            let report = findings.as_ref().map(|findings| {
-                let finding = &findings[index];
-                let liar = matches!(verdicts[index], Verdict::Liar { .. });
-                if let Some(rate) = finding.agreement_rate().map(|rate| if liar { 0.0 } else { rate }) {
-                    credibility.update(&inspection.hotkey, rate);
-                } else if liar {
-                    credibility.update(&inspection.hotkey, 0.0);
-                }
-                let now = credibility.of(&inspection.hotkey);
-                group_judging::report(finding, &miner_groups[index], now, &spot_outcomes[index])
-            });
-            reports.push(report);
-        }
-        if findings.is_some() {
-            credibility.save(self.epochs.state(), &|hotkey| miners.iter().any(|(_, h)| h == hotkey));
-        }
+        let reports = match &findings {
+            Some(findings) => {
+                let registered = |hotkey: &str| miners.iter().any(|(_, h)| h == hotkey);
+                let reports = group_judging::reports(
+                    findings,
+                    &inspections,
+                    &verdicts,
+                    &miner_groups,
+                    &spot_outcomes,
+                    &mut credibility,
+                );
+                credibility.save(self.epochs.state(), &registered);
+                reports.into_iter().map(Some).collect()
+            }
+            None => vec![None; inspections.len()],
+        };
         let evaluations: Vec<Evaluation> =
             inspections.iter().zip(&verdicts).map(|(i, v)| Evaluation { uid: i.uid, verdict: v.clone() }).collect();
         let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.settings.split).into_iter().collect();

@@ -316,6 +316,7 @@ impl EpochGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::groups::tests::roster;
     use crate::domain::keys::Keypair;
     use crate::domain::zipcode::MarketTier;
     use proptest::prelude::*;
@@ -328,17 +329,6 @@ mod tests {
                 tier: MarketTier::Standard,
                 weight_millis: 1_000,
                 last_assigned_unix: None,
-            })
-            .collect()
-    }
-
-    fn roster(coldkeys: &[u8]) -> Vec<RosterMiner> {
-        coldkeys
-            .iter()
-            .enumerate()
-            .map(|(n, c)| RosterMiner {
-                hotkey: Keypair::from_seed(&[n as u8 + 1; 32]).hotkey(),
-                coldkey: format!("cold{c}"),
             })
             .collect()
     }

@@ -95,10 +95,11 @@ pub fn differences(a: &Listing, b: &Listing, settings: &ConsensusSettings) -> Ve
     if !within(f64::from(a.living_area_sqft), f64::from(b.living_area_sqft), settings.area_tolerance) {
         fields.push(Field::LivingArea);
     }
-    if normalize_address(&a.address) != normalize_address(&b.address) {
+    // Identical text needs no normalizing (the common case, and normalizing allocates).
+    if a.address != b.address && normalize_address(&a.address) != normalize_address(&b.address) {
         fields.push(Field::Address);
     }
-    if normalize_type(&a.property_type) != normalize_type(&b.property_type) {
+    if a.property_type != b.property_type && normalize_type(&a.property_type) != normalize_type(&b.property_type) {
         fields.push(Field::PropertyType);
     }
     fields

@@ -130,12 +130,13 @@ pub fn coldkeys_sharing_a_group(grouping: &Grouping, roster: &[RosterMiner]) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::keys::Keypair;
     use proptest::prelude::*;
 
-    fn roster(coldkeys: &[u8]) -> Vec<RosterMiner> {
+    /// Miners with keys from their position and coldkeys `cold{c}` (tests of grouping and batches).
+    pub(crate) fn roster(coldkeys: &[u8]) -> Vec<RosterMiner> {
         coldkeys
             .iter()
             .enumerate()

@@ -23,7 +23,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 /// The current epoch's assignment as a dynamic-desirability job list, for registered hotkeys: one job per
 /// zipcode, `{"id": "zip_{zipcode}_{epochId}", "weight": W, "params": {"keyword": null, "platform": P, "label":
 /// "zip:{zipcode}", "post_start_datetime": null, "post_end_datetime": null}}`, weights proportional to expected
-/// listings with the largest 5.0, `P` the operator's `ZIPCOORD_DESIRABILITY_PLATFORM` (`rapid_zillow`).
+/// listings with the largest 5.0, `P` the operator's `ZIPCOORD_DESIRABILITY_PLATFORM` (`rapid_zillow`). In the
+/// `groups` assignment mode the jobs are the caller's groups' batches, as `/current` answers them.
 ///
 #[utoipa::path(
     get,
@@ -38,14 +39,14 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 )]
 async fn current_jobs(
     State(app): State<Arc<App>>,
-    _: Signed<QueryOnlyRequest<CurrentJobsPath>>,
+    Signed { caller, .. }: Signed<QueryOnlyRequest<CurrentJobsPath>>,
 ) -> Result<Json<Vec<DesirabilityJob>>, ApiError> {
     let assignment = app.current_assignment().await?;
-    Ok(Json(DesirabilityJob::list(&assignment, &app.settings().desirability_platform)))
+    Ok(Json(DesirabilityJob::list(&assignment, Some(&caller), &app.settings().desirability_platform)))
 }
 
 /// A started epoch's assignment as a dynamic-desirability job list, for validators (permit and stake); future
-/// epochs are 404 for everyone.
+/// epochs are 404 for everyone. In the `groups` assignment mode: every batch's zipcodes, each once.
 ///
 #[utoipa::path(
     get,
@@ -65,7 +66,7 @@ async fn epoch_jobs(
     Signed { request, .. }: Signed<EpochPathRequest<JobsPath>>,
 ) -> Result<Json<Vec<DesirabilityJob>>, ApiError> {
     let assignment = app.started_epoch(request.epoch).await?;
-    Ok(Json(DesirabilityJob::list(&assignment, &app.settings().desirability_platform)))
+    Ok(Json(DesirabilityJob::list(&assignment, None, &app.settings().desirability_platform)))
 }
 
 /// `GET /desirability`.

@@ -124,6 +124,29 @@ async fn each_group_works_its_own_batch_and_validators_see_every_group() {
     );
     assert_eq!(raw["minerGroups"]["membership"], "roster");
 
+    // The desirability job list is the miner's batch too; a validator's is every batch.
+    let jobs_of = |body: &Value| -> Vec<String> {
+        body.as_array().unwrap().iter().map(|j| j["params"]["label"].as_str().unwrap()[4..].to_string()).collect()
+    };
+    let signature = miners[0].sign(endpoint::DESIRABILITY.commitment(&SignedValues::at(ts)).as_bytes()).to_hex();
+    let jobs_path =
+        format!("/api/v1/zipcode-assignments/desirability?hotkey={hotkey}&signature={signature}&timestamp={ts}");
+    let (status, body) = app.get(&jobs_path).await;
+    assert_eq!(status, 200, "{body}");
+    let own = app.client.current(&miners[0], app.now()).await.unwrap();
+    assert_eq!(jobs_of(&body), zipcodes_of(&own));
+    let epoch_id = epoch.to_string();
+    let values = SignedValues::at(ts).epoch(&epoch_id);
+    let signature = validator.sign(endpoint::EPOCH_DESIRABILITY.commitment(&values).as_bytes()).to_hex();
+    let jobs_path = format!(
+        "{}?hotkey={}&signature={signature}&timestamp={ts}",
+        endpoint::EPOCH_DESIRABILITY.path_for(&values),
+        validator.hotkey()
+    );
+    let (status, body) = app.get(&jobs_path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(jobs_of(&body), union);
+
     // Status reports name the miner's own batch; another group's zipcode is refused and nothing is stored.
     let mine = app.client.current(&miners[0], app.now()).await.unwrap();
     let own = mine.miner_groups.as_ref().unwrap().group_ids[0];
