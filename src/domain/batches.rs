@@ -298,14 +298,19 @@ impl EpochGroups {
         self.groups.get(index).and_then(|g| zipcodes.get(g.first..g.first + g.count)).unwrap_or_default()
     }
 
-    /// What `hotkey` is given, from the epoch's seed and its stored zipcodes.
-    pub fn work_of<'a>(&self, seed: [u8; 32], hotkey: &Hotkey, zipcodes: &'a [ZipcodeRecord]) -> MinerWork<'a> {
+    /// The groups `hotkey` works for, and how it came by them, from the epoch's seed.
+    pub fn groups_of(&self, seed: [u8; 32], hotkey: &Hotkey) -> (Vec<usize>, Membership) {
         let named: Vec<usize> = self.groups.iter().filter(|g| g.members.contains(hotkey)).map(|g| g.index).collect();
-        let (groups, membership) = if named.is_empty() {
+        if named.is_empty() {
             (late_joiner_groups(seed, hotkey, self.groups.len(), self.overlap), Membership::LateJoiner)
         } else {
             (named, Membership::Roster)
-        };
+        }
+    }
+
+    /// What `hotkey` is given, from the epoch's seed and its stored zipcodes.
+    pub fn work_of<'a>(&self, seed: [u8; 32], hotkey: &Hotkey, zipcodes: &'a [ZipcodeRecord]) -> MinerWork<'a> {
+        let (groups, membership) = self.groups_of(seed, hotkey);
         let mut seen = HashSet::new();
         let zipcodes =
             groups.iter().flat_map(|&g| self.batch(g, zipcodes)).filter(|z| seen.insert(z.zipcode)).collect();

@@ -65,11 +65,12 @@ impl Default for AssignmentBodies {
 
 impl AssignmentBodies {
     fn render(&self, assignment: &EpochAssignment, status: Option<&'static str>, view: AssignmentView) -> Response {
+        // The body's key needs only the caller's groups; its zipcodes are gathered on a miss alone.
         let groups = match (&assignment.groups, view) {
-            (Some(_), AssignmentView::Miner(hotkey)) => assignment
-                .work_of(hotkey)
-                .1
-                .map(|work| (work.groups, work.membership == crate::domain::batches::Membership::LateJoiner)),
+            (Some(groups), AssignmentView::Miner(hotkey)) => {
+                let (ids, membership) = groups.groups_of(assignment.seed_bytes(), hotkey);
+                Some((ids, membership == crate::domain::batches::Membership::LateJoiner))
+            }
             _ => None,
         };
         let key = (assignment.epoch, status, groups);
