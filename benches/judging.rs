@@ -137,6 +137,8 @@ fn main() {
             credibility: 0.5,
             groups: vec![group_of(m)],
             listings: &inspection.listings,
+            convicted: !inspection.lies.is_empty(),
+            flagged_before: 0,
         })
         .collect();
     let started = Instant::now();

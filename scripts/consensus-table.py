@@ -17,7 +17,7 @@ import re
 import sys
 from collections import defaultdict
 
-KINDS = ["inventor", "shader", "sybil"]
+KINDS = ["inventor", "shader", "copier", "sybil"]
 
 
 def roles(stdout):
@@ -36,8 +36,9 @@ def run_figures(stdout_path, data_dir):
     kind_of = roles(stdout)
     root = os.path.join(data_dir, "s3", "localnet")
     epochs = sorted({os.path.basename(p) for p in glob.glob(os.path.join(root, "validators", "*", "*"))})
-    # The first epoch the network ran in was partial; leave it out.
-    epochs = epochs[1:]
+    # The first epoch anyone mined in was partial (the network started during it); count the ones after it.
+    mined = sorted({p.split("epoch=")[1] for p in glob.glob(os.path.join(root, "data", "hotkey=*", "epoch=*"))})
+    epochs = [epoch for epoch in epochs if mined and epoch > mined[0]]
     caught, judged = defaultdict(int), defaultdict(int)
     honest_zeroed, honest_judged = 0, 0
     checks, bounded, judgements = 0, False, 0
@@ -58,8 +59,9 @@ def run_figures(stdout_path, data_dir):
                     continue
                 kind = kind_of[uid]
                 if kind is None:
+                    # Zeroed as a liar; an honest miner that delivered nothing in time is absent, not wronged.
                     honest_judged += 1
-                    honest_zeroed += miner["weight"] == 0
+                    honest_zeroed += miner["verdict"] == "liar"
                 else:
                     judged[kind] += 1
                     caught[kind] += miner["verdict"] == "liar" and miner["weight"] == 0

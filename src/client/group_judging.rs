@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use super::credibility::CredibilityBook;
 use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
-use crate::domain::batches::late_joiner_groups;
+use crate::domain::batches::placement;
 use crate::domain::consensus::ConsensusSettings;
 use crate::domain::group_consensus::{judge_groups, MemberReports, MinerConsensus};
 use crate::domain::listing::Listing;
@@ -65,14 +65,12 @@ const DISPUTED_CHECKS_FACTOR: usize = 2;
 pub fn groups_of(assignment: &AssignmentResponse, groups: &EpochGroupsBody, hotkey: &str) -> Vec<usize> {
     let named: Vec<usize> =
         groups.groups.iter().filter(|g| g.members.iter().any(|m| m == hotkey)).map(|g| g.id).collect();
-    if !named.is_empty() {
-        return named;
-    }
     let seed: Option<[u8; 32]> =
         hex::decode(&assignment.metadata.selection_seed).ok().and_then(|bytes| bytes.try_into().ok());
     match (seed, hotkey.parse()) {
-        (Some(seed), Ok(hotkey)) => late_joiner_groups(seed, &hotkey, groups.groups.len(), groups.overlap),
-        _ => Vec::new(),
+        (Some(seed), Ok(hotkey)) => placement(named, seed, &hotkey, groups.groups.len(), groups.overlap).0,
+        // Without a usable seed only the named groups are known.
+        _ => named,
     }
 }
 
@@ -90,8 +88,9 @@ pub fn terms_of(whole: &EpochTerms, groups: &EpochGroupsBody, worked: &[usize]) 
 }
 
 /// The listings to check at the source for one miner not already caught: in `spot-checks` mode (and in every
-/// `shared` epoch) a sample of all; in `both` mode its disputed listings (a bounded number), a sample of those
-/// no other operator corroborated, and, when it was flagged, a sample of all.
+/// `shared` epoch) a sample of all; in `both` mode the listings its group contradicted it on and its disputed
+/// ones (a bounded number), a sample of those no other operator corroborated, and, when it was flagged, a
+/// sample of all.
 pub fn listings_to_check<'a>(
     inspection: &'a Inspection,
     terms: &EpochTerms,
@@ -102,8 +101,10 @@ pub fn listings_to_check<'a>(
     let Some(finding) = finding.filter(|_| mode == ValidationMode::Both) else {
         return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
     };
+    // What its group contradicted it on comes first: in `both` mode the source, not the vote, convicts.
+    let contested = finding.contradicted.iter().map(|c| &c.listing_id).chain(&finding.disputed);
     let disputed: std::collections::BTreeSet<&str> =
-        finding.disputed.iter().take(count * DISPUTED_CHECKS_FACTOR).map(String::as_str).collect();
+        contested.take(count * DISPUTED_CHECKS_FACTOR).map(String::as_str).collect();
     let uncorroborated: std::collections::BTreeSet<&str> = finding.uncorroborated.iter().map(String::as_str).collect();
     let mut chosen: Vec<&Listing> = inspection
         .listings
@@ -126,6 +127,11 @@ pub struct Comparison<'a> {
     pub credibility: &'a CredibilityBook,
     /// A miner's coldkey (its hotkey when the metagraph does not know it: one voice).
     pub coldkey: &'a dyn Fn(&str) -> String,
+    /// The whole epoch's terms (its start and end).
+    pub terms: &'a EpochTerms,
+    /// `consensus`: the comparison convicts; `both`: it accuses, and the accused's contested listings are
+    /// checked at the source, so an honest minority outvoted by colluding liars is cleared by the source.
+    pub mode: ValidationMode,
 }
 
 impl Comparison<'_> {
@@ -135,32 +141,46 @@ impl Comparison<'_> {
         inspections: &mut [Inspection],
         miner_groups: &[Vec<usize>],
         settings: &ConsensusSettings,
-        epoch_ms: i64,
     ) -> Vec<MinerConsensus> {
         let coldkeys: Vec<String> = inspections.iter().map(|i| (self.coldkey)(&i.hotkey)).collect();
+        let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
+        let flagged_before: Vec<usize> =
+            inspections.iter().map(|i| self.credibility.followed_before(&i.hotkey, start_ms, length_ms)).collect();
         let members: Vec<MemberReports<'_>> = inspections
             .iter()
             .zip(miner_groups)
             .zip(&coldkeys)
-            .map(|((inspection, worked), coldkey)| MemberReports {
+            .zip(&flagged_before)
+            .map(|(((inspection, worked), coldkey), &flagged_before)| MemberReports {
                 hotkey: &inspection.hotkey,
                 coldkey,
                 credibility: self.credibility.of(&inspection.hotkey),
                 groups: worked.clone(),
                 listings: &inspection.listings,
+                convicted: !inspection.lies.is_empty(),
+                flagged_before,
             })
             .collect();
-        let findings = judge_groups(&members, self.groups.groups.len(), settings, epoch_ms, &parse_iso8601);
-        for (inspection, finding) in inspections.iter_mut().zip(&findings) {
-            inspection.lies.extend(finding.lies());
+        let findings = judge_groups(&members, self.groups.groups.len(), settings, length_ms, &parse_iso8601);
+        for ((inspection, finding), flagged_before) in inspections.iter_mut().zip(&findings).zip(flagged_before) {
+            match self.mode {
+                ValidationMode::Both => inspection.notes.extend(
+                    finding.lies().into_iter().map(|why| format!("accused by consensus, checked at the source: {why}")),
+                ),
+                _ => inspection.lies.extend(finding.lies()),
+            }
+            // Following is behaviour, not data: the source would confirm a copy, so the habit convicts alone.
+            inspection.lies.extend(finding.habitual_following(flagged_before));
             inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
         }
         findings
     }
 }
 
-/// Moves every miner's credibility by its agreement in this epoch (0 for a liar) and returns each one's report.
+/// Moves every miner's credibility by its agreement in this epoch (0 for a liar), notes who was flagged for
+/// following, and returns each one's report.
 pub fn reports(
+    terms: &EpochTerms,
     findings: &[MinerConsensus],
     inspections: &[Inspection],
     verdicts: &[Verdict],
@@ -172,6 +192,9 @@ pub fn reports(
         .map(|index| {
             let (finding, hotkey) = (&findings[index], &inspections[index].hotkey);
             let liar = matches!(verdicts[index], Verdict::Liar { .. });
+            if !finding.flags.is_empty() {
+                credibility.note_followed(hotkey, terms.start_ms, terms.end_ms - terms.start_ms);
+            }
             match finding.agreement_rate() {
                 Some(rate) => credibility.update(hotkey, if liar { 0.0 } else { rate }),
                 None if liar => credibility.update(hotkey, 0.0),

@@ -29,6 +29,8 @@ pub enum ScrapeError {
     Failed { code: Option<i32>, stderr: String },
     #[error("scraper output is not JSON listings: {0}")]
     Output(String),
+    #[error("gave up: {0}")]
+    GaveUp(String),
 }
 
 pub type ScrapeFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Listing>, ScrapeError>> + Send + 'a>>;

@@ -330,8 +330,14 @@ impl Validator {
         let mut credibility = CredibilityBook::load(self.epochs.state());
         let findings = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
             let coldkey = |hotkey: &str| inspection_coldkey(&snapshot, hotkey).to_string();
-            let judging = group_judging::Comparison { groups: g, credibility: &credibility, coldkey: &coldkey };
-            judging.compare(&mut inspections, &miner_groups, &self.settings.consensus, terms.end_ms - terms.start_ms)
+            let judging = group_judging::Comparison {
+                groups: g,
+                credibility: &credibility,
+                coldkey: &coldkey,
+                terms: &terms,
+                mode: self.settings.validation,
+            };
+            judging.compare(&mut inspections, &miner_groups, &self.settings.consensus)
         });
         let mut spot_outcomes: Vec<Vec<(String, crate::domain::validation::SpotCheck)>> = Vec::new();
         for (index, inspection) in inspections.iter_mut().enumerate() {
@@ -357,6 +363,7 @@ impl Validator {
             Some(findings) => {
                 let registered = |hotkey: &str| miners.iter().any(|(_, h)| h == hotkey);
                 let reports = group_judging::reports(
+                    &terms,
                     findings,
                     &inspections,
                     &verdicts,

@@ -139,6 +139,22 @@ pub fn late_joiner_groups(seed: [u8; 32], hotkey: &Hotkey, groups: usize, overla
     (0..overlap.clamp(1, groups)).map(|k| (first + k) % groups).collect()
 }
 
+/// The groups `hotkey` works for among `group_count`: `named` (the groups whose members name it), else the late
+/// joiners' rule. One rule for the server placing a miner and a validator holding it to its work.
+pub fn placement(
+    named: Vec<usize>,
+    seed: [u8; 32],
+    hotkey: &Hotkey,
+    group_count: usize,
+    overlap: usize,
+) -> (Vec<usize>, Membership) {
+    if named.is_empty() {
+        (late_joiner_groups(seed, hotkey, group_count, overlap), Membership::LateJoiner)
+    } else {
+        (named, Membership::Roster)
+    }
+}
+
 /// A grouped epoch's selection: the batches' picks one after the other, with where each batch ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchPlan {
@@ -300,12 +316,8 @@ impl EpochGroups {
 
     /// The groups `hotkey` works for, and how it came by them, from the epoch's seed.
     pub fn groups_of(&self, seed: [u8; 32], hotkey: &Hotkey) -> (Vec<usize>, Membership) {
-        let named: Vec<usize> = self.groups.iter().filter(|g| g.members.contains(hotkey)).map(|g| g.index).collect();
-        if named.is_empty() {
-            (late_joiner_groups(seed, hotkey, self.groups.len(), self.overlap), Membership::LateJoiner)
-        } else {
-            (named, Membership::Roster)
-        }
+        let named = self.groups.iter().filter(|g| g.members.contains(hotkey)).map(|g| g.index).collect();
+        placement(named, seed, hotkey, self.groups.len(), self.overlap)
     }
 
     /// What `hotkey` is given, from the epoch's seed and its stored zipcodes.

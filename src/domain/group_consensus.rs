@@ -1,10 +1,11 @@
 //! Consensus validation of one `groups` epoch (issue #16): every group's members compared listing by listing
 //! ([`super::consensus::judge_listing`]), what that says about each miner (agreement, contradictions, disputed
 //! listings, work nobody else corroborates), and the behavioural signs of copying (a member whose every batch
-//! follows another's uploads with the same listings). Pure: inspections, coldkeys and credibilities come in as
-//! values, so validators given the same bucket and history reach the same findings.
+//! follows another's uploads with the same listings; see [`MinerConsensus::habitual_following`] for the habit
+//! of it). Pure: inspections, coldkeys and credibilities come in as values, so validators given the same bucket
+//! and history reach the same findings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::consensus::{differences, judge_listing, ConsensusSettings, Field, ListingConsensus, Vote};
 use super::listing::Listing;
@@ -20,6 +21,10 @@ pub struct MemberReports<'a> {
     pub groups: Vec<usize>,
     /// Its counted listings with the upload time of the file that carried them.
     pub listings: &'a [(Listing, i64)],
+    /// Already caught lying before the comparison (copied files, zipcodes outside its groups...).
+    pub convicted: bool,
+    /// Epochs it was flagged for following in, among the [`FOLLOWING_MEMORY`] − 1 before this one.
+    pub flagged_before: usize,
 }
 
 /// A listing on which a member was outvoted by other operators.
@@ -41,9 +46,12 @@ pub struct MinerConsensus {
     pub disputed: Vec<String>,
     /// Its listings no member of another coldkey reported.
     pub uncorroborated: Vec<String>,
-    /// Whether its group's other operators corroborate each other (so an uncorroborated member stands out).
-    pub group_corroborates: bool,
-    /// Behavioural evidence (copying); escalated to spot checks, never by itself a reason to zero.
+    /// Whether operators of its groups who corroborate each other, and did not report what it reported, clearly
+    /// outweigh it and those who did (credibility, one voice per coldkey): only then does a member whose work
+    /// nobody corroborates stand out as a liar, and not an honest minority outvoted by colluding liars.
+    pub outweighed: bool,
+    /// Behavioural evidence (copying); escalated to spot checks, and a reason to zero only when it recurs
+    /// ([`MinerConsensus::habitual_following`]).
     pub flags: Vec<String>,
 }
 
@@ -52,8 +60,8 @@ pub const MIN_CONTRADICTIONS: usize = 2;
 /// ...and the share of its compared listings they must make (honest scrapes of a moving market differ rarely).
 pub const CONTRADICTED_SHARE: f64 = 0.02;
 /// A member with at least this many listings of which fewer than [`CORROBORATED_SHARE`] were compared (reported
-/// by the minimum of operators), in a group whose other operators corroborate each other, did not scrape what
-/// its group scraped.
+/// by the minimum of operators), [`MinerConsensus::outweighed`] by operators who corroborate each other, did not
+/// scrape what its group scraped.
 pub const MIN_LISTINGS_FOR_CORROBORATION: usize = 10;
 pub const CORROBORATED_SHARE: f64 = 0.10;
 /// A member that agreed with its group on at least half its listings counts as corroborated (for its
@@ -65,7 +73,25 @@ const MIN_FOLLOWED_ZIPCODES: usize = 3;
 /// upload on their own schedules, a copier right after what it copies.
 pub const FOLLOW_WINDOW_SHARE: f64 = 0.01;
 
+/// Following is evidence in one epoch (an honest miner may trail a groupmate by chance); a member flagged in
+/// this many of the last [`FOLLOWING_MEMORY`] epochs, each time among other groupmates (groups are drawn anew
+/// every epoch), copies by habit and is called a liar.
+pub const HABITUAL_FOLLOWING: usize = 2;
+pub const FOLLOWING_MEMORY: usize = 3;
+
 impl MinerConsensus {
+    /// Why this member, flagged for following in this epoch and in `flagged_before` of the
+    /// [`FOLLOWING_MEMORY`] − 1 epochs before it, is a copier; `None` when it is not.
+    pub fn habitual_following(&self, flagged_before: usize) -> Option<String> {
+        let flagged = flagged_before.min(FOLLOWING_MEMORY - 1) + 1;
+        (!self.flags.is_empty() && flagged >= HABITUAL_FOLLOWING).then(|| {
+            format!(
+                "copies its groupmates: flagged for following another operator's uploads in {flagged} of its last \
+                 {FOLLOWING_MEMORY} epochs, each time in a newly drawn group"
+            )
+        })
+    }
+
     /// The share of its compared listings it agreed on; `None` when none was compared.
     pub fn agreement_rate(&self) -> Option<f64> {
         (self.compared > 0).then(|| self.agreed as f64 / self.compared as f64)
@@ -86,7 +112,7 @@ impl MinerConsensus {
             ));
         }
         let listings = self.compared + self.disputed.len() + self.uncorroborated.len();
-        if self.group_corroborates
+        if self.outweighed
             && listings >= MIN_LISTINGS_FOR_CORROBORATION
             && (self.compared as f64) < CORROBORATED_SHARE * listings as f64
         {
@@ -102,7 +128,43 @@ impl MinerConsensus {
 
 /// Compares every group's members (`groups` groups; members name theirs) and returns one finding per member.
 /// `epoch_ms` is the epoch's length; `parse_time` reads listings' `scrapedAt`.
+/// A member already convicted, or following by habit, has no vote: its reports would corroborate whatever it
+/// copied or invented (a copier of an inventor makes three operators of two). Its own finding is from the first
+/// count, the others' from a recount without it.
 pub fn judge_groups(
+    members: &[MemberReports<'_>],
+    groups: usize,
+    settings: &ConsensusSettings,
+    epoch_ms: i64,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) -> Vec<MinerConsensus> {
+    let mut findings = count_votes(members, groups, settings, epoch_ms, parse_time);
+    let silenced: Vec<bool> = members
+        .iter()
+        .zip(&findings)
+        .map(|(member, finding)| member.convicted || finding.habitual_following(member.flagged_before).is_some())
+        .collect();
+    if silenced.contains(&true) {
+        let voters: Vec<MemberReports<'_>> = members
+            .iter()
+            .zip(&silenced)
+            .map(|(member, &silenced)| MemberReports {
+                listings: if silenced { &[] } else { member.listings },
+                ..member.clone()
+            })
+            .collect();
+        let recount = count_votes(&voters, groups, settings, epoch_ms, parse_time);
+        for ((finding, recounted), silenced) in findings.iter_mut().zip(recount).zip(silenced) {
+            if !silenced {
+                *finding = recounted;
+            }
+        }
+    }
+    findings
+}
+
+/// One count of every group's votes: [`judge_groups`] without taking any vote away.
+fn count_votes(
     members: &[MemberReports<'_>],
     groups: usize,
     settings: &ConsensusSettings,
@@ -185,7 +247,6 @@ pub fn judge_groups(
             }
         }
     }
-    // A group corroborates a member's absence of agreement when enough of its other operators are corroborated.
     let corroborated: Vec<bool> = members
         .iter()
         .enumerate()
@@ -194,17 +255,41 @@ pub fn judge_groups(
             total > 0 && findings[m].agreed as f64 >= CORROBORATING_SHARE * total as f64
         })
         .collect();
-    for m in 0..members.len() {
-        let others: BTreeSet<&str> = (0..members.len())
-            .filter(|&o| o != m && corroborated[o] && members[o].coldkey != members[m].coldkey)
-            .filter(|&o| members[o].groups.iter().any(|g| members[m].groups.contains(g)))
-            .map(|o| members[o].coldkey)
-            .collect();
-        findings[m].group_corroborates = others.len() + 1 >= settings.min_voters;
+    for (m, finding) in findings.iter_mut().enumerate() {
+        finding.outweighed = outweighed(members, &corroborated, m, settings);
     }
     let window_ms = (epoch_ms as f64 * FOLLOW_WINDOW_SHARE) as i64;
     flag_followers(members, &mut findings, window_ms, parse_time);
     findings
+}
+
+/// Whether member `m` is clearly outweighed by the corroborated operators of its groups that stand apart from
+/// it: other coldkeys that reported at most half of what it reported. Those that reported more stand with it.
+/// Each side weighs its coldkeys' best credibility; the side against needs at least `min_voters` − 1 coldkeys
+/// and more than `threshold` of the weight, so three liars agreeing on inventions (credibility falls with every
+/// epoch they are caught) do not outvote two credible honest miners.
+fn outweighed(members: &[MemberReports<'_>], corroborated: &[bool], m: usize, settings: &ConsensusSettings) -> bool {
+    let member = &members[m];
+    let reported: HashSet<&str> = member.listings.iter().map(|(l, _)| l.listing_id.as_str()).collect();
+    let mut with: BTreeMap<&str, f64> = BTreeMap::from([(member.coldkey, member.credibility)]);
+    let mut against: BTreeMap<&str, f64> = BTreeMap::new();
+    for (o, other) in members.iter().enumerate() {
+        if o == m || other.coldkey == member.coldkey || !other.groups.iter().any(|g| member.groups.contains(g)) {
+            continue;
+        }
+        let shared = other.listings.iter().filter(|(l, _)| reported.contains(l.listing_id.as_str())).count();
+        let side = if !reported.is_empty() && shared as f64 > CORROBORATING_SHARE * reported.len() as f64 {
+            &mut with
+        } else if corroborated[o] {
+            &mut against
+        } else {
+            continue;
+        };
+        let weight = side.entry(other.coldkey).or_insert(0.0);
+        *weight = weight.max(other.credibility);
+    }
+    let (weight_with, weight_against): (f64, f64) = (with.values().sum(), against.values().sum());
+    against.len() + 1 >= settings.min_voters && weight_against > settings.threshold * (weight_with + weight_against)
 }
 
 /// A listing without its scrape time: what a copier keeps of another's report.
@@ -274,10 +359,10 @@ fn flag_followers(
             if follows {
                 findings[follower].flags.push(format!(
                     "in all {} zipcodes it shares with {} (another operator) it uploaded the same listings after \
-                     them (within {} s each time), each claimed scraped only after their upload",
+                     them (within {:.1} s each time), each claimed scraped only after their upload",
                     shared.len(),
                     other.hotkey,
-                    window_ms / 1000
+                    window_ms as f64 / 1000.0
                 ));
             }
         }
@@ -287,6 +372,7 @@ fn flag_followers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::consensus::NEUTRAL_CREDIBILITY;
     use crate::domain::instant::{iso8601_millis, parse_iso8601};
     use crate::domain::listing::tests::listing;
 
@@ -318,13 +404,23 @@ mod tests {
                 credibility: 0.5,
                 groups: vec![0],
                 listings,
+                convicted: false,
+                flagged_before: 0,
             })
             .collect()
     }
 
     fn judge(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str]) -> Vec<MinerConsensus> {
+        judge_with(reports, coldkeys, &[NEUTRAL_CREDIBILITY; 6][..reports.len()])
+    }
+
+    fn judge_with(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str], credibility: &[f64]) -> Vec<MinerConsensus> {
         let four_hours = 4 * 3_600_000;
-        judge_groups(&members(reports, coldkeys), 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
+        let mut members = members(reports, coldkeys);
+        for (member, &credibility) in members.iter_mut().zip(credibility) {
+            member.credibility = credibility;
+        }
+        judge_groups(&members, 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
     }
 
     #[test]
@@ -334,7 +430,7 @@ mod tests {
         for finding in &findings {
             assert_eq!((finding.compared, finding.agreed, finding.agreement_rate()), (20, 20, Some(1.0)));
             assert!(finding.lies().is_empty() && finding.flags.is_empty(), "{finding:?}");
-            assert!(finding.group_corroborates);
+            assert!(!finding.outweighed, "nobody stands against an honest member");
         }
     }
 
@@ -375,10 +471,17 @@ mod tests {
             assert_eq!(sybil.uncorroborated.len(), 20, "{sybil:?}");
             assert!(!sybil.lies().is_empty());
         }
-        // Two inventors of different coldkeys inventing alike are too few to corroborate each other.
+        // Two inventors of different coldkeys inventing alike are too few to corroborate each other. Before
+        // anyone has earned credibility, three operators against two is no clear majority (the same split
+        // as three colluding liars against two honest miners, below): their listings stay disputed.
         let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
         for inventor in &findings[3..] {
             assert_eq!((inventor.compared, inventor.disputed.len()), (0, 20), "{inventor:?}");
+            assert!(inventor.lies().is_empty() && !inventor.outweighed, "{inventor:?}");
+        }
+        // Once the honest have earned credibility and the inventors have not, the inventors are outweighed.
+        let findings = judge_with(&reports, &["a", "b", "c", "d", "e"], &[0.8, 0.8, 0.8, 0.3, 0.3]);
+        for inventor in &findings[3..] {
             assert!(inventor.lies()[0].contains("only 0 of its 20 listings"), "{inventor:?}");
         }
         // Two operators disagreeing on a listing: too few voters to call anyone, so the listing is disputed.
@@ -388,12 +491,64 @@ mod tests {
         for finding in &findings {
             assert_eq!(finding.disputed.len(), 20, "{finding:?}");
             assert_eq!(finding.compared, 0, "two operators are too few to compare, agreeing or not");
-            assert!(finding.lies().is_empty() && !finding.group_corroborates);
+            assert!(finding.lies().is_empty() && !finding.outweighed);
         }
     }
 
     #[test]
-    fn a_member_that_follows_anothers_uploads_with_its_listings_is_flagged_not_zeroed() {
+    fn an_honest_minority_is_never_outvoted_by_liars_agreeing_on_inventions() {
+        // Three operators report the same invented listings (an inventor, a sybil, a copier of the inventor);
+        // two honest miners report the real ones.
+        let mut reports: Vec<_> = (0..5).map(honest).collect();
+        for liar in [2, 3, 4] {
+            for (n, (l, _)) in reports[liar].iter_mut().enumerate() {
+                l.listing_id = format!("made-up-{n}");
+            }
+        }
+        let coldkeys = ["a", "b", "i", "s", "c"];
+        for credibility in [[0.5; 5], [0.9, 0.9, 0.2, 0.2, 0.2], [0.7, 0.7, 0.5, 0.5, 0.5]] {
+            let findings = judge_with(&reports, &coldkeys, &credibility);
+            for honest in &findings[..2] {
+                assert_eq!((honest.compared, honest.disputed.len()), (0, 20), "{honest:?}");
+                assert!(honest.lies().is_empty(), "{credibility:?}: {honest:?}");
+            }
+            for liar in &findings[2..] {
+                assert_eq!(liar.agreed, 20, "they do agree with each other");
+            }
+        }
+        // Liars that have earned clearly more credibility than the honest would outvote them: credibility is
+        // what makes a majority clear, and liars lose it every epoch they are caught.
+        let findings = judge_with(&reports, &coldkeys, &[0.3, 0.3, 0.9, 0.9, 0.9]);
+        assert!(findings[0].outweighed);
+    }
+
+    #[test]
+    fn a_convicted_member_has_no_vote() {
+        // The copier (member 4) repeats the inventor's inventions: with its vote they are three operators'.
+        let mut reports: Vec<_> = (0..5).map(honest).collect();
+        for liar in [2, 3, 4] {
+            for (n, (l, _)) in reports[liar].iter_mut().enumerate() {
+                l.listing_id = format!("made-up-{n}");
+            }
+        }
+        let coldkeys = ["a", "b", "i", "s", "c"];
+        let four_hours = 4 * 3_600_000;
+        let count = |members: &[MemberReports<'_>]| {
+            judge_groups(members, 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
+        };
+        let findings = count(&members(&reports, &coldkeys));
+        assert_eq!(findings[2].agreed, 20, "three operators agree on the inventions");
+        let mut silenced = members(&reports, &coldkeys);
+        silenced[4].convicted = true;
+        let findings = count(&silenced);
+        for inventor in &findings[2..4] {
+            assert_eq!((inventor.agreed, inventor.disputed.len()), (0, 20), "two operators: disputed: {inventor:?}");
+        }
+        assert_eq!(findings[4].agreed, 20, "the convicted member's own finding is from the first count");
+    }
+
+    #[test]
+    fn a_member_that_follows_anothers_uploads_is_flagged_and_zeroed_only_when_it_recurs() {
         let mut reports: Vec<_> = (0..4).map(|m| honest(m * 10)).collect();
         // Member 3 copies member 0's listings, claiming to scrape them after member 0 uploaded.
         reports[3] = honest(0)
@@ -408,5 +563,10 @@ mod tests {
         assert!(findings[3].flags[0].contains("in all 4 zipcodes it shares with hk0"));
         assert!(findings[3].lies().is_empty());
         assert!(findings[..3].iter().all(|f| f.flags.is_empty()), "honest members scrape before they upload");
+        assert_eq!(findings[3].habitual_following(0), None, "once is evidence");
+        let why = findings[3].habitual_following(1).expect("twice in three epochs is a habit");
+        assert!(why.contains("in 2 of its last 3 epochs"), "{why}");
+        assert!(findings[3].habitual_following(7).unwrap().contains("in 3 of its last 3"));
+        assert_eq!(findings[0].habitual_following(2), None, "past flags alone accuse nobody");
     }
 }

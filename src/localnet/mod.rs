@@ -39,7 +39,7 @@ use crate::domain::epoch::{EpochClock, EpochId};
 use crate::domain::keys::Keypair;
 use crate::s3::{S3Settings, UploadMode};
 use crate::settings::{EpochSettings, RateLimitSettings, Settings};
-pub use liars::{InventingScraper, LiarKind, LiarSpec, ShadingScraper};
+pub use liars::{CopyingScraper, InventingScraper, LiarKind, LiarSpec, ShadingScraper};
 
 /// What a local network is made of.
 #[derive(Debug, Clone)]
@@ -291,12 +291,23 @@ pub async fn run(
         let scraper: Arc<dyn Scraper> = match role {
             Some(LiarKind::Inventor | LiarKind::Sybil) => Arc::new(InventingScraper),
             Some(LiarKind::Shader) => Arc::new(ShadingScraper),
+            Some(LiarKind::Copier) => Arc::new(CopyingScraper::new(
+                net.store.object_path("data"),
+                net.miners[index].hotkey().to_string(),
+                epoch,
+            )),
             // Later miners are slower, so the ranking by speed shows.
             None => Arc::new(SyntheticScraper { delay: Duration::from_millis(150 * index as u64) }),
         };
+        // A copier watches for each epoch closely, to have its groupmates' files the moment they appear.
+        let poll = if *role == Some(LiarKind::Copier) { Duration::from_millis(250) } else { poll };
         let miner = net.miner(index, scraper);
         let (cancel, events) = (cancel.clone(), events.clone());
+        // Operators do not start in step: miners polling in lockstep would scrape at the same millisecond, and
+        // identical scrape times are what copy detection looks for.
+        let phase = poll.mul_f64(rand::random::<f64>());
         tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(phase).await;
             miner.run(poll, cancel.cancelled_owned(), |work| drop(events.send(Event::Mined(index, work)))).await
         }));
     }
