@@ -1,7 +1,8 @@
 //! Judging one `groups` epoch in memory, as a validator does once it has downloaded the files: 256 miners in
 //! groups of 5, 10,000 listings each (50 zipcodes of 200), every miner's files inspected against its own
 //! batch, copies looked for across all of them, and every group compared listing by listing. One in ten
-//! groups holds a shader. Prints the time of each step and the peak heap the judging adds on top of the
+//! groups holds a shader; the comparison is timed again with one member already caught, whose vote the groups
+//! are recounted without. Prints the time of each step and the peak heap the judging adds on top of the
 //! downloaded files (a counting allocator), as one table.
 //!
 //! `cargo bench --bench judging`
@@ -144,6 +145,14 @@ fn main() {
     let started = Instant::now();
     let findings = judge_groups(&members, groups, &ConsensusSettings::default(), EPOCH_MS, &parse_iso8601);
     let compared = started.elapsed();
+    // A member already caught (a copier, say) loses its vote: the groups are counted a second time without it.
+    let mut with_convicted = members.clone();
+    with_convicted[3].convicted = true;
+    let started = Instant::now();
+    let recounted = judge_groups(&with_convicted, groups, &ConsensusSettings::default(), EPOCH_MS, &parse_iso8601);
+    let recount = started.elapsed();
+    assert_eq!(recounted.len(), findings.len());
+    drop(recounted);
     let peak = PEAK.load(Ordering::Relaxed);
 
     let liars = findings.iter().filter(|f| !f.lies().is_empty()).count();
@@ -157,6 +166,10 @@ fn main() {
     println!(
         "| compare every group, listing by listing ({liars} shaders contradicted) | {:.2} s |",
         compared.as_secs_f64()
+    );
+    println!(
+        "| the same with one member already caught (its group counted again without it) | {:.2} s |",
+        recount.as_secs_f64()
     );
     println!("| total | {:.2} s |", (inspected + copies + compared).as_secs_f64());
     println!("| the downloaded files, parsed | {:.0} MiB |", mib(files_heap));

@@ -130,7 +130,7 @@ impl MinerConsensus {
 /// `epoch_ms` is the epoch's length; `parse_time` reads listings' `scrapedAt`.
 /// A member already convicted, or following by habit, has no vote: its reports would corroborate whatever it
 /// copied or invented (a copier of an inventor makes three operators of two). Its own finding is from the first
-/// count, the others' from a recount without it.
+/// count; the groups it was in (and any group sharing a member with them) are counted again without it.
 pub fn judge_groups(
     members: &[MemberReports<'_>],
     groups: usize,
@@ -144,20 +144,38 @@ pub fn judge_groups(
         .zip(&findings)
         .map(|(member, finding)| member.convicted || finding.habitual_following(member.flagged_before).is_some())
         .collect();
-    if silenced.contains(&true) {
-        let voters: Vec<MemberReports<'_>> = members
+    if !silenced.contains(&true) {
+        return findings;
+    }
+    // The groups the silenced were in, grown by the groups of their members until no member has a group
+    // outside: the members of those groups are all whose findings can change.
+    let mut affected: BTreeSet<usize> =
+        members.iter().zip(&silenced).filter(|(_, &s)| s).flat_map(|(m, _)| m.groups.iter().copied()).collect();
+    loop {
+        let grown: BTreeSet<usize> = members
             .iter()
-            .zip(&silenced)
-            .map(|(member, &silenced)| MemberReports {
-                listings: if silenced { &[] } else { member.listings },
-                ..member.clone()
-            })
+            .filter(|m| m.groups.iter().any(|g| affected.contains(g)))
+            .flat_map(|m| m.groups.iter().copied())
             .collect();
-        let recount = count_votes(&voters, groups, settings, epoch_ms, parse_time);
-        for ((finding, recounted), silenced) in findings.iter_mut().zip(recount).zip(silenced) {
-            if !silenced {
-                *finding = recounted;
-            }
+        if grown.len() == affected.len() {
+            break;
+        }
+        affected = grown;
+    }
+    let recounted: Vec<bool> = members.iter().map(|m| m.groups.iter().any(|g| affected.contains(g))).collect();
+    let voters: Vec<MemberReports<'_>> = members
+        .iter()
+        .zip(&silenced)
+        .zip(&recounted)
+        .map(|((member, &silenced), &recounted)| match (recounted, silenced) {
+            (true, false) => member.clone(),
+            _ => MemberReports { listings: &[], groups: Vec::new(), ..member.clone() },
+        })
+        .collect();
+    let recount = count_votes(&voters, groups, settings, epoch_ms, parse_time);
+    for (m, recounted_finding) in recount.into_iter().enumerate() {
+        if recounted[m] && !silenced[m] {
+            findings[m] = recounted_finding;
         }
     }
     findings
