@@ -513,17 +513,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_honest_minority_is_never_outvoted_by_liars_agreeing_on_inventions() {
-        // Three operators report the same invented listings (an inventor, a sybil, a copier of the inventor);
-        // two honest miners report the real ones.
+    type Reports = Vec<(Listing, i64)>;
+
+    /// Two honest operators, then three (an inventor, a sybil, a copier of the inventor) reporting the same
+    /// invented listings.
+    fn two_honest_three_inventing() -> (Vec<Reports>, [&'static str; 5]) {
         let mut reports: Vec<_> = (0..5).map(honest).collect();
         for liar in [2, 3, 4] {
             for (n, (l, _)) in reports[liar].iter_mut().enumerate() {
                 l.listing_id = format!("made-up-{n}");
             }
         }
-        let coldkeys = ["a", "b", "i", "s", "c"];
+        (reports, ["a", "b", "i", "s", "c"])
+    }
+
+    #[test]
+    fn an_honest_minority_is_never_outvoted_by_liars_agreeing_on_inventions() {
+        let (reports, coldkeys) = two_honest_three_inventing();
         for credibility in [[0.5; 5], [0.9, 0.9, 0.2, 0.2, 0.2], [0.7, 0.7, 0.5, 0.5, 0.5]] {
             let findings = judge_with(&reports, &coldkeys, &credibility);
             for honest in &findings[..2] {
@@ -543,13 +549,7 @@ mod tests {
     #[test]
     fn a_convicted_member_has_no_vote() {
         // The copier (member 4) repeats the inventor's inventions: with its vote they are three operators'.
-        let mut reports: Vec<_> = (0..5).map(honest).collect();
-        for liar in [2, 3, 4] {
-            for (n, (l, _)) in reports[liar].iter_mut().enumerate() {
-                l.listing_id = format!("made-up-{n}");
-            }
-        }
-        let coldkeys = ["a", "b", "i", "s", "c"];
+        let (reports, coldkeys) = two_honest_three_inventing();
         let four_hours = 4 * 3_600_000;
         let count = |members: &[MemberReports<'_>]| {
             judge_groups(members, 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
