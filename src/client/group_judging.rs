@@ -121,6 +121,42 @@ pub fn listings_to_check<'a>(
     chosen
 }
 
+/// In `both` mode, the members to sample at the source after the first checks, with why: the groupmates of a
+/// miner consensus accused and the source cleared (its listings checked, every one confirmed). Its group's
+/// majority stood against the source, so the majority's own listings are worth a look.
+pub fn second_looks(
+    findings: &[MinerConsensus],
+    inspections: &[Inspection],
+    miner_groups: &[Vec<usize>],
+    spot_outcomes: &[Vec<(String, SpotCheck)>],
+) -> Vec<(usize, String)> {
+    let cleared: Vec<usize> = (0..inspections.len())
+        .filter(|&m| !findings[m].lies().is_empty() && inspections[m].lies.is_empty())
+        .filter(|&m| {
+            let outcomes = &spot_outcomes[m];
+            outcomes.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
+                && !outcomes.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
+        })
+        .collect();
+    let mut looks: BTreeMap<usize, String> = BTreeMap::new();
+    for &accused in &cleared {
+        for (m, groups) in miner_groups.iter().enumerate() {
+            if m != accused
+                && inspections[m].lies.is_empty()
+                && groups.iter().any(|g| miner_groups[accused].contains(g))
+            {
+                looks.entry(m).or_insert_with(|| {
+                    format!(
+                        "sampled at the source: its group's consensus accused {}, whom the source cleared",
+                        inspections[accused].hotkey
+                    )
+                });
+            }
+        }
+    }
+    looks.into_iter().collect()
+}
+
 /// What comparing a `groups` epoch's members needs besides their inspections.
 pub struct Comparison<'a> {
     pub groups: &'a EpochGroupsBody,
@@ -232,5 +268,47 @@ fn report(
         credibility,
         flags: finding.flags.clone(),
         spot_checks: tally,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspection(n: usize) -> Inspection {
+        Inspection {
+            uid: n as u16,
+            hotkey: format!("hk{n}"),
+            lies: Vec::new(),
+            notes: Vec::new(),
+            counts: BTreeMap::new(),
+            listings: Vec::new(),
+            last_upload_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_group_that_accused_a_miner_the_source_cleared_gets_a_second_look() {
+        // hk0, hk1 and hk2 worked group 0, hk3 group 1. Consensus accused hk0 of work nobody corroborates.
+        let mut inspections: Vec<Inspection> = (0..4).map(inspection).collect();
+        let groups = vec![vec![0], vec![0], vec![0], vec![1]];
+        let mut findings = vec![MinerConsensus::default(); 4];
+        findings[0].outweighed = true;
+        findings[0].uncorroborated = (0..20).map(|n| format!("l{n}")).collect();
+        assert!(!findings[0].lies().is_empty());
+        let confirmed = vec![("l0".to_string(), SpotCheck::Confirmed), ("l1".to_string(), SpotCheck::Confirmed)];
+        let mut outcomes = vec![confirmed, vec![], vec![], vec![]];
+        inspections[2].lies.push("already caught".into());
+
+        let looks = second_looks(&findings, &inspections, &groups, &outcomes);
+        let sampled: Vec<usize> = looks.iter().map(|(m, _)| *m).collect();
+        assert_eq!(sampled, [1], "its groupmates not yet caught, not the other group: {looks:?}");
+        assert!(looks[0].1.contains("accused hk0, whom the source cleared"), "{looks:?}");
+
+        // A refuted check confirms the accusation: nobody else is looked at.
+        outcomes[0].push(("l2".into(), SpotCheck::Refuted { reason: "no such listing".into() }));
+        assert!(second_looks(&findings, &inspections, &groups, &outcomes).is_empty());
+        // Nothing checked clears nobody.
+        assert!(second_looks(&findings, &inspections, &groups, &[vec![], vec![], vec![], vec![]]).is_empty());
     }
 }

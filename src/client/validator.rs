@@ -5,7 +5,7 @@
 //! spot-checks a fixed number of listings per miner through a [`ListingVerifier`], turns the verdicts into
 //! weights with [`crate::domain::scoring`], and uploads the results through `/api/v1/s3-access/validator-upload`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use super::credibility::CredibilityBook;
 use super::epochs::{Epochs, EpochsError};
 use super::group_judging::{self, ValidationMode};
 use super::judged::JudgedBook;
-use super::verifier::ListingVerifier;
+use super::verifier::{check_at_source, ListingVerifier};
 use super::{unix_now, ClientError, ZipcoordClient};
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
@@ -26,11 +26,11 @@ use crate::domain::consensus::ConsensusSettings;
 use crate::domain::epoch::EpochId;
 use crate::domain::keys::Keypair;
 use crate::domain::layout;
-use crate::domain::listing::ListingFile;
+use crate::domain::listing::{Listing, ListingFile};
 use crate::domain::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
 use crate::domain::validation::{
-    detect_copies, inspect, record_spot_checks, verdict, EpochTerms, Inspection, StoredFile, Submission,
-    MAX_OBJECTS_PER_EPOCH,
+    detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, SpotCheck,
+    StoredFile, Submission, MAX_OBJECTS_PER_EPOCH,
 };
 use crate::domain::zipcode::Zipcode;
 use crate::s3::ListPaging;
@@ -339,23 +339,30 @@ impl Validator {
             };
             judging.compare(&mut inspections, &miner_groups, &self.settings.consensus)
         });
-        let mut spot_outcomes: Vec<Vec<(String, crate::domain::validation::SpotCheck)>> = Vec::new();
+        let mut spot_outcomes: Vec<Vec<(String, SpotCheck)>> = Vec::new();
         for (index, inspection) in inspections.iter_mut().enumerate() {
             let mut outcomes = Vec::new();
             if inspection.lies.is_empty() {
-                let own_terms = &miner_terms[index];
                 let finding = findings.as_ref().map(|f| &f[index]);
                 let mode = if grouped.is_some() { self.settings.validation } else { ValidationMode::SpotChecks };
-                for listing in
-                    group_judging::listings_to_check(inspection, own_terms, finding, mode, self.settings.spot_checks)
-                {
-                    let zipcode = listing.zipcode.parse::<Zipcode>().ok();
-                    let expected = zipcode.and_then(|z| own_terms.expected.get(&z)).copied().unwrap_or(0);
-                    outcomes.push((listing.listing_id.clone(), self.verifier.verify(listing, expected).await));
-                }
+                let count = self.settings.spot_checks;
+                let chosen = group_judging::listings_to_check(inspection, &miner_terms[index], finding, mode, count);
+                outcomes = check_at_source(&*self.verifier, chosen, &miner_terms[index]).await;
                 record_spot_checks(inspection, &outcomes);
             }
             spot_outcomes.push(outcomes);
+        }
+        if let Some(findings) = findings.as_ref().filter(|_| self.settings.validation == ValidationMode::Both) {
+            for (index, why) in group_judging::second_looks(findings, &inspections, &miner_groups, &spot_outcomes) {
+                let checked: BTreeSet<&str> = spot_outcomes[index].iter().map(|(id, _)| id.as_str()).collect();
+                let sample = spot_check_sample(&inspections[index], &miner_terms[index], self.settings.spot_checks);
+                let chosen: Vec<Listing> =
+                    sample.into_iter().filter(|l| !checked.contains(l.listing_id.as_str())).cloned().collect();
+                let outcomes = check_at_source(&*self.verifier, chosen.iter().collect(), &miner_terms[index]).await;
+                inspections[index].notes.push(why);
+                record_spot_checks(&mut inspections[index], &outcomes);
+                spot_outcomes[index].extend(outcomes);
+            }
         }
 
         let verdicts: Vec<Verdict> = inspections.iter().zip(&miner_terms).map(|(i, t)| verdict(i, t)).collect();

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::command;
 use super::synthetic;
 use crate::domain::listing::Listing;
-use crate::domain::validation::SpotCheck;
+use crate::domain::validation::{EpochTerms, SpotCheck};
+use crate::domain::zipcode::Zipcode;
 
 pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = SpotCheck> + Send + 'a>>;
 
@@ -16,6 +17,22 @@ pub trait ListingVerifier: Send + Sync {
     fn describe(&self) -> String;
     /// Checks `listing`, filed under a zipcode whose assignment expected `expected_listings`.
     fn verify<'a>(&'a self, listing: &'a Listing, expected_listings: u32) -> VerifyFuture<'a>;
+}
+
+/// Checks `listings` at their source one after another, under a miner's `terms` (each zipcode's expected
+/// listings): the outcome for each listing id.
+pub async fn check_at_source(
+    verifier: &dyn ListingVerifier,
+    listings: Vec<&Listing>,
+    terms: &EpochTerms,
+) -> Vec<(String, SpotCheck)> {
+    let mut outcomes = Vec::with_capacity(listings.len());
+    for listing in listings {
+        let zipcode = listing.zipcode.parse::<Zipcode>().ok();
+        let expected = zipcode.and_then(|z| terms.expected.get(&z)).copied().unwrap_or(0);
+        outcomes.push((listing.listing_id.clone(), verifier.verify(listing, expected).await));
+    }
+    outcomes
 }
 
 /// Checks against the synthetic market.

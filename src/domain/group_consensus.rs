@@ -118,7 +118,7 @@ impl MinerConsensus {
         {
             lies.push(format!(
                 "only {} of its {listings} listings were reported by enough other operators of its group to compare, \
-                 while its other members corroborate each other",
+                 while operators who corroborate each other clearly outweigh it",
                 self.compared
             ));
         }
