@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use zipcoord::domain::consensus::ConsensusSettings;
-use zipcoord::domain::group_consensus::{judge_groups, MemberReports};
 use zipcoord::domain::instant::{iso8601_millis, parse_iso8601};
-use zipcoord::domain::listing::{Listing, ListingFile};
-use zipcoord::domain::validation::{detect_copies, inspect, EpochTerms, StoredFile, Submission};
+use zipcoord::domain::judging::consensus::ConsensusSettings;
+use zipcoord::domain::judging::group_consensus::{judge_groups, MemberReports};
+use zipcoord::domain::judging::listing::{Listing, ListingFile};
+use zipcoord::domain::judging::validation::{detect_copies, inspect, EpochTerms, StoredFile, Submission};
 
 /// Counts the heap in use and its peak.
 struct Counting;

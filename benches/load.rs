@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use zipcoord::domain::auth::verify_hotkey_signature;
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::access::auth::verify_hotkey_signature;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
 
 const CURRENT: &str = "/api/v1/zipcode-assignments/current";
 const STATS: &str = "/api/v1/zipcode-assignments/stats";

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
-use crate::domain::auth::Hotkey;
-use crate::domain::batches::AssignmentMode;
-use crate::domain::epistula::EpistulaWindow;
+use crate::domain::access::epistula::EpistulaWindow;
+use crate::domain::epoch::batches::AssignmentMode;
+use crate::domain::epoch::nonce::ServerSecret;
+use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::EpochClock;
-use crate::domain::nonce::ServerSecret;
-use crate::domain::selection::SelectionPolicy;
+use crate::domain::hotkey::Hotkey;
 use crate::s3::{parse_endpoint, Addressing, S3Secret, S3Settings, UploadMode};
 
 /// Every default value, once. The flags' defaults and [`Settings::new`] both read them.
@@ -46,8 +46,8 @@ pub mod defaults {
     pub const MAX_CONNECTIONS: usize = 4_096;
     pub const MAX_CONNECTIONS_PER_IP: usize = 256;
     /// The Epistula reference's window: 8 s of age, and 2 s ahead for clock skew.
-    pub const EPISTULA_MAX_AGE_MS: i64 = crate::domain::epistula::EpistulaWindow::DEFAULT.max_age_ms;
-    pub const EPISTULA_MAX_AHEAD_MS: i64 = crate::domain::epistula::EpistulaWindow::DEFAULT.max_ahead_ms;
+    pub const EPISTULA_MAX_AGE_MS: i64 = crate::domain::access::epistula::EpistulaWindow::DEFAULT.max_age_ms;
+    pub const EPISTULA_MAX_AHEAD_MS: i64 = crate::domain::access::epistula::EpistulaWindow::DEFAULT.max_ahead_ms;
 
     pub const RATE_LIMIT_PUBLIC_PER_MINUTE: u32 = 120;
     pub const RATE_LIMIT_SIGNED_PER_MINUTE: u32 = 600;

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::Hotkey;
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::hotkey::Hotkey;
 
 /// The platform named in every job unless the operator sets another.
 pub const DEFAULT_PLATFORM: &str = "rapid_zillow";
@@ -72,7 +72,7 @@ impl DesirabilityJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::zipcode::{MarketTier, ZipcodeRecord};
+    use crate::domain::epoch::zipcode::{MarketTier, ZipcodeRecord};
 
     fn record(zipcode: &str, expected_listings: u32) -> ZipcodeRecord {
         ZipcodeRecord {

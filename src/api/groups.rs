@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::batches::{EpochGroups, Membership, MinerWork};
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::batches::{EpochGroups, Membership, MinerWork};
 
 /// How a miner outside an epoch's roster is placed, as `/current` and `/epoch/{epochId}` state it.
 pub const LATE_JOINER_RULE: &str = "a miner registered after the epoch's roster was published (with its inputs, \

@@ -7,10 +7,10 @@ use super::{
     StatsResponse,
 };
 use super::{EpochGroupsBody, MinerGroupsBody};
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::Hotkey;
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::proof::{EpochProof, SeedSource};
 use crate::domain::epoch::{EpochClock, EpochId};
-use crate::domain::proof::{EpochProof, SeedSource};
+use crate::domain::hotkey::Hotkey;
 
 /// Where the inputs of `epoch` are served.
 pub fn inputs_path(epoch: EpochId) -> String {

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature};
-use crate::domain::endpoint::{Endpoint, SignedValues};
-use crate::domain::epistula::EpistulaHeaders;
-use crate::domain::metagraph::MetagraphSnapshot;
+use crate::domain::access::auth::{verify_hotkey_signature, HotkeySignature};
+use crate::domain::access::endpoint::{Endpoint, SignedValues};
+use crate::domain::access::epistula::EpistulaHeaders;
+use crate::domain::access::metagraph::MetagraphSnapshot;
+use crate::domain::hotkey::Hotkey;
 
 use super::{whole_seconds, App, AppError, AppResult};
 

@@ -6,14 +6,14 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::Hotkey;
+use crate::domain::access::grant::GrantKind;
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::selection::SelectionPolicy;
+use crate::domain::epoch::status::{MinerEpochState, MinerStatus};
+use crate::domain::epoch::zipcode::ZipcodeRecord;
 use crate::domain::epoch::EpochId;
-use crate::domain::grant::GrantKind;
-use crate::domain::selection::SelectionPolicy;
-use crate::domain::status::{MinerEpochState, MinerStatus};
+use crate::domain::hotkey::Hotkey;
 use crate::domain::usmap::{self, MapPoint};
-use crate::domain::zipcode::ZipcodeRecord;
 use crate::metrics::Traffic;
 use crate::storage::{Backend, EpochSummary, MinerOutcome};
 use crate::universe::BuiltinLocations;
@@ -280,7 +280,7 @@ fn epoch_outcomes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::keys::Keypair;
+    use crate::domain::access::keys::Keypair;
 
     fn summary(epoch: &str) -> EpochSummary {
         EpochSummary {

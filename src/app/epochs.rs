@@ -6,14 +6,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
-use crate::domain::batches::{AssignmentMode, GroupedInputs};
-use crate::domain::beacon::Round;
+use crate::domain::epoch::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
+use crate::domain::epoch::batches::{AssignmentMode, GroupedInputs};
+use crate::domain::epoch::beacon::Round;
+use crate::domain::epoch::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
+use crate::domain::epoch::proof::SeedSource;
+use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError};
+use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
 use crate::domain::epoch::EpochId;
-use crate::domain::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
-use crate::domain::proof::SeedSource;
-use crate::domain::selection::{CooldownRelaxation, SelectionError};
-use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
 use crate::storage::{InputsRecord, StorageError};
 
 use super::cache::BoundedMap;
@@ -102,7 +102,7 @@ impl App {
         let Some(stored) = self.store.load_inputs(epoch).await? else { return Ok(None) };
         let canonical = stored.canonical_json()?;
         let corrupt = |why: String| AppError::Storage(StorageError::Corrupt(format!("inputs of {epoch} {why}")));
-        if crate::domain::inputs::inputs_hash_hex(&canonical) != stored.record.hash {
+        if crate::domain::epoch::inputs::inputs_hash_hex(&canonical) != stored.record.hash {
             return Err(corrupt("do not match their published hash".into()));
         }
         let inputs = EpochInputs::from_canonical_json(&canonical).map_err(|e| corrupt(e.to_string()))?;
@@ -124,7 +124,7 @@ impl App {
         let canonical = inputs.canonical_json();
         let record = InputsRecord {
             epoch,
-            hash: crate::domain::inputs::inputs_hash_hex(&canonical),
+            hash: crate::domain::epoch::inputs::inputs_hash_hex(&canonical),
             candidate_count: inputs.candidates.len() as u64,
             published_at_ms: self.now_ms(),
         };

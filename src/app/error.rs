@@ -2,8 +2,8 @@
 //! place (`http::error`); tasks and the CLI log or print them.
 
 use crate::chain::ChainError;
-use crate::domain::metagraph::RoleError;
-use crate::domain::selection::SelectionError;
+use crate::domain::access::metagraph::RoleError;
+use crate::domain::epoch::selection::SelectionError;
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]

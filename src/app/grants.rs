@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::api::ObjectUrl;
-use crate::domain::auth::Hotkey;
+use crate::domain::access::grant::{AccessGrant, GrantKind};
+use crate::domain::access::layout;
 use crate::domain::epoch::EpochId;
-use crate::domain::grant::{AccessGrant, GrantKind};
-use crate::domain::layout;
+use crate::domain::hotkey::Hotkey;
 use crate::s3::{grant_expiry, ListPaging, S3Presigner, UploadMode};
 
 use super::{App, AppError, AppResult};

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::beacon::PulseSource;
 use crate::chain::MetagraphHandle;
-use crate::domain::nonce::ServerSecret;
+use crate::domain::epoch::nonce::ServerSecret;
 use crate::s3::S3Presigner;
 use crate::settings::Settings;
 use crate::storage::{StorageError, Store};

@@ -13,9 +13,9 @@ use crate::api::{
     check_published, iso8601_millis, EpochResultsResponse, MinerVerdict, SkippedResults, ValidatorVerdicts,
 };
 use crate::client::bucket::{Bucket, BucketError};
-use crate::domain::auth::Hotkey;
+use crate::domain::access::layout::validator_folder;
 use crate::domain::epoch::EpochId;
-use crate::domain::layout::validator_folder;
+use crate::domain::hotkey::Hotkey;
 use crate::s3::{ListPaging, S3Presigner};
 
 /// How long an answer is served from memory: validators that judge late still show up within minutes.

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::{App, AppResult};
-use crate::domain::endpoint;
+use crate::domain::access::endpoint;
 use crate::storage::PruneCounts;
 
 /// Epochs looked up per query.

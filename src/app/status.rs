@@ -3,9 +3,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::auth::{Hotkey, HotkeySignature};
+use crate::domain::access::auth::HotkeySignature;
+use crate::domain::epoch::status::{MinerStatus, StatusReport, ZipcodeProgress};
 use crate::domain::epoch::EpochId;
-use crate::domain::status::{MinerStatus, StatusReport, ZipcodeProgress};
+use crate::domain::hotkey::Hotkey;
 
 use super::{App, AppError, AppResult};
 use crate::storage::Recorded;

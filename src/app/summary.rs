@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use crate::chain::RefreshFailure;
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::beacon::Round;
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::beacon::Round;
+use crate::domain::epoch::proof::SeedSource;
+use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::{EpochClock, EpochId};
-use crate::domain::proof::SeedSource;
-use crate::domain::selection::SelectionPolicy;
 use crate::metrics::MetagraphGauges;
 use crate::storage::{EpochSummary, InputsRecord, ZipcodeStats};
 

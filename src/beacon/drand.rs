@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{first_verified, PulseFuture, PulseSource};
-use crate::domain::beacon::{BeaconChain, Pulse, Round};
+use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
 pub struct DrandRelays {
     chain: BeaconChain,

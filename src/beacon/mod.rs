@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::chain::subtensor::rpc::RpcEndpoint;
 use crate::chain::subtensor::FINNEY_ENDPOINT;
 use crate::chain::MetagraphSpec;
-use crate::domain::beacon::{BeaconChain, BeaconError, DevBeacon, Pulse, Randomness, Round, QUICKNET};
+use crate::domain::epoch::beacon::{BeaconChain, BeaconError, DevBeacon, Pulse, Randomness, Round, QUICKNET};
 
 pub use drand::DrandRelays;
 

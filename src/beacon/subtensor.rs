@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{first_verified, PulseFuture, PulseSource};
 use crate::chain::subtensor::rpc::{hex_bytes, RpcCaller, RpcEndpoint};
-use crate::domain::beacon::{BeaconChain, Pulse, Round};
+use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
 pub struct SubtensorPulses {
     chain: BeaconChain,
@@ -110,7 +110,7 @@ impl PulseSource for SubtensorPulses {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::beacon::QUICKNET;
+    use crate::domain::epoch::beacon::QUICKNET;
 
     #[test]
     fn storage_keys_follow_substrate() {

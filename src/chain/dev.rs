@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use super::{MetagraphSource, SourceFuture};
-use crate::domain::keys::Keypair;
-use crate::domain::metagraph::{MetagraphSnapshot, Neuron};
+use crate::domain::access::keys::Keypair;
+use crate::domain::access::metagraph::{MetagraphSnapshot, Neuron};
 
 pub const DEV_VALIDATORS: [&str; 2] = ["//Alice", "//Bob"];
 pub const DEV_MINERS: [&str; 4] = ["//Charlie", "//Dave", "//Eve", "//Ferdie"];
@@ -15,12 +15,12 @@ pub const DEV_VALIDATOR_STAKE: f64 = 1_000_000.0;
 pub const DEV_SERVICE: &str = "//Zipcoord";
 
 /// The address of [`DEV_SERVICE`].
-pub fn dev_service_hotkey() -> crate::domain::auth::Hotkey {
+pub fn dev_service_hotkey() -> crate::domain::hotkey::Hotkey {
     Keypair::from_uri(DEV_SERVICE).expect("dev URIs are valid").hotkey()
 }
 
 /// The coldkey of the dev neuron `uri` (its `//stash` account).
-pub fn dev_coldkey(uri: &str) -> crate::domain::auth::Hotkey {
+pub fn dev_coldkey(uri: &str) -> crate::domain::hotkey::Hotkey {
     Keypair::from_uri(&format!("{uri}//stash")).expect("dev URIs are valid").hotkey()
 }
 
@@ -74,7 +74,7 @@ impl MetagraphSource for DevSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::auth::Role;
+    use crate::domain::access::auth::Role;
 
     #[test]
     fn alice_validates_and_charlie_mines() {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{ChainError, MetagraphSource, SourceFuture};
-use crate::domain::auth::Hotkey;
-use crate::domain::metagraph::{MetagraphSnapshot, Neuron};
+use crate::domain::access::metagraph::{MetagraphSnapshot, Neuron};
+use crate::domain::hotkey::Hotkey;
 
 #[derive(Deserialize)]
 #[serde(untagged)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use crate::domain::metagraph::MetagraphSnapshot;
+use crate::domain::access::metagraph::MetagraphSnapshot;
 use subtensor::rpc::RpcEndpoint;
 
 /// Where the metagraph comes from, as an operator names it: `dev`, `file:PATH`, `subtensor` or

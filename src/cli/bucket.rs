@@ -6,7 +6,7 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use crate::client::bucket::Bucket;
-use crate::domain::layout::{epoch_of_key, MINERS_PREFIX};
+use crate::domain::access::layout::{epoch_of_key, MINERS_PREFIX};
 use crate::s3::{ListPaging, S3Presigner};
 
 use super::flags::S3Args;

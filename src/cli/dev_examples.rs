@@ -10,11 +10,11 @@ use chrono::DateTime;
 
 use crate::chain::dev::{dev_coldkey, DEV_MINERS, DEV_VALIDATORS};
 use crate::client::{sign, signed_query};
-use crate::domain::endpoint::{self, SignedValues};
+use crate::domain::access::endpoint::{self, SignedValues};
+use crate::domain::access::keys::Keypair;
+use crate::domain::access::layout::listing_file_name;
+use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
-use crate::domain::keys::Keypair;
-use crate::domain::layout::listing_file_name;
-use crate::domain::zipcode::Zipcode;
 use crate::s3::UploadMode;
 use crate::settings::S3Config;
 

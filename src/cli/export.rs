@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::iso8601_millis;
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::status::StatusReport;
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::status::StatusReport;
 use crate::storage::{StorageResult, Store};
 
 /// An epoch and its assignment.
@@ -126,8 +126,8 @@ async fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::keys::Keypair;
-    use crate::domain::status::{MinerStatus, ZipcodeProgress};
+    use crate::domain::access::keys::Keypair;
+    use crate::domain::epoch::status::{MinerStatus, ZipcodeProgress};
 
     /// The line a report had when it was built as a `serde_json::Value`.
     fn line_as_before(report: &StatusReport) -> String {

@@ -11,13 +11,13 @@ use clap::Args;
 
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
-use crate::domain::auth::Hotkey;
-use crate::domain::batches::AssignmentMode;
-use crate::domain::epistula::EpistulaWindow;
+use crate::domain::access::epistula::EpistulaWindow;
+use crate::domain::epoch::batches::AssignmentMode;
+use crate::domain::epoch::groups::GroupPlan;
+use crate::domain::epoch::nonce::ServerSecret;
+use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::EpochClock;
-use crate::domain::groups::GroupPlan;
-use crate::domain::nonce::ServerSecret;
-use crate::domain::selection::SelectionPolicy;
+use crate::domain::hotkey::Hotkey;
 use crate::s3::{Addressing, S3Secret, S3Settings, UploadMode};
 use crate::settings::{
     days, defaults, s3_store, ChainSettings, EpistulaSettings, EpochSettings, HttpSettings, RateLimitSettings,

@@ -1,5 +1,5 @@
 //! `zipcoord miner history` and `zipcoord miner export-accepted`: the miner's own record of its work and of the
-//! validators' verdicts, read from its state directory (see [`crate::client::history`]), for people and scripts.
+//! validators' verdicts, read from its state directory (see [`crate::client::miner::history`]), for people and scripts.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,8 +8,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::neurons::KeyArgs;
-use crate::client::history::{read_delivered, read_history, CorruptLine, EpochRecord, HistoryRead, VerdictState};
-use crate::client::history_summary::{accepted, failures, summarize, HistoryFilter, Summary};
+use crate::client::miner::history::{
+    read_delivered, read_history, CorruptLine, EpochRecord, HistoryRead, VerdictState,
+};
+use crate::client::miner::history_summary::{accepted, failures, summarize, HistoryFilter, Summary};
 use crate::client::state::default_state_dir;
 
 /// Whose history: a state directory, or the default one of a hotkey.

@@ -281,7 +281,9 @@ async fn zipcode_stats(db: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 /// The database and the stored assignment of the epoch `args` names (the current one by default).
-async fn stored_epoch(args: &ShowEpochArgs) -> anyhow::Result<(Store, crate::domain::assignment::EpochAssignment)> {
+async fn stored_epoch(
+    args: &ShowEpochArgs,
+) -> anyhow::Result<(Store, crate::domain::epoch::assignment::EpochAssignment)> {
     let store = open_store(&args.database).await?;
     let epoch = args.id.unwrap_or_else(|| args.epochs.clock().epoch_at(SystemClock.now_ms().div_euclid(1000)));
     let assignment = store.load_epoch(epoch).await?.with_context(|| {

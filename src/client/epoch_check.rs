@@ -2,12 +2,12 @@
 //! validator's relay), and recomputes the epoch from them and the beacon's pulse, trusting nothing the server
 //! says that it can check.
 
-use super::{ClientError, ZipcoordClient};
 use crate::api::{parse_iso8601, EpochProofResponse};
+use crate::client::{ClientError, ZipcoordClient};
+use crate::domain::epoch::inputs::inputs_hash_hex;
+use crate::domain::epoch::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
+use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
-use crate::domain::inputs::inputs_hash_hex;
-use crate::domain::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
-use crate::domain::zipcode::Zipcode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {

@@ -12,16 +12,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::StateDir;
-use super::{unix_now_ms, ClientError, ZipcoordClient};
 use crate::api::{AssignmentResponse, AssignmentView, EpochProofBody, StatsResponse};
 use crate::beacon::PulseSource;
-use crate::domain::assignment::{plan_beacon_epoch, PublishedInputs};
-use crate::domain::beacon::{Pulse, Randomness};
+use crate::client::state::StateDir;
+use crate::client::{unix_now_ms, ClientError, ZipcoordClient};
+use crate::domain::access::keys::Keypair;
+use crate::domain::epoch::assignment::{plan_beacon_epoch, PublishedInputs};
+use crate::domain::epoch::beacon::{Pulse, Randomness};
+use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
+use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::{EpochClock, EpochId};
-use crate::domain::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
-use crate::domain::keys::Keypair;
-use crate::domain::zipcode::Zipcode;
 use crate::universe::BuiltinLocations;
 
 /// Inputs documents kept (the newest by epoch).
@@ -453,7 +453,7 @@ impl Epochs {
         if proof.round != known.inputs.beacon_round {
             return Err(format!("its proof names round {}, the inputs {}", proof.round, known.inputs.beacon_round));
         }
-        let chain = crate::domain::beacon::known_chain(&known.inputs.beacon_chain_hash)
+        let chain = crate::domain::epoch::beacon::known_chain(&known.inputs.beacon_chain_hash)
             .ok_or("the inputs name an unknown beacon chain")?;
         let signature = proof.signature.as_deref().ok_or("its proof carries no pulse")?;
         let pulse = Pulse::from_hex(proof.round, signature).map_err(|e| e.to_string())?;
@@ -472,8 +472,8 @@ impl Epochs {
     ) -> Result<AssignmentResponse, String> {
         let hash = inputs_hash_hex(&known.bytes);
         let published = PublishedInputs { inputs: &known.inputs, hash: &hash, published_at_ms: (self.now_ms)() };
-        let chain_name =
-            crate::domain::beacon::known_chain(&known.inputs.beacon_chain_hash).map_or("unknown", |chain| chain.name);
+        let chain_name = crate::domain::epoch::beacon::known_chain(&known.inputs.beacon_chain_hash)
+            .map_or("unknown", |chain| chain.name);
         let no_places = HashMap::new();
         let (mut assignment, _) =
             plan_beacon_epoch(clock, &published, chain_name, pulse, randomness, &no_places, (self.now_ms)())

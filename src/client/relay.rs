@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::epochs::Epochs;
 use crate::api::{CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
+use crate::client::epochs::Epochs;
+use crate::domain::epoch::inputs::inputs_hash_hex;
 use crate::domain::epoch::EpochId;
-use crate::domain::inputs::inputs_hash_hex;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = ErrorBody::new(status.as_u16(), status.canonical_reason().unwrap_or("Error"), message);

@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::listing::Listing;
+use crate::domain::judging::listing::Listing;
 
 const STREETS: [&str; 12] =
     ["Oak", "Maple", "Cedar", "Pine", "Elm", "Main", "Park", "Lake", "Hill", "Washington", "Lincoln", "Sunset"];
@@ -77,7 +77,7 @@ pub fn check(claimed: &Listing, size: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::listing::check_listing;
+    use crate::domain::judging::listing::check_listing;
 
     #[test]
     fn the_market_is_deterministic_plausible_and_checkable() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::keys::Keypair;
+use crate::domain::access::keys::Keypair;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {

@@ -20,12 +20,13 @@ use crate::api::{
 };
 use crate::app::cache::BoundedMap;
 use crate::app::{App, StatusSubmission};
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::{Hotkey, HotkeySignature};
-use crate::domain::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::access::auth::HotkeySignature;
+use crate::domain::access::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::status::{MinerStatus, ZipcodeProgress};
+use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
-use crate::domain::status::{MinerStatus, ZipcodeProgress};
-use crate::domain::zipcode::Zipcode;
+use crate::domain::hotkey::Hotkey;
 use crate::settings::EpistulaSettings;
 
 use super::error::ApiError;
@@ -69,7 +70,7 @@ impl AssignmentBodies {
         let groups = match (&assignment.groups, view) {
             (Some(groups), AssignmentView::Miner(hotkey)) => {
                 let (ids, membership) = groups.groups_of(assignment.seed_bytes(), hotkey);
-                Some((ids, membership == crate::domain::batches::Membership::LateJoiner))
+                Some((ids, membership == crate::domain::epoch::batches::Membership::LateJoiner))
             }
             _ => None,
         };
@@ -170,7 +171,7 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
 /// What `/stats` tells clients about Epistula, when the service accepts it.
 fn epistula_advert(settings: &EpistulaSettings) -> Option<EpistulaAdvert> {
     settings.service_hotkey.as_ref().map(|service| EpistulaAdvert {
-        version: crate::domain::epistula::VERSION.to_string(),
+        version: crate::domain::access::epistula::VERSION.to_string(),
         signed_for: service.to_string(),
         max_age_ms: settings.window.max_age_ms,
         max_ahead_ms: settings.window.max_ahead_ms,

@@ -16,9 +16,9 @@ use utoipa_axum::routes;
 use crate::api::dashboard::*;
 use crate::api::{iso8601_millis, ErrorBody};
 use crate::app::{App, DashboardOverview};
+use crate::domain::access::grant::GrantKind;
+use crate::domain::epoch::proof::SeedSource;
 use crate::domain::epoch::EpochId;
-use crate::domain::grant::GrantKind;
-use crate::domain::proof::SeedSource;
 use crate::domain::usmap::{MAP_HEIGHT, MAP_WIDTH};
 
 use super::error::ApiError;
@@ -134,7 +134,7 @@ async fn epoch_map(
 ) -> Result<Json<DashboardEpochMapResponse>, ApiError> {
     let epoch: EpochId = parse_value(&epoch_id)?;
     let map = app.epoch_map(epoch).await?;
-    let zipcode = |record: &crate::domain::zipcode::ZipcodeRecord, at: Option<(f64, f64)>| DashboardMapZipcode {
+    let zipcode = |record: &crate::domain::epoch::zipcode::ZipcodeRecord, at: Option<(f64, f64)>| DashboardMapZipcode {
         zipcode: record.zipcode.to_string(),
         city: record.city.clone(),
         state: record.state.clone(),

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::api::{DesirabilityJob, ErrorBody, SignedQuery};
 use crate::app::App;
-use crate::domain::endpoint::{self, Endpoint};
+use crate::domain::access::endpoint::{self, Endpoint};
 
 use super::error::ApiError;
 use super::signed::{EpochPathRequest, NamedEndpoint, QueryOnlyRequest, Signed};

@@ -7,7 +7,7 @@ use axum::Json;
 
 use crate::api::ErrorBody;
 use crate::app::AppError;
-use crate::domain::metagraph::RoleError;
+use crate::domain::access::metagraph::RoleError;
 
 /// Longest message echoed back; parser errors can quote user input.
 const MAX_MESSAGE_CHARS: usize = 300;

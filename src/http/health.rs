@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::api::{iso8601_millis, BeaconHealth, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse};
 use crate::app::App;
-use crate::domain::layout::FOLDER_STRUCTURE;
+use crate::domain::access::layout::FOLDER_STRUCTURE;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()

@@ -20,8 +20,9 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use super::error::ApiError;
-use crate::domain::auth::{Hotkey, HotkeySignature};
-use crate::domain::endpoint::RateClass;
+use crate::domain::access::auth::HotkeySignature;
+use crate::domain::access::endpoint::RateClass;
+use crate::domain::hotkey::Hotkey;
 use crate::settings::RateLimitSettings;
 
 /// How long a signature is remembered: longer than any timestamp window (300 s back, 300 s ahead).

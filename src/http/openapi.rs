@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use crate::api::ErrorBody;
 use crate::app::App;
-use crate::domain::auth::{Hotkey, Role};
-use crate::domain::endpoint::{Method, SIGNED_ENDPOINTS};
+use crate::domain::access::auth::Role;
+use crate::domain::access::endpoint::{Method, SIGNED_ENDPOINTS};
+use crate::domain::hotkey::Hotkey;
 
 /// The description's text around the table of signed endpoints, which is written from the endpoint table.
 const BEFORE_ENDPOINTS: &str = r#"Coordinates a Bittensor data-scraping subnet: every epoch (4 h by default) a random set of US zipcodes whose

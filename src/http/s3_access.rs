@@ -14,9 +14,9 @@ use crate::api::{
     ValidatorUrls,
 };
 use crate::app::{App, MinerReadRequest};
-use crate::domain::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::access::endpoint::{self, Endpoint, SignedValues};
+use crate::domain::access::layout;
 use crate::domain::epoch::EpochId;
-use crate::domain::layout;
 use crate::s3::{ListPaging, MAX_KEYS_PER_PAGE};
 
 use super::error::ApiError;

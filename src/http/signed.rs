@@ -1,5 +1,5 @@
 //! The `Signed` extractor: every signed endpoint's prologue, driven by its row in the endpoint table
-//! ([`crate::domain::endpoint`]). It reads the query string (GET) or the JSON body (POST), refuses S3 endpoints
+//! ([`crate::domain::access::endpoint`]). It reads the query string (GET) or the JSON body (POST), refuses S3 endpoints
 //! when no store is configured, lets the endpoint parse its own values (400 on bad input), then authenticates
 //! by Epistula headers when the request has them and by the legacy fields otherwise: the fields' format, the
 //! application's admission (timestamp window, registration, signature, role) and, only once the signature
@@ -15,10 +15,11 @@ use serde::de::DeserializeOwned;
 
 use crate::api::SignedQuery;
 use crate::app::{AccessDenied, App, Proof, SignedClaim};
-use crate::domain::auth::{parse_timestamp, Hotkey, HotkeySignature};
-use crate::domain::endpoint::{Endpoint, Method, SignedValues};
-use crate::domain::epistula::EpistulaHeaders;
+use crate::domain::access::auth::{parse_timestamp, HotkeySignature};
+use crate::domain::access::endpoint::{Endpoint, Method, SignedValues};
+use crate::domain::access::epistula::EpistulaHeaders;
 use crate::domain::epoch::EpochId;
+use crate::domain::hotkey::Hotkey;
 
 use super::error::ApiError;
 use super::extract::{parse_json, parse_value, read_body, QueryParams};

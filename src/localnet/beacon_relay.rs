@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::beacon::DevBeacon;
+use crate::domain::epoch::beacon::DevBeacon;
 
 async fn pulse(State(beacon): State<std::sync::Arc<DevBeacon>>, Path((chain, round)): Path<(String, u64)>) -> Response {
     if chain != hex::encode(beacon.chain().hash) {

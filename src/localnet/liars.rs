@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::client::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper};
+use crate::client::miner::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper};
 use crate::client::synthetic;
 use crate::domain::epoch::EpochId;
-use crate::domain::listing::{Listing, ListingFile};
+use crate::domain::judging::listing::{Listing, ListingFile};
 
 /// A kind of dishonest miner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

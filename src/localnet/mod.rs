@@ -26,17 +26,17 @@ use crate::boot::RunningServer;
 use crate::chain::file::FileSource;
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
-use crate::client::group_judging::ValidationMode;
-use crate::client::history::read_history;
+use crate::client::miner::history::read_history;
+use crate::client::miner::scraper::{Scraper, SyntheticScraper};
 use crate::client::miner::{EpochWork, Miner, MinerError};
-use crate::client::scraper::{Scraper, SyntheticScraper};
 use crate::client::state::StateDir;
+use crate::client::validator::group_judging::ValidationMode;
+use crate::client::validator::verifier::SyntheticVerifier;
 use crate::client::validator::{EpochJudgement, Validator, ValidatorError, ValidatorSettings};
-use crate::client::verifier::SyntheticVerifier;
 use crate::client::ZipcoordClient;
-use crate::domain::batches::AssignmentMode;
+use crate::domain::access::keys::Keypair;
+use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::{EpochClock, EpochId};
-use crate::domain::keys::Keypair;
 use crate::s3::{S3Settings, UploadMode};
 use crate::settings::{EpochSettings, RateLimitSettings, Settings};
 pub use liars::{CopyingScraper, InventingScraper, LiarKind, LiarSpec, ShadingScraper};
@@ -238,7 +238,7 @@ impl Localnet {
 /// The dev beacon's chain, from the local relay.
 fn dev_beacon_spec(relay: &str) -> BeaconSpec {
     BeaconSpec::Drand {
-        chain: crate::domain::beacon::DevBeacon::new().chain().clone(),
+        chain: crate::domain::epoch::beacon::DevBeacon::new().chain().clone(),
         relays: vec![relay.to_string()],
     }
 }

@@ -7,14 +7,14 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::zipcodes::record_from_row;
 use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
-use crate::domain::assignment::EpochAssignment;
-use crate::domain::auth::Hotkey;
-use crate::domain::batches::{AssignedGroup, EpochGroups};
-use crate::domain::beacon::{known_chain, Pulse};
+use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::batches::{AssignedGroup, EpochGroups};
+use crate::domain::epoch::beacon::{known_chain, Pulse};
+use crate::domain::epoch::groups::{GroupPlan, SharedColdkey};
+use crate::domain::epoch::proof::{EpochProof, SeedSource};
+use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
-use crate::domain::groups::{GroupPlan, SharedColdkey};
-use crate::domain::proof::{EpochProof, SeedSource};
-use crate::domain::zipcode::Zipcode;
+use crate::domain::hotkey::Hotkey;
 
 /// One line of epoch history (stats `recentPerformance`, `zipcoord epoch list`).
 #[derive(Debug, Clone, PartialEq, Eq)]

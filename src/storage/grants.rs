@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::{get_u64, parse_column, StorageError, StorageResult, Store};
-use crate::domain::grant::{AccessGrant, GrantKind};
+use crate::domain::access::grant::{AccessGrant, GrantKind};
 
 /// How a kind is stored (migration 0006 maps the earlier text the same way).
 const KIND_CODES: [(GrantKind, i32); 4] = [

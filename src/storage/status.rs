@@ -11,9 +11,9 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 use super::{flag, get_flag, get_u64, parse_column, Backend, StorageError, StorageResult, Store};
-use crate::domain::auth::Hotkey;
+use crate::domain::epoch::status::{MinerEpochState, MinerStatus, StatusReport, ZipcodeProgress};
 use crate::domain::epoch::EpochId;
-use crate::domain::status::{MinerEpochState, MinerStatus, StatusReport, ZipcodeProgress};
+use crate::domain::hotkey::Hotkey;
 
 /// How a miner's epoch ended (or stands), without its zipcodes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::{flag, get_flag, get_u32, parse_column, StorageResult, Store};
-use crate::domain::zipcode::{Zipcode, ZipcodeRecord};
+use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
 
 /// Rows per multi-row INSERT. Binding cost through sqlx grows faster than linearly with the parameters of one
 /// statement: seeding 30k zipcodes took 2.2 s with 500-row batches, 0.5 s with 25 (measured on SQLite).

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::Location;
-use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
+use crate::domain::epoch::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvFormat {

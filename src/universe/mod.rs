@@ -4,7 +4,7 @@
 
 pub mod csv;
 
-use crate::domain::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
+use crate::domain::epoch::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
 
 /// Name recorded as the `source` of built-in rows.
 pub const SOURCE: &str = "builtin";

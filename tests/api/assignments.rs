@@ -1,7 +1,7 @@
 //! The success shapes of stats, `/current` and `/epoch/{id}`, field by field, and what is never revealed.
 
 use serde_json::Value;
-use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::access::endpoint::{self, SignedValues};
 use zipcoord::domain::epoch::EpochId;
 
 use crate::helpers::{assert_error, TestApp, START_MS};

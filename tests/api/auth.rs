@@ -1,9 +1,10 @@
 //! Signed-request checks on every signed endpoint, and interop with the signatures of `bittensor-wallet`.
 
 use serde_json::Value;
-use zipcoord::domain::auth::{verify_hotkey_signature, Hotkey, HotkeySignature};
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::access::auth::{verify_hotkey_signature, HotkeySignature};
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::hotkey::Hotkey;
 
 use crate::helpers::{assert_error, TestApp};
 

@@ -12,9 +12,9 @@ use axum::{Json, Router};
 use sha2::Digest;
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::client::epoch_check::{verify_epoch, CheckError};
-use zipcoord::domain::beacon::DevBeacon;
+use zipcoord::domain::epoch::beacon::DevBeacon;
+use zipcoord::domain::epoch::recompute::Discrepancy;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::recompute::Discrepancy;
 use zipcoord::settings::Settings;
 use zipcoord::storage::InputsRecord;
 
@@ -147,7 +147,7 @@ fn recorded_epochs_still_recompute() {
         let answer: zipcoord::api::EpochProofResponse = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let inputs = std::fs::read(dir.join(format!("{name}.inputs.json"))).unwrap();
         let claim = zipcoord::client::epoch_check::claim_of(&answer).unwrap();
-        zipcoord::domain::recompute::recompute(&claim, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        zipcoord::domain::epoch::recompute::recompute(&claim, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
         recorded += 1;
     }
     assert_eq!(recorded, 3);
@@ -182,7 +182,7 @@ async fn inputs_are_served_as_published_and_never_change() {
     let etag = plain.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(etag, format!("\"{hash}\""));
     let plain = plain.bytes().await.unwrap();
-    assert_eq!(zipcoord::domain::inputs::inputs_hash_hex(&plain), hash);
+    assert_eq!(zipcoord::domain::epoch::inputs::inputs_hash_hex(&plain), hash);
     assert_eq!(app.client.epoch_inputs(next_id).await.unwrap(), plain.to_vec(), "gzip decodes to the same bytes");
     let cached = http.get(&url).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(cached.status(), 304);

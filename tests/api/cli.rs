@@ -62,11 +62,11 @@ fn the_s3_secret_never_reaches_logs_responses_or_help() {
     ];
     let server = DevServer::spawn_on_sqlite(&env);
     let base = server.base.clone();
-    let charlie = zipcoord::domain::keys::Keypair::from_uri("//Charlie").unwrap();
+    let charlie = zipcoord::domain::access::keys::Keypair::from_uri("//Charlie").unwrap();
     let now = zipcoord::client::unix_now();
     let hotkey = charlie.hotkey();
-    let values = zipcoord::domain::endpoint::SignedValues::new(hotkey.as_str(), now).coldkey("ck");
-    let message = zipcoord::domain::endpoint::FOLDER_ACCESS.commitment(&values);
+    let values = zipcoord::domain::access::endpoint::SignedValues::new(hotkey.as_str(), now).coldkey("ck");
+    let message = zipcoord::domain::access::endpoint::FOLDER_ACCESS.commitment(&values);
     let signature = charlie.sign(message.as_bytes()).to_hex();
     let body =
         serde_json::json!({"coldkey": "ck", "hotkey": hotkey.to_string(), "timestamp": now, "signature": signature});
@@ -150,7 +150,7 @@ async fn epoch_show_prints_the_assignment_and_miner_states() {
         &app.keys.miner,
         assignment.epoch_id.parse().unwrap(),
         &assignment.nonce,
-        zipcoord::domain::status::MinerStatus::InProgress,
+        zipcoord::domain::epoch::status::MinerStatus::InProgress,
         app.now(),
     );
     app.client.report_status(&app.keys.miner, &report).await.unwrap();

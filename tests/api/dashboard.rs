@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use zipcoord::app::Clock;
 use zipcoord::client::status_request;
+use zipcoord::domain::access::grant::{AccessGrant, GrantKind};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::status::MinerStatus;
+use zipcoord::domain::epoch::zipcode::ZipcodeRecord;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::grant::{AccessGrant, GrantKind};
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::status::MinerStatus;
 use zipcoord::domain::usmap;
-use zipcoord::domain::zipcode::ZipcodeRecord;
 use zipcoord::universe::{builtin_universe, BuiltinLocations};
 
 use crate::browser;

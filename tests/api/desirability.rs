@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 use zipcoord::client::sign;
-use zipcoord::domain::endpoint::{self, Endpoint, SignedValues};
+use zipcoord::domain::access::endpoint::{self, Endpoint, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::keys::Keypair;
 use zipcoord::settings::Settings;
 
 use crate::helpers::{assert_error, TestApp, TestOptions};

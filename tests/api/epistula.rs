@@ -7,8 +7,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use zipcoord::app::Clock;
-use zipcoord::domain::epistula::{header, signed_message, EpistulaHeaders, RequestUuid};
-use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::access::epistula::{header, signed_message, EpistulaHeaders, RequestUuid};
+use zipcoord::domain::access::keys::Keypair;
 
 use crate::helpers::{assert_error, send_with_headers, service_key, TestApp, TestOptions};
 
@@ -140,7 +140,7 @@ async fn an_epistula_signature_carries_one_body_only() {
     let events = app.app().store().status_events(epoch).await.unwrap();
     assert_eq!(events.len(), 1, "only the signed body was stored");
     let states = app.app().store().miner_states(epoch).await.unwrap();
-    assert_eq!(states[0].latest.status, zipcoord::domain::status::MinerStatus::Completed);
+    assert_eq!(states[0].latest.status, zipcoord::domain::epoch::status::MinerStatus::Completed);
     assert_eq!(states[0].latest.listings_scraped, Some(250));
 }
 
@@ -280,7 +280,7 @@ async fn the_reference_client_signs_with_epistula_when_the_server_advertises_it(
         miner,
         epoch,
         &assignment.nonce,
-        zipcoord::domain::status::MinerStatus::InProgress,
+        zipcoord::domain::epoch::status::MinerStatus::InProgress,
         0,
     );
     client.report_status(miner, &report).await.unwrap();

@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 use zipcoord::app::Clock;
-use zipcoord::domain::grant::{AccessGrant, GrantKind};
+use zipcoord::domain::access::grant::{AccessGrant, GrantKind};
 use zipcoord::settings::days;
 use zipcoord::storage::Store;
 
@@ -11,7 +11,7 @@ use crate::helpers::{fresh_database_url, TestApp, TestOptions};
 
 const DAY_MS: i64 = 86_400_000;
 
-fn grant(key: &zipcoord::domain::keys::Keypair, kind: GrantKind, prefix: &str, at_ms: i64) -> AccessGrant {
+fn grant(key: &zipcoord::domain::access::keys::Keypair, kind: GrantKind, prefix: &str, at_ms: i64) -> AccessGrant {
     AccessGrant {
         hotkey: key.hotkey(),
         kind,

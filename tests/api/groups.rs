@@ -9,11 +9,11 @@ use serde_json::Value;
 use zipcoord::api::{AssignmentResponse, ZipcodeCompletion};
 use zipcoord::client::epoch_check::verify_epoch;
 use zipcoord::client::status_request;
-use zipcoord::domain::batches::{late_joiner_groups, AssignmentMode};
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::groups::GroupPlan;
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::status::MinerStatus;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::batches::{late_joiner_groups, AssignmentMode};
+use zipcoord::domain::epoch::groups::GroupPlan;
+use zipcoord::domain::epoch::status::MinerStatus;
 use zipcoord::settings::Settings;
 
 use crate::helpers::{TestApp, TestKeys, TestOptions};

@@ -9,10 +9,10 @@ use zipcoord::app::{App, Clock, ManualClock, SystemClock};
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::boot::{self, RunningServer};
 use zipcoord::client::ZipcoordClient;
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::nonce::ServerSecret;
+use zipcoord::domain::epoch::zipcode::{MarketTier, ZipcodeRecord};
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::nonce::ServerSecret;
-use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
 use zipcoord::settings::Settings;
 use zipcoord::storage::{ImportMode, Store};
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 use zipcoord::cli::export::export_history;
 use zipcoord::cli::Cli;
 use zipcoord::client::status_request;
-use zipcoord::domain::status::MinerStatus;
+use zipcoord::domain::epoch::status::MinerStatus;
 use zipcoord::storage::PruneCounts;
 
 use zipcoord::settings::{days, Settings};

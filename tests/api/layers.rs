@@ -90,6 +90,6 @@ fn every_module_names_only_its_own_layer_or_below() {
 
 #[test]
 fn the_checker_sees_an_upward_arrow() {
-    assert_eq!(named_modules("use crate::app::App; let x = crate::domain::layout::x();"), ["app", "domain"]);
+    assert_eq!(named_modules("use crate::app::App; let x = crate::domain::access::layout::x();"), ["app", "domain"]);
     assert!(layer("app") > layer("client"), "a client naming crate::app would be reported");
 }

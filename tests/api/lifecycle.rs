@@ -2,8 +2,8 @@
 //! built-in universe and the generated secret.
 
 use zipcoord::client::{status_request, ZipcoordClient};
-use zipcoord::domain::status::MinerStatus;
-use zipcoord::domain::zipcode::{MarketTier, ZipcodeRecord};
+use zipcoord::domain::epoch::status::MinerStatus;
+use zipcoord::domain::epoch::zipcode::{MarketTier, ZipcodeRecord};
 use zipcoord::storage::ImportMode;
 
 use crate::assignments::assert_api_error;

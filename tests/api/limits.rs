@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 
 use zipcoord::client::status_request;
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::status::MinerStatus;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::status::MinerStatus;
 
 use zipcoord::settings::{RateLimitSettings, Settings};
 

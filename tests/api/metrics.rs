@@ -1,8 +1,8 @@
 //! `/metrics` after real traffic: the counters move and the metagraph gauges describe the snapshot.
 
 use zipcoord::client::status_request;
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::status::MinerStatus;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::epoch::status::MinerStatus;
 
 use zipcoord::settings::Settings;
 

@@ -11,13 +11,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zipcoord::api::parse_iso8601;
-use zipcoord::client::group_judging::ValidationMode;
-use zipcoord::client::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
+use zipcoord::client::miner::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper, SyntheticScraper};
 use zipcoord::client::synthetic;
+use zipcoord::client::validator::group_judging::ValidationMode;
 use zipcoord::client::validator::{EpochJudgement, MinerResult, ValidatorSettings};
-use zipcoord::domain::batches::AssignmentMode;
+use zipcoord::domain::epoch::batches::AssignmentMode;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::listing::ListingFile;
+use zipcoord::domain::judging::listing::ListingFile;
 use zipcoord::localnet::{InventingScraper, LiarSpec, Localnet, LocalnetOptions};
 use zipcoord::s3::UploadMode;
 
@@ -61,7 +61,7 @@ impl RotatingLiar {
     }
 
     /// Waits for the victim's file of this zipcode and takes its listings as they are.
-    async fn copy(&self, job: &ScrapeJob) -> Result<Vec<zipcoord::domain::listing::Listing>, ScrapeError> {
+    async fn copy(&self, job: &ScrapeJob) -> Result<Vec<zipcoord::domain::judging::listing::Listing>, ScrapeError> {
         let folder = self
             .bucket_root
             .join(format!("data/hotkey={}/epoch={}/zipcode={}", self.victim, job.epoch_id, job.zipcode));
@@ -252,7 +252,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
     let sourced = miner.current().await.unwrap();
     let work = miner.mine(&sourced).await.unwrap();
     let assignment = &sourced.assignment;
-    assert_eq!(work.status, zipcoord::domain::status::MinerStatus::Completed);
+    assert_eq!(work.status, zipcoord::domain::epoch::status::MinerStatus::Completed);
     assert_eq!(
         (work.uploaded, work.zipcodes, work.listings),
         (assignment.zipcodes.len(), assignment.zipcodes.len(), 450)

@@ -121,7 +121,7 @@ async fn the_spec_explains_signing_and_gives_real_examples() {
     let current = &spec["paths"]["/api/v1/zipcode-assignments/current"]["get"];
     let hotkey = current["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "hotkey").unwrap();
     assert_eq!(hotkey["required"], true);
-    let example: zipcoord::domain::auth::Hotkey = hotkey["example"].as_str().unwrap().parse().expect("a valid SS58");
+    let example: zipcoord::domain::hotkey::Hotkey = hotkey["example"].as_str().unwrap().parse().expect("a valid SS58");
     assert_eq!(example.to_string(), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
     let epoch = &spec["paths"]["/api/v1/zipcode-assignments/epoch/{epochId}"]["get"]["parameters"][0];
     assert_eq!(epoch["name"], "epochId");

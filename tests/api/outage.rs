@@ -131,7 +131,7 @@ async fn an_unregistered_client_is_refused_not_sent_to_fallbacks() {
 fn cut_off_client(app: &TestApp, state: &std::path::Path, dead: &str, relays: Vec<ZipcoordClient>) -> Epochs {
     let time = app.time.clone();
     let clock: ClientClock = Arc::new(move || time.now_ms());
-    let chain = zipcoord::domain::beacon::DevBeacon::new().chain().clone();
+    let chain = zipcoord::domain::epoch::beacon::DevBeacon::new().chain().clone();
     let spec = BeaconSpec::Drand { chain, relays: vec![dead.to_string()] };
     let beacon = Arc::from(zipcoord::beacon::open(&BeaconSettings::new(spec)));
     let state = StateDir::open(state, app.keys.miner.hotkey().to_string()).unwrap();
@@ -219,7 +219,10 @@ async fn a_miner_cut_off_from_api_and_beacon_takes_a_relay_s_assignment_only_if_
     assert_eq!(stats.epoch_status.current_epoch.unwrap().id, outage_epoch.to_string());
     assert_eq!(stats.system_status, "relay");
     let inputs = relay_client.epoch_inputs(outage_epoch).await.unwrap();
-    assert_eq!(zipcoord::domain::inputs::inputs_hash_hex(&inputs), held.assignment.proof.as_ref().unwrap().inputs_hash);
+    assert_eq!(
+        zipcoord::domain::epoch::inputs::inputs_hash_hex(&inputs),
+        held.assignment.proof.as_ref().unwrap().inputs_hash
+    );
     let future = app.epoch_clock().next(outage_epoch);
     let (status, body) = get_json(&format!("{honest}/api/v1/zipcode-assignments/epoch/{future}")).await;
     assert_eq!((status, body["statusCode"].as_u64()), (404, Some(404)), "a relay never reveals a future epoch");
@@ -344,8 +347,8 @@ async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
 /// and delivers both once the API answers again.
 #[tokio::test]
 async fn a_miner_without_a_usable_grant_keeps_its_files_and_reports_for_later() {
-    use zipcoord::client::outbox::Outbox;
-    use zipcoord::client::scraper::SyntheticScraper;
+    use zipcoord::client::miner::outbox::Outbox;
+    use zipcoord::client::miner::scraper::SyntheticScraper;
 
     let dir = tempfile::tempdir().unwrap();
     let mut net = crate::neurons::hour_long_network(&dir, 1, 300).await;
@@ -387,7 +390,7 @@ async fn a_miner_without_a_usable_grant_keeps_its_files_and_reports_for_later() 
 #[tokio::test]
 async fn a_client_does_not_compute_an_epoch_the_server_asks_it_to_wait_for() {
     let dead = dead_url().await;
-    let chain = zipcoord::domain::beacon::DevBeacon::new().chain().clone();
+    let chain = zipcoord::domain::epoch::beacon::DevBeacon::new().chain().clone();
     let options = crate::helpers::TestOptions {
         settings: Some(Box::new(move |s: &mut zipcoord::settings::Settings| {
             s.beacon = BeaconSettings::new(BeaconSpec::Drand { chain, relays: vec![dead] });
@@ -407,8 +410,8 @@ async fn a_client_does_not_compute_an_epoch_the_server_asks_it_to_wait_for() {
 
 #[tokio::test]
 async fn in_groups_mode_a_miner_computes_its_own_batch_through_an_outage() {
-    use zipcoord::domain::batches::AssignmentMode;
-    use zipcoord::domain::groups::GroupPlan;
+    use zipcoord::domain::epoch::batches::AssignmentMode;
+    use zipcoord::domain::epoch::groups::GroupPlan;
     // Four roster miners (the poorly staked validator mines too) in groups of two: two batches.
     let mut app = TestApp::spawn_with(crate::helpers::TestOptions {
         settings: Some(Box::new(|s: &mut zipcoord::settings::Settings| {

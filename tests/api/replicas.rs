@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use zipcoord::client::status_request;
-use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::status::MinerStatus;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::status::MinerStatus;
 use zipcoord::storage::Store;
 
 use crate::helpers::fresh_database_url;

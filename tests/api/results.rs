@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use zipcoord::api::{ChainWeights, EpochJudgement, MinerResult};
 use zipcoord::client::bucket::Bucket;
 use zipcoord::client::ClientError;
-use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
 use zipcoord::domain::epoch::{EpochClock, EpochId};
-use zipcoord::domain::keys::Keypair;
 use zipcoord::localnet::LocalStore;
 use zipcoord::settings::Settings;
 

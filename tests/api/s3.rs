@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
 use zipcoord::localnet::LocalStore;
 
 use zipcoord::s3::{S3Secret, S3Settings, UploadMode};
@@ -165,7 +165,7 @@ async fn a_miner_uploads_into_its_folder_and_lists_it() {
     let grants = app.app().store().recent_grants(Some(miner.hotkey().as_str()), 10).await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].prefix, folder);
-    assert_eq!(grants[0].kind, zipcoord::domain::grant::GrantKind::MinerFolder);
+    assert_eq!(grants[0].kind, zipcoord::domain::access::grant::GrantKind::MinerFolder);
 }
 
 #[tokio::test]

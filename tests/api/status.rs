@@ -4,10 +4,10 @@
 use serde_json::{json, Value};
 use zipcoord::api::{StatusRequest, ZipcodeCompletion};
 use zipcoord::client::status_request;
-use zipcoord::domain::endpoint::{self, SignedValues};
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::status::MinerStatus;
 use zipcoord::domain::epoch::EpochId;
-use zipcoord::domain::keys::Keypair;
-use zipcoord::domain::status::MinerStatus;
 
 use crate::helpers::{assert_error, TestApp};
 

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use zipcoord::domain::endpoint::{self, SignedValues};
-use zipcoord::domain::keys::Keypair;
+use zipcoord::domain::access::endpoint::{self, SignedValues};
+use zipcoord::domain::access::keys::Keypair;
 use zipcoord::settings::{ChainSettings, Settings};
 
 use crate::fake_subtensor::{closed_port_url, Behaviour, FakeNeuron, FakeSubtensor, Runtime};

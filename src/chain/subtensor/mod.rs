@@ -18,8 +18,8 @@ use serde_json::json;
 use self::decode::{ChainNeuron, NeuronLayout};
 use self::rpc::{hex_number, RpcCaller, RpcEndpoint, RpcError};
 use super::{ChainError, MetagraphSource, SourceFuture};
-use crate::domain::auth::Hotkey;
-use crate::domain::metagraph::{MetagraphSnapshot, Neuron};
+use crate::domain::access::metagraph::{MetagraphSnapshot, Neuron};
+use crate::domain::hotkey::Hotkey;
 
 /// The public finney (mainnet) entrypoint.
 pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";

@@ -1,0 +1,314 @@
+//! What the validator does differently in a `groups` epoch: each miner judged against its own groups' batches,
+//! its group's reports compared ([`crate::domain::judging::group_consensus`]), spot checks spent where the comparison is
+//! weak (disputed listings, listings nobody else reported, members flagged for following another's uploads),
+//! and each miner's consensus findings written into its published verdict.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use crate::client::validator::credibility::CredibilityBook;
+use crate::domain::epoch::batches::placement;
+use crate::domain::epoch::zipcode::Zipcode;
+use crate::domain::judging::consensus::ConsensusSettings;
+use crate::domain::judging::group_consensus::{judge_groups, MemberReports, MinerConsensus};
+use crate::domain::judging::listing::Listing;
+use crate::domain::judging::scoring::Verdict;
+use crate::domain::judging::validation::{spot_check_sample, spot_check_sample_of, EpochTerms, Inspection, SpotCheck};
+
+/// How a validator checks miners' listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationMode {
+    /// Group comparison only: no listing is checked at its source.
+    Consensus,
+    /// A sample of every miner's listings checked at the source (the only check in `shared` epochs).
+    SpotChecks,
+    /// Group comparison, with spot checks on what it leaves open.
+    Both,
+}
+
+impl FromStr for ValidationMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "consensus" => Ok(ValidationMode::Consensus),
+            "spot-checks" => Ok(ValidationMode::SpotChecks),
+            "both" => Ok(ValidationMode::Both),
+            other => Err(format!("'{other}' is not a validation mode: use consensus, spot-checks or both")),
+        }
+    }
+}
+
+impl ValidationMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValidationMode::Consensus => "consensus",
+            ValidationMode::SpotChecks => "spot-checks",
+            ValidationMode::Both => "both",
+        }
+    }
+
+    pub fn compares(self) -> bool {
+        self != ValidationMode::SpotChecks
+    }
+
+    pub fn spot_checks(self) -> bool {
+        self != ValidationMode::Consensus
+    }
+}
+
+/// Disputed listings checked per miner at most, as a multiple of the sampled spot checks.
+const DISPUTED_CHECKS_FACTOR: usize = 2;
+
+/// The groups `hotkey` worked for in a `groups` epoch: the groups naming it, else the late joiners' rule.
+pub fn groups_of(assignment: &AssignmentResponse, groups: &EpochGroupsBody, hotkey: &str) -> Vec<usize> {
+    let named: Vec<usize> =
+        groups.groups.iter().filter(|g| g.members.iter().any(|m| m == hotkey)).map(|g| g.id).collect();
+    let seed: Option<[u8; 32]> =
+        hex::decode(&assignment.metadata.selection_seed).ok().and_then(|bytes| bytes.try_into().ok());
+    match (seed, hotkey.parse()) {
+        (Some(seed), Ok(hotkey)) => placement(named, seed, &hotkey, groups.groups.len(), groups.overlap).0,
+        // Without a usable seed only the named groups are known.
+        _ => named,
+    }
+}
+
+/// The epoch's terms as they apply to a miner of `groups`: its groups' zipcodes only.
+pub fn terms_of(whole: &EpochTerms, groups: &EpochGroupsBody, worked: &[usize]) -> EpochTerms {
+    let mut expected = BTreeMap::new();
+    for group in worked.iter().filter_map(|&g| groups.groups.get(g)) {
+        for zipcode in group.zipcodes.iter().filter_map(|z| z.parse::<Zipcode>().ok()) {
+            if let Some(&n) = whole.expected.get(&zipcode) {
+                expected.insert(zipcode, n);
+            }
+        }
+    }
+    EpochTerms { expected, ..whole.clone() }
+}
+
+/// The listings to check at the source for one miner not already caught: in `spot-checks` mode (and in every
+/// `shared` epoch) a sample of all; in `both` mode the listings its group contradicted it on and its disputed
+/// ones (a bounded number), a sample of those no other operator corroborated, and, when it was flagged, a
+/// sample of all.
+pub fn listings_to_check<'a>(
+    inspection: &'a Inspection,
+    terms: &EpochTerms,
+    finding: Option<&MinerConsensus>,
+    mode: ValidationMode,
+    count: usize,
+) -> Vec<&'a Listing> {
+    let Some(finding) = finding.filter(|_| mode == ValidationMode::Both) else {
+        return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
+    };
+    // What its group contradicted it on comes first: in `both` mode the source, not the vote, convicts.
+    let contested = finding.contradicted.iter().map(|c| &c.listing_id).chain(&finding.disputed);
+    let disputed: std::collections::BTreeSet<&str> =
+        contested.take(count * DISPUTED_CHECKS_FACTOR).map(String::as_str).collect();
+    let uncorroborated: std::collections::BTreeSet<&str> = finding.uncorroborated.iter().map(String::as_str).collect();
+    let mut chosen: Vec<&Listing> = inspection
+        .listings
+        .iter()
+        .map(|(listing, _)| listing)
+        .filter(|listing| disputed.contains(listing.listing_id.as_str()))
+        .collect();
+    chosen.extend(spot_check_sample_of(inspection, terms, count, &|l| uncorroborated.contains(l.listing_id.as_str())));
+    if !finding.flags.is_empty() {
+        chosen.extend(spot_check_sample(inspection, terms, count));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    chosen.retain(|listing| seen.insert(listing.listing_id.as_str()));
+    chosen
+}
+
+/// In `both` mode, the members to sample at the source after the first checks, with why: the groupmates of a
+/// miner consensus accused and the source cleared (its listings checked, every one confirmed). Its group's
+/// majority stood against the source, so the majority's own listings are worth a look.
+pub fn second_looks(
+    findings: &[MinerConsensus],
+    inspections: &[Inspection],
+    miner_groups: &[Vec<usize>],
+    spot_outcomes: &[Vec<(String, SpotCheck)>],
+) -> Vec<(usize, String)> {
+    let cleared: Vec<usize> = (0..inspections.len())
+        .filter(|&m| !findings[m].lies().is_empty() && inspections[m].lies.is_empty())
+        .filter(|&m| {
+            let outcomes = &spot_outcomes[m];
+            outcomes.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
+                && !outcomes.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
+        })
+        .collect();
+    let mut looks: BTreeMap<usize, String> = BTreeMap::new();
+    for &accused in &cleared {
+        for (m, groups) in miner_groups.iter().enumerate() {
+            if m != accused
+                && inspections[m].lies.is_empty()
+                && groups.iter().any(|g| miner_groups[accused].contains(g))
+            {
+                looks.entry(m).or_insert_with(|| {
+                    format!(
+                        "sampled at the source: its group's consensus accused {}, whom the source cleared",
+                        inspections[accused].hotkey
+                    )
+                });
+            }
+        }
+    }
+    looks.into_iter().collect()
+}
+
+/// What comparing a `groups` epoch's members needs besides their inspections.
+pub struct Comparison<'a> {
+    pub groups: &'a EpochGroupsBody,
+    pub credibility: &'a CredibilityBook,
+    /// A miner's coldkey (its hotkey when the metagraph does not know it: one voice).
+    pub coldkey: &'a dyn Fn(&str) -> String,
+    /// The whole epoch's terms (its start and end).
+    pub terms: &'a EpochTerms,
+    /// `consensus`: the comparison convicts; `both`: it accuses, and the accused's contested listings are
+    /// checked at the source, so an honest minority outvoted by colluding liars is cleared by the source.
+    pub mode: ValidationMode,
+}
+
+impl Comparison<'_> {
+    /// Compares every group and adds what it finds to the inspections: lies, and flags as notes.
+    pub fn compare(
+        &self,
+        inspections: &mut [Inspection],
+        miner_groups: &[Vec<usize>],
+        settings: &ConsensusSettings,
+    ) -> Vec<MinerConsensus> {
+        let coldkeys: Vec<String> = inspections.iter().map(|i| (self.coldkey)(&i.hotkey)).collect();
+        let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
+        let flagged_before: Vec<usize> =
+            inspections.iter().map(|i| self.credibility.followed_before(&i.hotkey, start_ms, length_ms)).collect();
+        let members: Vec<MemberReports<'_>> = inspections
+            .iter()
+            .zip(miner_groups)
+            .zip(&coldkeys)
+            .zip(&flagged_before)
+            .map(|(((inspection, worked), coldkey), &flagged_before)| MemberReports {
+                hotkey: &inspection.hotkey,
+                coldkey,
+                credibility: self.credibility.of(&inspection.hotkey),
+                groups: worked.clone(),
+                listings: &inspection.listings,
+                convicted: !inspection.lies.is_empty(),
+                flagged_before,
+            })
+            .collect();
+        let findings = judge_groups(&members, self.groups.groups.len(), settings, length_ms, &parse_iso8601);
+        for ((inspection, finding), flagged_before) in inspections.iter_mut().zip(&findings).zip(flagged_before) {
+            match self.mode {
+                ValidationMode::Both => inspection.notes.extend(
+                    finding.lies().into_iter().map(|why| format!("accused by consensus, checked at the source: {why}")),
+                ),
+                _ => inspection.lies.extend(finding.lies()),
+            }
+            // Following is behaviour, not data: the source would confirm a copy, so the habit convicts alone.
+            inspection.lies.extend(finding.habitual_following(flagged_before));
+            inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
+        }
+        findings
+    }
+}
+
+/// Moves every miner's credibility by its agreement in this epoch (0 for a liar), notes who was flagged for
+/// following, and returns each one's report.
+pub fn reports(
+    terms: &EpochTerms,
+    findings: &[MinerConsensus],
+    inspections: &[Inspection],
+    verdicts: &[Verdict],
+    miner_groups: &[Vec<usize>],
+    spot_outcomes: &[Vec<(String, SpotCheck)>],
+    credibility: &mut CredibilityBook,
+) -> Vec<ConsensusReport> {
+    (0..inspections.len())
+        .map(|index| {
+            let (finding, hotkey) = (&findings[index], &inspections[index].hotkey);
+            let liar = matches!(verdicts[index], Verdict::Liar { .. });
+            if !finding.flags.is_empty() {
+                credibility.note_followed(hotkey, terms.start_ms, terms.end_ms - terms.start_ms);
+            }
+            match finding.agreement_rate() {
+                Some(rate) => credibility.update(hotkey, if liar { 0.0 } else { rate }),
+                None if liar => credibility.update(hotkey, 0.0),
+                None => {}
+            }
+            report(finding, &miner_groups[index], credibility.of(hotkey), &spot_outcomes[index])
+        })
+        .collect()
+}
+
+/// The consensus part of a miner's published verdict.
+fn report(
+    finding: &MinerConsensus,
+    groups: &[usize],
+    credibility: f64,
+    outcomes: &[(String, SpotCheck)],
+) -> ConsensusReport {
+    let mut tally = SpotCheckTally::default();
+    for (_, outcome) in outcomes {
+        match outcome {
+            SpotCheck::Confirmed => tally.confirmed += 1,
+            SpotCheck::Refuted { .. } => tally.refuted += 1,
+            SpotCheck::Unavailable { .. } => tally.unavailable += 1,
+        }
+    }
+    tally.checked = outcomes.len();
+    ConsensusReport {
+        groups: groups.to_vec(),
+        agreement_rate: finding.agreement_rate(),
+        compared: finding.compared,
+        agreed: finding.agreed,
+        contradicted: finding.contradicted.iter().map(|c| c.listing_id.clone()).collect(),
+        disputed: finding.disputed.len(),
+        uncorroborated: finding.uncorroborated.len(),
+        credibility,
+        flags: finding.flags.clone(),
+        spot_checks: tally,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspection(n: usize) -> Inspection {
+        Inspection {
+            uid: n as u16,
+            hotkey: format!("hk{n}"),
+            lies: Vec::new(),
+            notes: Vec::new(),
+            counts: BTreeMap::new(),
+            listings: Vec::new(),
+            last_upload_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_group_that_accused_a_miner_the_source_cleared_gets_a_second_look() {
+        // hk0, hk1 and hk2 worked group 0, hk3 group 1. Consensus accused hk0 of work nobody corroborates.
+        let mut inspections: Vec<Inspection> = (0..4).map(inspection).collect();
+        let groups = vec![vec![0], vec![0], vec![0], vec![1]];
+        let mut findings = vec![MinerConsensus::default(); 4];
+        findings[0].outweighed = true;
+        findings[0].uncorroborated = (0..20).map(|n| format!("l{n}")).collect();
+        assert!(!findings[0].lies().is_empty());
+        let confirmed = vec![("l0".to_string(), SpotCheck::Confirmed), ("l1".to_string(), SpotCheck::Confirmed)];
+        let mut outcomes = vec![confirmed, vec![], vec![], vec![]];
+        inspections[2].lies.push("already caught".into());
+
+        let looks = second_looks(&findings, &inspections, &groups, &outcomes);
+        let sampled: Vec<usize> = looks.iter().map(|(m, _)| *m).collect();
+        assert_eq!(sampled, [1], "its groupmates not yet caught, not the other group: {looks:?}");
+        assert!(looks[0].1.contains("accused hk0, whom the source cleared"), "{looks:?}");
+
+        // A refuted check confirms the accusation: nobody else is looked at.
+        outcomes[0].push(("l2".into(), SpotCheck::Refuted { reason: "no such listing".into() }));
+        assert!(second_looks(&findings, &inspections, &groups, &outcomes).is_empty());
+        // Nothing checked clears nobody.
+        assert!(second_looks(&findings, &inspections, &groups, &[vec![], vec![], vec![], vec![]]).is_empty());
+    }
+}

@@ -1,0 +1,11 @@
+//! The reference validator: its loop ([`run`]), the spot checks at a listing's source ([`verifier`]), what it
+//! does differently in a `groups` epoch ([`group_judging`]), the [`credibility`] it keeps per miner, and the
+//! book of epochs it judged (`judged`).
+
+pub mod credibility;
+pub mod group_judging;
+mod judged;
+mod run;
+pub mod verifier;
+
+pub use run::{ChainWeights, EpochJudgement, MinerResult, Validator, ValidatorError, ValidatorSettings};

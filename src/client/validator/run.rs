@@ -1,0 +1,510 @@
+//! The validator: judges epoch N during N+1 (and, after an outage of the coordinator, the epochs it could not
+//! judge meanwhile, once the API answers again). It gets `/epoch/{id}` (from the API, else computed or relayed,
+//! see [`crate::client::epochs`]), lists and downloads every miner's files
+//! for that epoch through `/get-miner-specific-access`, applies the checks of [`crate::domain::judging::validation`],
+//! spot-checks a fixed number of listings per miner through a [`ListingVerifier`], turns the verdicts into
+//! weights with [`crate::domain::judging::scoring`], and uploads the results through `/api/v1/s3-access/validator-upload`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
+use crate::chain::MetagraphSource;
+use crate::client::bucket::{Bucket, BucketError};
+use crate::client::epochs::{Epochs, EpochsError};
+use crate::client::validator::credibility::CredibilityBook;
+use crate::client::validator::group_judging::{self, ValidationMode};
+use crate::client::validator::judged::JudgedBook;
+use crate::client::validator::verifier::{check_at_source, ListingVerifier};
+use crate::client::{unix_now, ClientError, ZipcoordClient};
+use crate::domain::access::keys::Keypair;
+use crate::domain::access::layout;
+use crate::domain::epoch::zipcode::Zipcode;
+use crate::domain::epoch::EpochId;
+use crate::domain::judging::consensus::ConsensusSettings;
+use crate::domain::judging::listing::{Listing, ListingFile};
+use crate::domain::judging::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
+use crate::domain::judging::validation::{
+    detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, SpotCheck,
+    StoredFile, Submission, MAX_OBJECTS_PER_EPOCH,
+};
+use crate::s3::ListPaging;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidatorError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
+    #[error("metagraph: {0}")]
+    Metagraph(String),
+    #[error("the epoch's assignment is not usable: {0}")]
+    Assignment(String),
+    #[error(transparent)]
+    Epochs(#[from] EpochsError),
+}
+
+impl ValidatorError {
+    /// The server has no such epoch (it started before the server kept history, or has not started).
+    pub fn is_unknown_epoch(&self) -> bool {
+        matches!(
+            self,
+            ValidatorError::Client(ClientError::Api { status: 404, .. })
+                | ValidatorError::Epochs(EpochsError::Refused(ClientError::Api { status: 404, .. }))
+        )
+    }
+}
+
+/// How a validator judges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatorSettings {
+    /// Listings spot-checked per miner (sampled; `groups` epochs in `both` mode add disputed listings).
+    pub spot_checks: usize,
+    /// How listings are checked in `groups` epochs (`shared` epochs are always spot-checked).
+    pub validation: ValidationMode,
+    /// When a group's reports make a consensus, and who it contradicts.
+    pub consensus: ConsensusSettings,
+    pub split: RewardSplit,
+    /// Files larger than this are not downloaded (and not counted).
+    pub max_file_bytes: u64,
+    /// How long into epoch N+1 to wait before judging N, so uploads in flight at the deadline land.
+    pub judge_delay: Duration,
+    /// Whether to upload the results to the bucket.
+    pub publish: bool,
+}
+
+impl Default for ValidatorSettings {
+    fn default() -> Self {
+        ValidatorSettings {
+            spot_checks: 10,
+            validation: ValidationMode::Both,
+            consensus: ConsensusSettings::default(),
+            split: RewardSplit::default(),
+            max_file_bytes: 64 * 1024 * 1024,
+            judge_delay: Duration::from_secs(60),
+            publish: true,
+        }
+    }
+}
+
+pub use crate::api::{ChainWeights, EpochJudgement, MinerResult};
+
+pub struct Validator {
+    epochs: Arc<Epochs>,
+    client: ZipcoordClient,
+    bucket: Bucket,
+    key: Keypair,
+    metagraph: Arc<dyn MetagraphSource>,
+    verifier: Arc<dyn ListingVerifier>,
+    settings: ValidatorSettings,
+}
+
+/// Downloads at once per miner.
+const PARALLEL_DOWNLOADS: usize = 16;
+/// Object URLs asked for per grant, at most.
+const FILES_PER_GRANT: usize = 500;
+/// Bytes of names per grant request, at most: with the signed fields the body stays inside the server's default
+/// 64 KiB limit whatever the names are.
+const NAME_BYTES_PER_GRANT: usize = 40 * 1024;
+
+/// The server refused a request built from this miner's keys (400, 413): that miner's problem, not the epoch's.
+fn refused_for_this_miner(error: &ClientError) -> bool {
+    matches!(error, ClientError::Api { status: 400 | 413, .. })
+}
+
+/// Why a miner with no counted listing is absent, in its verdict's reasons so its operator need not guess.
+fn absence_reason(files: usize) -> String {
+    match files {
+        0 => "nothing uploaded in its folder for this epoch".to_string(),
+        n => format!("none of its {n} files held a listing counted for this epoch (see notes)"),
+    }
+}
+
+/// A miner's coldkey as the metagraph names it (its hotkey when the metagraph does not know it: one voice).
+fn inspection_coldkey<'a>(
+    snapshot: &'a crate::domain::access::metagraph::MetagraphSnapshot,
+    hotkey: &'a str,
+) -> &'a str {
+    hotkey.parse().ok().and_then(|hotkey| snapshot.neuron(&hotkey)).map_or(hotkey, |neuron| neuron.coldkey.as_str())
+}
+
+/// `names` split into grant requests that fit [`FILES_PER_GRANT`] and [`NAME_BYTES_PER_GRANT`] (as JSON, where
+/// quotes and backslashes take two bytes).
+fn grant_batches<'a>(miner: &str, names: &'a [String]) -> Vec<&'a [String]> {
+    let json_bytes = |name: &String| name.len() + name.matches(['"', '\\']).count() + 3;
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, miner.len());
+    for (index, name) in names.iter().enumerate() {
+        let size = json_bytes(name);
+        if index > start && (index - start >= FILES_PER_GRANT || bytes + size > NAME_BYTES_PER_GRANT) {
+            batches.push(&names[start..index]);
+            (start, bytes) = (index, miner.len());
+        }
+        bytes += size;
+    }
+    if start < names.len() {
+        batches.push(&names[start..]);
+    }
+    batches
+}
+
+impl Validator {
+    pub fn new(
+        epochs: Arc<Epochs>,
+        key: Keypair,
+        metagraph: Arc<dyn MetagraphSource>,
+        verifier: Arc<dyn ListingVerifier>,
+        settings: ValidatorSettings,
+    ) -> Self {
+        let client = epochs.api().clone();
+        Validator { epochs, client, bucket: Bucket::new(), key, metagraph, verifier, settings }
+    }
+
+    /// What this validator holds of the epochs (what its relay serves).
+    pub fn epochs(&self) -> &Arc<Epochs> {
+        &self.epochs
+    }
+
+    pub fn hotkey(&self) -> String {
+        self.key.hotkey().to_string()
+    }
+
+    fn terms(assignment: &AssignmentResponse) -> Result<EpochTerms, ValidatorError> {
+        let time = |field: &str, text: &str| {
+            parse_iso8601(text).ok_or_else(|| ValidatorError::Assignment(format!("unreadable {field} '{text}'")))
+        };
+        let unusable = |field: &str, text: &str| ValidatorError::Assignment(format!("unreadable {field} '{text}'"));
+        let zipcode = |text: &String| text.parse::<Zipcode>().map_err(|_| unusable("zipcode", text));
+        Ok(EpochTerms {
+            epoch: assignment.epoch_id.parse().map_err(|_| unusable("epochId", &assignment.epoch_id))?,
+            nonce: assignment.nonce.clone(),
+            start_ms: time("epochStart", &assignment.epoch_start)?,
+            end_ms: time("epochEnd", &assignment.epoch_end)?,
+            tolerance_percent: assignment.tolerance_percent,
+            expected: assignment
+                .zipcodes
+                .iter()
+                .map(|z| Ok((zipcode(&z.zipcode)?, z.expected_listings)))
+                .collect::<Result<_, ValidatorError>>()?,
+        })
+    }
+
+    /// Every object `miner` stored under `epoch={epoch}/`, page by page (at most [`MAX_OBJECTS_PER_EPOCH`]):
+    /// `(key relative to the miner's folder) -> (uploaded at, size)`, and what could not be listed and why. A
+    /// listing the miner's own keys break (a refused continuation, an unreadable page) ends that miner's
+    /// listing, never the judgement of the others; a server or store that cannot be reached ends it all.
+    async fn epoch_objects(
+        &self,
+        miner: &str,
+        epoch: EpochId,
+    ) -> Result<(BTreeMap<String, (i64, u64)>, Vec<String>), ValidatorError> {
+        let mut objects = BTreeMap::new();
+        let mut paging = ListPaging::default();
+        loop {
+            let access = match self.client.miner_epoch_listing(&self.key, miner, epoch, &paging, unix_now()).await {
+                Ok(access) => access,
+                Err(error) if refused_for_this_miner(&error) => {
+                    let note = format!(
+                        "listing stopped after {} objects: the server refused to go on ({error})",
+                        objects.len()
+                    );
+                    return Ok((objects, vec![note]));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let epoch_folder = format!("{}{}", access.prefix, layout::epoch_folder(epoch));
+            let page = match self.bucket.list(&access.miner_url).await {
+                Ok(page) => page,
+                Err(error @ (BucketError::Malformed(_) | BucketError::Rejected { status: 400, .. })) => {
+                    let note = format!("listing stopped after {} objects: unreadable page ({error})", objects.len());
+                    return Ok((objects, vec![note]));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let next = page.next_page();
+            for object in page.objects {
+                if objects.len() >= MAX_OBJECTS_PER_EPOCH {
+                    let note = format!(
+                        "more than {MAX_OBJECTS_PER_EPOCH} objects in this epoch: only the first \
+                         {MAX_OBJECTS_PER_EPOCH} were judged, the rest were not counted"
+                    );
+                    return Ok((objects, vec![note]));
+                }
+                if object.key.starts_with(&epoch_folder) {
+                    let relative = object.key[access.prefix.len()..].to_string();
+                    objects.insert(relative, (object.last_modified_ms, object.size));
+                }
+            }
+            match next {
+                Some(next) => paging = next,
+                None => return Ok((objects, Vec::new())),
+            }
+        }
+    }
+
+    /// Everything `miner` uploaded under `epoch={epoch}/`, downloaded and parsed. Objects whose keys the
+    /// contract cannot name are left out and said so.
+    async fn submission(&self, uid: u16, miner: &str, epoch: EpochId) -> Result<Submission, ValidatorError> {
+        let (objects, mut unread) = self.epoch_objects(miner, epoch).await?;
+        let (names, unnameable): (Vec<String>, Vec<String>) =
+            objects.keys().cloned().partition(|name| layout::check_object_name(name).is_ok());
+        if !unnameable.is_empty() {
+            unread.push(format!(
+                "{} objects have keys no grant can name (e.g. {}) and were not judged",
+                unnameable.len(),
+                unnameable[0].chars().take(80).collect::<String>()
+            ));
+        }
+        let mut files = Vec::with_capacity(names.len());
+        for batch in grant_batches(miner, &names) {
+            let grant = match self.client.miner_access(&self.key, miner, batch, unix_now()).await {
+                Ok(grant) => grant,
+                Err(error) if refused_for_this_miner(&error) => {
+                    unread.push(format!("{} objects could not be fetched: {error}", batch.len()));
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let folder = &grant.prefix;
+            let mut downloads = JoinSet::new();
+            let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));
+            for object in grant.download_urls {
+                let relative = object.key.strip_prefix(folder.as_str()).unwrap_or(&object.key).to_string();
+                let Some(&(uploaded_at_ms, size)) = objects.get(&relative) else { continue };
+                let (bucket, permits, max) = (self.bucket.clone(), permits.clone(), self.settings.max_file_bytes);
+                downloads.spawn(async move {
+                    let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+                    let content = if size > max {
+                        None
+                    } else {
+                        match bucket.get(&object.url, max).await {
+                            Ok(bytes) => serde_json::from_slice::<ListingFile>(&bytes).ok(),
+                            Err(error) => {
+                                tracing::warn!(key = object.key, %error, "download failed");
+                                None
+                            }
+                        }
+                    };
+                    StoredFile { key: relative, uploaded_at_ms, content }
+                });
+            }
+            while let Some(joined) = downloads.join_next().await {
+                files.push(joined.expect("download tasks do not panic"));
+            }
+        }
+        Ok(Submission { uid, hotkey: miner.to_string(), files, unread })
+    }
+
+    /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.
+    pub async fn judge(&self, epoch: EpochId) -> Result<EpochJudgement, ValidatorError> {
+        let sourced = self.epochs.epoch(&self.key, epoch).await?;
+        if sourced.source != crate::client::epochs::Source::Api {
+            tracing::info!(%epoch, source = %sourced.source, "judging an epoch the API did not serve");
+        }
+        let terms = Self::terms(&sourced.assignment)?;
+        let snapshot = self.metagraph.fetch(unix_now()).await.map_err(|e| ValidatorError::Metagraph(e.to_string()))?;
+        // Every registered hotkey, this validator's own included: validators that judge the same bucket then
+        // publish the same weight vector, and a neuron that did not mine is simply absent.
+        let mut miners: Vec<(u16, String)> =
+            snapshot.neurons.iter().map(|(hotkey, neuron)| (neuron.uid, hotkey.to_string())).collect();
+        miners.sort();
+
+        // In a `groups` epoch each miner is held to its own groups' batches.
+        let grouped = sourced.assignment.groups.as_ref();
+        let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
+        let mut file_counts = Vec::with_capacity(miners.len());
+        let mut miner_terms = Vec::with_capacity(miners.len());
+        let mut miner_groups = Vec::with_capacity(miners.len());
+        for (uid, hotkey) in &miners {
+            let worked = grouped.map(|g| group_judging::groups_of(&sourced.assignment, g, hotkey)).unwrap_or_default();
+            let own_terms = grouped.map_or_else(|| terms.clone(), |g| group_judging::terms_of(&terms, g, &worked));
+            let submission = self.submission(*uid, hotkey, epoch).await?;
+            file_counts.push(submission.files.len());
+            inspections.push(inspect(&submission, &own_terms, &parse_iso8601));
+            miner_terms.push(own_terms);
+            miner_groups.push(worked);
+        }
+        detect_copies(&mut inspections);
+        let mut credibility = CredibilityBook::load(self.epochs.state());
+        let findings = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
+            let coldkey = |hotkey: &str| inspection_coldkey(&snapshot, hotkey).to_string();
+            let judging = group_judging::Comparison {
+                groups: g,
+                credibility: &credibility,
+                coldkey: &coldkey,
+                terms: &terms,
+                mode: self.settings.validation,
+            };
+            judging.compare(&mut inspections, &miner_groups, &self.settings.consensus)
+        });
+        let mut spot_outcomes: Vec<Vec<(String, SpotCheck)>> = Vec::new();
+        for (index, inspection) in inspections.iter_mut().enumerate() {
+            let mut outcomes = Vec::new();
+            if inspection.lies.is_empty() {
+                let finding = findings.as_ref().map(|f| &f[index]);
+                let mode = if grouped.is_some() { self.settings.validation } else { ValidationMode::SpotChecks };
+                let count = self.settings.spot_checks;
+                let chosen = group_judging::listings_to_check(inspection, &miner_terms[index], finding, mode, count);
+                outcomes = check_at_source(&*self.verifier, chosen, &miner_terms[index]).await;
+                record_spot_checks(inspection, &outcomes);
+            }
+            spot_outcomes.push(outcomes);
+        }
+        if let Some(findings) = findings.as_ref().filter(|_| self.settings.validation == ValidationMode::Both) {
+            for (index, why) in group_judging::second_looks(findings, &inspections, &miner_groups, &spot_outcomes) {
+                let checked: BTreeSet<&str> = spot_outcomes[index].iter().map(|(id, _)| id.as_str()).collect();
+                let sample = spot_check_sample(&inspections[index], &miner_terms[index], self.settings.spot_checks);
+                let chosen: Vec<Listing> =
+                    sample.into_iter().filter(|l| !checked.contains(l.listing_id.as_str())).cloned().collect();
+                let outcomes = check_at_source(&*self.verifier, chosen.iter().collect(), &miner_terms[index]).await;
+                inspections[index].notes.push(why);
+                record_spot_checks(&mut inspections[index], &outcomes);
+                spot_outcomes[index].extend(outcomes);
+            }
+        }
+
+        let verdicts: Vec<Verdict> = inspections.iter().zip(&miner_terms).map(|(i, t)| verdict(i, t)).collect();
+        let reports = match &findings {
+            Some(findings) => {
+                let registered = |hotkey: &str| miners.iter().any(|(_, h)| h == hotkey);
+                let reports = group_judging::reports(
+                    &terms,
+                    findings,
+                    &inspections,
+                    &verdicts,
+                    &miner_groups,
+                    &spot_outcomes,
+                    &mut credibility,
+                );
+                credibility.save(self.epochs.state(), &registered);
+                reports.into_iter().map(Some).collect()
+            }
+            None => vec![None; inspections.len()],
+        };
+        let evaluations: Vec<Evaluation> =
+            inspections.iter().zip(&verdicts).map(|(i, v)| Evaluation { uid: i.uid, verdict: v.clone() }).collect();
+        let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.settings.split).into_iter().collect();
+        let u16_weights = to_u16_weights(&weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
+        let miners = inspections
+            .iter()
+            .zip(&verdicts)
+            .zip(&file_counts)
+            .zip(reports)
+            .map(|(((inspection, verdict), &files), consensus)| {
+                let (name, quality, heuristic, reasons) = match verdict {
+                    Verdict::Honest { quality, heuristic } => ("honest", *quality, *heuristic, Vec::new()),
+                    Verdict::Liar { .. } => ("liar", 0.0, 0.0, inspection.lies.clone()),
+                    Verdict::Absent => ("absent", 0.0, 0.0, vec![absence_reason(files)]),
+                };
+                MinerResult {
+                    uid: inspection.uid,
+                    hotkey: inspection.hotkey.clone(),
+                    verdict: name.to_string(),
+                    quality,
+                    heuristic,
+                    listings: inspection.counts.values().sum(),
+                    files,
+                    weight: weights.get(&inspection.uid).copied().unwrap_or(0.0),
+                    reasons,
+                    notes: inspection.notes.clone(),
+                    consensus,
+                }
+            })
+            .collect();
+        let judgement = EpochJudgement {
+            epoch_id: terms.epoch.to_string(),
+            validator: self.hotkey(),
+            judged_at: iso8601_millis(Utc::now().timestamp_millis()),
+            spot_checks_per_miner: self.settings.spot_checks,
+            weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
+            chain_weights: ChainWeights {
+                uids: u16_weights.iter().map(|(uid, _)| *uid).collect(),
+                weights: u16_weights.iter().map(|(_, w)| *w).collect(),
+            },
+            miners,
+        };
+        if self.settings.publish {
+            self.publish(epoch, &judgement).await?;
+        }
+        Ok(judgement)
+    }
+
+    /// Uploads the judgement as `validators/{hotkey}/{epoch}/results_{YYYYmmdd_HHMMSS}.json`.
+    async fn publish(&self, epoch: EpochId, judgement: &EpochJudgement) -> Result<(), ValidatorError> {
+        let content = serde_json::to_vec_pretty(judgement).expect("judgements serialize");
+        let megabytes = content.len() as f64 / 1_048_576.0;
+        let grant = self.client.validator_upload(&self.key, epoch, megabytes, unix_now()).await?;
+        let name = layout::results_file_name(&Utc::now().format("%Y%m%d_%H%M%S").to_string());
+        self.bucket.post_object(&grant.url, &grant.fields, &name, content).await?;
+        Ok(())
+    }
+
+    /// Every `poll`, judges each ended epoch not judged yet (the one before the current once it is
+    /// `judge_delay` old, and those an outage of the coordinator kept it from judging, at most
+    /// [`crate::client::validator::judged::JUDGE_BACKLOG_EPOCHS`] back and never from before this validator's state began), handing each result
+    /// to `on_judged`, until `shutdown` completes. It also keeps the current epoch's assignment, for its relay.
+    /// Epochs that started before the server kept history (404) are skipped.
+    pub async fn run(
+        &self,
+        poll: Duration,
+        shutdown: impl Future<Output = ()>,
+        mut on_judged: impl FnMut(EpochId, Result<EpochJudgement, ValidatorError>),
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Some(current) = self.epochs.current_epoch_id().await {
+                self.hold_current(current).await;
+                let mut book = JudgedBook::load(self.epochs.state(), self.epochs.clock(), current);
+                for epoch in self.epochs_to_judge(current, &book) {
+                    let outcome = self.judge(epoch).await;
+                    let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
+                    let unreachable = matches!(&outcome, Err(error) if error.is_outage());
+                    if finished {
+                        book.record(self.epochs.state(), epoch);
+                    }
+                    on_judged(epoch, outcome);
+                    if unreachable {
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// Gets and keeps the current epoch's assignment, if not kept yet.
+    async fn hold_current(&self, current: EpochId) {
+        if self.epochs.kept(current).is_none() {
+            if let Err(error) = self.epochs.epoch(&self.key, current).await {
+                tracing::debug!(%current, %error, "the current assignment is not held yet");
+            }
+        }
+    }
+
+    /// The ended epochs to judge now, oldest first.
+    fn epochs_to_judge(&self, current: EpochId, book: &JudgedBook) -> Vec<EpochId> {
+        let Some(clock) = self.epochs.clock() else { return Vec::new() };
+        let ready = self.epochs.now_unix() - current.start_unix() >= self.settings.judge_delay.as_secs() as i64;
+        book.to_judge(clock, current, ready)
+    }
+}
+
+impl ValidatorError {
+    /// Whether the coordinator or the store could not be reached: later epochs would fail alike.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            ValidatorError::Client(error) => error.is_outage(),
+            ValidatorError::Epochs(EpochsError::Unavailable { .. }) => true,
+            ValidatorError::Bucket(BucketError::Transport(_)) => true,
+            _ => false,
+        }
+    }
+}
