@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain::epoch::assignment::{plan_epoch, EpochAssignment, PublishedInputs};
-use crate::domain::epoch::batches::{AssignmentMode, GroupedInputs};
+use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::beacon::Round;
+use crate::domain::epoch::groups::GroupedInputs;
 use crate::domain::epoch::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
 use crate::domain::epoch::proof::SeedSource;
 use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError};

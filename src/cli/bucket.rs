@@ -9,7 +9,7 @@ use crate::client::bucket::Bucket;
 use crate::domain::access::layout::{epoch_of_key, MINERS_PREFIX};
 use crate::s3::{ListPaging, S3Presigner};
 
-use super::flags::S3Args;
+use super::s3_flags::S3Args;
 
 #[derive(Debug, Subcommand)]
 pub enum BucketCommand {

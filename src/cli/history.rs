@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::neurons::KeyArgs;
+use super::keys::KeyArgs;
 use crate::client::miner::history::{
     read_delivered, read_history, CorruptLine, EpochRecord, HistoryRead, VerdictState,
 };

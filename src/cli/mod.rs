@@ -1,6 +1,7 @@
 //! The command line: `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`, `bucket prune`,
 //! `probe`, `openapi`; `serve` is in [`serve`] (its `--dev` examples in [`dev_examples`]), the neurons' commands
-//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`], the history export in
+//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`] (the S3 ones in [`s3_flags`],
+//! the hotkey ones in [`keys`], secrets read from flags or files in [`secret_text`]), the history export in
 //! [`export`].
 
 pub mod bucket;
@@ -8,7 +9,10 @@ pub mod dev_examples;
 pub mod export;
 pub mod flags;
 pub mod history;
+pub mod keys;
 pub mod neurons;
+pub mod s3_flags;
+pub mod secret_text;
 pub mod serve;
 
 use std::path::PathBuf;

@@ -106,7 +106,6 @@ pub enum Role {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::keys::Keypair;
 
     #[test]
     fn timestamps_are_canonical_decimal_digits() {
@@ -126,20 +125,6 @@ mod tests {
         for bad in ["", "0x", &"ab".repeat(63), &"zz".repeat(64), &"ab".repeat(65)] {
             assert!(bad.parse::<HotkeySignature>().is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn verifies_raw_and_wrapped_messages() {
-        let alice = Keypair::from_uri("//Alice").unwrap();
-        let bob = Keypair::from_uri("//Bob").unwrap();
-        let message = b"zipcode:assignment:current:1700000000";
-        let raw = alice.sign(message);
-        let wrapped = alice.sign(b"<Bytes>zipcode:assignment:current:1700000000</Bytes>");
-        assert!(verify_hotkey_signature(&alice.hotkey(), message, &raw));
-        assert!(verify_hotkey_signature(&alice.hotkey(), message, &wrapped));
-        assert!(!verify_hotkey_signature(&bob.hotkey(), message, &raw));
-        assert!(!verify_hotkey_signature(&alice.hotkey(), b"zipcode:assignment:current:1700000001", &raw));
-        assert!(!verify_hotkey_signature(&alice.hotkey(), message, &HotkeySignature([0u8; 64])));
     }
 
     #[test]

@@ -157,6 +157,21 @@ impl Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::access::auth::verify_hotkey_signature;
+
+    #[test]
+    fn verifies_raw_and_wrapped_messages() {
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        let bob = Keypair::from_uri("//Bob").unwrap();
+        let message = b"zipcode:assignment:current:1700000000";
+        let raw = alice.sign(message);
+        let wrapped = alice.sign(b"<Bytes>zipcode:assignment:current:1700000000</Bytes>");
+        assert!(verify_hotkey_signature(&alice.hotkey(), message, &raw));
+        assert!(verify_hotkey_signature(&alice.hotkey(), message, &wrapped));
+        assert!(!verify_hotkey_signature(&bob.hotkey(), message, &raw));
+        assert!(!verify_hotkey_signature(&alice.hotkey(), b"zipcode:assignment:current:1700000001", &raw));
+        assert!(!verify_hotkey_signature(&alice.hotkey(), message, &HotkeySignature::from_bytes([0u8; 64])));
+    }
 
     #[test]
     fn derives_the_well_known_dev_accounts() {

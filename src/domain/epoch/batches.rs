@@ -12,16 +12,13 @@
 
 use std::collections::HashSet;
 
-use sha2::{Digest, Sha256};
-
-use crate::domain::epoch::groups::{form_groups, GroupPlan, Grouping, RosterMiner, SharedColdkey};
-use crate::domain::epoch::inputs::{EpochInputs, InputsError};
+use crate::domain::epoch::groups::{labelled, GroupPlan, GroupedInputs, Grouping, SharedColdkey};
+use crate::domain::epoch::inputs::EpochInputs;
 use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError, SelectionPolicy};
 use crate::domain::epoch::selection_v2::{select_v2, InputCandidate};
 use crate::domain::epoch::zipcode::ZipcodeRecord;
 use crate::domain::hotkey::Hotkey;
 
-const GROUPS_LABEL: &[u8] = b"zipcoord-groups-v1";
 const BATCH_LABEL: &[u8] = b"zipcoord-batch-v1";
 const LATE_JOINER_LABEL: &[u8] = b"zipcoord-late-joiner-v1";
 
@@ -41,81 +38,6 @@ impl AssignmentMode {
             AssignmentMode::Groups(_) => "groups",
         }
     }
-}
-
-/// The group plan and roster an epoch's inputs fix: who is grouped, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupedInputs {
-    pub plan: GroupPlan,
-    /// Sorted by hotkey, each hotkey once.
-    pub roster: Vec<RosterMiner>,
-}
-
-/// A coldkey as the inputs may carry it: SS58-like text (ASCII letters and digits), so the canonical document
-/// needs no escaping. Anything else stands for the hotkey's own coldkey.
-fn roster_coldkey(miner: &RosterMiner) -> String {
-    let coldkey = miner.coldkey.as_str();
-    if !coldkey.is_empty() && coldkey.len() <= 64 && coldkey.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        coldkey.to_string()
-    } else {
-        miner.hotkey.as_str().to_string()
-    }
-}
-
-impl GroupedInputs {
-    /// The roster in its published form: sorted by hotkey, each once, coldkeys as [`roster_coldkey`] keeps them.
-    pub fn new(plan: GroupPlan, roster: &[RosterMiner]) -> GroupedInputs {
-        let mut roster: Vec<RosterMiner> =
-            roster.iter().map(|m| RosterMiner { hotkey: m.hotkey.clone(), coldkey: roster_coldkey(m) }).collect();
-        roster.sort_by(|a, b| a.hotkey.as_str().cmp(b.hotkey.as_str()));
-        roster.dedup_by(|a, b| a.hotkey == b.hotkey);
-        let plan = GroupPlan { size: plan.size.max(1), overlap: plan.overlap.max(1) };
-        GroupedInputs { plan, roster }
-    }
-
-    /// The canonical fragment: `{"overlap":o,"roster":[["hotkey","coldkey"],…],"size":s}`.
-    pub fn write_json(&self, out: &mut String) {
-        out.push_str(&format!("{{\"overlap\":{},\"roster\":[", self.plan.overlap));
-        for (i, miner) in self.roster.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&format!("[\"{}\",\"{}\"]", miner.hotkey.as_str(), miner.coldkey));
-        }
-        out.push_str(&format!("],\"size\":{}}}", self.plan.size));
-    }
-
-    /// Reads the fragment back; the caller checks the whole document is canonical.
-    pub fn from_value(value: &serde_json::Value) -> Result<GroupedInputs, InputsError> {
-        let bad = |field: &str| InputsError::Malformed { field: format!("groups.{field}") };
-        let count = |name: &str| {
-            value.get(name).and_then(|v| v.as_u64()).filter(|&n| (1..=1_000).contains(&n)).ok_or_else(|| bad(name))
-        };
-        let plan = GroupPlan { size: count("size")? as usize, overlap: count("overlap")? as usize };
-        let rows = value.get("roster").and_then(|v| v.as_array()).ok_or_else(|| bad("roster"))?;
-        let mut roster = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let field = format!("roster[{i}]");
-            let pair = row.as_array().filter(|r| r.len() == 2).ok_or_else(|| bad(&field))?;
-            let hotkey: Hotkey = pair[0].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| bad(&field))?;
-            let coldkey = pair[1].as_str().ok_or_else(|| bad(&field))?.to_string();
-            roster.push(RosterMiner { hotkey, coldkey });
-        }
-        Ok(GroupedInputs { plan, roster })
-    }
-
-    /// The epoch's groups from its seed.
-    pub fn grouping(&self, seed: [u8; 32]) -> Grouping {
-        form_groups(labelled(GROUPS_LABEL, &seed, &[]), &self.roster, self.plan)
-    }
-}
-
-fn labelled(label: &[u8], seed: &[u8; 32], extra: &[u8]) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(label);
-    hash.update(seed);
-    hash.update(extra);
-    hash.finalize().into()
 }
 
 /// The seed batch `batch` is selected with: the epoch's seed for batch 0, else
@@ -333,7 +255,6 @@ impl EpochGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::keys::Keypair;
     use crate::domain::epoch::groups::tests::roster;
     use crate::domain::epoch::zipcode::MarketTier;
     use proptest::prelude::*;
@@ -408,7 +329,7 @@ mod tests {
             let sum: u64 = work.zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum();
             assert!((900..=1_100).contains(&sum), "{sum}");
         }
-        let late = Keypair::from_seed(&[200; 32]).hotkey();
+        let late = Hotkey::from_public([200; 32]);
         let work = groups.work_of([4; 32], &late, &records);
         assert_eq!((work.groups.len(), work.membership), (2, Membership::LateJoiner));
         assert_eq!(work.groups, late_joiner_groups([4; 32], &late, 4, 2));

@@ -21,6 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use sha2::{Digest, Sha256};
+
 use crate::domain::epoch::draw::DrawStream;
 use crate::domain::hotkey::Hotkey;
 
@@ -129,10 +131,91 @@ pub fn coldkeys_sharing_a_group(grouping: &Grouping, roster: &[RosterMiner]) -> 
     shared
 }
 
+const GROUPS_LABEL: &[u8] = b"zipcoord-groups-v1";
+
+/// A field of the inputs' `groups` section that does not read, named as the inputs document names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedGroupsField(pub String);
+
+/// The group plan and roster an epoch's inputs fix: who is grouped, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupedInputs {
+    pub plan: GroupPlan,
+    /// Sorted by hotkey, each hotkey once.
+    pub roster: Vec<RosterMiner>,
+}
+
+/// A coldkey as the inputs may carry it: SS58-like text (ASCII letters and digits), so the canonical document
+/// needs no escaping. Anything else stands for the hotkey's own coldkey.
+fn roster_coldkey(miner: &RosterMiner) -> String {
+    let coldkey = miner.coldkey.as_str();
+    if !coldkey.is_empty() && coldkey.len() <= 64 && coldkey.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        coldkey.to_string()
+    } else {
+        miner.hotkey.as_str().to_string()
+    }
+}
+
+impl GroupedInputs {
+    /// The roster in its published form: sorted by hotkey, each once, coldkeys as [`roster_coldkey`] keeps them.
+    pub fn new(plan: GroupPlan, roster: &[RosterMiner]) -> GroupedInputs {
+        let mut roster: Vec<RosterMiner> =
+            roster.iter().map(|m| RosterMiner { hotkey: m.hotkey.clone(), coldkey: roster_coldkey(m) }).collect();
+        roster.sort_by(|a, b| a.hotkey.as_str().cmp(b.hotkey.as_str()));
+        roster.dedup_by(|a, b| a.hotkey == b.hotkey);
+        let plan = GroupPlan { size: plan.size.max(1), overlap: plan.overlap.max(1) };
+        GroupedInputs { plan, roster }
+    }
+
+    /// The canonical fragment: `{"overlap":o,"roster":[["hotkey","coldkey"],…],"size":s}`.
+    pub fn write_json(&self, out: &mut String) {
+        out.push_str(&format!("{{\"overlap\":{},\"roster\":[", self.plan.overlap));
+        for (i, miner) in self.roster.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("[\"{}\",\"{}\"]", miner.hotkey.as_str(), miner.coldkey));
+        }
+        out.push_str(&format!("],\"size\":{}}}", self.plan.size));
+    }
+
+    /// Reads the fragment back; the caller checks the whole document is canonical.
+    pub fn from_value(value: &serde_json::Value) -> Result<GroupedInputs, MalformedGroupsField> {
+        let bad = |field: &str| MalformedGroupsField(format!("groups.{field}"));
+        let count = |name: &str| {
+            value.get(name).and_then(|v| v.as_u64()).filter(|&n| (1..=1_000).contains(&n)).ok_or_else(|| bad(name))
+        };
+        let plan = GroupPlan { size: count("size")? as usize, overlap: count("overlap")? as usize };
+        let rows = value.get("roster").and_then(|v| v.as_array()).ok_or_else(|| bad("roster"))?;
+        let mut roster = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let field = format!("roster[{i}]");
+            let pair = row.as_array().filter(|r| r.len() == 2).ok_or_else(|| bad(&field))?;
+            let hotkey: Hotkey = pair[0].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| bad(&field))?;
+            let coldkey = pair[1].as_str().ok_or_else(|| bad(&field))?.to_string();
+            roster.push(RosterMiner { hotkey, coldkey });
+        }
+        Ok(GroupedInputs { plan, roster })
+    }
+
+    /// The epoch's groups from its seed.
+    pub fn grouping(&self, seed: [u8; 32]) -> Grouping {
+        form_groups(labelled(GROUPS_LABEL, &seed, &[]), &self.roster, self.plan)
+    }
+}
+
+/// `sha256(label || seed || extra)`: the seeds of the grouping and of every batch.
+pub(crate) fn labelled(label: &[u8], seed: &[u8; 32], extra: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(label);
+    hash.update(seed);
+    hash.update(extra);
+    hash.finalize().into()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::access::keys::Keypair;
     use proptest::prelude::*;
 
     /// Miners with keys from their position and coldkeys `cold{c}` (tests of grouping and batches).
@@ -141,7 +224,7 @@ pub(crate) mod tests {
             .iter()
             .enumerate()
             .map(|(n, coldkey)| RosterMiner {
-                hotkey: Keypair::from_seed(&[n as u8 + 1; 32]).hotkey(),
+                hotkey: Hotkey::from_public([n as u8 + 1; 32]),
                 coldkey: format!("cold{coldkey}"),
             })
             .collect()
@@ -157,7 +240,7 @@ pub(crate) mod tests {
         assert_eq!(sizes, [4, 4, 4, 4]);
         assert!(grouping.shared_coldkeys.is_empty() && coldkeys_sharing_a_group(&grouping, &miners).is_empty());
         assert_eq!(grouping.groups_of(&miners[0].hotkey).len(), 1);
-        assert!(grouping.groups_of(&Keypair::from_seed(&[99; 32]).hotkey()).is_empty());
+        assert!(grouping.groups_of(&Hotkey::from_public([99; 32])).is_empty());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::epoch::batches::GroupedInputs;
 use crate::domain::epoch::beacon::Round;
+use crate::domain::epoch::groups::GroupedInputs;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::selection_v2::{InputCandidate, ALGORITHM_VERSION, MAX_WEIGHT_MILLIS};
 use crate::domain::epoch::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
@@ -261,7 +261,11 @@ impl EpochInputs {
                 .map_err(|_| bad("beaconRound"))?,
             policy,
             candidates,
-            groups: value.get("groups").map(GroupedInputs::from_value).transpose()?,
+            groups: value
+                .get("groups")
+                .map(GroupedInputs::from_value)
+                .transpose()
+                .map_err(|field| InputsError::Malformed { field: field.0 })?,
         };
         if int(value.get("epochStartUnix"), "epochStartUnix")? != epoch.start_unix() {
             return Err(bad("epochStartUnix"));

@@ -167,10 +167,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::domain::access::keys::Keypair;
     use crate::domain::epoch::assignment::{plan_epoch, PublishedInputs};
-    use crate::domain::epoch::batches::GroupedInputs;
     use crate::domain::epoch::beacon::DevBeacon;
+    use crate::domain::epoch::groups::GroupedInputs;
     use crate::domain::epoch::groups::{GroupPlan, RosterMiner};
     use crate::domain::epoch::inputs::InputSources;
     use crate::domain::epoch::nonce::ServerSecret;
@@ -178,6 +177,7 @@ mod tests {
     use crate::domain::epoch::selection::SelectionPolicy;
     use crate::domain::epoch::zipcode::{MarketTier, ZipcodeRecord};
     use crate::domain::epoch::EpochClock;
+    use crate::domain::hotkey::Hotkey;
 
     fn published_epoch() -> (EpochClaim, Vec<u8>) {
         published_epoch_in(None)
@@ -250,10 +250,7 @@ mod tests {
     #[test]
     fn a_grouped_epoch_recomputes_with_its_groups_and_refuses_other_members() {
         let roster: Vec<RosterMiner> = (0..12u8)
-            .map(|n| RosterMiner {
-                hotkey: Keypair::from_seed(&[n + 1; 32]).hotkey(),
-                coldkey: format!("cold{}", n % 9),
-            })
+            .map(|n| RosterMiner { hotkey: Hotkey::from_public([n + 1; 32]), coldkey: format!("cold{}", n % 9) })
             .collect();
         let grouped = GroupedInputs::new(GroupPlan { size: 5, overlap: 1 }, &roster);
         let (claim, document) = published_epoch_in(Some(grouped));
