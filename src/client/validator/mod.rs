@@ -1,11 +1,13 @@
 //! The reference validator: its loop ([`run`]), the spot checks at a listing's source ([`verifier`]), what it
 //! does differently in a `groups` epoch ([`group_judging`]), the [`credibility`] it keeps per miner, and the
-//! book of epochs it judged (`judged`).
+//! book of epochs it judged (`judged`), and what stops it judging an epoch ([`ValidatorError`]).
 
 pub mod credibility;
+mod error;
 pub mod group_judging;
 mod judged;
 mod run;
 pub mod verifier;
 
-pub use run::{ChainWeights, EpochJudgement, MinerResult, Validator, ValidatorError, ValidatorSettings};
+pub use error::ValidatorError;
+pub use run::{ChainWeights, EpochJudgement, MinerResult, Validator, ValidatorSettings};

@@ -16,11 +16,12 @@ use tokio::task::JoinSet;
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
 use crate::client::bucket::{Bucket, BucketError};
-use crate::client::epochs::{Epochs, EpochsError};
+use crate::client::epochs::Epochs;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::client::validator::group_judging::{self, ValidationMode};
 use crate::client::validator::judged::JudgedBook;
 use crate::client::validator::verifier::{check_at_source, ListingVerifier};
+use crate::client::validator::ValidatorError;
 use crate::client::{unix_now, ClientError, ZipcoordClient};
 use crate::domain::access::keys::Keypair;
 use crate::domain::access::layout;
@@ -34,31 +35,6 @@ use crate::domain::judging::validation::{
     StoredFile, Submission, MAX_OBJECTS_PER_EPOCH,
 };
 use crate::s3::ListPaging;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ValidatorError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Bucket(#[from] BucketError),
-    #[error("metagraph: {0}")]
-    Metagraph(String),
-    #[error("the epoch's assignment is not usable: {0}")]
-    Assignment(String),
-    #[error(transparent)]
-    Epochs(#[from] EpochsError),
-}
-
-impl ValidatorError {
-    /// The server has no such epoch (it started before the server kept history, or has not started).
-    pub fn is_unknown_epoch(&self) -> bool {
-        matches!(
-            self,
-            ValidatorError::Client(ClientError::Api { status: 404, .. })
-                | ValidatorError::Epochs(EpochsError::Refused(ClientError::Api { status: 404, .. }))
-        )
-    }
-}
 
 /// How a validator judges.
 #[derive(Debug, Clone, PartialEq)]
@@ -494,17 +470,5 @@ impl Validator {
         let Some(clock) = self.epochs.clock() else { return Vec::new() };
         let ready = self.epochs.now_unix() - current.start_unix() >= self.settings.judge_delay.as_secs() as i64;
         book.to_judge(clock, current, ready)
-    }
-}
-
-impl ValidatorError {
-    /// Whether the coordinator or the store could not be reached: later epochs would fail alike.
-    pub fn is_outage(&self) -> bool {
-        match self {
-            ValidatorError::Client(error) => error.is_outage(),
-            ValidatorError::Epochs(EpochsError::Unavailable { .. }) => true,
-            ValidatorError::Bucket(BucketError::Transport(_)) => true,
-            _ => false,
-        }
     }
 }
