@@ -12,7 +12,7 @@ Standard library only. Checks, in order (the first difference is printed and the
      sha256("zipcoord/nonce/v1" || randomness || epochId), hex;
   6. selection "zipcoord-integer-window-v2" over the inputs gives the served zipcodes, in order; for inputs with
      "groups" (the `groups` assignment mode), the groups formed from the roster and each group's batch, as
-     src/domain/groups.rs and src/domain/batches.rs describe, give the served groups and zipcodes.
+     src/domain/epoch/groups.rs and src/domain/epoch/batches.rs describe, give the served groups and zipcodes.
 
 Usage:
   verify_epoch.py --skip-pulse-verification --url http://127.0.0.1:8080 EPOCH_ID [EPOCH_ID ...]

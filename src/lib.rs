@@ -14,11 +14,13 @@
 //!  Tasks    tasks/: every background loop, started from one place
 //!  App      app/: state, caches and use cases (epochs, status, access, grants, summary), the clock
 //!  Config   settings: one typed Settings, every default once
-//!  Clients  client/: signed HTTP client, reference miner and validator (never app, http or boot)
+//!  Clients  client/: the signed HTTP client (http), miner/ and validator/ beside what both use (never app,
+//!           http or boot)
 //!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), beacon/ (drand pulses), s3/ (SigV4),
 //!           universe/, metrics, shutdown
 //!  Wire     api: the contract's serde types, and domain values in their wire form
-//!  Domain   domain/: pure rules, the endpoint table, the bucket layout; no I/O, no clock
+//!  Domain   domain/: pure rules, no I/O, no clock: judging/ → access/ → epoch/ → leaves (hotkey, instant,
+//!           usmap)
 //! ```
 
 pub mod api;
