@@ -60,7 +60,7 @@ impl App {
     pub async fn epoch_results(&self, epoch: EpochId) -> AppResult<Arc<EpochResultsResponse>> {
         let presigner = self.presigner()?;
         let clock = self.settings.epochs.clock;
-        let window_end = clock.end(epoch) + clock.length_seconds();
+        let window_end = clock.judging_window_end(epoch);
         let now_unix = self.now_unix();
         if clock.is_boundary(epoch) && now_unix < window_end && epoch <= self.current_epoch_id() {
             return Err(AppError::TooEarly {

@@ -32,8 +32,8 @@ impl App {
         let epoch = submission.epoch;
         let assignment = self.started_epoch(epoch).await?;
         let now_ms = self.now_ms();
-        // Late reports are accepted for one more epoch length, so a miner can still report a finished run.
-        let closes_at_ms = (assignment.end_unix + self.settings.epochs.clock.length_seconds()) * 1000;
+        // Late reports are accepted until the epoch's judging window ends, so a miner can still report a finished run.
+        let closes_at_ms = self.settings.epochs.clock.judging_window_end(epoch) * 1000;
         if now_ms >= closes_at_ms {
             return Err(AppError::Rejected(format!("Epoch {epoch} is closed for status reports")));
         }

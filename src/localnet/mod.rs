@@ -331,8 +331,9 @@ pub async fn run(
 
     tokio::pin!(shutdown);
     // The network starts part-way into an epoch; only the epochs after that one count towards `epochs`.
-    let length = i64::from(options.epoch_seconds);
-    let first_full = EpochId::from_start_unix((chrono::Utc::now().timestamp() / length + 1) * length);
+    let clock = net.settings.epochs.clock;
+    let length = clock.length_seconds();
+    let first_full = clock.next(clock.epoch_at(chrono::Utc::now().timestamp()));
     // The coordinator stops a second before the second whole epoch starts and comes back a second after the
     // last outage epoch ends.
     let outage_start = first_full.start_unix() + length;
@@ -378,7 +379,7 @@ pub async fn run(
                 }
                 if epochs > 0 && judged.iter().all(|&n| n >= epochs) {
                     if let Some(last) = last_judged {
-                        await_histories(&net, last, length, &mut shutdown).await;
+                        await_histories(&net, clock, last, &mut shutdown).await;
                     }
                     break;
                 }
@@ -397,18 +398,18 @@ pub async fn run(
 /// it reads once the epoch's judging window has passed: at most two epochs past that.
 async fn await_histories(
     net: &Localnet,
+    clock: EpochClock,
     last: EpochId,
-    length: i64,
     shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) {
-    let window_end = last.start_unix() + 2 * length;
+    let window_end = clock.judging_window_end(last);
     println!(
         "Waiting for the miners to record the verdicts on epoch {last} (served once its judging window ends, {}).",
         crate::api::iso8601_millis(window_end * 1000)
     );
     let folders: Vec<PathBuf> =
         (0..net.miners.len()).map(|i| net.data_dir.join(format!("miners/miner{}", i + 1))).collect();
-    let deadline = window_end + 2 * length;
+    let deadline = window_end + 2 * clock.length_seconds();
     loop {
         let recorded = |folder: &PathBuf| read_history(folder).closed.iter().any(|r| r.epoch_id == last.to_string());
         if folders.iter().all(recorded) {

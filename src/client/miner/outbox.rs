@@ -89,7 +89,7 @@ impl Outbox<'_> {
         let mut delivered = 0;
         for name in self.state.list("outbox") {
             let Some(report) = self.state.read::<PendingReport>(&name, "status-report") else { continue };
-            if now_unix >= clock.end(report.epoch) + clock.length_seconds() {
+            if now_unix >= clock.judging_window_end(report.epoch) {
                 tracing::info!(epoch = %report.epoch, status = report.status.as_str(), "dropping a status report the server no longer takes (its epoch closed for reports)");
                 self.state.remove(&name);
                 continue;

@@ -449,7 +449,7 @@ impl Miner {
         let now = unix_now();
         for mut record in history.open_records() {
             let Ok(epoch) = record.epoch_id.parse::<EpochId>() else { continue };
-            let window_end = clock.end(epoch) + clock.length_seconds();
+            let window_end = clock.judging_window_end(epoch);
             if now < window_end {
                 continue;
             }

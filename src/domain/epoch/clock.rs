@@ -130,6 +130,12 @@ impl EpochClock {
         id.0 + self.length_seconds
     }
 
+    /// When the judging window of `id` ends: validators judge `id` during the epoch after it, miners' status
+    /// reports on `id` are taken until then, and its published verdicts are served from then on.
+    pub fn judging_window_end(self, id: EpochId) -> i64 {
+        self.end(self.next(id))
+    }
+
     pub fn next(self, id: EpochId) -> EpochId {
         EpochId(id.0 + self.length_seconds)
     }
@@ -184,6 +190,8 @@ mod tests {
         assert_eq!(clock.next(id).to_string(), "2025-10-01T20-00-00");
         assert_eq!(clock.previous(id).to_string(), "2025-10-01T12-00-00");
         assert_eq!(clock.end(id), id.start_unix() + 4 * 3600);
+        assert_eq!(clock.judging_window_end(id), clock.end(clock.next(id)));
+        assert_eq!(clock.judging_window_end(id), id.start_unix() + 8 * 3600);
         assert!(clock.is_boundary(id));
         assert!(!clock.is_boundary(noon_ish));
     }
