@@ -2,7 +2,7 @@
 //! validator's relay), and recomputes the epoch from them and the beacon's pulse, trusting nothing the server
 //! says that it can check.
 
-use crate::api::{parse_iso8601, EpochProofResponse};
+use crate::api::{parse_iso8601, AssignmentResponse, EpochProofBody, EpochProofResponse};
 use crate::client::{ClientError, ZipcoordClient};
 use crate::domain::epoch::inputs::inputs_hash_hex;
 use crate::domain::epoch::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
@@ -21,14 +21,37 @@ pub enum CheckError {
 
 /// What the server claims, parsed; a field that does not parse is itself a failed check.
 pub fn claim_of(answer: &EpochProofResponse) -> Result<EpochClaim, CheckError> {
+    let groups =
+        answer.groups.as_ref().map(|groups| groups.iter().map(|g| (g.zipcode_count, g.members.clone())).collect());
+    claim(&answer.epoch_id, &answer.nonce, answer.zipcodes.iter(), &answer.proof, groups)
+}
+
+/// What a whole epoch as `/epoch/{id}` serves it (a relay's answer, say) claims: in a `groups` epoch its
+/// zipcodes in picking order are its groups' batches one after the other, as the proof lists them.
+pub fn claim_of_served(answer: &AssignmentResponse) -> Result<EpochClaim, CheckError> {
+    let proof = answer.proof.as_ref().ok_or_else(|| CheckError::Malformed("the answer carries no proof".into()))?;
+    match &answer.groups {
+        None => claim(&answer.epoch_id, &answer.nonce, answer.zipcodes.iter().map(|z| &z.zipcode), proof, None),
+        Some(body) => {
+            let groups = body.groups.iter().map(|g| (g.zipcodes.len(), g.members.clone())).collect();
+            let zipcodes = body.groups.iter().flat_map(|g| &g.zipcodes);
+            claim(&answer.epoch_id, &answer.nonce, zipcodes, proof, Some(groups))
+        }
+    }
+}
+
+fn claim<'a>(
+    epoch_id: &str,
+    nonce: &str,
+    zipcodes: impl Iterator<Item = &'a String>,
+    proof: &EpochProofBody,
+    groups: Option<Vec<(usize, Vec<String>)>>,
+) -> Result<EpochClaim, CheckError> {
     let malformed = |what: &str| CheckError::Malformed(what.to_string());
-    let proof = &answer.proof;
     Ok(EpochClaim {
-        epoch: answer.epoch_id.parse().map_err(|_| malformed("epochId"))?,
-        nonce: answer.nonce.clone(),
-        zipcodes: answer
-            .zipcodes
-            .iter()
+        epoch: epoch_id.parse().map_err(|_| malformed("epochId"))?,
+        nonce: nonce.to_string(),
+        zipcodes: zipcodes
             .map(|z| z.parse::<Zipcode>().map_err(|_| malformed("zipcodes")))
             .collect::<Result<_, _>>()?,
         kind: proof.kind.clone(),
@@ -41,10 +64,7 @@ pub fn claim_of(answer: &EpochProofResponse) -> Result<EpochClaim, CheckError> {
         inputs_published_at_ms: parse_iso8601(&proof.inputs_published_at)
             .ok_or_else(|| malformed("proof.inputsPublishedAt"))?,
         algorithm_version: proof.algorithm_version.clone(),
-        groups: answer
-            .groups
-            .as_ref()
-            .map(|groups| groups.iter().map(|g| (g.zipcode_count, g.members.clone())).collect()),
+        groups,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Where the reference clients get an epoch's assignment, in order: the API; else a computation of their own
 //! from the epoch inputs they kept and the beacon's verified pulse; else validators' relays, whose answers are
-//! taken only when the client's own computation with the relay's pulse gives the same zipcodes and nonce. A
-//! relay can withhold, never forge.
+//! taken only when they recompute from the kept inputs and the pulse they carry, as `verify-epoch` checks a
+//! server ([`crate::domain::epoch::recompute`]). A relay can withhold, never forge.
 //!
 //! Computing needs the epoch's published inputs. The client keeps every inputs document it fetched from the API
 //! (the next epoch's are published when the current one starts), and rolls the latest forward through epochs
@@ -12,14 +12,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AssignmentResponse, AssignmentView, EpochProofBody, StatsResponse};
+use crate::api::{AssignmentResponse, AssignmentView, StatsResponse};
 use crate::beacon::PulseSource;
+use crate::client::epoch_check::claim_of_served;
 use crate::client::state::StateDir;
 use crate::client::{unix_now_ms, ClientError, ZipcoordClient};
 use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::epoch::beacon::{Pulse, Randomness};
 use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
+use crate::domain::epoch::recompute::recompute;
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::universe::BuiltinLocations;
@@ -415,8 +417,9 @@ impl Epochs {
         Err(reasons.join("; "))
     }
 
-    /// `known`'s epoch as a relay serves it (whole), taken only if computing it here with the relay's pulse
-    /// gives the same zipcodes, groups and nonce; answered as `view` sees it.
+    /// `known`'s epoch as a relay serves it (whole), taken only if it recomputes from `known`'s inputs and the
+    /// pulse its proof carries ([`recompute`]: the same zipcodes, groups and nonce); answered as `view` sees it,
+    /// from this client's own computation.
     async fn assignment_from_relay(
         &self,
         clock: EpochClock,
@@ -426,39 +429,16 @@ impl Epochs {
     ) -> Result<Sourced, String> {
         let epoch = known.inputs.epoch;
         let served = relay.public_epoch(epoch).await.map_err(|e| e.to_string())?;
-        let proof = served.proof.as_ref().ok_or("its answer carries no proof")?;
-        let (pulse, randomness) = self.relayed_pulse(known, proof)?;
-        let whole = self.compute(clock, known, pulse, randomness, AssignmentView::Whole)?;
-        let zipcodes = |a: &AssignmentResponse| a.zipcodes.iter().map(|z| z.zipcode.clone()).collect::<Vec<_>>();
-        if served.epoch_id != whole.epoch_id
-            || served.nonce != whole.nonce
-            || zipcodes(&served) != zipcodes(&whole)
-            || served.groups != whole.groups
-        {
-            tracing::warn!(relay = relay.base_url(), %epoch, "a relay served an assignment that does not recompute; refused");
-            return Err("refused: its assignment does not recompute from the inputs and its pulse (forged)".to_string());
+        let claim = claim_of_served(&served).map_err(|e| e.to_string())?;
+        if claim.epoch != epoch {
+            return Err(format!("asked for epoch {epoch}, it answered {}", claim.epoch));
         }
-        let computed = match view {
-            AssignmentView::Whole => whole,
-            AssignmentView::Miner(_) => self.compute(clock, known, pulse, randomness, view)?,
-        };
+        let verified = recompute(&claim, &known.bytes).map_err(|discrepancy| {
+            tracing::warn!(relay = relay.base_url(), %epoch, %discrepancy, "a relay served an assignment that does not recompute; refused");
+            format!("refused: its assignment does not recompute from the inputs and its pulse ({discrepancy})")
+        })?;
+        let computed = self.compute(clock, known, verified.pulse, verified.randomness, view)?;
         Ok(Sourced { assignment: computed, source: Source::Relay { url: relay.base_url().to_string() } })
-    }
-
-    /// The pulse a relay's proof carries, verified against the beacon chain the inputs name.
-    fn relayed_pulse(&self, known: &KnownInputs, proof: &EpochProofBody) -> Result<(Pulse, Randomness), String> {
-        if proof.kind != "beacon" {
-            return Err(format!("its proof is of kind {:?}, which cannot be recomputed", proof.kind));
-        }
-        if proof.round != known.inputs.beacon_round {
-            return Err(format!("its proof names round {}, the inputs {}", proof.round, known.inputs.beacon_round));
-        }
-        let chain = crate::domain::epoch::beacon::known_chain(&known.inputs.beacon_chain_hash)
-            .ok_or("the inputs name an unknown beacon chain")?;
-        let signature = proof.signature.as_deref().ok_or("its proof carries no pulse")?;
-        let pulse = Pulse::from_hex(proof.round, signature).map_err(|e| e.to_string())?;
-        let randomness = chain.verify(&pulse).map_err(|e| format!("refused: its pulse does not verify ({e})"))?;
-        Ok((pulse, randomness))
     }
 
     /// Plans `known`'s epoch from a verified pulse, with the places of the built-in universe.

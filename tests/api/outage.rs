@@ -6,10 +6,11 @@ use std::sync::Arc;
 use zipcoord::api::AssignmentResponse;
 use zipcoord::app::Clock;
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
-use zipcoord::client::epoch_check::{describe, verify_epoch};
+use zipcoord::client::epoch_check::{claim_of, claim_of_served, describe, verify_epoch};
 use zipcoord::client::epochs::{ClientClock, Epochs, EpochsError, Source};
 use zipcoord::client::state::StateDir;
 use zipcoord::client::ZipcoordClient;
+use zipcoord::domain::epoch::recompute::recompute;
 use zipcoord::domain::epoch::EpochId;
 
 use crate::helpers::TestApp;
@@ -447,6 +448,18 @@ async fn in_groups_mode_a_miner_computes_its_own_batch_through_an_outage() {
         assert_eq!(picks(assignment), group.zipcodes, "epoch {epoch}: the batch the server made");
         assert_eq!(assignment.nonce, whole.nonce);
         verify_epoch(&app.client, epoch).await.unwrap();
+        // The whole epoch as a relay would serve it claims what the proof does, and recomputes; with two
+        // groups' members traded, it does not.
+        let claim = claim_of_served(&whole).unwrap();
+        assert_eq!(claim, claim_of(&app.client.epoch_proof(epoch).await.unwrap()).unwrap(), "epoch {epoch}");
+        let inputs = app.client.epoch_inputs(epoch).await.unwrap();
+        recompute(&claim, &inputs).unwrap();
+        let mut traded = whole.clone();
+        let groups = &mut traded.groups.as_mut().unwrap().groups;
+        let (first, second) = (groups[0].members[0].clone(), groups[1].members[0].clone());
+        (groups[0].members[0], groups[1].members[0]) = (second, first);
+        let refused = recompute(&claim_of_served(&traded).unwrap(), &inputs).unwrap_err();
+        assert!(refused.to_string().contains("the groups recompute differently"), "{refused}");
     }
     let current = app.client.current(&miner, app.now()).await.unwrap();
     assert_eq!(current.miner_groups, computed[1].miner_groups);

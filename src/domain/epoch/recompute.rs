@@ -4,7 +4,7 @@
 //! `scripts/verify_epoch.py` follow the same steps.
 
 use crate::domain::epoch::batches::select_epoch;
-use crate::domain::epoch::beacon::{known_chain, Pulse, Round};
+use crate::domain::epoch::beacon::{known_chain, Pulse, Randomness, Round};
 use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs};
 use crate::domain::epoch::proof::{beacon_nonce, beacon_seed};
 use crate::domain::epoch::selection_v2::ALGORITHM_VERSION;
@@ -38,6 +38,9 @@ pub struct Verified {
     pub chain_name: &'static str,
     pub round: Round,
     pub round_unix: i64,
+    /// The round's pulse, verified under the chain's key, and its randomness: enough to plan the epoch again.
+    pub pulse: Pulse,
+    pub randomness: Randomness,
     pub zipcodes: usize,
     /// `groups` mode: how many groups (each with its batch); 0 in `shared` mode.
     pub groups: usize,
@@ -144,6 +147,8 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
         chain_name: chain.name,
         round: claim.round,
         round_unix,
+        pulse,
+        randomness,
         zipcodes: recomputed.len(),
         groups: groups.as_ref().map_or(0, Vec::len),
         expected_listings: plan.picks.iter().map(|&i| u64::from(inputs.candidates[i].expected_listings)).sum(),
