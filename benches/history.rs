@@ -25,6 +25,7 @@ use zipcoord::domain::access::auth::HotkeySignature;
 use zipcoord::domain::access::grant::{AccessGrant, GrantKind};
 use zipcoord::domain::access::keys::Keypair;
 use zipcoord::domain::epoch::assignment::EpochAssignment;
+use zipcoord::domain::epoch::proof::Nonce;
 use zipcoord::domain::epoch::status::{MinerStatus, ZipcodeProgress};
 use zipcoord::domain::epoch::EpochId;
 use zipcoord::settings::{days, RateLimitSettings, Settings};
@@ -116,7 +117,7 @@ fn progress(assignment: &EpochAssignment, completed_at_ms: Option<i64>) -> Vec<Z
 fn submission(
     miner: &Keypair,
     epoch: EpochId,
-    nonce: &str,
+    nonce: Nonce,
     zipcodes: &[ZipcodeProgress],
     n: usize,
 ) -> StatusSubmission {
@@ -125,7 +126,7 @@ fn submission(
         hotkey: miner.hotkey(),
         signature: HotkeySignature::from_bytes([0; 64].map(|_: u8| rand::random())),
         epoch,
-        nonce: nonce.to_string(),
+        nonce,
         status: if n + 1 == REPORTS_PER_EPOCH { MinerStatus::Completed } else { MinerStatus::InProgress },
         s3_upload_complete: n + 1 == REPORTS_PER_EPOCH,
         listings_scraped: Some(done as u64 * 40),
@@ -144,11 +145,10 @@ async fn build(app: &Arc<App>, clock: &ManualClock, miners: &[Keypair], validato
             clock.set_ms(epoch.start_unix() * 1000 + 60_000 + n as i64 * EPOCH_MS / 12);
             let mut writers = tokio::task::JoinSet::new();
             for chunk in miners.chunks(miners.len().div_ceil(8)) {
-                let (app, chunk, zipcodes, nonce) =
-                    (app.clone(), chunk.to_vec(), zipcodes.clone(), assignment.nonce.clone());
+                let (app, chunk, zipcodes, nonce) = (app.clone(), chunk.to_vec(), zipcodes.clone(), assignment.nonce);
                 writers.spawn(async move {
                     for miner in &chunk {
-                        app.record_status(submission(miner, epoch, &nonce, &zipcodes, n)).await.unwrap();
+                        app.record_status(submission(miner, epoch, nonce, &zipcodes, n)).await.unwrap();
                     }
                 });
             }
@@ -352,13 +352,14 @@ async fn run(options: Options, statements: StatementLog) {
     let zipcodes = progress(&app.ensure_epoch(current).await.unwrap(), None);
     let pruned_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
-        let (app, miner, nonce) = (app.clone(), miners[miners.len() - 1].clone(), assignment.nonce.clone());
+        let (app, miner, nonce) =
+            (app.clone(), miners[miners.len() - 1].clone(), assignment.nonce.parse::<Nonce>().unwrap());
         let done = pruned_flag.clone();
         tokio::spawn(async move {
             let mut waits = Vec::new();
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
                 let started = Instant::now();
-                app.record_status(submission(&miner, current, &nonce, &zipcodes, waits.len() % REPORTS_PER_EPOCH))
+                app.record_status(submission(&miner, current, nonce, &zipcodes, waits.len() % REPORTS_PER_EPOCH))
                     .await
                     .unwrap();
                 waits.push(started.elapsed());

@@ -109,7 +109,7 @@ fn main() {
     let submissions: Vec<Submission> = (0..MINERS).map(|m| submission(m, group_of(m), m % 50 == 7)).collect();
     let terms_of = |group: usize| EpochTerms {
         epoch: EPOCH.parse().unwrap(),
-        nonce: "00112233aabbccdd".into(),
+        nonce: "00112233aabbccdd".parse().unwrap(),
         start_ms: START_MS,
         end_ms: START_MS + EPOCH_MS,
         tolerance_percent: 10,

@@ -92,8 +92,8 @@ mod tests {
         let assignment = EpochAssignment {
             epoch: "2025-10-01T16-00-00".parse().unwrap(),
             end_unix: 0,
-            nonce: "0123456789abcdef".into(),
-            selection_seed: String::new(),
+            nonce: "0123456789abcdef".parse().unwrap(),
+            selection_seed: crate::domain::epoch::proof::Seed::from_bytes([0; 32]),
             target_listings: 10_000,
             tolerance_percent: 10,
             algorithm_version: "v2".into(),

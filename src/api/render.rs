@@ -45,7 +45,7 @@ impl AssignmentResponse {
         AssignmentResponse {
             success: true,
             epoch_id: a.epoch.to_string(),
-            nonce: a.nonce.clone(),
+            nonce: a.nonce.to_string(),
             submission_deadline: end.clone(),
             epoch_start: iso8601_millis(a.epoch.start_unix() * 1000),
             epoch_end: end,
@@ -67,7 +67,7 @@ impl AssignmentResponse {
                 total_expected_listings: zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum(),
                 zipcode_count: zipcodes.len(),
                 algorithm_version: a.algorithm_version.clone(),
-                selection_seed: a.selection_seed.clone(),
+                selection_seed: a.selection_seed.to_string(),
             },
             assignments: Vec::new(),
             status,

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::judging::scoring::VerdictKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,7 +16,7 @@ pub struct MinerResult {
     pub uid: u16,
     pub hotkey: String,
     /// `honest`, `liar` or `absent`.
-    pub verdict: String,
+    pub verdict: VerdictKind,
     pub quality: f64,
     pub heuristic: f64,
     pub listings: u64,
@@ -143,8 +144,8 @@ pub struct MinerVerdict {
     #[schema(example = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y")]
     pub hotkey: String,
     /// `honest`, `liar` or `absent`.
-    #[schema(example = "honest")]
-    pub verdict: String,
+    #[schema(value_type = String, example = "honest")]
+    pub verdict: VerdictKind,
     pub quality: f64,
     /// The normalized weight the validator gave (0 to 1).
     pub weight: f64,
@@ -157,7 +158,7 @@ impl From<&MinerResult> for MinerVerdict {
         MinerVerdict {
             uid: result.uid,
             hotkey: result.hotkey.clone(),
-            verdict: result.verdict.clone(),
+            verdict: result.verdict,
             quality: result.quality,
             weight: result.weight,
             listings: result.listings,
@@ -189,7 +190,7 @@ mod tests {
             miners: vec![MinerResult {
                 uid: 2,
                 hotkey: "5miner".into(),
-                verdict: "honest".into(),
+                verdict: VerdictKind::Honest,
                 quality: 1.0,
                 heuristic: 1.0,
                 listings: 100,

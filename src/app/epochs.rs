@@ -326,7 +326,7 @@ impl App {
                 zipcodes = stored.zipcodes.len(),
                 expected_listings = stored.total_expected(),
                 cooldown_relaxed = relaxation != CooldownRelaxation::None,
-                seeded_by = proof.map_or("secret", |p| p.kind()),
+                seeded_by = proof.map_or("secret", |p| p.kind().as_str()),
                 round = proof.map(|p| p.round),
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                 after_start_ms = self.now_ms() - epoch.start_unix() * 1000,

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::domain::access::auth::HotkeySignature;
+use crate::domain::epoch::proof::Nonce;
 use crate::domain::epoch::status::{MinerStatus, StatusReport, ZipcodeProgress};
 use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
@@ -18,7 +19,7 @@ pub struct StatusSubmission {
     /// What it was signed with: one signature carries one report.
     pub signature: HotkeySignature,
     pub epoch: EpochId,
-    pub nonce: String,
+    pub nonce: Nonce,
     pub status: MinerStatus,
     pub s3_upload_complete: bool,
     pub listings_scraped: Option<u64>,

@@ -16,14 +16,14 @@ pub fn epoch_json(assignment: &EpochAssignment) -> Value {
     json!({
         "type": "epoch",
         "epochId": assignment.epoch.to_string(),
-        "nonce": assignment.nonce,
+        "nonce": assignment.nonce.to_string(),
         "epochStart": iso8601_millis(assignment.epoch.start_unix() * 1000),
         "epochEnd": iso8601_millis(assignment.end_unix * 1000),
         "targetListings": assignment.target_listings,
         "tolerancePercent": assignment.tolerance_percent,
         "totalExpectedListings": assignment.total_expected(),
         "algorithmVersion": assignment.algorithm_version,
-        "selectionSeed": assignment.selection_seed,
+        "selectionSeed": assignment.selection_seed.to_string(),
         "createdAt": iso8601_millis(assignment.created_at_ms),
         "zipcodes": assignment.zipcodes.iter().map(|z| json!({
             "zipcode": z.zipcode.to_string(),

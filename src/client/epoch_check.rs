@@ -5,6 +5,7 @@
 use crate::api::{parse_iso8601, AssignmentResponse, EpochProofBody, EpochProofResponse};
 use crate::client::{ClientError, ZipcoordClient};
 use crate::domain::epoch::inputs::inputs_hash_hex;
+use crate::domain::epoch::proof::parse_hex;
 use crate::domain::epoch::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
@@ -48,19 +49,20 @@ fn claim<'a>(
     groups: Option<Vec<(usize, Vec<String>)>>,
 ) -> Result<EpochClaim, CheckError> {
     let malformed = |what: &str| CheckError::Malformed(what.to_string());
+    let hash = |text: &str, what: &str| parse_hex::<32>(text, "a hash").map_err(|e| malformed(&format!("{what}: {e}")));
     Ok(EpochClaim {
         epoch: epoch_id.parse().map_err(|_| malformed("epochId"))?,
-        nonce: nonce.to_string(),
+        nonce: nonce.parse().map_err(|e| malformed(&format!("nonce: {e}")))?,
         zipcodes: zipcodes
             .map(|z| z.parse::<Zipcode>().map_err(|_| malformed("zipcodes")))
             .collect::<Result<_, _>>()?,
-        kind: proof.kind.clone(),
+        kind: proof.kind.parse().map_err(|e| malformed(&format!("proof.kind: {e}")))?,
         reason: proof.reason.clone(),
-        chain_hash: proof.chain_hash.clone(),
+        chain_hash: hash(&proof.chain_hash, "proof.chainHash")?,
         round: proof.round,
         signature: proof.signature.clone(),
-        randomness: proof.randomness.clone(),
-        inputs_hash: proof.inputs_hash.clone(),
+        randomness: proof.randomness.as_deref().map(|text| hash(text, "proof.randomness")).transpose()?,
+        inputs_hash: hash(&proof.inputs_hash, "proof.inputsHash")?,
         inputs_published_at_ms: parse_iso8601(&proof.inputs_published_at)
             .ok_or_else(|| malformed("proof.inputsPublishedAt"))?,
         algorithm_version: proof.algorithm_version.clone(),

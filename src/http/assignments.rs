@@ -23,6 +23,7 @@ use crate::app::{App, StatusSubmission};
 use crate::domain::access::auth::HotkeySignature;
 use crate::domain::access::endpoint::{self, Endpoint, SignedValues};
 use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::proof::Nonce;
 use crate::domain::epoch::status::{MinerStatus, ZipcodeProgress};
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
@@ -69,7 +70,7 @@ impl AssignmentBodies {
         // The body's key needs only the caller's groups; its zipcodes are gathered on a miss alone.
         let groups = match (&assignment.groups, view) {
             (Some(groups), AssignmentView::Miner(hotkey)) => {
-                let (ids, membership) = groups.groups_of(assignment.seed_bytes(), hotkey);
+                let (ids, membership) = groups.groups_of(assignment.selection_seed, hotkey);
                 Some((ids, membership == crate::domain::epoch::batches::Membership::LateJoiner))
             }
             _ => None,
@@ -105,7 +106,7 @@ async fn stats(State(app): State<Arc<App>>) -> Result<Json<StatsResponse>, ApiEr
         status: "ACTIVE".to_string(),
         start_time: iso8601_millis(a.epoch.start_unix() * 1000),
         end_time: iso8601_millis(a.end_unix * 1000),
-        nonce: a.nonce.clone(),
+        nonce: a.nonce.to_string(),
         zipcode_count: a.zipcodes.len(),
         target_listings: a.target_listings,
         actual_expected: a.total_expected(),
@@ -330,7 +331,7 @@ async fn status(
 struct StatusReportRequest {
     epoch: EpochId,
     epoch_text: String,
-    nonce: String,
+    nonce: Nonce,
     status: MinerStatus,
     s3_upload_complete: bool,
     listings_scraped: Option<u64>,
@@ -361,6 +362,8 @@ impl SignedRequest for StatusReportRequest {
     fn parse(body: StatusRequest, _: &PathValues) -> Result<(Self, SignedFields), ApiError> {
         let epoch: EpochId = parse_value(&body.epoch_id)?;
         let status = parse_value(&body.status)?;
+        // A nonce this service could never have issued is as wrong as another epoch's.
+        let nonce = body.nonce.parse::<Nonce>().map_err(|_| ApiError::bad_request("Invalid nonce for epoch"))?;
         if body.zipcodes_completed.len() > MAX_ZIPCODES_PER_REPORT {
             return Err(ApiError::bad_request(format!(
                 "zipcodesCompleted lists more than {MAX_ZIPCODES_PER_REPORT} zipcodes"
@@ -384,7 +387,7 @@ impl SignedRequest for StatusReportRequest {
         let request = StatusReportRequest {
             epoch,
             epoch_text: epoch.to_string(),
-            nonce: body.nonce,
+            nonce,
             status,
             s3_upload_complete: body.s3_upload_complete,
             listings_scraped,

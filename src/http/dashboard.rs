@@ -191,7 +191,7 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
             window_max: overview.window.1,
             expected_listings: current.map(|a| a.total_expected()),
             zipcode_count: current.map(|a| a.zipcodes.len()),
-            nonce: current.map(|a| a.nonce.clone()),
+            nonce: current.map(|a| a.nonce.to_string()),
             unavailable: overview.current.as_ref().err().cloned(),
             verification: verification(overview),
         },

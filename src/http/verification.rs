@@ -67,7 +67,7 @@ async fn proof(
     Ok(Json(EpochProofResponse {
         success: true,
         epoch_id: epoch.to_string(),
-        nonce: assignment.nonce.clone(),
+        nonce: assignment.nonce.to_string(),
         zipcodes: assignment.zipcodes.iter().map(|z| z.zipcode.to_string()).collect(),
         total_expected_listings: assignment.total_expected(),
         proof: crate::api::EpochProofBody::of(epoch, proof),

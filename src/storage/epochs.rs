@@ -11,7 +11,7 @@ use crate::domain::epoch::assignment::EpochAssignment;
 use crate::domain::epoch::batches::{AssignedGroup, EpochGroups};
 use crate::domain::epoch::beacon::{known_chain, Pulse};
 use crate::domain::epoch::groups::{GroupPlan, SharedColdkey};
-use crate::domain::epoch::proof::{EpochProof, SeedSource};
+use crate::domain::epoch::proof::{EpochProof, SeedKind, SeedSource};
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
@@ -137,15 +137,16 @@ fn proof_from_json(epoch: &str, text: &str) -> StorageResult<EpochProof> {
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| corrupt("names a malformed chain hash".into()))?;
-    let source = match (stored.kind.as_str(), stored.signature, stored.reason) {
-        ("beacon", Some(signature), _) => {
+    let kind = stored.kind.parse::<SeedKind>().map_err(|e| corrupt(format!("has {e}")))?;
+    let source = match (kind, stored.signature, stored.reason) {
+        (SeedKind::Beacon, Some(signature), _) => {
             let chain = known_chain(&chain_hash).ok_or_else(|| corrupt("names an unknown beacon chain".into()))?;
             let pulse = Pulse::from_hex(stored.round, &signature).map_err(|e| corrupt(e.to_string()))?;
             let randomness = chain.verify(&pulse).map_err(|e| corrupt(e.to_string()))?;
             SeedSource::Beacon { pulse, randomness }
         }
-        ("fallback", _, Some(reason)) => SeedSource::Fallback { reason },
-        (kind, _, _) => return Err(corrupt(format!("has an unknown kind {kind:?}"))),
+        (SeedKind::Fallback, _, Some(reason)) => SeedSource::Fallback { reason },
+        (kind, _, _) => return Err(corrupt(format!("of kind {kind} lacks its pulse or its reason"))),
     };
     Ok(EpochProof {
         source,
@@ -182,8 +183,8 @@ impl Store {
         let assignment = EpochAssignment {
             epoch: EpochId::from_start_unix(row.try_get("start_unix")?),
             end_unix: row.try_get("end_unix")?,
-            nonce: row.try_get("nonce")?,
-            selection_seed: row.try_get("selection_seed")?,
+            nonce: parse_column(&row, "nonce")?,
+            selection_seed: parse_column(&row, "selection_seed")?,
             target_listings: get_u32(&row, "target_listings")?,
             tolerance_percent: get_u32(&row, "tolerance_percent")?,
             algorithm_version: row.try_get("algorithm_version")?,
@@ -214,8 +215,8 @@ impl Store {
         .bind(&id)
         .bind(assignment.epoch.start_unix())
         .bind(assignment.end_unix)
-        .bind(&assignment.nonce)
-        .bind(&assignment.selection_seed)
+        .bind(assignment.nonce.to_string())
+        .bind(assignment.selection_seed.to_string())
         .bind(i64::from(assignment.target_listings))
         .bind(i64::from(assignment.tolerance_percent))
         .bind(&assignment.algorithm_version)

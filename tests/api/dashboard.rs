@@ -141,7 +141,7 @@ async fn the_overview_counts_what_the_miners_reported() {
     assert_eq!(epoch["id"], current.to_string());
     assert_eq!(epoch["expectedListings"], assignment.total_expected());
     assert_eq!(epoch["zipcodeCount"], assignment.zipcodes.len());
-    assert_eq!(epoch["nonce"], assignment.nonce);
+    assert_eq!(epoch["nonce"], assignment.nonce.to_string());
     let (low, high) = (epoch["windowMin"].as_u64().unwrap(), epoch["windowMax"].as_u64().unwrap());
     assert!(low <= assignment.total_expected() && assignment.total_expected() <= high, "{epoch}");
     assert_eq!((low, high), (9_000, 11_000), "the default target 10,000 ± 10 %");

@@ -46,7 +46,7 @@ async fn concurrent_first_requests_on_two_replicas_create_one_epoch() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "every replica and request sees one assignment");
     let stored = app.app().store().load_epoch(app.current_epoch()).await.unwrap().unwrap();
-    assert_eq!(stored.nonce, answers[0].nonce);
+    assert_eq!(stored.nonce.to_string(), answers[0].nonce);
     assert_eq!(stored.zipcodes.len(), answers[0].zipcodes.len());
     // Both replicas see reports received by the other.
     let epoch = app.current_epoch();

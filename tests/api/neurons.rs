@@ -209,11 +209,11 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         }
         let fast = miner_result(first, uid_of_miner(FAST));
         let slow = miner_result(first, uid_of_miner(SLOW));
-        assert_eq!(fast.verdict, "honest", "{epoch}: {fast:?}");
+        assert_eq!(fast.verdict.as_str(), "honest", "{epoch}: {fast:?}");
         let total: f64 = first.weights.values().sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
         // Both honest miners did everything; the faster one ranks first: 50/30 of the 80 % handed out.
-        assert_eq!(slow.verdict, "honest", "{epoch}: {slow:?}");
+        assert_eq!(slow.verdict.as_str(), "honest", "{epoch}: {slow:?}");
         assert_eq!((fast.listings, slow.listings), (450, 450));
         assert!(fast.quality > slow.quality, "{epoch}: {} vs {}", fast.quality, slow.quality);
         assert!((fast.weight - 0.625).abs() < 1e-9 && (slow.weight - 0.375).abs() < 1e-9, "{:?}", first.weights);

@@ -333,7 +333,7 @@ async fn a_local_network_carries_on_through_an_outage_of_the_coordinator() {
             .map(|z| z["zipcode"].as_str().unwrap().into())
             .collect();
         assert_eq!(zipcodes, served_zipcodes, "miner {miner}");
-        assert_eq!(body["assignment"]["nonce"], served.nonce.as_str(), "miner {miner}");
+        assert_eq!(body["assignment"]["nonce"], served.nonce.to_string(), "miner {miner}");
     }
     // Reports acknowledged before the outage are all there; those of the outage epoch arrived after it.
     for epoch in [before, outage_epoch] {

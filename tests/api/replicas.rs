@@ -95,7 +95,7 @@ fn three_replicas_started_together_agree_on_a_new_epoch() {
     let states = block_on(async {
         let store = Store::connect(&db).await.unwrap();
         let stored = store.load_epoch(epoch).await.unwrap().expect("stored once");
-        assert_eq!(stored.nonce, nonce);
+        assert_eq!(stored.nonce.to_string(), nonce);
         store.miner_states(epoch).await.unwrap()
     });
     assert_eq!(states.len(), 3);

@@ -9,6 +9,7 @@ use zipcoord::client::ClientError;
 use zipcoord::domain::access::endpoint::{self, SignedValues};
 use zipcoord::domain::access::keys::Keypair;
 use zipcoord::domain::epoch::{EpochClock, EpochId};
+use zipcoord::domain::judging::scoring::VerdictKind;
 use zipcoord::localnet::LocalStore;
 use zipcoord::settings::Settings;
 
@@ -30,7 +31,13 @@ async fn spawn(store: &LocalStore) -> TestApp {
     .await
 }
 
-fn judgement(validator: &Keypair, epoch: EpochId, miner: &Keypair, verdict: &str, weight: f64) -> EpochJudgement {
+fn judgement(
+    validator: &Keypair,
+    epoch: EpochId,
+    miner: &Keypair,
+    verdict: VerdictKind,
+    weight: f64,
+) -> EpochJudgement {
     EpochJudgement {
         epoch_id: epoch.to_string(),
         validator: validator.hotkey().to_string(),
@@ -41,7 +48,7 @@ fn judgement(validator: &Keypair, epoch: EpochId, miner: &Keypair, verdict: &str
         miners: vec![MinerResult {
             uid: 2,
             hotkey: miner.hotkey().to_string(),
-            verdict: verdict.to_string(),
+            verdict,
             quality: weight,
             heuristic: 1.0,
             listings: 120,
@@ -81,11 +88,11 @@ async fn miners_read_every_validators_checked_verdicts_once_the_judging_window_h
 
     // The validator's real verdict, then a newer file of its that does not parse (it is skipped and the older
     // one used); a file in the other permitted validator's folder that claims to be the first one's.
-    let verdict = judgement(validator, epoch, miner, "liar", 0.0);
+    let verdict = judgement(validator, epoch, miner, VerdictKind::Liar, 0.0);
     publish(&app, validator, epoch, "results_20261203_000100.json", serde_json::to_vec(&verdict).unwrap()).await;
     publish(&app, validator, epoch, "results_20261203_000200.json", b"{\"truncated\": ".to_vec()).await;
     let forged_key = format!("validators/{}/{epoch}/results_20261203_000300.json", app.keys.poor_validator.hotkey());
-    let forged = judgement(validator, epoch, miner, "honest", 1.0);
+    let forged = judgement(validator, epoch, miner, VerdictKind::Honest, 1.0);
     std::fs::create_dir_all(store.object_path(&forged_key).parent().unwrap()).unwrap();
     std::fs::write(store.object_path(&forged_key), serde_json::to_vec(&forged).unwrap()).unwrap();
 
@@ -116,7 +123,7 @@ async fn miners_read_every_validators_checked_verdicts_once_the_judging_window_h
     assert!(reasons["results_20261203_000300.json"].contains("claims validator"), "{reasons:?}");
 
     // Validators read them too. The answer is kept a few minutes: a later file shows up after that.
-    let later = judgement(validator, epoch, miner, "honest", 1.0);
+    let later = judgement(validator, epoch, miner, VerdictKind::Honest, 1.0);
     publish(&app, validator, epoch, "results_20261203_000400.json", serde_json::to_vec(&later).unwrap()).await;
     let again = app.client.epoch_results(validator, epoch, app.now()).await.unwrap();
     assert_eq!((again.validators, again.read_at), (results.validators, results.read_at), "served from the cache");

@@ -23,6 +23,7 @@ use crate::api::{AssignmentResponse, EpochResultsResponse};
 use crate::client::state::StateDir;
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::listing::Listing;
+use crate::domain::judging::scoring::VerdictKind;
 
 /// Names the layout of a history line.
 pub const HISTORY_FORMAT: &str = "zipcoord-miner-history-v1";
@@ -103,7 +104,7 @@ pub enum VerdictState {
 pub struct ValidatorVerdict {
     pub validator_uid: u16,
     pub validator_hotkey: String,
-    pub verdict: String,
+    pub verdict: VerdictKind,
     pub quality: f64,
     pub weight: f64,
     pub listings: u64,
@@ -163,7 +164,7 @@ impl EpochRecord {
                     Some(ValidatorVerdict {
                         validator_uid: validator.uid,
                         validator_hotkey: validator.hotkey.clone(),
-                        verdict: mine.verdict.clone(),
+                        verdict: mine.verdict,
                         quality: mine.quality,
                         weight: mine.weight,
                         listings: mine.listings,

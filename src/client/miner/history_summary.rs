@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::client::miner::history::{EpochRecord, ValidatorVerdict, VerdictState};
 use crate::domain::epoch::EpochId;
+use crate::domain::judging::scoring::VerdictKind;
 
 /// Which part of the history to look at.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,7 +100,7 @@ pub fn summarize(closed: &[EpochRecord], open: &[EpochRecord], filter: &HistoryF
             entry.epochs += 1;
             entry.paid += usize::from(verdict.weight > 0.0);
             entry.mean_weight += verdict.weight;
-            *entry.verdicts.entry(verdict.verdict.clone()).or_default() += 1;
+            *entry.verdicts.entry(verdict.verdict.to_string()).or_default() += 1;
         }
     }
     for summary in validators.values_mut() {
@@ -171,7 +172,7 @@ pub fn failures(records: &[EpochRecord], filter: &HistoryFilter) -> Vec<ZipcodeF
 /// `min_weight`.
 pub fn accepted(record: &EpochRecord, filter: &HistoryFilter, min_weight: f64) -> bool {
     let verdicts = filter.verdicts(record);
-    !verdicts.is_empty() && verdicts.iter().all(|v| v.verdict != "liar" && v.weight >= min_weight)
+    !verdicts.is_empty() && verdicts.iter().all(|v| v.verdict != VerdictKind::Liar && v.weight >= min_weight)
 }
 
 #[cfg(test)]
@@ -179,11 +180,11 @@ mod tests {
     use super::*;
     use crate::client::miner::history::{Verdicts, ZipcodeWork, HISTORY_FORMAT};
 
-    fn verdict(uid: u16, verdict: &str, weight: f64) -> ValidatorVerdict {
+    fn verdict(uid: u16, verdict: VerdictKind, weight: f64) -> ValidatorVerdict {
         ValidatorVerdict {
             validator_uid: uid,
             validator_hotkey: format!("5validator{uid}"),
-            verdict: verdict.to_string(),
+            verdict,
             quality: weight,
             weight,
             listings: 90,
@@ -218,8 +219,16 @@ mod tests {
     #[test]
     fn the_summary_counts_pay_per_epoch_and_per_validator_and_names_the_unpaid_epochs() {
         let closed = vec![
-            record("2026-12-01T00-00-00", vec![verdict(0, "honest", 0.5), verdict(1, "honest", 0.3)], None),
-            record("2026-12-01T04-00-00", vec![verdict(0, "liar", 0.0), verdict(1, "liar", 0.0)], Some("timeout")),
+            record(
+                "2026-12-01T00-00-00",
+                vec![verdict(0, VerdictKind::Honest, 0.5), verdict(1, VerdictKind::Honest, 0.3)],
+                None,
+            ),
+            record(
+                "2026-12-01T04-00-00",
+                vec![verdict(0, VerdictKind::Liar, 0.0), verdict(1, VerdictKind::Liar, 0.0)],
+                Some("timeout"),
+            ),
             record("2026-12-01T08-00-00", vec![], None),
         ];
         let open = vec![EpochRecord { verdicts: Verdicts::default(), ..record("2026-12-01T12-00-00", vec![], None) }];

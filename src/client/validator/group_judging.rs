@@ -9,6 +9,7 @@ use std::str::FromStr;
 use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
 use crate::client::validator::credibility::CredibilityBook;
 use crate::domain::epoch::batches::placement;
+use crate::domain::epoch::proof::Seed;
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::group_consensus::{judge_groups, MemberReports, MinerConsensus};
@@ -65,10 +66,8 @@ const DISPUTED_CHECKS_FACTOR: usize = 2;
 pub fn groups_of(assignment: &AssignmentResponse, groups: &EpochGroupsBody, hotkey: &str) -> Vec<usize> {
     let named: Vec<usize> =
         groups.groups.iter().filter(|g| g.members.iter().any(|m| m == hotkey)).map(|g| g.id).collect();
-    let seed: Option<[u8; 32]> =
-        hex::decode(&assignment.metadata.selection_seed).ok().and_then(|bytes| bytes.try_into().ok());
-    match (seed, hotkey.parse()) {
-        (Some(seed), Ok(hotkey)) => placement(named, seed, &hotkey, groups.groups.len(), groups.overlap).0,
+    match (assignment.metadata.selection_seed.parse::<Seed>(), hotkey.parse()) {
+        (Ok(seed), Ok(hotkey)) => placement(named, seed.bytes(), &hotkey, groups.groups.len(), groups.overlap).0,
         // Without a usable seed only the named groups are known.
         _ => named,
     }

@@ -158,7 +158,7 @@ impl Validator {
         let zipcode = |text: &String| text.parse::<Zipcode>().map_err(|_| unusable("zipcode", text));
         Ok(EpochTerms {
             epoch: assignment.epoch_id.parse().map_err(|_| unusable("epochId", &assignment.epoch_id))?,
-            nonce: assignment.nonce.clone(),
+            nonce: assignment.nonce.parse().map_err(|_| unusable("nonce", &assignment.nonce))?,
             start_ms: time("epochStart", &assignment.epoch_start)?,
             end_ms: time("epochEnd", &assignment.epoch_end)?,
             tolerance_percent: assignment.tolerance_percent,
@@ -372,15 +372,15 @@ impl Validator {
             .zip(&file_counts)
             .zip(reports)
             .map(|(((inspection, verdict), &files), consensus)| {
-                let (name, quality, heuristic, reasons) = match verdict {
-                    Verdict::Honest { quality, heuristic } => ("honest", *quality, *heuristic, Vec::new()),
-                    Verdict::Liar { .. } => ("liar", 0.0, 0.0, inspection.lies.clone()),
-                    Verdict::Absent => ("absent", 0.0, 0.0, vec![absence_reason(files)]),
+                let (quality, heuristic, reasons) = match verdict {
+                    Verdict::Honest { quality, heuristic } => (*quality, *heuristic, Vec::new()),
+                    Verdict::Liar { .. } => (0.0, 0.0, inspection.lies.clone()),
+                    Verdict::Absent => (0.0, 0.0, vec![absence_reason(files)]),
                 };
                 MinerResult {
                     uid: inspection.uid,
                     hotkey: inspection.hotkey.clone(),
-                    verdict: name.to_string(),
+                    verdict: verdict.kind(),
                     quality,
                     heuristic,
                     listings: inspection.counts.values().sum(),

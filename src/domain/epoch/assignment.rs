@@ -8,7 +8,7 @@ use crate::domain::epoch::batches::{select_epoch, EpochGroups, EpochSelection, M
 use crate::domain::epoch::beacon::{Pulse, Randomness};
 use crate::domain::epoch::inputs::EpochInputs;
 use crate::domain::epoch::nonce::ServerSecret;
-use crate::domain::epoch::proof::{beacon_nonce, beacon_seed, EpochProof, SeedSource};
+use crate::domain::epoch::proof::{beacon_nonce, beacon_seed, EpochProof, Nonce, Seed, SeedSource};
 use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError};
 use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
 use crate::domain::epoch::{EpochClock, EpochId};
@@ -19,9 +19,9 @@ pub struct EpochAssignment {
     pub epoch: EpochId,
     /// End of the epoch (Unix seconds), kept with the epoch so a later change of epoch length cannot rewrite it.
     pub end_unix: i64,
-    pub nonce: String,
-    /// Hex of the selection seed, published once the epoch has started.
-    pub selection_seed: String,
+    pub nonce: Nonce,
+    /// Published once the epoch has started.
+    pub selection_seed: Seed,
     pub target_listings: u32,
     pub tolerance_percent: u32,
     pub algorithm_version: String,
@@ -43,18 +43,13 @@ impl EpochAssignment {
         self.zipcodes.iter().any(|z| z.zipcode == zipcode)
     }
 
-    /// The selection seed's bytes (the stored hex is always 32 bytes; anything else reads as zeros).
-    pub fn seed_bytes(&self) -> [u8; 32] {
-        hex::decode(&self.selection_seed).ok().and_then(|b| b.try_into().ok()).unwrap_or([0; 32])
-    }
-
     /// What `hotkey` is to work: in `shared` mode every zipcode, in `groups` mode its groups' batches. `None`
     /// for its groups in `shared` mode.
     pub fn work_of(&self, hotkey: &Hotkey) -> (Vec<&ZipcodeRecord>, Option<MinerWork<'_>>) {
         match &self.groups {
             None => (self.zipcodes.iter().collect(), None),
             Some(groups) => {
-                let work = groups.work_of(self.seed_bytes(), hotkey, &self.zipcodes);
+                let work = groups.work_of(self.selection_seed, hotkey, &self.zipcodes);
                 (work.zipcodes.clone(), Some(work))
             }
         }
@@ -116,8 +111,8 @@ fn assemble(
     published: &PublishedInputs<'_>,
     chain_name: &str,
     source: SeedSource,
-    seed: [u8; 32],
-    nonce: String,
+    seed: Seed,
+    nonce: Nonce,
     places: &HashMap<Zipcode, &ZipcodeRecord>,
     now_ms: i64,
 ) -> Result<(EpochAssignment, CooldownRelaxation), SelectionError> {
@@ -145,7 +140,7 @@ fn assemble(
         epoch,
         end_unix: clock.end(epoch),
         nonce,
-        selection_seed: hex::encode(seed),
+        selection_seed: seed,
         target_listings: inputs.policy.target_listings,
         tolerance_percent: inputs.policy.tolerance_percent,
         algorithm_version: inputs.algorithm_version.clone(),
@@ -238,6 +233,6 @@ mod tests {
         let fallback = SeedSource::Fallback { reason: "beacon unreachable".into() };
         let (d, _) = plan_epoch(clock, &published, "zipcoord-dev", fallback, &secret, &places, 1).unwrap();
         assert_eq!(d.nonce, secret.epoch_nonce(epoch));
-        assert_eq!(d.proof.unwrap().kind(), "fallback");
+        assert_eq!(d.proof.unwrap().kind(), crate::domain::epoch::proof::SeedKind::Fallback);
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 
 use crate::domain::epoch::groups::{labelled, GroupPlan, GroupedInputs, Grouping, SharedColdkey};
 use crate::domain::epoch::inputs::EpochInputs;
+use crate::domain::epoch::proof::Seed;
 use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError, SelectionPolicy};
 use crate::domain::epoch::selection_v2::{select_v2, InputCandidate};
 use crate::domain::epoch::zipcode::ZipcodeRecord;
@@ -152,7 +153,8 @@ pub struct EpochSelection {
 }
 
 /// Selects the epoch `inputs` are for with `seed`, in the mode the inputs say.
-pub fn select_epoch(inputs: &EpochInputs, seed: [u8; 32]) -> Result<EpochSelection, SelectionError> {
+pub fn select_epoch(inputs: &EpochInputs, seed: Seed) -> Result<EpochSelection, SelectionError> {
+    let seed = seed.bytes();
     let start = inputs.epoch.start_unix();
     match &inputs.groups {
         None => {
@@ -237,13 +239,14 @@ impl EpochGroups {
     }
 
     /// The groups `hotkey` works for, and how it came by them, from the epoch's seed.
-    pub fn groups_of(&self, seed: [u8; 32], hotkey: &Hotkey) -> (Vec<usize>, Membership) {
+    pub fn groups_of(&self, seed: Seed, hotkey: &Hotkey) -> (Vec<usize>, Membership) {
+        let seed = seed.bytes();
         let named = self.groups.iter().filter(|g| g.members.contains(hotkey)).map(|g| g.index).collect();
         placement(named, seed, hotkey, self.groups.len(), self.overlap)
     }
 
     /// What `hotkey` is given, from the epoch's seed and its stored zipcodes.
-    pub fn work_of<'a>(&self, seed: [u8; 32], hotkey: &Hotkey, zipcodes: &'a [ZipcodeRecord]) -> MinerWork<'a> {
+    pub fn work_of<'a>(&self, seed: Seed, hotkey: &Hotkey, zipcodes: &'a [ZipcodeRecord]) -> MinerWork<'a> {
         let (groups, membership) = self.groups_of(seed, hotkey);
         let mut seen = HashSet::new();
         let zipcodes =
@@ -324,13 +327,13 @@ mod tests {
             .collect();
         let groups = EpochGroups::from_plan(&plan, grouped.plan);
         for miner in &miners {
-            let work = groups.work_of([4; 32], &miner.hotkey, &records);
+            let work = groups.work_of(Seed::from_bytes([4; 32]), &miner.hotkey, &records);
             assert_eq!((work.groups.len(), work.membership), (2, Membership::Roster));
             let sum: u64 = work.zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum();
             assert!((900..=1_100).contains(&sum), "{sum}");
         }
         let late = Hotkey::from_public([200; 32]);
-        let work = groups.work_of([4; 32], &late, &records);
+        let work = groups.work_of(Seed::from_bytes([4; 32]), &late, &records);
         assert_eq!((work.groups.len(), work.membership), (2, Membership::LateJoiner));
         assert_eq!(work.groups, late_joiner_groups([4; 32], &late, 4, 2));
         assert_ne!(work.groups[0], work.groups[1]);

@@ -9,6 +9,7 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::epoch::proof::{Nonce, Seed};
 use crate::domain::epoch::EpochId;
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -52,13 +53,13 @@ impl ServerSecret {
     }
 
     /// The selection seed of an epoch.
-    pub fn epoch_seed(&self, epoch: EpochId) -> [u8; 32] {
-        self.mac("seed:", epoch)
+    pub fn epoch_seed(&self, epoch: EpochId) -> Seed {
+        Seed::from_bytes(self.mac("seed:", epoch))
     }
 
-    /// The nonce of an epoch: 16 lowercase hex characters.
-    pub fn epoch_nonce(&self, epoch: EpochId) -> String {
-        hex::encode(&self.mac("nonce:", epoch)[..8])
+    /// The nonce of an epoch.
+    pub fn epoch_nonce(&self, epoch: EpochId) -> Nonce {
+        Nonce::from_bytes(self.mac("nonce:", epoch)[..8].try_into().expect("an HMAC-SHA256 has 8 bytes to spare"))
     }
 }
 
@@ -82,7 +83,7 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(&[0x11; 32]).unwrap();
         mac.update(b"nonce:2025-10-01T16-00-00");
         let expected = hex::encode(&mac.finalize().into_bytes()[..8]);
-        let nonce = secret().epoch_nonce(epoch);
+        let nonce = secret().epoch_nonce(epoch).to_string();
         assert_eq!(nonce, expected);
         assert_eq!(nonce.len(), 16);
         assert!(nonce.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));

@@ -6,10 +6,135 @@
 //! pulse's 32 bytes and `epochId` the wire id's ASCII bytes. An epoch whose pulse could not be had within the
 //! grace period is seeded from the server secret instead and its proof says so (`fallback`).
 
+use std::fmt;
+use std::str::FromStr;
+
 use sha2::{Digest, Sha256};
 
 use crate::domain::epoch::beacon::{Pulse, Randomness, Round};
 use crate::domain::epoch::EpochId;
+
+/// An epoch's selection seed: 32 bytes, published as 64 lowercase hex characters once the epoch has started.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Seed([u8; 32]);
+
+/// An epoch's nonce: 8 bytes, written as 16 lowercase hex characters wherever it travels (assignments, status
+/// reports, uploaded files).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nonce([u8; 8]);
+
+/// Text that is not the hex form of a seed, a nonce or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must be {chars} lowercase hex characters")]
+pub struct MalformedHex {
+    pub what: &'static str,
+    pub chars: usize,
+}
+
+/// `N` bytes from exactly `2 × N` lowercase hex characters (the only form zipcoord writes, so the only one read).
+pub fn parse_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; N], MalformedHex> {
+    let malformed = MalformedHex { what, chars: 2 * N };
+    if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(malformed);
+    }
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| malformed)?;
+    Ok(bytes)
+}
+
+impl Seed {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Seed(bytes)
+    }
+
+    pub fn bytes(self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl Nonce {
+    pub fn from_bytes(bytes: [u8; 8]) -> Self {
+        Nonce(bytes)
+    }
+}
+
+impl FromStr for Seed {
+    type Err = MalformedHex;
+    fn from_str(text: &str) -> Result<Self, MalformedHex> {
+        parse_hex(text, "a selection seed").map(Seed)
+    }
+}
+
+impl FromStr for Nonce {
+    type Err = MalformedHex;
+    fn from_str(text: &str) -> Result<Self, MalformedHex> {
+        parse_hex(text, "a nonce").map(Nonce)
+    }
+}
+
+impl fmt::Display for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Seed({self})")
+    }
+}
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nonce({self})")
+    }
+}
+
+/// How an epoch was seeded, as its proof names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedKind {
+    /// By a verified pulse of the beacon: recomputable by anyone.
+    Beacon,
+    /// By the server secret: not recomputable.
+    Fallback,
+}
+
+impl SeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeedKind::Beacon => "beacon",
+            SeedKind::Fallback => "fallback",
+        }
+    }
+}
+
+impl fmt::Display for SeedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A proof kind this build does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown proof kind {0:?} (beacon or fallback)")]
+pub struct UnknownSeedKind(pub String);
+
+impl FromStr for SeedKind {
+    type Err = UnknownSeedKind;
+    fn from_str(text: &str) -> Result<Self, UnknownSeedKind> {
+        match text {
+            "beacon" => Ok(SeedKind::Beacon),
+            "fallback" => Ok(SeedKind::Fallback),
+            other => Err(UnknownSeedKind(other.to_string())),
+        }
+    }
+}
 
 const SEED_LABEL: &[u8] = b"zipcoord/selection/v2";
 const NONCE_LABEL: &[u8] = b"zipcoord/nonce/v1";
@@ -23,13 +148,14 @@ fn labelled(label: &[u8], randomness: &Randomness, epoch: EpochId) -> [u8; 32] {
 }
 
 /// The selection seed of `epoch` from its round's randomness.
-pub fn beacon_seed(randomness: &Randomness, epoch: EpochId) -> [u8; 32] {
-    labelled(SEED_LABEL, randomness, epoch)
+pub fn beacon_seed(randomness: &Randomness, epoch: EpochId) -> Seed {
+    Seed(labelled(SEED_LABEL, randomness, epoch))
 }
 
-/// The nonce of `epoch` from its round's randomness: 16 lowercase hex characters.
-pub fn beacon_nonce(randomness: &Randomness, epoch: EpochId) -> String {
-    hex::encode(&labelled(NONCE_LABEL, randomness, epoch)[..8])
+/// The nonce of `epoch` from its round's randomness.
+pub fn beacon_nonce(randomness: &Randomness, epoch: EpochId) -> Nonce {
+    let hash = labelled(NONCE_LABEL, randomness, epoch);
+    Nonce(hash[..8].try_into().expect("a SHA-256 hash has 8 bytes to spare"))
 }
 
 /// Where an epoch's seed came from.
@@ -57,10 +183,10 @@ pub struct EpochProof {
 }
 
 impl EpochProof {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> SeedKind {
         match self.source {
-            SeedSource::Beacon { .. } => "beacon",
-            SeedSource::Fallback { .. } => "fallback",
+            SeedSource::Beacon { .. } => SeedKind::Beacon,
+            SeedSource::Fallback { .. } => SeedKind::Fallback,
         }
     }
 }
@@ -79,14 +205,36 @@ mod tests {
         expected.update(b"zipcoord/nonce/v1");
         expected.update(randomness.as_bytes());
         expected.update(b"2025-12-01T04-00-00");
-        assert_eq!(beacon_nonce(&randomness, epoch), hex::encode(&expected.finalize()[..8]));
+        assert_eq!(beacon_nonce(&randomness, epoch).to_string(), hex::encode(&expected.finalize()[..8]));
         let mut expected = Sha256::new();
         expected.update(b"zipcoord/selection/v2");
         expected.update(randomness.as_bytes());
         expected.update(b"2025-12-01T04-00-00");
-        assert_eq!(beacon_seed(&randomness, epoch), <[u8; 32]>::from(expected.finalize()));
+        assert_eq!(beacon_seed(&randomness, epoch).bytes(), <[u8; 32]>::from(expected.finalize()));
         let next = EpochId::from_start_unix(epoch.start_unix() + 14_400);
         assert_ne!(beacon_nonce(&randomness, epoch), beacon_nonce(&randomness, next));
-        assert_eq!(beacon_nonce(&randomness, epoch).len(), 16);
+        assert_eq!(beacon_nonce(&randomness, epoch).to_string().len(), 16);
+    }
+
+    #[test]
+    fn seeds_nonces_and_kinds_read_only_the_form_they_are_written_in() {
+        let nonce: Nonce = "9f2c4b7a1e3d5f60".parse().unwrap();
+        assert_eq!(nonce.to_string(), "9f2c4b7a1e3d5f60");
+        for bad in
+            ["", "9f2c4b7a1e3d5f6", "9f2c4b7a1e3d5f600", "9F2C4B7A1E3D5F60", "9f2c4b7a1e3d5f6g", "0x2c4b7a1e3d5f60"]
+        {
+            assert!(bad.parse::<Nonce>().is_err(), "{bad:?}");
+        }
+        let seed: Seed = "ab".repeat(32).parse().unwrap();
+        assert_eq!((seed.bytes(), seed.to_string()), ([0xab; 32], "ab".repeat(32)));
+        assert_eq!("ab".repeat(31).parse::<Seed>(), Err(MalformedHex { what: "a selection seed", chars: 64 }));
+        assert_eq!(
+            "00".repeat(33).parse::<Seed>().unwrap_err().to_string(),
+            "a selection seed must be 64 lowercase hex characters"
+        );
+        for kind in [SeedKind::Beacon, SeedKind::Fallback] {
+            assert_eq!(kind.as_str().parse::<SeedKind>(), Ok(kind));
+        }
+        assert_eq!("Beacon".parse::<SeedKind>(), Err(UnknownSeedKind("Beacon".into())));
     }
 }

@@ -5,8 +5,10 @@
 
 use crate::domain::epoch::batches::select_epoch;
 use crate::domain::epoch::beacon::{known_chain, Pulse, Randomness, Round};
-use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs};
-use crate::domain::epoch::proof::{beacon_nonce, beacon_seed};
+use sha2::{Digest, Sha256};
+
+use crate::domain::epoch::inputs::EpochInputs;
+use crate::domain::epoch::proof::{beacon_nonce, beacon_seed, Nonce, SeedKind};
 use crate::domain::epoch::selection_v2::ALGORITHM_VERSION;
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
@@ -15,17 +17,17 @@ use crate::domain::epoch::EpochId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochClaim {
     pub epoch: EpochId,
-    pub nonce: String,
+    pub nonce: Nonce,
     /// In the order they were picked.
     pub zipcodes: Vec<Zipcode>,
-    /// `beacon` or `fallback`.
-    pub kind: String,
+    pub kind: SeedKind,
     pub reason: Option<String>,
-    pub chain_hash: String,
+    pub chain_hash: [u8; 32],
     pub round: Round,
+    /// The pulse's signature as served (hex); read as a pulse of `round` when recomputing.
     pub signature: Option<String>,
-    pub randomness: Option<String>,
-    pub inputs_hash: String,
+    pub randomness: Option<[u8; 32]>,
+    pub inputs_hash: [u8; 32],
     pub inputs_published_at_ms: i64,
     pub algorithm_version: String,
     /// `groups` mode: each group's batch length and member hotkeys, in group order.
@@ -67,8 +69,8 @@ fn differs(text: impl Into<String>) -> Discrepancy {
 
 /// Recomputes `claim` from the published inputs document `inputs_document` (its bytes as served).
 pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified, Discrepancy> {
-    if claim.kind != "beacon" {
-        return Err(Discrepancy::Fallback(claim.reason.clone().unwrap_or_else(|| claim.kind.clone())));
+    if claim.kind != SeedKind::Beacon {
+        return Err(Discrepancy::Fallback(claim.reason.clone().unwrap_or_else(|| claim.kind.to_string())));
     }
     if claim.algorithm_version != ALGORITHM_VERSION {
         return Err(differs(format!(
@@ -76,9 +78,13 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
             claim.algorithm_version
         )));
     }
-    let hash = inputs_hash_hex(inputs_document);
+    let hash: [u8; 32] = Sha256::digest(inputs_document).into();
     if hash != claim.inputs_hash {
-        return Err(differs(format!("the inputs hash to {hash}, the proof names {}", claim.inputs_hash)));
+        return Err(differs(format!(
+            "the inputs hash to {}, the proof names {}",
+            hex::encode(hash),
+            hex::encode(claim.inputs_hash)
+        )));
     }
     let inputs = EpochInputs::from_canonical_json(inputs_document).map_err(|e| differs(e.to_string()))?;
     if inputs.epoch != claim.epoch {
@@ -87,14 +93,14 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
     if inputs.algorithm_version != claim.algorithm_version {
         return Err(differs(format!("the inputs name algorithm {:?}", inputs.algorithm_version)));
     }
-    if hex::encode(inputs.beacon_chain_hash) != claim.chain_hash {
+    if inputs.beacon_chain_hash != claim.chain_hash {
         return Err(differs(format!("the inputs name beacon chain {}", hex::encode(inputs.beacon_chain_hash))));
     }
     if inputs.beacon_round != claim.round {
         return Err(differs(format!("the inputs name round {}, the proof {}", inputs.beacon_round, claim.round)));
     }
     let chain = known_chain(&inputs.beacon_chain_hash)
-        .ok_or_else(|| differs(format!("unknown beacon chain {}", claim.chain_hash)))?;
+        .ok_or_else(|| differs(format!("unknown beacon chain {}", hex::encode(claim.chain_hash))))?;
     let expected_round = chain.round_at(claim.epoch.start_unix());
     if claim.round != expected_round {
         return Err(differs(format!(
@@ -105,7 +111,7 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
     let signature = claim.signature.as_deref().ok_or_else(|| differs("the proof carries no pulse signature"))?;
     let pulse = Pulse::from_hex(claim.round, signature).map_err(|e| differs(e.to_string()))?;
     let randomness = chain.verify(&pulse).map_err(|e| differs(e.to_string()))?;
-    if claim.randomness.as_deref().is_some_and(|claimed| claimed != randomness.to_hex()) {
+    if claim.randomness.is_some_and(|claimed| claimed != *randomness.as_bytes()) {
         return Err(differs("the proof's randomness is not sha256 of its signature"));
     }
     let nonce = beacon_nonce(&randomness, claim.epoch);
@@ -176,7 +182,7 @@ mod tests {
     use crate::domain::epoch::beacon::DevBeacon;
     use crate::domain::epoch::groups::GroupedInputs;
     use crate::domain::epoch::groups::{GroupPlan, RosterMiner};
-    use crate::domain::epoch::inputs::InputSources;
+    use crate::domain::epoch::inputs::{inputs_hash_hex, InputSources};
     use crate::domain::epoch::nonce::ServerSecret;
     use crate::domain::epoch::proof::SeedSource;
     use crate::domain::epoch::selection::SelectionPolicy;
@@ -234,15 +240,15 @@ mod tests {
         let (assignment, _) = plan_epoch(clock, &published, "zipcoord-dev", source, &secret, &places, 0).unwrap();
         let claim = EpochClaim {
             epoch,
-            nonce: assignment.nonce.clone(),
+            nonce: assignment.nonce,
             zipcodes: assignment.zipcodes.iter().map(|z| z.zipcode).collect(),
-            kind: "beacon".into(),
+            kind: SeedKind::Beacon,
             reason: None,
-            chain_hash: hex::encode(beacon.chain().hash),
+            chain_hash: beacon.chain().hash,
             round: inputs.beacon_round,
             signature: Some(pulse.signature_hex()),
-            randomness: Some(randomness.to_hex()),
-            inputs_hash: hash.clone(),
+            randomness: Some(*randomness.as_bytes()),
+            inputs_hash: Sha256::digest(&document).into(),
             inputs_published_at_ms: published.published_at_ms,
             algorithm_version: ALGORITHM_VERSION.into(),
             groups: assignment.groups.as_ref().map(|groups| {
@@ -296,7 +302,7 @@ mod tests {
             refused(&swapped, &document)
         );
         let mut nonce = claim.clone();
-        nonce.nonce = "0000000000000000".into();
+        nonce.nonce = "0000000000000000".parse().unwrap();
         assert!(refused(&nonce, &document).contains("the nonce recomputes"));
         let mut changed = document.clone();
         let at = changed.windows(4).position(|w| w == b",150").unwrap_or(200);
@@ -310,7 +316,7 @@ mod tests {
         let mut later = claim.clone();
         later.round += 1;
         assert!(refused(&later, &document).contains("the inputs name round"));
-        let fallback = EpochClaim { kind: "fallback".into(), reason: Some("relays down".into()), ..claim };
+        let fallback = EpochClaim { kind: SeedKind::Fallback, reason: Some("relays down".into()), ..claim };
         assert_eq!(
             refused(&fallback, &document),
             "not verifiable: the epoch was seeded from the server secret (relays down)"

@@ -4,6 +4,9 @@
 //! integer form of a weight vector.
 
 use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 /// What the validator concluded about one miner for one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +18,42 @@ pub enum Verdict {
     Liar { reason: String },
     /// Uploaded nothing: not a participant this epoch.
     Absent,
+}
+
+impl Verdict {
+    pub fn kind(&self) -> VerdictKind {
+        match self {
+            Verdict::Honest { .. } => VerdictKind::Honest,
+            Verdict::Liar { .. } => VerdictKind::Liar,
+            Verdict::Absent => VerdictKind::Absent,
+        }
+    }
+}
+
+/// A verdict by name, as results files, the served results and miners' histories write it: `honest`, `liar`
+/// or `absent`. A results file naming anything else is not a results file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictKind {
+    Honest,
+    Liar,
+    Absent,
+}
+
+impl VerdictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Honest => "honest",
+            VerdictKind::Liar => "liar",
+            VerdictKind::Absent => "absent",
+        }
+    }
+}
+
+impl fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One miner's verdict.
@@ -134,6 +173,20 @@ pub fn to_u16_weights(weights: &[(u16, f64)]) -> Vec<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_are_written_and_read_by_their_three_names_only() {
+        for (kind, name) in
+            [(VerdictKind::Honest, "honest"), (VerdictKind::Liar, "liar"), (VerdictKind::Absent, "absent")]
+        {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<VerdictKind>(&format!("\"{name}\"")).unwrap(), kind);
+            assert_eq!(kind.to_string(), name);
+        }
+        assert!(serde_json::from_str::<VerdictKind>("\"Liar\"").is_err());
+        assert!(serde_json::from_str::<VerdictKind>("\"paid\"").is_err());
+        assert_eq!(Verdict::Liar { reason: "x".into() }.kind(), VerdictKind::Liar);
+    }
     use proptest::prelude::*;
 
     fn honest(uid: u16, quality: f64, heuristic: f64) -> Evaluation {

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
 use crate::domain::access::layout::parse_listing_key;
+use crate::domain::epoch::proof::Nonce;
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::listing::{check_listing, Listing, ListingFile};
@@ -20,7 +21,7 @@ use crate::domain::judging::scoring::Verdict;
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochTerms {
     pub epoch: EpochId,
-    pub nonce: String,
+    pub nonce: Nonce,
     pub start_ms: i64,
     pub end_ms: i64,
     pub tolerance_percent: u32,
@@ -123,7 +124,7 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
             notes.push(format!("{} is not a listing file and was not counted", file.key));
             continue;
         };
-        if content.epoch_id != epoch_id || content.nonce != terms.nonce {
+        if content.epoch_id != epoch_id || content.nonce.parse::<Nonce>() != Ok(terms.nonce) {
             lies.push(format!(
                 "{} carries epoch {} nonce {}, not this epoch's",
                 file.key, content.epoch_id, content.nonce
@@ -301,7 +302,7 @@ mod tests {
     fn terms() -> EpochTerms {
         EpochTerms {
             epoch: EPOCH.parse().unwrap(),
-            nonce: "00112233aabbccdd".into(),
+            nonce: "00112233aabbccdd".parse().unwrap(),
             start_ms: START,
             end_ms: START + 3_600_000,
             tolerance_percent: 10,
