@@ -14,7 +14,7 @@ use crate::domain::epoch::nonce::ServerSecret;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::EpochClock;
 use crate::domain::hotkey::Hotkey;
-use crate::s3::{parse_endpoint, Addressing, S3Secret, S3Settings, UploadMode};
+use crate::s3::{parse_endpoint, Addressing, BadEndpoint, S3Secret, S3Settings, UploadMode};
 
 /// Every default value, once. The flags' defaults and [`Settings::new`] both read them.
 pub mod defaults {
@@ -216,7 +216,7 @@ pub fn s3_store(
     bucket: &str,
     access_key_id: &str,
     secret_access_key: S3Secret,
-) -> Result<S3Settings, String> {
+) -> Result<S3Settings, BadEndpoint> {
     use defaults::*;
     let (scheme, endpoint_host) = parse_endpoint(endpoint)?;
     Ok(S3Settings {

@@ -83,19 +83,34 @@ pub struct EpochJudgement {
     pub miners: Vec<MinerResult>,
 }
 
+/// Why a results file is skipped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnusableResults {
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    #[error("not a results file: {0}")]
+    NotResults(String),
+    #[error("claims validator {claimed} but lies in {folder}'s folder")]
+    OtherValidator { claimed: String, folder: String },
+    #[error("claims epoch {claimed} but lies in epoch {folder}'s folder")]
+    OtherEpoch { claimed: String, folder: String },
+    #[error("gives miner {hotkey} the weight {weight}, outside 0..1")]
+    WeightOutOfRange { hotkey: String, weight: f64 },
+}
+
 /// Checks a results file read from `validator`'s folder for `epoch_id`: it must parse as a judgement, name
-/// that validator and that epoch, and give each miner a finite weight in 0..=1. The error says why it is
-/// skipped.
-pub fn check_published(bytes: &[u8], validator: &str, epoch_id: &str) -> Result<EpochJudgement, String> {
-    let judgement: EpochJudgement = serde_json::from_slice(bytes).map_err(|e| format!("not a results file: {e}"))?;
+/// that validator and that epoch, and give each miner a finite weight in 0..=1.
+pub fn check_published(bytes: &[u8], validator: &str, epoch_id: &str) -> Result<EpochJudgement, UnusableResults> {
+    let judgement: EpochJudgement =
+        serde_json::from_slice(bytes).map_err(|e| UnusableResults::NotResults(e.to_string()))?;
     if judgement.validator != validator {
-        return Err(format!("claims validator {} but lies in {validator}'s folder", judgement.validator));
+        return Err(UnusableResults::OtherValidator { claimed: judgement.validator, folder: validator.to_string() });
     }
     if judgement.epoch_id != epoch_id {
-        return Err(format!("claims epoch {} but lies in epoch {epoch_id}'s folder", judgement.epoch_id));
+        return Err(UnusableResults::OtherEpoch { claimed: judgement.epoch_id, folder: epoch_id.to_string() });
     }
     if let Some(miner) = judgement.miners.iter().find(|m| !(0.0..=1.0).contains(&m.weight)) {
-        return Err(format!("gives miner {} the weight {}, outside 0..1", miner.hotkey, miner.weight));
+        return Err(UnusableResults::WeightOutOfRange { hotkey: miner.hotkey.clone(), weight: miner.weight });
     }
     Ok(judgement)
 }
@@ -208,12 +223,19 @@ mod tests {
     fn a_results_file_must_name_its_folders_validator_and_epoch() {
         let epoch = "2025-10-01T16-00-00";
         assert!(check_published(&judgement("5alice", epoch, 1.0), "5alice", epoch).is_ok());
-        let forged = check_published(&judgement("5bob", epoch, 1.0), "5alice", epoch).unwrap_err();
+        let forged = check_published(&judgement("5bob", epoch, 1.0), "5alice", epoch).unwrap_err().to_string();
         assert!(forged.contains("claims validator 5bob"), "{forged}");
-        let moved = check_published(&judgement("5alice", "2025-10-01T12-00-00", 1.0), "5alice", epoch).unwrap_err();
+        let moved =
+            check_published(&judgement("5alice", "2025-10-01T12-00-00", 1.0), "5alice", epoch).unwrap_err().to_string();
         assert!(moved.contains("claims epoch 2025-10-01T12-00-00"), "{moved}");
-        assert!(check_published(&judgement("5alice", epoch, 7.0), "5alice", epoch).unwrap_err().contains("outside"));
-        assert!(check_published(b"{\"not\": \"results\"}", "5alice", epoch).unwrap_err().starts_with("not a results"));
+        let outside = check_published(&judgement("5alice", epoch, 7.0), "5alice", epoch).unwrap_err();
+        assert!(outside.to_string().contains("outside"), "{outside}");
+        let other = check_published(b"{\"not\": \"results\"}", "5alice", epoch).unwrap_err();
+        assert!(other.to_string().starts_with("not a results"), "{other}");
+        let liar = judgement("5alice", epoch, 1.0);
+        let renamed = String::from_utf8(liar).unwrap().replace("\"honest\"", "\"paid\"");
+        let unknown = check_published(renamed.as_bytes(), "5alice", epoch).unwrap_err();
+        assert!(matches!(unknown, UnusableResults::NotResults(_)), "a verdict other than the three names: {unknown}");
         assert!(check_published(b"\xff\xfe", "5alice", epoch).is_err());
     }
 }

@@ -127,7 +127,7 @@ impl App {
                 (upload.fields.into_iter().collect(), Vec::new())
             }
             UploadMode::Put => {
-                layout::check_object_names(files).map_err(AppError::Rejected)?;
+                layout::check_object_names(files).map_err(|e| AppError::Rejected(e.to_string()))?;
                 if let Some(sizes) = sizes {
                     check_sizes(files, sizes, settings.object_size)?;
                 }

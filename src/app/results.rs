@@ -10,7 +10,8 @@ use chrono::Duration;
 use super::cache::BoundedMap;
 use super::{App, AppError, AppResult};
 use crate::api::{
-    check_published, iso8601_millis, EpochResultsResponse, MinerVerdict, SkippedResults, ValidatorVerdicts,
+    check_published, iso8601_millis, EpochResultsResponse, MinerVerdict, SkippedResults, UnusableResults,
+    ValidatorVerdicts,
 };
 use crate::client::bucket::{Bucket, BucketError};
 use crate::domain::access::layout::validator_folder;
@@ -177,7 +178,7 @@ async fn read_validator(
     for file in files.into_iter().take(FILES_TRIED) {
         let checked = match bucket.get(&url(Read::Object(&file)), MAX_RESULTS_BYTES).await {
             Ok(bytes) => check_published(&bytes, hotkey, epoch_id),
-            Err(error) => Err(format!("cannot be read: {error}")),
+            Err(error) => Err(UnusableResults::Unreadable(error.to_string())),
         };
         match checked {
             Ok(judgement) => {
@@ -190,7 +191,7 @@ async fn read_validator(
                 });
                 break;
             }
-            Err(reason) => read.skipped.push(SkippedResults { file, reason }),
+            Err(reason) => read.skipped.push(SkippedResults { file, reason: reason.to_string() }),
         }
     }
     Ok(read)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{first_verified, PulseFuture, PulseSource};
+use super::{first_verified, PulseFuture, PulseRefusal, PulseSource};
 use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
 pub struct DrandRelays {
@@ -30,18 +30,18 @@ impl DrandRelays {
         DrandRelays { chain, relays, http }
     }
 
-    async fn ask(&self, relay: &str, round: Round) -> Result<Pulse, String> {
+    async fn ask(&self, relay: &str, round: Round) -> Result<Pulse, PulseRefusal> {
         let url = format!("{relay}/{}/public/{round}", hex::encode(self.chain.hash));
-        let response = self.http.get(&url).send().await.map_err(|e| without_url(&e))?;
+        let response = self.http.get(&url).send().await.map_err(|e| PulseRefusal::Transport(without_url(&e)))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("HTTP {}", status.as_u16()));
+            return Err(PulseRefusal::Status(status.as_u16()));
         }
-        let body: RelayPulse = response.json().await.map_err(|e| format!("unreadable answer ({})", without_url(&e)))?;
+        let body: RelayPulse = response.json().await.map_err(|e| PulseRefusal::Unreadable(without_url(&e)))?;
         if body.round != round {
-            return Err(format!("answered round {} for round {round}", body.round));
+            return Err(PulseRefusal::WrongRound { asked: round, answered: body.round });
         }
-        Pulse::from_hex(round, &body.signature).map_err(|e| e.to_string())
+        Ok(Pulse::from_hex(round, &body.signature)?)
     }
 }
 

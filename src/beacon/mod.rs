@@ -114,6 +114,29 @@ pub enum BeaconFailure {
     Invalid(#[from] BeaconError),
 }
 
+/// Why one source did not hand out a verified pulse of a round (the source is named by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PulseRefusal {
+    /// The request did not get an answer (timed out, refused, reset).
+    #[error("{0}")]
+    Transport(String),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("unreadable answer ({0})")]
+    Unreadable(String),
+    #[error("answered round {answered} for round {asked}")]
+    WrongRound { asked: Round, answered: Round },
+    /// The chain holds no pulse of the round.
+    #[error("the chain holds no pulse of this round (not bridged yet, or pruned)")]
+    NotStored,
+    /// The answer is not a pulse of the round as the source stores it.
+    #[error("{0}")]
+    Malformed(String),
+    /// A pulse that does not verify under the chain's key.
+    #[error("{0}")]
+    Unverified(#[from] BeaconError),
+}
+
 type PulseFuture<'a> = Pin<Box<dyn Future<Output = Result<(Pulse, Randomness), BeaconFailure>> + Send + 'a>>;
 
 /// A source of verified pulses of one chain.
@@ -136,12 +159,12 @@ async fn first_verified<'a, T, Fut>(
     ask: impl Fn(&'a T) -> Fut,
 ) -> Result<(Pulse, Randomness), BeaconFailure>
 where
-    Fut: Future<Output = Result<Pulse, String>>,
+    Fut: Future<Output = Result<Pulse, PulseRefusal>>,
 {
     let mut reasons = Vec::new();
     for (n, source) in sources.iter().enumerate() {
         let verified = match ask(source).await {
-            Ok(pulse) => chain.verify(&pulse).map(|randomness| (pulse, randomness)).map_err(|e| e.to_string()),
+            Ok(pulse) => chain.verify(&pulse).map(|randomness| (pulse, randomness)).map_err(PulseRefusal::from),
             Err(reason) => Err(reason),
         };
         match verified {

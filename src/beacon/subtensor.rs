@@ -10,7 +10,7 @@ use blake2::{Blake2b, Digest};
 use parity_scale_codec::{Compact, Decode, Encode};
 use serde_json::json;
 
-use super::{first_verified, PulseFuture, PulseSource};
+use super::{first_verified, PulseFuture, PulseRefusal, PulseSource};
 use crate::chain::subtensor::rpc::{hex_bytes, RpcCaller, RpcEndpoint};
 use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
@@ -44,17 +44,19 @@ pub fn pulse_key(round: Round) -> Vec<u8> {
 }
 
 /// A stored pulse's SCALE bytes as the pallet writes them.
-pub fn decode_stored_pulse(round: Round, mut bytes: &[u8]) -> Result<Pulse, String> {
-    let stored_round = u64::decode(&mut bytes).map_err(|e| format!("round: {e}"))?;
-    let _randomness = Vec::<u8>::decode(&mut bytes).map_err(|e| format!("randomness: {e}"))?;
-    let signature = Vec::<u8>::decode(&mut bytes).map_err(|e| format!("signature: {e}"))?;
+pub fn decode_stored_pulse(round: Round, mut bytes: &[u8]) -> Result<Pulse, PulseRefusal> {
+    let malformed =
+        |what: &'static str| move |e: parity_scale_codec::Error| PulseRefusal::Malformed(format!("{what}: {e}"));
+    let stored_round = u64::decode(&mut bytes).map_err(malformed("round"))?;
+    let _randomness = Vec::<u8>::decode(&mut bytes).map_err(malformed("randomness"))?;
+    let signature = Vec::<u8>::decode(&mut bytes).map_err(malformed("signature"))?;
     if !bytes.is_empty() {
-        return Err(format!("{} bytes after the pulse", bytes.len()));
+        return Err(PulseRefusal::Malformed(format!("{} bytes after the pulse", bytes.len())));
     }
     if stored_round != round {
-        return Err(format!("stored under round {round} but names round {stored_round}"));
+        return Err(PulseRefusal::Malformed(format!("stored under round {round} but names round {stored_round}")));
     }
-    Pulse::from_hex(round, &hex::encode(signature)).map_err(|e| e.to_string())
+    Ok(Pulse::from_hex(round, &hex::encode(signature))?)
 }
 
 /// The SCALE bytes the pallet stores for `pulse` (tests and the fake node use them).
@@ -78,14 +80,15 @@ impl SubtensorPulses {
         SubtensorPulses { chain, endpoints, timeout, http }
     }
 
-    async fn ask(&self, endpoint: &RpcEndpoint, round: Round) -> Result<Pulse, String> {
+    async fn ask(&self, endpoint: &RpcEndpoint, round: Round) -> Result<Pulse, PulseRefusal> {
         let rpc = RpcCaller { http: &self.http, endpoint, timeout: self.timeout };
         let key = format!("0x{}", hex::encode(pulse_key(round)));
-        let stored = rpc.call("state_getStorage", json!([key])).await.map_err(|e| e.to_string())?;
+        let stored =
+            rpc.call("state_getStorage", json!([key])).await.map_err(|e| PulseRefusal::Transport(e.to_string()))?;
         if stored.is_null() {
-            return Err("the chain holds no pulse of this round (not bridged yet, or pruned)".to_string());
+            return Err(PulseRefusal::NotStored);
         }
-        let bytes = hex_bytes(&stored).map_err(|e| e.to_string())?;
+        let bytes = hex_bytes(&stored).map_err(|e| PulseRefusal::Malformed(e.to_string()))?;
         decode_stored_pulse(round, &bytes)
     }
 }
@@ -135,7 +138,7 @@ mod tests {
         assert_eq!(stored.len(), 8 + 1 + 32 + 1 + 48);
         let decoded = decode_stored_pulse(round, &stored).unwrap();
         assert_eq!(hex::encode(QUICKNET.verify(&decoded).unwrap().as_bytes()), first["randomness"].as_str().unwrap());
-        assert!(decode_stored_pulse(round + 1, &stored).unwrap_err().contains("names round"));
+        assert!(decode_stored_pulse(round + 1, &stored).unwrap_err().to_string().contains("names round"));
         assert!(decode_stored_pulse(round, &stored[..50]).is_err());
     }
 }

@@ -75,6 +75,9 @@ pub enum ChainError {
     Invalid(String),
     #[error("no subtensor endpoint answered: {0}")]
     Unreachable(String),
+    /// One step of reading the metagraph from one endpoint failed (the endpoint is named by the caller).
+    #[error("{step}: {reason}")]
+    Step { step: &'static str, reason: String },
 }
 
 pub type SourceFuture<'a> = Pin<Box<dyn Future<Output = Result<MetagraphSnapshot, ChainError>> + Send + 'a>>;

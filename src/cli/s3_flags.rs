@@ -82,7 +82,8 @@ impl S3Args {
             self.bucket.as_deref().unwrap_or_default(),
             self.access_key_id.as_deref().unwrap_or_default(),
             secret,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let store = S3Settings {
             session_token: self.session_token.as_ref().map(|s| S3Secret::new(s.expose())),
             addressing: if self.path_style { Addressing::Path } else { Addressing::VirtualHost },

@@ -53,23 +53,33 @@ pub fn market(zipcode: &str, city: &str, state: &str, size: u32, scraped_at: &st
     (0..size).map(|index| listing(zipcode, city, state, index, scraped_at)).collect()
 }
 
+/// Why a claimed listing is not the synthetic market's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotInMarket {
+    #[error("no listing {listing_id} in zipcode {zipcode}")]
+    Unknown { listing_id: String, zipcode: String },
+    #[error("listing {0} differs from the source (address, price, rooms or area)")]
+    Differs(String),
+}
+
 /// Whether `claimed` is a listing of the synthetic market of its zipcode (of `size` listings), with the
-/// facts the market holds; `Err` says what is wrong.
-pub fn check(claimed: &Listing, size: u32) -> Result<(), String> {
+/// facts the market holds.
+pub fn check(claimed: &Listing, size: u32) -> Result<(), NotInMarket> {
+    let unknown = || NotInMarket::Unknown { listing_id: claimed.listing_id.clone(), zipcode: claimed.zipcode.clone() };
     let index = claimed
         .listing_id
         .strip_prefix(&format!("syn-{}-", claimed.zipcode))
         .and_then(|rest| rest.split('-').next())
         .and_then(|index| index.parse::<u32>().ok())
         .filter(|&index| index < size)
-        .ok_or_else(|| format!("no listing {} in zipcode {}", claimed.listing_id, claimed.zipcode))?;
+        .ok_or_else(unknown)?;
     let truth = listing(&claimed.zipcode, &claimed.city, &claimed.state, index, &claimed.scraped_at);
     if truth.listing_id != claimed.listing_id {
-        return Err(format!("no listing {} in zipcode {}", claimed.listing_id, claimed.zipcode));
+        return Err(unknown());
     }
     let facts = |l: &Listing| (l.address.clone(), l.price, l.bedrooms, l.bathrooms.to_bits(), l.living_area_sqft);
     if facts(&truth) != facts(claimed) {
-        return Err(format!("listing {} differs from the source (address, price, rooms or area)", claimed.listing_id));
+        return Err(NotInMarket::Differs(claimed.listing_id.clone()));
     }
     Ok(())
 }
@@ -94,9 +104,9 @@ mod tests {
         assert!(check(&first[49], 49).is_err(), "beyond the market's size");
         let mut invented = first[0].clone();
         invented.listing_id = "zpid-123".into();
-        assert!(check(&invented, 50).unwrap_err().contains("no listing"));
+        assert!(check(&invented, 50).unwrap_err().to_string().contains("no listing"));
         let mut inflated = first[0].clone();
         inflated.price += 1_000;
-        assert!(check(&inflated, 50).unwrap_err().contains("differs"));
+        assert!(check(&inflated, 50).unwrap_err().to_string().contains("differs"));
     }
 }

@@ -183,7 +183,7 @@ impl SignedRequest for MinerAccessRequest {
         let raw_miner = required(body.miner_hotkey.as_deref(), "miner_hotkey")?;
         let miner = parse_hotkey(Some(raw_miner), "miner_hotkey")?;
         let files = body.files.clone().unwrap_or_default();
-        layout::check_object_names(&files).map_err(ApiError::bad_request)?;
+        layout::check_object_names(&files).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let epoch = body.epoch.as_deref().map(parse_value::<EpochId>).transpose()?;
         let read = MinerReadRequest { miner, epoch, paging: parse_paging(&body)?, files, expiry: body.expiry };
         Ok((MinerAccessRequest { read, raw_miner: raw_miner.to_string() }, legacy_fields(&body)))

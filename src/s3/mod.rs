@@ -100,17 +100,24 @@ pub struct PostUpload {
     pub fields: Vec<(String, String)>,
 }
 
+/// An S3 endpoint that is not `scheme://host[:port]` (the endpoint as given, trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadEndpoint {
+    #[error("S3 endpoint '{0}' must start with http:// or https://")]
+    Scheme(String),
+    #[error("S3 endpoint '{0}' must be scheme://host[:port] without a path")]
+    NotJustAHost(String),
+}
+
 /// Splits an endpoint URL into scheme and host; a path is not allowed (the bucket is added by addressing).
-pub fn parse_endpoint(endpoint: &str) -> Result<(String, String), String> {
+pub fn parse_endpoint(endpoint: &str) -> Result<(String, String), BadEndpoint> {
     let trimmed = endpoint.trim().trim_end_matches('/');
-    let (scheme, host) = trimmed
-        .split_once("://")
-        .ok_or_else(|| format!("S3 endpoint '{trimmed}' must start with http:// or https://"))?;
+    let (scheme, host) = trimmed.split_once("://").ok_or_else(|| BadEndpoint::Scheme(trimmed.to_string()))?;
     if scheme != "http" && scheme != "https" {
-        return Err(format!("S3 endpoint '{trimmed}' must start with http:// or https://"));
+        return Err(BadEndpoint::Scheme(trimmed.to_string()));
     }
     if host.is_empty() || host.contains('/') || host.contains('?') || host.contains('@') {
-        return Err(format!("S3 endpoint '{trimmed}' must be scheme://host[:port] without a path"));
+        return Err(BadEndpoint::NotJustAHost(trimmed.to_string()));
     }
     Ok((scheme.to_string(), host.to_string()))
 }
@@ -337,8 +344,8 @@ mod tests {
     #[test]
     fn endpoints_are_scheme_and_host() {
         assert_eq!(parse_endpoint("http://127.0.0.1:9000/").unwrap(), ("http".into(), "127.0.0.1:9000".into()));
-        assert!(parse_endpoint("127.0.0.1:9000").is_err());
-        assert!(parse_endpoint("https://host/bucket").is_err());
-        assert!(parse_endpoint("ftp://host").is_err());
+        assert_eq!(parse_endpoint("127.0.0.1:9000"), Err(BadEndpoint::Scheme("127.0.0.1:9000".into())));
+        assert_eq!(parse_endpoint("https://host/bucket"), Err(BadEndpoint::NotJustAHost("https://host/bucket".into())));
+        assert!(parse_endpoint("ftp://host").unwrap_err().to_string().contains("must start with http://"));
     }
 }

@@ -71,17 +71,31 @@ impl NeuronLayout {
         let list = items(&value).ok_or_else(|| invalid("the neuron list is not a sequence"))?;
         list.into_iter()
             .enumerate()
-            .map(|(index, neuron)| read_neuron(neuron).map_err(|e| invalid(format!("neuron {index}: {e}"))))
+            .map(|(index, neuron)| read_neuron(neuron).map_err(|e| invalid(format!("neuron {index}: {}", e.0))))
             .collect()
     }
 }
 
-fn read_neuron(neuron: &Value<u32>) -> Result<ChainNeuron, String> {
+/// What is wrong with one decoded neuron.
+struct MalformedNeuron(String);
+
+impl From<&str> for MalformedNeuron {
+    fn from(what: &str) -> Self {
+        MalformedNeuron(what.to_string())
+    }
+}
+
+fn read_neuron(neuron: &Value<u32>) -> Result<ChainNeuron, MalformedNeuron> {
     let ValueDef::Composite(Composite::Named(fields)) = &neuron.value else {
-        return Err("not a struct with named fields".to_string());
+        return Err("not a struct with named fields".into());
     };
-    let field =
-        |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v).ok_or_else(|| format!("no field `{name}`"));
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| MalformedNeuron(format!("no field `{name}`")))
+    };
     let uid = number(field("uid")?).and_then(|n| u16::try_from(n).ok()).ok_or("`uid` is not a u16")?;
     let stake_rao = items(field("stake")?)
         .ok_or("`stake` is not a list")?

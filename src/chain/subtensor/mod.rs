@@ -47,25 +47,30 @@ impl SubtensorSource {
         SubtensorSource { endpoints, netuid, timeout, http, layout: Mutex::new(None) }
     }
 
-    async fn fetch_from(&self, endpoint: &RpcEndpoint, now_unix: i64) -> Result<MetagraphSnapshot, String> {
+    async fn fetch_from(&self, endpoint: &RpcEndpoint, now_unix: i64) -> Result<MetagraphSnapshot, ChainError> {
         let rpc = RpcCaller { http: &self.http, endpoint, timeout: self.timeout };
-        let step = |what: &'static str| move |e: RpcError| format!("{what}: {e}");
+        let step = |step: &'static str| move |e: RpcError| ChainError::Step { step, reason: e.to_string() };
+        let missing = |step: &'static str, reason: &str| ChainError::Step { step, reason: reason.to_string() };
         let head = rpc.call("chain_getFinalizedHead", json!([])).await.map_err(step("finalized head"))?;
-        let head = head.as_str().ok_or("finalized head: not a block hash")?.to_string();
+        let head = head.as_str().ok_or_else(|| missing("finalized head", "not a block hash"))?.to_string();
         let header = rpc.call("chain_getHeader", json!([head])).await.map_err(step("block header"))?;
         let block = hex_number(&header["number"]).map_err(step("block header"))?;
         let version = rpc.call("state_getRuntimeVersion", json!([head])).await.map_err(step("runtime version"))?;
-        let spec_version = version["specVersion"].as_u64().ok_or("runtime version: no specVersion")?;
+        let spec_version =
+            version["specVersion"].as_u64().ok_or_else(|| missing("runtime version", "no specVersion"))?;
         let layout = self.layout_for(&rpc, spec_version, &head).await?;
         let answer = rpc
             .state_call("NeuronInfoRuntimeApi_get_neurons_lite", &self.netuid.encode(), &head)
             .await
             .map_err(step("neurons"))?;
-        let neurons = layout.decode_neurons(&answer).map_err(|e| e.to_string())?;
+        let neurons = layout.decode_neurons(&answer)?;
         if neurons.is_empty() {
-            return Err(format!("subnet {} has no neurons at block {block}; is the netuid right?", self.netuid));
+            return Err(ChainError::Invalid(format!(
+                "subnet {} has no neurons at block {block}; is the netuid right?",
+                self.netuid
+            )));
         }
-        snapshot(neurons, block, now_unix).map_err(|e| e.to_string())
+        snapshot(neurons, block, now_unix)
     }
 
     async fn layout_for(
@@ -73,7 +78,7 @@ impl SubtensorSource {
         rpc: &RpcCaller<'_>,
         spec_version: u64,
         head: &str,
-    ) -> Result<Arc<NeuronLayout>, String> {
+    ) -> Result<Arc<NeuronLayout>, ChainError> {
         if let Some((cached_version, layout)) = &*self.layout.lock() {
             if *cached_version == spec_version {
                 return Ok(layout.clone());
@@ -82,8 +87,8 @@ impl SubtensorSource {
         let metadata = rpc
             .state_call("Metadata_metadata_at_version", &15u32.encode(), head)
             .await
-            .map_err(|e| format!("metadata: {e}"))?;
-        let layout = Arc::new(NeuronLayout::from_metadata_at_version(&metadata).map_err(|e| e.to_string())?);
+            .map_err(|e| ChainError::Step { step: "metadata", reason: e.to_string() })?;
+        let layout = Arc::new(NeuronLayout::from_metadata_at_version(&metadata)?);
         tracing::info!(spec_version, "loaded the runtime's metadata");
         *self.layout.lock() = Some((spec_version, layout.clone()));
         Ok(layout)

@@ -47,7 +47,7 @@ impl ListingVerifier for SyntheticVerifier {
         Box::pin(async move {
             match synthetic::check(listing, expected_listings) {
                 Ok(()) => SpotCheck::Confirmed,
-                Err(reason) => SpotCheck::Refuted { reason },
+                Err(reason) => SpotCheck::Refuted { reason: reason.to_string() },
             }
         })
     }

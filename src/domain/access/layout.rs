@@ -75,27 +75,34 @@ pub fn results_file_name(stamp: &str) -> String {
 /// Most objects one request may name (for presigned PUTs or GETs).
 pub const MAX_OBJECT_NAMES: usize = 1_000;
 
+/// Why a request's object names are refused; the message is the one to send back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectNameError {
+    /// The name's first 60 characters.
+    #[error("invalid file name '{0}': a relative path without empty, . or .. segments")]
+    Invalid(String),
+    #[error("at most {MAX_OBJECT_NAMES} files per request")]
+    TooMany,
+}
+
 /// Checks one object name a client may ask a URL for: relative to a folder, no empty, `.` or `..` segments, no
-/// control characters, at most 512 bytes. The error is the message to send back.
-pub fn check_object_name(name: &str) -> Result<(), String> {
+/// control characters, at most 512 bytes.
+pub fn check_object_name(name: &str) -> Result<(), ObjectNameError> {
     let bad = name.is_empty()
         || name.len() > 512
         || name.starts_with('/')
         || name.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..")
         || name.chars().any(char::is_control);
     if bad {
-        return Err(format!(
-            "invalid file name '{}': a relative path without empty, . or .. segments",
-            name.chars().take(60).collect::<String>()
-        ));
+        return Err(ObjectNameError::Invalid(name.chars().take(60).collect()));
     }
     Ok(())
 }
 
 /// Checks the object names of one request: each as [`check_object_name`] says, at most [`MAX_OBJECT_NAMES`].
-pub fn check_object_names(names: &[String]) -> Result<(), String> {
+pub fn check_object_names(names: &[String]) -> Result<(), ObjectNameError> {
     if names.len() > MAX_OBJECT_NAMES {
-        return Err(format!("at most {MAX_OBJECT_NAMES} files per request"));
+        return Err(ObjectNameError::TooMany);
     }
     names.iter().try_for_each(|name| check_object_name(name))
 }

@@ -59,25 +59,37 @@ pub enum SelectionError {
         "no combination of the {eligible} eligible zipcodes sums to within [{lower}, {upper}] expected listings{detail}; \
          widen the tolerance or adjust the listing range"
     )]
-    Unreachable { eligible: usize, lower: u64, upper: u64, detail: String },
+    Unreachable { eligible: usize, lower: u64, upper: u64, detail: SubsetMiss },
+}
+
+/// Why the exact search found no subset (appended to [`SelectionError::Unreachable`]'s message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubsetMiss {
+    /// No subset sums into the window.
+    #[error("")]
+    NoneInWindow,
+    #[error(" (the window is too wide for an exact search)")]
+    WindowTooWide,
+    #[error(" with at most {max_count} zipcodes (the smallest set found has {smallest})")]
+    TooMany { max_count: usize, smallest: usize },
 }
 
 /// The first subset of `order` (indices into `expected`) whose sum falls in `[lower, upper]`, with at most
-/// `max_count` members; the reason otherwise (appended to [`SelectionError::Unreachable`]'s message).
+/// `max_count` members.
 pub(super) fn exact_subset(
     expected: &[u32],
     order: &[usize],
     lower: u64,
     upper: u64,
     max_count: usize,
-) -> Result<Vec<usize>, String> {
+) -> Result<Vec<usize>, SubsetMiss> {
     if upper > MAX_EXACT_SEARCH_SUM {
-        return Err(" (the window is too wide for an exact search)".to_string());
+        return Err(SubsetMiss::WindowTooWide);
     }
     match subset_sum(expected, order, lower, upper) {
         Some(found) if found.len() <= max_count => Ok(found),
-        Some(found) => Err(format!(" with at most {max_count} zipcodes (the smallest set found has {})", found.len())),
-        None => Err(String::new()),
+        Some(found) => Err(SubsetMiss::TooMany { max_count, smallest: found.len() }),
+        None => Err(SubsetMiss::NoneInWindow),
     }
 }
 
@@ -150,7 +162,7 @@ mod tests {
         let expected = [600, 700, 400, 900, 500];
         assert_eq!(exact_subset(&expected, &[0, 1, 2, 3, 4], 1_000, 1_000, 10), Ok(vec![0, 2]));
         assert_eq!(exact_subset(&expected, &[4, 1, 0, 2, 3], 1_000, 1_000, 10), Ok(vec![0, 2]));
-        assert_eq!(exact_subset(&expected, &[1, 3], 1_000, 1_000, 10), Err(String::new()));
-        assert!(exact_subset(&expected, &[0, 1, 2], 1_000, 1_000, 1).unwrap_err().contains("at most 1"));
+        assert_eq!(exact_subset(&expected, &[1, 3], 1_000, 1_000, 10), Err(SubsetMiss::NoneInWindow));
+        assert!(exact_subset(&expected, &[0, 1, 2], 1_000, 1_000, 1).unwrap_err().to_string().contains("at most 1"));
     }
 }

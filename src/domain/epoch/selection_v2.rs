@@ -18,7 +18,7 @@
 
 use crate::domain::epoch::draw::{DrawStream, WeightedPool};
 use crate::domain::epoch::selection::{
-    exact_subset, CooldownRelaxation, SelectionError, SelectionPlan, SelectionPolicy,
+    exact_subset, CooldownRelaxation, SelectionError, SelectionPlan, SelectionPolicy, SubsetMiss,
 };
 use crate::domain::epoch::zipcode::{MarketTier, Zipcode};
 
@@ -108,7 +108,7 @@ pub fn select_v2(
     ];
     let target = u64::from(policy.target_listings).clamp(lower, upper);
     let max_count = policy.max_count.unwrap_or(usize::MAX).max(1);
-    let mut last_failure = String::new();
+    let mut last_failure = SubsetMiss::NoneInWindow;
     for (relaxation, cooldown) in stages {
         if relaxation != CooldownRelaxation::None && policy.cooldown_seconds == 0 {
             break;
