@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::Args;
 
+use super::flag_error::FlagError;
 use super::s3_flags::S3Args;
 use super::secret_text::SecretText;
 
@@ -299,9 +300,9 @@ pub struct EpistulaArgs {
 
 impl EpistulaArgs {
     /// The settings, with `dev` supplying the dev service key when none is given.
-    pub fn settings(&self, dev: bool) -> Result<EpistulaSettings, String> {
+    pub fn settings(&self, dev: bool) -> Result<EpistulaSettings, FlagError> {
         let service_hotkey = match self.service_hotkey.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(text) => Some(text.parse::<Hotkey>().map_err(|e| format!("invalid ZIPCOORD_SERVICE_HOTKEY: {e}"))?),
+            Some(text) => Some(text.parse::<Hotkey>().map_err(FlagError::ServiceHotkey)?),
             None if dev => Some(crate::chain::dev::dev_service_hotkey()),
             None => None,
         };
@@ -312,7 +313,7 @@ impl EpistulaArgs {
 
 impl ServeArgs {
     /// The settings these flags describe, or a message saying what is wrong (never echoing a secret).
-    pub fn settings(&self) -> Result<Settings, String> {
+    pub fn settings(&self) -> Result<Settings, FlagError> {
         let metagraph = self.metagraph_spec()?;
         Ok(Settings {
             listen: self.listen,
@@ -347,10 +348,9 @@ impl ServeArgs {
     }
 
     /// The beacon: as configured, else the dev beacon with --dev and quicknet from drand's relays without.
-    fn beacon_settings(&self) -> Result<BeaconSettings, String> {
+    fn beacon_settings(&self) -> Result<BeaconSettings, FlagError> {
         let spec = match self.beacon.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(text) => BeaconSpec::parse(text, &self.metagraph_spec()?)
-                .map_err(|e| format!("invalid ZIPCOORD_BEACON (--beacon): {e}"))?,
+            Some(text) => BeaconSpec::parse(text, &self.metagraph_spec()?).map_err(FlagError::Beacon)?,
             None if self.dev => BeaconSpec::Dev,
             None => BeaconSpec::quicknet(),
         };
@@ -362,33 +362,28 @@ impl ServeArgs {
     }
 
     /// The configured server secret, if any, validated.
-    fn server_secret(&self) -> Result<Option<ServerSecret>, String> {
+    fn server_secret(&self) -> Result<Option<ServerSecret>, FlagError> {
         // An empty value (`ZIPCOORD_SECRET=` from a compose file's `${VAR:-}`) means none was given.
         self.secret
             .as_ref()
             .filter(|text| !text.expose().is_empty())
             .map(|text| ServerSecret::from_hex(text.expose()))
             .transpose()
-            .map_err(|e| format!("invalid ZIPCOORD_SECRET (--secret): {e}"))
+            .map_err(FlagError::Secret)
     }
 
     /// The metagraph source to use, or a message saying how to give one.
-    fn metagraph_spec(&self) -> Result<MetagraphSpec, String> {
+    fn metagraph_spec(&self) -> Result<MetagraphSpec, FlagError> {
         if self.metagraph_max_age_seconds < self.metagraph_refresh_seconds {
-            return Err(format!(
-                "ZIPCOORD_METAGRAPH_MAX_AGE_SECONDS ({}) must be at least ZIPCOORD_METAGRAPH_REFRESH_SECONDS ({}), \
-                 or every snapshot would go stale before the next refresh",
-                self.metagraph_max_age_seconds, self.metagraph_refresh_seconds
-            ));
+            return Err(FlagError::MetagraphAge {
+                max_age: self.metagraph_max_age_seconds,
+                refresh: self.metagraph_refresh_seconds,
+            });
         }
         match (&self.metagraph, self.dev) {
-            (Some(spec), _) => spec.expose().parse(),
+            (Some(spec), _) => spec.expose().parse().map_err(FlagError::Metagraph),
             (None, true) => Ok(MetagraphSpec::Dev),
-            (None, false) => Err("no metagraph source: set ZIPCOORD_METAGRAPH (or --metagraph) to 'subtensor' (the \
-                 public finney entrypoint), 'subtensor:URL[,URL...]', or 'file:PATH' with a JSON list of {uid, \
-                 hotkey, coldkey, validator_permit, stake}; or run `zipcoord serve --dev` for a local network \
-                 with the well-known dev keys"
-                .to_string()),
+            (None, false) => Err(FlagError::NoMetagraph),
         }
     }
 }
@@ -445,7 +440,7 @@ mod tests {
         let beacon = relays.settings().unwrap().beacon;
         assert!(matches!(beacon.spec, BeaconSpec::Drand { ref relays, .. } if relays == &["http://127.0.0.1:1"]));
         assert_eq!(beacon.grace, Duration::from_secs(5));
-        let wrong = serve_flags(&["--dev", "--beacon", "moon"]).settings().unwrap_err();
+        let wrong = serve_flags(&["--dev", "--beacon", "moon"]).settings().unwrap_err().to_string();
         assert!(wrong.contains("ZIPCOORD_BEACON"), "{wrong}");
         assert!(!settings.rate_limits.enabled);
         let s3 = settings.s3.unwrap();

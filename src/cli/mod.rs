@@ -1,12 +1,14 @@
 //! The command line: `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`, `bucket prune`,
 //! `probe`, `openapi`; `serve` is in [`serve`] (its `--dev` examples in [`dev_examples`]), the neurons' commands
-//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`] (the S3 ones in [`s3_flags`],
+//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`] (what is wrong with them in
+//! [`flag_error`], the S3 ones in [`s3_flags`],
 //! the hotkey ones in [`keys`], secrets read from flags or files in [`secret_text`]), the history export in
 //! [`export`].
 
 pub mod bucket;
 pub mod dev_examples;
 pub mod export;
+pub mod flag_error;
 pub mod flags;
 pub mod history;
 pub mod keys;

@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use super::flag_error::FlagError;
 use super::secret_text::SecretText;
 use crate::s3::{Addressing, S3Secret, S3Settings, UploadMode};
 use crate::settings::{defaults, s3_store, S3Config};
@@ -71,7 +72,7 @@ impl S3Args {
 
     /// The store's settings, `Ok(Err(what is missing))` when not configured, `Err` when configured wrongly (a
     /// startup error).
-    pub fn settings(&self) -> Result<S3Config, String> {
+    pub fn settings(&self) -> Result<S3Config, FlagError> {
         if let Some(missing) = self.missing() {
             return Ok(Err(missing));
         }
@@ -82,8 +83,7 @@ impl S3Args {
             self.bucket.as_deref().unwrap_or_default(),
             self.access_key_id.as_deref().unwrap_or_default(),
             secret,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let store = S3Settings {
             session_token: self.session_token.as_ref().map(|s| S3Secret::new(s.expose())),
             addressing: if self.path_style { Addressing::Path } else { Addressing::VirtualHost },
@@ -94,9 +94,9 @@ impl S3Args {
 
     /// `store` (an endpoint, a bucket and its keys) with these flags' region, upload mode, lifetimes and object
     /// sizes: how `serve --dev` applies them to its embedded store.
-    pub fn tune(&self, store: S3Settings) -> Result<S3Settings, String> {
+    pub fn tune(&self, store: S3Settings) -> Result<S3Settings, FlagError> {
         if self.min_object_bytes > self.max_object_bytes {
-            return Err("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES".to_string());
+            return Err(FlagError::S3ObjectSizes);
         }
         Ok(S3Settings {
             region: self.region.clone(),

@@ -14,15 +14,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{AssignmentResponse, AssignmentView, StatsResponse};
 use crate::beacon::PulseSource;
-use crate::client::epoch_check::claim_of_served;
+use crate::client::epoch_check::{claim_of_served, CheckError};
 use crate::client::state::StateDir;
 use crate::client::{unix_now_ms, ClientError, ZipcoordClient};
 use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::assignment::{plan_beacon_epoch, PublishedInputs};
 use crate::domain::epoch::beacon::{Pulse, Randomness};
 use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
-use crate::domain::epoch::recompute::recompute;
-use crate::domain::epoch::zipcode::Zipcode;
+use crate::domain::epoch::recompute::{recompute, Discrepancy};
+use crate::domain::epoch::selection::SelectionError;
+use crate::domain::epoch::zipcode::{Zipcode, ZipcodeError};
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::universe::BuiltinLocations;
 
@@ -77,6 +78,34 @@ pub enum EpochsError {
     Waiting(ClientError),
     #[error("no assignment for epoch {epoch}: {}", reasons.join("; "))]
     Unavailable { epoch: EpochId, reasons: Vec<String> },
+}
+
+/// Why an epoch could not be had one way without the API; each becomes one of the reasons of
+/// [`EpochsError::Unavailable`].
+#[derive(Debug, thiserror::Error)]
+enum Unobtainable {
+    #[error("no published inputs kept for epoch {0} or the {MAX_ROLL_FORWARD_EPOCHS} before it")]
+    NoInputs(EpochId),
+    #[error("the kept inputs name a beacon chain this build does not know")]
+    UnknownChain,
+    /// An epoch the inputs roll forward through could not be had.
+    #[error("epoch {epoch}: {why}")]
+    Through { epoch: EpochId, why: Box<Unobtainable> },
+    #[error(transparent)]
+    Zipcode(#[from] ZipcodeError),
+    #[error("the selection fails: {0}")]
+    Selection(#[from] SelectionError),
+    /// What the beacon and each relay answered.
+    #[error("{}", .0.join("; "))]
+    EverySource(Vec<String>),
+    #[error(transparent)]
+    RelayUnreachable(#[from] ClientError),
+    #[error(transparent)]
+    RelayMalformed(#[from] CheckError),
+    #[error("asked for epoch {asked}, it answered {answered}")]
+    RelayOtherEpoch { asked: EpochId, answered: EpochId },
+    #[error("refused: its assignment does not recompute from the inputs and its pulse ({0})")]
+    Forged(Discrepancy),
 }
 
 /// What a client learned about the service: enough to know epochs without it.
@@ -294,7 +323,7 @@ impl Epochs {
     /// The inputs of `epoch`: kept, or rolled forward from the newest kept ones at most
     /// [`MAX_ROLL_FORWARD_EPOCHS`] back, through each epoch in between (whose selection is kept, computed or
     /// relayed).
-    async fn inputs_of(&self, clock: EpochClock, epoch: EpochId) -> Result<KnownInputs, String> {
+    async fn inputs_of(&self, clock: EpochClock, epoch: EpochId) -> Result<KnownInputs, Unobtainable> {
         if let Some(known) = self.known_inputs_file(epoch) {
             return Ok(known);
         }
@@ -308,18 +337,14 @@ impl Epochs {
             }
             chain.push(previous);
         }
-        let Some(mut known) = base else {
-            return Err(format!(
-                "no published inputs kept for epoch {epoch} or the {MAX_ROLL_FORWARD_EPOCHS} before it"
-            ));
-        };
+        let Some(mut known) = base else { return Err(Unobtainable::NoInputs(epoch)) };
         for &next in chain.iter().rev() {
             let epoch_before = known.inputs.epoch;
-            let picked = self.picks_of(clock, &known).await.map_err(|why| format!("epoch {epoch_before}: {why}"))?;
-            let inputs = known
-                .inputs
-                .roll_forward(&picked, next)
-                .ok_or_else(|| "the kept inputs name a beacon chain this build does not know".to_string())?;
+            let picked = self
+                .picks_of(clock, &known)
+                .await
+                .map_err(|why| Unobtainable::Through { epoch: epoch_before, why: Box::new(why) })?;
+            let inputs = known.inputs.roll_forward(&picked, next).ok_or(Unobtainable::UnknownChain)?;
             known = KnownInputs { bytes: inputs.canonical_json(), inputs, rolled_forward: true };
         }
         Ok(known)
@@ -328,7 +353,7 @@ impl Epochs {
     /// The zipcodes `known`'s epoch selected: kept, else computed, else relayed. A miner's kept answer of a
     /// `groups` epoch holds its own batch only, so the whole epoch is computed then (and not kept: the miner's
     /// answer stays the one kept).
-    async fn picks_of(&self, clock: EpochClock, known: &KnownInputs) -> Result<Vec<Zipcode>, String> {
+    async fn picks_of(&self, clock: EpochClock, known: &KnownInputs) -> Result<Vec<Zipcode>, Unobtainable> {
         let kept = self.kept(known.inputs.epoch).filter(|kept| kept.assignment.miner_groups.is_none());
         let sourced = match kept {
             Some(kept) => kept,
@@ -337,7 +362,7 @@ impl Epochs {
                 self.assignment_from_inputs(clock, known, AssignmentView::Whole, keep).await?
             }
         };
-        sourced.assignment.zipcodes.iter().map(|z| z.zipcode.parse::<Zipcode>().map_err(|e| e.to_string())).collect()
+        Ok(sourced.assignment.zipcodes.iter().map(|z| z.zipcode.parse::<Zipcode>()).collect::<Result<_, _>>()?)
     }
 
     /// `epoch` without the API: kept, computed, or from a relay.
@@ -358,7 +383,7 @@ impl Epochs {
         match self.inputs_of(clock, epoch).await {
             Ok(known) => match self.assignment_from_inputs(clock, &known, view, true).await {
                 Ok(sourced) => return Ok(sourced),
-                Err(why) => reasons.push(why),
+                Err(why) => reasons.push(why.to_string()),
             },
             Err(why) => reasons.push(format!("cannot compute: {why}")),
         }
@@ -373,7 +398,7 @@ impl Epochs {
         known: &KnownInputs,
         view: AssignmentView<'_>,
         keep: bool,
-    ) -> Result<Sourced, String> {
+    ) -> Result<Sourced, Unobtainable> {
         let epoch = known.inputs.epoch;
         let round = known.inputs.beacon_round;
         let chain = self.beacon.chain();
@@ -414,7 +439,7 @@ impl Epochs {
         if self.relays.is_empty() {
             reasons.push("no relays configured (--relay)".to_string());
         }
-        Err(reasons.join("; "))
+        Err(Unobtainable::EverySource(reasons))
     }
 
     /// `known`'s epoch as a relay serves it (whole), taken only if it recomputes from `known`'s inputs and the
@@ -426,16 +451,16 @@ impl Epochs {
         known: &KnownInputs,
         relay: &ZipcoordClient,
         view: AssignmentView<'_>,
-    ) -> Result<Sourced, String> {
+    ) -> Result<Sourced, Unobtainable> {
         let epoch = known.inputs.epoch;
-        let served = relay.public_epoch(epoch).await.map_err(|e| e.to_string())?;
-        let claim = claim_of_served(&served).map_err(|e| e.to_string())?;
+        let served = relay.public_epoch(epoch).await?;
+        let claim = claim_of_served(&served)?;
         if claim.epoch != epoch {
-            return Err(format!("asked for epoch {epoch}, it answered {}", claim.epoch));
+            return Err(Unobtainable::RelayOtherEpoch { asked: epoch, answered: claim.epoch });
         }
         let verified = recompute(&claim, &known.bytes).map_err(|discrepancy| {
             tracing::warn!(relay = relay.base_url(), %epoch, %discrepancy, "a relay served an assignment that does not recompute; refused");
-            format!("refused: its assignment does not recompute from the inputs and its pulse ({discrepancy})")
+            Unobtainable::Forged(discrepancy)
         })?;
         let computed = self.compute(clock, known, verified.pulse, verified.randomness, view)?;
         Ok(Sourced { assignment: computed, source: Source::Relay { url: relay.base_url().to_string() } })
@@ -449,15 +474,14 @@ impl Epochs {
         pulse: Pulse,
         randomness: Randomness,
         view: AssignmentView<'_>,
-    ) -> Result<AssignmentResponse, String> {
+    ) -> Result<AssignmentResponse, Unobtainable> {
         let hash = inputs_hash_hex(&known.bytes);
         let published = PublishedInputs { inputs: &known.inputs, hash: &hash, published_at_ms: (self.now_ms)() };
         let chain_name = crate::domain::epoch::beacon::known_chain(&known.inputs.beacon_chain_hash)
             .map_or("unknown", |chain| chain.name);
         let no_places = HashMap::new();
         let (mut assignment, _) =
-            plan_beacon_epoch(clock, &published, chain_name, pulse, randomness, &no_places, (self.now_ms)())
-                .map_err(|e| format!("the selection fails: {e}"))?;
+            plan_beacon_epoch(clock, &published, chain_name, pulse, randomness, &no_places, (self.now_ms)())?;
         // The inputs carry no place names; the built-in table has them for every standard zipcode.
         for zipcode in &mut assignment.zipcodes {
             if let Some(place) = self.places.locate(zipcode.zipcode) {

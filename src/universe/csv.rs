@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::Location;
-use crate::domain::epoch::zipcode::{MarketTier, Zipcode, ZipcodeRecord};
+use crate::domain::epoch::zipcode::{MarketTier, Zipcode, ZipcodeError, ZipcodeRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvFormat {
@@ -33,11 +33,38 @@ impl CsvFormat {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
     #[error("line {line}: {reason}")]
-    Row { line: u64, reason: String },
+    Row { line: u64, reason: RowError },
     #[error("the file has no zipcode rows")]
     Empty,
     #[error("unrecognised CSV header: {0}")]
     UnknownFormat(String),
+}
+
+/// What is wrong with one row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    /// The CSV reader could not read the row.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("missing {0}")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Zipcode(#[from] ZipcodeError),
+    #[error("RegionType '{0}' is not a zip region")]
+    NotZipRegion(String),
+    #[error("{field} '{raw}' is not a number")]
+    NotANumber { field: &'static str, raw: String },
+    #[error("{field} '{raw}' is not a whole number >= 0")]
+    NotACount { field: &'static str, raw: String },
+    /// The tier's message names the tiers there are.
+    #[error("{0}")]
+    Tier(String),
+    #[error("missing state for {0}, and it is not a known US zipcode")]
+    NoState(Zipcode),
+    #[error("state '{0}' is not a two-letter code")]
+    NotAState(String),
+    #[error("duplicate zipcode {zipcode} (first on line {first_line})")]
+    Duplicate { zipcode: Zipcode, first_line: u64 },
 }
 
 /// How to fill what a file does not say.
@@ -82,12 +109,12 @@ fn detect(header: &csv::StringRecord) -> Option<(CsvFormat, Columns)> {
     }
 }
 
-fn parse_count(raw: Option<&str>, field: &str) -> Result<u32, String> {
-    let raw = raw.ok_or_else(|| format!("missing {field}"))?;
+fn parse_count(raw: Option<&str>, field: &'static str) -> Result<u32, RowError> {
+    let raw = raw.ok_or(RowError::Missing(field))?;
     // Spreadsheets export whole numbers as `120.0`.
-    let value: f64 = raw.parse().map_err(|_| format!("{field} '{raw}' is not a number"))?;
+    let value: f64 = raw.parse().map_err(|_| RowError::NotANumber { field, raw: raw.to_string() })?;
     if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > f64::from(u32::MAX) {
-        return Err(format!("{field} '{raw}' is not a whole number >= 0"));
+        return Err(RowError::NotACount { field, raw: raw.to_string() });
     }
     Ok(value as u32)
 }
@@ -98,7 +125,7 @@ pub fn parse_csv(text: &str, defaults: &ImportDefaults<'_>) -> Result<ParsedFile
     let mut rows = reader.records();
     let first = match rows.next() {
         Some(Ok(row)) => row,
-        Some(Err(e)) => return Err(ImportError::Row { line: 1, reason: e.to_string() }),
+        Some(Err(e)) => return Err(ImportError::Row { line: 1, reason: RowError::Unreadable(e.to_string()) }),
         None => return Err(ImportError::Empty),
     };
     let (format, columns, pending) = match detect(&first) {
@@ -121,7 +148,7 @@ pub fn parse_csv(text: &str, defaults: &ImportDefaults<'_>) -> Result<ParsedFile
     for row in rows {
         let row = row.map_err(|e| ImportError::Row {
             line: e.position().map(|p| p.line()).unwrap_or(0),
-            reason: e.to_string(),
+            reason: RowError::Unreadable(e.to_string()),
         })?;
         let line = row.position().map(|p| p.line()).unwrap_or(0);
         if row.iter().all(|f| f.trim().is_empty()) {
@@ -131,7 +158,7 @@ pub fn parse_csv(text: &str, defaults: &ImportDefaults<'_>) -> Result<ParsedFile
         if let Some(previous) = first_line.insert(record.zipcode, line) {
             return Err(ImportError::Row {
                 line,
-                reason: format!("duplicate zipcode {} (first on line {previous})", record.zipcode),
+                reason: RowError::Duplicate { zipcode: record.zipcode, first_line: previous },
             });
         }
         records.push(record);
@@ -147,15 +174,15 @@ fn parse_row(
     columns: &Columns,
     row: &csv::StringRecord,
     defaults: &ImportDefaults<'_>,
-) -> Result<ZipcodeRecord, String> {
+) -> Result<ZipcodeRecord, RowError> {
     let zip_column = if format == CsvFormat::Zillow { "regionname" } else { "zipcode" };
-    let raw_zip = columns.get(row, zip_column).ok_or_else(|| format!("missing {zip_column}"))?;
-    let zipcode = Zipcode::parse_lenient(raw_zip).map_err(|e| e.to_string())?;
+    let raw_zip = columns.get(row, zip_column).ok_or(RowError::Missing(zip_column))?;
+    let zipcode = Zipcode::parse_lenient(raw_zip)?;
     let (tier, expected_listings) = match format {
         CsvFormat::Zillow => {
             if let Some(kind) = columns.get(row, "regiontype") {
                 if !kind.eq_ignore_ascii_case("zip") {
-                    return Err(format!("RegionType '{kind}' is not a zip region"));
+                    return Err(RowError::NotZipRegion(kind.to_string()));
                 }
             }
             let rank = parse_count(columns.get(row, "sizerank"), "SizeRank")?;
@@ -176,12 +203,10 @@ fn parse_row(
     let known = || (defaults.locate)(zipcode);
     let state = match columns.get(row, "state") {
         Some(s) => s.to_ascii_uppercase(),
-        None => known()
-            .map(|l| l.state)
-            .ok_or_else(|| format!("missing state for {zipcode}, and it is not a known US zipcode"))?,
+        None => known().map(|l| l.state).ok_or(RowError::NoState(zipcode))?,
     };
     if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(format!("state '{state}' is not a two-letter code"));
+        return Err(RowError::NotAState(state));
     }
     let city = match columns.get(row, "city") {
         Some(c) => c.to_string(),
@@ -194,8 +219,8 @@ fn parse_row(
     Ok(ZipcodeRecord { zipcode, state, city, county, expected_listings, tier, weight: 1.0, active: true })
 }
 
-fn parse_tier(raw: Option<&str>) -> Result<MarketTier, String> {
-    raw.map(str::parse).unwrap_or(Ok(MarketTier::Standard))
+fn parse_tier(raw: Option<&str>) -> Result<MarketTier, RowError> {
+    raw.map(str::parse).unwrap_or(Ok(MarketTier::Standard)).map_err(RowError::Tier)
 }
 
 #[cfg(test)]
@@ -269,7 +294,7 @@ mod tests {
             match parse_csv(text, &defaults()) {
                 Err(ImportError::Row { line: l, reason: r }) => {
                     assert_eq!(l, line, "{text}");
-                    assert!(r.contains(reason), "{r} should mention {reason}");
+                    assert!(r.to_string().contains(reason), "{r} should mention {reason}");
                 }
                 other => panic!("{text}: {other:?}"),
             }
