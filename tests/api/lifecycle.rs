@@ -4,7 +4,7 @@
 use zipcoord::client::{status_request, ZipcoordClient};
 use zipcoord::domain::epoch::status::MinerStatus;
 use zipcoord::domain::epoch::zipcode::{MarketTier, ZipcodeRecord};
-use zipcoord::storage::ImportMode;
+use zipcoord::storage::{ImportMode, StorageError, Store};
 
 use crate::assignments::assert_api_error;
 use crate::helpers::{synthetic_universe, TestApp, TestOptions, Universe, SECRET_HEX};
@@ -152,5 +152,37 @@ async fn healthcheck_reports_database_metagraph_and_epoch() {
         assert_eq!(body["metagraph"]["netuid"], 46);
         assert!(body["uptime"].is_number() && body["timestamp"].is_string() && body["version"].is_string());
         assert!(body["folder_structure"].as_str().unwrap().starts_with("data/hotkey="));
+    }
+}
+
+#[tokio::test]
+async fn a_stored_seed_or_nonce_that_does_not_read_is_corruption_not_zeros() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let epoch = app.current_epoch();
+    let served = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    let store = Store::connect(&app.db_url).await.unwrap();
+    assert_eq!(store.load_epoch(epoch).await.unwrap().unwrap().nonce.to_string(), served.nonce);
+
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(&app.db_url).await.unwrap();
+    for (column, damaged) in [("selection_seed", "not a seed"), ("nonce", "9F2C4B7A1E3D5F60")] {
+        let good: String =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM epochs WHERE id = $1")))
+                .bind(epoch.to_string())
+                .fetch_one(&mut raw)
+                .await
+                .unwrap();
+        let set = |value: String| {
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE epochs SET {column} = $1 WHERE id = $2")))
+                .bind(value)
+                .bind(epoch.to_string())
+        };
+        set(damaged.to_string()).execute(&mut raw).await.unwrap();
+        let error = store.load_epoch(epoch).await.unwrap_err();
+        assert!(matches!(error, StorageError::Corrupt(_)), "{column}: {error}");
+        assert!(error.to_string().contains(column), "{error}");
+        set(good).execute(&mut raw).await.unwrap();
+        assert!(store.load_epoch(epoch).await.unwrap().is_some(), "{column} restored");
     }
 }
