@@ -1,10 +1,15 @@
 //! An S3-compatible store on loopback (s3s-fs over a folder): the bucket of `zipcoord localnet`, of
-//! `zipcoord serve --dev` when no store is configured, and of the tests. It checks SigV4 signatures, presigned URLs and POST policies as AWS does, so grants are exercised for
-//! real.
+//! `zipcoord serve --dev` when no store is configured, and of the tests. It checks SigV4 signatures, presigned
+//! URLs and POST policies as AWS does, so grants are exercised for real; and it refuses keys that S3 keeps
+//! literally but a folder would resolve, so no grant reaches past its folder here either.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::PutObjectInput;
+use s3s::path::S3Path;
+use s3s::{s3_error, S3Request, S3Result};
 use tokio::task::JoinHandle;
 
 use crate::s3::{Addressing, S3Secret, S3Settings};
@@ -32,6 +37,7 @@ impl LocalStore {
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key_id, secret_access_key));
+        builder.set_access(LiteralKeys);
         let service = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -72,6 +78,36 @@ impl LocalStore {
     /// Where object `key` lies on disk.
     pub fn object_path(&self, key: &str) -> PathBuf {
         self.root.join(&self.bucket).join(key)
+    }
+}
+
+/// S3 keeps `a/../b` as those very bytes; a folder on disk resolves it to `b`. A POST policy that allows
+/// `miners/A/` would then write into `miners/B/`, so keys with `.`, `..` or empty segments are refused before
+/// anything is read or written (as is any request without a signature, s3s's default).
+struct LiteralKeys;
+
+fn literal_key(key: &str) -> S3Result<()> {
+    if key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        return Err(s3_error!(InvalidArgument, "object keys with '.', '..' or empty segments are not stored here"));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl S3Access for LiteralKeys {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        }
+        match cx.s3_path() {
+            S3Path::Object { key, .. } => literal_key(key),
+            _ => Ok(()),
+        }
+    }
+
+    /// POST uploads name their key in the form, after the path was checked.
+    async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
+        literal_key(&req.input.key)
     }
 }
 

@@ -677,3 +677,31 @@ async fn bucket_prune_deletes_only_epochs_older_than_asked_and_says_what() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("ZIPCOORD_S3_BUCKET"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_key_that_climbs_out_of_its_folder_is_refused_not_resolved() {
+    let s3 = S3Server::start().await;
+    let app = spawn_with_s3(&s3, SECRET_KEY, UploadMode::Post).await;
+    let (miner, other) = (app.keys.miner.hotkey(), app.keys.other_miner.hotkey());
+    let (_, grant) = app.post_json("/get-folder-access", &folder_request(&app.keys.miner, app.now(), None)).await;
+    let url = grant["url"].as_str().unwrap().to_string();
+    let ok_size = vec![b'a'; 2048];
+    // Each key starts with the miner's folder, as the policy asks; a folder on disk would resolve it elsewhere.
+    for key in [
+        format!("data/hotkey={miner}/../hotkey={other}/stolen.json"),
+        format!("data/hotkey={miner}/./x.json"),
+        format!("data/hotkey={miner}//x.json"),
+        format!("data/hotkey={miner}/.."),
+    ] {
+        let mut fields = fields_of(&grant);
+        fields.insert("key".into(), key.clone());
+        let (status, text) = post_upload(&url, &fields, "x.json", ok_size.clone()).await;
+        assert!(status == 400 && text.contains("InvalidArgument"), "{key}: {status} {text}");
+    }
+    assert!(s3.stored(&format!("data/hotkey={other}/stolen.json")).is_none(), "nothing landed in another folder");
+    assert_eq!(std::fs::read_dir(s3.store.object_path("data")).map_or(0, |d| d.count()), 0, "nothing landed at all");
+    // The honest upload of the same grant still lands.
+    let (status, text) = post_upload(&url, &fields_of(&grant), "good.json", ok_size).await;
+    assert_eq!(status, 204, "{text}");
+    assert!(s3.stored(&format!("data/hotkey={miner}/good.json")).is_some());
+}
