@@ -73,8 +73,12 @@ impl BeaconSpec {
         if relays.is_empty() {
             return Err("drand: names no relay".to_string());
         }
-        if let Some(bad) = relays.iter().find(|r| !(r.starts_with("http://") || r.starts_with("https://"))) {
-            return Err(format!("drand relay {bad:?} is not an http:// or https:// URL"));
+        // Named, not echoed: a relay's URL may carry credentials.
+        if let Some(bad) = relays
+            .iter()
+            .find(|r| !(r.starts_with("http://") || r.starts_with("https://")) || reqwest::Url::parse(r).is_err())
+        {
+            return Err(format!("drand relay {} is not an http:// or https:// URL", drand::relay_name(bad)));
         }
         Ok(BeaconSpec::Drand { chain: QUICKNET, relays })
     }
@@ -226,6 +230,8 @@ mod tests {
         );
         assert!(parse("drand:").unwrap_err().contains("no relay"));
         assert!(parse("drand:ftp://x").unwrap_err().contains("not an http"));
+        let hidden = parse("drand:ftp://user:s3cr3t@host/x").unwrap_err();
+        assert!(hidden.contains("ftp://host") && !hidden.contains("s3cr3t"), "{hidden}");
         assert!(parse("moon").unwrap_err().contains("expected dev, drand"));
         let chain_endpoints: Vec<RpcEndpoint> = vec!["http://127.0.0.1:9944".parse().unwrap()];
         let read_from_chain = MetagraphSpec::Subtensor(chain_endpoints.clone());
