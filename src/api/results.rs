@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::judging::scoring::VerdictKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::domain::judging::scoring::VerdictKind;
 
 /// One miner's result, as published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::{first_verified, PulseFuture, PulseRefusal, PulseSource};
+use crate::chain::subtensor::rpc::origin;
 use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
 pub struct DrandRelays {
@@ -48,16 +49,7 @@ impl DrandRelays {
 /// How a relay is named wherever it shows (health, the dashboard, a fallback epoch's public proof, logs):
 /// scheme, host and port, never the credentials, path or query its URL may carry.
 pub(super) fn relay_name(relay: &str) -> String {
-    match reqwest::Url::parse(relay) {
-        Ok(url) => {
-            let host = url.host_str().unwrap_or_default();
-            match url.port() {
-                Some(port) => format!("{}://{host}:{port}", url.scheme()),
-                None => format!("{}://{host}", url.scheme()),
-            }
-        }
-        Err(_) => "a relay whose URL does not parse".to_string(),
-    }
+    reqwest::Url::parse(relay).map_or_else(|_| "a relay whose URL does not parse".to_string(), |url| origin(&url))
 }
 
 /// reqwest's messages repeat the URL; the relay is named once by [`first_verified`].

@@ -44,13 +44,19 @@ impl RpcEndpoint {
 }
 
 /// Scheme, host and port only: paths, queries and user info may hold credentials.
+/// `url` as it may be shown (health, the dashboard, logs, errors): scheme, host and port, never the credentials,
+/// path or query it may carry.
+pub fn origin(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
 impl fmt::Display for RpcEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = self.url.host_str().unwrap_or("");
-        match self.url.port() {
-            Some(port) => write!(f, "{}://{host}:{port}", self.url.scheme()),
-            None => write!(f, "{}://{host}", self.url.scheme()),
-        }
+        f.write_str(&origin(&self.url))
     }
 }
 

@@ -28,9 +28,7 @@ impl ValidatorError {
                 | ValidatorError::Epochs(EpochsError::Refused(ClientError::Api { status: 404, .. }))
         )
     }
-}
 
-impl ValidatorError {
     /// Whether the coordinator or the store could not be reached: later epochs would fail alike.
     pub fn is_outage(&self) -> bool {
         match self {

@@ -274,9 +274,14 @@ impl EpochInputs {
     }
 }
 
+/// The SHA-256 of published inputs.
+pub fn inputs_hash(canonical: &[u8]) -> [u8; 32] {
+    Sha256::digest(canonical).into()
+}
+
 /// The SHA-256 of published inputs, hex.
 pub fn inputs_hash_hex(canonical: &[u8]) -> String {
-    hex::encode(Sha256::digest(canonical))
+    hex::encode(inputs_hash(canonical))
 }
 
 #[cfg(test)]

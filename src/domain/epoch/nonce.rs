@@ -59,7 +59,7 @@ impl ServerSecret {
 
     /// The nonce of an epoch.
     pub fn epoch_nonce(&self, epoch: EpochId) -> Nonce {
-        Nonce::from_bytes(self.mac("nonce:", epoch)[..8].try_into().expect("an HMAC-SHA256 has 8 bytes to spare"))
+        Nonce::from_hash(&self.mac("nonce:", epoch))
     }
 }
 

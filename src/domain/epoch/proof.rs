@@ -53,7 +53,10 @@ impl Seed {
 }
 
 impl Nonce {
-    pub fn from_bytes(bytes: [u8; 8]) -> Self {
+    /// The first 8 bytes of `hash`: how every nonce is derived, from the beacon or from the server secret.
+    pub fn from_hash(hash: &[u8; 32]) -> Self {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&hash[..8]);
         Nonce(bytes)
     }
 }
@@ -154,8 +157,7 @@ pub fn beacon_seed(randomness: &Randomness, epoch: EpochId) -> Seed {
 
 /// The nonce of `epoch` from its round's randomness.
 pub fn beacon_nonce(randomness: &Randomness, epoch: EpochId) -> Nonce {
-    let hash = labelled(NONCE_LABEL, randomness, epoch);
-    Nonce(hash[..8].try_into().expect("a SHA-256 hash has 8 bytes to spare"))
+    Nonce::from_hash(&labelled(NONCE_LABEL, randomness, epoch))
 }
 
 /// Where an epoch's seed came from.

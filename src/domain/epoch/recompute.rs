@@ -5,9 +5,7 @@
 
 use crate::domain::epoch::batches::select_epoch;
 use crate::domain::epoch::beacon::{known_chain, Pulse, Randomness, Round};
-use sha2::{Digest, Sha256};
-
-use crate::domain::epoch::inputs::EpochInputs;
+use crate::domain::epoch::inputs::{inputs_hash, EpochInputs};
 use crate::domain::epoch::proof::{beacon_nonce, beacon_seed, Nonce, SeedKind};
 use crate::domain::epoch::selection_v2::ALGORITHM_VERSION;
 use crate::domain::epoch::zipcode::Zipcode;
@@ -78,7 +76,7 @@ pub fn recompute(claim: &EpochClaim, inputs_document: &[u8]) -> Result<Verified,
             claim.algorithm_version
         )));
     }
-    let hash: [u8; 32] = Sha256::digest(inputs_document).into();
+    let hash = inputs_hash(inputs_document);
     if hash != claim.inputs_hash {
         return Err(differs(format!(
             "the inputs hash to {}, the proof names {}",
@@ -248,7 +246,7 @@ mod tests {
             round: inputs.beacon_round,
             signature: Some(pulse.signature_hex()),
             randomness: Some(*randomness.as_bytes()),
-            inputs_hash: Sha256::digest(&document).into(),
+            inputs_hash: inputs_hash(&document),
             inputs_published_at_ms: published.published_at_ms,
             algorithm_version: ALGORITHM_VERSION.into(),
             groups: assignment.groups.as_ref().map(|groups| {
