@@ -9,7 +9,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Clock};
-use crate::http::{self, raise_open_file_limit, ConnectionGate, RateLimits};
+use crate::http::{self, RateLimits};
+use crate::net::{serve_connections, ConnectionGate};
 use crate::settings::{HttpSettings, Settings};
 use crate::storage::Store;
 
@@ -45,7 +46,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     let router = http::router(app.clone(), http_settings, rate_limits);
     let shutdown = cancel.clone();
     let stopped = async move { shutdown.cancelled().await };
-    let server = tokio::spawn(http::serve_connections(listener, router, http_settings, gate, stopped));
+    let server = tokio::spawn(serve_connections(listener, router, http_settings.connection_limits(), gate, stopped));
     Ok(RunningServer { addr, app, cancel, server, tasks })
 }
 
@@ -55,12 +56,8 @@ const RESERVED_FILES: u64 = 128;
 
 /// The connection caps, the total kept below the open-file limit (raised to the hard limit first).
 fn connection_gate(http: &HttpSettings, trusted_proxy_hops: usize) -> Arc<ConnectionGate> {
-    let open_files = raise_open_file_limit();
-    let by_files = open_files.map_or(usize::MAX, |limit| limit.saturating_sub(RESERVED_FILES).max(16) as usize);
-    let max_total = http.max_connections.min(by_files);
     let per_ip = (trusted_proxy_hops == 0).then_some(http.max_connections_per_ip);
-    tracing::info!(open_files = ?open_files, max_connections = max_total, max_connections_per_ip = ?per_ip, "connection limits");
-    ConnectionGate::new(max_total, per_ip)
+    ConnectionGate::within_open_files(http.max_connections, per_ip, RESERVED_FILES, true)
 }
 
 impl RunningServer {

@@ -17,7 +17,7 @@
 //!  Clients  client/: the signed HTTP client (http), miner/ and validator/ beside what both use (never app,
 //!           http or boot)
 //!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), beacon/ (drand pulses), s3/ (SigV4),
-//!           universe/, metrics, shutdown
+//!           universe/, net/ (listening sockets: connection loop and caps), metrics, shutdown
 //!  Wire     api: the contract's serde types, and domain values in their wire form
 //!  Domain   domain/: pure rules, no I/O, no clock: judging/ → access/ → epoch/ → leaves (hotkey, instant,
 //!           usmap)
@@ -34,6 +34,7 @@ pub mod domain;
 mod http;
 pub mod localnet;
 mod metrics;
+pub mod net;
 pub mod s3;
 pub mod settings;
 mod shutdown;

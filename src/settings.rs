@@ -136,6 +136,18 @@ pub struct HttpSettings {
     pub max_connections_per_ip: usize,
 }
 
+impl HttpSettings {
+    /// What the listener enforces per connection; in-flight requests get their timeout and a little more to
+    /// finish at shutdown.
+    pub fn connection_limits(&self) -> crate::net::ConnectionLimits {
+        crate::net::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            max_header_bytes: self.max_header_bytes,
+            shutdown_grace: self.request_timeout + Duration::from_secs(5),
+        }
+    }
+}
+
 /// Epistula-signed requests: whom they must be signed for, and how old or early their timestamps may be.
 #[derive(Debug, Clone)]
 pub struct EpistulaSettings {

@@ -386,6 +386,7 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
                 let relay = crate::client::relay::serve(
                     listener,
                     validator.epochs().clone(),
+                    crate::client::relay::RelayLimits::default(),
                     crate::shutdown::shutdown_signal(),
                 );
                 tokio::spawn(async move {

@@ -2,14 +2,28 @@
 //! validator holds (the current and recent assignments with their proofs, the epoch inputs, and the stats as
 //! last seen) in the API's own JSON shapes and paths, so a miner can point its API base URL at a relay while
 //! the coordinator is down. A relay can withhold but not forge: miners recompute what it serves.
+//!
+//! It faces the open internet unauthenticated, so it is held like the API: a time limit on each request head,
+//! caps on connections in all and per client address (kept below the open-file limit, raised at start) and a
+//! per-address request rate.
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::net::{serve_connections, ConnectionGate, ConnectionLimits};
 
 use crate::api::{CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
 use crate::client::epochs::Epochs;
@@ -25,60 +39,192 @@ fn bad_epoch_id(text: &str) -> Response {
     error(StatusCode::BAD_REQUEST, format!("Invalid epoch id '{}'", text.escape_default()))
 }
 
-/// The relay's routes over `epochs` (the validator's).
-pub fn router(epochs: Arc<Epochs>) -> Router {
+/// What a relay's clients may cost it. The defaults carry a subnet's miners polling through an outage (a few
+/// requests per miner and minute, many miners behind one address) and stop floods.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayLimits {
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub requests_per_address_per_minute: u32,
+    /// Time from accepting a connection (or the previous response) to a complete request head.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        RelayLimits {
+            max_connections: 1_024,
+            max_connections_per_address: 32,
+            requests_per_address_per_minute: 240,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RelayLimits {
+    /// For a whole subnet on one machine, where every client shares one address: no per-address limits.
+    pub fn one_machine() -> Self {
+        let defaults = RelayLimits::default();
+        RelayLimits {
+            max_connections_per_address: defaults.max_connections,
+            requests_per_address_per_minute: u32::MAX,
+            ..defaults
+        }
+    }
+}
+
+/// Descriptors kept back from the relay's connection cap: the validator's own HTTP clients, state files and
+/// logs.
+const RESERVED_FILES: u64 = 128;
+
+/// Addresses the per-address limiter remembers before it forgets the idle ones.
+const REMEMBERED_ADDRESSES: usize = 10_000;
+
+type AddressLimiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// The relay's routes over `epochs` (the validator's), each request counted against its address's rate.
+pub fn router(epochs: Arc<Epochs>, limits: RelayLimits) -> Router {
+    let per_minute = NonZeroU32::new(limits.requests_per_address_per_minute.max(1)).expect("at least 1");
+    let limiter: Arc<AddressLimiter> = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
     Router::new()
         .route("/api/v1/zipcode-assignments/stats", get(stats))
         .route("/api/v1/zipcode-assignments/current", get(current))
         .route("/api/v1/zipcode-assignments/epoch/{id}", get(epoch))
         .route("/api/v1/zipcode-assignments/epoch/{id}/inputs", get(inputs))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "A relay serves only the assignment endpoints") })
-        .with_state(epochs)
+        .with_state(Arc::new(Relay { epochs, inputs: Default::default() }))
+        .layer(middleware::from_fn_with_state(limiter, limit_per_address))
 }
 
-async fn stats(State(epochs): State<Arc<Epochs>>) -> Response {
-    match stats_now(&epochs) {
+async fn limit_per_address(State(limiter): State<Arc<AddressLimiter>>, request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let address = crate::net::client_address(peer.unwrap_or(IpAddr::from([0, 0, 0, 0])));
+    if limiter.len() > REMEMBERED_ADDRESSES {
+        limiter.retain_recent();
+    }
+    match limiter.check_key(&address) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests from this address; retry in {seconds} s"),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+    }
+}
+
+/// What the relay serves from: the validator's epochs, and the published inputs it has already read, checked
+/// and hashed (a megabyte each: parsed once per epoch, not per request).
+struct Relay {
+    epochs: Arc<Epochs>,
+    /// The newest few epochs' inputs. An async lock: concurrent misses wait for one read (single flight).
+    inputs: tokio::sync::Mutex<BTreeMap<EpochId, RelayedInputs>>,
+}
+
+#[derive(Clone)]
+struct RelayedInputs {
+    bytes: Bytes,
+    hash: Arc<str>,
+}
+
+/// Epochs whose inputs the relay keeps in memory (the current, the next, and a couple before).
+const INPUTS_HELD: usize = 4;
+
+impl Relay {
+    /// `epoch`'s published inputs as the validator keeps them, read off the runtime once.
+    async fn inputs(&self, epoch: EpochId) -> Option<RelayedInputs> {
+        let mut held = self.inputs.lock().await;
+        if let Some(inputs) = held.get(&epoch) {
+            return Some(inputs.clone());
+        }
+        let epochs = self.epochs.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let bytes = epochs.kept_inputs(epoch)?;
+            let hash = inputs_hash_hex(&bytes).into();
+            Some(RelayedInputs { bytes: Bytes::from(bytes), hash })
+        })
+        .await
+        .ok()
+        .flatten()?;
+        held.insert(epoch, read.clone());
+        while held.len() > INPUTS_HELD {
+            held.pop_first();
+        }
+        Some(read)
+    }
+
+    /// Runs `read` (file reads and JSON parsing of the kept state) off the runtime.
+    async fn blocking<T: Send + 'static>(&self, read: impl FnOnce(&Epochs) -> T + Send + 'static) -> Option<T> {
+        let epochs = self.epochs.clone();
+        tokio::task::spawn_blocking(move || read(&epochs)).await.ok()
+    }
+}
+
+fn not_reached() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "This relay has not reached the coordinator yet")
+}
+
+async fn stats(State(relay): State<Arc<Relay>>) -> Response {
+    let Some(Some(clock)) = relay.blocking(|epochs| epochs.clock()).await else { return not_reached() };
+    let next = clock.next(clock.epoch_at(relay.epochs.now_unix()));
+    let next_inputs_hash = relay.inputs(next).await.map(|inputs| inputs.hash.to_string());
+    match relay.blocking(move |epochs| stats_now(epochs, next_inputs_hash)).await.flatten() {
         Some(stats) => Json(stats).into_response(),
-        None => error(StatusCode::SERVICE_UNAVAILABLE, "This relay has not reached the coordinator yet"),
+        None => not_reached(),
     }
 }
 
-async fn current(State(epochs): State<Arc<Epochs>>) -> Response {
-    let Some(epoch) = epochs.clock().map(|clock| clock.epoch_at(epochs.now_unix())) else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "This relay has not reached the coordinator yet");
-    };
-    match epochs.kept(epoch) {
-        Some(kept) => Json(kept.assignment).into_response(),
-        None => error(StatusCode::SERVICE_UNAVAILABLE, format!("This relay holds no assignment for epoch {epoch} yet")),
+async fn current(State(relay): State<Arc<Relay>>) -> Response {
+    let held = relay
+        .blocking(|epochs| {
+            let epoch = epochs.clock()?.epoch_at(epochs.now_unix());
+            Some((epoch, epochs.kept(epoch)))
+        })
+        .await
+        .flatten();
+    match held {
+        None => not_reached(),
+        Some((_, Some(kept))) => Json(kept.assignment).into_response(),
+        Some((epoch, None)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, format!("This relay holds no assignment for epoch {epoch} yet"))
+        }
     }
 }
 
-async fn epoch(State(epochs): State<Arc<Epochs>>, Path(id): Path<String>) -> Response {
+async fn epoch(State(relay): State<Arc<Relay>>, Path(id): Path<String>) -> Response {
     let Ok(epoch) = id.parse::<EpochId>() else { return bad_epoch_id(&id) };
-    let now = epochs.now_unix();
-    let started = epochs.clock().filter(|clock| clock.has_started(epoch, now));
-    match started.zip(epochs.kept(epoch)) {
-        Some((clock, kept)) => {
-            let mut assignment = kept.assignment;
+    let served = relay
+        .blocking(move |epochs| {
+            let now = epochs.now_unix();
+            let clock = epochs.clock().filter(|clock| clock.has_started(epoch, now))?;
+            let mut assignment = epochs.kept(epoch)?.assignment;
             let ended = clock.end(epoch) <= now;
             assignment.status = Some(if ended { "COMPLETED" } else { "ACTIVE" }.to_string());
-            Json(assignment).into_response()
-        }
+            Some(assignment)
+        })
+        .await
+        .flatten();
+    match served {
+        Some(assignment) => Json(assignment).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("Epoch {epoch} not found")),
     }
 }
 
-async fn inputs(State(epochs): State<Arc<Epochs>>, Path(id): Path<String>) -> Response {
+async fn inputs(State(relay): State<Arc<Relay>>, Path(id): Path<String>) -> Response {
     let Ok(epoch) = id.parse::<EpochId>() else { return bad_epoch_id(&id) };
-    match epochs.kept_inputs(epoch) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+    match relay.inputs(epoch).await {
+        Some(inputs) => ([(header::CONTENT_TYPE, "application/json")], inputs.bytes).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("Inputs of epoch {epoch} not published")),
     }
 }
 
 /// The stats a relay serves: the last the API gave, with the time and the current epoch as this client holds
-/// them now. `None` before the API was ever reached.
-fn stats_now(epochs: &Epochs) -> Option<StatsResponse> {
+/// them now, and the hash of the next epoch's inputs if they are kept. `None` before the API was ever reached.
+fn stats_now(epochs: &Epochs, next_inputs_hash: Option<String>) -> Option<StatsResponse> {
     let mut stats: StatsResponse = epochs.state().read("stats.json", "stats")?;
     let clock = epochs.clock()?;
     let now = epochs.now_unix();
@@ -104,21 +250,32 @@ fn stats_now(epochs: &Epochs) -> Option<StatsResponse> {
             time_until_epoch_end: end - now,
         }
     });
-    let next_inputs = epochs.kept_inputs(next);
     stats.epoch_status.next_epoch = NextEpoch {
         start_time: crate::api::iso8601_millis(next.start_unix() * 1000),
         id: Some(next.to_string()),
         beacon_round: None,
-        inputs_hash: next_inputs.map(|bytes| inputs_hash_hex(&bytes)),
+        inputs_hash: next_inputs_hash,
     };
     Some(stats)
 }
 
-/// Serves the relay on `listener` until `shutdown` completes.
+/// Serves the relay on `listener` within `limits` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     epochs: Arc<Epochs>,
+    limits: RelayLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(epochs)).with_graceful_shutdown(shutdown).await
+    let gate = ConnectionGate::within_open_files(
+        limits.max_connections,
+        Some(limits.max_connections_per_address),
+        RESERVED_FILES,
+        false,
+    );
+    let connection_limits = ConnectionLimits {
+        header_read_timeout: limits.header_read_timeout,
+        max_header_bytes: 16 * 1024,
+        shutdown_grace: Duration::from_secs(5),
+    };
+    serve_connections(listener, router(epochs, limits), connection_limits, gate, shutdown).await
 }

@@ -4,7 +4,8 @@
 //! Every write is atomic (a temporary file in the same folder, fsynced, renamed over the old one, the folder
 //! fsynced), so a crash leaves the old file or the new one, never half of one. Every record is wrapped in an
 //! envelope naming its format, its kind and the hotkey it belongs to; a file that does not parse, or that names
-//! another kind or hotkey, is reported and renamed aside (`NAME.set-aside-UNIX`), never trusted.
+//! another kind or hotkey, is reported and renamed aside (`NAME.set-aside-UNIX`), never trusted. A file that
+//! cannot be read (an I/O error, such as running out of file descriptors) is left where it is.
 
 use std::fs;
 use std::io::Write;
@@ -126,28 +127,36 @@ impl StateDir {
         self.write_bytes(name, &serde_json::to_vec(&envelope).expect("state records serialize"))
     }
 
-    /// The bytes of `name`, if it exists and can be read; an unreadable file is set aside.
-    pub fn read_bytes(&self, name: &str) -> Option<Vec<u8>> {
+    /// The bytes of `name`: `None` when there is no such file, an error when it cannot be read now (out of file
+    /// descriptors, say). A file that cannot be read is never set aside: nothing says its content is wrong.
+    pub fn try_read_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
         let path = self.path(name);
         match fs::read(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(error) => {
-                self.set_aside(name, &format!("cannot be read: {error}"));
-                None
-            }
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io_error(&path)(error)),
         }
     }
 
-    /// The record `name` of `kind`, if there is one this hotkey wrote. A file that does not parse, or that is of
-    /// another kind, format or hotkey, is reported and set aside.
-    pub fn read<T: DeserializeOwned>(&self, name: &str, kind: &str) -> Option<T> {
-        let bytes = self.read_bytes(name)?;
+    /// The bytes of `name`, if it exists and can be read now (a read error is logged).
+    pub fn read_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        self.try_read_bytes(name).unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read a state file now");
+            None
+        })
+    }
+
+    /// The record `name` of `kind`: `None` when there is none this hotkey wrote, an error when the file cannot
+    /// be read now. A file whose content does not parse, or that is of another kind, format or hotkey, is
+    /// reported and set aside. What the client must not start afresh on a passing error (the epochs it judged,
+    /// the credibility it built) is read this way.
+    pub fn try_read<T: DeserializeOwned>(&self, name: &str, kind: &str) -> Result<Option<T>, StateError> {
+        let Some(bytes) = self.try_read_bytes(name)? else { return Ok(None) };
         let envelope: Envelope<serde_json::Value> = match serde_json::from_slice(&bytes) {
             Ok(envelope) => envelope,
             Err(error) => {
                 self.set_aside(name, &format!("is not a state record: {error}"));
-                return None;
+                return Ok(None);
             }
         };
         if envelope.format != STATE_FORMAT || envelope.kind != kind || envelope.owner != self.owner {
@@ -156,15 +165,24 @@ impl StateDir {
                 envelope.format, envelope.kind, envelope.owner, self.owner
             );
             self.set_aside(name, &why);
-            return None;
+            return Ok(None);
         }
         match serde_json::from_value(envelope.body) {
-            Ok(body) => Some(body),
+            Ok(body) => Ok(Some(body)),
             Err(error) => {
                 self.set_aside(name, &format!("does not hold a {kind}: {error}"));
-                None
+                Ok(None)
             }
         }
+    }
+
+    /// The record `name` of `kind`, if there is one this hotkey wrote and it can be read now (a read error is
+    /// logged; the file stays). Content that is wrong is set aside, as [`StateDir::try_read`] says.
+    pub fn read<T: DeserializeOwned>(&self, name: &str, kind: &str) -> Option<T> {
+        self.try_read(name, kind).unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read a state file now");
+            None
+        })
     }
 
     /// Moves `name` out of the way as `NAME.set-aside-UNIX`, saying why, so it is never read again but can be
@@ -272,6 +290,27 @@ mod tests {
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().contains(".set-aside-"));
         assert_eq!(aside.count(), 3);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_now_is_an_error_and_stays_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path(), "5Alice").unwrap();
+        state.write("judged.json", "note", &note("many epochs")).unwrap();
+        // A read that fails for a reason other than the content: here the name is a folder (EISDIR); out of
+        // file descriptors (EMFILE) is the same case.
+        fs::create_dir(state.path("unreadable.json")).unwrap();
+        assert!(state.try_read::<Note>("unreadable.json", "note").is_err());
+        assert_eq!(state.read::<Note>("unreadable.json", "note"), None);
+        assert!(state.path("unreadable.json").is_dir(), "not set aside");
+        assert_eq!(state.read_bytes("unreadable.json"), None);
+        let aside = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".set-aside-"));
+        assert_eq!(aside.count(), 0);
+        assert_eq!(state.try_read::<Note>("judged.json", "note").unwrap(), Some(note("many epochs")));
+        assert_eq!(state.try_read::<Note>("absent.json", "note").unwrap(), None);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub async fn limit_per_ip(State(limits): State<Arc<RateLimits>>, request: Reques
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let ip = limits.client_ip(peer, request.headers());
+    let ip = crate::net::client_address(limits.client_ip(peer, request.headers()));
     let (limiter, scope) =
         if is_public(request.uri().path()) { (&limits.public, "ip_public") } else { (&limits.signed, "ip_signed") };
     match limits.check(limiter, &ip, "from this address", scope) {

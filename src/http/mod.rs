@@ -3,7 +3,6 @@
 //! [`signed::Signed`] extractor and the endpoint table), call one use case of [`crate::app::App`], and render.
 
 mod assignments;
-mod connections;
 mod dashboard;
 mod desirability;
 mod error;
@@ -13,7 +12,6 @@ mod limits;
 mod metrics;
 pub mod openapi;
 mod s3_access;
-mod serve;
 mod signed;
 mod verification;
 
@@ -31,10 +29,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use connections::{raise_open_file_limit, ConnectionGate};
 pub use error::ApiError;
 pub use limits::RateLimits;
-pub use serve::serve_connections;
 
 use crate::app::App;
 use crate::settings::HttpSettings;

@@ -224,7 +224,12 @@ impl Localnet {
         let key = &self.validators[index];
         let epochs = self.epochs(&format!("validators/validator{}", index + 1), key, &[]);
         if let Some(listener) = self.relay_listeners.lock()[index].take() {
-            let relay = crate::client::relay::serve(listener, epochs.clone(), self.cancel.clone().cancelled_owned());
+            let relay = crate::client::relay::serve(
+                listener,
+                epochs.clone(),
+                crate::client::relay::RelayLimits::one_machine(),
+                self.cancel.clone().cancelled_owned(),
+            );
             tokio::spawn(async move {
                 if let Err(error) = relay.await {
                     tracing::warn!(%error, "validator relay stopped");

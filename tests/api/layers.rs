@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(u8, &[&str])] = &[
     (0, &["domain"]),
     (1, &["api"]),
-    (2, &["storage", "chain", "beacon", "s3", "universe", "metrics", "shutdown"]),
+    (2, &["storage", "chain", "beacon", "s3", "universe", "net", "metrics", "shutdown"]),
     (3, &["client", "settings"]),
     (4, &["app"]),
     (5, &["tasks"]),

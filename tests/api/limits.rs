@@ -181,6 +181,11 @@ async fn trusted_proxies_name_the_client_and_limits_can_be_switched_off() {
     assert!((120..140).contains(&passed), "{passed} passed before the limit");
     // A different client behind the same proxy is served.
     assert_eq!(get(&proxy, &url, Some("198.51.100.8")).await.status().as_u16(), 200);
+    // An IPv6 client is one /64: walking through its own prefix's addresses does not reset its budget.
+    let (passed, _) =
+        flood_until_limited(&proxy, &url, |i| Some(format!("2001:db8:7:7:{:x}::{:x}", i % 1000, i + 1))).await;
+    assert!((120..140).contains(&passed), "{passed} passed before the limit");
+    assert_eq!(get(&proxy, &url, Some("2001:db8:7:8::1")).await.status().as_u16(), 200, "the next /64 is served");
 
     let open = TestApp::spawn_with(TestOptions {
         settings: Some(Box::new(|s: &mut Settings| s.rate_limits = RateLimitSettings::off())),

@@ -26,6 +26,7 @@ mod neurons;
 mod openapi;
 mod outage;
 mod process;
+mod relay;
 mod replicas;
 mod results;
 mod s3;

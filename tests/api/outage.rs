@@ -8,6 +8,7 @@ use zipcoord::app::Clock;
 use zipcoord::beacon::{BeaconSettings, BeaconSpec};
 use zipcoord::client::epoch_check::{claim_of, claim_of_served, describe, verify_epoch};
 use zipcoord::client::epochs::{ClientClock, Epochs, EpochsError, Source};
+use zipcoord::client::relay::RelayLimits;
 use zipcoord::client::state::StateDir;
 use zipcoord::client::ZipcoordClient;
 use zipcoord::domain::epoch::recompute::recompute;
@@ -143,7 +144,7 @@ fn cut_off_client(app: &TestApp, state: &std::path::Path, dead: &str, relays: Ve
 async fn start_relay(epochs: Arc<Epochs>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(zipcoord::client::relay::serve(listener, epochs, std::future::pending()));
+    tokio::spawn(zipcoord::client::relay::serve(listener, epochs, RelayLimits::default(), std::future::pending()));
     url
 }
 

@@ -7,7 +7,17 @@ use std::time::{Duration, Instant};
 
 /// The binary with no inherited `ZIPCOORD_*` settings.
 pub fn zipcoord() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zipcoord"));
+    clean(Command::new(env!("CARGO_BIN_EXE_zipcoord")))
+}
+
+/// The same, started by a shell that first sets the open-file limit (soft and hard) to `limit`.
+pub fn zipcoord_with_open_files(limit: u32) -> Command {
+    let mut command = Command::new("sh");
+    command.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_zipcoord")]);
+    clean(command)
+}
+
+fn clean(mut command: Command) -> Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("ZIPCOORD_") {
             command.env_remove(key);

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::client::state::StateDir;
+use crate::client::state::{StateDir, StateError};
 use crate::domain::judging::consensus::{next_credibility, NEUTRAL_CREDIBILITY};
 use crate::domain::judging::group_consensus::FOLLOWING_MEMORY;
 
@@ -27,8 +27,10 @@ pub struct CredibilityBook {
 }
 
 impl CredibilityBook {
-    pub fn load(state: &StateDir) -> CredibilityBook {
-        state.read(FILE, KIND).unwrap_or_default()
+    /// The kept book (a new one when there is none); an error when it cannot be read now, so that a passing
+    /// I/O failure never starts the record of many epochs afresh.
+    pub fn load(state: &StateDir) -> Result<CredibilityBook, StateError> {
+        Ok(state.try_read(FILE, KIND)?.unwrap_or_default())
     }
 
     /// A miner's credibility; [`NEUTRAL_CREDIBILITY`] for one never judged (or stored as something unusable).
@@ -76,7 +78,7 @@ mod tests {
     fn credibility_starts_neutral_moves_with_agreement_and_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path(), "5validator".to_string()).unwrap();
-        let mut book = CredibilityBook::load(&state);
+        let mut book = CredibilityBook::load(&state).unwrap();
         assert_eq!(book.of("honest"), NEUTRAL_CREDIBILITY);
         for _ in 0..5 {
             book.update("honest", 1.0);
@@ -84,7 +86,7 @@ mod tests {
         }
         book.update("gone", 1.0);
         book.save(&state, &|hotkey| hotkey != "gone");
-        let again = CredibilityBook::load(&state);
+        let again = CredibilityBook::load(&state).unwrap();
         assert!(again.of("honest") > 0.9 && again.of("liar") < 0.1, "{again:?}");
         assert_eq!(again.of("gone"), NEUTRAL_CREDIBILITY, "deregistered hotkeys are forgotten");
     }
@@ -94,12 +96,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path(), "5validator".to_string()).unwrap();
         let (start, length) = (1_800_000_000_000, 20_000);
-        let mut book = CredibilityBook::load(&state);
+        let mut book = CredibilityBook::load(&state).unwrap();
         book.note_followed("copier", start, length);
         book.note_followed("copier", start, length);
         book.note_followed("gone", start, length);
         book.save(&state, &|hotkey| hotkey != "gone");
-        let mut book = CredibilityBook::load(&state);
+        let mut book = CredibilityBook::load(&state).unwrap();
         assert_eq!(book.followed_before("copier", start + length, length), 1, "judged twice, noted once");
         assert_eq!(book.followed_before("copier", start + 2 * length, length), 1);
         assert_eq!(book.followed_before("copier", start + 3 * length, length), 0, "too old to count");

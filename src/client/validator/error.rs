@@ -3,6 +3,7 @@
 
 use crate::client::bucket::BucketError;
 use crate::client::epochs::EpochsError;
+use crate::client::state::StateError;
 use crate::client::ClientError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,10 @@ pub enum ValidatorError {
     Assignment(String),
     #[error(transparent)]
     Epochs(#[from] EpochsError),
+    /// What this validator keeps (the credibility it built) cannot be read now; judging waits rather than start
+    /// it afresh.
+    #[error("cannot read this validator's state: {0}")]
+    State(#[from] StateError),
 }
 
 impl ValidatorError {

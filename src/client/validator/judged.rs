@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::state::StateDir;
+use crate::client::state::{StateDir, StateError};
 use crate::domain::epoch::{EpochClock, EpochId};
 
 /// How many ended epochs back a validator still judges: an outage of the coordinator up to this many epochs
@@ -25,12 +25,13 @@ pub struct JudgedBook {
 }
 
 impl JudgedBook {
-    /// The kept book; a new one starts at the epoch before `current`.
-    pub fn load(state: &StateDir, clock: Option<EpochClock>, current: EpochId) -> JudgedBook {
-        state.read(FILE, KIND).unwrap_or_else(|| JudgedBook {
+    /// The kept book; a new one starts at the epoch before `current`. An error when it cannot be read now: a
+    /// new book then would judge (and upload) the epochs already judged again.
+    pub fn load(state: &StateDir, clock: Option<EpochClock>, current: EpochId) -> Result<JudgedBook, StateError> {
+        Ok(state.try_read(FILE, KIND)?.unwrap_or_else(|| JudgedBook {
             since: clock.map_or(current, |clock| clock.previous(current)),
             judged: BTreeSet::new(),
-        })
+        }))
     }
 
     /// Records `epoch` as judged and keeps the book (its newest entries only).
@@ -93,14 +94,14 @@ mod tests {
         let state = StateDir::open(dir.path(), "5Validator").unwrap();
         let clock = EpochClock::new(240).unwrap();
         let first = EpochId::from_start_unix(1_764_000_000 / 14_400 * 14_400);
-        let mut book = JudgedBook::load(&state, Some(clock), first);
+        let mut book = JudgedBook::load(&state, Some(clock), first).unwrap();
         assert_eq!(book.since, clock.previous(first));
         let mut epoch = first;
         for _ in 0..40 {
             book.record(&state, epoch);
             epoch = clock.next(epoch);
         }
-        let again = JudgedBook::load(&state, Some(clock), epoch);
+        let again = JudgedBook::load(&state, Some(clock), epoch).unwrap();
         assert_eq!(again, book);
         assert_eq!(again.judged.len(), JUDGE_BACKLOG_EPOCHS * 4);
     }

@@ -306,7 +306,7 @@ impl Validator {
             miner_groups.push(worked);
         }
         detect_copies(&mut inspections);
-        let mut credibility = CredibilityBook::load(self.epochs.state());
+        let mut credibility = CredibilityBook::load(self.epochs.state())?;
         let findings = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
             let coldkey = |hotkey: &str| inspection_coldkey(&snapshot, hotkey).to_string();
             let judging = group_judging::Comparison {
@@ -435,23 +435,39 @@ impl Validator {
         loop {
             if let Some(current) = self.epochs.current_epoch_id().await {
                 self.hold_current(current).await;
-                let mut book = JudgedBook::load(self.epochs.state(), self.epochs.clock(), current);
-                for epoch in self.epochs_to_judge(current, &book) {
-                    let outcome = self.judge(epoch).await;
-                    let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
-                    let unreachable = matches!(&outcome, Err(error) if error.is_outage());
-                    if finished {
-                        book.record(self.epochs.state(), epoch);
-                    }
-                    on_judged(epoch, outcome);
-                    if unreachable {
-                        break;
-                    }
-                }
+                self.judge_pending(current, &mut on_judged).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// Judges the ended epochs not judged yet, recording each in the judged book. When the book cannot be read
+    /// now nothing is judged: a fresh book would judge (and upload) epochs judged before.
+    async fn judge_pending(
+        &self,
+        current: EpochId,
+        on_judged: &mut impl FnMut(EpochId, Result<EpochJudgement, ValidatorError>),
+    ) {
+        let mut book = match JudgedBook::load(self.epochs.state(), self.epochs.clock(), current) {
+            Ok(book) => book,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the judged epochs now; judging waits for the next poll");
+                return;
+            }
+        };
+        for epoch in self.epochs_to_judge(current, &book) {
+            let outcome = self.judge(epoch).await;
+            let finished = outcome.as_ref().map_or_else(ValidatorError::is_unknown_epoch, |_| true);
+            let unreachable = matches!(&outcome, Err(error) if error.is_outage());
+            if finished {
+                book.record(self.epochs.state(), epoch);
+            }
+            on_judged(epoch, outcome);
+            if unreachable {
+                break;
             }
         }
     }

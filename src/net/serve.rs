@@ -18,18 +18,18 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::connections::ConnectionGate;
-use crate::settings::HttpSettings;
+use super::ConnectionLimits;
 
 /// Above this many header fields hyper itself refuses the request (without a body); the router answers
 /// [`MAX_HEADER_COUNT`] and beyond in the contract's error body first.
 const HYPER_MAX_HEADERS: usize = 256;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests
-/// finish (at most the request timeout plus a little) and closes idle connections.
+/// finish (at most the limits' shutdown grace) and closes idle connections.
 pub async fn serve_connections(
     listener: TcpListener,
     router: Router,
-    limits: HttpSettings,
+    limits: ConnectionLimits,
     gate: Arc<ConnectionGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -62,8 +62,7 @@ pub async fn serve_connections(
         };
         let slot = match gate.admit(peer.ip()) {
             Ok(slot) => slot,
-            Err(refusal) => {
-                crate::metrics::connection_refused(refusal.metric_label());
+            Err(_) => {
                 drop(stream);
                 continue;
             }
@@ -96,7 +95,7 @@ pub async fn serve_connections(
         });
     }
     drop(listener);
-    let grace = limits.request_timeout + Duration::from_secs(5);
+    let grace = limits.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after {grace:?}; closing them");
     }

@@ -1,5 +1,5 @@
-//! How many connections the server holds: a cap in all and per client address, so that sockets that never send a
-//! request cannot exhaust the process's file descriptors, and the open-file limit raised to what the system
+//! How many connections a listener holds: a cap in all and per client address, so that sockets that never send
+//! a request cannot exhaust the process's file descriptors, and the open-file limit raised to what the system
 //! allows at start.
 
 use std::collections::HashMap;
@@ -13,6 +13,8 @@ pub struct ConnectionGate {
     max_total: usize,
     /// `None` behind a reverse proxy, where every connection comes from the proxy's address.
     max_per_ip: Option<usize>,
+    /// Whether this gate is the one the service's connection metrics describe (a process may hold others).
+    metered: bool,
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
@@ -39,27 +41,60 @@ impl Refusal {
 }
 
 impl ConnectionGate {
+    /// A gate of its own, outside the service's connection metrics.
     pub fn new(max_total: usize, max_per_ip: Option<usize>) -> Arc<Self> {
-        Arc::new(ConnectionGate { max_total: max_total.max(1), max_per_ip, open: Mutex::new((0, HashMap::new())) })
+        Arc::new(ConnectionGate {
+            max_total: max_total.max(1),
+            max_per_ip,
+            metered: false,
+            open: Mutex::new((0, HashMap::new())),
+        })
     }
 
+    /// The open-file limit raised to the hard limit, then a gate whose total stays `reserved_files` below it
+    /// (and at most `max_total`): connections never take the descriptors the rest of the process needs.
+    /// `metered` gates report to the service's connection metrics.
+    pub fn within_open_files(
+        max_total: usize,
+        max_per_ip: Option<usize>,
+        reserved_files: u64,
+        metered: bool,
+    ) -> Arc<Self> {
+        let open_files = raise_open_file_limit();
+        let by_files = open_files.map_or(usize::MAX, |limit| limit.saturating_sub(reserved_files).max(16) as usize);
+        let max_total = max_total.min(by_files).max(1);
+        tracing::info!(?open_files, max_connections = max_total, max_connections_per_ip = ?max_per_ip, "connection limits");
+        Arc::new(ConnectionGate { max_total, max_per_ip, metered, open: Mutex::new((0, HashMap::new())) })
+    }
+
+    /// A place for a connection from `ip` (counted under [`super::client_address`]), or why there is none.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Refusal> {
+        let ip = super::client_address(ip);
         let mut open = self.open.lock();
-        if open.0 >= self.max_total {
-            return Err(Refusal::Total);
-        }
         let from_ip = open.1.get(&ip).copied().unwrap_or(0);
-        if self.max_per_ip.is_some_and(|limit| from_ip >= limit) {
-            return Err(Refusal::PerIp);
+        let refusal = if open.0 >= self.max_total {
+            Some(Refusal::Total)
+        } else if self.max_per_ip.is_some_and(|limit| from_ip >= limit) {
+            Some(Refusal::PerIp)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            if self.metered {
+                crate::metrics::connection_refused(refusal.metric_label());
+            }
+            return Err(refusal);
         }
         open.0 += 1;
         open.1.insert(ip, from_ip + 1);
-        crate::metrics::connections_open(open.0);
+        if self.metered {
+            crate::metrics::connections_open(open.0);
+        }
         Ok(ConnectionSlot { gate: self.clone(), ip })
     }
 
-    #[cfg(test)]
-    fn open(&self) -> usize {
+    /// Connections held now.
+    pub fn open(&self) -> usize {
         self.open.lock().0
     }
 }
@@ -68,7 +103,9 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut open = self.gate.open.lock();
         open.0 -= 1;
-        crate::metrics::connections_open(open.0);
+        if self.gate.metered {
+            crate::metrics::connections_open(open.0);
+        }
         if let Some(count) = open.1.get_mut(&self.ip) {
             *count -= 1;
             if *count == 0 {
@@ -124,6 +161,15 @@ mod tests {
         let unshared = ConnectionGate::new(2, None);
         let _slots = (unshared.admit(a).unwrap(), unshared.admit(a).unwrap());
         assert_eq!(unshared.admit(a).err(), Some(Refusal::Total));
+    }
+
+    #[test]
+    fn one_ipv6_prefix_shares_one_per_address_cap() {
+        let gate = ConnectionGate::new(10, Some(2));
+        let _held =
+            [gate.admit("2001:db8::1".parse().unwrap()).unwrap(), gate.admit("2001:db8::2".parse().unwrap()).unwrap()];
+        assert_eq!(gate.admit("2001:db8::ffff:3".parse().unwrap()).err(), Some(Refusal::PerIp));
+        assert!(gate.admit("2001:db8:0:1::1".parse().unwrap()).is_ok(), "another /64 is another client");
     }
 
     #[test]
