@@ -29,6 +29,7 @@ pub const METAGRAPH_FRESH: &str = "zipcoord_metagraph_fresh";
 pub const BEACON_ROUND: &str = "zipcoord_beacon_last_round";
 pub const BEACON_FAILURES: &str = "zipcoord_beacon_failures_total";
 pub const BEACON_FALLBACKS: &str = "zipcoord_epochs_seeded_by_fallback_total";
+pub const DATABASE_WRITES_FAILING: &str = "zipcoord_database_writes_failing";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
@@ -177,6 +178,13 @@ pub fn metagraph_refresh(succeeded: bool) {
     counter!(METAGRAPH_REFRESHES, "result" => if succeeded { "ok" } else { "error" }).increment(1);
 }
 
+/// The service's state at scrape time.
+pub struct StateGauges {
+    pub metagraph: MetagraphGauges,
+    /// Whether the database refuses writes (a full disk, say).
+    pub database_writes_failing: bool,
+}
+
 /// The metagraph's state at scrape time.
 pub struct MetagraphGauges {
     pub age_seconds: Option<i64>,
@@ -186,7 +194,8 @@ pub struct MetagraphGauges {
 }
 
 /// Renders every metric in the Prometheus text format, after setting the state gauges.
-pub fn render(metagraph: MetagraphGauges) -> String {
+pub fn render(state: StateGauges) -> String {
+    let metagraph = state.metagraph;
     let handle = handle();
     // Servers sharing the recorder (tests) must not interleave their gauges with another's rendering.
     static RENDERING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
@@ -196,6 +205,7 @@ pub fn render(metagraph: MetagraphGauges) -> String {
     gauge!(METAGRAPH_BLOCK).set(metagraph.block.map_or(-1.0, |b| b as f64));
     gauge!(METAGRAPH_NEURONS).set(metagraph.neurons as f64);
     gauge!(METAGRAPH_FRESH).set(if metagraph.fresh { 1.0 } else { 0.0 });
+    gauge!(DATABASE_WRITES_FAILING).set(if state.database_writes_failing { 1.0 } else { 0.0 });
     handle.render()
 }
 

@@ -418,6 +418,22 @@ pub struct HealthResponse {
     pub s3_configured: bool,
     #[serde(default)]
     pub beacon: Option<BeaconHealth>,
+    /// Whether the database takes writes (`database` says only that it answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_writes: Option<DatabaseWrites>,
+}
+
+/// Whether the database takes writes now, and if not since when and why (snake_case, as the health body is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DatabaseWrites {
+    /// `ok`, or `failing` (requests that write answer 503 meanwhile; nothing is acknowledged unstored).
+    #[schema(example = "ok")]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "the database's disk is full")]
+    pub reason: Option<String>,
 }
 
 /// Where epochs' randomness comes from, and how it went last.
@@ -470,6 +486,8 @@ pub struct ReadinessResponse {
     pub ready: bool,
     pub database: String,
     pub metagraph: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_writes: Option<DatabaseWrites>,
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use crate::domain::epoch::beacon::Round;
 use crate::domain::epoch::proof::SeedSource;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::{EpochClock, EpochId};
-use crate::metrics::MetagraphGauges;
-use crate::storage::{EpochSummary, InputsRecord, ZipcodeStats};
+use crate::metrics::{MetagraphGauges, StateGauges};
+use crate::storage::{EpochSummary, InputsRecord, WritesFailing, ZipcodeStats};
 
 use super::cache::Expiring;
 use super::{whole_seconds, App, AppError, AppResult, BeaconStatus};
@@ -67,6 +67,8 @@ pub struct BeaconHealth {
 pub struct HealthSummary {
     pub now_ms: i64,
     pub database_ok: bool,
+    /// Since when and why the database refuses writes; `None` while it takes them.
+    pub writes_failing: Option<WritesFailing>,
     pub metagraph: MetagraphHealth,
     pub current_epoch: EpochId,
     pub uptime_ms: i64,
@@ -92,7 +94,7 @@ pub struct MetagraphHealth {
 impl HealthSummary {
     /// Whether this instance can do its job (the readiness probe's answer).
     pub fn ready(&self) -> bool {
-        self.database_ok && self.metagraph.fresh
+        self.database_ok && self.writes_failing.is_none() && self.metagraph.fresh
     }
 }
 
@@ -151,6 +153,7 @@ impl App {
         HealthSummary {
             now_ms: self.now_ms(),
             database_ok: self.store.ping().await,
+            writes_failing: self.store.writes_failing().await,
             metagraph: self.metagraph_health(),
             current_epoch: self.current_epoch_id(),
             uptime_ms: self.now_ms() - self.started_at_ms,
@@ -193,11 +196,14 @@ impl App {
     /// Every metric in the Prometheus text format, with the metagraph's state read now.
     pub fn metrics_text(&self) -> String {
         let metagraph = self.metagraph_health();
-        crate::metrics::render(MetagraphGauges {
-            age_seconds: metagraph.age_seconds,
-            block: metagraph.block,
-            neurons: metagraph.neurons,
-            fresh: metagraph.fresh,
+        crate::metrics::render(StateGauges {
+            metagraph: MetagraphGauges {
+                age_seconds: metagraph.age_seconds,
+                block: metagraph.block,
+                neurons: metagraph.neurons,
+                fresh: metagraph.fresh,
+            },
+            database_writes_failing: self.store.writes_failing_as_last_seen().is_some(),
         })
     }
 

@@ -126,6 +126,15 @@ impl From<AppError> for ApiError {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..ApiError::new(StatusCode::CONFLICT, message)
             },
+            AppError::Storage(error) if error.is_disk_full() => {
+                tracing::error!(%error, "the database's disk is full; a request's write was refused");
+                ApiError {
+                    retry_after_seconds: Some(30),
+                    ..ApiError::unavailable(
+                        "The service's database disk is full: nothing of this request was stored; retry later",
+                    )
+                }
+            }
             AppError::Storage(error) => {
                 tracing::error!(%error, "storage failure while serving a request");
                 ApiError::unavailable("Service temporarily unavailable")

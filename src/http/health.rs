@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 
 use std::sync::Arc;
 
-use crate::api::{iso8601_millis, BeaconHealth, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse};
+use crate::api::{
+    iso8601_millis, BeaconHealth, DatabaseWrites, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse,
+};
 use crate::app::App;
 use crate::domain::access::layout::FOLDER_STRUCTURE;
 
@@ -24,7 +26,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 
 /// Health overview: database, metagraph (source, block, age, freshness, last error), current epoch, S3.
 ///
-/// Always 200; `status` is `degraded` when the database does not answer or the metagraph is not fresh.
+/// Always 200; `status` is `degraded` when the database does not answer or refuses writes (`database_writes` says
+/// since when and why), or the metagraph is not fresh.
 #[utoipa::path(get, path = "/healthcheck", tag = "health", responses((status = 200, description = "Health", body = HealthResponse)))]
 async fn healthcheck(state: State<Arc<App>>) -> Json<HealthResponse> {
     health_report(state).await
@@ -51,7 +54,16 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
         metagraph,
         s3_configured: summary.s3_configured,
         beacon: Some(beacon_health(&summary.beacon)),
+        database_writes: Some(database_writes(summary.writes_failing.as_ref())),
     })
+}
+
+fn database_writes(failing: Option<&crate::storage::WritesFailing>) -> DatabaseWrites {
+    DatabaseWrites {
+        state: if failing.is_some() { "failing" } else { "ok" }.to_string(),
+        failing_since: failing.map(|f| iso8601_millis(f.since_ms)),
+        reason: failing.map(|f| f.reason.clone()),
+    }
 }
 
 pub(super) fn metagraph_health(m: &crate::app::MetagraphHealth) -> MetagraphHealth {
@@ -98,7 +110,8 @@ async fn live() -> Json<LivenessResponse> {
     Json(LivenessResponse { status: "alive".to_string() })
 }
 
-/// Readiness: 200 when the database answers and the metagraph snapshot is fresh, else 503 (for load balancers).
+/// Readiness: 200 when the database answers and takes writes and the metagraph snapshot is fresh, else 503 (for
+/// load balancers).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -116,7 +129,11 @@ async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<ReadinessRespon
         (true, false) => "stale",
     };
     let ready = summary.ready();
-    let body =
-        ReadinessResponse { ready, database: database_state(summary.database_ok), metagraph: metagraph.to_string() };
+    let body = ReadinessResponse {
+        ready,
+        database: database_state(summary.database_ok),
+        metagraph: metagraph.to_string(),
+        database_writes: Some(database_writes(summary.writes_failing.as_ref())),
+    };
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -206,8 +206,7 @@ impl Store {
     /// created it: under concurrency the first writer wins and everyone else reads the winner's row.
     pub async fn insert_epoch(&self, assignment: &EpochAssignment) -> StorageResult<(EpochAssignment, bool)> {
         let id = assignment.epoch.to_string();
-        let turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT DO NOTHING"
@@ -230,7 +229,6 @@ impl Store {
         .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
-            drop(turn);
             let existing = self
                 .load_epoch(assignment.epoch)
                 .await?

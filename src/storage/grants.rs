@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::access::grant::{AccessGrant, GrantKind};
@@ -42,8 +42,7 @@ impl Store {
         if grants.is_empty() {
             return Ok(());
         }
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in grants.chunks(ROWS_PER_STATEMENT) {
             let hotkeys = intern(&mut tx, "grant_hotkeys", "hotkey", chunk, |g| g.hotkey.to_string()).await?;
             let prefixes = intern(&mut tx, "grant_prefixes", "prefix", chunk, |g| g.prefix.clone()).await?;
@@ -131,7 +130,7 @@ fn placeholders(rows: usize, columns: usize) -> String {
 /// Stores each distinct `value_of(grant)` once in `table` (its `column` unique), keeping the latest time it was
 /// granted, and returns the ids by value.
 async fn intern(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     table: &'static str,
     column: &'static str,
     grants: &[AccessGrant],
@@ -155,7 +154,7 @@ async fn intern(
     for (value, at) in &latest {
         query = query.bind(value.clone()).bind(*at);
     }
-    let rows = query.fetch_all(&mut **tx).await?;
+    let rows = query.fetch_all(&mut *tx).await?;
     let ids: HashMap<String, i64> =
         rows.iter().map(|row| Ok((row.try_get(column)?, row.try_get("id")?))).collect::<StorageResult<_>>()?;
     if ids.len() != latest.len() {

@@ -62,22 +62,21 @@ impl Store {
     /// published already. Returns what is stored and whether this call stored it: the first publication stands.
     pub async fn publish_inputs(&self, record: &InputsRecord, canonical: &[u8]) -> StorageResult<(InputsRecord, bool)> {
         let document = gzip(canonical);
-        let inserted = {
-            let _turn = self.write_turn().await;
-            sqlx::query(
-                "INSERT INTO epoch_inputs (epoch_id, start_unix, inputs_hash, candidate_count, document, \
-                 published_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(record.epoch.to_string())
-            .bind(record.epoch.start_unix())
-            .bind(&record.hash)
-            .bind(record.candidate_count as i64)
-            .bind(document)
-            .bind(record.published_at_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-        };
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO epoch_inputs (epoch_id, start_unix, inputs_hash, candidate_count, document, \
+             published_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(record.epoch.to_string())
+        .bind(record.epoch.start_unix())
+        .bind(&record.hash)
+        .bind(record.candidate_count as i64)
+        .bind(document)
+        .bind(record.published_at_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
         if inserted == 1 {
             return Ok((record.clone(), true));
         }

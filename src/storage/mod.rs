@@ -13,6 +13,7 @@ mod request_uuids;
 mod retention;
 mod settings;
 mod status;
+mod write;
 mod zipcodes;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub use inputs::{InputsRecord, StoredInputs};
 pub use retention::PruneCounts;
 pub use status::MinerOutcome;
 pub use status::Recorded;
+pub use write::WritesFailing;
 pub use zipcodes::{ImportMode, ImportReport, ZipcodeStats};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -73,6 +75,7 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// This process's writers of a SQLite database, in arrival order (`Store::write_turn`).
     write_queue: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_health: Arc<write::WriteHealth>,
 }
 
 /// A writer's turn at a SQLite database; the next writer goes when it drops.
@@ -184,7 +187,7 @@ impl Store {
         }
         let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file(&url)).flatten();
         let write_queue = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { pool, backend, sqlite_file, write_queue })
+        Ok(Store { pool, backend, sqlite_file, write_queue, write_health: write::new_write_health() })
     }
 
     /// Waits for this process's turn to write, before taking a connection. SQLite admits one writer at a time

@@ -46,8 +46,7 @@ impl Store {
     /// than trusting `ON DELETE CASCADE`, so counts are exact.
     pub async fn prune_epoch(&self, epoch: EpochId) -> StorageResult<PruneCounts> {
         let id = epoch.to_string();
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut delete = async |sql: &'static str| -> StorageResult<u64> {
             Ok(sqlx::query(sql).bind(&id).execute(&mut *tx).await?.rows_affected())
         };

@@ -168,8 +168,7 @@ impl Store {
         let epoch_id = report.epoch.to_string();
         let hotkey = report.hotkey.to_string();
         let listings = report.listings_scraped.map(|v| v.min(i64::MAX as u64) as i64);
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "INSERT INTO status_signatures (hotkey, signature, epoch_id, body_digest, received_at_ms) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hotkey, signature) DO NOTHING",

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 // Dynamic SQL here is built only from constants and numbered placeholders, never from input.
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{flag, get_flag, get_u32, parse_column, StorageResult, Store};
 use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
@@ -55,20 +55,20 @@ pub(super) fn record_from_row(row: &AnyRow) -> StorageResult<ZipcodeRecord> {
 /// Settings key whose value changes with every change to the universe, so caches elsewhere can notice.
 const REVISION_KEY: &str = "zipcodes_revision";
 
-async fn bump_revision(tx: &mut Transaction<'static, Any>, now_ms: i64) -> StorageResult<()> {
+async fn bump_revision(tx: &mut AnyConnection, now_ms: i64) -> StorageResult<()> {
     let revision = format!("{now_ms}-{:016x}", rand::random::<u64>());
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
     .bind(REVISION_KEY)
     .bind(revision)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 async fn upsert_batch(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     records: &[&ZipcodeRecord],
     source: &str,
     now_ms: i64,
@@ -120,7 +120,7 @@ async fn upsert_batch(
                 .bind(source.to_string())
                 .bind(now_ms);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -153,8 +153,7 @@ impl Store {
         if self.zipcode_count().await? > 0 {
             return Ok(0);
         }
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let refs: Vec<&ZipcodeRecord> = records.iter().collect();
         upsert_batch(&mut tx, &refs, source, now_ms, false).await?;
         bump_revision(&mut tx, now_ms).await?;
@@ -170,8 +169,7 @@ impl Store {
         mode: ImportMode,
         now_ms: i64,
     ) -> StorageResult<ImportReport> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Writing first takes SQLite's write lock up front: upgrading a read transaction later fails when busy.
         bump_revision(&mut tx, now_ms).await?;
         let rows = sqlx::query(

@@ -102,6 +102,8 @@ pub struct TestOptions {
     pub metagraph: Option<String>,
     /// The test's hotkeys; `None` generates fresh ones.
     pub keys: Option<TestKeys>,
+    /// The database; `None` makes a fresh one (SQLite, or PostgreSQL when the suite runs on it).
+    pub database_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -113,6 +115,7 @@ impl Default for TestOptions {
             settings: None,
             metagraph: None,
             keys: None,
+            database_url: None,
         }
     }
 }
@@ -143,7 +146,10 @@ impl TestApp {
             std::fs::write(&path, keys.metagraph_json()).unwrap();
             format!("file:{}", path.display())
         });
-        let db_url = fresh_database_url(dir.path()).await;
+        let db_url = match options.database_url {
+            Some(url) => url,
+            None => fresh_database_url(dir.path()).await,
+        };
         let records = match options.universe {
             Universe::Synthetic(n) => Some(synthetic_universe(n)),
             Universe::Records(records) => Some(records),

@@ -10,6 +10,7 @@ mod consensus;
 mod dashboard;
 mod desirability;
 mod dev_store;
+mod disk_full;
 mod epistula;
 mod fake_subtensor;
 mod grant_log;
