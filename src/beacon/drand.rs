@@ -1,6 +1,7 @@
 //! drand relays over HTTP: `GET {relay}/{chain hash}/public/{round}` answers `{"round", "signature", ...}`.
 //! Relays are asked in order, each within the timeout; an answer that does not verify counts as that relay's
-//! failure (a relay can withhold or lie, and neither reaches a seed).
+//! failure (a relay can withhold or lie, and neither reaches a seed). An answer is read up to a few kilobytes
+//! (a pulse is under one), and a redirect is followed only on the relay's own host.
 
 use std::time::Duration;
 
@@ -14,6 +15,12 @@ pub struct DrandRelays {
     http: reqwest::Client,
 }
 
+/// The most of an answer read: a pulse is about 300 bytes, relays add a few fields.
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
+/// Redirects followed at most, each on the relay's own scheme, host and port.
+const MAX_REDIRECTS: usize = 3;
+
 #[derive(serde::Deserialize)]
 struct RelayPulse {
     round: Round,
@@ -26,6 +33,16 @@ impl DrandRelays {
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let first = &attempt.previous()[0];
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else if origin(attempt.url()) != origin(first) {
+                    attempt.error("redirected to another host")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()
             .expect("the HTTP client builds");
         DrandRelays { chain, relays, http }
@@ -38,12 +55,30 @@ impl DrandRelays {
         if !status.is_success() {
             return Err(PulseRefusal::Status(status.as_u16()));
         }
-        let body: RelayPulse = response.json().await.map_err(|e| PulseRefusal::Unreadable(without_url(e)))?;
+        let bytes = read_capped(response, MAX_ANSWER_BYTES).await?;
+        let body: RelayPulse = serde_json::from_slice(&bytes).map_err(|e| PulseRefusal::Unreadable(e.to_string()))?;
         if body.round != round {
             return Err(PulseRefusal::WrongRound { asked: round, answered: body.round });
         }
         Ok(Pulse::from_hex(round, &body.signature)?)
     }
+}
+
+/// The answer's body, refused as soon as it passes `max` bytes (announced or streamed): a relay cannot make the
+/// server hold more than that.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, PulseRefusal> {
+    let too_large = || PulseRefusal::Unreadable(format!("an answer larger than {} KiB", max / 1024));
+    if response.content_length().is_some_and(|length| length > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| PulseRefusal::Transport(without_url(e)))? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// How a relay is named wherever it shows (health, the dashboard, a fallback epoch's public proof, logs):
@@ -59,6 +94,16 @@ fn without_url(error: reqwest::Error) -> String {
     }
     if error.is_connect() {
         return "cannot connect".to_string();
+    }
+    if error.is_redirect() {
+        // The policy's own words: another host, or too many.
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            if inner.source().is_none() {
+                return format!("redirect refused: {inner}");
+            }
+            source = inner.source();
+        }
     }
     // reqwest names the URL in every other message; the relay is named by the caller, without credentials.
     error.without_url().to_string()
@@ -114,5 +159,61 @@ mod tests {
         };
         assert!(reasons.starts_with(&format!("http://{addr}: unreadable answer")), "{reasons}");
         assert!(!reasons.contains("s3cr3t") && !reasons.contains("k3y") && !reasons.contains("operator"), "{reasons}");
+    }
+
+    /// Serves `app` on a loopback address; returns its base URL.
+    async fn serve(ip: [u8; 4], app: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind((std::net::IpAddr::from(ip), 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    async fn refusal(relay: String) -> String {
+        let relays = DrandRelays::new(QUICKNET, vec![relay], Duration::from_secs(5));
+        match relays.verified_pulse(1_000).await {
+            Err(BeaconFailure::Unavailable { reasons, .. }) => reasons,
+            other => panic!("refused: {:?}", other.map(|(pulse, _)| pulse.round)),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_off_at_a_few_kilobytes() {
+        use axum::body::{Body, Bytes};
+        // 300 MB, and on: the server once read it whole (71 MB to 882 MB resident).
+        let endless = || async {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            Body::from_stream(stream)
+        };
+        let relay = serve([127, 0, 0, 1], axum::Router::new().fallback(endless)).await;
+        let reasons = refusal(relay).await;
+        assert!(reasons.ends_with("unreadable answer (an answer larger than 16 KiB)"), "{reasons}");
+        // The same when the size is announced.
+        let announced = || async { vec![b' '; 1 << 20] };
+        let reasons = refusal(serve([127, 0, 0, 1], axum::Router::new().fallback(announced)).await).await;
+        assert!(reasons.ends_with("(an answer larger than 16 KiB)"), "{reasons}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_host_is_not_followed() {
+        use axum::response::Redirect;
+        let elsewhere = serve([127, 0, 0, 2], axum::Router::new().fallback(|| async { "not a pulse" })).await;
+        let to_elsewhere = elsewhere.clone();
+        let redirecting = axum::Router::new().fallback(move || {
+            let target = format!("{to_elsewhere}/other");
+            async move { Redirect::temporary(&target) }
+        });
+        let relay = serve([127, 0, 0, 1], redirecting).await;
+        let reasons = refusal(relay.clone()).await;
+        assert!(reasons.starts_with(&format!("{relay}: redirect refused: redirected to another host")), "{reasons}");
+        assert!(!reasons.contains(&elsewhere), "{reasons}");
+        // On its own host a relay may move the path.
+        let moved = axum::Router::new()
+            .route("/new/{*rest}", axum::routing::get(|| async { "not a pulse" }))
+            .fallback(|uri: axum::http::Uri| async move { Redirect::temporary(&format!("/new{}", uri.path())) });
+        let relay = serve([127, 0, 0, 1], moved).await;
+        let reasons = refusal(relay.clone()).await;
+        assert!(reasons.starts_with(&format!("{relay}: unreadable answer")), "followed on its own host: {reasons}");
     }
 }
