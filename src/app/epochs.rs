@@ -26,8 +26,9 @@ const EPOCH_CACHE_SIZE: usize = 64;
 const INPUTS_CACHE_SIZE: usize = 4;
 /// How long a failed selection is remembered before a request may try again.
 const SELECTION_RETRY_MS: i64 = 30_000;
-/// How long a failed pulse fetch is remembered before a request may ask the beacon again.
-const BEACON_RETRY_MS: i64 = 500;
+/// How long a request waits for a pulse fetch under way: enough for a local source or a quick relay, never a
+/// slow one (the fetch goes on in the background).
+const PULSE_GLANCE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The epochs' in-memory state.
 pub(super) struct EpochBook {
@@ -63,7 +64,6 @@ struct CachedUniverse {
 
 enum FailedAttempt {
     Selection { epoch: EpochId, at_ms: i64, error: SelectionError },
-    Beacon { epoch: EpochId, at_ms: i64, reason: String },
 }
 
 impl EpochBook {
@@ -278,24 +278,12 @@ impl App {
             {
                 return Err(AppError::Selection(error.clone()));
             }
-            Some(FailedAttempt::Beacon { epoch: failed, at_ms, reason })
-                if *failed == epoch && now_ms - at_ms < BEACON_RETRY_MS =>
-            {
-                return Err(AppError::BeaconPending { retry_after_seconds: 1, reason: reason.clone() });
-            }
             _ => {}
         }
         let started = std::time::Instant::now();
         let published = self.publish_inputs(epoch).await?;
-        let source = match self.seed_source(&published.inputs, now_ms).await {
-            Ok(source) => source,
-            Err(error) => {
-                if let AppError::BeaconPending { reason, .. } = &error {
-                    *last_failure = Some(FailedAttempt::Beacon { epoch, at_ms: now_ms, reason: reason.clone() });
-                }
-                return Err(error);
-            }
-        };
+        // The pulse is fetched in the background (one fetch per round, however many requests ask).
+        let source = self.seed_source(&published.inputs, now_ms).await?;
         let universe = self.universe().await?;
         let places: HashMap<Zipcode, &ZipcodeRecord> = universe.iter().map(|z| (z.zipcode, z)).collect();
         let inputs = PublishedInputs {
@@ -370,7 +358,7 @@ impl App {
                 hex::encode(chain.hash)
             )
         } else {
-            match self.beacon.verified_pulse(round).await {
+            match self.beacon.glance(round, PULSE_GLANCE).await {
                 Ok((pulse, randomness)) => {
                     let mut status = self.epochs.beacon.lock();
                     status.last_round = Some(round);
@@ -378,10 +366,9 @@ impl App {
                     crate::metrics::beacon_round(round);
                     return Ok(SeedSource::Beacon { pulse, randomness });
                 }
-                Err(failure) => failure.to_string(),
+                Err(reason) => reason,
             }
         };
-        crate::metrics::beacon_failure();
         let repeated = self.epochs.beacon.lock().last_error.replace(reason.clone()).as_ref() == Some(&reason);
         // An epoch that started before this process did may have been computed by clients from the beacon while
         // the server was down: seeding it from the secret would tell validators other zipcodes than the miners

@@ -22,7 +22,7 @@ mod summary;
 
 use std::sync::Arc;
 
-use crate::beacon::PulseSource;
+use crate::beacon::BackgroundPulses;
 use crate::chain::MetagraphHandle;
 use crate::domain::epoch::nonce::ServerSecret;
 use crate::s3::S3Presigner;
@@ -46,8 +46,8 @@ pub struct App {
     settings: Settings,
     secret: ServerSecret,
     metagraph: MetagraphHandle,
-    /// Where epochs' pulses come from.
-    beacon: Box<dyn PulseSource>,
+    /// Where epochs' pulses come from, fetched in the background.
+    beacon: BackgroundPulses,
     s3: Result<S3Presigner, String>,
     clock: Arc<dyn Clock>,
     started_at_ms: i64,
@@ -91,7 +91,7 @@ impl App {
             }
             Err(error) => tracing::error!(source = %metagraph.describe(), %error, "metagraph not loaded; retrying"),
         }
-        let beacon = crate::beacon::open(&settings.beacon);
+        let beacon = BackgroundPulses::new(crate::beacon::open(&settings.beacon));
         tracing::info!(source = %beacon.describe(), chain = beacon.chain().name, "beacon");
         let s3 = settings.s3.clone().map(S3Presigner::new);
         match &s3 {

@@ -6,6 +6,7 @@
 //! Chosen by `ZIPCOORD_BEACON`: `dev`, `drand[:URL,URL...]` (quicknet, from the relays in order), or
 //! `subtensor[:URL,URL...]` (quicknet as the chain stores it, through the metagraph's endpoints by default).
 
+mod background;
 mod drand;
 pub mod subtensor;
 
@@ -18,6 +19,7 @@ use crate::chain::subtensor::FINNEY_ENDPOINT;
 use crate::chain::MetagraphSpec;
 use crate::domain::epoch::beacon::{BeaconChain, BeaconError, DevBeacon, Pulse, Randomness, Round, QUICKNET};
 
+pub use background::BackgroundPulses;
 pub use drand::DrandRelays;
 
 /// drand's public relays for quicknet, tried in this order.

@@ -325,6 +325,54 @@ async fn a_silent_beacon_delays_the_epoch_then_the_secret_seeds_it() {
     assert!(metrics.contains("zipcoord_epochs_seeded_by_fallback_total"), "{metrics}");
 }
 
+/// A relay that answers every pulse after `delay`; returns its base URL and how many pulses it was asked for.
+async fn start_slow_relay(delay: std::time::Duration) -> (String, Arc<AtomicUsize>) {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let relay = Relay { beacon: Arc::new(DevBeacon::new()), forge: false, asked: asked.clone() };
+    let slow = move |state: State<Relay>, path: Path<(String, u64)>| async move {
+        let answer = serve_pulse(state, path).await; // counted as it arrives
+        tokio::time::sleep(delay).await;
+        answer
+    };
+    let router = Router::new().route("/{chain}/public/{round}", get(slow)).with_state(relay);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, asked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_relay_stalls_no_request_and_is_asked_once() {
+    // Slow (the probe saw 5 to 17 s), yet within the beacon's request timeout.
+    let delay = std::time::Duration::from_secs(4);
+    let (relay, asked) = start_slow_relay(delay).await;
+    let app = TestApp::spawn_with(TestOptions {
+        settings: Some(Box::new(move |s: &mut Settings| {
+            let chain = DevBeacon::new().chain().clone();
+            s.beacon = BeaconSettings::new(BeaconSpec::Drand { chain, relays: vec![relay] });
+            s.beacon.timeout = std::time::Duration::from_secs(10);
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    // At an epoch's start, while the relay takes its seconds, stats and assignments answer at once.
+    app.pass_time(4 * HOUR_MS - (app.now() * 1000).rem_euclid(4 * HOUR_MS)).await;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let stats = app.client.stats().await.unwrap();
+        assert!(stats.epoch_status.current_epoch.is_none(), "no current epoch while its pulse is awaited");
+        let err = app.client.current(&app.keys.miner, app.now()).await.unwrap_err();
+        assert_api_error(err, 503, "beacon pulse is not available yet");
+    }
+    assert!(started.elapsed() < delay, "ten requests answered before the relay's first answer");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "one fetch for every request");
+    // The fetch goes on in the background; once it lands the epoch is served from the beacon.
+    tokio::time::sleep(delay + std::time::Duration::from_millis(500)).await;
+    let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
+    assert_eq!(assignment.proof.unwrap().kind, "beacon");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn replicas_agree_on_seeded_and_fallback_epochs() {
     let app = TestApp::spawn_with(with_relays(vec![dead_url().await])).await;
