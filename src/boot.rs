@@ -50,14 +50,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     Ok(RunningServer { addr, app, cancel, server, tasks })
 }
 
-/// File descriptors kept back from the connection cap: the database pool, the listener, logs, S3 and chain
-/// clients.
-const RESERVED_FILES: u64 = 128;
-
 /// The connection caps, the total kept below the open-file limit (raised to the hard limit first).
 fn connection_gate(http: &HttpSettings, trusted_proxy_hops: usize) -> Arc<ConnectionGate> {
     let per_ip = (trusted_proxy_hops == 0).then_some(http.max_connections_per_ip);
-    ConnectionGate::within_open_files(http.max_connections, per_ip, RESERVED_FILES, true)
+    ConnectionGate::within_open_files(http.max_connections, per_ip, true)
 }
 
 impl RunningServer {

@@ -23,12 +23,11 @@ use axum::{Json, Router};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::net::{serve_connections, ConnectionGate, ConnectionLimits};
-
 use crate::api::{CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
 use crate::client::epochs::Epochs;
 use crate::domain::epoch::inputs::inputs_hash_hex;
-use crate::domain::epoch::EpochId;
+use crate::domain::epoch::{EpochClock, EpochId};
+use crate::net::{seconds_rounded_up, serve_connections, ConnectionGate, ConnectionLimits};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = ErrorBody::new(status.as_u16(), status.canonical_reason().unwrap_or("Error"), message);
@@ -73,10 +72,6 @@ impl RelayLimits {
     }
 }
 
-/// Descriptors kept back from the relay's connection cap: the validator's own HTTP clients, state files and
-/// logs.
-const RESERVED_FILES: u64 = 128;
-
 /// Addresses the per-address limiter remembers before it forgets the idle ones.
 const REMEMBERED_ADDRESSES: usize = 10_000;
 
@@ -106,7 +101,7 @@ async fn limit_per_address(State(limiter): State<Arc<AddressLimiter>>, request: 
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let seconds = seconds_rounded_up(wait).max(1);
             let mut response = error(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Too many requests from this address; retry in {seconds} s"),
@@ -172,7 +167,7 @@ async fn stats(State(relay): State<Arc<Relay>>) -> Response {
     let Some(Some(clock)) = relay.blocking(|epochs| epochs.clock()).await else { return not_reached() };
     let next = clock.next(clock.epoch_at(relay.epochs.now_unix()));
     let next_inputs_hash = relay.inputs(next).await.map(|inputs| inputs.hash.to_string());
-    match relay.blocking(move |epochs| stats_now(epochs, next_inputs_hash)).await.flatten() {
+    match relay.blocking(move |epochs| stats_now(epochs, clock, next_inputs_hash)).await.flatten() {
         Some(stats) => Json(stats).into_response(),
         None => not_reached(),
     }
@@ -224,9 +219,8 @@ async fn inputs(State(relay): State<Arc<Relay>>, Path(id): Path<String>) -> Resp
 
 /// The stats a relay serves: the last the API gave, with the time and the current epoch as this client holds
 /// them now, and the hash of the next epoch's inputs if they are kept. `None` before the API was ever reached.
-fn stats_now(epochs: &Epochs, next_inputs_hash: Option<String>) -> Option<StatsResponse> {
+fn stats_now(epochs: &Epochs, clock: EpochClock, next_inputs_hash: Option<String>) -> Option<StatsResponse> {
     let mut stats: StatsResponse = epochs.state().read("stats.json", "stats")?;
-    let clock = epochs.clock()?;
     let now = epochs.now_unix();
     let current = clock.epoch_at(now);
     let next = clock.next(current);
@@ -266,12 +260,8 @@ pub async fn serve(
     limits: RelayLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let gate = ConnectionGate::within_open_files(
-        limits.max_connections,
-        Some(limits.max_connections_per_address),
-        RESERVED_FILES,
-        false,
-    );
+    let gate =
+        ConnectionGate::within_open_files(limits.max_connections, Some(limits.max_connections_per_address), false);
     let connection_limits = ConnectionLimits {
         header_read_timeout: limits.header_read_timeout,
         max_header_bytes: 16 * 1024,

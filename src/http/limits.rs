@@ -84,7 +84,7 @@ impl RateLimits {
                 crate::metrics::rate_limited(scope);
                 let limit = not_until.quota().burst_size().get();
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let seconds = crate::net::seconds_rounded_up(wait);
                 Err(ApiError::too_many_requests(
                     format!("Too many requests {what}; retry in {seconds} s"),
                     limit,

@@ -51,17 +51,13 @@ impl ConnectionGate {
         })
     }
 
-    /// The open-file limit raised to the hard limit, then a gate whose total stays `reserved_files` below it
-    /// (and at most `max_total`): connections never take the descriptors the rest of the process needs.
-    /// `metered` gates report to the service's connection metrics.
-    pub fn within_open_files(
-        max_total: usize,
-        max_per_ip: Option<usize>,
-        reserved_files: u64,
-        metered: bool,
-    ) -> Arc<Self> {
+    /// The open-file limit raised to the hard limit, then a gate whose total stays [`super::RESERVED_FILES`]
+    /// below it (and at most `max_total`): connections never take the descriptors the rest of the process
+    /// needs. `metered` gates report to the service's connection metrics.
+    pub fn within_open_files(max_total: usize, max_per_ip: Option<usize>, metered: bool) -> Arc<Self> {
         let open_files = raise_open_file_limit();
-        let by_files = open_files.map_or(usize::MAX, |limit| limit.saturating_sub(reserved_files).max(16) as usize);
+        let by_files =
+            open_files.map_or(usize::MAX, |limit| limit.saturating_sub(super::RESERVED_FILES).max(16) as usize);
         let max_total = max_total.min(by_files).max(1);
         tracing::info!(?open_files, max_connections = max_total, max_connections_per_ip = ?max_per_ip, "connection limits");
         Arc::new(ConnectionGate { max_total, max_per_ip, metered, open: Mutex::new((0, HashMap::new())) })

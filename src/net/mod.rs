@@ -11,6 +11,15 @@ use std::time::Duration;
 pub use connections::{raise_open_file_limit, ConnectionGate, Refusal};
 pub use serve::serve_connections;
 
+/// File descriptors a listener's connection cap keeps back for the rest of the process: the database pool or
+/// the client's state files, outgoing HTTP clients, the listener itself, logs.
+pub const RESERVED_FILES: u64 = 128;
+
+/// `wait` in whole seconds, rounded up: what a rate-limited client is told to wait.
+pub fn seconds_rounded_up(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// What one connection may cost before it brings a request.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {

@@ -187,7 +187,7 @@ impl Store {
         }
         let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file(&url)).flatten();
         let write_queue = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { pool, backend, sqlite_file, write_queue, write_health: write::new_write_health() })
+        Ok(Store { pool, backend, sqlite_file, write_queue, write_health: Arc::default() })
     }
 
     /// Waits for this process's turn to write, before taking a connection. SQLite admits one writer at a time

@@ -6,7 +6,6 @@
 //! connection is ever left inside a transaction (after SQLite's `SQLITE_FULL` one used to be: later writes on
 //! it were answered as committed and rolled back at shutdown), and no write is acknowledged that did not commit.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -186,9 +185,4 @@ impl StorageError {
             self.to_string()
         }
     }
-}
-
-/// Shared by every clone of a store.
-pub(super) fn new_write_health() -> Arc<WriteHealth> {
-    Arc::new(WriteHealth::default())
 }
