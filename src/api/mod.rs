@@ -19,6 +19,10 @@ pub use s3::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// The header on every answer of a validator's relay, naming the validator's hotkey: a client that asked the
+/// coordinator's API and got a relay's answer knows not to trust it, nor to send it signed requests.
+pub const RELAY_HEADER: &str = "zipcoord-relay";
+
 /// The error body of every 4xx/5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -327,7 +327,8 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
 async fn verify_epoch(epoch: &str, url: &str) -> anyhow::Result<()> {
     use crate::client::epoch_check::{self, CheckError};
     let epoch: EpochId = epoch.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client = crate::client::ZipcoordClient::new(url.trim_end_matches('/'));
+    // Whatever answers (the API, a relay) is checked here, not trusted.
+    let client = crate::client::ZipcoordClient::checked(url.trim_end_matches('/'));
     match epoch_check::verify_epoch(&client, epoch).await {
         Ok(verified) => {
             println!("{}", epoch_check::describe(epoch, &verified));

@@ -14,6 +14,7 @@ use crate::client::epochs::Epochs;
 use crate::client::miner::scraper::{CommandScraper, Scraper, SyntheticScraper};
 use crate::client::miner::Miner;
 use crate::client::state::{default_state_dir, StateDir};
+use crate::client::trust::signing_api_client;
 use crate::client::validator::group_judging::ValidationMode;
 use crate::client::validator::verifier::{CommandVerifier, ListingVerifier, SyntheticVerifier};
 use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
@@ -26,6 +27,7 @@ use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::groups::GroupPlan;
 use crate::domain::epoch::EpochId;
+use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::scoring::RewardSplit;
 use crate::localnet::{LiarSpec, LocalnetOptions};
@@ -37,13 +39,14 @@ pub struct ServerArgs {
     /// The zipcoord service.
     #[arg(long, env = "ZIPCOORD_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// The service address (SS58) Epistula requests are signed for. Default: the one the API advertised the
+    /// first time it was reached, kept in the state directory; never taken afresh from whoever answers.
+    #[arg(long, env = "ZIPCOORD_SERVICE_ADDRESS", value_parser = service_address)]
+    pub service_address: Option<Hotkey>,
 }
 
-impl ServerArgs {
-    /// A retrying client that signs the way the server advertises (Epistula when it can).
-    async fn client(&self) -> ZipcoordClient {
-        ZipcoordClient::new(self.url.clone()).with_retries(RetryPolicy::default()).with_advertised_signing().await
-    }
+fn service_address(raw: &str) -> Result<Hotkey, String> {
+    raw.trim().parse().map_err(|e: crate::domain::hotkey::MalformedHotkey| e.to_string())
 }
 
 /// What a miner or validator needs to keep working while the coordinator is down.
@@ -65,9 +68,9 @@ pub struct OutageArgs {
 
 impl OutageArgs {
     /// The client's epochs over `api`, with its state directory for `role` and `key`.
-    fn epochs(
+    async fn epochs(
         &self,
-        api: ZipcoordClient,
+        server: &ServerArgs,
         role: &str,
         key: &Keypair,
         metagraph: &MetagraphSpec,
@@ -78,7 +81,9 @@ impl OutageArgs {
         let root = self.state_dir.clone().unwrap_or_else(|| default_state_dir(role, &hotkey));
         let state = StateDir::open(&root, hotkey).with_context(|| format!("state directory {}", root.display()))?;
         tracing::info!(state_dir = %root.display(), relays = self.relays.len(), "client state");
-        let relays = self.relays.iter().map(|url| ZipcoordClient::new(url.clone())).collect();
+        let api = ZipcoordClient::new(server.url.clone()).with_retries(RetryPolicy::default());
+        let api = signing_api_client(api, server.service_address.clone(), &state).await?;
+        let relays = self.relays.iter().map(|url| ZipcoordClient::checked(url.clone())).collect();
         Ok(Arc::new(Epochs::new(api, relays, beacon, state)))
     }
 }
@@ -281,7 +286,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
         MinerCommand::ExportAccepted(args) => super::history::export_accepted(args),
         MinerCommand::Current { server, key, outage } => {
             let key = key.keypair()?;
-            let epochs = outage.epochs(server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
+            let epochs = outage.epochs(&server, "miner", &key, &MetagraphSpec::Dev).await?;
             epochs.current_epoch_id().await;
             let sourced = epochs.current(&key).await?;
             println!("{}", serde_json::to_string_pretty(&sourced.assignment)?);
@@ -304,7 +309,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
                 None => Arc::new(SyntheticScraper { delay: Duration::ZERO }),
             };
             let key = args.key.keypair()?;
-            let epochs = args.outage.epochs(args.server.client().await, "miner", &key, &MetagraphSpec::Dev)?;
+            let epochs = args.outage.epochs(&args.server, "miner", &key, &MetagraphSpec::Dev).await?;
             let miner = Miner::new(epochs, key, args.coldkey.clone(), scraper.clone())
                 .with_kept_listing_epochs(args.keep_listing_epochs);
             tracing::info!(hotkey = %miner.hotkey(), scraper = %scraper.describe(), url = %args.server.url, "miner started");
@@ -355,7 +360,7 @@ impl JudgingArgs {
             settings.judge_delay = Duration::from_secs(run.judge_delay_seconds);
         }
         let key = self.key.keypair()?;
-        let epochs = self.outage.epochs(self.server.client().await, "validator", &key, &spec)?;
+        let epochs = self.outage.epochs(&self.server, "validator", &key, &spec).await?;
         Ok(Validator::new(epochs, key, metagraph, verifier, settings))
     }
 }

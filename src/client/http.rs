@@ -3,6 +3,7 @@
 //! errors that tell an outage from a refusal. The operator's tool, the reference neurons' transport and the
 //! engine of the integration tests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -14,7 +15,7 @@ use crate::api::{
     ValidatorUploadResponse,
 };
 use crate::domain::access::endpoint::{self, Endpoint, SignedValues};
-use crate::domain::access::epistula::{self, EpistulaHeaders, RequestUuid};
+use crate::domain::access::epistula::{EpistulaHeaders, RequestUuid};
 use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::status::MinerStatus;
 use crate::domain::epoch::EpochId;
@@ -28,6 +29,9 @@ pub enum ClientError {
     Api { status: u16, body: ErrorBody },
     #[error("unexpected response ({status}): {text}")]
     Unexpected { status: u16, text: String },
+    /// What answered at the API's URL is a validator's relay: nothing it says is taken as the API's.
+    #[error("{url} answers as a validator's relay (of {validator}), not as the coordinator's API")]
+    NotTheApi { url: String, validator: String },
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;
@@ -37,7 +41,7 @@ impl ClientError {
     /// meant to send), rather than refusing this request.
     pub fn is_outage(&self) -> bool {
         match self {
-            ClientError::Transport(_) => true,
+            ClientError::Transport(_) | ClientError::NotTheApi { .. } => true,
             ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => *status >= 500,
         }
     }
@@ -142,17 +146,41 @@ impl RetryPolicy {
     }
 }
 
+/// What a client talks to: the coordinator's API, the one source it trusts and signs for, or a source whose
+/// answers it recomputes (a validator's relay, or an API it only verifies) and never signs for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Api,
+    Checked,
+}
+
 #[derive(Clone)]
 pub struct ZipcoordClient {
     http: reqwest::Client,
     base_url: String,
     retry: RetryPolicy,
+    peer: Peer,
+    /// Whether the last answer at an API client's URL was a relay's: signed requests wait, unsent, until an
+    /// answer (of `/stats`, say) comes from the API again.
+    relay_answered: Arc<std::sync::Mutex<Option<String>>>,
     /// The service address Epistula-signed requests are for; `None`: legacy signatures.
     epistula_for: Option<String>,
 }
 
 impl ZipcoordClient {
+    /// A client of the coordinator's API at `base_url`. An answer marked as a relay's
+    /// ([`crate::api::RELAY_HEADER`]) is refused as [`ClientError::NotTheApi`], whatever it says.
     pub fn new(base_url: impl Into<String>) -> Self {
+        Self::of(base_url, Peer::Api)
+    }
+
+    /// A client of a source whose answers are recomputed before use, never trusted: a validator's relay, or
+    /// any server `verify-epoch` checks. It has no signed requests to make.
+    pub fn checked(base_url: impl Into<String>) -> Self {
+        Self::of(base_url, Peer::Checked)
+    }
+
+    fn of(base_url: impl Into<String>, peer: Peer) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -161,30 +189,20 @@ impl ZipcoordClient {
             http,
             base_url: base_url.into().trim_end_matches('/').to_string(),
             retry: RetryPolicy::NONE,
+            peer,
+            relay_answered: Arc::default(),
             epistula_for: None,
         }
+    }
+
+    pub fn peer(&self) -> Peer {
+        self.peer
     }
 
     /// The same client, signing every request with Epistula v2 for the service at `service` (an SS58 address).
     pub fn with_epistula(mut self, service: impl Into<String>) -> Self {
         self.epistula_for = Some(service.into());
         self
-    }
-
-    /// The same client, signing with Epistula when the server's `/stats` advertises it, and with the legacy
-    /// signatures when it does not (or cannot be read now).
-    pub async fn with_advertised_signing(self) -> Self {
-        match self.stats().await {
-            Ok(StatsResponse { epistula: Some(advert), .. }) if advert.version == epistula::VERSION => {
-                tracing::info!(service = %advert.signed_for, "signing requests with Epistula v2");
-                self.with_epistula(advert.signed_for)
-            }
-            Ok(_) => self,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read /stats; signing requests the legacy way");
-                self
-            }
-        }
     }
 
     /// The service address requests are Epistula-signed for, if they are.
@@ -228,8 +246,32 @@ impl ZipcoordClient {
                 Some(hint) if attempt < self.retry.attempts => {
                     tokio::time::sleep(self.retry.delay(attempt, hint)).await;
                 }
-                _ => return Ok(outcome?),
+                _ => return self.refuse_an_unexpected_peer(outcome?),
             }
+        }
+    }
+
+    /// `response`, unless this is an API client and a relay answered (whatever the status).
+    fn refuse_an_unexpected_peer(&self, response: reqwest::Response) -> ClientResult<reqwest::Response> {
+        if self.peer != Peer::Api {
+            return Ok(response);
+        }
+        let relay = response
+            .headers()
+            .get(crate::api::RELAY_HEADER)
+            .map(|validator| String::from_utf8_lossy(validator.as_bytes()).chars().take(64).collect::<String>());
+        *self.relay_answered.lock().expect("never poisoned") = relay.clone();
+        match relay {
+            Some(validator) => Err(ClientError::NotTheApi { url: self.base_url.clone(), validator }),
+            None => Ok(response),
+        }
+    }
+
+    /// Refuses to send a signed request while a relay answers at the API's URL.
+    fn may_sign(&self) -> ClientResult<()> {
+        match self.relay_answered.lock().expect("never poisoned").clone() {
+            Some(validator) => Err(ClientError::NotTheApi { url: self.base_url.clone(), validator }),
+            None => Ok(()),
         }
     }
 
@@ -309,6 +351,7 @@ impl ZipcoordClient {
         endpoint: &Endpoint,
         values: SignedValues<'_>,
     ) -> ClientResult<T> {
+        self.may_sign()?;
         let path = endpoint.path_for(&values);
         match self.epistula_for {
             Some(_) => self.get(&path, None, Some(key)).await,
@@ -347,6 +390,7 @@ impl ZipcoordClient {
         endpoint: &Endpoint,
         body: &impl serde::Serialize,
     ) -> ClientResult<T> {
+        self.may_sign()?;
         let mut value = serde_json::to_value(body).expect("request types serialize");
         if let (Some(_), Some(fields)) = (&self.epistula_for, value.as_object_mut()) {
             fields.remove("signature");

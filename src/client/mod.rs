@@ -3,8 +3,9 @@
 //! - [`miner`]: the miner's loop, its scrapers, the outbox it keeps through an outage, its history and summary.
 //! - [`validator`]: the validator's loop, its spot-check verifiers, group judging, credibility, the judged book.
 //! - What both use: [`wallet`] (hotkeys from btcli files or secret URIs), [`bucket`] (uploads, listings and
-//!   downloads through the server's grants), [`state`] (the state directory), [`epochs`] (an assignment from
-//!   the API, computed, or relayed), [`relay`] (a validator serving what it holds), [`epoch_check`]
+//!   downloads through the server's grants), [`state`] (the state directory), [`trust`] (the API as the one
+//!   trusted source, the pinned service address), [`epochs`] (an assignment from the API, computed, or
+//!   relayed), [`relay`] (a validator serving what it holds), [`epoch_check`]
 //!   (recomputing a published epoch), [`synthetic`] (the market local networks and tests scrape and verify
 //!   against), and `command` (operators' plug-ins run under limits).
 //!
@@ -19,9 +20,11 @@ pub mod miner;
 pub mod relay;
 pub mod state;
 pub mod synthetic;
+pub mod trust;
 pub mod validator;
 pub mod wallet;
 
 pub use http::{
-    sign, signed_query, status_request, unix_now, unix_now_ms, ClientError, ClientResult, RetryPolicy, ZipcoordClient,
+    sign, signed_query, status_request, unix_now, unix_now_ms, ClientError, ClientResult, Peer, RetryPolicy,
+    ZipcoordClient,
 };

@@ -1,7 +1,10 @@
 //! A validator's relay (`zipcoord validator run --relay-listen ADDR`): serves, without signatures, what the
 //! validator holds (the current and recent assignments with their proofs, the epoch inputs, and the stats as
-//! last seen) in the API's own JSON shapes and paths, so a miner can point its API base URL at a relay while
-//! the coordinator is down. A relay can withhold but not forge: miners recompute what it serves.
+//! last seen) in the API's own JSON shapes and paths, for miners to fall back on while the coordinator is
+//! down. A relay can withhold but not forge: miners recompute what it serves. Every answer carries
+//! [`RELAY_HEADER`], so a client that takes it for the API refuses it rather than trusting it or sending it
+//! signatures. In `groups` mode `/current` answers the asking miner's own batch (named by `?hotkey=`, or the
+//! `Epistula-Signed-By` header; a signature, if any, is ignored: nothing it serves is secret).
 //!
 //! It faces the open internet unauthenticated, so it is held like the API: a time limit on each request head,
 //! caps on connections in all and per client address (kept below the open-file limit, raised at start) and a
@@ -14,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,10 +26,13 @@ use axum::{Json, Router};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::api::{CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
+use crate::api::RELAY_HEADER;
+use crate::api::{AssignmentResponse, AssignmentView, CurrentEpochSummary, ErrorBody, NextEpoch, StatsResponse};
 use crate::client::epochs::Epochs;
+use crate::domain::epoch::assignment::EpochAssignment;
 use crate::domain::epoch::inputs::inputs_hash_hex;
 use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::hotkey::Hotkey;
 use crate::net::{seconds_rounded_up, serve_connections, ConnectionGate, ConnectionLimits};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -81,14 +87,23 @@ type AddressLimiter = DefaultKeyedRateLimiter<IpAddr>;
 pub fn router(epochs: Arc<Epochs>, limits: RelayLimits) -> Router {
     let per_minute = NonZeroU32::new(limits.requests_per_address_per_minute.max(1)).expect("at least 1");
     let limiter: Arc<AddressLimiter> = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
+    let validator = HeaderValue::from_str(epochs.state().owner()).unwrap_or(HeaderValue::from_static("unnamed"));
     Router::new()
         .route("/api/v1/zipcode-assignments/stats", get(stats))
         .route("/api/v1/zipcode-assignments/current", get(current))
         .route("/api/v1/zipcode-assignments/epoch/{id}", get(epoch))
         .route("/api/v1/zipcode-assignments/epoch/{id}/inputs", get(inputs))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "A relay serves only the assignment endpoints") })
-        .with_state(Arc::new(Relay { epochs, inputs: Default::default() }))
+        .with_state(Arc::new(Relay { epochs, inputs: Default::default(), planned: Default::default() }))
         .layer(middleware::from_fn_with_state(limiter, limit_per_address))
+        .layer(middleware::from_fn_with_state(validator, mark_as_relay))
+}
+
+/// Marks every answer, refusals included, as a relay's.
+async fn mark_as_relay(State(validator): State<HeaderValue>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(HeaderName::from_static(RELAY_HEADER), validator);
+    response
 }
 
 async fn limit_per_address(State(limiter): State<Arc<AddressLimiter>>, request: Request, next: Next) -> Response {
@@ -118,6 +133,9 @@ struct Relay {
     epochs: Arc<Epochs>,
     /// The newest few epochs' inputs. An async lock: concurrent misses wait for one read (single flight).
     inputs: tokio::sync::Mutex<BTreeMap<EpochId, RelayedInputs>>,
+    /// The newest few `groups` epochs as planned again from their inputs and verified pulse, to answer each
+    /// miner its own batch. An async lock, as for the inputs.
+    planned: tokio::sync::Mutex<BTreeMap<EpochId, Arc<EpochAssignment>>>,
 }
 
 #[derive(Clone)]
@@ -152,6 +170,24 @@ impl Relay {
         Some(read)
     }
 
+    /// `epoch`'s held assignment planned again (a selection's worth of CPU: off the runtime, once per epoch).
+    async fn planned(&self, epoch: EpochId) -> Result<Arc<EpochAssignment>, String> {
+        let mut held = self.planned.lock().await;
+        if let Some(planned) = held.get(&epoch) {
+            return Ok(planned.clone());
+        }
+        let planned = Arc::new(
+            self.blocking(move |epochs| epochs.replan_kept(epoch))
+                .await
+                .unwrap_or_else(|| Err("the planning task failed".to_string()))?,
+        );
+        held.insert(epoch, planned.clone());
+        while held.len() > INPUTS_HELD {
+            held.pop_first();
+        }
+        Ok(planned)
+    }
+
     /// Runs `read` (file reads and JSON parsing of the kept state) off the runtime.
     async fn blocking<T: Send + 'static>(&self, read: impl FnOnce(&Epochs) -> T + Send + 'static) -> Option<T> {
         let epochs = self.epochs.clone();
@@ -173,7 +209,21 @@ async fn stats(State(relay): State<Arc<Relay>>) -> Response {
     }
 }
 
-async fn current(State(relay): State<Arc<Relay>>) -> Response {
+/// The hotkey a request names: `?hotkey=` (as the legacy signed query carries it) or `Epistula-Signed-By`.
+#[derive(serde::Deserialize)]
+struct AskingMiner {
+    hotkey: Option<String>,
+}
+
+async fn current(State(relay): State<Arc<Relay>>, Query(asking): Query<AskingMiner>, headers: HeaderMap) -> Response {
+    let named = asking.hotkey.or_else(|| {
+        headers.get("epistula-signed-by").map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    });
+    let miner = match named.map(|text| text.parse::<Hotkey>()) {
+        None => None,
+        Some(Ok(hotkey)) => Some(hotkey),
+        Some(Err(malformed)) => return error(StatusCode::BAD_REQUEST, malformed.to_string()),
+    };
     let held = relay
         .blocking(|epochs| {
             let epoch = epochs.clock()?.epoch_at(epochs.now_unix());
@@ -181,12 +231,29 @@ async fn current(State(relay): State<Arc<Relay>>) -> Response {
         })
         .await
         .flatten();
-    match held {
-        None => not_reached(),
-        Some((_, Some(kept))) => Json(kept.assignment).into_response(),
+    let kept = match held {
+        None => return not_reached(),
+        Some((_, Some(kept))) => kept.assignment,
         Some((epoch, None)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, format!("This relay holds no assignment for epoch {epoch} yet"))
+            let message = format!("This relay holds no assignment for epoch {epoch} yet");
+            return error(StatusCode::SERVICE_UNAVAILABLE, message);
         }
+    };
+    if kept.groups.is_none() {
+        return Json(kept).into_response();
+    }
+    let Some(miner) = miner else {
+        let message = "This epoch gives each miner its own batch: name your hotkey (?hotkey=SS58, or the \
+                       Epistula-Signed-By header)";
+        return error(StatusCode::BAD_REQUEST, message);
+    };
+    let Ok(epoch) = kept.epoch_id.parse::<EpochId>() else { return not_reached() };
+    match relay.planned(epoch).await {
+        Ok(planned) => Json(AssignmentResponse::of(&planned, None, AssignmentView::Miner(&miner))).into_response(),
+        Err(why) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("This relay cannot place miners in epoch {epoch} ({why}); the whole epoch is at /epoch/{epoch}"),
+        ),
     }
 }
 

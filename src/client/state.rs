@@ -87,6 +87,11 @@ impl StateDir {
         Ok(StateDir { root, owner: owner.into() })
     }
 
+    /// The hotkey whose state this is.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

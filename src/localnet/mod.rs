@@ -199,7 +199,7 @@ impl Localnet {
         let beacon = Arc::from(crate::beacon::open(&BeaconSettings::new(dev_beacon_spec(&self.beacon_url))));
         let state = StateDir::open(self.data_dir.join(folder), key.hotkey().to_string())
             .expect("the local network's data directory is writable");
-        let relays = relays.iter().map(|url| ZipcoordClient::new(url.clone())).collect();
+        let relays = relays.iter().map(|url| ZipcoordClient::checked(url.clone())).collect();
         Arc::new(Epochs::new(self.client(), relays, beacon, state))
     }
 

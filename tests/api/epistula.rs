@@ -226,6 +226,13 @@ async fn a_uuid_is_accepted_once_across_replicas() {
     replica.shutdown().await.unwrap();
 }
 
+/// The API client the reference neurons make on first contact (a fresh state directory, no address given).
+async fn reference_client(app: &TestApp) -> zipcoord::client::ZipcoordClient {
+    let dir = tempfile::tempdir().unwrap();
+    let state = zipcoord::client::state::StateDir::open(dir.path(), app.keys.miner.hotkey().to_string()).unwrap();
+    zipcoord::client::trust::signing_api_client(app.client.clone(), None, &state).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_service_without_its_own_hotkey_neither_advertises_nor_accepts_epistula() {
     let app = TestApp::spawn_with(TestOptions {
@@ -237,7 +244,7 @@ async fn a_service_without_its_own_hotkey_neither_advertises_nor_accepts_epistul
     assert!(stats.get("epistula").is_none(), "{stats}");
     let (status, body) = get(&app, CURRENT, &signed(&app, &app.keys.miner, b"")).await;
     assert_error(status, &body, 401, "ZIPCOORD_SERVICE_HOTKEY");
-    let client = app.client.clone().with_advertised_signing().await;
+    let client = reference_client(&app).await;
     assert_eq!(client.epistula_service(), None);
     client.current(&app.keys.miner, app.now()).await.expect("legacy signatures keep working");
 }
@@ -270,7 +277,7 @@ async fn the_reference_client_signs_with_epistula_when_the_server_advertises_it(
     let service = service_key().hotkey().to_string();
     assert_eq!(stats["epistula"], json!({"version": "2", "signedFor": service, "maxAgeMs": 8000, "maxAheadMs": 2000}));
 
-    let client = app.client.clone().with_advertised_signing().await;
+    let client = reference_client(&app).await;
     assert_eq!(client.epistula_service(), Some(service.as_str()));
     let miner = &app.keys.miner;
     // The legacy timestamp argument is not used under Epistula: a stale one does not matter.

@@ -28,6 +28,7 @@ mod openapi;
 mod outage;
 mod process;
 mod relay;
+mod relay_trust;
 mod replicas;
 mod results;
 mod s3;

@@ -18,7 +18,7 @@ use crate::helpers::TestApp;
 
 const EPOCH_MS: i64 = 4 * 3600 * 1000;
 
-fn epochs_client(app: &TestApp, state: &std::path::Path, relays: Vec<ZipcoordClient>) -> Epochs {
+pub(crate) fn epochs_client(app: &TestApp, state: &std::path::Path, relays: Vec<ZipcoordClient>) -> Epochs {
     let time = app.time.clone();
     let clock: ClientClock = Arc::new(move || time.now_ms());
     let beacon = Arc::from(zipcoord::beacon::open(&BeaconSettings::new(BeaconSpec::Dev)));
@@ -141,7 +141,7 @@ fn cut_off_client(app: &TestApp, state: &std::path::Path, dead: &str, relays: Ve
 }
 
 /// Serves `epochs` as a validator's relay; returns its base URL.
-async fn start_relay(epochs: Arc<Epochs>) -> String {
+pub(crate) async fn start_relay(epochs: Arc<Epochs>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(zipcoord::client::relay::serve(listener, epochs, RelayLimits::default(), std::future::pending()));
@@ -197,7 +197,7 @@ async fn a_miner_cut_off_from_api_and_beacon_takes_a_relay_s_assignment_only_if_
     let mut bad_nonce = held.assignment.clone();
     bad_nonce.nonce = "0123456789abcdef".to_string();
     let forgers = [start_forging_relay(forged).await, start_forging_relay(bad_nonce).await];
-    let relays = |urls: &[&String]| urls.iter().map(|url| ZipcoordClient::new(url.as_str())).collect();
+    let relays = |urls: &[&String]| urls.iter().map(|url| ZipcoordClient::checked(url.as_str())).collect();
 
     let forged_only = cut_off_client(&app, miner_state.path(), &dead, relays(&[&forgers[0], &forgers[1]]));
     match forged_only.current(&app.keys.miner).await {
@@ -216,7 +216,7 @@ async fn a_miner_cut_off_from_api_and_beacon_takes_a_relay_s_assignment_only_if_
     );
 
     // The relay answers in the API's shapes, unsigned: stats name the epoch, inputs are the published bytes.
-    let relay_client = ZipcoordClient::new(honest.as_str());
+    let relay_client = ZipcoordClient::checked(honest.as_str());
     let stats = relay_client.stats().await.unwrap();
     assert_eq!(stats.epoch_status.current_epoch.unwrap().id, outage_epoch.to_string());
     assert_eq!(stats.system_status, "relay");

@@ -7,7 +7,6 @@
 //! (the next epoch's are published when the current one starts), and rolls the latest forward through epochs
 //! the server missed ([`EpochInputs::roll_forward`]), exactly as the server does when it comes back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -18,14 +17,14 @@ use crate::client::epoch_check::{claim_of_served, CheckError};
 use crate::client::state::StateDir;
 use crate::client::{unix_now_ms, ClientError, ZipcoordClient};
 use crate::domain::access::keys::Keypair;
-use crate::domain::epoch::assignment::{plan_beacon_epoch, PublishedInputs};
-use crate::domain::epoch::beacon::{Pulse, Randomness};
-use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
+use crate::domain::epoch::inputs::{EpochInputs, MAX_ROLL_FORWARD_EPOCHS};
 use crate::domain::epoch::recompute::{recompute, Discrepancy};
 use crate::domain::epoch::selection::SelectionError;
 use crate::domain::epoch::zipcode::{Zipcode, ZipcodeError};
 use crate::domain::epoch::{EpochClock, EpochId};
 use crate::universe::BuiltinLocations;
+
+mod planning;
 
 /// Inputs documents kept (the newest by epoch).
 const INPUTS_KEPT: usize = 6;
@@ -464,30 +463,5 @@ impl Epochs {
         })?;
         let computed = self.compute(clock, known, verified.pulse, verified.randomness, view)?;
         Ok(Sourced { assignment: computed, source: Source::Relay { url: relay.base_url().to_string() } })
-    }
-
-    /// Plans `known`'s epoch from a verified pulse, with the places of the built-in universe.
-    fn compute(
-        &self,
-        clock: EpochClock,
-        known: &KnownInputs,
-        pulse: Pulse,
-        randomness: Randomness,
-        view: AssignmentView<'_>,
-    ) -> Result<AssignmentResponse, Unobtainable> {
-        let hash = inputs_hash_hex(&known.bytes);
-        let published = PublishedInputs { inputs: &known.inputs, hash: &hash, published_at_ms: (self.now_ms)() };
-        let chain_name = crate::domain::epoch::beacon::known_chain(&known.inputs.beacon_chain_hash)
-            .map_or("unknown", |chain| chain.name);
-        let no_places = HashMap::new();
-        let (mut assignment, _) =
-            plan_beacon_epoch(clock, &published, chain_name, pulse, randomness, &no_places, (self.now_ms)())?;
-        // The inputs carry no place names; the built-in table has them for every standard zipcode.
-        for zipcode in &mut assignment.zipcodes {
-            if let Some(place) = self.places.locate(zipcode.zipcode) {
-                (zipcode.state, zipcode.city, zipcode.county) = (place.state, place.city, place.county);
-            }
-        }
-        Ok(AssignmentResponse::of(&assignment, None, view))
     }
 }
