@@ -109,6 +109,8 @@ pub struct EpochOutcomes {
 /// The universe as dots: one per distinct position (at whole frame units), and how many zipcodes could not
 /// be placed (no built-in coordinates, or outside the drawn regions).
 pub struct UniverseMap {
+    /// The zipcode table's revision it was drawn at (`None`: the table was never imported into).
+    pub revision: Option<String>,
     pub zipcodes: usize,
     pub points: Vec<[u16; 2]>,
     pub unplaced: usize,
@@ -218,7 +220,8 @@ impl App {
                 None => unplaced += 1,
             }
         }
-        let map = Arc::new(UniverseMap { zipcodes: zipcodes.len(), points: points.into_iter().collect(), unplaced });
+        let points = points.into_iter().collect();
+        let map = Arc::new(UniverseMap { revision: revision.clone(), zipcodes: zipcodes.len(), points, unplaced });
         self.dashboard.universe.put(revision, self.now_ms(), map.clone());
         Ok(map)
     }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use tower_http::compression::CompressionLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +21,7 @@ use crate::domain::epoch::proof::SeedSource;
 use crate::domain::epoch::EpochId;
 use crate::domain::usmap::{MAP_HEIGHT, MAP_WIDTH};
 
+use super::encoded::{Encoded, EncodedAnswers};
 use super::error::ApiError;
 use super::extract::parse_value;
 use super::health::{beacon_health, metagraph_health};
@@ -93,24 +94,44 @@ async fn overview(State(app): State<Arc<App>>) -> Result<Json<DashboardOverviewR
     Ok(Json(render_overview(&overview)))
 }
 
-/// Every zipcode of the universe as a faint dot, from the built-in coordinates: the country's shape.
+/// Every zipcode of the universe as a faint dot, from the built-in coordinates: the country's shape. The same
+/// for everyone until the zipcode table changes: encoded once per revision, with an `ETag` (If-None-Match: 304).
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard/map",
     tag = "dashboard",
-    responses((status = 200, description = "The universe's dots", body = DashboardMapResponse)),
+    responses(
+        (status = 200, description = "The universe's dots", body = DashboardMapResponse),
+        (status = 304, description = "Not modified (If-None-Match named the current ETag)"),
+    ),
 )]
-async fn universe_map(State(app): State<Arc<App>>) -> Result<Json<DashboardMapResponse>, ApiError> {
+async fn universe_map(
+    State(app): State<Arc<App>>,
+    Extension(encoded): Extension<Arc<EncodedAnswers>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let map = app.universe_map().await?;
-    Ok(Json(DashboardMapResponse {
-        success: true,
-        width: MAP_WIDTH as u32,
-        height: MAP_HEIGHT as u32,
-        zipcodes: map.zipcodes,
-        unplaced: map.unplaced,
-        points: map.points.iter().flatten().copied().collect(),
-    }))
+    let answer = encoded
+        .map(&map.revision, async {
+            let body = DashboardMapResponse {
+                success: true,
+                width: MAP_WIDTH as u32,
+                height: MAP_HEIGHT as u32,
+                zipcodes: map.zipcodes,
+                unplaced: map.unplaced,
+                points: map.points.iter().flatten().copied().collect(),
+            };
+            let json = serde_json::to_vec(&body).expect("the map serializes");
+            tokio::task::spawn_blocking(move || Encoded::compressing(json))
+                .await
+                .map_err(|_| ApiError::unavailable("Service temporarily unavailable"))
+        })
+        .await?;
+    Ok(answer.respond(&headers, MAP_CACHE_CONTROL))
 }
+
+/// Browsers may keep the map a minute, then ask again with its tag (a 304 until the zipcodes change).
+const MAP_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// A started epoch's zipcodes on the map, with city, state and expected listings: the current epoch's or an
 /// earlier one's. Future epochs are 404, like everywhere.

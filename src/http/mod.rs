@@ -5,6 +5,7 @@
 mod assignments;
 mod dashboard;
 mod desirability;
+mod encoded;
 mod error;
 mod extract;
 mod health;
@@ -55,6 +56,7 @@ pub fn router(app: Arc<App>, http_limits: HttpSettings, rate_limits: Arc<RateLim
         .layer(DefaultBodyLimit::max(http_limits.max_body_bytes))
         .layer(Extension(rate_limits.clone()))
         .layer(Extension(Arc::new(assignments::AssignmentBodies::default())))
+        .layer(Extension(Arc::new(encoded::EncodedAnswers::default())))
         .layer(middleware::from_fn_with_state(rate_limits, limits::limit_per_ip))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(req, next, timeout)))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

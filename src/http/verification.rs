@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,6 +16,7 @@ use crate::api::{EpochInputsDocument, EpochProofResponse, ErrorBody};
 use crate::app::App;
 use crate::domain::epoch::EpochId;
 
+use super::encoded::{Encoded, EncodedAnswers};
 use super::error::ApiError;
 use super::extract::parse_value;
 
@@ -106,45 +107,19 @@ async fn proof(
 )]
 async fn inputs(
     State(app): State<Arc<App>>,
+    Extension(encoded): Extension<Arc<EncodedAnswers>>,
     Path(epoch_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let epoch: EpochId = parse_value(&epoch_id)?;
-    let stored = app.inputs_document(epoch).await?;
-    let etag = HeaderValue::from_str(&format!("\"{}\"", stored.record.hash))
-        .map_err(|_| ApiError::unavailable("Service temporarily unavailable"))?;
-    let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response());
-    }
-    let json = HeaderValue::from_static("application/json");
-    let vary = HeaderValue::from_static("accept-encoding");
-    if accepts_gzip(&headers) {
-        let gzip = HeaderValue::from_static("gzip");
-        let response_headers = [
-            (header::CONTENT_TYPE, json),
-            (header::CONTENT_ENCODING, gzip),
-            (header::ETAG, etag),
-            (header::CACHE_CONTROL, cache),
-            (header::VARY, vary),
-        ];
-        return Ok((response_headers, stored.gzip).into_response());
-    }
-    let body = stored.canonical_json().map_err(|error| ApiError::from(crate::app::AppError::from(error)))?;
-    let response_headers =
-        [(header::CONTENT_TYPE, json), (header::ETAG, etag), (header::CACHE_CONTROL, cache), (header::VARY, vary)];
-    Ok((response_headers, body).into_response())
-}
-
-/// Whether `Accept-Encoding` admits gzip (`q=0` refuses it).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    let codings = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
-    codings.flat_map(|v| v.split(',')).any(|coding| {
-        let mut parts = coding.split(';').map(str::trim);
-        let name = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-    })
+    let document = encoded
+        .inputs(epoch, async {
+            let stored = app.inputs_document(epoch).await?;
+            let json = stored.canonical_json().map_err(crate::app::AppError::from)?;
+            Ok::<_, ApiError>(Encoded::new(json, stored.gzip, &stored.record.hash))
+        })
+        .await?;
+    Ok(document.respond(&headers, "public, max-age=31536000, immutable"))
 }
 
 #[cfg(test)]
@@ -152,23 +127,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recognises_inputs_paths_and_gzip_acceptance() {
+    fn recognises_inputs_and_proof_paths() {
         let epoch: EpochId = "2025-10-01T16-00-00".parse().unwrap();
         assert!(is_verification_path(&crate::api::inputs_path(epoch)));
         assert!(is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00/proof"));
         assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch/2025-10-01T16-00-00"));
         assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch//inputs"));
         assert!(!is_verification_path("/api/v1/zipcode-assignments/epoch/a/b/inputs"));
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
-            accepts_gzip(&headers)
-        };
-        assert!(with("gzip, deflate"));
-        assert!(with("br;q=1.0, gzip;q=0.5"));
-        assert!(with("*"));
-        assert!(!with("gzip;q=0"));
-        assert!(!with("identity"));
-        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }

@@ -255,6 +255,44 @@ async fn maps_place_the_universe_and_any_started_epoch_and_refuse_the_rest() {
     assert_eq!(body["statusCode"], status, "{body}");
 }
 
+/// #33, finding 5: the universe's map (200 KB of JSON) was serialized and compressed afresh for every request.
+/// Now it is encoded once per zipcode-table revision: the same bytes and tag until an import, a 304 to a client
+/// that holds them, gzip to one that accepts it.
+#[tokio::test]
+async fn the_universe_map_is_encoded_once_per_revision_and_revalidated_by_its_tag() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/api/v1/dashboard/map", app.base_url);
+    let http = reqwest::Client::new();
+    let first = http.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(first.headers()["cache-control"], "public, max-age=60");
+    let first_body = first.bytes().await.unwrap();
+    let again = http.get(&url).send().await.unwrap();
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    assert_eq!(again.bytes().await.unwrap(), first_body, "the same bytes");
+
+    let held = http.get(&url).header("If-None-Match", &tag).send().await.unwrap();
+    assert_eq!(held.status(), 304);
+    assert!(held.bytes().await.unwrap().is_empty());
+    let gzipped = http.get(&url).header("Accept-Encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped.bytes().await.unwrap()[..]), &mut plain)
+        .unwrap();
+    assert_eq!(plain, first_body, "gzip once, not twice");
+
+    let mut added = builtin_universe(150)[0].clone();
+    added.zipcode = "99950".parse().unwrap();
+    app.app().store().import_zipcodes(&[added], "test", zipcoord::storage::ImportMode::Merge, 0).await.unwrap();
+    let after = http.get(&url).header("If-None-Match", &tag).send().await.unwrap();
+    assert_eq!(after.status(), 200, "an import is a new revision: the held map is stale");
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), tag);
+    let body: serde_json::Value = after.json().await.unwrap();
+    let before: serde_json::Value = serde_json::from_slice(&first_body).unwrap();
+    assert_eq!(body["zipcodes"].as_u64().unwrap(), before["zipcodes"].as_u64().unwrap() + 1);
+}
+
 #[tokio::test]
 async fn the_page_renders_the_subnet_in_headless_chromium() {
     let subnet = populated_subnet().await;
