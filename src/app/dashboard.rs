@@ -4,6 +4,7 @@
 //! no presigned URL. Every open dashboard polls, so the overview and the map are cached.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::domain::access::grant::GrantKind;
@@ -32,6 +33,10 @@ const GRANT_WINDOW_MS: i64 = 24 * 3_600_000;
 
 pub(super) struct DashboardCaches {
     overview: Expiring<EpochId, DashboardOverview>,
+    /// Held while an overview is composed: concurrent misses wait for one composition (single flight).
+    composing_overview: tokio::sync::Mutex<()>,
+    /// Overviews composed since start.
+    overviews_composed: AtomicU64,
     /// The universe's dots, for the zipcode table's revision.
     universe: Expiring<Option<String>, UniverseMap>,
     epoch_maps: BoundedMap<EpochId, Arc<EpochMap>>,
@@ -42,6 +47,8 @@ impl DashboardCaches {
     pub(super) fn new() -> Self {
         DashboardCaches {
             overview: Expiring::new(OVERVIEW_TTL_MS),
+            composing_overview: tokio::sync::Mutex::new(()),
+            overviews_composed: AtomicU64::new(0),
             universe: Expiring::new(i64::MAX),
             epoch_maps: BoundedMap::new(EPOCH_MAPS),
             locations: OnceLock::new(),
@@ -125,16 +132,26 @@ pub struct EpochMap {
 }
 
 impl App {
-    /// The dashboard's overview, at most a few seconds old.
+    /// The dashboard's overview, at most a few seconds old; composed once however many pages ask at once.
     pub async fn dashboard_overview(&self) -> AppResult<Arc<DashboardOverview>> {
         let epoch = self.current_epoch_id();
+        if let Some(overview) = self.dashboard.overview.get(&epoch, self.now_ms()) {
+            return Ok(overview);
+        }
+        let _composing = self.dashboard.composing_overview.lock().await;
         let now_ms = self.now_ms();
         if let Some(overview) = self.dashboard.overview.get(&epoch, now_ms) {
             return Ok(overview);
         }
         let overview = Arc::new(self.compose_dashboard_overview().await?);
+        self.dashboard.overviews_composed.fetch_add(1, Ordering::Relaxed);
         self.dashboard.overview.put(epoch, now_ms, overview.clone());
         Ok(overview)
+    }
+
+    /// How many dashboard overviews were composed since start (the rest were served from memory).
+    pub fn dashboard_overviews_composed(&self) -> u64 {
+        self.dashboard.overviews_composed.load(Ordering::Relaxed)
     }
 
     /// The dashboard's overview read afresh from the store and the metagraph (what a cache miss costs).

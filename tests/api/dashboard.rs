@@ -293,6 +293,21 @@ async fn the_universe_map_is_encoded_once_per_revision_and_revalidated_by_its_ta
     assert_eq!(body["zipcodes"].as_u64().unwrap(), before["zipcodes"].as_u64().unwrap() + 1);
 }
 
+/// #33, a Low: concurrent misses of the overview cache each composed it (every query of the store and the
+/// metagraph, once per open page); now one composes and the others wait for it.
+#[tokio::test]
+async fn concurrent_overview_misses_compose_it_once() {
+    let app = TestApp::spawn().await;
+    let asks = (0..16).map(|_| app.get("/api/v1/dashboard/overview"));
+    for (status, body) in futures_util::future::join_all(asks).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(app.app().dashboard_overviews_composed(), 1);
+    app.pass_time(5_001).await;
+    app.get("/api/v1/dashboard/overview").await;
+    assert_eq!(app.app().dashboard_overviews_composed(), 2, "composed again once it is stale");
+}
+
 #[tokio::test]
 async fn the_page_renders_the_subnet_in_headless_chromium() {
     let subnet = populated_subnet().await;
