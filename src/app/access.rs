@@ -27,8 +27,9 @@ pub enum Proof<'a> {
         /// The endpoint's own values (epoch id, coldkey, miner hotkey) as the request carried them.
         values: SignedValues<'a>,
     },
-    /// Epistula v2 headers over the request's `body` (empty for a GET).
-    Epistula { headers: &'a EpistulaHeaders, body: &'a [u8] },
+    /// Epistula v2 headers over the request's `body` (empty for a GET), or for a GET over its target
+    /// ([`crate::domain::access::epistula::get_target`]).
+    Epistula { headers: &'a EpistulaHeaders, body: &'a [u8], get_target: Option<&'a [u8]> },
 }
 
 /// Why a signed request was refused, with the label `/metrics` counts it under.
@@ -61,7 +62,9 @@ impl App {
                     .iter()
                     .any(|message| verify_hotkey_signature(claim.hotkey, message.as_bytes(), signature))
             }
-            Proof::Epistula { headers, body } => headers.verify(body),
+            Proof::Epistula { headers, body, get_target } => {
+                headers.verify(body) || get_target.is_some_and(|target| headers.verify(target))
+            }
         };
         if !verified {
             return Err(denied("bad_signature", AppError::BadSignature));

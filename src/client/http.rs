@@ -15,7 +15,7 @@ use crate::api::{
     ValidatorUploadResponse,
 };
 use crate::domain::access::endpoint::{self, Endpoint, SignedValues};
-use crate::domain::access::epistula::{EpistulaHeaders, RequestUuid};
+use crate::domain::access::epistula::{self, EpistulaHeaders, RequestUuid};
 use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::status::MinerStatus;
 use crate::domain::epoch::EpochId;
@@ -301,7 +301,9 @@ impl ZipcoordClient {
         if let Some(query) = query {
             request = request.query(query);
         }
-        Self::decode(self.send(request, signer.map(|key| (key, &b""[..]))).await?).await
+        // An Epistula GET signs its method and path, so that it is good at this endpoint only.
+        let target = epistula::get_target(path.split('?').next().unwrap_or(path));
+        Self::decode(self.send(request, signer.map(|key| (key, &target[..]))).await?).await
     }
 
     pub async fn stats(&self) -> ClientResult<StatsResponse> {

@@ -17,7 +17,7 @@ use crate::api::SignedQuery;
 use crate::app::{AccessDenied, App, Proof, SignedClaim};
 use crate::domain::access::auth::{parse_timestamp, HotkeySignature};
 use crate::domain::access::endpoint::{Endpoint, Method, SignedValues};
-use crate::domain::access::epistula::EpistulaHeaders;
+use crate::domain::access::epistula::{get_target, EpistulaHeaders};
 use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
 
@@ -129,7 +129,8 @@ impl<T: SignedRequest> FromRequest<Arc<App>> for Signed<T> {
         let epistula = EpistulaHeaders::parse(|name| parts.headers.get(name).and_then(|v| v.to_str().ok()))
             .transpose()
             .map_err(|error| malformed(ApiError::bad_request(error.to_string())))?;
-        // A GET's signed body is the empty one, whatever it carries.
+        // A GET's signed body is the empty one, whatever it carries, or (bound) its method and path.
+        let get_target = (T::ENDPOINT.method == Method::Get).then(|| get_target(parts.uri.path()));
         let (raw, body): (T::Raw, Bytes) = match T::ENDPOINT.method {
             Method::Get => (QueryParams::from_request_parts(&mut parts, app).await?.0, Bytes::new()),
             Method::Post => {
@@ -142,7 +143,10 @@ impl<T: SignedRequest> FromRequest<Arc<App>> for Signed<T> {
         }
         let (request, fields) = T::parse(raw, &path)?;
         let (caller, signature) = match &epistula {
-            Some(headers) => authenticate_epistula(app, T::ENDPOINT, headers, &body, &fields, &limits).await?,
+            Some(headers) => {
+                let signed = EpistulaSigned { headers, body: &body, get_target: get_target.as_deref() };
+                authenticate_epistula(app, T::ENDPOINT, signed, &fields, &limits).await?
+            }
             None => authenticate(app, T::ENDPOINT, fields, request.values(), &limits)?,
         };
         Ok(Signed { caller, signature, request })
@@ -194,21 +198,35 @@ fn authenticate(
     Ok((hotkey, signature))
 }
 
-/// Admits the signer of Epistula `headers` over `body` to `endpoint`, spending the request's uuid. The legacy
-/// fields are not checked then, except that a `hotkey`, when sent, must name the signer.
+/// An Epistula request's headers and what they may sign: the body, or a GET's target.
+struct EpistulaSigned<'a> {
+    headers: &'a EpistulaHeaders,
+    body: &'a [u8],
+    get_target: Option<&'a [u8]>,
+}
+
+/// Admits the signer of Epistula headers to `endpoint`, spending the request's uuid. The legacy fields are not
+/// checked then, except that a `hotkey`, when sent, must name the signer, and that a legacy `signature` does not
+/// ride along (whoever sees the request could replay it the legacy way, which the uuid is there to prevent).
 async fn authenticate_epistula(
     app: &App,
     endpoint: &Endpoint,
-    headers: &EpistulaHeaders,
-    body: &[u8],
+    signed: EpistulaSigned<'_>,
     fields: &SignedFields,
     limits: &RateLimits,
 ) -> Result<(Hotkey, HotkeySignature), ApiError> {
+    let EpistulaSigned { headers, body, get_target } = signed;
     let signer = &headers.signed_by;
     if fields.hotkey.as_deref().is_some_and(|hotkey| !hotkey.is_empty() && hotkey != signer.as_str()) {
         return Err(malformed(ApiError::bad_request("hotkey must be the Epistula-Signed-By address")));
     }
-    let claim = SignedClaim { hotkey: signer, proof: Proof::Epistula { headers, body } };
+    if fields.signature.as_deref().is_some_and(|signature| !signature.is_empty()) {
+        return Err(malformed(ApiError::bad_request(
+            "A request is signed either with Epistula headers or with the legacy signature, not both: drop the \
+             signature field",
+        )));
+    }
+    let claim = SignedClaim { hotkey: signer, proof: Proof::Epistula { headers, body, get_target } };
     app.admit(endpoint, &claim).map_err(refused)?;
     limits.check_signed(endpoint.rate, signer, &headers.signature)?;
     app.spend_request_uuid(headers).await.map_err(refused)?;

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use zipcoord::app::Clock;
-use zipcoord::domain::access::epistula::{header, signed_message, EpistulaHeaders, RequestUuid};
+use zipcoord::domain::access::epistula::{self, header, signed_message, EpistulaHeaders, RequestUuid};
 use zipcoord::domain::access::keys::Keypair;
 
 use crate::helpers::{assert_error, send_with_headers, service_key, TestApp, TestOptions};
@@ -330,4 +330,54 @@ fn bittensor_wallet_epistula_vectors_verify_for_their_own_body_only() {
         assert!(!other_uuid.verify(v.body.as_bytes()), "another uuid");
     }
     assert!(file.vectors.iter().any(|v| v.form == "wrapped") && file.vectors.iter().any(|v| v.form == "raw"));
+}
+
+/// #33, a Low: an Epistula GET signed the empty body, so a captured one (its uuid not yet spent) worked once at
+/// any other GET endpoint. A GET may now sign its method and path instead, as the reference client does; that
+/// signature is good at its own endpoint only. The convention's empty body stays accepted.
+#[tokio::test]
+async fn an_epistula_get_that_signs_its_path_is_good_at_that_endpoint_only() {
+    let app = TestApp::spawn().await;
+    let epoch = app.current_epoch().to_string();
+    let epoch_path = format!("/api/v1/zipcode-assignments/epoch/{epoch}");
+    let bound = |key: &Keypair, path: &str| signed(&app, key, &epistula::get_target(path));
+
+    assert_eq!(get(&app, CURRENT, &bound(&app.keys.miner, CURRENT)).await.0, 200);
+    assert_eq!(get(&app, &epoch_path, &bound(&app.keys.validator, &epoch_path)).await.0, 200);
+    // Signed for /current, sent to /epoch/{id}: refused, and the query does not change the path signed.
+    let (status, body) = get(&app, &epoch_path, &bound(&app.keys.validator, CURRENT)).await;
+    assert_error(status, &body, 401, "Invalid signature");
+    let with_query = format!("{CURRENT}?extra=1");
+    assert_eq!(get(&app, &with_query, &bound(&app.keys.miner, CURRENT)).await.0, 200);
+    // The convention's empty body keeps working for clients that sign it.
+    assert_eq!(get(&app, CURRENT, &signed(&app, &app.keys.miner, b"")).await.0, 200);
+}
+
+/// #33, a Low: a request carrying Epistula headers and a legacy signature was accepted, leaving a replayable
+/// legacy signature on the wire beside the single-use uuid. It is refused, naming the fix, before any work.
+#[tokio::test]
+async fn a_request_signed_both_ways_is_refused() {
+    let app = TestApp::spawn().await;
+    let miner = &app.keys.miner;
+    let legacy = zipcoord::client::signed_query(
+        miner,
+        &zipcoord::domain::access::endpoint::CURRENT,
+        zipcoord::domain::access::endpoint::SignedValues::at(app.now()),
+    );
+    let query = format!(
+        "{CURRENT}?hotkey={}&signature={}&timestamp={}",
+        legacy.hotkey.unwrap(),
+        legacy.signature.unwrap(),
+        legacy.timestamp.unwrap()
+    );
+    let (status, body) = get(&app, &query, &signed(&app, miner, b"")).await;
+    assert_error(status, &body, 400, "not both");
+    assert_eq!(request_uuid_rows(&app.db_url).await, vec![], "no uuid was spent");
+
+    let (_, assignment) = get(&app, CURRENT, &signed(&app, miner, b"")).await;
+    let mut both = serde_json::from_slice::<Value>(&report(&assignment, "IN_PROGRESS", 1)).unwrap();
+    both["signature"] = Value::from("ab".repeat(64));
+    let bytes = serde_json::to_vec(&both).unwrap();
+    let (status, body) = post(&app, STATUS, &bytes, &signed(&app, miner, &bytes)).await;
+    assert_error(status, &body, 400, "not both");
 }

@@ -152,6 +152,13 @@ impl EpistulaHeaders {
 }
 
 /// `{sha256(body) hex}.{uuid}.{timestamp}.{signed_for}`.
+/// What a GET signs in place of its empty body to bind its method and path: `GET {path}` (the path as sent,
+/// without the query). An addition to the convention, whose empty body stays accepted: a captured empty-body GET
+/// signature can be spent once at any GET endpoint, a bound one only at its own.
+pub fn get_target(path: &str) -> Vec<u8> {
+    format!("GET {path}").into_bytes()
+}
+
 pub fn signed_message(body: &[u8], uuid: &RequestUuid, timestamp_ms: i64, signed_for: &str) -> String {
     format!("{}.{}.{timestamp_ms}.{signed_for}", hex::encode(Sha256::digest(body)), uuid.as_str())
 }
