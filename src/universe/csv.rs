@@ -63,6 +63,10 @@ pub enum RowError {
     NoState(Zipcode),
     #[error("state '{0}' is not a two-letter code")]
     NotAState(String),
+    #[error("{field} is longer than {MAX_PLACE_CHARS} characters ({chars})")]
+    TooLong { field: &'static str, chars: usize },
+    #[error("{field} '{}' holds a control character", .raw.escape_default())]
+    ControlCharacter { field: &'static str, raw: String },
     #[error("duplicate zipcode {zipcode} (first on line {first_line})")]
     Duplicate { zipcode: Zipcode, first_line: u64 },
 }
@@ -206,17 +210,32 @@ fn parse_row(
         None => known().map(|l| l.state).ok_or(RowError::NoState(zipcode))?,
     };
     if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(RowError::NotAState(state));
+        return Err(RowError::NotAState(state.chars().take(MAX_PLACE_CHARS).collect()));
     }
     let city = match columns.get(row, "city") {
-        Some(c) => c.to_string(),
+        Some(c) => place_name(c, "city")?,
         None => known().map(|l| l.city).unwrap_or_default(),
     };
     let county = match columns.get(row, county_column) {
-        Some(c) => Some(c.to_string()),
+        Some(c) => Some(place_name(c, "county")?),
         None => known().and_then(|l| l.county),
     };
     Ok(ZipcodeRecord { zipcode, state, city, county, expected_listings, tier, weight: 1.0, active: true })
+}
+
+/// The longest city or county name taken (the longest US place names are under 60 characters).
+pub const MAX_PLACE_CHARS: usize = 100;
+
+/// A city or county name as served to every miner and shown on the dashboard: bounded, and printable.
+fn place_name(raw: &str, field: &'static str) -> Result<String, RowError> {
+    let chars = raw.chars().count();
+    if chars > MAX_PLACE_CHARS {
+        return Err(RowError::TooLong { field, chars });
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(RowError::ControlCharacter { field, raw: raw.to_string() });
+    }
+    Ok(raw.to_string())
 }
 
 fn parse_tier(raw: Option<&str>) -> Result<MarketTier, RowError> {
@@ -278,7 +297,8 @@ mod tests {
 
     #[test]
     fn reports_the_first_bad_row() {
-        let cases = [
+        let long_city = format!("zipcode,expected_listings,state,city\n10001,1,NY,{}\n", "x".repeat(5_000));
+        let cases: [(&str, u64, &str); 10] = [
             ("zipcode,expected_listings,state\n10001,120,NY\n10002,-5,NY\n", 3, "expected_listings"),
             ("zipcode,expected_listings,state\n10001,120,NY\nabcde,5,NY\n", 3, "invalid zipcode"),
             (
@@ -289,12 +309,25 @@ mod tests {
             ("zipcode,expected_listings\n10001,120\n", 2, "missing state"),
             ("zipcode,expected_listings,state\n10001,12x,NY\n", 2, "not a number"),
             ("zipcode,expected_listings,state,city,county,tier\n10001,1,NY,a,b,gold\n", 2, "unknown market tier"),
+            (&long_city, 2, "city is longer than 100 characters (5000)"),
+            (
+                "zipcode,expected_listings,state,city\n10001,1,NY,New\u{1b}[31mYork\n",
+                2,
+                "city 'New\\u{1b}[31mYork' holds a control character",
+            ),
+            ("zipcode,expected_listings,state,city,county\n10001,1,NY,a,\"Kings\nCounty\"\n", 2, "county"),
+            (
+                &format!("zipcode,expected_listings,state\n10001,1,{}\n", "N".repeat(5_000)),
+                2,
+                "is not a two-letter code",
+            ),
         ];
         for (text, line, reason) in cases {
             match parse_csv(text, &defaults()) {
                 Err(ImportError::Row { line: l, reason: r }) => {
                     assert_eq!(l, line, "{text}");
                     assert!(r.to_string().contains(reason), "{r} should mention {reason}");
+                    assert!(r.to_string().len() < 200, "a refusal names the value briefly: {r}");
                 }
                 other => panic!("{text}: {other:?}"),
             }
