@@ -163,12 +163,12 @@ impl EpochRecord {
                     let mine = validator.miners.iter().find(|m| m.hotkey == self.hotkey)?;
                     Some(ValidatorVerdict {
                         validator_uid: validator.uid,
-                        validator_hotkey: validator.hotkey.clone(),
+                        validator_hotkey: printable(&validator.hotkey, MAX_REASON_CHARS),
                         verdict: mine.verdict,
                         quality: mine.quality,
                         weight: mine.weight,
                         listings: mine.listings,
-                        reasons: mine.reasons.clone(),
+                        reasons: reasons_as_read(&mine.reasons),
                     })
                 })
                 .collect(),
@@ -179,6 +179,37 @@ impl EpochRecord {
     pub fn verdicts_unavailable(&mut self, why: String) {
         self.verdicts = Verdicts { state: VerdictState::Unavailable, note: Some(why), ..Verdicts::default() };
     }
+}
+
+/// Reasons kept per verdict, and characters per reason: a validator's results are its own words, printed to a
+/// miner's terminal, so they are bounded and made printable as they are read.
+const MAX_REASONS: usize = 8;
+const MAX_REASON_CHARS: usize = 300;
+
+/// `reasons` as kept: the first [`MAX_REASONS`], each printable, and a count of the rest.
+fn reasons_as_read(reasons: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> =
+        reasons.iter().take(MAX_REASONS).map(|reason| printable(reason, MAX_REASON_CHARS)).collect();
+    if reasons.len() > MAX_REASONS {
+        kept.push(format!("… and {} more reasons", reasons.len() - MAX_REASONS));
+    }
+    kept
+}
+
+/// `text` with control characters escaped (`\u{1b}`), cut to `max_chars` characters with an ellipsis.
+fn printable(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    out
 }
 
 /// A line that could not be read.

@@ -112,3 +112,45 @@ fn delivered_listings_are_kept_per_epoch_zipcode_by_zipcode() {
     history.keep_delivered_epochs(1);
     assert!(read_delivered(dir.path(), first).is_none(), "only the newest epochs are kept");
 }
+
+/// #33, a Low: verdict reasons came from a validator's file raw to the miner's terminal (escape sequences, any
+/// length, any count). They are bounded and made printable as the results are read.
+#[test]
+fn verdict_reasons_are_kept_printable_and_bounded() {
+    use crate::api::{EpochResultsResponse, MinerVerdict, ValidatorVerdicts};
+    let mut reasons = vec!["\u{1b}[2J\u{1b}[31mcleared your screen\r\n".to_string(), "x".repeat(10_000)];
+    reasons.extend((0..50).map(|n| format!("reason {n}")));
+    let verdict = MinerVerdict {
+        uid: 3,
+        hotkey: HOTKEY.to_string(),
+        verdict: crate::domain::judging::scoring::VerdictKind::Liar,
+        quality: 0.0,
+        weight: 0.0,
+        listings: 0,
+        reasons,
+    };
+    let results = EpochResultsResponse {
+        success: true,
+        epoch_id: "2025-10-01T16-00-00".to_string(),
+        judging_window_ended_at: String::new(),
+        read_at: String::new(),
+        validators: vec![ValidatorVerdicts {
+            uid: 0,
+            hotkey: "5Validator\u{7}".to_string(),
+            file: String::new(),
+            judged_at: String::new(),
+            miners: vec![verdict],
+        }],
+        skipped_count: 0,
+        skipped: Vec::new(),
+    };
+    let mut epoch = record("2025-10-01T16-00-00");
+    epoch.take_verdicts(&results);
+    let kept = &epoch.verdicts.validators[0];
+    assert_eq!(kept.validator_hotkey, "5Validator\\u{7}");
+    assert_eq!(kept.reasons[0], "\\u{1b}[2J\\u{1b}[31mcleared your screen\\r\\n");
+    assert_eq!(kept.reasons[1].chars().count(), MAX_REASON_CHARS + 1, "cut, with an ellipsis");
+    assert_eq!(kept.reasons.len(), MAX_REASONS + 1);
+    assert_eq!(kept.reasons[MAX_REASONS], "… and 44 more reasons");
+    assert!(kept.reasons.iter().all(|r| !r.chars().any(char::is_control)));
+}
