@@ -47,9 +47,10 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(script))
         .routes(routes!(style))
         .routes(routes!(overview))
-        .routes(routes!(universe_map))
         .routes(routes!(epoch_map))
         .layer(CompressionLayer::new())
+        // Added after the layer, so outside it: the map is served as encoded once, gzip included.
+        .routes(routes!(universe_map))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

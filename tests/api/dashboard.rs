@@ -277,6 +277,7 @@ async fn the_universe_map_is_encoded_once_per_revision_and_revalidated_by_its_ta
     assert!(held.bytes().await.unwrap().is_empty());
     let gzipped = http.get(&url).header("Accept-Encoding", "gzip").send().await.unwrap();
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["etag"].to_str().unwrap(), tag, "the gzip held, not compressed per request");
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped.bytes().await.unwrap()[..]), &mut plain)
         .unwrap();
