@@ -149,7 +149,7 @@ impl RetryPolicy {
 /// What a client talks to: the coordinator's API, the one source it trusts and signs for, or a source whose
 /// answers it recomputes (a validator's relay, or an API it only verifies) and never signs for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+enum Peer {
     Api,
     Checked,
 }
@@ -193,10 +193,6 @@ impl ZipcoordClient {
             relay_answered: Arc::default(),
             epistula_for: None,
         }
-    }
-
-    pub fn peer(&self) -> Peer {
-        self.peer
     }
 
     /// The same client, signing every request with Epistula v2 for the service at `service` (an SS58 address).

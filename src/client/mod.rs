@@ -25,6 +25,5 @@ pub mod validator;
 pub mod wallet;
 
 pub use http::{
-    sign, signed_query, status_request, unix_now, unix_now_ms, ClientError, ClientResult, Peer, RetryPolicy,
-    ZipcoordClient,
+    sign, signed_query, status_request, unix_now, unix_now_ms, ClientError, ClientResult, RetryPolicy, ZipcoordClient,
 };
