@@ -232,3 +232,171 @@ async fn each_group_works_its_own_batch_and_validators_see_every_group() {
     assert_eq!(again.groups, whole.groups);
     assert_eq!(zipcodes_of(&again), zipcodes_of(&whole));
 }
+
+/// #34: when the universe cannot fill every batch apart, a batch is refilled over all candidates and repeats
+/// earlier batches' zipcodes. Such an epoch could not be stored (one row per epoch and zipcode), so none was ever
+/// created: the server retried every half second and `/current` answered 503 until the epoch left the catch-up
+/// window. Now it is stored and served as the documented algorithm computes it, and it recomputes.
+#[tokio::test]
+async fn an_epoch_whose_batches_were_refilled_is_stored_served_and_recomputes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TestKeys::generate();
+    let miners: Vec<Keypair> = (0..12).map(|_| Keypair::from_seed(&rand::random::<[u8; 32]>())).collect();
+    let path = dir.path().join("metagraph.json");
+    std::fs::write(&path, metagraph(&keys, &miners)).unwrap();
+    // 30 zipcodes of about 6,000 listings, and six batches of 1,500 each to fill apart: some must be refilled.
+    let mut app = TestApp::spawn_with(TestOptions {
+        universe: crate::helpers::Universe::Synthetic(30),
+        metagraph: Some(format!("file:{}", path.display())),
+        keys: Some(keys),
+        settings: Some(Box::new(|s: &mut Settings| {
+            s.epochs.assignment = AssignmentMode::Groups(GroupPlan { size: 2, overlap: 1 });
+            s.epochs.policy.target_listings = 1_500;
+            s.rate_limits = zipcoord::settings::RateLimitSettings::off();
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let epoch = app.current_epoch();
+    let validator = app.keys.validator.clone();
+    let whole = app.client.epoch(&validator, epoch, app.now()).await.expect("the refilled epoch is served");
+    let groups = whole.groups.clone().unwrap();
+    assert!(groups.refilled_batches > 0, "the reproduction refills: {groups:?}");
+    let batched: Vec<&String> = groups.groups.iter().flat_map(|g| &g.zipcodes).collect();
+    assert!(batched.iter().collect::<BTreeSet<_>>().len() < batched.len(), "a zipcode stands twice");
+    for group in &groups.groups {
+        assert!((1_350..=1_650).contains(&group.expected_listings), "group {}: {group:?}", group.id);
+    }
+    verify_epoch(&app.client, epoch).await.expect("recomputes from the published inputs and the pulse");
+    // And in Python, from the document alone.
+    let saved = tempfile::tempdir().unwrap();
+    let proof = app.client.epoch_proof(epoch).await.unwrap();
+    let (proof_path, inputs_path) = (saved.path().join("proof.json"), saved.path().join("inputs.json"));
+    std::fs::write(&proof_path, serde_json::to_vec(&proof).unwrap()).unwrap();
+    std::fs::write(&inputs_path, app.client.epoch_inputs(epoch).await.unwrap()).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify_epoch.py"))
+        .arg("--skip-pulse-verification")
+        .arg("--proof")
+        .arg(&proof_path)
+        .arg("--inputs")
+        .arg(&inputs_path)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("verified: epoch "), "{stdout}");
+    let (status, stats) = app.get("/api/v1/zipcode-assignments/stats").await;
+    assert_eq!((status, &stats["epochStatus"]["currentEpoch"]["id"]), (200, &Value::from(epoch.to_string())));
+    let mine = app.client.current(&miners[0], app.now()).await.unwrap();
+    assert!(!mine.zipcodes.is_empty() && mine.miner_groups.is_some());
+
+    app.stop().await;
+    app.start().await;
+    let again = app.client.epoch(&validator, epoch, app.now()).await.unwrap();
+    assert_eq!(again.groups, whole.groups, "read back from the store as served");
+    assert_eq!((&again.nonce, zipcodes_of(&again)), (&whole.nonce, zipcodes_of(&whole)));
+}
+
+/// Every epoch the selection plans, in either mode and however tight the universe, is one the store accepts and
+/// reads back as planned (the refilled batches above were the exception the unique key made).
+mod every_planned_epoch_is_stored {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use zipcoord::domain::access::keys::Keypair;
+    use zipcoord::domain::epoch::assignment::{plan_epoch, PublishedInputs};
+    use zipcoord::domain::epoch::groups::{GroupPlan, GroupedInputs, RosterMiner};
+    use zipcoord::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, InputSources};
+    use zipcoord::domain::epoch::nonce::ServerSecret;
+    use zipcoord::domain::epoch::proof::SeedSource;
+    use zipcoord::domain::epoch::selection::SelectionPolicy;
+    use zipcoord::domain::epoch::{EpochClock, EpochId};
+    use zipcoord::storage::Store;
+
+    struct Harness {
+        runtime: tokio::runtime::Runtime,
+        store: Store,
+        _dir: tempfile::TempDir,
+    }
+
+    fn harness() -> &'static Harness {
+        static HARNESS: OnceLock<Harness> = OnceLock::new();
+        HARNESS.get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("planned.db").display());
+            let store = runtime.block_on(Store::connect(&url)).unwrap();
+            runtime.block_on(store.migrate()).unwrap();
+            Harness { runtime, store, _dir: dir }
+        })
+    }
+
+    /// A fresh epoch per case: the store is shared.
+    fn next_epoch() -> EpochId {
+        static NEXT: AtomicI64 = AtomicI64::new(0);
+        EpochId::from_start_unix(1_759_334_400 + NEXT.fetch_add(1, Ordering::Relaxed) * 14_400)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_store_accepts_what_the_selection_plans(
+            listings in prop::collection::vec(1u32..500, 1..60),
+            target in 100u32..5_000,
+            tolerance in 0u32..30,
+            groups in prop::option::of((1usize..6, 1usize..4, 1usize..40)),
+            seed in any::<[u8; 32]>(),
+        ) {
+            let universe: Vec<_> = crate::helpers::synthetic_universe(listings.len())
+                .into_iter()
+                .zip(&listings)
+                .map(|(record, &expected)| zipcoord::domain::epoch::zipcode::ZipcodeRecord {
+                    expected_listings: expected,
+                    ..record
+                })
+                .collect();
+            let roster = groups.map(|(size, overlap, miners)| {
+                let miners: Vec<RosterMiner> = (0..miners)
+                    .map(|n| RosterMiner { hotkey: Keypair::from_seed(&[n as u8 + 1; 32]).hotkey(), coldkey: format!("cold{}", n % 7) })
+                    .collect();
+                GroupedInputs::new(GroupPlan { size, overlap }, &miners)
+            });
+            let epoch = next_epoch();
+            let policy = SelectionPolicy {
+                target_listings: target,
+                tolerance_percent: tolerance,
+                min_listings: 1,
+                max_listings: 1_000,
+                cooldown_seconds: 0,
+                max_count: None,
+            };
+            let no_history = HashMap::new();
+            let inputs = EpochInputs::compose(epoch, &InputSources {
+                universe: &universe,
+                last_assigned: &no_history,
+                policy,
+                netuid: 46,
+                beacon_chain_hash: [7; 32],
+                beacon_round: 1,
+                groups: roster,
+            });
+            let hash = inputs_hash_hex(&inputs.canonical_json());
+            let published = PublishedInputs { inputs: &inputs, hash: &hash, published_at_ms: 0 };
+            let secret = ServerSecret::from_bytes(seed.to_vec()).unwrap();
+            let source = SeedSource::Fallback { reason: "property test".to_string() };
+            let places = universe.iter().map(|z| (z.zipcode, z)).collect();
+            let clock = EpochClock::new(240).unwrap();
+            let Ok((planned, _)) = plan_epoch(clock, &published, "test", source, &secret, &places, 0) else {
+                return Ok(()); // nothing to store when nothing can be selected
+            };
+            let h = harness();
+            let (stored, created) = h.runtime.block_on(h.store.insert_epoch(&planned)).expect("the store accepts it");
+            prop_assert!(created);
+            prop_assert_eq!(&stored, &planned);
+            let read = h.runtime.block_on(h.store.load_epoch(epoch)).unwrap().unwrap();
+            prop_assert_eq!(read, planned);
+        }
+    }
+}
