@@ -30,6 +30,8 @@ pub const BEACON_ROUND: &str = "zipcoord_beacon_last_round";
 pub const BEACON_FAILURES: &str = "zipcoord_beacon_failures_total";
 pub const BEACON_FALLBACKS: &str = "zipcoord_epochs_seeded_by_fallback_total";
 pub const DATABASE_WRITES_FAILING: &str = "zipcoord_database_writes_failing";
+pub const EPOCH_CREATION_FAILURES: &str = "zipcoord_epoch_creation_failures_total";
+pub const EPOCH_CREATION_FAILING: &str = "zipcoord_epoch_creation_failing";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
@@ -147,8 +149,12 @@ pub fn epoch_created(selection: Duration) {
     histogram!(SELECTION_DURATION).record(selection.as_secs_f64());
 }
 
-pub fn selection_failed() {
-    counter!(SELECTION_FAILURES).increment(1);
+/// A failed attempt at creating an epoch; `selection` when its zipcodes could not be selected.
+pub fn epoch_creation_failed(selection: bool) {
+    counter!(EPOCH_CREATION_FAILURES).increment(1);
+    if selection {
+        counter!(SELECTION_FAILURES).increment(1);
+    }
 }
 
 /// The latest beacon round whose pulse verified.
@@ -183,6 +189,8 @@ pub struct StateGauges {
     pub metagraph: MetagraphGauges,
     /// Whether the database refuses writes (a full disk, say).
     pub database_writes_failing: bool,
+    /// Whether the latest epoch could not be created (and none was since).
+    pub epoch_creation_failing: bool,
 }
 
 /// The metagraph's state at scrape time.
@@ -206,6 +214,7 @@ pub fn render(state: StateGauges) -> String {
     gauge!(METAGRAPH_NEURONS).set(metagraph.neurons as f64);
     gauge!(METAGRAPH_FRESH).set(if metagraph.fresh { 1.0 } else { 0.0 });
     gauge!(DATABASE_WRITES_FAILING).set(if state.database_writes_failing { 1.0 } else { 0.0 });
+    gauge!(EPOCH_CREATION_FAILING).set(if state.epoch_creation_failing { 1.0 } else { 0.0 });
     handle.render()
 }
 

@@ -351,6 +351,11 @@ function renderSystem(o) {
     ["Requests, last 24 h", `${fmt(s.requestsLastDay)}, ${fmt(s.rateLimitedLastDay)} refused by rate limits`],
     ["Version", `zipcoord ${s.version}, up ${duration(s.uptimeSeconds)}`],
   ];
+  const writes = s.databaseWrites, creation = s.epochCreation;
+  if (writes.state !== "ok") entries.unshift(["Database writes", `FAILING since ${writes.failing_since}: ${writes.reason}`]);
+  if (creation.state !== "ok") {
+    entries.unshift(["Epoch creation", `FAILING for ${creation.epoch} since ${creation.failing_since} (${fmt(creation.attempts)} attempts, next at ${creation.next_attempt_at}): ${creation.reason}`]);
+  }
   if (m.last_error) entries.push(["Metagraph error", m.last_error]);
   if (b.lastError) entries.push(["Beacon error", b.lastError]);
   $("system").replaceChildren(...entries.map(([term, value]) => {
@@ -362,7 +367,7 @@ function renderSystem(o) {
     return div;
   }));
   const health = $("health");
-  const ok = s.databaseOk && m.fresh;
+  const ok = s.status === "ok";
   health.className = `pill ${ok ? "ok" : "degraded"}`;
   health.textContent = ok ? "healthy" : "degraded";
 }

@@ -135,6 +135,13 @@ pub struct DashboardSystem {
     pub database_ok: bool,
     pub metagraph: MetagraphHealth,
     pub beacon: BeaconHealth,
+    /// Whether the database takes writes (a full disk refuses them).
+    pub database_writes: super::DatabaseWrites,
+    /// Whether epochs are being created.
+    pub epoch_creation: super::EpochCreation,
+    /// `ok` or `degraded`, as `/healthcheck` says.
+    #[schema(example = "ok")]
+    pub status: String,
     pub s3_configured: bool,
     /// Grants issued over the last 24 hours, one entry per kind.
     pub grants_last_day: Vec<DashboardGrantCount>,

@@ -425,6 +425,30 @@ pub struct HealthResponse {
     /// Whether the database takes writes (`database` says only that it answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_writes: Option<DatabaseWrites>,
+    /// Whether epochs are being created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_creation: Option<EpochCreation>,
+}
+
+/// Whether epochs are being created, and if the latest could not be, which, since when, why and when it is tried
+/// again (snake_case, as the health body is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EpochCreation {
+    /// `ok`, or `failing` (the epoch is not served meanwhile: `/stats` answers `currentEpoch: null`, `/current`
+    /// 503 with `Retry-After`).
+    #[schema(example = "ok")]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
 }
 
 /// Whether the database takes writes now, and if not since when and why (snake_case, as the health body is).
@@ -492,6 +516,10 @@ pub struct ReadinessResponse {
     pub metagraph: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_writes: Option<DatabaseWrites>,
+    /// Detail only: an epoch that cannot be created fails on every replica alike, so it does not take this one
+    /// out of rotation (`/stats` must keep answering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_creation: Option<EpochCreation>,
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::storage::{Backend, EpochSummary, MinerOutcome};
 use crate::universe::BuiltinLocations;
 
 use super::cache::{BoundedMap, Expiring};
-use super::{App, AppError, AppResult, HealthSummary};
+use super::{App, AppResult, HealthSummary};
 
 /// Epochs of history the dashboard charts, the current one included.
 pub const HISTORY_EPOCHS: usize = 30;
@@ -158,11 +158,7 @@ impl App {
     pub async fn compose_dashboard_overview(&self) -> AppResult<DashboardOverview> {
         let epoch = self.current_epoch_id();
         let now_ms = self.now_ms();
-        let current = match self.ensure_epoch(epoch).await {
-            Ok(assignment) => Ok(assignment),
-            Err(error @ (AppError::Selection(_) | AppError::BeaconPending { .. })) => Err(error.to_string()),
-            Err(other) => return Err(other),
-        };
+        let current = self.epoch_if_created(epoch).await?.map_err(|why| why.to_string());
         // The assignment's own terms: the operator may have changed the settings since it was selected.
         let policy = match &current {
             Ok(a) => SelectionPolicy {

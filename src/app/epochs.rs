@@ -12,20 +12,19 @@ use crate::domain::epoch::beacon::Round;
 use crate::domain::epoch::groups::GroupedInputs;
 use crate::domain::epoch::inputs::{EpochInputs, InputSources, MAX_ROLL_FORWARD_EPOCHS};
 use crate::domain::epoch::proof::SeedSource;
-use crate::domain::epoch::selection::{CooldownRelaxation, SelectionError};
+use crate::domain::epoch::selection::CooldownRelaxation;
 use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
 use crate::domain::epoch::EpochId;
 use crate::storage::{InputsRecord, StorageError};
 
 use super::cache::BoundedMap;
+use super::epoch_creation::{CreationError, EpochCreationTrouble, FailedCreation};
 use super::{App, AppError, AppResult};
 
 /// Assignments kept in memory; they never change once created, so this is only a size bound.
 const EPOCH_CACHE_SIZE: usize = 64;
 /// Decoded inputs kept in memory (about 2 MB each with 30,000 candidates): the current and next epochs'.
 const INPUTS_CACHE_SIZE: usize = 4;
-/// How long a failed selection is remembered before a request may try again.
-const SELECTION_RETRY_MS: i64 = 30_000;
 /// How long a request waits for a pulse fetch under way: enough for a local source or a quick relay, never a
 /// slow one (the fetch goes on in the background).
 const PULSE_GLANCE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -35,8 +34,10 @@ pub(super) struct EpochBook {
     assignments: BoundedMap<EpochId, Arc<EpochAssignment>>,
     inputs: BoundedMap<EpochId, Arc<Published>>,
     /// Serialises epoch creation in this process (the database serialises it across replicas) and remembers
-    /// the last failed attempt.
-    creating: tokio::sync::Mutex<Option<FailedAttempt>>,
+    /// the failed attempts at the latest epoch that failed.
+    creating: tokio::sync::Mutex<Option<FailedCreation>>,
+    /// The same record, readable without waiting on creation (health, metrics, the dashboard).
+    trouble: parking_lot::Mutex<Option<EpochCreationTrouble>>,
     universe: tokio::sync::Mutex<Option<CachedUniverse>>,
     pub(super) beacon: parking_lot::Mutex<BeaconStatus>,
 }
@@ -62,16 +63,13 @@ struct CachedUniverse {
     records: Arc<Vec<ZipcodeRecord>>,
 }
 
-enum FailedAttempt {
-    Selection { epoch: EpochId, at_ms: i64, error: SelectionError },
-}
-
 impl EpochBook {
     pub(super) fn new() -> Self {
         EpochBook {
             assignments: BoundedMap::new(EPOCH_CACHE_SIZE),
             inputs: BoundedMap::new(INPUTS_CACHE_SIZE),
             creating: tokio::sync::Mutex::new(None),
+            trouble: parking_lot::Mutex::new(None),
             universe: tokio::sync::Mutex::new(None),
             beacon: parking_lot::Mutex::new(BeaconStatus::default()),
         }
@@ -272,14 +270,65 @@ impl App {
                 return Ok(stored);
             }
         }
-        match last_failure.as_ref() {
-            Some(FailedAttempt::Selection { epoch: failed, at_ms, error })
-                if *failed == epoch && now_ms - at_ms < SELECTION_RETRY_MS =>
-            {
-                return Err(AppError::Selection(error.clone()));
-            }
-            _ => {}
+        if let Some(refusal) = last_failure.as_ref().and_then(|failed| failed.refusal(epoch, now_ms)) {
+            return Err(refusal);
         }
+        match self.create_epoch(epoch, now_ms).await {
+            Ok(stored) => {
+                *last_failure = None;
+                *self.epochs.trouble.lock() = None;
+                drop(last_failure);
+                self.epochs.assignments.insert(epoch, stored.clone());
+                self.publish_next_inputs(epoch).await;
+                Ok(stored)
+            }
+            Err(error) => {
+                let Some(kind) = CreationError::of(&error) else { return Err(error) };
+                let failed = FailedCreation::after(last_failure.as_ref(), epoch, kind, now_ms);
+                let trouble = failed.trouble();
+                tracing::error!(
+                    epoch = %epoch, %error, attempts = trouble.attempts, since_ms = trouble.since_ms,
+                    retry_in_ms = trouble.next_attempt_ms - now_ms, "cannot create the epoch"
+                );
+                let selection = matches!(error, AppError::Selection(_));
+                crate::metrics::epoch_creation_failed(selection);
+                // A full disk says so itself (an immediate 503 naming it); anything else is answered as the
+                // requests until the next attempt will be, with when to come back.
+                let answer = match error {
+                    AppError::Storage(storage) if storage.is_disk_full() => AppError::Storage(storage),
+                    _ => failed.error(now_ms),
+                };
+                *self.epochs.trouble.lock() = Some(trouble);
+                *last_failure = Some(failed);
+                drop(last_failure);
+                if selection {
+                    self.publish_next_inputs(epoch).await;
+                }
+                Err(answer)
+            }
+        }
+    }
+
+    /// The epoch that could not be created lately, until one is created again.
+    pub fn epoch_creation_trouble(&self) -> Option<EpochCreationTrouble> {
+        self.epochs.trouble.lock().clone()
+    }
+
+    /// `epoch` as the public overviews show it: `Ok(Err(why))` while it waits for its pulse or cannot be created
+    /// (health says since when), an error only when something else failed.
+    pub(super) async fn epoch_if_created(&self, epoch: EpochId) -> AppResult<Result<Arc<EpochAssignment>, AppError>> {
+        match self.ensure_epoch(epoch).await {
+            Ok(assignment) => Ok(Ok(assignment)),
+            Err(why @ (AppError::BeaconPending { .. } | AppError::Selection(_) | AppError::EpochNotCreated { .. })) => {
+                Ok(Err(why))
+            }
+            Err(why) if self.epoch_creation_trouble().is_some_and(|trouble| trouble.epoch == epoch) => Ok(Err(why)),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Selects and stores `epoch` (the caller holds the creation lock).
+    async fn create_epoch(&self, epoch: EpochId, now_ms: i64) -> AppResult<Arc<EpochAssignment>> {
         let started = std::time::Instant::now();
         let published = self.publish_inputs(epoch).await?;
         // The pulse is fetched in the background (one fetch per round, however many requests ask).
@@ -294,17 +343,7 @@ impl App {
         let chain_name = self.beacon.chain().name;
         let rules = &self.settings.epochs;
         let planned = plan_epoch(rules.clock, &inputs, chain_name, source, &self.secret, &places, now_ms);
-        let (assignment, relaxation) = match planned {
-            Ok(planned) => planned,
-            Err(error) => {
-                tracing::error!(epoch = %epoch, %error, "cannot select zipcodes for epoch");
-                crate::metrics::selection_failed();
-                *last_failure = Some(FailedAttempt::Selection { epoch, at_ms: now_ms, error: error.clone() });
-                drop(last_failure);
-                self.publish_next_inputs(epoch).await;
-                return Err(error.into());
-            }
-        };
+        let (assignment, relaxation) = planned?;
         let (stored, created) = self.store.insert_epoch(&assignment).await?;
         if created {
             crate::metrics::epoch_created(started.elapsed());
@@ -321,12 +360,7 @@ impl App {
                 "created epoch assignment"
             );
         }
-        *last_failure = None;
-        drop(last_failure);
-        let stored = Arc::new(stored);
-        self.epochs.assignments.insert(epoch, stored.clone());
-        self.publish_next_inputs(epoch).await;
-        Ok(stored)
+        Ok(Arc::new(stored))
     }
 
     /// Publishes the inputs of the epoch after `epoch` (whose selection they read for the cooldown), logging a

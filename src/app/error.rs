@@ -40,6 +40,9 @@ pub enum AppError {
     /// waits rather than seeding from its secret.
     #[error("the epoch's beacon pulse is not available yet: {reason}")]
     BeaconPending { retry_after_seconds: u64, reason: String },
+    /// The epoch could not be created (503 with `Retry-After`: the next attempt); health says since when.
+    #[error("epoch {epoch} cannot be created: {reason}")]
+    EpochNotCreated { epoch: crate::domain::epoch::EpochId, reason: String, retry_after_seconds: u64 },
     /// What was asked is served later (409 with `Retry-After`), e.g. an epoch's verdicts before its judging
     /// window has passed.
     #[error("{message}")]

@@ -14,7 +14,7 @@ use crate::metrics::{MetagraphGauges, StateGauges};
 use crate::storage::{EpochSummary, InputsRecord, WritesFailing, ZipcodeStats};
 
 use super::cache::Expiring;
-use super::{whole_seconds, App, AppError, AppResult, BeaconStatus};
+use super::{whole_seconds, App, AppResult, BeaconStatus};
 
 /// How long zipcode statistics are served from memory.
 const STATS_TTL_MS: i64 = 60_000;
@@ -74,6 +74,8 @@ pub struct HealthSummary {
     pub uptime_ms: i64,
     pub s3_configured: bool,
     pub beacon: BeaconHealth,
+    /// The epoch that could not be created lately, until one is.
+    pub epoch_creation: Option<super::EpochCreationTrouble>,
 }
 
 /// The metagraph as health reports show it.
@@ -96,6 +98,11 @@ impl HealthSummary {
     pub fn ready(&self) -> bool {
         self.database_ok && self.writes_failing.is_none() && self.metagraph.fresh
     }
+
+    /// Whether `/healthcheck` says `ok`: ready, and creating epochs.
+    pub fn ok(&self) -> bool {
+        self.ready() && self.epoch_creation.is_none()
+    }
 }
 
 impl App {
@@ -104,11 +111,7 @@ impl App {
         let current_epoch = self.current_epoch_id();
         // While the epoch waits for its pulse (seconds at most), it is not there yet, like one that cannot be
         // selected: every miner polls this overview, so it answers either way.
-        let current = match self.ensure_epoch(current_epoch).await {
-            Ok(assignment) => Some(assignment),
-            Err(AppError::Selection(_) | AppError::BeaconPending { .. }) => None,
-            Err(other) => return Err(other),
-        };
+        let current = self.epoch_if_created(current_epoch).await?.ok();
         let next_epoch = self.settings.epochs.clock.next(current_epoch);
         let next = NextEpochSummary {
             epoch: next_epoch,
@@ -159,6 +162,7 @@ impl App {
             uptime_ms: self.now_ms() - self.started_at_ms,
             s3_configured: self.s3.is_ok(),
             beacon: self.beacon_health(),
+            epoch_creation: self.epoch_creation_trouble(),
         }
     }
 
@@ -204,6 +208,7 @@ impl App {
                 fresh: metagraph.fresh,
             },
             database_writes_failing: self.store.writes_failing_as_last_seen().is_some(),
+            epoch_creation_failing: self.epoch_creation_trouble().is_some(),
         })
     }
 

@@ -24,7 +24,7 @@ use crate::domain::usmap::{MAP_HEIGHT, MAP_WIDTH};
 use super::encoded::{Encoded, EncodedAnswers};
 use super::error::ApiError;
 use super::extract::parse_value;
-use super::health::{beacon_health, metagraph_health};
+use super::health::{beacon_health, database_writes, epoch_creation, metagraph_health};
 
 const PAGE: &str = include_str!("../../assets/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
@@ -245,6 +245,9 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
             database_ok: health.database_ok,
             metagraph: metagraph_health(&health.metagraph),
             beacon: beacon_health(&health.beacon),
+            database_writes: database_writes(health.writes_failing.as_ref()),
+            epoch_creation: epoch_creation(health.epoch_creation.as_ref()),
+            status: if health.ok() { "ok" } else { "degraded" }.to_string(),
             s3_configured: health.s3_configured,
             grants_last_day: GrantKind::ALL
                 .iter()

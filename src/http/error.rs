@@ -122,6 +122,16 @@ impl From<AppError> for ApiError {
                     )
                 }
             }
+            AppError::EpochNotCreated { epoch, reason, retry_after_seconds } => {
+                tracing::debug!(%epoch, %reason, "request needed an epoch that cannot be created now");
+                ApiError {
+                    retry_after_seconds: Some(retry_after_seconds),
+                    ..ApiError::unavailable(format!(
+                        "Epoch {epoch} cannot be created now; the next attempt is in {retry_after_seconds} s \
+                         (/healthcheck says why)"
+                    ))
+                }
+            }
             AppError::TooEarly { retry_after_seconds, message } => ApiError {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..ApiError::new(StatusCode::CONFLICT, message)

@@ -11,7 +11,8 @@ use utoipa_axum::routes;
 use std::sync::Arc;
 
 use crate::api::{
-    iso8601_millis, BeaconHealth, DatabaseWrites, HealthResponse, LivenessResponse, MetagraphHealth, ReadinessResponse,
+    iso8601_millis, BeaconHealth, DatabaseWrites, EpochCreation, HealthResponse, LivenessResponse, MetagraphHealth,
+    ReadinessResponse,
 };
 use crate::app::App;
 use crate::domain::access::layout::FOLDER_STRUCTURE;
@@ -27,7 +28,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 /// Health overview: database, metagraph (source, block, age, freshness, last error), current epoch, S3.
 ///
 /// Always 200; `status` is `degraded` when the database does not answer or refuses writes (`database_writes` says
-/// since when and why), or the metagraph is not fresh.
+/// since when and why), the metagraph is not fresh, or the latest epoch could not be created (`epoch_creation`).
 #[utoipa::path(get, path = "/healthcheck", tag = "health", responses((status = 200, description = "Health", body = HealthResponse)))]
 async fn healthcheck(state: State<Arc<App>>) -> Json<HealthResponse> {
     health_report(state).await
@@ -43,7 +44,7 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
     let summary = app.health().await;
     let metagraph = metagraph_health(&summary.metagraph);
     Json(HealthResponse {
-        status: if summary.ready() { "ok" } else { "degraded" }.to_string(),
+        status: if summary.ok() { "ok" } else { "degraded" }.to_string(),
         service: "zipcoord".to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         timestamp: iso8601_millis(summary.now_ms),
@@ -55,10 +56,22 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
         s3_configured: summary.s3_configured,
         beacon: Some(beacon_health(&summary.beacon)),
         database_writes: Some(database_writes(summary.writes_failing.as_ref())),
+        epoch_creation: Some(epoch_creation(summary.epoch_creation.as_ref())),
     })
 }
 
-fn database_writes(failing: Option<&crate::storage::WritesFailing>) -> DatabaseWrites {
+pub(super) fn epoch_creation(trouble: Option<&crate::app::EpochCreationTrouble>) -> EpochCreation {
+    EpochCreation {
+        state: if trouble.is_some() { "failing" } else { "ok" }.to_string(),
+        epoch: trouble.map(|t| t.epoch.to_string()),
+        failing_since: trouble.map(|t| iso8601_millis(t.since_ms)),
+        attempts: trouble.map(|t| t.attempts),
+        reason: trouble.map(|t| t.reason.clone()),
+        next_attempt_at: trouble.map(|t| iso8601_millis(t.next_attempt_ms)),
+    }
+}
+
+pub(super) fn database_writes(failing: Option<&crate::storage::WritesFailing>) -> DatabaseWrites {
     DatabaseWrites {
         state: if failing.is_some() { "failing" } else { "ok" }.to_string(),
         failing_since: failing.map(|f| iso8601_millis(f.since_ms)),
@@ -134,6 +147,7 @@ async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<ReadinessRespon
         database: database_state(summary.database_ok),
         metagraph: metagraph.to_string(),
         database_writes: Some(database_writes(summary.writes_failing.as_ref())),
+        epoch_creation: Some(epoch_creation(summary.epoch_creation.as_ref())),
     };
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -140,6 +140,7 @@ async fn a_full_disk_refuses_writes_at_once_acknowledges_none_it_lost_and_recove
 
     // Space comes back: writes succeed without a restart, health recovers.
     std::fs::remove_file(filler).unwrap();
+    app.pass_time(60_000).await; // the epoch's creation is tried again after a back-off
     let second = app.client.current(&app.keys.miner, app.now()).await.expect("the epoch is created now");
     for age in 0..10 {
         let (status, body) = post_report(&app, &second.nonce, age).await;

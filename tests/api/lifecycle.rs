@@ -76,7 +76,12 @@ async fn an_unreachable_target_keeps_the_service_up() {
     assert_api_error(err, 404, "No current epoch available");
     let stats = app.client.stats().await.unwrap();
     assert!(stats.epoch_status.current_epoch.is_none());
-    assert_eq!(app.client.health().await.unwrap().status, "ok");
+    // Up, and honest about it: degraded, naming the epoch and why (#34).
+    let health = app.client.health().await.unwrap();
+    assert_eq!(health.status, "degraded");
+    let creation = health.epoch_creation.unwrap();
+    assert_eq!(creation.epoch, Some(app.current_epoch().to_string()));
+    assert!(creation.reason.unwrap().contains("below the window's lower bound"));
 
     // The operator imports enough zipcodes. Published inputs never change, and the next epoch's were published
     // when this one started, so the import reaches the epoch after it: the first whose inputs were still to come.
@@ -105,6 +110,7 @@ async fn an_unreachable_target_keeps_the_service_up() {
     app.pass_time(4 * 3600 * 1000).await;
     let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     assert!(assignment.metadata.total_expected_listings >= 9_000);
+    assert_eq!(app.client.health().await.unwrap().status, "ok", "healthy again once an epoch is created");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod desirability;
 mod dev_store;
 mod disk_full;
 mod epistula;
+mod epoch_creation;
 mod fake_subtensor;
 mod grant_log;
 mod groups;
