@@ -32,6 +32,7 @@ pub const BEACON_FALLBACKS: &str = "zipcoord_epochs_seeded_by_fallback_total";
 pub const DATABASE_WRITES_FAILING: &str = "zipcoord_database_writes_failing";
 pub const EPOCH_CREATION_FAILURES: &str = "zipcoord_epoch_creation_failures_total";
 pub const EPOCH_CREATION_FAILING: &str = "zipcoord_epoch_creation_failing";
+pub const BEACON_WAITING: &str = "zipcoord_beacon_waiting_seconds";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
@@ -191,6 +192,8 @@ pub struct StateGauges {
     pub database_writes_failing: bool,
     /// Whether the latest epoch could not be created (and none was since).
     pub epoch_creation_failing: bool,
+    /// How long an epoch has waited for its beacon pulse (0 when none does).
+    pub beacon_waiting_seconds: i64,
 }
 
 /// The metagraph's state at scrape time.
@@ -215,6 +218,7 @@ pub fn render(state: StateGauges) -> String {
     gauge!(METAGRAPH_FRESH).set(if metagraph.fresh { 1.0 } else { 0.0 });
     gauge!(DATABASE_WRITES_FAILING).set(if state.database_writes_failing { 1.0 } else { 0.0 });
     gauge!(EPOCH_CREATION_FAILING).set(if state.epoch_creation_failing { 1.0 } else { 0.0 });
+    gauge!(BEACON_WAITING).set(state.beacon_waiting_seconds as f64);
     handle.render()
 }
 

@@ -357,6 +357,10 @@ function renderSystem(o) {
     entries.unshift(["Epoch creation", `FAILING for ${creation.epoch} since ${creation.failing_since} (${fmt(creation.attempts)} attempts, next at ${creation.next_attempt_at}): ${creation.reason}`]);
   }
   if (m.last_error) entries.push(["Metagraph error", m.last_error]);
+  if (b.waiting) {
+    const w = b.waiting;
+    entries.unshift(["Beacon wait", `epoch ${w.epoch} waits for the pulse of round ${fmt(w.round)} since ${w.since}; ${w.fallback}`]);
+  }
   if (b.lastError) entries.push(["Beacon error", b.lastError]);
   $("system").replaceChildren(...entries.map(([term, value]) => {
     const div = document.createElement("div");

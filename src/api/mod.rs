@@ -480,6 +480,25 @@ pub struct BeaconHealth {
     /// Why the last attempt failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The epoch waiting for its pulse now, if one is: which round, since when, and how the wait ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<BeaconWait>,
+}
+
+/// An epoch waiting for its beacon pulse (it is not served meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BeaconWait {
+    #[schema(example = "2025-10-01T16-00-00")]
+    pub epoch: String,
+    pub round: u64,
+    pub since: String,
+    /// When the epoch is seeded from the server secret instead, unless the pulse comes first; absent for an
+    /// epoch that started while the server was down, which waits however long it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_at: Option<String>,
+    /// The same in words.
+    pub fallback: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

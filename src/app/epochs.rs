@@ -55,6 +55,19 @@ pub struct BeaconStatus {
     pub last_round: Option<Round>,
     /// The latest failure since then: why the pulse could not be had.
     pub last_error: Option<String>,
+    /// The round whose pulse an epoch waits for now, if one does.
+    pub waiting: Option<PulseWait>,
+}
+
+/// An epoch waiting for its round's pulse: since when, and when (if ever) it is seeded from the secret instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulseWait {
+    pub epoch: EpochId,
+    pub round: Round,
+    pub since_ms: i64,
+    /// When the grace period ends and the epoch is seeded from the server secret; `None` for an epoch that
+    /// started while the server was down, which waits for its pulse however long that takes.
+    pub fallback_at_ms: Option<i64>,
 }
 
 /// The zipcode universe as loaded at one revision.
@@ -397,6 +410,7 @@ impl App {
                     let mut status = self.epochs.beacon.lock();
                     status.last_round = Some(round);
                     status.last_error = None;
+                    status.waiting = None;
                     crate::metrics::beacon_round(round);
                     return Ok(SeedSource::Beacon { pulse, randomness });
                 }
@@ -412,6 +426,12 @@ impl App {
         let grace_ms = super::whole_millis(self.settings.beacon.grace);
         let waited_ms = now_ms - round_ms;
         if missed_start || waited_ms < grace_ms {
+            let fallback_at_ms = (!missed_start).then_some(round_ms + grace_ms);
+            let mut status = self.epochs.beacon.lock();
+            if status.waiting.as_ref().is_none_or(|wait| wait.round != round) {
+                status.waiting = Some(PulseWait { epoch: inputs.epoch, round, since_ms: now_ms, fallback_at_ms });
+            }
+            drop(status);
             if repeated {
                 tracing::debug!(epoch = %inputs.epoch, round, %reason, "still waiting for the beacon");
             } else {
@@ -423,6 +443,7 @@ impl App {
                 reason,
             });
         }
+        self.epochs.beacon.lock().waiting = None;
         tracing::error!(epoch = %inputs.epoch, round, %reason, "beacon silent past the grace period; seeding from the secret");
         crate::metrics::beacon_fallback();
         Ok(SeedSource::Fallback { reason: format!("no verified pulse within the grace period: {reason}") })

@@ -34,7 +34,7 @@ pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dashboard::{DashboardOverview, EpochMap, EpochOutcomes, MinerProgress, UniverseMap, HISTORY_EPOCHS};
 pub use epoch_creation::EpochCreationTrouble;
-pub use epochs::{BeaconStatus, Published};
+pub use epochs::{BeaconStatus, Published, PulseWait};
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
 pub use status::StatusSubmission;

@@ -63,6 +63,9 @@ pub struct BeaconHealth {
     pub current_fell_back: bool,
 }
 
+/// A pulse normally arrives within seconds of its round; an epoch waiting longer makes the service degraded.
+const LONG_BEACON_WAIT_MS: i64 = 30_000;
+
 /// What `/healthcheck` and the readiness probe report.
 pub struct HealthSummary {
     pub now_ms: i64,
@@ -99,9 +102,14 @@ impl HealthSummary {
         self.database_ok && self.writes_failing.is_none() && self.metagraph.fresh
     }
 
-    /// Whether `/healthcheck` says `ok`: ready, and creating epochs.
+    /// Whether `/healthcheck` says `ok`: ready, creating epochs, and no epoch waiting long for its pulse.
     pub fn ok(&self) -> bool {
-        self.ready() && self.epoch_creation.is_none()
+        self.ready() && self.epoch_creation.is_none() && self.beacon_wait_ms() < LONG_BEACON_WAIT_MS
+    }
+
+    /// How long the epoch waiting for its pulse has waited (0 when none does).
+    pub fn beacon_wait_ms(&self) -> i64 {
+        self.beacon.status.waiting.as_ref().map_or(0, |wait| (self.now_ms - wait.since_ms).max(0))
     }
 }
 
@@ -209,6 +217,10 @@ impl App {
             },
             database_writes_failing: self.store.writes_failing_as_last_seen().is_some(),
             epoch_creation_failing: self.epoch_creation_trouble().is_some(),
+            beacon_waiting_seconds: self
+                .beacon_status()
+                .waiting
+                .map_or(0, |wait| (self.now_ms() - wait.since_ms).max(0) / 1000),
         })
     }
 

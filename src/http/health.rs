@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use std::sync::Arc;
 
 use crate::api::{
-    iso8601_millis, BeaconHealth, DatabaseWrites, EpochCreation, HealthResponse, LivenessResponse, MetagraphHealth,
-    ReadinessResponse,
+    iso8601_millis, BeaconHealth, BeaconWait, DatabaseWrites, EpochCreation, HealthResponse, LivenessResponse,
+    MetagraphHealth, ReadinessResponse,
 };
 use crate::app::App;
 use crate::domain::access::layout::FOLDER_STRUCTURE;
@@ -110,6 +110,20 @@ pub(super) fn beacon_health(beacon: &crate::app::BeaconHealth) -> BeaconHealth {
         state: state.to_string(),
         last_round: beacon.status.last_round,
         last_error: beacon.status.last_error.clone(),
+        waiting: beacon.status.waiting.as_ref().map(|wait| BeaconWait {
+            epoch: wait.epoch.to_string(),
+            round: wait.round,
+            since: iso8601_millis(wait.since_ms),
+            fallback_at: wait.fallback_at_ms.map(iso8601_millis),
+            fallback: match wait.fallback_at_ms {
+                Some(at_ms) => {
+                    format!("seeded from the server secret at {} unless the pulse arrives first", iso8601_millis(at_ms))
+                }
+                None => "started while the server was down: it waits for its pulse however long that takes, as \
+                         the clients computing it do"
+                    .to_string(),
+            },
+        }),
     }
 }
 

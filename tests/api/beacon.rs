@@ -288,9 +288,18 @@ async fn a_silent_beacon_delays_the_epoch_then_the_secret_seeds_it() {
     // server ran, so the secret never seeds it, however long the pulse takes.
     let err = app.client.current(&app.keys.miner, app.now()).await.unwrap_err();
     assert_api_error(err, 503, "beacon pulse is not available yet");
+    let first_epoch = app.current_epoch();
     app.pass_time(20 * 60_000).await;
     let err = app.client.current(&app.keys.miner, app.now()).await.unwrap_err();
     assert_api_error(err, 503, "beacon pulse is not available yet");
+    // The wait is not silent (#34): health names the round, since when and how it ends, and says degraded.
+    let health = app.client.health().await.unwrap();
+    assert_eq!(health.status, "degraded", "twenty minutes without the pulse");
+    let wait = health.beacon.unwrap().waiting.expect("the wait is named");
+    assert_eq!(wait.epoch, first_epoch.to_string());
+    assert!(wait.fallback_at.is_none() && wait.fallback.contains("however long that takes"), "{wait:?}");
+    let metrics = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("zipcoord_beacon_waiting_seconds 1200"), "{metrics}");
     // At the next epoch's start, the server waits for the pulse.
     app.pass_time(3 * HOUR_MS - 20 * 60_000).await;
     let epoch = app.current_epoch();
@@ -306,13 +315,24 @@ async fn a_silent_beacon_delays_the_epoch_then_the_secret_seeds_it() {
     let stats = app.client.stats().await.unwrap();
     assert!(stats.epoch_status.current_epoch.is_none());
     let health = app.client.health().await.unwrap();
-    assert_eq!(health.status, "ok", "a late beacon is no reason to take the service out of rotation");
+    assert_eq!(health.status, "ok", "a pulse seconds late is no reason to take the service out of rotation");
     let beacon = health.beacon.unwrap();
     assert_eq!(beacon.state, "waiting");
     assert!(beacon.last_error.unwrap().contains("cannot connect"));
+    let wait = beacon.waiting.expect("the wait is named");
+    assert_eq!(
+        (wait.epoch.clone(), wait.since.clone()),
+        (epoch.to_string(), zipcoord::api::iso8601_millis(app.now() * 1000))
+    );
+    assert!(wait.fallback_at.is_some() && wait.fallback.starts_with("seeded from the server secret at"), "{wait:?}");
+    let (_, overview) = app.get("/api/v1/dashboard/overview").await;
+    assert_eq!(overview["system"]["beacon"]["waiting"]["round"], wait.round, "{overview}");
+    app.pass_time(31_000).await;
+    app.client.stats().await.unwrap();
+    assert_eq!(app.client.health().await.unwrap().status, "degraded", "half a minute without the pulse");
 
     // Past the grace period (60 s after the round), the server secret seeds the epoch, and says so.
-    app.pass_time(61_000).await;
+    app.pass_time(30_000).await;
     let assignment = app.client.current(&app.keys.miner, app.now()).await.unwrap();
     let proof = assignment.proof.unwrap();
     assert_eq!(proof.kind, "fallback");
@@ -320,7 +340,9 @@ async fn a_silent_beacon_delays_the_epoch_then_the_secret_seeds_it() {
     assert!(proof.reason.unwrap().contains("no verified pulse within the grace period"));
     let refused = verify_epoch(&app.client, epoch).await.unwrap_err();
     assert!(matches!(refused, CheckError::Discrepancy(Discrepancy::Fallback(_))), "{refused}");
-    assert_eq!(app.client.health().await.unwrap().beacon.unwrap().state, "fallback");
+    let health = app.client.health().await.unwrap();
+    assert_eq!(health.beacon.as_ref().unwrap().state, "fallback");
+    assert!(health.beacon.unwrap().waiting.is_none(), "the wait is over");
     let metrics = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("zipcoord_epochs_seeded_by_fallback_total"), "{metrics}");
 }
