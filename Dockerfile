@@ -1,7 +1,7 @@
 # zipcoord: multi-stage build, small runtime image, non-root user.
 #
 # The build step is the command scripts/test.sh runs (`cargo build --release --locked`), and
-# scripts/container-smoke.sh starts the binary it produces with this file's ENV, CMD and HEALTHCHECK, so the test
+# scripts/container_smoke.py starts the binary it produces with this file's ENV, CMD and HEALTHCHECK, so the test
 # suite exercises what this image runs even on machines without a Docker engine.
 
 FROM rust:1.95-bookworm AS build
@@ -24,6 +24,7 @@ ENV ZIPCOORD_LISTEN=0.0.0.0:8080
 ENV ZIPCOORD_DATABASE_URL=sqlite:///data/zipcoord.db
 ENV ZIPCOORD_LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=6s --start-period=10s CMD ["zipcoord", "probe", "http://127.0.0.1:8080/livez"]
+# `probe` asks /livez where ZIPCOORD_LISTEN says `serve` listens (loopback for 0.0.0.0), so a changed port is followed.
+HEALTHCHECK --interval=30s --timeout=6s --start-period=10s CMD ["zipcoord", "probe"]
 ENTRYPOINT ["zipcoord"]
 CMD ["serve"]

@@ -38,13 +38,15 @@ def main():
     command = json.loads(re.search(r"^CMD (\[.*\])$", runtime, re.M).group(1))
     healthcheck = json.loads(re.search(r"^HEALTHCHECK .* CMD (\[.*\])$", runtime, re.M).group(1))
 
+    check("the HEALTHCHECK asks where ZIPCOORD_LISTEN says, not a fixed port",
+          not any("8080" in part for part in healthcheck), healthcheck)
+
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]
     with tempfile.TemporaryDirectory() as data:
         def localize(value):
-            return value.replace("/data", data).replace("0.0.0.0:8080", f"127.0.0.1:{port}").replace(
-                "127.0.0.1:8080", f"127.0.0.1:{port}")
+            return value.replace("/data", data).replace("0.0.0.0:8080", f"0.0.0.0:{port}")
 
         process_env = {k: v for k, v in os.environ.items() if not k.startswith("ZIPCOORD_")}
         process_env.update({key: localize(value) for key, value in env.items()})
@@ -56,7 +58,7 @@ def main():
         healthy = False
         deadline = time.time() + 30
         while time.time() < deadline and server.poll() is None:
-            if subprocess.run(health, capture_output=True).returncode == 0:
+            if subprocess.run(health, capture_output=True, env=process_env).returncode == 0:
                 healthy = True
                 break
             time.sleep(0.2)
@@ -70,7 +72,7 @@ def main():
             server.kill()
             code = None
         check("SIGTERM stops it cleanly", code == 0, code)
-        stopped = subprocess.run(health, capture_output=True)
+        stopped = subprocess.run(health, capture_output=True, env=process_env)
         check("the HEALTHCHECK command fails once it is down", stopped.returncode != 0)
 
     print(f"container smoke: {'ok' if not failures else 'FAILED: ' + ', '.join(failures)}")

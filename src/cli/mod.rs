@@ -60,9 +60,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Exit 0 when URL answers 200 within 5 s, 1 otherwise: the container's HEALTHCHECK, with no curl needed.
     Probe {
-        /// What to ask.
-        #[arg(default_value = "http://127.0.0.1:8080/livez")]
-        url: String,
+        /// What to ask; default: `/livez` at the address `serve` listens on (`ZIPCOORD_LISTEN`, else
+        /// 127.0.0.1:8080; an unspecified address is asked on loopback).
+        url: Option<String>,
+        /// The address `serve` listens on, when no URL is given.
+        #[arg(long, env = "ZIPCOORD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
     },
     /// Print the OpenAPI description (the same JSON the server serves at /openapi.json).
     Openapi,
@@ -196,7 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grants(args) => grants(args).await,
         Command::Export(args) => export(args).await,
         Command::Bucket(command) => bucket::run(command).await,
-        Command::Probe { url } => probe(&url).await,
+        Command::Probe { url, listen } => probe(&url.unwrap_or_else(|| liveness_url(listen))).await,
         Command::VerifyEpoch { epoch, url } => verify_epoch(&epoch, &url).await,
         Command::Openapi => {
             println!("{}", crate::openapi().to_pretty_json()?);
@@ -340,6 +343,16 @@ async fn verify_epoch(epoch: &str, url: &str) -> anyhow::Result<()> {
             anyhow::bail!("epoch {epoch} did not verify")
         }
     }
+}
+
+/// `/livez` of a server listening on `listen`, asked on loopback when it listens on every address.
+fn liveness_url(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}/livez", std::net::SocketAddr::new(ip, listen.port()))
 }
 
 async fn probe(url: &str) -> anyhow::Result<()> {
