@@ -32,6 +32,10 @@ def main():
             failures.append(name)
 
     check("the Dockerfile builds with the test script's command", f"RUN {BUILD_COMMAND}\n" in dockerfile)
+    compose = open(os.path.join(os.path.dirname(__file__), "..", "compose.yaml")).read()
+    url = re.search(r"ZIPCOORD_DATABASE_URL: (\S+)", compose).group(1)
+    check("compose.yaml passes the database password apart from the URL (any password works)",
+          "POSTGRES_PASSWORD" not in url and "ZIPCOORD_DATABASE_PASSWORD: ${POSTGRES_PASSWORD}" in compose, url)
     runtime = dockerfile[dockerfile.rindex("\nFROM "):]
     env = dict(re.findall(r"^ENV (\w+)=(\S+)$", runtime, re.M))
     entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", runtime, re.M).group(1))

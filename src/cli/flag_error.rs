@@ -31,4 +31,9 @@ pub enum FlagError {
     S3Endpoint(#[from] BadEndpoint),
     #[error("ZIPCOORD_S3_MIN_OBJECT_BYTES is above ZIPCOORD_S3_MAX_OBJECT_BYTES")]
     S3ObjectSizes,
+    #[error(
+        "ZIPCOORD_DATABASE_PASSWORD (--database-password) is for a postgres:// ZIPCOORD_DATABASE_URL without a \
+         password of its own; {0}"
+    )]
+    DatabasePassword(&'static str),
 }

@@ -36,6 +36,36 @@ pub struct DatabaseArgs {
     /// SQLite file (`sqlite://PATH`) or PostgreSQL (`postgres://...`).
     #[arg(long, env = "ZIPCOORD_DATABASE_URL", default_value = defaults::DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
+    /// The PostgreSQL password, apart from the URL: any characters (`/`, `@`, `:` of a base64 password
+    /// included), encoded into the URL here. What compose files and secret stores that hold it alone want.
+    #[arg(long, env = "ZIPCOORD_DATABASE_PASSWORD", hide_env_values = true)]
+    pub database_password: Option<SecretText>,
+}
+
+impl DatabaseArgs {
+    /// The URL to connect with: `--database-url`, with `--database-password` encoded into it when given.
+    pub fn url(&self) -> Result<String, FlagError> {
+        let Some(password) = &self.database_password else { return Ok(self.database_url.clone()) };
+        let refuse = FlagError::DatabasePassword;
+        if !(self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+            return Err(refuse("the URL is not a postgres:// one"));
+        }
+        let mut url = reqwest::Url::parse(&self.database_url).map_err(|_| refuse("the URL does not parse"))?;
+        if url.password().is_some() {
+            return Err(refuse("the URL has a password already"));
+        }
+        // Every byte but the unreserved ones encoded: the URL crate's own encoding leaves `%` as it is.
+        let encoded: String = password
+            .expose()
+            .bytes()
+            .map(|b| match b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                true => char::from(b).to_string(),
+                false => format!("%{b:02X}"),
+            })
+            .collect();
+        url.set_password(Some(&encoded)).map_err(|()| refuse("the URL names no host"))?;
+        Ok(url.to_string())
+    }
 }
 
 /// How epochs and their zipcode sets are made.
@@ -318,7 +348,7 @@ impl ServeArgs {
         Ok(Settings {
             listen: self.listen,
             dev: self.dev,
-            database_url: self.database.database_url.clone(),
+            database_url: self.database.url()?,
             metagraph,
             chain: ChainSettings {
                 netuid: self.netuid,
@@ -392,6 +422,49 @@ impl ServeArgs {
 mod tests {
     use super::*;
     use crate::s3::UploadMode;
+
+    /// #34: compose pasted the password into the URL, and a base64 one (`/`, `+`, `=`) failed "invalid port
+    /// number" in a restart loop. Given apart, any password reaches the database as it is.
+    #[test]
+    fn a_database_password_given_apart_may_hold_any_character() {
+        use std::str::FromStr;
+        let password = "pa/ss+w=rd@host:5432?x#y%20z é";
+        let url = serve_flags(&[
+            "--database-url",
+            "postgres://zipcoord@postgres:5432/zipcoord",
+            "--database-password",
+            password,
+        ])
+        .database
+        .url()
+        .unwrap();
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyConnectOptions::from_str(&url).expect("sqlx reads the URL");
+        let parsed = reqwest::Url::parse(&url).unwrap();
+        assert_eq!((parsed.host_str(), parsed.port(), parsed.path()), (Some("postgres"), Some(5432), "/zipcoord"));
+        let encoded = parsed.password().unwrap().as_bytes();
+        let mut decoded = Vec::new();
+        let mut i = 0;
+        while i < encoded.len() {
+            if encoded[i] == b'%' {
+                decoded.push(u8::from_str_radix(std::str::from_utf8(&encoded[i + 1..i + 3]).unwrap(), 16).unwrap());
+                i += 3;
+            } else {
+                decoded.push(encoded[i]);
+                i += 1;
+            }
+        }
+        assert_eq!(String::from_utf8(decoded).unwrap(), password);
+
+        for (url, why) in [
+            ("sqlite://zipcoord.db", "not a postgres"),
+            ("postgres://zipcoord:old@postgres/zipcoord", "has a password already"),
+        ] {
+            let error = serve_flags(&["--database-url", url, "--database-password", "secret"]).database.url();
+            let text = error.unwrap_err().to_string();
+            assert!(text.contains(why) && !text.contains("secret") && !text.contains("old"), "{text}");
+        }
+    }
 
     fn serve_flags(argv: &[&str]) -> ServeArgs {
         use clap::Parser;

@@ -212,7 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
-    let store = Store::connect(&db.database_url).await.context("cannot open the database")?;
+    let store = Store::connect(&db.url()?).await.context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok(store)
 }
