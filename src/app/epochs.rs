@@ -70,6 +70,13 @@ pub struct PulseWait {
     pub fallback_at_ms: Option<i64>,
 }
 
+impl PulseWait {
+    /// How long the epoch has waited at `now_ms`.
+    pub fn waited_ms(&self, now_ms: i64) -> i64 {
+        (now_ms - self.since_ms).max(0)
+    }
+}
+
 /// The zipcode universe as loaded at one revision.
 struct CachedUniverse {
     revision: Option<String>,

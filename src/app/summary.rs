@@ -109,7 +109,7 @@ impl HealthSummary {
 
     /// How long the epoch waiting for its pulse has waited (0 when none does).
     pub fn beacon_wait_ms(&self) -> i64 {
-        self.beacon.status.waiting.as_ref().map_or(0, |wait| (self.now_ms - wait.since_ms).max(0))
+        self.beacon.status.waiting.as_ref().map_or(0, |wait| wait.waited_ms(self.now_ms))
     }
 }
 
@@ -217,10 +217,7 @@ impl App {
             },
             database_writes_failing: self.store.writes_failing_as_last_seen().is_some(),
             epoch_creation_failing: self.epoch_creation_trouble().is_some(),
-            beacon_waiting_seconds: self
-                .beacon_status()
-                .waiting
-                .map_or(0, |wait| (self.now_ms() - wait.since_ms).max(0) / 1000),
+            beacon_waiting_seconds: self.beacon_status().waiting.map_or(0, |wait| wait.waited_ms(self.now_ms()) / 1000),
         })
     }
 

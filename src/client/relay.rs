@@ -11,6 +11,7 @@
 //! per-address request rate.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -131,11 +132,11 @@ async fn limit_per_address(State(limiter): State<Arc<AddressLimiter>>, request: 
 /// and hashed (a megabyte each: parsed once per epoch, not per request).
 struct Relay {
     epochs: Arc<Epochs>,
-    /// The newest few epochs' inputs. An async lock: concurrent misses wait for one read (single flight).
-    inputs: tokio::sync::Mutex<BTreeMap<EpochId, RelayedInputs>>,
+    /// The newest few epochs' inputs.
+    inputs: PerEpoch<RelayedInputs>,
     /// The newest few `groups` epochs as planned again from their inputs and verified pulse, to answer each
-    /// miner its own batch. An async lock, as for the inputs.
-    planned: tokio::sync::Mutex<BTreeMap<EpochId, Arc<EpochAssignment>>>,
+    /// miner its own batch.
+    planned: PerEpoch<Arc<EpochAssignment>>,
 }
 
 #[derive(Clone)]
@@ -144,48 +145,52 @@ struct RelayedInputs {
     hash: Arc<str>,
 }
 
-/// Epochs whose inputs the relay keeps in memory (the current, the next, and a couple before).
+/// Epochs whose inputs (and plans) the relay keeps in memory (the current, the next, and a couple before).
 const INPUTS_HELD: usize = 4;
+
+/// A value for each of the newest [`INPUTS_HELD`] epochs, read once: an async lock, so concurrent misses wait
+/// for one read (single flight); a failed read is not kept.
+struct PerEpoch<V> {
+    held: tokio::sync::Mutex<BTreeMap<EpochId, V>>,
+}
+
+impl<V> Default for PerEpoch<V> {
+    fn default() -> Self {
+        PerEpoch { held: Default::default() }
+    }
+}
+
+impl<V: Clone> PerEpoch<V> {
+    async fn get_or_read<E>(&self, epoch: EpochId, read: impl Future<Output = Result<V, E>>) -> Result<V, E> {
+        let mut held = self.held.lock().await;
+        if let Some(value) = held.get(&epoch) {
+            return Ok(value.clone());
+        }
+        let value = read.await?;
+        held.insert(epoch, value.clone());
+        while held.len() > INPUTS_HELD {
+            held.pop_first();
+        }
+        Ok(value)
+    }
+}
 
 impl Relay {
     /// `epoch`'s published inputs as the validator keeps them, read off the runtime once.
     async fn inputs(&self, epoch: EpochId) -> Option<RelayedInputs> {
-        let mut held = self.inputs.lock().await;
-        if let Some(inputs) = held.get(&epoch) {
-            return Some(inputs.clone());
-        }
-        let epochs = self.epochs.clone();
-        let read = tokio::task::spawn_blocking(move || {
+        let read = self.blocking(move |epochs| {
             let bytes = epochs.kept_inputs(epoch)?;
             let hash = inputs_hash_hex(&bytes).into();
             Some(RelayedInputs { bytes: Bytes::from(bytes), hash })
-        })
-        .await
-        .ok()
-        .flatten()?;
-        held.insert(epoch, read.clone());
-        while held.len() > INPUTS_HELD {
-            held.pop_first();
-        }
-        Some(read)
+        });
+        self.inputs.get_or_read(epoch, async { read.await.flatten().ok_or(()) }).await.ok()
     }
 
     /// `epoch`'s held assignment planned again (a selection's worth of CPU: off the runtime, once per epoch).
     async fn planned(&self, epoch: EpochId) -> Result<Arc<EpochAssignment>, String> {
-        let mut held = self.planned.lock().await;
-        if let Some(planned) = held.get(&epoch) {
-            return Ok(planned.clone());
-        }
-        let planned = Arc::new(
-            self.blocking(move |epochs| epochs.replan_kept(epoch))
-                .await
-                .unwrap_or_else(|| Err("the planning task failed".to_string()))?,
-        );
-        held.insert(epoch, planned.clone());
-        while held.len() > INPUTS_HELD {
-            held.pop_first();
-        }
-        Ok(planned)
+        let plan = self.blocking(move |epochs| epochs.replan_kept(epoch).map(Arc::new));
+        let read = async { plan.await.unwrap_or_else(|| Err("the planning task failed".to_string())) };
+        self.planned.get_or_read(epoch, read).await
     }
 
     /// Runs `read` (file reads and JSON parsing of the kept state) off the runtime.
