@@ -44,4 +44,4 @@ mod telemetry;
 pub mod universe;
 
 pub use http::openapi::openapi;
-pub use telemetry::init as init_logging;
+pub use telemetry::{fatal, init as init_logging, requested_format as requested_log_format};

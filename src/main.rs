@@ -4,12 +4,26 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = zipcoord::cli::Cli::parse();
-    zipcoord::init_logging(cli.log_format);
+    let cli = match zipcoord::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to stdout as clap writes them; a refused command line is an error like any other.
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => match zipcoord::requested_log_format() {
+            zipcoord::cli::flags::LogFormat::Json => {
+                let text = error.render().to_string();
+                let text = text.trim().trim_start_matches("error: ");
+                zipcoord::fatal(zipcoord::cli::flags::LogFormat::Json, text);
+                std::process::exit(error.exit_code());
+            }
+            zipcoord::cli::flags::LogFormat::Pretty => error.exit(),
+        },
+    };
+    let format = cli.log_format;
+    zipcoord::init_logging(format);
     match zipcoord::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", error_chain(&error));
+            zipcoord::fatal(format, &error_chain(&error));
             std::process::ExitCode::FAILURE
         }
     }

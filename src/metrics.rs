@@ -33,6 +33,7 @@ pub const DATABASE_WRITES_FAILING: &str = "zipcoord_database_writes_failing";
 pub const EPOCH_CREATION_FAILURES: &str = "zipcoord_epoch_creation_failures_total";
 pub const EPOCH_CREATION_FAILING: &str = "zipcoord_epoch_creation_failing";
 pub const BEACON_WAITING: &str = "zipcoord_beacon_waiting_seconds";
+pub const DATABASE_CONNECT_FAILURES: &str = "zipcoord_database_connect_failures_total";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
@@ -156,6 +157,11 @@ pub fn epoch_creation_failed(selection: bool) {
     if selection {
         counter!(SELECTION_FAILURES).increment(1);
     }
+}
+
+/// An attempt at reaching the database at start-up that failed (the server keeps trying, not ready).
+pub fn database_connect_failure() {
+    counter!(DATABASE_CONNECT_FAILURES).increment(1);
 }
 
 /// The latest beacon round whose pulse verified.

@@ -428,6 +428,22 @@ pub struct HealthResponse {
     /// Whether epochs are being created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch_creation: Option<EpochCreation>,
+    /// Present only while the server waits for its database at start-up (every other endpoint answers 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupWait>,
+}
+
+/// A server that started while its database did not answer: it keeps trying, with a back-off, and serves only
+/// its health meanwhile (snake_case, as the health body is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StartupWait {
+    #[schema(example = "waiting for the database")]
+    pub state: String,
+    pub since: String,
+    pub attempts: u32,
+    #[schema(example = "error communicating with database: Connection refused (os error 111)")]
+    pub reason: String,
+    pub next_attempt_at: String,
 }
 
 /// Whether epochs are being created, and if the latest could not be, which, since when, why and when it is tried
@@ -539,6 +555,9 @@ pub struct ReadinessResponse {
     /// out of rotation (`/stats` must keep answering).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch_creation: Option<EpochCreation>,
+    /// Present only while the server waits for its database at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupWait>,
 }
 
 #[cfg(test)]

@@ -41,7 +41,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let s3 = settings.s3.clone();
     let clock = settings.epochs.clock;
-    let server = crate::boot::start(settings, Arc::new(SystemClock)).await?;
+    // The signal stops the server, or its wait for a database that does not answer yet.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.cancel();
+    });
+    let server = match crate::boot::start_waiting_for_database(settings, Arc::new(SystemClock), stop.clone()).await {
+        Ok(server) => server,
+        Err(error) if error.is::<crate::boot::StoppedWhileStarting>() => {
+            tracing::info!("stopped while waiting for the database");
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
     tracing::info!(addr = %server.addr, metagraph = %server.app.metagraph_source(), "zipcoord listening");
     if args.dev {
         let now_unix = server.app.now_unix();
@@ -58,7 +72,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         print!("{}", examples.render());
     }
-    let result = server.run_until(shutdown).await;
+    let result = server.run_until(stop.cancelled_owned()).await;
     // The store outlives the server's last request, then stops with it.
     if let Some(store) = embedded {
         drop(store);

@@ -57,6 +57,7 @@ async fn health_report(State(app): State<Arc<App>>) -> Json<HealthResponse> {
         beacon: Some(beacon_health(&summary.beacon)),
         database_writes: Some(database_writes(summary.writes_failing.as_ref())),
         epoch_creation: Some(epoch_creation(summary.epoch_creation.as_ref())),
+        startup: None,
     })
 }
 
@@ -162,6 +163,7 @@ async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<ReadinessRespon
         metagraph: metagraph.to_string(),
         database_writes: Some(database_writes(summary.writes_failing.as_ref())),
         epoch_creation: Some(epoch_creation(summary.epoch_creation.as_ref())),
+        startup: None,
     };
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -14,6 +14,7 @@ mod metrics;
 pub mod openapi;
 mod s3_access;
 mod signed;
+mod starting;
 mod verification;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 pub use limits::RateLimits;
+pub use starting::{Front, Starting};
 
 use crate::app::App;
 use crate::settings::HttpSettings;

@@ -59,7 +59,13 @@ impl ConnectionGate {
         let by_files =
             open_files.map_or(usize::MAX, |limit| limit.saturating_sub(super::RESERVED_FILES).max(16) as usize);
         let max_total = max_total.min(by_files).max(1);
-        tracing::info!(?open_files, max_connections = max_total, max_connections_per_ip = ?max_per_ip, "connection limits");
+        // Plain numbers in the log (`Some(20000)` is Rust, not an operator's word); an unknown limit is left out.
+        tracing::info!(
+            open_files,
+            max_connections = max_total,
+            max_connections_per_ip = max_per_ip.map(|n| n as u64),
+            "connection limits"
+        );
         Arc::new(ConnectionGate { max_total, max_per_ip, metered, open: Mutex::new((0, HashMap::new())) })
     }
 

@@ -8,6 +8,7 @@
 mod epochs;
 mod grants;
 mod inputs;
+mod opening;
 pub mod plans;
 mod request_uuids;
 mod retention;
@@ -24,8 +25,11 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
+use opening::{check_postgres_answers, check_sqlite_file, lock_for_migrations, sqlite_file};
+
 pub use epochs::EpochSummary;
 pub use inputs::{InputsRecord, StoredInputs};
+pub use opening::{is_unreachable, CannotOpen};
 pub use retention::PruneCounts;
 pub use status::MinerOutcome;
 pub use status::Recorded;
@@ -62,6 +66,8 @@ pub enum StorageError {
     Corrupt(String),
     #[error("cannot lock {path} for migrations: {reason}")]
     MigrationLock { path: String, reason: String },
+    #[error("{0}")]
+    CannotOpenFile(Box<opening::CannotOpen>),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -85,54 +91,6 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({:?})", self.backend)
     }
-}
-
-/// The file of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
-/// Opens the SQLite file once, outside any pool, so that a file that is not a database, is damaged or cannot be
-/// written fails start-up at once with SQLite's own words (a pool would retry until it timed out, saying only
-/// that). An empty file is a new database.
-async fn check_sqlite_file(url: &str) -> StorageResult<()> {
-    use sqlx::Connection;
-    if let Some(path) = sqlite_file(url) {
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
-            tracing::warn!(file = %path.display(), "the database file is empty; starting it as a new database");
-        }
-    }
-    let mut connection = sqlx::AnyConnection::connect(url).await?;
-    let checked = async {
-        let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM sqlite_master").fetch_one(&mut connection).await?;
-        if tables == 0 {
-            // Only a database without tables can take it: pruning then gives its free pages back to the file
-            // system (`Store::reclaim_free_pages`) instead of keeping the file at its largest.
-            sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut connection).await?;
-        }
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut connection).await
-    }
-    .await;
-    let _ = connection.close().await;
-    checked.map(|_| ()).map_err(StorageError::from)
-}
-
-/// Blocks (off the async threads) until this process holds `<database>.migrate-lock`; released on drop.
-async fn lock_for_migrations(database: &std::path::Path) -> StorageResult<std::fs::File> {
-    let mut name = database.as_os_str().to_owned();
-    name.push(".migrate-lock");
-    let path = PathBuf::from(name);
-    let shown = path.display().to_string();
-    let locked = tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-        file.lock()?;
-        Ok::<_, std::io::Error>(file)
-    })
-    .await
-    .map_err(|e| StorageError::MigrationLock { path: shown.clone(), reason: e.to_string() })?;
-    locked.map_err(|e| StorageError::MigrationLock { path: shown, reason: e.to_string() })
 }
 
 impl Store {
@@ -176,8 +134,9 @@ impl Store {
         } else {
             options
         };
-        if backend == Backend::Sqlite {
-            check_sqlite_file(&url).await?;
+        match backend {
+            Backend::Sqlite => check_sqlite_file(&url).await?,
+            Backend::Postgres => check_postgres_answers(&url).await?,
         }
         let pool = options.connect(&url).await?;
         if backend == Backend::Sqlite {

@@ -47,7 +47,7 @@ impl TestKeys {
         }
     }
 
-    fn metagraph_json(&self) -> String {
+    pub fn metagraph_json(&self) -> String {
         let neuron = |uid: u16, key: &Keypair, permit: bool, stake: f64| serde_json::json!({"uid": uid, "hotkey": key.hotkey().to_string(), "coldkey": "5cold", "validator_permit": permit, "stake": stake});
         serde_json::to_string(&vec![
             neuron(0, &self.validator, true, 50_000.0),
@@ -161,12 +161,8 @@ impl TestApp {
             store.import_zipcodes(&records, "test", ImportMode::Merge, START_MS).await.unwrap();
             store.close().await;
         }
-        let mut settings = Settings::new(db_url.clone(), metagraph.parse().expect("a valid metagraph spec"));
-        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let mut settings = test_settings(db_url.clone(), &metagraph);
         settings.secret = options.secret.map(|hex| ServerSecret::from_hex(hex).unwrap());
-        settings.background_tasks = false;
-        settings.beacon = BeaconSettings::new(BeaconSpec::Dev);
-        settings.epistula.service_hotkey = Some(service_key().hotkey());
         if let Some(adjust) = options.settings {
             adjust(&mut settings);
         }
@@ -302,6 +298,18 @@ pub async fn send_with_headers(
         request = request.header(*name, value);
     }
     decode(request.send().await.unwrap()).await
+}
+
+/// The settings every test server starts from: loopback on a random port, no background tasks, the dev beacon,
+/// the test service hotkey, the metagraph of `metagraph` (a `--metagraph` spec).
+pub fn test_settings(db_url: String, metagraph: &str) -> Settings {
+    let mut settings = Settings::new(db_url, metagraph.parse().expect("a valid metagraph spec"));
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.secret = Some(ServerSecret::from_hex(SECRET_HEX).unwrap());
+    settings.background_tasks = false;
+    settings.beacon = BeaconSettings::new(BeaconSpec::Dev);
+    settings.epistula.service_hotkey = Some(service_key().hotkey());
+    settings
 }
 
 /// A fresh database for one test: a new PostgreSQL database when `ZIPCOORD_TEST_DATABASE_URL` names a server,

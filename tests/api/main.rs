@@ -33,5 +33,6 @@ mod relay_trust;
 mod replicas;
 mod results;
 mod s3;
+mod startup;
 mod status;
 mod subtensor;
