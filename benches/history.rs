@@ -371,6 +371,7 @@ async fn run(options: Options, statements: StatementLog) {
     let started = Instant::now();
     let pruned = app.prune_history().await.unwrap();
     let prune_time = started.elapsed();
+    let reclaim = app.last_reclaim().unwrap_or_default();
     pruned_flag.store(true, std::sync::atomic::Ordering::SeqCst);
     let waits = writer.await.unwrap();
     server.shutdown().await.unwrap();
@@ -424,6 +425,14 @@ async fn run(options: Options, statements: StatementLog) {
         "| longest write wait during the prune ({} writes) | {:.1} ms |",
         waits.len(),
         waits.iter().max().unwrap().as_secs_f64() * 1000.0
+    );
+    println!(
+        "| free pages given back by that run (8 MiB an hour promised) | {} in {} steps of up to {} pages: {:.0} ms of work, {:.1} s with the pauses |",
+        mib(reclaim.pages as u64 * 4096),
+        reclaim.steps,
+        reclaim.largest_step,
+        reclaim.working.as_secs_f64() * 1000.0,
+        reclaim.elapsed.as_secs_f64()
     );
     println!("| database size after the prune | {} |", mib(size_after));
 

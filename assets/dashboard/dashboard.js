@@ -66,13 +66,20 @@ function renderEpoch(o) {
   text("epoch-id", e.id);
   text("epoch-start", clock(e.startTime));
   text("epoch-end", clock(e.endTime));
-  text("expected", fmt(e.expectedListings));
+  // In groups mode the window is each batch's (every miner works its group's), not the union's.
+  const grouped = e.batches.length > 0;
+  const measured = grouped ? e.batches.map((b) => b.expectedListings) : (e.expectedListings === null ? [] : [e.expectedListings]);
+  const low = Math.min(...measured), high = Math.max(...measured);
+  text("expected", grouped ? (low === high ? fmt(low) : `${fmt(low)}–${fmt(high)}`) : fmt(e.expectedListings));
+  text("expected-unit", grouped ? `expected listings per miner, in ${fmt(e.batches.length)} group batches` : "expected listings");
   text("zipcode-count", e.zipcodeCount === null ? "–" : fmt(e.zipcodeCount));
   text("nonce", e.nonce || "not yet");
-  const inside = e.expectedListings !== null && e.windowMin <= e.expectedListings && e.expectedListings <= e.windowMax;
+  const outside = measured.filter((n) => n < e.windowMin || n > e.windowMax).length;
+  const verdict = measured.length === 0 ? "" : outside === 0 ? (grouped ? ", every batch inside" : ", inside")
+    : grouped ? `, ${outside} of ${measured.length} batches OUTSIDE` : ", OUTSIDE";
   text("window-text", e.unavailable ? e.unavailable
-    : `target ${fmt(e.targetListings)} ± ${e.tolerancePercent} %: window ${fmt(e.windowMin)}–${fmt(e.windowMax)}`
-      + (inside ? ", inside" : ", OUTSIDE"));
+    : `target ${fmt(e.targetListings)} ± ${e.tolerancePercent} %${grouped ? " per miner" : ""}: window ${fmt(e.windowMin)}–${fmt(e.windowMax)}`
+      + verdict);
   drawGauge(e);
   const v = e.verification;
   const seed = $("seed");
@@ -86,19 +93,23 @@ function renderEpoch(o) {
   tick();
 }
 
-// The window as a band on a scale from 0 to 1.25 × its top, the expected sum as a marker.
+// The window as a band on a scale from 0 to 1.25 × its top, the expected sum as a marker (in groups mode one
+// marker per batch).
 function drawGauge(e) {
   const gauge = $("window-gauge");
   gauge.replaceChildren();
-  const top = Math.max(e.windowMax, e.expectedListings || 0) * 1.25 || 1;
+  const markers = e.batches.length > 0
+    ? e.batches.map((b) => [b.expectedListings, `group ${b.group}: ${fmt(b.expectedListings)} expected over ${fmt(b.zipcodes)} zipcodes, ${fmt(b.miners)} miners`])
+    : e.expectedListings === null ? [] : [[e.expectedListings, `expected ${fmt(e.expectedListings)}`]];
+  const top = Math.max(e.windowMax, ...markers.map(([n]) => n)) * 1.25 || 1;
   const x = (n) => 6 + (288 * n) / top;
   svg("rect", { x: 6, y: 14, width: 288, height: 8, rx: 4, fill: "#e9ecef" }, gauge);
   const band = svg("rect", { x: x(e.windowMin), y: 12, width: Math.max(2, x(e.windowMax) - x(e.windowMin)), height: 12, rx: 3, fill: "#b2f2bb" }, gauge);
   svgTitle(band, `window ${fmt(e.windowMin)}–${fmt(e.windowMax)}`);
   svg("line", { x1: x(e.targetListings), x2: x(e.targetListings), y1: 9, y2: 27, stroke: "#2f9e44", "stroke-width": 1.5 }, gauge);
-  if (e.expectedListings !== null) {
-    const marker = svg("path", { d: `M${x(e.expectedListings)} 28 l-5 8 h10 z`, fill: "#e8590c" }, gauge);
-    svgTitle(marker, `expected ${fmt(e.expectedListings)}`);
+  for (const [n, title] of markers) {
+    const marker = svg("path", { class: "expected-marker", d: `M${x(n)} 28 l-5 8 h10 z`, fill: "#e8590c", "fill-opacity": markers.length > 1 ? 0.6 : 1 }, gauge);
+    svgTitle(marker, title);
   }
 }
 
@@ -300,19 +311,19 @@ function renderListingsChart(history) {
   const node = $("chart-listings");
   const reporters = (h) => h.completed + h.failed + h.inProgress;
   const mean = (h) => (reporters(h) > 0 ? h.reportedListings / reporters(h) : 0);
-  const top = Math.max(1, ...history.map((h) => Math.max(h.expectedListings, mean(h))));
+  const top = Math.max(1, ...history.map((h) => Math.max(h.expectedPerMiner, mean(h))));
   const { left, step, y, bottom } = chartFrame(node, history, top, "listings");
   history.forEach((h, i) => {
     const bar = svg("rect", {
       x: left + step * i + step * 0.18, width: step * 0.64, y: y(mean(h)), height: bottom - y(mean(h)), fill: "#1c7ed6", "fill-opacity": 0.75,
     }, node);
-    svgTitle(bar, `${h.epochId}: ${fmt(Math.round(mean(h)))} reported per miner (${fmt(h.reportedListings)} by ${reporters(h)} miners), ${fmt(h.expectedListings)} expected`);
+    svgTitle(bar, `${h.epochId}: ${fmt(Math.round(mean(h)))} reported per miner (${fmt(h.reportedListings)} by ${reporters(h)} miners), ${fmt(h.expectedPerMiner)} expected per miner`);
   });
-  const points = history.map((h, i) => `${(left + step * (i + 0.5)).toFixed(1)},${y(h.expectedListings).toFixed(1)}`);
+  const points = history.map((h, i) => `${(left + step * (i + 0.5)).toFixed(1)},${y(h.expectedPerMiner).toFixed(1)}`);
   if (points.length) svg("polyline", { points: points.join(" "), fill: "none", stroke: "#1c2430", "stroke-width": 2 }, node);
   history.forEach((h, i) => {
-    const dot = svg("circle", { cx: left + step * (i + 0.5), cy: y(h.expectedListings), r: 2.5, fill: "#1c2430" }, node);
-    svgTitle(dot, `${h.epochId}: ${fmt(h.expectedListings)} expected per miner`);
+    const dot = svg("circle", { cx: left + step * (i + 0.5), cy: y(h.expectedPerMiner), r: 2.5, fill: "#1c2430" }, node);
+    svgTitle(dot, `${h.epochId}: ${fmt(h.expectedPerMiner)} expected per miner`);
   });
 }
 

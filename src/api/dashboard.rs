@@ -43,11 +43,24 @@ pub struct DashboardEpoch {
     /// The assignment's expected listings; null while there is no assignment (`unavailable` says why).
     pub expected_listings: Option<u64>,
     pub zipcode_count: Option<usize>,
+    /// In the `groups` assignment mode, each group's batch (the window applies to each); empty otherwise.
+    #[serde(default)]
+    pub batches: Vec<DashboardBatch>,
     /// The epoch nonce (the epoch has started, so every miner has it).
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
     pub verification: DashboardVerification,
+}
+
+/// One group's batch in a `groups` epoch: what each of its miners is to work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardBatch {
+    pub group: usize,
+    pub miners: usize,
+    pub zipcodes: usize,
+    pub expected_listings: u64,
 }
 
 /// How anyone can check the current epoch's selection.
@@ -96,8 +109,10 @@ pub struct DashboardMinerRow {
     #[schema(example = "IN_PROGRESS")]
     pub status: String,
     pub listings_reported: u64,
+    /// What this miner was given: the whole assignment, or in `groups` mode its groups' batches.
     pub listings_expected: u64,
     pub zipcodes_completed: usize,
+    /// The zipcodes this miner was given (its own work, as `listings_expected`).
     pub zipcodes_assigned: usize,
     pub upload_complete: bool,
     pub reports: u64,
@@ -112,6 +127,10 @@ pub struct DashboardHistoryEpoch {
     pub zipcode_count: usize,
     pub target_listings: u32,
     pub expected_listings: u64,
+    /// What one miner was expected to find: `expectedListings`, or in a `groups` epoch the target each batch was
+    /// selected to.
+    #[serde(default)]
+    pub expected_per_miner: u64,
     /// The sum of the listings the miners said they found.
     pub reported_listings: u64,
     pub completed: usize,

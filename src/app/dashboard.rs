@@ -305,6 +305,7 @@ mod tests {
             zipcode_count: 3,
             target_listings: 100,
             total_expected: 98,
+            grouped: false,
         }
     }
 

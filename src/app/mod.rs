@@ -37,6 +37,7 @@ pub use epoch_creation::EpochCreationTrouble;
 pub use epochs::{BeaconStatus, Published, PulseWait};
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
+pub use retention::ReclaimRun;
 pub use status::StatusSubmission;
 pub use summary::{BeaconHealth, HealthSummary, MetagraphHealth, NextEpochSummary, SystemSummary};
 
@@ -60,6 +61,8 @@ pub struct App {
     /// Validators' verdicts read back from the bucket, per epoch.
     results: results::ResultsBook,
     dashboard: dashboard::DashboardCaches,
+    /// How the latest run gave free pages back to the file system.
+    last_reclaim: parking_lot::Mutex<Option<ReclaimRun>>,
 }
 
 /// Epistula uuids remembered in memory at most (~100 bytes each); beyond it only the database remembers.
@@ -114,6 +117,7 @@ impl App {
             used_uuids: cache::SeenUntil::new(MAX_REMEMBERED_UUIDS),
             results: results::ResultsBook::new(),
             dashboard: dashboard::DashboardCaches::new(),
+            last_reclaim: parking_lot::Mutex::new(None),
         }))
     }
 

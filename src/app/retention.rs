@@ -51,6 +51,19 @@ struct Pacer<'a> {
     steps: usize,
     longest: Duration,
     longest_kind: &'static str,
+    /// The latest step's own time: its work, without the checkpoint and the pause after it.
+    last: Duration,
+}
+
+/// One run's giving back of free pages (SQLite): how many, in how many steps, the largest, and the time the steps
+/// themselves took beside the run's whole time (their pauses included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReclaimRun {
+    pub pages: i64,
+    pub steps: u32,
+    pub largest_step: i64,
+    pub working: Duration,
+    pub elapsed: Duration,
 }
 
 impl Pacer<'_> {
@@ -62,6 +75,7 @@ impl Pacer<'_> {
         let started = std::time::Instant::now();
         let done = work.await;
         let took = started.elapsed();
+        self.last = took;
         // What the step wrote goes into the database file now, outside the writers' queue, so no writer's commit
         // inherits the copying.
         if let Err(error) = self.store.checkpoint().await {
@@ -78,12 +92,18 @@ impl Pacer<'_> {
 }
 
 impl App {
+    /// How the latest pruning run gave free pages back (`None` before the first).
+    pub fn last_reclaim(&self) -> Option<ReclaimRun> {
+        *self.last_reclaim.lock()
+    }
+
     /// Prunes epochs (with their assignments and reports) that ended longer ago than the retention age, status
     /// report signatures past their use, and old S3 grant records; returns what went.
     pub async fn prune_history(&self) -> AppResult<PruneCounts> {
         let cutoff_unix = self.retention_cutoff_unix();
         let mut counts = PruneCounts::default();
-        let mut pacer = Pacer { store: &self.store, steps: 0, longest: Duration::ZERO, longest_kind: "" };
+        let mut pacer =
+            Pacer { store: &self.store, steps: 0, longest: Duration::ZERO, longest_kind: "", last: Duration::ZERO };
         loop {
             let epochs = self.store.epochs_ended_before(cutoff_unix, EPOCHS_PER_LOOKUP).await?;
             if epochs.is_empty() {
@@ -120,21 +140,30 @@ impl App {
         // Free pages go back to the file system a few megabytes per run: giving back hundreds of megabytes at
         // once (after a large backlog) keeps this machine's disk busy enough to stall writers for hundreds of
         // milliseconds. Meanwhile SQLite reuses them for new rows, so the file does not grow. Files made before
-        // incremental vacuum keep theirs, so this stops once a step gives nothing back.
-        let mut free = i64::MAX;
+        // incremental vacuum keep theirs, so this stops once a step gives nothing back. Each step is sized from the
+        // previous step's own time: counting the pause after it would read every step as slow and keep them all at
+        // the first size (2,048 pages in 128 steps, 32 s of pauses, instead of 8 steps).
+        let started = std::time::Instant::now();
+        let mut run = ReclaimRun::default();
+        let mut free = self.store.free_pages().await?;
         let mut pages = FIRST_PAGES_STEP;
-        let mut reclaimed = 0;
-        while reclaimed < RECLAIM_PAGES_PER_RUN {
-            let started = std::time::Instant::now();
-            let step = pages.min(RECLAIM_PAGES_PER_RUN - reclaimed);
+        while free > 0 && run.pages < RECLAIM_PAGES_PER_RUN {
+            let step = pages.min(RECLAIM_PAGES_PER_RUN - run.pages);
             let left = pacer.paced("free pages", RECLAIM_PAUSE, self.store.reclaim_free_pages(step)).await?;
-            pages = next_pages_step(pages, started.elapsed());
-            reclaimed += step;
-            if left == 0 || left >= free {
+            pages = next_pages_step(pages, pacer.last);
+            run = ReclaimRun {
+                pages: run.pages + (free - left).clamp(0, step),
+                steps: run.steps + 1,
+                largest_step: run.largest_step.max(step),
+                working: run.working + pacer.last,
+                elapsed: started.elapsed(),
+            };
+            if left >= free {
                 break;
             }
             free = left;
         }
+        *self.last_reclaim.lock() = Some(run);
         if counts != PruneCounts::default() {
             tracing::debug!(
                 steps = pacer.steps,

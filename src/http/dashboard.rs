@@ -17,6 +17,7 @@ use crate::api::dashboard::*;
 use crate::api::{iso8601_millis, ErrorBody};
 use crate::app::{App, DashboardOverview};
 use crate::domain::access::grant::GrantKind;
+use crate::domain::epoch::assignment::EpochAssignment;
 use crate::domain::epoch::proof::SeedSource;
 use crate::domain::epoch::EpochId;
 use crate::domain::usmap::{MAP_HEIGHT, MAP_WIDTH};
@@ -176,20 +177,21 @@ async fn epoch_map(
 fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
     let epoch = overview.epoch;
     let current = overview.current.as_ref().ok();
-    let expected_per_miner = current.map_or(0, |a| a.total_expected());
     let rows: Vec<DashboardMinerRow> = overview
         .miners
         .iter()
         .map(|miner| {
             let latest = &miner.state.latest;
+            // Each miner against what it was given: in `groups` mode its own batches, not every group's.
+            let work = current.map(|a| a.work_of(&latest.hotkey).0).unwrap_or_default();
             DashboardMinerRow {
                 uid: miner.uid,
                 hotkey: latest.hotkey.to_string(),
                 status: latest.status.to_string(),
                 listings_reported: miner.listings(),
-                listings_expected: expected_per_miner,
+                listings_expected: work.iter().map(|z| u64::from(z.expected_listings)).sum(),
                 zipcodes_completed: latest.zipcodes_completed.len(),
-                zipcodes_assigned: current.map_or(0, |a| a.zipcodes.len()),
+                zipcodes_assigned: work.len(),
                 upload_complete: latest.s3_upload_complete,
                 reports: miner.state.report_count,
                 last_report_at: iso8601_millis(latest.received_at_ms),
@@ -213,6 +215,7 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
             window_max: overview.window.1,
             expected_listings: current.map(|a| a.total_expected()),
             zipcode_count: current.map(|a| a.zipcodes.len()),
+            batches: current.map(batches).unwrap_or_default(),
             nonce: current.map(|a| a.nonce.to_string()),
             unavailable: overview.current.as_ref().err().cloned(),
             verification: verification(overview),
@@ -231,6 +234,11 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
                 zipcode_count: line.summary.zipcode_count,
                 target_listings: line.summary.target_listings,
                 expected_listings: line.summary.total_expected,
+                expected_per_miner: if line.summary.grouped {
+                    u64::from(line.summary.target_listings)
+                } else {
+                    line.summary.total_expected
+                },
                 reported_listings: line.reported_listings,
                 completed: line.completed,
                 failed: line.failed,
@@ -260,6 +268,24 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
             rate_limited_last_day: overview.traffic.rate_limited,
         },
     }
+}
+
+/// A `groups` epoch's batches, each with its members and expected listings; none in `shared` mode.
+fn batches(assignment: &Arc<EpochAssignment>) -> Vec<DashboardBatch> {
+    let Some(groups) = &assignment.groups else { return Vec::new() };
+    groups
+        .groups
+        .iter()
+        .map(|group| {
+            let batch = groups.batch(group.index, &assignment.zipcodes);
+            DashboardBatch {
+                group: group.index,
+                miners: group.members.len(),
+                zipcodes: batch.len(),
+                expected_listings: batch.iter().map(|z| u64::from(z.expected_listings)).sum(),
+            }
+        })
+        .collect()
 }
 
 /// How the current epoch can be checked, in the words the page shows.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::zipcodes::record_from_row;
-use super::{get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
+use super::{get_flag, get_u32, get_u64, parse_column, StorageError, StorageResult, Store};
 use crate::domain::epoch::assignment::EpochAssignment;
 use crate::domain::epoch::batches::{AssignedGroup, EpochGroups};
 use crate::domain::epoch::beacon::{known_chain, Pulse};
@@ -24,6 +24,9 @@ pub struct EpochSummary {
     pub zipcode_count: usize,
     pub target_listings: u32,
     pub total_expected: u64,
+    /// Made in the `groups` assignment mode: each miner was given a batch selected to the target, not the whole
+    /// `total_expected`.
+    pub grouped: bool,
 }
 
 const EPOCH_COLUMNS: &str = "id, start_unix, end_unix, nonce, selection_seed, target_listings, tolerance_percent, \
@@ -270,7 +273,8 @@ impl Store {
     /// Epochs that started at or before `until_start_unix`, newest first.
     pub async fn recent_epochs(&self, until_start_unix: i64, limit: i64) -> StorageResult<Vec<EpochSummary>> {
         let rows = sqlx::query(
-            "SELECT start_unix, end_unix, zipcode_count, target_listings, total_expected FROM epochs \
+            "SELECT start_unix, end_unix, zipcode_count, target_listings, total_expected, \
+             CASE WHEN groups IS NULL THEN 0 ELSE 1 END AS grouped FROM epochs \
              WHERE start_unix <= $1 ORDER BY start_unix DESC LIMIT $2",
         )
         .bind(until_start_unix)
@@ -285,6 +289,7 @@ impl Store {
                     zipcode_count: get_u64(row, "zipcode_count")? as usize,
                     target_listings: get_u32(row, "target_listings")?,
                     total_expected: get_u64(row, "total_expected")?,
+                    grouped: get_flag(row, "grouped")?,
                 })
             })
             .collect()

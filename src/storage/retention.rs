@@ -102,6 +102,15 @@ impl Store {
 
     /// Returns up to `pages` free pages of a SQLite file to the file system (a no-op elsewhere, and on files
     /// made before incremental vacuum was switched on); returns the pages still free.
+    /// Pages of the SQLite file no row uses (0 on PostgreSQL).
+    pub async fn free_pages(&self) -> StorageResult<i64> {
+        if self.backend != super::Backend::Sqlite {
+            return Ok(0);
+        }
+        let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&self.pool).await?;
+        Ok(free)
+    }
+
     pub async fn reclaim_free_pages(&self, pages: i64) -> StorageResult<i64> {
         if self.backend != super::Backend::Sqlite {
             return Ok(0);

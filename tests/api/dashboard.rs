@@ -386,3 +386,94 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
         tokio::task::spawn_blocking(move || browser::screenshot(&url, width, height, &path)).await.unwrap();
     }
 }
+
+/// In the `groups` mode every miner is measured against its own group's batch, not the union of all batches:
+/// a miner that did all its work shows a full bar, and the window is checked batch by batch.
+#[tokio::test]
+async fn in_groups_mode_each_miner_is_measured_against_its_own_batch() {
+    use zipcoord::domain::epoch::batches::AssignmentMode;
+    use zipcoord::domain::epoch::groups::GroupPlan;
+    let keys = TestKeys::generate();
+    let miners: Vec<Keypair> = (0..12).map(|_| Keypair::from_seed(&rand::random())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut neurons = vec![
+        serde_json::json!({"uid": 0, "hotkey": keys.validator.hotkey().to_string(), "coldkey": "5cold", "validator_permit": true, "stake": 50_000.0}),
+    ];
+    for (n, key) in miners.iter().enumerate() {
+        neurons.push(serde_json::json!({"uid": n + 1, "hotkey": key.hotkey().to_string(), "coldkey": format!("5cold{n}"), "validator_permit": false, "stake": 10.0}));
+    }
+    let path = dir.path().join("metagraph.json");
+    std::fs::write(&path, serde_json::to_string(&neurons).unwrap()).unwrap();
+    let app = TestApp::spawn_with(TestOptions {
+        universe: Universe::Records(mapped_universe()),
+        real_time: true,
+        metagraph: Some(format!("file:{}", path.display())),
+        keys: Some(keys),
+        settings: Some(Box::new(|s: &mut zipcoord::settings::Settings| {
+            s.epochs.assignment = AssignmentMode::Groups(GroupPlan { size: 4, overlap: 1 });
+            s.epochs.policy.target_listings = 3_000;
+            s.rate_limits = zipcoord::settings::RateLimitSettings::off();
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let epoch = app.current_epoch();
+    // Every miner reports all of its own work done.
+    let mut given = Vec::new();
+    for key in &miners {
+        let work = app.client.current(key, app.now()).await.unwrap();
+        let expected: u64 = work.zipcodes.iter().map(|z| u64::from(z.expected_listings)).sum();
+        let mut report = status_request(key, epoch, &work.nonce, MinerStatus::Completed, app.now());
+        report.listings_scraped = Some(expected as i64);
+        report.s3_upload_complete = true;
+        report.zipcodes_completed = work
+            .zipcodes
+            .iter()
+            .map(|z| zipcoord::api::ZipcodeCompletion {
+                zipcode: z.zipcode.clone(),
+                listings_scraped: i64::from(z.expected_listings),
+                completed_at: None,
+            })
+            .collect();
+        app.client.report_status(key, &report).await.unwrap();
+        given.push((key.hotkey().to_string(), expected, work.zipcodes.len()));
+    }
+
+    let (status, overview) = app.get("/api/v1/dashboard/overview").await;
+    assert_eq!(status, 200, "{overview}");
+    let e = &overview["epoch"];
+    let batches = e["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 3, "twelve miners in groups of four: {e}");
+    let (low, high) = (e["windowMin"].as_u64().unwrap(), e["windowMax"].as_u64().unwrap());
+    for batch in batches {
+        let expected = batch["expectedListings"].as_u64().unwrap();
+        assert!((low..=high).contains(&expected), "each batch is selected to the window: {batch}");
+    }
+    assert!(e["expectedListings"].as_u64().unwrap() > high, "the union is three batches' worth: {e}");
+    let rows = overview["miners"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), miners.len());
+    for (hotkey, expected, zipcodes) in &given {
+        let row = rows.iter().find(|row| row["hotkey"] == hotkey.as_str()).unwrap();
+        assert_eq!(row["listingsExpected"].as_u64(), Some(*expected), "{row}");
+        assert_eq!(row["zipcodesAssigned"].as_u64(), Some(*zipcodes as u64), "{row}");
+        assert!((low..=high).contains(expected), "{row}");
+    }
+
+    let url = format!("{}/dashboard", app.base_url);
+    let page = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || browser::load(&url)
+    })
+    .await
+    .unwrap();
+    let dom = &page.dom;
+    assert!(page.console.is_empty(), "{:#?}", page.console);
+    let window = dom.split(r#"id="window-text" class="lead">"#).nth(1).unwrap().split('<').next().unwrap();
+    assert!(window.contains("per miner") && window.ends_with("every batch inside"), "{window}");
+    assert!(dom.contains("in 3 group batches"), "the headline says what the figure is");
+    assert_eq!(dom.matches(r#"class="expected-marker""#).count(), 3, "a marker per batch on the gauge");
+    let rows = dom.split(r#"id="miner-rows">"#).nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert_eq!(rows.matches(r#"style="width: 100%;""#).count(), miners.len(), "every miner's bar is full: {rows}");
+    let path = browser::output_dir().join("dashboard-groups.png");
+    tokio::task::spawn_blocking(move || browser::screenshot(&url, 1280, 1400, &path)).await.unwrap();
+}

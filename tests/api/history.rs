@@ -158,3 +158,50 @@ async fn a_backlog_is_pruned_in_small_steps_while_reports_keep_arriving() {
         assert_eq!((mode, free), (2, 0), "incremental vacuum gave every freed page back");
     }
 }
+
+/// Free pages go back to the file system in steps sized to take about 40 ms each, so a run's 8 MiB takes a few
+/// steps and a couple of seconds of pauses, not 128 steps of 16 pages and half a minute (the steps were once sized
+/// from a time that included the pause after them).
+#[tokio::test]
+async fn free_pages_go_back_in_steps_that_grow_to_their_time() {
+    use zipcoord::domain::access::grant::{AccessGrant, GrantKind};
+    let app = TestApp::spawn_with(TestOptions {
+        settings: Some(Box::new(|s: &mut Settings| s.retention = days(7))),
+        ..TestOptions::default()
+    })
+    .await;
+    if !app.db_url.starts_with("sqlite:") {
+        // PostgreSQL keeps freed space for reuse: no pages to give back.
+        app.app().prune_history().await.unwrap();
+        assert_eq!(app.app().last_reclaim().map(|run| run.pages), Some(0));
+        return;
+    }
+    // About 20 MiB of grant records older than the retention age.
+    let old_ms = app.now() * 1000 - 30 * DAY_MS;
+    let miners: Vec<zipcoord::domain::access::keys::Keypair> =
+        (0..64).map(|_| zipcoord::domain::access::keys::Keypair::from_seed(&rand::random())).collect();
+    for round in 0..40 {
+        let grants: Vec<AccessGrant> = (0..2_000)
+            .map(|n| {
+                let key = &miners[n % miners.len()];
+                AccessGrant {
+                    hotkey: key.hotkey(),
+                    kind: GrantKind::MinerFolder,
+                    prefix: format!("data/hotkey={}/epoch={round}-{n}-{}/", key.hotkey(), "x".repeat(120)),
+                    granted_at_ms: old_ms + round * 1_000 + n as i64,
+                    expires_at_ms: old_ms + 3_600_000,
+                }
+            })
+            .collect();
+        app.app().store().record_grants(&grants).await.unwrap();
+    }
+    let counts = app.app().prune_history().await.unwrap();
+    assert_eq!(counts.grants, 80_000, "{counts:?}");
+    let run = app.app().last_reclaim().expect("a run");
+    assert_eq!(run.pages, 2_048, "a run gives back its 8 MiB and no more: {run:?}");
+    assert!(run.largest_step >= 256, "the steps grow while they stay fast: {run:?}");
+    assert!(run.steps < 32, "a few steps, not 128 of 16 pages: {run:?}");
+    assert!(run.working < run.elapsed, "{run:?}");
+    let free = app.app().store().free_pages().await.unwrap();
+    assert!(free > 0, "the rest waits for the next runs, {free} pages");
+}
