@@ -24,6 +24,8 @@ install_missing() {
 # the Swagger UI) in headless Chromium.
 install_missing curl
 install_missing chromium
+# A private certificate authority for the test that the system's CA roots are trusted.
+install_missing openssl
 
 echo "== cargo build --release --locked (the Dockerfile's build step)"
 cargo build --release --locked

@@ -357,7 +357,13 @@ fn liveness_url(listen: std::net::SocketAddr) -> String {
 
 async fn probe(url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
-    let status = client.get(url).send().await.map_err(|e| anyhow::anyhow!("{url}: {}", e.without_url()))?.status();
+    // The error's causes name what failed (a refused connection, a certificate no trusted root signed).
+    let status = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow::Error::new(e.without_url()).context(url.to_string()))?
+        .status();
     anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }

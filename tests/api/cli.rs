@@ -264,3 +264,54 @@ fn a_read_only_database_fails_at_once_with_sqlites_reason() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(std::fs::read(&file).unwrap(), before, "the file is left as it was");
 }
+
+/// A private certificate authority in the system's roots (here named by `SSL_CERT_FILE`, as
+/// `update-ca-certificates` would install it in an image) is trusted by the binary's HTTPS clients, and without
+/// it the same server is refused with the reason.
+#[test]
+fn a_private_ca_among_the_systems_roots_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each command a line of words, as one would type it.
+    let openssl = |line: &str| {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let output = std::process::Command::new("openssl").args(&args).current_dir(dir.path()).output().unwrap();
+        assert!(output.status.success(), "openssl {line}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    openssl("req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=zipcoord-test-CA");
+    openssl("req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost");
+    std::fs::write(dir.path().join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert", "server.pem", "-key", "server.key"])
+        .args(["-www", "-quiet"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "openssl s_server listens");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("https://localhost:{port}/");
+    let probe = |ca: Option<&std::path::Path>| {
+        let mut command = zipcoord();
+        command.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR").args(["probe", &url]);
+        if let Some(ca) = ca {
+            command.env("SSL_CERT_FILE", ca);
+        }
+        command.output().unwrap()
+    };
+    let refused = probe(None);
+    let trusted = probe(Some(&dir.path().join("ca.pem")));
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a certificate no trusted root signed is refused");
+    assert!(stderr.contains("UnknownIssuer"), "the reason is named: {stderr}");
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+}
