@@ -6,6 +6,10 @@
 //!   `recently_sold_listings` is the expected listings per epoch;
 //! - plain `zipcode,expected_listings[,state,city,county,tier]`, with or without a header.
 //!
+//! Any of them may add a `weight` column (a decimal from 0 to 1000, 1 when absent or empty): how much more often
+//! the selection draws the zipcode than another of its tier (`weightMillis` in the published inputs); 0 keeps
+//! it in the table but out of every selection.
+//!
 //! A file is accepted whole or not at all: the first bad row is reported with its line number and reason.
 
 use std::collections::HashMap;
@@ -67,6 +71,8 @@ pub enum RowError {
     TooLong { field: &'static str, chars: usize },
     #[error("{field} '{}' holds a control character", .raw.escape_default())]
     ControlCharacter { field: &'static str, raw: String },
+    #[error("weight '{0}' is not a number from 0 to 1000")]
+    NotAWeight(String),
     #[error("duplicate zipcode {zipcode} (first on line {first_line})")]
     Duplicate { zipcode: Zipcode, first_line: u64 },
 }
@@ -220,7 +226,18 @@ fn parse_row(
         Some(c) => Some(place_name(c, "county")?),
         None => known().and_then(|l| l.county),
     };
-    Ok(ZipcodeRecord { zipcode, state, city, county, expected_listings, tier, weight: 1.0, active: true })
+    let weight = parse_weight(columns.get(row, "weight"))?;
+    Ok(ZipcodeRecord { zipcode, state, city, county, expected_listings, tier, weight, active: true })
+}
+
+/// The selection weight a row asks for: 1 when the column is absent or empty; at most 1000 (the inputs carry
+/// it in thousandths, at most 1,000,000).
+fn parse_weight(raw: Option<&str>) -> Result<f64, RowError> {
+    let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else { return Ok(1.0) };
+    match raw.parse::<f64>() {
+        Ok(weight) if weight.is_finite() && (0.0..=1_000.0).contains(&weight) => Ok(weight),
+        _ => Err(RowError::NotAWeight(raw.chars().take(MAX_PLACE_CHARS).collect())),
+    }
 }
 
 /// The longest city or county name taken (the longest US place names are under 60 characters).
@@ -279,6 +296,21 @@ mod tests {
         assert_eq!(parsed.records[0].expected_listings, 85);
         assert_eq!(parsed.records[0].tier, MarketTier::Premium);
         assert_eq!(parsed.records[0].zipcode.as_str(), "02134");
+    }
+
+    #[test]
+    fn a_weight_column_sets_how_often_a_zipcode_is_drawn() {
+        let d = defaults();
+        let parsed =
+            parse_csv("zipcode,state,expected_listings,weight\n10001,NY,120,2.5\n10002,NY,80,\n10003,NY,50,0\n", &d)
+                .unwrap();
+        let weights: Vec<f64> = parsed.records.iter().map(|r| r.weight).collect();
+        assert_eq!(weights, [2.5, 1.0, 0.0]);
+        for bad in ["-1", "1001", "NaN", "heavy"] {
+            let err =
+                parse_csv(&format!("zipcode,state,expected_listings,weight\n10001,NY,120,{bad}\n"), &d).unwrap_err();
+            assert!(err.to_string().contains("is not a number from 0 to 1000"), "{bad}: {err}");
+        }
     }
 
     #[test]

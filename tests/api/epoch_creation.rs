@@ -107,4 +107,14 @@ async fn an_epoch_whose_zipcodes_cannot_be_selected_is_named_in_health() {
     assert_eq!(health["status"], "degraded", "{health}");
     let reason = health["epoch_creation"]["reason"].as_str().unwrap();
     assert!(reason.starts_with("zipcode selection failed: ") && reason.contains("import more zipcodes"), "{reason}");
+    // As docs/beacon-epochs.md says: 404 for the proof and to miners (the contract: like an epoch that does not
+    // exist), and the inputs published so that anyone can confirm nothing can be selected.
+    let epoch = app.current_epoch();
+    let (status, body) = app.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/proof")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, inputs) = app.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/inputs")).await;
+    assert_eq!(status, 200, "{inputs}");
+    assert!(inputs["beaconRound"].as_u64().is_some(), "{inputs}");
+    let error = app.client.current(&app.keys.miner, app.now()).await.unwrap_err().to_string();
+    assert!(error.contains("404") && error.contains("No current epoch available"), "{error}");
 }

@@ -148,7 +148,9 @@ pub struct DevBeacon {
     chain: BeaconChain,
 }
 
-/// The phrase the dev beacon's key derives from (RFC 9380 KeyGen over its SHA-256).
+/// The phrase the dev beacon's key derives from: `KeyGen(IKM = sha256(phrase), key_info = "")` of the IETF BLS
+/// signature draft (draft-irtf-cfrg-bls-signature-05 §2.3, as blst's `key_gen` implements it). Its public key and
+/// chain hash are published in `docs/beacon-epochs.md` and at the local relay's `/info`.
 pub const DEV_BEACON_PHRASE: &str = "zipcoord dev beacon: known to everyone, unpredictable to no one";
 
 impl DevBeacon {
@@ -226,6 +228,21 @@ const fn hex_96(text: &str) -> [u8; 96] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dev beacon's key and chain hash as `docs/beacon-epochs.md` publishes them.
+    #[test]
+    fn the_dev_beacon_is_the_published_one() {
+        const PUBLIC_KEY: &str = "9885a73db518d448b85177b1a6768af96c2dcf8c7a6d506cc1073a323d2f602157ecfc4cf3f500e68a5f29f3b\
+                                  01e7fd313738dbac66d7c276491e16d4b8e9412cf00839a55551c8dfd5a3ee2f7e682a3bb212c3029047811d4\
+                                  28e2fcff418a1f";
+        const CHAIN_HASH: &str = "54ed91e6f8289bcaecd6023543b39a7f56f30ff32b63e13a3f3faa65bd90ac2a";
+        let dev = DevBeacon::new();
+        assert_eq!(hex::encode(dev.chain().public_key), PUBLIC_KEY);
+        assert_eq!(hex::encode(dev.chain().hash), CHAIN_HASH);
+        let document = include_str!("../../../docs/beacon-epochs.md");
+        assert!(document.contains(CHAIN_HASH) && document.contains(PUBLIC_KEY));
+        assert!(document.contains(DEV_BEACON_PHRASE), "the phrase is published");
+    }
 
     #[test]
     fn real_quicknet_pulses_verify_and_altered_ones_do_not() {
