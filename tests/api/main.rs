@@ -16,6 +16,7 @@ mod epoch_creation;
 mod fake_subtensor;
 mod grant_log;
 mod groups;
+mod groups_reproduction;
 mod helpers;
 mod history;
 mod http_limits;
