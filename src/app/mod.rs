@@ -3,7 +3,9 @@
 //! on a timer. Nothing above this layer reaches the store, the metagraph or the S3 presigner directly.
 //!
 //! - [`clock`]: where "now" comes from; [`cache`]: the in-memory caches' two shapes.
-//! - [`epochs`]: publishing epochs' inputs, creating their assignments from the beacon, reading them; [`status`]: miners' reports.
+//! - [`epochs`]: publishing epochs' inputs, creating their assignments from the beacon, reading them;
+//!   [`epoch_creation`]: failed attempts and their back-off; [`seeding`]: the pulse, the wait for it, the fallback;
+//!   [`status`]: miners' reports.
 //! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
 //! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics; [`retention`]: pruning history.
 //! - [`dashboard`]: what the operator dashboard shows.
@@ -18,6 +20,7 @@ mod error;
 mod grants;
 mod results;
 mod retention;
+mod seeding;
 mod status;
 mod summary;
 
@@ -34,10 +37,11 @@ pub use access::{AccessDenied, Proof, SignedClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dashboard::{DashboardOverview, EpochMap, EpochOutcomes, MinerProgress, UniverseMap, HISTORY_EPOCHS};
 pub use epoch_creation::EpochCreationTrouble;
-pub use epochs::{BeaconStatus, Published, PulseWait};
+pub use epochs::Published;
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
 pub use retention::ReclaimRun;
+pub use seeding::{BeaconStatus, PulseWait};
 pub use status::StatusSubmission;
 pub use summary::{BeaconHealth, HealthSummary, MetagraphHealth, NextEpochSummary, SystemSummary};
 
