@@ -41,7 +41,7 @@ pub use epochs::Published;
 pub use error::{AppError, AppResult};
 pub use grants::{MinerFolderGrant, MinerReadGrant, MinerReadRequest, ValidatorReadGrant, ValidatorUploadGrant};
 pub use retention::ReclaimRun;
-pub use seeding::{BeaconStatus, PulseWait};
+pub use seeding::{BeaconStatus, PulseWait, Unselectable};
 pub use status::StatusSubmission;
 pub use summary::{BeaconHealth, HealthSummary, MetagraphHealth, NextEpochSummary, SystemSummary};
 

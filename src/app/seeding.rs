@@ -41,7 +41,44 @@ impl PulseWait {
     }
 }
 
+/// A started epoch whose published inputs admit no selection, with the verified pulse that seeds it, so that
+/// anyone can run the selection on the same inputs and see it fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unselectable {
+    pub reason: String,
+    pub chain: &'static str,
+    pub round: Round,
+    pub signature_hex: String,
+    pub randomness_hex: String,
+}
+
 impl App {
+    /// Why `epoch` (started, with published inputs, no stored assignment) has no assignment, if it is that no
+    /// selection exists: recomputed from the inputs and the round's verified pulse, so it holds for a past epoch
+    /// the server skipped as for the current one. `None` when the pulse is not at hand or a selection exists.
+    pub async fn unselectable_epoch(&self, epoch: EpochId) -> AppResult<Option<Unselectable>> {
+        if epoch > self.current_epoch_id() || !self.settings.epochs.clock.is_boundary(epoch) {
+            return Ok(None);
+        }
+        let Some(published) = self.published_inputs(epoch).await? else { return Ok(None) };
+        let inputs = &published.inputs;
+        let chain = self.beacon.chain();
+        if inputs.beacon_chain_hash != chain.hash {
+            return Ok(None);
+        }
+        let Ok((pulse, randomness)) = self.beacon.glance(inputs.beacon_round, PULSE_GLANCE).await else {
+            return Ok(None);
+        };
+        let seed = crate::domain::epoch::proof::beacon_seed(&randomness, epoch);
+        Ok(crate::domain::epoch::batches::select_epoch(inputs, seed).err().map(|error| Unselectable {
+            reason: error.to_string(),
+            chain: chain.name,
+            round: pulse.round,
+            signature_hex: pulse.signature_hex(),
+            randomness_hex: randomness.to_hex(),
+        }))
+    }
+
     /// Where the seed of the epoch `inputs` are for comes from: the verified pulse of its round; while that is
     /// missing and the grace period lasts, nothing (the caller answers 503); after it, the server secret.
     pub(super) async fn seed_source(&self, inputs: &EpochInputs, now_ms: i64) -> AppResult<SeedSource> {

@@ -37,6 +37,12 @@ impl ApiError {
         ApiError { status, message, rate_limit: None, retry_after_seconds: None }
     }
 
+    /// A message made by the server alone (no request text in it) that must reach the client whole, such as a
+    /// pulse the client is to check: not cut at [`MAX_MESSAGE_CHARS`].
+    pub fn whole(status: StatusCode, message: String) -> Self {
+        ApiError { status, message, rate_limit: None, retry_after_seconds: None }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }

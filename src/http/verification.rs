@@ -52,7 +52,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
     responses(
         (status = 200, description = "The epoch's selection and proof", body = EpochProofResponse),
         (status = 400, description = "Malformed epoch id", body = ErrorBody),
-        (status = 404, description = "Unknown or future epoch, or one made before epochs were beacon-seeded", body = ErrorBody),
+        (status = 404, description = "Unknown or future epoch, one made before epochs were beacon-seeded, or one whose published inputs admit no selection (the message then gives the round's pulse, so anyone can confirm)", body = ErrorBody),
         (status = 503, description = "The epoch's beacon pulse is awaited; see Retry-After", body = ErrorBody),
     ),
 )]
@@ -61,7 +61,24 @@ async fn proof(
     Path(epoch_id): Path<String>,
 ) -> Result<Json<EpochProofResponse>, ApiError> {
     let epoch: EpochId = parse_value(&epoch_id)?;
-    let assignment = app.started_epoch(epoch).await?;
+    let assignment = match app.started_epoch(epoch).await {
+        Err(crate::app::AppError::NotFound(message)) => {
+            // Nothing could be selected: the pulse that seeded the attempt is published, so anyone can confirm.
+            return Err(match app.unselectable_epoch(epoch).await? {
+                Some(why) => ApiError::whole(
+                    axum::http::StatusCode::NOT_FOUND,
+                    format!(
+                        "Epoch {epoch} has no assignment: nothing can be selected from its published inputs ({}). Its \
+                     seed comes from {} round {} (signature {}, randomness {}): run the selection on \
+                     {INPUTS_PATH_PREFIX}{epoch}{INPUTS_PATH_SUFFIX} with it to confirm",
+                        why.reason, why.chain, why.round, why.signature_hex, why.randomness_hex
+                    ),
+                ),
+                None => ApiError::not_found(message),
+            });
+        }
+        other => other?,
+    };
     let proof = assignment.proof.as_ref().ok_or_else(|| {
         ApiError::not_found(format!("Epoch {epoch} has no proof: it was made before epochs were beacon-seeded"))
     })?;

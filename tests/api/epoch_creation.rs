@@ -110,11 +110,18 @@ async fn an_epoch_whose_zipcodes_cannot_be_selected_is_named_in_health() {
     // As docs/beacon-epochs.md says: 404 for the proof and to miners (the contract: like an epoch that does not
     // exist), and the inputs published so that anyone can confirm nothing can be selected.
     let epoch = app.current_epoch();
-    let (status, body) = app.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/proof")).await;
-    assert_eq!(status, 404, "{body}");
     let (status, inputs) = app.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/inputs")).await;
     assert_eq!(status, 200, "{inputs}");
-    assert!(inputs["beaconRound"].as_u64().is_some(), "{inputs}");
+    let round = inputs["beaconRound"].as_u64().unwrap();
+    // The proof's 404 publishes the pulse that seeded the attempt, and it is the dev beacon's for that round.
+    let (status, body) = app.get(&format!("/api/v1/zipcode-assignments/epoch/{epoch}/proof")).await;
+    crate::helpers::assert_error(status, &body, 404, "nothing can be selected from its published inputs");
+    let message = body["message"].as_str().unwrap();
+    let pulse = zipcoord::domain::epoch::beacon::DevBeacon::new().pulse(round);
+    assert!(message.contains(&format!("zipcoord-dev round {round} (signature {}", pulse.signature_hex())), "{message}");
+    assert!(message.contains("import more zipcodes"), "the selection's own reason: {message}");
+    let (status, body) = app.get("/api/v1/zipcode-assignments/epoch/2020-01-01T00-00-00/proof").await;
+    crate::helpers::assert_error(status, &body, 404, "not found");
     let error = app.client.current(&app.keys.miner, app.now()).await.unwrap_err().to_string();
     assert!(error.contains("404") && error.contains("No current epoch available"), "{error}");
 }
