@@ -57,19 +57,25 @@ struct Subnet {
     _metagraph: tempfile::TempDir,
 }
 
-/// Nine miners and a validator; five epochs of reports ending in the current one; a few grants.
-async fn populated_subnet() -> Subnet {
-    let keys = TestKeys::generate();
-    let miners: Vec<Keypair> = (0..MINERS).map(|_| Keypair::from_seed(&rand::random())).collect();
-    let dir = tempfile::tempdir().unwrap();
+/// A metagraph file of the validator (uid 0) and `miners` (uid 1 on), each miner under a coldkey of its own.
+fn write_metagraph(dir: &std::path::Path, keys: &TestKeys, miners: &[Keypair]) -> std::path::PathBuf {
     let mut neurons = vec![
         serde_json::json!({"uid": 0, "hotkey": keys.validator.hotkey().to_string(), "coldkey": "5cold", "validator_permit": true, "stake": 50_000.0}),
     ];
     for (n, key) in miners.iter().enumerate() {
         neurons.push(serde_json::json!({"uid": n + 1, "hotkey": key.hotkey().to_string(), "coldkey": format!("5cold{n}"), "validator_permit": false, "stake": 10.0}));
     }
-    let path = dir.path().join("metagraph.json");
+    let path = dir.join("metagraph.json");
     std::fs::write(&path, serde_json::to_string(&neurons).unwrap()).unwrap();
+    path
+}
+
+/// Nine miners and a validator; five epochs of reports ending in the current one; a few grants.
+async fn populated_subnet() -> Subnet {
+    let keys = TestKeys::generate();
+    let miners: Vec<Keypair> = (0..MINERS).map(|_| Keypair::from_seed(&rand::random())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_metagraph(dir.path(), &keys, &miners);
     let app = TestApp::spawn_with(TestOptions {
         universe: Universe::Records(mapped_universe()),
         real_time: true,
@@ -396,14 +402,7 @@ async fn in_groups_mode_each_miner_is_measured_against_its_own_batch() {
     let keys = TestKeys::generate();
     let miners: Vec<Keypair> = (0..12).map(|_| Keypair::from_seed(&rand::random())).collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut neurons = vec![
-        serde_json::json!({"uid": 0, "hotkey": keys.validator.hotkey().to_string(), "coldkey": "5cold", "validator_permit": true, "stake": 50_000.0}),
-    ];
-    for (n, key) in miners.iter().enumerate() {
-        neurons.push(serde_json::json!({"uid": n + 1, "hotkey": key.hotkey().to_string(), "coldkey": format!("5cold{n}"), "validator_permit": false, "stake": 10.0}));
-    }
-    let path = dir.path().join("metagraph.json");
-    std::fs::write(&path, serde_json::to_string(&neurons).unwrap()).unwrap();
+    let path = write_metagraph(dir.path(), &keys, &miners);
     let app = TestApp::spawn_with(TestOptions {
         universe: Universe::Records(mapped_universe()),
         real_time: true,
