@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use crate::client::validator::case::MinerCase;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::domain::epoch::batches::placement;
 use crate::domain::epoch::proof::Seed;
@@ -123,31 +124,24 @@ pub fn listings_to_check<'a>(
 /// In `both` mode, the members to sample at the source after the first checks, with why: the groupmates of a
 /// miner consensus accused and the source cleared (its listings checked, every one confirmed). Its group's
 /// majority stood against the source, so the majority's own listings are worth a look.
-pub fn second_looks(
-    findings: &[MinerConsensus],
-    inspections: &[Inspection],
-    miner_groups: &[Vec<usize>],
-    spot_outcomes: &[Vec<(String, SpotCheck)>],
-) -> Vec<(usize, String)> {
-    let cleared: Vec<usize> = (0..inspections.len())
-        .filter(|&m| !findings[m].lies().is_empty() && inspections[m].lies.is_empty())
+pub fn second_looks(cases: &[MinerCase]) -> Vec<(usize, String)> {
+    let accused = |case: &MinerCase| case.finding.as_ref().is_some_and(|f| !f.lies().is_empty());
+    let cleared: Vec<usize> = (0..cases.len())
+        .filter(|&m| accused(&cases[m]) && !cases[m].caught())
         .filter(|&m| {
-            let outcomes = &spot_outcomes[m];
-            outcomes.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
-                && !outcomes.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
+            let checks = &cases[m].checks;
+            checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
+                && !checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
         })
         .collect();
     let mut looks: BTreeMap<usize, String> = BTreeMap::new();
     for &accused in &cleared {
-        for (m, groups) in miner_groups.iter().enumerate() {
-            if m != accused
-                && inspections[m].lies.is_empty()
-                && groups.iter().any(|g| miner_groups[accused].contains(g))
-            {
+        for (m, case) in cases.iter().enumerate() {
+            if m != accused && !case.caught() && case.groups.iter().any(|g| cases[accused].groups.contains(g)) {
                 looks.entry(m).or_insert_with(|| {
                     format!(
                         "sampled at the source: its group's consensus accused {}, whom the source cleared",
-                        inspections[accused].hotkey
+                        cases[accused].miner.hotkey
                     )
                 });
             }
@@ -156,48 +150,40 @@ pub fn second_looks(
     looks.into_iter().collect()
 }
 
-/// What comparing a `groups` epoch's members needs besides their inspections.
+/// What comparing a `groups` epoch's members needs besides their cases.
 pub struct Comparison<'a> {
     pub groups: &'a EpochGroupsBody,
     pub credibility: &'a CredibilityBook,
-    /// A miner's coldkey (its hotkey when the metagraph does not know it: one voice).
-    pub coldkey: &'a dyn Fn(&str) -> String,
     /// The whole epoch's terms (its start and end).
     pub terms: &'a EpochTerms,
     /// `consensus`: the comparison convicts; `both`: it accuses, and the accused's contested listings are
     /// checked at the source, so an honest minority outvoted by colluding liars is cleared by the source.
     pub mode: ValidationMode,
+    pub settings: &'a ConsensusSettings,
 }
 
 impl Comparison<'_> {
-    /// Compares every group and adds what it finds to the inspections: lies, and flags as notes.
-    pub fn compare(
-        &self,
-        inspections: &mut [Inspection],
-        miner_groups: &[Vec<usize>],
-        settings: &ConsensusSettings,
-    ) -> Vec<MinerConsensus> {
-        let coldkeys: Vec<String> = inspections.iter().map(|i| (self.coldkey)(&i.hotkey)).collect();
+    /// Compares every group and adds what it finds to the cases: findings, lies, and flags as notes.
+    pub fn compare(&self, cases: &mut [MinerCase]) {
         let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
         let flagged_before: Vec<usize> =
-            inspections.iter().map(|i| self.credibility.followed_before(&i.hotkey, start_ms, length_ms)).collect();
-        let members: Vec<MemberReports<'_>> = inspections
+            cases.iter().map(|c| self.credibility.followed_before(&c.miner.hotkey, start_ms, length_ms)).collect();
+        let members: Vec<MemberReports<'_>> = cases
             .iter()
-            .zip(miner_groups)
-            .zip(&coldkeys)
             .zip(&flagged_before)
-            .map(|(((inspection, worked), coldkey), &flagged_before)| MemberReports {
-                hotkey: &inspection.hotkey,
-                coldkey,
-                credibility: self.credibility.of(&inspection.hotkey),
-                groups: worked.clone(),
-                listings: &inspection.listings,
-                convicted: !inspection.lies.is_empty(),
+            .map(|(case, &flagged_before)| MemberReports {
+                hotkey: &case.miner.hotkey,
+                coldkey: &case.miner.coldkey,
+                credibility: self.credibility.of(&case.miner.hotkey),
+                groups: case.groups.clone(),
+                listings: &case.inspection.listings,
+                convicted: case.caught(),
                 flagged_before,
             })
             .collect();
-        let findings = judge_groups(&members, self.groups.groups.len(), settings, length_ms, &parse_iso8601);
-        for ((inspection, finding), flagged_before) in inspections.iter_mut().zip(&findings).zip(flagged_before) {
+        let findings = judge_groups(&members, self.groups.groups.len(), self.settings, length_ms, &parse_iso8601);
+        for ((case, finding), flagged_before) in cases.iter_mut().zip(findings).zip(flagged_before) {
+            let inspection = &mut case.inspection;
             match self.mode {
                 ValidationMode::Both => inspection.notes.extend(
                     finding.lies().into_iter().map(|why| format!("accused by consensus, checked at the source: {why}")),
@@ -207,8 +193,8 @@ impl Comparison<'_> {
             // Following is behaviour, not data: the source would confirm a copy, so the habit convicts alone.
             inspection.lies.extend(finding.habitual_following(flagged_before));
             inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
+            case.finding = Some(finding);
         }
-        findings
     }
 }
 
@@ -216,17 +202,17 @@ impl Comparison<'_> {
 /// following, and returns each one's report.
 pub fn reports(
     terms: &EpochTerms,
-    findings: &[MinerConsensus],
-    inspections: &[Inspection],
+    cases: &[MinerCase],
     verdicts: &[Verdict],
-    miner_groups: &[Vec<usize>],
-    spot_outcomes: &[Vec<(String, SpotCheck)>],
     credibility: &mut CredibilityBook,
 ) -> Vec<ConsensusReport> {
-    (0..inspections.len())
-        .map(|index| {
-            let (finding, hotkey) = (&findings[index], &inspections[index].hotkey);
-            let liar = matches!(verdicts[index], Verdict::Liar { .. });
+    let none = MinerConsensus::default();
+    cases
+        .iter()
+        .zip(verdicts)
+        .map(|(case, verdict)| {
+            let (finding, hotkey) = (case.finding.as_ref().unwrap_or(&none), &case.miner.hotkey);
+            let liar = matches!(verdict, Verdict::Liar { .. });
             if !finding.flags.is_empty() {
                 credibility.note_followed(hotkey, terms.start_ms, terms.end_ms - terms.start_ms);
             }
@@ -235,7 +221,7 @@ pub fn reports(
                 None if liar => credibility.update(hotkey, 0.0),
                 None => {}
             }
-            report(finding, &miner_groups[index], credibility.of(hotkey), &spot_outcomes[index])
+            report(finding, &case.groups, credibility.of(hotkey), &case.checks)
         })
         .collect()
 }
@@ -273,41 +259,57 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::validator::case::Miner;
 
-    fn inspection(n: usize) -> Inspection {
-        Inspection {
-            uid: n as u16,
-            hotkey: format!("hk{n}"),
-            lies: Vec::new(),
-            notes: Vec::new(),
-            counts: BTreeMap::new(),
-            listings: Vec::new(),
-            last_upload_ms: None,
+    fn case(n: usize, groups: Vec<usize>) -> MinerCase {
+        let hotkey = format!("hk{n}");
+        MinerCase {
+            miner: Miner { uid: n as u16, hotkey: hotkey.clone(), coldkey: hotkey.clone() },
+            terms: EpochTerms {
+                epoch: "2025-10-01T16-00-00".parse().unwrap(),
+                nonce: "00112233aabbccdd".parse().unwrap(),
+                start_ms: 0,
+                end_ms: 1,
+                tolerance_percent: 10,
+                expected: BTreeMap::new(),
+            },
+            groups,
+            files: 0,
+            inspection: Inspection {
+                uid: n as u16,
+                hotkey,
+                lies: Vec::new(),
+                notes: Vec::new(),
+                counts: BTreeMap::new(),
+                listings: Vec::new(),
+                last_upload_ms: None,
+            },
+            finding: Some(MinerConsensus::default()),
+            checks: Vec::new(),
         }
     }
 
     #[test]
     fn the_group_that_accused_a_miner_the_source_cleared_gets_a_second_look() {
         // hk0, hk1 and hk2 worked group 0, hk3 group 1. Consensus accused hk0 of work nobody corroborates.
-        let mut inspections: Vec<Inspection> = (0..4).map(inspection).collect();
-        let groups = vec![vec![0], vec![0], vec![0], vec![1]];
-        let mut findings = vec![MinerConsensus::default(); 4];
-        findings[0].outweighed = true;
-        findings[0].uncorroborated = (0..20).map(|n| format!("l{n}")).collect();
-        assert!(!findings[0].lies().is_empty());
-        let confirmed = vec![("l0".to_string(), SpotCheck::Confirmed), ("l1".to_string(), SpotCheck::Confirmed)];
-        let mut outcomes = vec![confirmed, vec![], vec![], vec![]];
-        inspections[2].lies.push("already caught".into());
+        let mut cases = vec![case(0, vec![0]), case(1, vec![0]), case(2, vec![0]), case(3, vec![1])];
+        let accused = cases[0].finding.as_mut().unwrap();
+        accused.outweighed = true;
+        accused.uncorroborated = (0..20).map(|n| format!("l{n}")).collect();
+        assert!(!accused.lies().is_empty());
+        cases[0].checks = vec![("l0".to_string(), SpotCheck::Confirmed), ("l1".to_string(), SpotCheck::Confirmed)];
+        cases[2].inspection.lies.push("already caught".into());
 
-        let looks = second_looks(&findings, &inspections, &groups, &outcomes);
+        let looks = second_looks(&cases);
         let sampled: Vec<usize> = looks.iter().map(|(m, _)| *m).collect();
         assert_eq!(sampled, [1], "its groupmates not yet caught, not the other group: {looks:?}");
         assert!(looks[0].1.contains("accused hk0, whom the source cleared"), "{looks:?}");
 
         // A refuted check confirms the accusation: nobody else is looked at.
-        outcomes[0].push(("l2".into(), SpotCheck::Refuted { reason: "no such listing".into() }));
-        assert!(second_looks(&findings, &inspections, &groups, &outcomes).is_empty());
+        cases[0].checks.push(("l2".into(), SpotCheck::Refuted { reason: "no such listing".into() }));
+        assert!(second_looks(&cases).is_empty());
         // Nothing checked clears nobody.
-        assert!(second_looks(&findings, &inspections, &groups, &[vec![], vec![], vec![], vec![]]).is_empty());
+        cases[0].checks.clear();
+        assert!(second_looks(&cases).is_empty());
     }
 }

@@ -2,10 +2,12 @@
 //! does differently in a `groups` epoch ([`group_judging`]), the [`credibility`] it keeps per miner, and the
 //! book of epochs it judged (`judged`), and what stops it judging an epoch ([`ValidatorError`]).
 
+pub mod case;
 pub mod credibility;
 mod error;
 pub mod group_judging;
 mod judged;
+pub mod judging;
 mod run;
 pub mod verifier;
 

@@ -17,9 +17,11 @@ use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
 use crate::client::bucket::{Bucket, BucketError};
 use crate::client::epochs::Epochs;
+use crate::client::validator::case::Miner;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::client::validator::group_judging::{self, ValidationMode};
 use crate::client::validator::judged::JudgedBook;
+use crate::client::validator::judging::{CheckOutcomes, CheckRequest, EpochJudging, JudgingRules};
 use crate::client::validator::verifier::{check_at_source, ListingVerifier};
 use crate::client::validator::ValidatorError;
 use crate::client::{unix_now, ClientError, ZipcoordClient};
@@ -28,12 +30,9 @@ use crate::domain::access::layout;
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::consensus::ConsensusSettings;
-use crate::domain::judging::listing::{Listing, ListingFile};
-use crate::domain::judging::scoring::{allocate, to_u16_weights, Evaluation, RewardSplit, Verdict};
-use crate::domain::judging::validation::{
-    detect_copies, inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, SpotCheck,
-    StoredFile, Submission, MAX_OBJECTS_PER_EPOCH,
-};
+use crate::domain::judging::listing::ListingFile;
+use crate::domain::judging::scoring::{to_u16_weights, RewardSplit};
+use crate::domain::judging::validation::{EpochTerms, StoredFile, Submission, MAX_OBJECTS_PER_EPOCH};
 use crate::s3::ListPaging;
 
 /// How a validator judges.
@@ -93,20 +92,18 @@ fn refused_for_this_miner(error: &ClientError) -> bool {
     matches!(error, ClientError::Api { status: 400 | 413, .. })
 }
 
-/// Why a miner with no counted listing is absent, in its verdict's reasons so its operator need not guess.
-fn absence_reason(files: usize) -> String {
-    match files {
-        0 => "nothing uploaded in its folder for this epoch".to_string(),
-        n => format!("none of its {n} files held a listing counted for this epoch (see notes)"),
-    }
+/// A miner's coldkey as the metagraph names it (its hotkey when the metagraph does not know it: one voice).
+fn inspection_coldkey(snapshot: &crate::domain::access::metagraph::MetagraphSnapshot, hotkey: &str) -> String {
+    let neuron = hotkey.parse().ok().and_then(|hotkey| snapshot.neuron(&hotkey));
+    neuron.map_or(hotkey, |neuron| neuron.coldkey.as_str()).to_string()
 }
 
-/// A miner's coldkey as the metagraph names it (its hotkey when the metagraph does not know it: one voice).
-fn inspection_coldkey<'a>(
-    snapshot: &'a crate::domain::access::metagraph::MetagraphSnapshot,
-    hotkey: &'a str,
-) -> &'a str {
-    hotkey.parse().ok().and_then(|hotkey| snapshot.neuron(&hotkey)).map_or(hotkey, |neuron| neuron.coldkey.as_str())
+/// Runs pure CPU work on a blocking thread, so the runtime keeps serving meanwhile.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
 }
 
 /// `names` split into grant requests that fit [`FILES_PER_GRANT`] and [`NAME_BYTES_PER_GRANT`] (as JSON, where
@@ -259,7 +256,9 @@ impl Validator {
                         None
                     } else {
                         match bucket.get(&object.url, max).await {
-                            Ok(bytes) => serde_json::from_slice::<ListingFile>(&bytes).ok(),
+                            Ok(bytes) => {
+                                off_the_runtime(move || serde_json::from_slice::<ListingFile>(&bytes).ok()).await
+                            }
                             Err(error) => {
                                 tracing::warn!(key = object.key, %error, "download failed");
                                 None
@@ -276,7 +275,9 @@ impl Validator {
         Ok(Submission { uid, hotkey: miner.to_string(), files, unread })
     }
 
-    /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured.
+    /// Judges `epoch` (which must have ended) and returns the weights; uploads the results when configured. The
+    /// judging stages run on blocking threads: a `groups` epoch costs seconds of CPU, and the runtime also
+    /// serves this validator's relay and polling.
     pub async fn judge(&self, epoch: EpochId) -> Result<EpochJudgement, ValidatorError> {
         let sourced = self.epochs.epoch(&self.key, epoch).await?;
         if sourced.source != crate::client::epochs::Source::Api {
@@ -291,123 +292,74 @@ impl Validator {
         miners.sort();
 
         // In a `groups` epoch each miner is held to its own groups' batches.
-        let grouped = sourced.assignment.groups.as_ref();
-        let mut inspections: Vec<Inspection> = Vec::with_capacity(miners.len());
-        let mut file_counts = Vec::with_capacity(miners.len());
-        let mut miner_terms = Vec::with_capacity(miners.len());
-        let mut miner_groups = Vec::with_capacity(miners.len());
+        let grouped = sourced.assignment.groups.clone();
+        let mut judging = EpochJudging::new(terms.clone(), grouped.clone(), self.rules());
         for (uid, hotkey) in &miners {
-            let worked = grouped.map(|g| group_judging::groups_of(&sourced.assignment, g, hotkey)).unwrap_or_default();
-            let own_terms = grouped.map_or_else(|| terms.clone(), |g| group_judging::terms_of(&terms, g, &worked));
+            let worked =
+                grouped.as_ref().map(|g| group_judging::groups_of(&sourced.assignment, g, hotkey)).unwrap_or_default();
             let submission = self.submission(*uid, hotkey, epoch).await?;
-            file_counts.push(submission.files.len());
-            inspections.push(inspect(&submission, &own_terms, &parse_iso8601));
-            miner_terms.push(own_terms);
-            miner_groups.push(worked);
-        }
-        detect_copies(&mut inspections);
-        let mut credibility = CredibilityBook::load(self.epochs.state())?;
-        let findings = grouped.filter(|_| self.settings.validation.compares()).map(|g| {
-            let coldkey = |hotkey: &str| inspection_coldkey(&snapshot, hotkey).to_string();
-            let judging = group_judging::Comparison {
-                groups: g,
-                credibility: &credibility,
-                coldkey: &coldkey,
-                terms: &terms,
-                mode: self.settings.validation,
-            };
-            judging.compare(&mut inspections, &miner_groups, &self.settings.consensus)
-        });
-        let mut spot_outcomes: Vec<Vec<(String, SpotCheck)>> = Vec::new();
-        for (index, inspection) in inspections.iter_mut().enumerate() {
-            let mut outcomes = Vec::new();
-            if inspection.lies.is_empty() {
-                let finding = findings.as_ref().map(|f| &f[index]);
-                let mode = if grouped.is_some() { self.settings.validation } else { ValidationMode::SpotChecks };
-                let count = self.settings.spot_checks;
-                let chosen = group_judging::listings_to_check(inspection, &miner_terms[index], finding, mode, count);
-                outcomes = check_at_source(&*self.verifier, chosen, &miner_terms[index]).await;
-                record_spot_checks(inspection, &outcomes);
-            }
-            spot_outcomes.push(outcomes);
-        }
-        if let Some(findings) = findings.as_ref().filter(|_| self.settings.validation == ValidationMode::Both) {
-            for (index, why) in group_judging::second_looks(findings, &inspections, &miner_groups, &spot_outcomes) {
-                let checked: BTreeSet<&str> = spot_outcomes[index].iter().map(|(id, _)| id.as_str()).collect();
-                let sample = spot_check_sample(&inspections[index], &miner_terms[index], self.settings.spot_checks);
-                let chosen: Vec<Listing> =
-                    sample.into_iter().filter(|l| !checked.contains(l.listing_id.as_str())).cloned().collect();
-                let outcomes = check_at_source(&*self.verifier, chosen.iter().collect(), &miner_terms[index]).await;
-                inspections[index].notes.push(why);
-                record_spot_checks(&mut inspections[index], &outcomes);
-                spot_outcomes[index].extend(outcomes);
-            }
-        }
-
-        let verdicts: Vec<Verdict> = inspections.iter().zip(&miner_terms).map(|(i, t)| verdict(i, t)).collect();
-        let reports = match &findings {
-            Some(findings) => {
-                let registered = |hotkey: &str| miners.iter().any(|(_, h)| h == hotkey);
-                let reports = group_judging::reports(
-                    &terms,
-                    findings,
-                    &inspections,
-                    &verdicts,
-                    &miner_groups,
-                    &spot_outcomes,
-                    &mut credibility,
-                );
-                credibility.save(self.epochs.state(), &registered);
-                reports.into_iter().map(Some).collect()
-            }
-            None => vec![None; inspections.len()],
-        };
-        let evaluations: Vec<Evaluation> =
-            inspections.iter().zip(&verdicts).map(|(i, v)| Evaluation { uid: i.uid, verdict: v.clone() }).collect();
-        let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.settings.split).into_iter().collect();
-        let u16_weights = to_u16_weights(&weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
-        let miners = inspections
-            .iter()
-            .zip(&verdicts)
-            .zip(&file_counts)
-            .zip(reports)
-            .map(|(((inspection, verdict), &files), consensus)| {
-                let (quality, heuristic, reasons) = match verdict {
-                    Verdict::Honest { quality, heuristic } => (*quality, *heuristic, Vec::new()),
-                    Verdict::Liar { .. } => (0.0, 0.0, inspection.lies.clone()),
-                    Verdict::Absent => (0.0, 0.0, vec![absence_reason(files)]),
-                };
-                MinerResult {
-                    uid: inspection.uid,
-                    hotkey: inspection.hotkey.clone(),
-                    verdict: verdict.kind(),
-                    quality,
-                    heuristic,
-                    listings: inspection.counts.values().sum(),
-                    files,
-                    weight: weights.get(&inspection.uid).copied().unwrap_or(0.0),
-                    reasons,
-                    notes: inspection.notes.clone(),
-                    consensus,
-                }
+            let miner = Miner { uid: *uid, hotkey: hotkey.clone(), coldkey: inspection_coldkey(&snapshot, hotkey) };
+            judging = off_the_runtime(move || {
+                judging.admit(miner, worked, &submission);
+                judging
             })
-            .collect();
+            .await;
+        }
+        let credibility = CredibilityBook::load(self.epochs.state())?;
+        let (mut judging, credibility) = off_the_runtime(move || {
+            judging.follow();
+            judging.compare(&credibility);
+            (judging, credibility)
+        })
+        .await;
+        let first = judging.first_checks();
+        judging.record_checks(self.check_at_source(first).await);
+        let second = judging.second_checks();
+        judging.record_checks(self.check_at_source(second).await);
+
+        let registered: BTreeSet<String> = miners.iter().map(|(_, hotkey)| hotkey.clone()).collect();
+        let mut credibility = credibility;
+        let (settled, credibility) = off_the_runtime(move || (judging.settle(&mut credibility), credibility)).await;
+        if grouped.is_some() && self.settings.validation.compares() {
+            let mut credibility = credibility;
+            credibility.save(self.epochs.state(), &|hotkey| registered.contains(hotkey));
+        }
+        let u16_weights = to_u16_weights(&settled.weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
         let judgement = EpochJudgement {
             epoch_id: terms.epoch.to_string(),
             validator: self.hotkey(),
             judged_at: iso8601_millis(Utc::now().timestamp_millis()),
             spot_checks_per_miner: self.settings.spot_checks,
-            weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
+            weights: settled.weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
             chain_weights: ChainWeights {
                 uids: u16_weights.iter().map(|(uid, _)| *uid).collect(),
                 weights: u16_weights.iter().map(|(_, w)| *w).collect(),
             },
-            miners,
+            miners: settled.results,
         };
         if self.settings.publish {
             self.publish(epoch, &judgement).await?;
         }
         Ok(judgement)
+    }
+
+    fn rules(&self) -> JudgingRules {
+        JudgingRules {
+            validation: self.settings.validation,
+            spot_checks: self.settings.spot_checks,
+            consensus: self.settings.consensus,
+            split: self.settings.split.clone(),
+        }
+    }
+
+    /// Checks the requested listings at their source, one miner after another.
+    async fn check_at_source(&self, requests: Vec<CheckRequest>) -> Vec<CheckOutcomes> {
+        let mut all = Vec::with_capacity(requests.len());
+        for request in requests {
+            let outcomes = check_at_source(&*self.verifier, &request.listings).await;
+            all.push(CheckOutcomes { case: request.case, outcomes, why: request.why });
+        }
+        all
     }
 
     /// Uploads the judgement as `validators/{hotkey}/{epoch}/results_{YYYYmmdd_HHMMSS}.json`.

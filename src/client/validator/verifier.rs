@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use crate::client::command;
 use crate::client::synthetic;
-use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::judging::listing::Listing;
-use crate::domain::judging::validation::{EpochTerms, SpotCheck};
+use crate::domain::judging::validation::SpotCheck;
 
 pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = SpotCheck> + Send + 'a>>;
 
@@ -19,18 +18,12 @@ pub trait ListingVerifier: Send + Sync {
     fn verify<'a>(&'a self, listing: &'a Listing, expected_listings: u32) -> VerifyFuture<'a>;
 }
 
-/// Checks `listings` at their source one after another, under a miner's `terms` (each zipcode's expected
-/// listings): the outcome for each listing id.
-pub async fn check_at_source(
-    verifier: &dyn ListingVerifier,
-    listings: Vec<&Listing>,
-    terms: &EpochTerms,
-) -> Vec<(String, SpotCheck)> {
+/// Checks `listings` (each with its zipcode's expected listings) at their source one after another: the outcome
+/// for each listing id.
+pub async fn check_at_source(verifier: &dyn ListingVerifier, listings: &[(Listing, u32)]) -> Vec<(String, SpotCheck)> {
     let mut outcomes = Vec::with_capacity(listings.len());
-    for listing in listings {
-        let zipcode = listing.zipcode.parse::<Zipcode>().ok();
-        let expected = zipcode.and_then(|z| terms.expected.get(&z)).copied().unwrap_or(0);
-        outcomes.push((listing.listing_id.clone(), verifier.verify(listing, expected).await));
+    for (listing, expected) in listings {
+        outcomes.push((listing.listing_id.clone(), verifier.verify(listing, *expected).await));
     }
     outcomes
 }

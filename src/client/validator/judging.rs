@@ -1,0 +1,229 @@
+//! One epoch's judgement as named stages over one [`MinerCase`] per miner: [`EpochJudging::admit`] inspects a
+//! miner's files against its own terms, [`EpochJudging::follow`] looks for copying, [`EpochJudging::compare`]
+//! compares each `groups` epoch's groups, [`EpochJudging::first_checks`] and [`EpochJudging::second_checks`] say
+//! which listings to check at the source (the caller checks them, async or not, and hands the outcomes to
+//! [`EpochJudging::record_checks`]), and [`EpochJudging::settle`] turns the cases into verdicts, weights and
+//! credibility. Pure and synchronous: `zipcoord validator` runs it on blocking threads, and the judging
+//! simulator drives the same stages over thousands of simulated epochs.
+
+use std::collections::BTreeMap;
+
+use crate::api::{parse_iso8601, EpochGroupsBody, MinerResult};
+use crate::client::validator::case::{Miner, MinerCase};
+use crate::client::validator::credibility::CredibilityBook;
+use crate::client::validator::group_judging::{self, ValidationMode};
+use crate::domain::epoch::zipcode::Zipcode;
+use crate::domain::judging::consensus::ConsensusSettings;
+use crate::domain::judging::listing::Listing;
+use crate::domain::judging::scoring::{allocate, Evaluation, RewardSplit, Verdict};
+use crate::domain::judging::validation::{
+    inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, SpotCheck, Submission,
+};
+
+/// How an epoch is judged: the part of the validator's settings the stages read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgingRules {
+    /// How listings are checked in `groups` epochs (`shared` epochs are always spot-checked).
+    pub validation: ValidationMode,
+    /// Listings spot-checked per miner (sampled).
+    pub spot_checks: usize,
+    pub consensus: ConsensusSettings,
+    pub split: RewardSplit,
+}
+
+/// Listings of one case to check at their source, each with its zipcode's expected listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRequest {
+    pub case: usize,
+    pub listings: Vec<(Listing, u32)>,
+    /// Why these listings are checked, when it is worth a note in the verdict.
+    pub why: Option<String>,
+}
+
+/// The outcomes of one [`CheckRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOutcomes {
+    pub case: usize,
+    pub outcomes: Vec<(String, SpotCheck)>,
+    pub why: Option<String>,
+}
+
+/// The end of judging: every case with its verdict, and the weights by uid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    pub results: Vec<MinerResult>,
+    pub weights: BTreeMap<u16, f64>,
+}
+
+/// One epoch being judged.
+#[derive(Debug, Clone)]
+pub struct EpochJudging {
+    terms: EpochTerms,
+    groups: Option<EpochGroupsBody>,
+    rules: JudgingRules,
+    pub cases: Vec<MinerCase>,
+}
+
+/// Why a miner with no counted listing is absent, in its verdict's reasons so its operator need not guess.
+fn absence_reason(files: usize) -> String {
+    match files {
+        0 => "nothing uploaded in its folder for this epoch".to_string(),
+        n => format!("none of its {n} files held a listing counted for this epoch (see notes)"),
+    }
+}
+
+impl EpochJudging {
+    /// Judging of the epoch with `terms`; `groups` for a `groups` epoch.
+    pub fn new(terms: EpochTerms, groups: Option<EpochGroupsBody>, rules: JudgingRules) -> Self {
+        EpochJudging { terms, groups, rules, cases: Vec::new() }
+    }
+
+    pub fn terms(&self) -> &EpochTerms {
+        &self.terms
+    }
+
+    /// How listings are checked in this epoch: `shared` epochs are spot-checked whatever the setting.
+    pub fn mode(&self) -> ValidationMode {
+        if self.groups.is_some() {
+            self.rules.validation
+        } else {
+            ValidationMode::SpotChecks
+        }
+    }
+
+    /// The groups `groups` of the epoch's miners work for are its business: the caller names them
+    /// ([`group_judging::groups_of`]). Opens `miner`'s case: its files inspected against its own terms.
+    pub fn admit(&mut self, miner: Miner, groups: Vec<usize>, submission: &Submission) {
+        let terms = match &self.groups {
+            Some(body) => group_judging::terms_of(&self.terms, body, &groups),
+            None => self.terms.clone(),
+        };
+        let inspection = inspect(submission, &terms, &parse_iso8601);
+        let files = submission.files.len();
+        self.cases.push(MinerCase { miner, terms, groups, files, inspection, finding: None, checks: Vec::new() });
+    }
+
+    /// Copies across miners: the later uploader of another's scrape fingerprints.
+    pub fn follow(&mut self) {
+        let mut inspections: Vec<Inspection> = self.cases.iter().map(|c| c.inspection.clone()).collect();
+        crate::domain::judging::validation::detect_copies(&mut inspections);
+        for (case, inspection) in self.cases.iter_mut().zip(inspections) {
+            case.inspection = inspection;
+        }
+    }
+
+    /// In a `groups` epoch validated by comparison, compares every group and adds what it finds to the cases.
+    pub fn compare(&mut self, credibility: &CredibilityBook) {
+        let Some(body) = self.groups.as_ref().filter(|_| self.rules.validation.compares()) else { return };
+        let comparison = group_judging::Comparison {
+            groups: body,
+            credibility,
+            terms: &self.terms,
+            mode: self.rules.validation,
+            settings: &self.rules.consensus,
+        };
+        comparison.compare(&mut self.cases);
+    }
+
+    fn request(&self, case: usize, listings: Vec<&Listing>, why: Option<String>) -> Option<CheckRequest> {
+        let terms = &self.cases[case].terms;
+        let expected = |l: &Listing| l.zipcode.parse::<Zipcode>().ok().and_then(|z| terms.expected.get(&z).copied());
+        let listings: Vec<(Listing, u32)> =
+            listings.into_iter().map(|l| (l.clone(), expected(l).unwrap_or(0))).collect();
+        (!listings.is_empty()).then_some(CheckRequest { case, listings, why })
+    }
+
+    /// The listings to check at the source first, per miner not already caught.
+    pub fn first_checks(&self) -> Vec<CheckRequest> {
+        let mode = self.mode();
+        (0..self.cases.len())
+            .filter(|&c| !self.cases[c].caught())
+            .filter_map(|c| {
+                let case = &self.cases[c];
+                let finding = case.finding.as_ref();
+                let chosen = group_judging::listings_to_check(
+                    &case.inspection,
+                    &case.terms,
+                    finding,
+                    mode,
+                    self.rules.spot_checks,
+                );
+                self.request(c, chosen, None)
+            })
+            .collect()
+    }
+
+    /// Adds checks' outcomes to their cases: one refuted listing makes a liar.
+    pub fn record_checks(&mut self, outcomes: Vec<CheckOutcomes>) {
+        for CheckOutcomes { case, outcomes, why } in outcomes {
+            let case = &mut self.cases[case];
+            case.inspection.notes.extend(why);
+            record_spot_checks(&mut case.inspection, &outcomes);
+            case.checks.extend(outcomes);
+        }
+    }
+
+    /// In `both` mode, after the first checks: the groupmates of a miner consensus accused and the source
+    /// cleared, sampled at the source (see [`group_judging::second_looks`]).
+    pub fn second_checks(&self) -> Vec<CheckRequest> {
+        if self.mode() != ValidationMode::Both || self.groups.is_none() {
+            return Vec::new();
+        }
+        group_judging::second_looks(&self.cases)
+            .into_iter()
+            .filter_map(|(c, why)| {
+                let case = &self.cases[c];
+                let checked = case.checked();
+                let sample = spot_check_sample(&case.inspection, &case.terms, self.rules.spot_checks);
+                let chosen = sample.into_iter().filter(|l| !checked.contains(l.listing_id.as_str())).collect();
+                self.request(c, chosen, Some(why))
+            })
+            .collect()
+    }
+
+    /// Verdicts, weights and (in a compared `groups` epoch) each miner's consensus report, moving
+    /// `credibility` by this epoch's agreement.
+    pub fn settle(self, credibility: &mut CredibilityBook) -> Settled {
+        let verdicts: Vec<Verdict> = self.cases.iter().map(|c| verdict(&c.inspection, &c.terms)).collect();
+        let compared = self.groups.is_some() && self.rules.validation.compares();
+        let reports: Vec<_> = if compared {
+            group_judging::reports(&self.terms, &self.cases, &verdicts, credibility).into_iter().map(Some).collect()
+        } else {
+            vec![None; self.cases.len()]
+        };
+        let evaluations: Vec<Evaluation> = self
+            .cases
+            .iter()
+            .zip(&verdicts)
+            .map(|(c, v)| Evaluation { uid: c.miner.uid, verdict: v.clone() })
+            .collect();
+        let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.rules.split).into_iter().collect();
+        let results = self
+            .cases
+            .into_iter()
+            .zip(verdicts)
+            .zip(reports)
+            .map(|((case, verdict), consensus)| {
+                let (quality, heuristic, reasons) = match &verdict {
+                    Verdict::Honest { quality, heuristic } => (*quality, *heuristic, Vec::new()),
+                    Verdict::Liar { .. } => (0.0, 0.0, case.inspection.lies.clone()),
+                    Verdict::Absent => (0.0, 0.0, vec![absence_reason(case.files)]),
+                };
+                MinerResult {
+                    uid: case.miner.uid,
+                    hotkey: case.miner.hotkey,
+                    verdict: verdict.kind(),
+                    quality,
+                    heuristic,
+                    listings: case.inspection.counts.values().sum(),
+                    files: case.files,
+                    weight: weights.get(&case.miner.uid).copied().unwrap_or(0.0),
+                    reasons,
+                    notes: case.inspection.notes,
+                    consensus,
+                }
+            })
+            .collect();
+        Settled { results, weights }
+    }
+}
