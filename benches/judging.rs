@@ -1,6 +1,6 @@
 //! Judging one `groups` epoch in memory, as a validator does once it has downloaded the files: 256 miners in
 //! groups of 5, 10,000 listings each (50 zipcodes of 200), every miner's files inspected against its own
-//! batch, copies looked for across all of them, and every group compared listing by listing. One in ten
+//! batch, groupmates following each other's uploads looked for, and every group compared listing by listing. One in ten
 //! groups holds a shader; the comparison is timed again with one member already caught, whose vote the groups
 //! are recounted without. Prints the time of each step and the peak heap the judging adds on top of the
 //! downloaded files (a counting allocator), as one table.
@@ -14,9 +14,10 @@ use std::time::Instant;
 
 use zipcoord::domain::instant::{iso8601_millis, parse_iso8601};
 use zipcoord::domain::judging::consensus::ConsensusSettings;
+use zipcoord::domain::judging::following::{following_flags, Uploads};
 use zipcoord::domain::judging::group_consensus::{judge_groups, MemberReports};
 use zipcoord::domain::judging::listing::{Listing, ListingFile};
-use zipcoord::domain::judging::validation::{detect_copies, inspect, EpochTerms, StoredFile, Submission};
+use zipcoord::domain::judging::validation::{inspect, EpochTerms, StoredFile, Submission};
 
 /// Counts the heap in use and its peak.
 struct Counting;
@@ -122,13 +123,25 @@ fn main() {
     PEAK.store(files_heap, Ordering::Relaxed);
 
     let started = Instant::now();
-    let mut inspections: Vec<_> =
+    let inspections: Vec<_> =
         submissions.iter().map(|s| inspect(s, &terms[group_of(s.uid as usize)], &parse_iso8601)).collect();
     let inspected = started.elapsed();
-    let started = Instant::now();
-    detect_copies(&mut inspections);
-    let copies = started.elapsed();
     let coldkeys: Vec<String> = (0..MINERS).map(|m| format!("cold{m}")).collect();
+    let miner_groups: Vec<[usize; 1]> = (0..MINERS).map(|m| [group_of(m)]).collect();
+    let uploads: Vec<Uploads<'_>> = inspections
+        .iter()
+        .enumerate()
+        .map(|(m, inspection)| Uploads {
+            hotkey: &inspection.hotkey,
+            coldkey: &coldkeys[m],
+            groups: &miner_groups[m],
+            listings: &inspection.listings,
+        })
+        .collect();
+    let started = Instant::now();
+    let flags = following_flags(&uploads, EPOCH_MS, &parse_iso8601);
+    let copies = started.elapsed();
+    assert!(flags.iter().all(Vec::is_empty), "nobody follows anybody here");
     let members: Vec<MemberReports<'_>> = inspections
         .iter()
         .enumerate()
@@ -139,17 +152,16 @@ fn main() {
             groups: vec![group_of(m)],
             listings: &inspection.listings,
             convicted: !inspection.lies.is_empty(),
-            flagged_before: 0,
         })
         .collect();
     let started = Instant::now();
-    let findings = judge_groups(&members, groups, &ConsensusSettings::default(), EPOCH_MS, &parse_iso8601);
+    let findings = judge_groups(&members, groups, &ConsensusSettings::default());
     let compared = started.elapsed();
     // A member already caught (a copier, say) loses its vote: the groups are counted a second time without it.
     let mut with_convicted = members.clone();
     with_convicted[3].convicted = true;
     let started = Instant::now();
-    let recounted = judge_groups(&with_convicted, groups, &ConsensusSettings::default(), EPOCH_MS, &parse_iso8601);
+    let recounted = judge_groups(&with_convicted, groups, &ConsensusSettings::default());
     let recount = started.elapsed();
     assert_eq!(recounted.len(), findings.len());
     drop(recounted);
@@ -162,7 +174,7 @@ fn main() {
     println!("| judging one `groups` epoch in memory ({MINERS} miners, {groups} groups of at most {GROUP_SIZE}, {listings} listings) | figure |");
     println!("|---|---|");
     println!("| inspect every miner's files against its batch | {:.2} s |", inspected.as_secs_f64());
-    println!("| look for copies across all miners | {:.2} s |", copies.as_secs_f64());
+    println!("| look for members following another's uploads, group by group | {:.2} s |", copies.as_secs_f64());
     println!(
         "| compare every group, listing by listing ({liars} shaders contradicted) | {:.2} s |",
         compared.as_secs_f64()

@@ -16,6 +16,7 @@ pub mod neurons;
 pub mod s3_flags;
 pub mod secret_text;
 pub mod serve;
+pub mod simulate;
 
 use std::path::PathBuf;
 
@@ -86,6 +87,9 @@ pub enum Command {
     Validator(neurons::ValidatorCommand),
     /// A whole subnet on this machine: server, S3-compatible store, miners and validators, short epochs.
     Localnet(neurons::LocalnetArgs),
+    /// Simulations that need no network: many epochs in seconds.
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Miner(command) => neurons::miner(command).await,
         Command::Validator(command) => neurons::validator(command).await,
         Command::Localnet(args) => neurons::localnet(args).await,
+        Command::Simulate(command) => simulate::run(command),
     }
 }
 

@@ -225,7 +225,8 @@ pub struct LocalnetArgs {
     #[arg(long, default_value_t = 2)]
     pub validators: usize,
     /// Which of the miners lie (the last ones): a count of inventors, or kinds: `inventor`, `shader`, `copier`,
-    /// `sybil` (a pair under one coldkey), e.g. `--liars inventor,shader,copier,sybil`.
+    /// `exact-copier` (keeps the copied scrape times), `sybil` (a pair under one coldkey), e.g.
+    /// `--liars inventor,shader,copier,sybil`.
     #[arg(long, default_value = "1", value_parser = clap::value_parser!(LiarSpec))]
     pub liars: LiarSpec,
     /// `shared`, or `groups`: each group of miners gets a batch of its own.

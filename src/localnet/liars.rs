@@ -1,95 +1,14 @@
-//! The dishonest miners a local network can play, to see each caught: `inventor` (reports listings that do not
-//! exist), `shader` (reports the real listings with some prices and areas altered), `copier` (scrapes nothing:
-//! uploads a groupmate's listings as its own, scrape times rewritten) and `sybil` (two miners under one coldkey
-//! reporting the same invented listings, to outvote their groups). `--liars` takes a count (that many
-//! inventors) or a list of kinds.
+//! The scrapers that play the dishonest miners of a local network (the kinds are
+//! [`crate::client::liars::LiarKind`]): inventing, shading and copying a groupmate's files.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
+pub use crate::client::liars::{LiarKind, LiarSpec};
 use crate::client::miner::scraper::{ScrapeError, ScrapeFuture, ScrapeJob, Scraper};
 use crate::client::synthetic;
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::listing::{Listing, ListingFile};
-
-/// A kind of dishonest miner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiarKind {
-    Inventor,
-    Shader,
-    Copier,
-    /// Counts as two miners sharing a coldkey.
-    Sybil,
-}
-
-impl LiarKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LiarKind::Inventor => "inventor",
-            LiarKind::Shader => "shader",
-            LiarKind::Copier => "copier",
-            LiarKind::Sybil => "sybil",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            LiarKind::Inventor => "liar (inventor): invents listings",
-            LiarKind::Shader => "liar (shader): alters 5-15 % of its listings' prices and areas",
-            LiarKind::Copier => "liar (copier): uploads a groupmate's listings as its own, with its own scrape times",
-            LiarKind::Sybil => "liar (sybil): shares a coldkey with another sybil, both inventing the same listings",
-        }
-    }
-
-    /// Miners this kind takes.
-    fn miners(self) -> usize {
-        if self == LiarKind::Sybil {
-            2
-        } else {
-            1
-        }
-    }
-}
-
-/// The liars of a local network, as `--liars` names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiarSpec(pub Vec<LiarKind>);
-
-impl FromStr for LiarSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(count) = s.parse::<usize>() {
-            return Ok(LiarSpec(vec![LiarKind::Inventor; count]));
-        }
-        s.split(',')
-            .map(|kind| match kind.trim() {
-                "inventor" => Ok(LiarKind::Inventor),
-                "shader" => Ok(LiarKind::Shader),
-                "copier" => Ok(LiarKind::Copier),
-                "sybil" => Ok(LiarKind::Sybil),
-                other => {
-                    Err(format!("'{other}' is not a liar kind: use a count, or inventor, shader, copier and sybil"))
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map(LiarSpec)
-    }
-}
-
-impl LiarSpec {
-    /// Every miner's role, honest miners first: `None` for an honest one.
-    pub fn roles(&self, miners: usize) -> Result<Vec<Option<LiarKind>>, String> {
-        let dishonest: Vec<LiarKind> = self.0.iter().flat_map(|&k| std::iter::repeat_n(k, k.miners())).collect();
-        if dishonest.len() > miners {
-            return Err(format!("the liars need {} miners, there are {miners}", dishonest.len()));
-        }
-        let mut roles = vec![None; miners - dishonest.len()];
-        roles.extend(dishonest.into_iter().map(Some));
-        Ok(roles)
-    }
-}
 
 /// Plays an inventor (and each half of a sybil pair): as many listings as expected, all invented; two
 /// inventors invent the same ones.
@@ -148,6 +67,8 @@ pub struct CopyingScraper {
     /// Its own hotkey, whose folder it does not copy from.
     pub hotkey: String,
     pub epoch_length: Duration,
+    /// Whether it keeps the copied listings' scrape times (an `exact-copier`) instead of stamping them now.
+    pub keep_times: bool,
     /// The epoch and the groupmate it copies in it.
     leader: parking_lot::Mutex<Option<(String, String)>>,
 }
@@ -157,7 +78,12 @@ const COPY_POLL: Duration = Duration::from_millis(20);
 
 impl CopyingScraper {
     pub fn new(data: PathBuf, hotkey: String, epoch_length: Duration) -> Self {
-        CopyingScraper { data, hotkey, epoch_length, leader: parking_lot::Mutex::new(None) }
+        CopyingScraper { data, hotkey, epoch_length, keep_times: false, leader: parking_lot::Mutex::new(None) }
+    }
+
+    /// The same copier keeping the copied scrape times.
+    pub fn keeping_times(self) -> Self {
+        CopyingScraper { keep_times: true, ..self }
     }
 
     /// The listings of the earliest file another miner (its leader, once chosen) uploaded for `job`.
@@ -202,6 +128,9 @@ impl Scraper for CopyingScraper {
             let end_ms = (start.start_unix() + self.epoch_length.as_secs() as i64) * 1000;
             loop {
                 if let Some(listings) = self.copy_of(job) {
+                    if self.keep_times {
+                        return Ok(listings);
+                    }
                     let scraped_at = crate::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
                     return Ok(listings
                         .into_iter()
@@ -221,21 +150,6 @@ impl Scraper for CopyingScraper {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn liars_are_a_count_or_kinds_and_sybils_come_in_pairs() {
-        assert_eq!("2".parse::<LiarSpec>().unwrap(), LiarSpec(vec![LiarKind::Inventor; 2]));
-        let spec: LiarSpec = "inventor,shader,sybil".parse().unwrap();
-        let roles = spec.roles(6).unwrap();
-        assert_eq!(roles[..2], [None, None]);
-        assert_eq!(
-            roles[2..],
-            [Some(LiarKind::Inventor), Some(LiarKind::Shader), Some(LiarKind::Sybil), Some(LiarKind::Sybil)]
-        );
-        assert!(spec.roles(3).unwrap_err().contains("need 4 miners"));
-        assert_eq!("copier".parse::<LiarSpec>().unwrap(), LiarSpec(vec![LiarKind::Copier]));
-        assert!("forger".parse::<LiarSpec>().unwrap_err().contains("'forger' is not a liar kind"));
-    }
 
     #[tokio::test]
     async fn a_copier_reports_its_first_groupmates_listings_as_scraped_now_and_sticks_to_that_groupmate() {

@@ -296,16 +296,20 @@ pub async fn run(
         let scraper: Arc<dyn Scraper> = match role {
             Some(LiarKind::Inventor | LiarKind::Sybil) => Arc::new(InventingScraper),
             Some(LiarKind::Shader) => Arc::new(ShadingScraper),
-            Some(LiarKind::Copier) => Arc::new(CopyingScraper::new(
-                net.store.object_path("data"),
-                net.miners[index].hotkey().to_string(),
-                epoch,
-            )),
+            Some(kind @ (LiarKind::Copier | LiarKind::ExactCopier)) => {
+                let copier =
+                    CopyingScraper::new(net.store.object_path("data"), net.miners[index].hotkey().to_string(), epoch);
+                Arc::new(if *kind == LiarKind::ExactCopier { copier.keeping_times() } else { copier })
+            }
             // Later miners are slower, so the ranking by speed shows.
             None => Arc::new(SyntheticScraper { delay: Duration::from_millis(150 * index as u64) }),
         };
         // A copier watches for each epoch closely, to have its groupmates' files the moment they appear.
-        let poll = if *role == Some(LiarKind::Copier) { Duration::from_millis(250) } else { poll };
+        let poll = if matches!(role, Some(LiarKind::Copier | LiarKind::ExactCopier)) {
+            Duration::from_millis(250)
+        } else {
+            poll
+        };
         let miner = net.miner(index, scraper);
         let (cancel, events) = (cancel.clone(), events.clone());
         // Operators do not start in step: miners polling in lockstep would scrape at the same millisecond, and

@@ -108,6 +108,7 @@ const NEIGHBOURHOODS: &[(&str, &[&str])] = &[
     ("client/shared", &[]),
     ("client/miner", &["client/shared"]),
     ("client/validator", &["client/shared"]),
+    ("client/simulation", &["client/shared", "client/validator"]),
 ];
 
 /// The neighbourhood of a module path (`["domain", "epoch", "batches"]`), if it lies in one.

@@ -43,8 +43,8 @@ impl Scraper for IdleScraper {
     }
 }
 
-/// Lies a different way in each epoch it works: invents listings, then delivers another zipcode's listings,
-/// then copies the fast miner's files out of the bucket.
+/// Lies a different way in each epoch it works: invents listings; then copies the fast miner's files out of
+/// the bucket with another zipcode's listing slipped in; then copies them again, which makes a habit of it.
 struct RotatingLiar {
     epochs_seen: Mutex<Vec<String>>,
     bucket_root: PathBuf,
@@ -92,7 +92,9 @@ impl Scraper for RotatingLiar {
                 0 => InventingScraper.scrape(job).await,
                 1 => {
                     let now = zipcoord::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
-                    Ok(synthetic::market("99501", "Anchorage", "AK", job.expected_listings, &now))
+                    let mut listings = self.copy(job).await?;
+                    listings.push(synthetic::listing("99501", "Anchorage", "AK", 0, &now));
+                    Ok(listings)
                 }
                 _ => self.copy(job).await,
             }
@@ -165,7 +167,8 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         }));
     }
 
-    // Three epochs judged by both validators: the liar invented, borrowed a zipcode, then copied.
+    // Three epochs judged by both validators: the liar invented, copied with a borrowed listing (caught for the
+    // listing, flagged for following), then copied again (a habit: caught for copying).
     let mut by_epoch: BTreeMap<EpochId, BTreeMap<usize, EpochJudgement>> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(EPOCH_SECONDS) * 6);
     while by_epoch.values().filter(|v| v.len() == 2).count() < 3 {
@@ -184,7 +187,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
     }
 
     let epochs: Vec<(&EpochId, &BTreeMap<usize, EpochJudgement>)> = by_epoch.iter().take(3).collect();
-    let lies = ["no listing made-up", "filed under", "copied from"];
+    let lies = ["no listing made-up", "filed under", "copies its groupmates"];
     for (n, (epoch, judged)) in epochs.iter().enumerate() {
         let (first, second) = (&judged[&0], &judged[&1]);
         assert_eq!(first.weights, second.weights, "validators disagree on {epoch}");

@@ -27,6 +27,8 @@ pub struct MinerCase {
     /// Objects found in its folder for the epoch.
     pub files: usize,
     pub inspection: Inspection,
+    /// Behavioural evidence of copying in this epoch (see [`crate::domain::judging::following`]).
+    pub flags: Vec<String>,
     /// What comparing its groups said about it (`groups` epochs compared only).
     pub finding: Option<MinerConsensus>,
     /// Its listings checked at the source, with each outcome.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::client::state::{StateDir, StateError};
 use crate::domain::judging::consensus::{next_credibility, NEUTRAL_CREDIBILITY};
-use crate::domain::judging::group_consensus::FOLLOWING_MEMORY;
+use crate::domain::judging::following::FOLLOWING_MEMORY;
 
 const FILE: &str = "credibility.json";
 const KIND: &str = "credibility";
@@ -24,6 +24,10 @@ pub struct CredibilityBook {
     /// The starts (Unix ms) of the last few epochs in which each hotkey was flagged for following.
     #[serde(default)]
     pub followed_in: BTreeMap<String, BTreeSet<i64>>,
+    /// The start (Unix ms) of the last epoch that moved each hotkey's credibility, and its credibility before
+    /// that epoch: judging that epoch again (after a restart) moves it from there, once.
+    #[serde(default)]
+    pub moved_in: BTreeMap<String, (i64, Option<f64>)>,
 }
 
 impl CredibilityBook {
@@ -38,10 +42,15 @@ impl CredibilityBook {
         self.by_hotkey.get(hotkey).copied().filter(|c| c.is_finite()).map_or(NEUTRAL_CREDIBILITY, |c| c.clamp(0.0, 1.0))
     }
 
-    /// Moves `hotkey`'s credibility towards `agreement_rate` (0 for a liar).
-    pub fn update(&mut self, hotkey: &str, agreement_rate: f64) {
-        let next = next_credibility(self.by_hotkey.get(hotkey).copied(), agreement_rate, CREDIBILITY_ALPHA);
-        self.by_hotkey.insert(hotkey.to_string(), next);
+    /// Moves `hotkey`'s credibility towards `agreement_rate` (0 for a liar) for the epoch starting at
+    /// `epoch_start_ms`: once per epoch, however often that epoch is judged.
+    pub fn update(&mut self, hotkey: &str, epoch_start_ms: i64, agreement_rate: f64) {
+        let before = match self.moved_in.get(hotkey) {
+            Some(&(epoch, before)) if epoch == epoch_start_ms => before,
+            _ => self.by_hotkey.get(hotkey).copied(),
+        };
+        self.moved_in.insert(hotkey.to_string(), (epoch_start_ms, before));
+        self.by_hotkey.insert(hotkey.to_string(), next_credibility(before, agreement_rate, CREDIBILITY_ALPHA));
     }
 
     /// Epochs `hotkey` was flagged in among the [`FOLLOWING_MEMORY`] − 1 before the epoch starting at
@@ -64,6 +73,7 @@ impl CredibilityBook {
     pub fn save(&mut self, state: &StateDir, registered: &dyn Fn(&str) -> bool) {
         self.by_hotkey.retain(|hotkey, _| registered(hotkey));
         self.followed_in.retain(|hotkey, _| registered(hotkey));
+        self.moved_in.retain(|hotkey, _| registered(hotkey));
         if let Err(error) = state.write(FILE, KIND, self) {
             tracing::warn!(%error, "cannot keep the miners' credibility");
         }
@@ -80,15 +90,37 @@ mod tests {
         let state = StateDir::open(dir.path(), "5validator".to_string()).unwrap();
         let mut book = CredibilityBook::load(&state).unwrap();
         assert_eq!(book.of("honest"), NEUTRAL_CREDIBILITY);
-        for _ in 0..5 {
-            book.update("honest", 1.0);
-            book.update("liar", 0.0);
+        for epoch in 0..5 {
+            book.update("honest", epoch, 1.0);
+            book.update("liar", epoch, 0.0);
         }
-        book.update("gone", 1.0);
+        book.update("gone", 0, 1.0);
         book.save(&state, &|hotkey| hotkey != "gone");
         let again = CredibilityBook::load(&state).unwrap();
         assert!(again.of("honest") > 0.9 && again.of("liar") < 0.1, "{again:?}");
         assert_eq!(again.of("gone"), NEUTRAL_CREDIBILITY, "deregistered hotkeys are forgotten");
+    }
+
+    #[test]
+    fn judging_an_epoch_again_moves_credibility_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path(), "5validator".to_string()).unwrap();
+        let (first, second) = (1_800_000_000_000, 1_800_014_400_000);
+        let mut book = CredibilityBook::load(&state).unwrap();
+        book.update("miner", first, 1.0);
+        let after_first = book.of("miner");
+        book.update("miner", second, 0.0);
+        let once = book.of("miner");
+        book.save(&state, &|_| true);
+        // A restart before the judged book was kept: the second epoch is judged again, and again.
+        let mut again = CredibilityBook::load(&state).unwrap();
+        again.update("miner", second, 0.0);
+        again.update("miner", second, 0.0);
+        assert_eq!(again.of("miner"), once, "moved once by the second epoch");
+        assert!(once < after_first);
+        // Judged again with another outcome, the epoch replaces its own move.
+        again.update("miner", second, 1.0);
+        assert!(again.of("miner") > after_first);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use crate::api::{AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
 use crate::client::validator::case::MinerCase;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::domain::epoch::batches::placement;
@@ -16,7 +16,7 @@ use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::group_consensus::{judge_groups, MemberReports, MinerConsensus};
 use crate::domain::judging::listing::Listing;
 use crate::domain::judging::scoring::Verdict;
-use crate::domain::judging::validation::{spot_check_sample, spot_check_sample_of, EpochTerms, Inspection, SpotCheck};
+use crate::domain::judging::validation::{spot_check_sample, spot_check_sample_of, EpochTerms, SpotCheck};
 
 /// How a validator checks miners' listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +92,12 @@ pub fn terms_of(whole: &EpochTerms, groups: &EpochGroupsBody, worked: &[usize]) 
 /// ones (a bounded number), a sample of those no other operator corroborated, and, when it was flagged, a
 /// sample of all.
 pub fn listings_to_check<'a>(
-    inspection: &'a Inspection,
-    terms: &EpochTerms,
+    case: &'a MinerCase,
     finding: Option<&MinerConsensus>,
     mode: ValidationMode,
     count: usize,
 ) -> Vec<&'a Listing> {
+    let (inspection, terms) = (&case.inspection, &case.terms);
     let Some(finding) = finding.filter(|_| mode == ValidationMode::Both) else {
         return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
     };
@@ -113,7 +113,7 @@ pub fn listings_to_check<'a>(
         .filter(|listing| disputed.contains(listing.listing_id.as_str()))
         .collect();
     chosen.extend(spot_check_sample_of(inspection, terms, count, &|l| uncorroborated.contains(l.listing_id.as_str())));
-    if !finding.flags.is_empty() {
+    if !case.flags.is_empty() {
         chosen.extend(spot_check_sample(inspection, terms, count));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -154,8 +154,6 @@ pub fn second_looks(cases: &[MinerCase]) -> Vec<(usize, String)> {
 pub struct Comparison<'a> {
     pub groups: &'a EpochGroupsBody,
     pub credibility: &'a CredibilityBook,
-    /// The whole epoch's terms (its start and end).
-    pub terms: &'a EpochTerms,
     /// `consensus`: the comparison convicts; `both`: it accuses, and the accused's contested listings are
     /// checked at the source, so an honest minority outvoted by colluding liars is cleared by the source.
     pub mode: ValidationMode,
@@ -163,26 +161,21 @@ pub struct Comparison<'a> {
 }
 
 impl Comparison<'_> {
-    /// Compares every group and adds what it finds to the cases: findings, lies, and flags as notes.
+    /// Compares every group and adds what it finds to the cases: findings, and lies or accusations.
     pub fn compare(&self, cases: &mut [MinerCase]) {
-        let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
-        let flagged_before: Vec<usize> =
-            cases.iter().map(|c| self.credibility.followed_before(&c.miner.hotkey, start_ms, length_ms)).collect();
         let members: Vec<MemberReports<'_>> = cases
             .iter()
-            .zip(&flagged_before)
-            .map(|(case, &flagged_before)| MemberReports {
+            .map(|case| MemberReports {
                 hotkey: &case.miner.hotkey,
                 coldkey: &case.miner.coldkey,
                 credibility: self.credibility.of(&case.miner.hotkey),
                 groups: case.groups.clone(),
                 listings: &case.inspection.listings,
                 convicted: case.caught(),
-                flagged_before,
             })
             .collect();
-        let findings = judge_groups(&members, self.groups.groups.len(), self.settings, length_ms, &parse_iso8601);
-        for ((case, finding), flagged_before) in cases.iter_mut().zip(findings).zip(flagged_before) {
+        let findings = judge_groups(&members, self.groups.groups.len(), self.settings);
+        for (case, finding) in cases.iter_mut().zip(findings) {
             let inspection = &mut case.inspection;
             match self.mode {
                 ValidationMode::Both => inspection.notes.extend(
@@ -190,16 +183,12 @@ impl Comparison<'_> {
                 ),
                 _ => inspection.lies.extend(finding.lies()),
             }
-            // Following is behaviour, not data: the source would confirm a copy, so the habit convicts alone.
-            inspection.lies.extend(finding.habitual_following(flagged_before));
-            inspection.notes.extend(finding.flags.iter().map(|flag| format!("flagged: {flag}")));
             case.finding = Some(finding);
         }
     }
 }
 
-/// Moves every miner's credibility by its agreement in this epoch (0 for a liar), notes who was flagged for
-/// following, and returns each one's report.
+/// Moves every miner's credibility by its agreement in this epoch (0 for a liar) and returns each one's report.
 pub fn reports(
     terms: &EpochTerms,
     cases: &[MinerCase],
@@ -213,27 +202,20 @@ pub fn reports(
         .map(|(case, verdict)| {
             let (finding, hotkey) = (case.finding.as_ref().unwrap_or(&none), &case.miner.hotkey);
             let liar = matches!(verdict, Verdict::Liar { .. });
-            if !finding.flags.is_empty() {
-                credibility.note_followed(hotkey, terms.start_ms, terms.end_ms - terms.start_ms);
-            }
             match finding.agreement_rate() {
-                Some(rate) => credibility.update(hotkey, if liar { 0.0 } else { rate }),
-                None if liar => credibility.update(hotkey, 0.0),
+                Some(rate) => credibility.update(hotkey, terms.start_ms, if liar { 0.0 } else { rate }),
+                None if liar => credibility.update(hotkey, terms.start_ms, 0.0),
                 None => {}
             }
-            report(finding, &case.groups, credibility.of(hotkey), &case.checks)
+            report(finding, case, credibility.of(hotkey))
         })
         .collect()
 }
 
 /// The consensus part of a miner's published verdict.
-fn report(
-    finding: &MinerConsensus,
-    groups: &[usize],
-    credibility: f64,
-    outcomes: &[(String, SpotCheck)],
-) -> ConsensusReport {
+fn report(finding: &MinerConsensus, case: &MinerCase, credibility: f64) -> ConsensusReport {
     let mut tally = SpotCheckTally::default();
+    let outcomes = &case.checks;
     for (_, outcome) in outcomes {
         match outcome {
             SpotCheck::Confirmed => tally.confirmed += 1,
@@ -243,7 +225,7 @@ fn report(
     }
     tally.checked = outcomes.len();
     ConsensusReport {
-        groups: groups.to_vec(),
+        groups: case.groups.clone(),
         agreement_rate: finding.agreement_rate(),
         compared: finding.compared,
         agreed: finding.agreed,
@@ -251,7 +233,7 @@ fn report(
         disputed: finding.disputed.len(),
         uncorroborated: finding.uncorroborated.len(),
         credibility,
-        flags: finding.flags.clone(),
+        flags: case.flags.clone(),
         spot_checks: tally,
     }
 }
@@ -260,6 +242,7 @@ fn report(
 mod tests {
     use super::*;
     use crate::client::validator::case::Miner;
+    use crate::domain::judging::validation::Inspection;
 
     fn case(n: usize, groups: Vec<usize>) -> MinerCase {
         let hotkey = format!("hk{n}");
@@ -284,6 +267,7 @@ mod tests {
                 listings: Vec::new(),
                 last_upload_ms: None,
             },
+            flags: Vec::new(),
             finding: Some(MinerConsensus::default()),
             checks: Vec::new(),
         }

@@ -14,10 +14,11 @@ use crate::client::validator::credibility::CredibilityBook;
 use crate::client::validator::group_judging::{self, ValidationMode};
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::judging::consensus::ConsensusSettings;
+use crate::domain::judging::following::{following_flags, habitual_following, Uploads};
 use crate::domain::judging::listing::Listing;
 use crate::domain::judging::scoring::{allocate, Evaluation, RewardSplit, Verdict};
 use crate::domain::judging::validation::{
-    inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, Inspection, SpotCheck, Submission,
+    inspect, record_spot_checks, spot_check_sample, verdict, EpochTerms, SpotCheck, Submission,
 };
 
 /// How an epoch is judged: the part of the validator's settings the stages read.
@@ -100,15 +101,31 @@ impl EpochJudging {
         };
         let inspection = inspect(submission, &terms, &parse_iso8601);
         let files = submission.files.len();
-        self.cases.push(MinerCase { miner, terms, groups, files, inspection, finding: None, checks: Vec::new() });
+        let (flags, finding, checks) = (Vec::new(), None, Vec::new());
+        self.cases.push(MinerCase { miner, terms, groups, files, inspection, flags, finding, checks });
     }
 
-    /// Copies across miners: the later uploader of another's scrape fingerprints.
-    pub fn follow(&mut self) {
-        let mut inspections: Vec<Inspection> = self.cases.iter().map(|c| c.inspection.clone()).collect();
-        crate::domain::judging::validation::detect_copies(&mut inspections);
-        for (case, inspection) in self.cases.iter_mut().zip(inspections) {
-            case.inspection = inspection;
+    /// Copying: each miner's following of another operator in this epoch flags it; following in
+    /// [`crate::domain::judging::following::HABITUAL_FOLLOWING`] of its recent epochs (as `memory` recalls
+    /// them) convicts it. Following is behaviour, not data: the source would confirm a copy.
+    pub fn follow(&mut self, memory: &CredibilityBook) {
+        let members: Vec<Uploads<'_>> = self
+            .cases
+            .iter()
+            .map(|c| Uploads {
+                hotkey: &c.miner.hotkey,
+                coldkey: &c.miner.coldkey,
+                groups: &c.groups,
+                listings: &c.inspection.listings,
+            })
+            .collect();
+        let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
+        let flags = following_flags(&members, length_ms, &parse_iso8601);
+        for (case, flags) in self.cases.iter_mut().zip(flags) {
+            let before = memory.followed_before(&case.miner.hotkey, start_ms, length_ms);
+            case.inspection.lies.extend(habitual_following(!flags.is_empty(), before));
+            case.inspection.notes.extend(flags.iter().map(|flag| format!("flagged: {flag}")));
+            case.flags = flags;
         }
     }
 
@@ -118,7 +135,6 @@ impl EpochJudging {
         let comparison = group_judging::Comparison {
             groups: body,
             credibility,
-            terms: &self.terms,
             mode: self.rules.validation,
             settings: &self.rules.consensus,
         };
@@ -141,13 +157,7 @@ impl EpochJudging {
             .filter_map(|c| {
                 let case = &self.cases[c];
                 let finding = case.finding.as_ref();
-                let chosen = group_judging::listings_to_check(
-                    &case.inspection,
-                    &case.terms,
-                    finding,
-                    mode,
-                    self.rules.spot_checks,
-                );
+                let chosen = group_judging::listings_to_check(case, finding, mode, self.rules.spot_checks);
                 self.request(c, chosen, None)
             })
             .collect()
@@ -185,6 +195,10 @@ impl EpochJudging {
     /// `credibility` by this epoch's agreement.
     pub fn settle(self, credibility: &mut CredibilityBook) -> Settled {
         let verdicts: Vec<Verdict> = self.cases.iter().map(|c| verdict(&c.inspection, &c.terms)).collect();
+        let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
+        for case in self.cases.iter().filter(|c| !c.flags.is_empty()) {
+            credibility.note_followed(&case.miner.hotkey, start_ms, length_ms);
+        }
         let compared = self.groups.is_some() && self.rules.validation.compares();
         let reports: Vec<_> = if compared {
             group_judging::reports(&self.terms, &self.cases, &verdicts, credibility).into_iter().map(Some).collect()

@@ -307,7 +307,7 @@ impl Validator {
         }
         let credibility = CredibilityBook::load(self.epochs.state())?;
         let (mut judging, credibility) = off_the_runtime(move || {
-            judging.follow();
+            judging.follow(&credibility);
             judging.compare(&credibility);
             (judging, credibility)
         })
@@ -320,10 +320,8 @@ impl Validator {
         let registered: BTreeSet<String> = miners.iter().map(|(_, hotkey)| hotkey.clone()).collect();
         let mut credibility = credibility;
         let (settled, credibility) = off_the_runtime(move || (judging.settle(&mut credibility), credibility)).await;
-        if grouped.is_some() && self.settings.validation.compares() {
-            let mut credibility = credibility;
-            credibility.save(self.epochs.state(), &|hotkey| registered.contains(hotkey));
-        }
+        let mut credibility = credibility;
+        credibility.save(self.epochs.state(), &|hotkey| registered.contains(hotkey));
         let u16_weights = to_u16_weights(&settled.weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
         let judgement = EpochJudgement {
             epoch_id: terms.epoch.to_string(),

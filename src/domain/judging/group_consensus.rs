@@ -1,11 +1,10 @@
 //! Consensus validation of one `groups` epoch (issue #16): every group's members compared listing by listing
 //! ([`crate::domain::judging::consensus::judge_listing`]), what that says about each miner (agreement, contradictions, disputed
-//! listings, work nobody else corroborates), and the behavioural signs of copying (a member whose every batch
-//! follows another's uploads with the same listings; see [`MinerConsensus::habitual_following`] for the habit
-//! of it). Pure: inspections, coldkeys and credibilities come in as values, so validators given the same bucket
-//! and history reach the same findings.
+//! listings, work nobody else corroborates). Copying is [`crate::domain::judging::following`]'s. Pure:
+//! inspections, coldkeys and credibilities come in as values, so validators given the same bucket and history
+//! reach the same findings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::domain::judging::consensus::{differences, judge_listing, ConsensusSettings, Field, ListingConsensus, Vote};
 use crate::domain::judging::listing::Listing;
@@ -21,10 +20,8 @@ pub struct MemberReports<'a> {
     pub groups: Vec<usize>,
     /// Its counted listings with the upload time of the file that carried them.
     pub listings: &'a [(Listing, i64)],
-    /// Already caught lying before the comparison (copied files, zipcodes outside its groups...).
+    /// Already caught lying before the comparison (copying by habit, zipcodes outside its groups...).
     pub convicted: bool,
-    /// Epochs it was flagged for following in, among the [`FOLLOWING_MEMORY`] − 1 before this one.
-    pub flagged_before: usize,
 }
 
 /// A listing on which a member was outvoted by other operators.
@@ -50,9 +47,6 @@ pub struct MinerConsensus {
     /// outweigh it and those who did (credibility, one voice per coldkey): only then does a member whose work
     /// nobody corroborates stand out as a liar, and not an honest minority outvoted by colluding liars.
     pub outweighed: bool,
-    /// Behavioural evidence (copying); escalated to spot checks, and a reason to zero only when it recurs
-    /// ([`MinerConsensus::habitual_following`]).
-    pub flags: Vec<String>,
 }
 
 /// Contradicted listings a member needs, at least, to be called a liar by consensus...
@@ -67,31 +61,7 @@ pub const CORROBORATED_SHARE: f64 = 0.10;
 /// A member that agreed with its group on at least half its listings counts as corroborated (for its
 /// groupmates' rule).
 const CORROBORATING_SHARE: f64 = 0.5;
-/// Zipcodes in which one member must follow another before its uploads count as following.
-const MIN_FOLLOWED_ZIPCODES: usize = 3;
-/// How soon after the other's upload a follower's must come, as a share of the epoch: honest miners scrape and
-/// upload on their own schedules, a copier right after what it copies.
-pub const FOLLOW_WINDOW_SHARE: f64 = 0.01;
-
-/// Following is evidence in one epoch (an honest miner may trail a groupmate by chance); a member flagged in
-/// this many of the last [`FOLLOWING_MEMORY`] epochs, each time among other groupmates (groups are drawn anew
-/// every epoch), copies by habit and is called a liar.
-pub const HABITUAL_FOLLOWING: usize = 2;
-pub const FOLLOWING_MEMORY: usize = 3;
-
 impl MinerConsensus {
-    /// Why this member, flagged for following in this epoch and in `flagged_before` of the
-    /// [`FOLLOWING_MEMORY`] − 1 epochs before it, is a copier; `None` when it is not.
-    pub fn habitual_following(&self, flagged_before: usize) -> Option<String> {
-        let flagged = flagged_before.min(FOLLOWING_MEMORY - 1) + 1;
-        (!self.flags.is_empty() && flagged >= HABITUAL_FOLLOWING).then(|| {
-            format!(
-                "copies its groupmates: flagged for following another operator's uploads in {flagged} of its last \
-                 {FOLLOWING_MEMORY} epochs, each time in a newly drawn group"
-            )
-        })
-    }
-
     /// The share of its compared listings it agreed on; `None` when none was compared.
     pub fn agreement_rate(&self) -> Option<f64> {
         (self.compared > 0).then(|| self.agreed as f64 / self.compared as f64)
@@ -127,23 +97,12 @@ impl MinerConsensus {
 }
 
 /// Compares every group's members (`groups` groups; members name theirs) and returns one finding per member.
-/// `epoch_ms` is the epoch's length; `parse_time` reads listings' `scrapedAt`.
-/// A member already convicted, or following by habit, has no vote: its reports would corroborate whatever it
+/// A member already convicted (a copier among them) has no vote: its reports would corroborate whatever it
 /// copied or invented (a copier of an inventor makes three operators of two). Its own finding is from the first
 /// count; the groups it was in (and any group sharing a member with them) are counted again without it.
-pub fn judge_groups(
-    members: &[MemberReports<'_>],
-    groups: usize,
-    settings: &ConsensusSettings,
-    epoch_ms: i64,
-    parse_time: &dyn Fn(&str) -> Option<i64>,
-) -> Vec<MinerConsensus> {
-    let mut findings = count_votes(members, groups, settings, epoch_ms, parse_time);
-    let silenced: Vec<bool> = members
-        .iter()
-        .zip(&findings)
-        .map(|(member, finding)| member.convicted || finding.habitual_following(member.flagged_before).is_some())
-        .collect();
+pub fn judge_groups(members: &[MemberReports<'_>], groups: usize, settings: &ConsensusSettings) -> Vec<MinerConsensus> {
+    let mut findings = count_votes(members, groups, settings);
+    let silenced: Vec<bool> = members.iter().map(|member| member.convicted).collect();
     if !silenced.contains(&true) {
         return findings;
     }
@@ -172,7 +131,7 @@ pub fn judge_groups(
             _ => MemberReports { listings: &[], groups: Vec::new(), ..member.clone() },
         })
         .collect();
-    let recount = count_votes(&voters, groups, settings, epoch_ms, parse_time);
+    let recount = count_votes(&voters, groups, settings);
     for (m, recounted_finding) in recount.into_iter().enumerate() {
         if recounted[m] && !silenced[m] {
             findings[m] = recounted_finding;
@@ -182,13 +141,7 @@ pub fn judge_groups(
 }
 
 /// One count of every group's votes: [`judge_groups`] without taking any vote away.
-fn count_votes(
-    members: &[MemberReports<'_>],
-    groups: usize,
-    settings: &ConsensusSettings,
-    epoch_ms: i64,
-    parse_time: &dyn Fn(&str) -> Option<i64>,
-) -> Vec<MinerConsensus> {
+fn count_votes(members: &[MemberReports<'_>], groups: usize, settings: &ConsensusSettings) -> Vec<MinerConsensus> {
     let mut findings = vec![MinerConsensus::default(); members.len()];
     let mut seen_by_other_coldkey: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
     let mut seen_disputed: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
@@ -276,8 +229,6 @@ fn count_votes(
     for (m, finding) in findings.iter_mut().enumerate() {
         finding.outweighed = outweighed(members, &corroborated, m, settings);
     }
-    let window_ms = (epoch_ms as f64 * FOLLOW_WINDOW_SHARE) as i64;
-    flag_followers(members, &mut findings, window_ms, parse_time);
     findings
 }
 
@@ -308,83 +259,6 @@ fn outweighed(members: &[MemberReports<'_>], corroborated: &[bool], m: usize, se
     }
     let (weight_with, weight_against): (f64, f64) = (with.values().sum(), against.values().sum());
     against.len() + 1 >= settings.min_voters && weight_against > settings.threshold * (weight_with + weight_against)
-}
-
-/// A listing without its scrape time: what a copier keeps of another's report.
-fn facts(listing: &Listing) -> (&str, u64, u32, u32, u32, &str) {
-    (
-        &listing.listing_id,
-        listing.price,
-        listing.bedrooms,
-        listing.bathrooms.to_bits(),
-        listing.living_area_sqft,
-        &listing.address,
-    )
-}
-
-/// Flags a member of another coldkey whose uploads, in every zipcode it shares with a groupmate (at least
-/// [`MIN_FOLLOWED_ZIPCODES`]), came within `window_ms` after that groupmate's, held the same listings, and claim
-/// scrape times no earlier than the groupmate's upload: it could have copied every one of them.
-fn flag_followers(
-    members: &[MemberReports<'_>],
-    findings: &mut [MinerConsensus],
-    window_ms: i64,
-    parse_time: &dyn Fn(&str) -> Option<i64>,
-) {
-    struct Batch<'a> {
-        first_upload: i64,
-        earliest_scrape: Option<i64>,
-        facts: BTreeSet<(&'a str, u64, u32, u32, u32, &'a str)>,
-    }
-    let batches: Vec<HashMap<&str, Batch<'_>>> = members
-        .iter()
-        .map(|member| {
-            let mut per_zipcode: HashMap<&str, Batch<'_>> = HashMap::new();
-            for (listing, uploaded_at) in member.listings {
-                let batch = per_zipcode.entry(listing.zipcode.as_str()).or_insert(Batch {
-                    first_upload: *uploaded_at,
-                    earliest_scrape: None,
-                    facts: BTreeSet::new(),
-                });
-                batch.first_upload = batch.first_upload.min(*uploaded_at);
-                let scraped = parse_time(&listing.scraped_at).unwrap_or(i64::MIN);
-                batch.earliest_scrape = Some(batch.earliest_scrape.map_or(scraped, |e| e.min(scraped)));
-                batch.facts.insert(facts(listing));
-            }
-            per_zipcode
-        })
-        .collect();
-    for (follower, member) in members.iter().enumerate() {
-        for (leader, other) in members.iter().enumerate() {
-            if leader == follower
-                || other.coldkey == member.coldkey
-                || !other.groups.iter().any(|g| member.groups.contains(g))
-            {
-                continue;
-            }
-            let shared: Vec<&str> =
-                batches[follower].keys().copied().filter(|z| batches[leader].contains_key(z)).collect();
-            if shared.len() < MIN_FOLLOWED_ZIPCODES {
-                continue;
-            }
-            let follows = shared.iter().all(|zipcode| {
-                let (mine, theirs) = (&batches[follower][zipcode], &batches[leader][zipcode]);
-                mine.first_upload > theirs.first_upload
-                    && mine.first_upload - theirs.first_upload <= window_ms
-                    && mine.facts == theirs.facts
-                    && mine.earliest_scrape.is_some_and(|scraped| scraped >= theirs.first_upload)
-            });
-            if follows {
-                findings[follower].flags.push(format!(
-                    "in all {} zipcodes it shares with {} (another operator) it uploaded the same listings after \
-                     them (within {:.1} s each time), each claimed scraped only after their upload",
-                    shared.len(),
-                    other.hotkey,
-                    window_ms as f64 / 1000.0
-                ));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! What validators make of an epoch's uploads: the [`listing`]s and their files, the [`validation`] of each
-//! miner's work, [`consensus`] over one listing's reports and [`group_consensus`] over a group's, and the
+//! miner's work, [`consensus`] over one listing's reports and [`group_consensus`] over a group's, copying told
+//! from coincidence ([`following`]), and the
 //! [`scoring`] that turns verdicts into the reward split and the chain's weights.
 //!
 //! The top of the domain: may name [`crate::domain::access`], [`crate::domain::epoch`] and the leaves.
 
 pub mod consensus;
+pub mod following;
 pub mod group_consensus;
 pub mod listing;
 pub mod scoring;

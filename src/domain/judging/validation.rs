@@ -1,10 +1,9 @@
 //! How a validator judges one epoch's uploads: each miner's files against the epoch's terms (epoch id, nonce,
-//! assigned zipcodes and their expected listings, the epoch's time window), duplicates within a miner, copies
-//! across miners, the sample of listings to spot-check, and the resulting verdict. Pure: the files, their upload
-//! times and the spot-check outcomes come in as values, so two validators given the same bucket reach the same
-//! verdicts.
+//! assigned zipcodes and their expected listings, the epoch's time window), duplicates within a miner, the
+//! sample of listings to spot-check, and the resulting verdict. Pure: the files, their upload times and the
+//! spot-check outcomes come in as values, so two validators given the same bucket reach the same verdicts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -77,15 +76,8 @@ pub struct Inspection {
     pub last_upload_ms: Option<i64>,
 }
 
-/// A listing's scrape-specific fingerprint: honest miners share listing ids, never their scrape times.
-fn fingerprint(listing: &Listing) -> (&str, &str) {
-    (&listing.listing_id, &listing.scraped_at)
-}
-
 /// Share of a miner's listings that may repeat before the repeats count as padding.
 const DUPLICATE_SHARE_LIMIT: f64 = 0.10;
-/// Listings two miners must share (same id, same scrape time) before the later one is called a copier.
-const COPY_THRESHOLD: usize = 3;
 /// The epoch's deadline is the end of the epoch; uploads later than that do not count.
 fn is_late(terms: &EpochTerms, uploaded_at_ms: i64) -> bool {
     uploaded_at_ms > terms.end_ms
@@ -171,51 +163,6 @@ pub fn inspect(submission: &Submission, terms: &EpochTerms, parse_time: &dyn Fn(
         }
     }
     Inspection { uid: submission.uid, hotkey: submission.hotkey.clone(), lies, notes, counts, listings, last_upload_ms }
-}
-
-/// Marks miners whose listings carry another miner's scrape fingerprints: the one who uploaded them later
-/// copied. Uploads at the same instant cannot be ordered and are only noted.
-pub fn detect_copies(inspections: &mut [Inspection]) {
-    let mut first_seen: HashMap<(&str, &str), Vec<(usize, i64)>> = HashMap::new();
-    for (index, inspection) in inspections.iter().enumerate() {
-        for (listing, uploaded_at) in &inspection.listings {
-            first_seen.entry(fingerprint(listing)).or_default().push((index, *uploaded_at));
-        }
-    }
-    // (copier, original) -> shared listings; (a, b) with a < b -> simultaneous shares.
-    let mut copied: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    let mut simultaneous: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for holders in first_seen.values().filter(|holders| holders.len() > 1) {
-        let earliest = holders.iter().map(|&(_, at)| at).min().expect("at least two holders");
-        let originals: Vec<usize> = holders.iter().filter(|&&(_, at)| at == earliest).map(|&(i, _)| i).collect();
-        for &(index, at) in holders {
-            if at > earliest {
-                *copied.entry((index, originals[0])).or_default() += 1;
-            }
-        }
-        for pair in originals.windows(2) {
-            *simultaneous.entry((pair[0], pair[1])).or_default() += 1;
-        }
-    }
-    for ((copier, original), shared) in copied {
-        if shared >= COPY_THRESHOLD {
-            let source = inspections[original].hotkey.clone();
-            inspections[copier]
-                .lies
-                .push(format!("{shared} listings copied from {source} (same ids and scrape times, uploaded later)"));
-        }
-    }
-    for ((a, b), shared) in simultaneous {
-        if shared >= COPY_THRESHOLD {
-            let (hotkey_a, hotkey_b) = (inspections[a].hotkey.clone(), inspections[b].hotkey.clone());
-            inspections[a]
-                .notes
-                .push(format!("{shared} listings identical to {hotkey_b}'s, uploaded at the same time"));
-            inspections[b]
-                .notes
-                .push(format!("{shared} listings identical to {hotkey_a}'s, uploaded at the same time"));
-        }
-    }
 }
 
 /// The listings of `inspection` to spot-check: `count` of them, drawn with a seed every validator derives the
@@ -433,37 +380,6 @@ mod tests {
         assert_eq!(inspection.counts.values().sum::<u64>(), 4);
         assert_eq!(inspection.notes.len(), 2, "{:?}", inspection.notes);
         assert!(matches!(verdict(&inspection, &terms()), Verdict::Honest { .. }));
-    }
-
-    #[test]
-    fn the_later_uploader_of_shared_fingerprints_is_the_copier() {
-        let original = complete("orig", 1, 5);
-        let mut copy = original.clone();
-        copy.uid = 2;
-        copy.hotkey = "copy".into();
-        for f in &mut copy.files {
-            f.uploaded_at_ms += 60_000;
-            f.content.as_mut().unwrap().hotkey = "copy".into();
-        }
-        let independent = complete("indep", 3, 5);
-        let mut inspections = vec![judged(&original), judged(&copy), judged(&independent)];
-        detect_copies(&mut inspections);
-        assert!(inspections[0].lies.is_empty());
-        assert!(inspections[1].lies[0].contains("copied from orig"), "{:?}", inspections[1].lies);
-        assert!(inspections[2].lies.is_empty());
-    }
-
-    #[test]
-    fn simultaneous_identical_uploads_are_only_noted() {
-        let a = complete("a", 1, 5);
-        let mut b = a.clone();
-        b.hotkey = "b".into();
-        for f in &mut b.files {
-            f.content.as_mut().unwrap().hotkey = "b".into();
-        }
-        let mut inspections = vec![judged(&a), judged(&b)];
-        detect_copies(&mut inspections);
-        assert!(inspections.iter().all(|i| i.lies.is_empty() && i.notes.len() == 1));
     }
 
     #[test]

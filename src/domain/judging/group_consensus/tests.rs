@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::instant::{iso8601_millis, parse_iso8601};
+use crate::domain::instant::iso8601_millis;
 use crate::domain::judging::consensus::NEUTRAL_CREDIBILITY;
 use crate::domain::judging::listing::tests::listing;
 
@@ -32,7 +32,6 @@ fn members<'a>(reports: &'a [Vec<(Listing, i64)>], coldkeys: &'a [&'a str]) -> V
             groups: vec![0],
             listings,
             convicted: false,
-            flagged_before: 0,
         })
         .collect()
 }
@@ -42,12 +41,11 @@ fn judge(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str]) -> Vec<MinerConsens
 }
 
 fn judge_with(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str], credibility: &[f64]) -> Vec<MinerConsensus> {
-    let four_hours = 4 * 3_600_000;
     let mut members = members(reports, coldkeys);
     for (member, &credibility) in members.iter_mut().zip(credibility) {
         member.credibility = credibility;
     }
-    judge_groups(&members, 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
+    judge_groups(&members, 1, &ConsensusSettings::default())
 }
 
 #[test]
@@ -56,7 +54,7 @@ fn honest_members_agree_on_everything_and_nobody_is_called_a_liar() {
     let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
     for finding in &findings {
         assert_eq!((finding.compared, finding.agreed, finding.agreement_rate()), (20, 20, Some(1.0)));
-        assert!(finding.lies().is_empty() && finding.flags.is_empty(), "{finding:?}");
+        assert!(finding.lies().is_empty(), "{finding:?}");
         assert!(!finding.outweighed, "nobody stands against an honest member");
     }
 }
@@ -159,10 +157,7 @@ fn an_honest_minority_is_never_outvoted_by_liars_agreeing_on_inventions() {
 fn a_convicted_member_has_no_vote() {
     // The copier (member 4) repeats the inventor's inventions: with its vote they are three operators'.
     let (reports, coldkeys) = two_honest_three_inventing();
-    let four_hours = 4 * 3_600_000;
-    let count = |members: &[MemberReports<'_>]| {
-        judge_groups(members, 1, &ConsensusSettings::default(), four_hours, &parse_iso8601)
-    };
+    let count = |members: &[MemberReports<'_>]| judge_groups(members, 1, &ConsensusSettings::default());
     let findings = count(&members(&reports, &coldkeys));
     assert_eq!(findings[2].agreed, 20, "three operators agree on the inventions");
     let mut silenced = members(&reports, &coldkeys);
@@ -172,27 +167,4 @@ fn a_convicted_member_has_no_vote() {
         assert_eq!((inventor.agreed, inventor.disputed.len()), (0, 20), "two operators: disputed: {inventor:?}");
     }
     assert_eq!(findings[4].agreed, 20, "the convicted member's own finding is from the first count");
-}
-
-#[test]
-fn a_member_that_follows_anothers_uploads_is_flagged_and_zeroed_only_when_it_recurs() {
-    let mut reports: Vec<_> = (0..4).map(|m| honest(m * 10)).collect();
-    // Member 3 copies member 0's listings, claiming to scrape them after member 0 uploaded.
-    reports[3] = honest(0)
-        .into_iter()
-        .map(|(mut l, uploaded)| {
-            l.scraped_at = iso8601_millis(uploaded + 30_000);
-            (l, uploaded + 60_000)
-        })
-        .collect();
-    let findings = judge(&reports, &["a", "b", "c", "d"]);
-    assert_eq!(findings[3].flags.len(), 1, "{:?}", findings[3]);
-    assert!(findings[3].flags[0].contains("in all 4 zipcodes it shares with hk0"));
-    assert!(findings[3].lies().is_empty());
-    assert!(findings[..3].iter().all(|f| f.flags.is_empty()), "honest members scrape before they upload");
-    assert_eq!(findings[3].habitual_following(0), None, "once is evidence");
-    let why = findings[3].habitual_following(1).expect("twice in three epochs is a habit");
-    assert!(why.contains("in 2 of its last 3 epochs"), "{why}");
-    assert!(findings[3].habitual_following(7).unwrap().contains("in 3 of its last 3"));
-    assert_eq!(findings[0].habitual_following(2), None, "past flags alone accuse nobody");
 }
