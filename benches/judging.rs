@@ -155,13 +155,13 @@ fn main() {
         })
         .collect();
     let started = Instant::now();
-    let findings = judge_groups(&members, groups, &ConsensusSettings::default());
+    let findings = judge_groups(&members, groups, &ConsensusSettings::default(), &parse_iso8601);
     let compared = started.elapsed();
     // A member already caught (a copier, say) loses its vote: the groups are counted a second time without it.
     let mut with_convicted = members.clone();
     with_convicted[3].convicted = true;
     let started = Instant::now();
-    let recounted = judge_groups(&with_convicted, groups, &ConsensusSettings::default());
+    let recounted = judge_groups(&with_convicted, groups, &ConsensusSettings::default(), &parse_iso8601);
     let recount = started.elapsed();
     assert_eq!(recounted.len(), findings.len());
     drop(recounted);

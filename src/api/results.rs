@@ -42,7 +42,8 @@ pub struct ConsensusReport {
     pub agreed: usize,
     /// Listing ids on which its group's other operators outvoted it.
     pub contradicted: Vec<String>,
-    /// Listings on which its group was split, sent to spot checks.
+    /// Listings on which its group was split, or whose price moved between its scrape and its group's: sent
+    /// to spot checks.
     pub disputed: usize,
     /// Listings no other operator of its groups reported.
     pub uncorroborated: usize,

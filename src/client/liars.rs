@@ -7,6 +7,8 @@
 
 use std::str::FromStr;
 
+use crate::domain::judging::listing::Listing;
+
 /// A kind of dishonest miner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiarKind {
@@ -89,6 +91,17 @@ impl LiarSpec {
         let mut roles = vec![None; miners - dishonest.len()];
         roles.extend(dishonest.into_iter().map(Some));
         Ok(roles)
+    }
+}
+
+/// A shader's lie: the price and living area of one listing in 7 to 19 (varying by `zipcode`: 5 to 15 % of
+/// them) raised by 5 to 15 %.
+pub fn shade(listings: &mut [Listing], zipcode: &str) {
+    let every = 7 + zipcode.parse::<usize>().unwrap_or(0) % 13;
+    for (n, listing) in listings.iter_mut().enumerate().filter(|(n, _)| n % every == 0) {
+        let raise = 105 + (n as u64 % 11);
+        listing.price = listing.price * raise / 100;
+        listing.living_area_sqft = (u64::from(listing.living_area_sqft) * raise / 100) as u32;
     }
 }
 

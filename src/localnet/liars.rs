@@ -46,13 +46,7 @@ impl Scraper for ShadingScraper {
             let scraped_at = crate::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
             let mut listings =
                 synthetic::market(&job.zipcode, &job.city, &job.state, job.expected_listings, &scraped_at);
-            let zipcode_number: usize = job.zipcode.parse().unwrap_or(0);
-            let every = 7 + zipcode_number % 13; // one in 7 to one in 19: 5 to 15 % of the listings
-            for (n, listing) in listings.iter_mut().enumerate().filter(|(n, _)| n % every == 0) {
-                let raise = 105 + (n as u64 % 11);
-                listing.price = listing.price * raise / 100;
-                listing.living_area_sqft = (u64::from(listing.living_area_sqft) * raise / 100) as u32;
-            }
+            crate::client::liars::shade(&mut listings, &job.zipcode);
             Ok(listings)
         })
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::api::iso8601_millis;
-use crate::client::liars::LiarKind;
+use crate::client::liars::{shade, LiarKind};
 use crate::client::simulation::market::{unit, EpochMarket, MarketZipcode};
 use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::listing::{Listing, ListingFile};
@@ -215,17 +215,6 @@ impl EpochScene<'_> {
                 listings: upload.listings,
             }),
         }
-    }
-}
-
-/// A shader's lie, as localnet's plays it: the price and living area of one listing in 7 to 19 (varying by
-/// zipcode) raised by 5 to 15 %.
-fn shade(listings: &mut [Listing], zipcode: &str) {
-    let every = 7 + zipcode.parse::<usize>().unwrap_or(0) % 13;
-    for (n, listing) in listings.iter_mut().enumerate().filter(|(n, _)| n % every == 0) {
-        let raise = 105 + (n as u64 % 11);
-        listing.price = listing.price * raise / 100;
-        listing.living_area_sqft = (u64::from(listing.living_area_sqft) * raise / 100) as u32;
     }
 }
 

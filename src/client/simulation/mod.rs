@@ -11,8 +11,11 @@ pub mod behaviour;
 pub mod market;
 pub mod report;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::api::{EpochGroupsBody, GroupBody};
@@ -25,7 +28,7 @@ use crate::domain::epoch::groups::{form_groups, GroupPlan, RosterMiner};
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::scoring::RewardSplit;
-use crate::domain::judging::validation::{EpochTerms, StoredFile, Submission};
+use crate::domain::judging::validation::{EpochTerms, SpotCheck, StoredFile, Submission};
 use behaviour::{roster, EpochScene, SimulatedMiner};
 use market::{unit, EpochMarket, MarketZipcode};
 pub use report::{Report, Tally};
@@ -112,16 +115,25 @@ fn epoch_seed(seed: u64, epoch: u64) -> [u8; 32] {
     Sha256::digest(format!("simulated-epoch:{seed}:{epoch}")).into()
 }
 
-/// One simulated epoch: its groups and batches, every miner's uploads, and the validator's judgement.
-struct Simulator {
+/// The simulated subnet: its miners and its universe, the same in every epoch.
+struct World {
     settings: SimulationSettings,
     roster: Vec<SimulatedMiner>,
     universe: Vec<MarketZipcode>,
     by_zipcode: HashMap<String, usize>,
-    credibility: CredibilityBook,
 }
 
-impl Simulator {
+/// One epoch made ready to judge: what the validator is given, and the market its checks ask.
+struct SimulatedEpoch {
+    index: u64,
+    terms: EpochTerms,
+    body: EpochGroupsBody,
+    worked: Vec<Vec<usize>>,
+    files: Vec<Vec<StoredFile>>,
+    market: EpochMarket,
+}
+
+impl World {
     fn new(settings: SimulationSettings) -> Result<Self, String> {
         if settings.miners == 0 || settings.group_size < 2 {
             return Err("a simulation needs miners and groups of at least 2".to_string());
@@ -133,14 +145,13 @@ impl Simulator {
         let roster = roster(&roles, settings.coldkeys.max(1), settings.seed);
         let universe = universe(settings.seed);
         let by_zipcode = universe.iter().enumerate().map(|(n, z)| (z.zipcode.clone(), n)).collect();
-        Ok(Simulator { settings, roster, universe, by_zipcode, credibility: CredibilityBook::default() })
+        Ok(World { settings, roster, universe, by_zipcode })
     }
 
     /// Each group's batch: zipcodes taken in a shuffled order until the batch's expected listings are reached.
     fn batches(&self, seed: [u8; 32], groups: usize) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..self.universe.len()).collect();
-        let hex = hex::encode(seed);
-        order.sort_by(|a, b| unit(&[&hex, a]).total_cmp(&unit(&[&hex, b])));
+        order.shuffle(&mut ChaCha8Rng::from_seed(seed));
         let mut next = order.into_iter().cycle();
         (0..groups)
             .map(|_| {
@@ -155,16 +166,8 @@ impl Simulator {
             .collect()
     }
 
-    fn rules(&self) -> JudgingRules {
-        JudgingRules {
-            validation: self.settings.validation,
-            spot_checks: self.settings.spot_checks,
-            consensus: ConsensusSettings::default(),
-            split: RewardSplit::default(),
-        }
-    }
-
-    fn run_epoch(&mut self, index: u64, report: &mut Report) {
+    /// Epoch `index`: its groups and batches, its market, and every miner's uploads.
+    fn epoch(&self, index: u64) -> SimulatedEpoch {
         let seed = epoch_seed(self.settings.seed, index);
         let roster: Vec<RosterMiner> =
             self.roster.iter().map(|m| RosterMiner { hotkey: m.hotkey.clone(), coldkey: m.coldkey.clone() }).collect();
@@ -172,7 +175,8 @@ impl Simulator {
         let batches = self.batches(seed, grouping.groups.len());
         let start_unix = FIRST_EPOCH_UNIX + index as i64 * EPOCH_MS / 1_000;
         let epoch = EpochId::from_start_unix(start_unix);
-        let market = EpochMarket::new(index, start_unix * 1_000, EPOCH_MS);
+        let assigned: Vec<&MarketZipcode> = batches.iter().flatten().map(|&z| &self.universe[z]).collect();
+        let market = EpochMarket::new(index, start_unix * 1_000, EPOCH_MS, &assigned);
         let scene = EpochScene {
             index,
             seed: self.settings.seed,
@@ -221,39 +225,52 @@ impl Simulator {
                 .collect();
             files[m] = scene.uploads(&self.roster[m], &zipcodes_of(m), &groupmates);
         }
-
         let terms = EpochTerms {
             epoch,
             nonce: scene.nonce.parse().expect("16 hex digits"),
             start_ms: scene.start_ms,
             end_ms: scene.start_ms + EPOCH_MS,
             tolerance_percent: 10,
-            expected: batches
-                .iter()
-                .flatten()
-                .map(|&z| (self.universe[z].zipcode.parse().expect("5 digits"), self.universe[z].size))
-                .collect(),
+            expected: assigned.iter().map(|z| (z.zipcode.parse().expect("5 digits"), z.size)).collect(),
         };
-        let mut judging = EpochJudging::new(terms, Some(body), self.rules());
-        for (m, miner) in self.roster.iter().enumerate() {
-            let submission = Submission {
-                uid: miner.uid,
-                hotkey: miner.hotkey.to_string(),
-                files: std::mem::take(&mut files[m]),
-                unread: Vec::new(),
-            };
-            let who = Miner { uid: miner.uid, hotkey: miner.hotkey.to_string(), coldkey: miner.coldkey.clone() };
-            judging.admit(who, worked[m].clone(), &submission);
+        SimulatedEpoch { index, terms, body, worked, files, market }
+    }
+
+    fn rules(&self) -> JudgingRules {
+        JudgingRules {
+            validation: self.settings.validation,
+            spot_checks: self.settings.spot_checks,
+            consensus: ConsensusSettings::default(),
+            split: RewardSplit::default(),
         }
-        judging.follow(&self.credibility);
-        judging.compare(&self.credibility);
+    }
+
+    /// Judges `epoch` as `zipcoord validator` does, its checks answered by the epoch's market, and tallies the
+    /// verdicts.
+    fn judge(&self, epoch: SimulatedEpoch, credibility: &mut CredibilityBook, report: &mut Report, threads: usize) {
+        let SimulatedEpoch { index, terms, body, worked, files, market } = epoch;
+        let mut judging = EpochJudging::new(terms, Some(body), self.rules());
+        let miners = self
+            .roster
+            .iter()
+            .zip(worked)
+            .zip(files)
+            .map(|((miner, worked), files)| {
+                let hotkey = miner.hotkey.to_string();
+                let submission = Submission { uid: miner.uid, hotkey: hotkey.clone(), files, unread: Vec::new() };
+                (Miner { uid: miner.uid, hotkey, coldkey: miner.coldkey.clone() }, worked, submission)
+            })
+            .collect();
+        judging.admit_all(miners, threads);
+        judging.follow(credibility);
+        judging.compare(credibility);
         let mut checks = 0;
         for stage in 0..2 {
             let requests = if stage == 0 { judging.first_checks() } else { judging.second_checks() };
             checks += requests.iter().map(|r| r.listings.len()).sum::<usize>();
             judging.record_checks(self.outcomes(&market, requests));
         }
-        let settled = judging.settle(&mut self.credibility);
+        let settled = judging.settle(credibility);
         report.record(index, &settled.results, checks);
     }
 
@@ -268,9 +285,7 @@ impl Simulator {
                     .map(|(listing, _)| {
                         let outcome = match self.by_zipcode.get(&listing.zipcode) {
                             Some(&z) => market.check(&self.universe[z], listing),
-                            None => crate::domain::judging::validation::SpotCheck::Refuted {
-                                reason: format!("no zipcode {}", listing.zipcode),
-                            },
+                            None => SpotCheck::Refuted { reason: format!("no zipcode {}", listing.zipcode) },
                         };
                         (listing.listing_id.clone(), outcome)
                     })
@@ -281,18 +296,28 @@ impl Simulator {
     }
 }
 
-/// Runs the simulation, calling `progress` after each epoch with the epochs done.
+/// Runs the simulation, calling `progress` after each epoch with the epochs done. Epoch N+1's uploads are made
+/// while epoch N is judged (credibility carries from one judgement to the next, so judgements go in order).
 pub fn simulate(settings: SimulationSettings, progress: &mut dyn FnMut(u64)) -> Result<Report, String> {
-    let mut simulator = Simulator::new(settings.clone())?;
-    let mut report = Report::new(&settings, &simulator.roster);
-    for epoch in 0..settings.epochs {
-        simulator.run_epoch(epoch, &mut report);
-        progress(epoch + 1);
-    }
+    let world = World::new(settings.clone())?;
+    let mut report = Report::new(&settings, &world.roster);
+    let mut credibility = CredibilityBook::default();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    std::thread::scope(|scope| {
+        let (ready, epochs) = std::sync::mpsc::sync_channel(1);
+        let world = &world;
+        scope.spawn(move || {
+            for index in 0..settings.epochs {
+                if ready.send(world.epoch(index)).is_err() {
+                    return;
+                }
+            }
+        });
+        for epoch in epochs {
+            let index = epoch.index;
+            world.judge(epoch, &mut credibility, &mut report, threads);
+            progress(index + 1);
+        }
+    });
     Ok(report)
-}
-
-/// The roles of a roster by uid, for reports.
-pub fn roles(roster: &[SimulatedMiner]) -> BTreeMap<u16, Option<LiarKind>> {
-    roster.iter().map(|m| (m.uid, m.role)).collect()
 }

@@ -11,7 +11,7 @@ use crate::api::MinerResult;
 use crate::client::liars::LiarKind;
 use crate::client::simulation::behaviour::SimulatedMiner;
 use crate::client::simulation::{SimulatedLiars, SimulationSettings};
-use crate::domain::judging::scoring::VerdictKind;
+use crate::domain::judging::scoring::{RewardSplit, VerdictKind};
 
 /// Wrong verdicts kept as examples, per kind of miner.
 const EXAMPLES: usize = 5;
@@ -30,6 +30,8 @@ pub struct Tally {
     /// The same from each miner's second epoch on (liars may go unnoticed in their first).
     pub judged_from_second_epoch: u64,
     pub right_from_second_epoch: u64,
+    /// Liars paid more than the remainder all unranked honest miners share: a top share.
+    pub top_shares: u64,
     /// The weight this kind received, summed over epochs (1.0 is one epoch's whole reward).
     pub weight: f64,
     /// Absent epoch-verdicts (nothing counted).
@@ -104,7 +106,7 @@ impl Report {
             spot_checks_per_epoch: 0.0,
             verdicts,
             seconds: 0.0,
-            roles: super::roles(roster),
+            roles: roster.iter().map(|m| (m.uid, m.role)).collect(),
             checks: 0,
         }
     }
@@ -127,6 +129,9 @@ impl Report {
                 Some(_) => result.verdict == VerdictKind::Liar && result.weight == 0.0,
             };
             tally.judged += 1;
+            if role.is_some() && result.weight > RewardSplit::default().rest {
+                tally.top_shares += 1;
+            }
             if right {
                 tally.right += 1;
             } else {
@@ -168,8 +173,8 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<14} {:>6} {:>9} {:>9} {:>7} {:>13} {:>16} {:>10}",
-            "miners", "count", "judged", "right", "wrong", "wrong per 10k", "right from 2nd", "weight"
+            "{:<14} {:>6} {:>9} {:>9} {:>7} {:>13} {:>16} {:>10} {:>8}",
+            "miners", "count", "judged", "right", "wrong", "wrong per 10k", "right from 2nd", "top share", "weight"
         );
         let order = std::iter::once("honest").chain(crate::client::liars::ALL_KINDS.iter().map(|k| k.name()));
         for name in order {
@@ -178,7 +183,7 @@ impl Report {
                 tally.right_share_from_second_epoch().map_or("-".to_string(), |s| format!("{:.2} %", s * 100.0));
             let _ = writeln!(
                 out,
-                "{:<14} {:>6} {:>9} {:>9} {:>7} {:>13.2} {:>16} {:>10.2}",
+                "{:<14} {:>6} {:>9} {:>9} {:>7} {:>13.2} {:>16} {:>10} {:>8.2}",
                 name,
                 tally.miners,
                 tally.judged,
@@ -186,6 +191,7 @@ impl Report {
                 tally.wrong,
                 tally.wrong_per_10k(),
                 from_second,
+                if name == "honest" { "-".to_string() } else { tally.top_shares.to_string() },
                 tally.weight
             );
         }
@@ -193,7 +199,8 @@ impl Report {
         let _ = writeln!(out, "spot checks: {:.1} per epoch", self.spot_checks_per_epoch);
         let _ = writeln!(
             out,
-            "wrong: an honest miner zeroed, or a liar paid; weight: summed shares of each epoch's reward"
+            "wrong: an honest miner zeroed, or a liar paid; top share: a liar paid more than the remainder; weight: \
+             summed shares of each epoch's reward"
         );
         for (name, tally) in &self.verdicts {
             for example in &tally.examples {

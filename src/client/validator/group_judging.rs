@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::api::{AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
+use crate::api::{parse_iso8601, AssignmentResponse, ConsensusReport, EpochGroupsBody, SpotCheckTally};
 use crate::client::validator::case::MinerCase;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::domain::epoch::batches::placement;
@@ -102,7 +102,7 @@ pub fn listings_to_check<'a>(
         return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
     };
     // What its group contradicted it on comes first: in `both` mode the source, not the vote, convicts.
-    let contested = finding.contradicted.iter().map(|c| &c.listing_id).chain(&finding.disputed);
+    let contested = finding.contradicted.iter().map(|c| &c.listing_id).chain(&finding.moved).chain(&finding.disputed);
     let disputed: std::collections::BTreeSet<&str> =
         contested.take(count * DISPUTED_CHECKS_FACTOR).map(String::as_str).collect();
     let uncorroborated: std::collections::BTreeSet<&str> = finding.uncorroborated.iter().map(String::as_str).collect();
@@ -174,7 +174,7 @@ impl Comparison<'_> {
                 convicted: case.caught(),
             })
             .collect();
-        let findings = judge_groups(&members, self.groups.groups.len(), self.settings);
+        let findings = judge_groups(&members, self.groups.groups.len(), self.settings, &parse_iso8601);
         for (case, finding) in cases.iter_mut().zip(findings) {
             let inspection = &mut case.inspection;
             match self.mode {
@@ -230,7 +230,7 @@ fn report(finding: &MinerConsensus, case: &MinerCase, credibility: f64) -> Conse
         compared: finding.compared,
         agreed: finding.agreed,
         contradicted: finding.contradicted.iter().map(|c| c.listing_id.clone()).collect(),
-        disputed: finding.disputed.len(),
+        disputed: finding.disputed.len() + finding.moved.len(),
         uncorroborated: finding.uncorroborated.len(),
         credibility,
         flags: case.flags.clone(),

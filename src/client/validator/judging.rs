@@ -73,6 +73,15 @@ fn absence_reason(files: usize) -> String {
     }
 }
 
+/// Whether anything stood behind a miner's work in a compared `groups` epoch: its group agreed with at least
+/// half its listings, or the source confirmed what was checked and refuted nothing.
+fn confirmed(case: &MinerCase) -> bool {
+    let agreed = case.finding.as_ref().map_or(0, |f| f.agreed);
+    let checked = case.checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
+        && !case.checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }));
+    2 * agreed >= case.inspection.listings.len().max(1) || checked
+}
+
 impl EpochJudging {
     /// Judging of the epoch with `terms`; `groups` for a `groups` epoch.
     pub fn new(terms: EpochTerms, groups: Option<EpochGroupsBody>, rules: JudgingRules) -> Self {
@@ -95,6 +104,30 @@ impl EpochJudging {
     /// The groups `groups` of the epoch's miners work for are its business: the caller names them
     /// ([`group_judging::groups_of`]). Opens `miner`'s case: its files inspected against its own terms.
     pub fn admit(&mut self, miner: Miner, groups: Vec<usize>, submission: &Submission) {
+        let case = self.open_case(miner, groups, submission);
+        self.cases.push(case);
+    }
+
+    /// [`EpochJudging::admit`] for many miners at once, inspected on `threads` threads; the cases keep the
+    /// order of `miners`.
+    pub fn admit_all(&mut self, miners: Vec<(Miner, Vec<usize>, Submission)>, threads: usize) {
+        let chunk = miners.len().div_ceil(threads.max(1)).max(1);
+        let this = &*self;
+        let opened: Vec<Vec<MinerCase>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = miners
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter().map(|(m, g, s)| this.open_case(m.clone(), g.clone(), s)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("inspection does not panic")).collect()
+        });
+        self.cases.extend(opened.into_iter().flatten());
+    }
+
+    fn open_case(&self, miner: Miner, groups: Vec<usize>, submission: &Submission) -> MinerCase {
         let terms = match &self.groups {
             Some(body) => group_judging::terms_of(&self.terms, body, &groups),
             None => self.terms.clone(),
@@ -102,7 +135,7 @@ impl EpochJudging {
         let inspection = inspect(submission, &terms, &parse_iso8601);
         let files = submission.files.len();
         let (flags, finding, checks) = (Vec::new(), None, Vec::new());
-        self.cases.push(MinerCase { miner, terms, groups, files, inspection, flags, finding, checks });
+        MinerCase { miner, terms, groups, files, inspection, flags, finding, checks }
     }
 
     /// Copying: each miner's following of another operator in this epoch flags it; following in
@@ -193,7 +226,7 @@ impl EpochJudging {
 
     /// Verdicts, weights and (in a compared `groups` epoch) each miner's consensus report, moving
     /// `credibility` by this epoch's agreement.
-    pub fn settle(self, credibility: &mut CredibilityBook) -> Settled {
+    pub fn settle(mut self, credibility: &mut CredibilityBook) -> Settled {
         let verdicts: Vec<Verdict> = self.cases.iter().map(|c| verdict(&c.inspection, &c.terms)).collect();
         let (start_ms, length_ms) = (self.terms.start_ms, self.terms.end_ms - self.terms.start_ms);
         for case in self.cases.iter().filter(|c| !c.flags.is_empty()) {
@@ -207,9 +240,19 @@ impl EpochJudging {
         };
         let evaluations: Vec<Evaluation> = self
             .cases
-            .iter()
+            .iter_mut()
             .zip(&verdicts)
-            .map(|(c, v)| Evaluation { uid: c.miner.uid, verdict: v.clone() })
+            .map(|(case, verdict)| {
+                let confirmed = !compared || confirmed(case);
+                if !confirmed && matches!(verdict, Verdict::Honest { .. }) {
+                    case.inspection.notes.push(
+                        "unconfirmed: too few of its listings were corroborated by its group or checked at the \
+                         source, so it shares the remainder and takes no top share"
+                            .to_string(),
+                    );
+                }
+                Evaluation { uid: case.miner.uid, verdict: verdict.clone(), confirmed }
+            })
             .collect();
         let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.rules.split).into_iter().collect();
         let results = self

@@ -114,14 +114,17 @@ pub struct Vote<'a> {
     /// The miner's credibility, 0 to 1.
     pub credibility: f64,
     pub listing: &'a Listing,
+    /// When the listing says it was scraped (Unix ms); `None` when unreadable.
+    pub scraped_ms: Option<i64>,
 }
 
 /// What the group's reports of one listing say about each member.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListingConsensus {
-    /// A clear majority: who agreed with it, and who was contradicted by members of other coldkeys (with the
-    /// fields they got wrong).
-    Clear { agreed: Vec<u32>, contradicted: Vec<(u32, Vec<Field>)>, share: f64 },
+    /// A clear majority: who agreed with it, who was contradicted by members of other coldkeys (with the
+    /// fields they got wrong), and who differs on the price alone at a moment the market may have moved (see
+    /// [`moved_between_scrapes`]).
+    Clear { agreed: Vec<u32>, contradicted: Vec<(u32, Vec<Field>)>, moved: Vec<u32>, share: f64 },
     /// No clear majority (too few coldkeys voted, or the heaviest version is short of the threshold): the
     /// listing is a spot check's to decide.
     Disputed { voters: usize, share: f64 },
@@ -164,7 +167,7 @@ pub fn judge_listing(votes: &[Vote<'_>], settings: &ConsensusSettings) -> Listin
     }
     let majority = &versions[best];
     let agreed = majority.iter().map(|vote| vote.miner).collect();
-    let mut contradicted = Vec::new();
+    let (mut contradicted, mut moved) = (Vec::new(), Vec::new());
     let outvoted = versions.iter().enumerate().filter(|(index, _)| *index != best).flat_map(|(_, version)| version);
     for vote in outvoted {
         // Contradicted by other operators only: with the miner's own coldkey, enough coldkeys to make the
@@ -172,10 +175,29 @@ pub fn judge_listing(votes: &[Vote<'_>], settings: &ConsensusSettings) -> Listin
         let others: BTreeSet<&str> =
             majority.iter().map(|v| v.coldkey).filter(|coldkey| *coldkey != vote.coldkey).collect();
         if others.len() + 1 >= settings.min_voters {
-            contradicted.push((vote.miner, differences(majority[0].listing, vote.listing, settings)));
+            let fields = differences(majority[0].listing, vote.listing, settings);
+            if moved_between_scrapes(&fields, vote, majority) {
+                moved.push(vote.miner);
+            } else {
+                contradicted.push((vote.miner, fields));
+            }
         }
     }
-    ListingConsensus::Clear { agreed, contradicted, share }
+    ListingConsensus::Clear { agreed, contradicted, moved, share }
+}
+
+/// How far apart two scrape stamps may be and still count as the same moment (whole-second stamps).
+const SAME_MOMENT_MS: i64 = 1_000;
+
+/// Whether a report that differs from the majority on `fields` can be an honest scrape of a listing that
+/// changed: prices move (a cut, a raise), rooms and addresses do not, and a change happens once, so the report
+/// must stand before every majority report or after every one. An old price scraped after the new one was
+/// reported (or the reverse) is no market's doing.
+pub fn moved_between_scrapes(fields: &[Field], vote: &Vote<'_>, majority: &[&Vote<'_>]) -> bool {
+    let Some(at) = vote.scraped_ms.filter(|_| fields == [Field::Price]) else { return false };
+    let times: Option<Vec<i64>> = majority.iter().map(|v| v.scraped_ms).collect();
+    let Some(times) = times else { return false };
+    times.iter().all(|&t| t <= at + SAME_MOMENT_MS) || times.iter().all(|&t| t >= at - SAME_MOMENT_MS)
 }
 
 /// A miner's credibility after an epoch: an exponential moving average of its agreement rate (`alpha` the
@@ -199,7 +221,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn vote<'a>(miner: u32, coldkey: &'a str, listing: &'a Listing) -> Vote<'a> {
-        Vote { miner, coldkey, credibility: NEUTRAL_CREDIBILITY, listing }
+        Vote { miner, coldkey, credibility: NEUTRAL_CREDIBILITY, listing, scraped_ms: None }
     }
 
     fn shaded(base: &Listing, factor: f64) -> Listing {
@@ -233,7 +255,7 @@ mod tests {
         let shader = shaded(&honest, 1.12);
         let votes = [vote(1, "a", &honest), vote(2, "b", &honest), vote(3, "c", &honest), vote(4, "d", &shader)];
         match judge_listing(&votes, &ConsensusSettings::default()) {
-            ListingConsensus::Clear { agreed, contradicted, share } => {
+            ListingConsensus::Clear { agreed, contradicted, share, .. } => {
                 assert_eq!(agreed, [1, 2, 3]);
                 assert_eq!(contradicted, [(4, vec![Field::Price])]);
                 assert!((share - 0.75).abs() < 1e-9);
@@ -263,6 +285,40 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_price_that_moved_between_scrapes_is_no_contradiction_but_one_out_of_time_is() {
+        let honest = listing("1", "10001");
+        let cut = Listing { price: honest.price * 93 / 100, ..honest.clone() };
+        let at = |mut vote: Vote<'static>, minute: i64| {
+            vote.scraped_ms = Some(minute * 60_000);
+            vote
+        };
+        let (honest, cut) = (Box::leak(Box::new(honest)), Box::leak(Box::new(cut)));
+        // Three operators scraped before the cut, one after it: the market moved.
+        let votes = [at(vote(1, "a", honest), 1), at(vote(2, "b", honest), 2), at(vote(3, "c", honest), 3)];
+        let after = [votes[0].clone(), votes[1].clone(), votes[2].clone(), at(vote(4, "d", cut), 9)];
+        match judge_listing(&after, &ConsensusSettings::default()) {
+            ListingConsensus::Clear { contradicted, moved, .. } => assert_eq!((contradicted, moved), (vec![], vec![4])),
+            other => panic!("{other:?}"),
+        }
+        // The old price scraped after the new one was reported is no move: contradicted.
+        let between = [votes[0].clone(), votes[1].clone(), votes[2].clone(), at(vote(4, "d", cut), 2)];
+        match judge_listing(&between, &ConsensusSettings::default()) {
+            ListingConsensus::Clear { contradicted, moved, .. } => {
+                assert_eq!((contradicted, moved), (vec![(4, vec![Field::Price])], vec![]))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Areas do not move, whatever the times; unknown times explain nothing.
+        let shaded = Box::leak(Box::new(Listing { living_area_sqft: honest.living_area_sqft * 2, ..cut.clone() }));
+        let areas = [votes[0].clone(), votes[1].clone(), votes[2].clone(), at(vote(4, "d", shaded), 9)];
+        assert!(matches!(judge_listing(&areas, &ConsensusSettings::default()),
+            ListingConsensus::Clear { ref contradicted, .. } if contradicted.len() == 1));
+        let unknown = [votes[0].clone(), votes[1].clone(), votes[2].clone(), vote(4, "d", cut)];
+        assert!(matches!(judge_listing(&unknown, &ConsensusSettings::default()),
+            ListingConsensus::Clear { ref contradicted, .. } if contradicted.len() == 1));
     }
 
     #[test]
@@ -313,6 +369,7 @@ mod tests {
                     coldkey: coldkeys[*coldkey as usize],
                     credibility: *credibility,
                     listing: &versions[*version as usize],
+                    scraped_ms: Some(n as i64 * 60_000),
                 })
                 .collect();
             let mut turned = votes.clone();

@@ -38,6 +38,10 @@ pub struct MinerConsensus {
     pub compared: usize,
     pub agreed: usize,
     pub contradicted: Vec<Contradiction>,
+    /// Its listings whose price differs from its group's at a moment the market may have moved in between
+    /// (see [`crate::domain::judging::consensus::moved_between_scrapes`]): spot checks decide, and more than
+    /// [`MOVED_SHARE_LIMIT`] of them is more than a market moves.
+    pub moved: Vec<String>,
     /// Its listings on which its group is split, or that fewer than the minimum of operators reported (alike
     /// or not): spot checks decide.
     pub disputed: Vec<String>,
@@ -53,6 +57,10 @@ pub struct MinerConsensus {
 pub const MIN_CONTRADICTIONS: usize = 2;
 /// ...and the share of its compared listings they must make (honest scrapes of a moving market differ rarely).
 pub const CONTRADICTED_SHARE: f64 = 0.02;
+/// The share of a member's compared listings whose prices may move between its scrape and its group's: more
+/// than that (and at least [`MIN_CONTRADICTIONS`]) contradicts it, since a market does not move that much in
+/// an epoch and a late stamp must not excuse a shader's prices.
+pub const MOVED_SHARE_LIMIT: f64 = 0.10;
 /// A member with at least this many listings of which fewer than [`CORROBORATED_SHARE`] were compared (reported
 /// by the minimum of operators), [`MinerConsensus::outweighed`] by operators who corroborate each other, did not
 /// scrape what its group scraped.
@@ -81,7 +89,16 @@ impl MinerConsensus {
                 fields.join(", ")
             ));
         }
-        let listings = self.compared + self.disputed.len() + self.uncorroborated.len();
+        let moved = self.moved.len();
+        if moved >= MIN_CONTRADICTIONS && moved as f64 > MOVED_SHARE_LIMIT * (self.compared + moved) as f64 {
+            lies.push(format!(
+                "its prices differ from its group's other operators on {moved} of {} listings (e.g. {}), more than \
+                 a market moves in an epoch",
+                self.compared + moved,
+                self.moved[0]
+            ));
+        }
+        let listings = self.compared + moved + self.disputed.len() + self.uncorroborated.len();
         if self.outweighed
             && listings >= MIN_LISTINGS_FOR_CORROBORATION
             && (self.compared as f64) < CORROBORATED_SHARE * listings as f64
@@ -100,8 +117,14 @@ impl MinerConsensus {
 /// A member already convicted (a copier among them) has no vote: its reports would corroborate whatever it
 /// copied or invented (a copier of an inventor makes three operators of two). Its own finding is from the first
 /// count; the groups it was in (and any group sharing a member with them) are counted again without it.
-pub fn judge_groups(members: &[MemberReports<'_>], groups: usize, settings: &ConsensusSettings) -> Vec<MinerConsensus> {
-    let mut findings = count_votes(members, groups, settings);
+/// `parse_time` reads listings' `scrapedAt`.
+pub fn judge_groups(
+    members: &[MemberReports<'_>],
+    groups: usize,
+    settings: &ConsensusSettings,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) -> Vec<MinerConsensus> {
+    let mut findings = count_votes(members, groups, settings, parse_time);
     let silenced: Vec<bool> = members.iter().map(|member| member.convicted).collect();
     if !silenced.contains(&true) {
         return findings;
@@ -131,7 +154,7 @@ pub fn judge_groups(members: &[MemberReports<'_>], groups: usize, settings: &Con
             _ => MemberReports { listings: &[], groups: Vec::new(), ..member.clone() },
         })
         .collect();
-    let recount = count_votes(&voters, groups, settings);
+    let recount = count_votes(&voters, groups, settings, parse_time);
     for (m, recounted_finding) in recount.into_iter().enumerate() {
         if recounted[m] && !silenced[m] {
             findings[m] = recounted_finding;
@@ -141,7 +164,12 @@ pub fn judge_groups(members: &[MemberReports<'_>], groups: usize, settings: &Con
 }
 
 /// One count of every group's votes: [`judge_groups`] without taking any vote away.
-fn count_votes(members: &[MemberReports<'_>], groups: usize, settings: &ConsensusSettings) -> Vec<MinerConsensus> {
+fn count_votes(
+    members: &[MemberReports<'_>],
+    groups: usize,
+    settings: &ConsensusSettings,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) -> Vec<MinerConsensus> {
     let mut findings = vec![MinerConsensus::default(); members.len()];
     let mut seen_by_other_coldkey: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
     let mut seen_disputed: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); members.len()];
@@ -151,8 +179,9 @@ fn count_votes(members: &[MemberReports<'_>], groups: usize, settings: &Consensu
         let mut reports: BTreeMap<&str, Vec<Vote<'_>>> = BTreeMap::new();
         for &m in &in_group {
             for (listing, _) in members[m].listings {
-                let vote =
-                    Vote { miner: m as u32, coldkey: members[m].coldkey, credibility: members[m].credibility, listing };
+                let (coldkey, credibility) = (members[m].coldkey, members[m].credibility);
+                let scraped_ms = parse_time(&listing.scraped_at);
+                let vote = Vote { miner: m as u32, coldkey, credibility, listing, scraped_ms };
                 reports.entry(listing.listing_id.as_str()).or_default().push(vote);
             }
         }
@@ -174,13 +203,14 @@ fn count_votes(members: &[MemberReports<'_>], groups: usize, settings: &Consensu
                 ListingConsensus::Clear {
                     agreed: votes.iter().map(|v| v.miner).collect(),
                     contradicted: vec![],
+                    moved: vec![],
                     share: 1.0,
                 }
             } else {
                 judge_listing(votes, settings)
             };
             match outcome {
-                ListingConsensus::Clear { agreed, contradicted, .. } => {
+                ListingConsensus::Clear { agreed, contradicted, moved, .. } => {
                     for miner in agreed {
                         if seen_compared[miner as usize].insert(listing_id) {
                             findings[miner as usize].compared += 1;
@@ -192,6 +222,11 @@ fn count_votes(members: &[MemberReports<'_>], groups: usize, settings: &Consensu
                             findings[miner as usize].compared += 1;
                             let contradiction = Contradiction { listing_id: listing_id.to_string(), fields };
                             findings[miner as usize].contradicted.push(contradiction);
+                        }
+                    }
+                    for miner in moved {
+                        if seen_compared[miner as usize].insert(listing_id) {
+                            findings[miner as usize].moved.push(listing_id.to_string());
                         }
                     }
                 }

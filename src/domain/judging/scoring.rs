@@ -61,6 +61,16 @@ impl fmt::Display for VerdictKind {
 pub struct Evaluation {
     pub uid: u16,
     pub verdict: Verdict,
+    /// Whether anything stood behind its work: its group's consensus agreed with it, or the source confirmed
+    /// what was checked. Unconfirmed honest work shares the remainder only: never a top share on nobody's word.
+    pub confirmed: bool,
+}
+
+impl Evaluation {
+    /// An evaluation whose work was confirmed (every verdict outside a compared `groups` epoch).
+    pub fn confirmed(uid: u16, verdict: Verdict) -> Self {
+        Evaluation { uid, verdict, confirmed: true }
+    }
 }
 
 /// Shares of the reward.
@@ -106,23 +116,26 @@ impl RewardSplit {
 
 /// Normalized weights by uid (summing to 1), for every evaluated miner; all zero when nobody was honest.
 pub fn allocate(evaluations: &[Evaluation], split: &RewardSplit) -> Vec<(u16, f64)> {
-    let mut honest: Vec<(u16, f64, f64)> = evaluations
+    let mut honest: Vec<(u16, f64, f64, bool)> = evaluations
         .iter()
         .filter_map(|e| match e.verdict {
-            Verdict::Honest { quality, heuristic } => Some((e.uid, finite_or_zero(quality), finite_or_zero(heuristic))),
+            Verdict::Honest { quality, heuristic } => {
+                Some((e.uid, finite_or_zero(quality), finite_or_zero(heuristic), e.confirmed))
+            }
             _ => None,
         })
         .collect();
-    // Best quality first; the lower uid wins a tie, so every validator ranks identically.
-    honest.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal).then(a.0.cmp(&b.0)));
+    // Confirmed work first, then the best quality; the lower uid wins a tie, so every validator ranks
+    // identically.
+    honest.sort_by(|a, b| b.3.cmp(&a.3).then(b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal)).then(a.0.cmp(&b.0)));
     let mut raw: Vec<(u16, f64)> = evaluations.iter().map(|e| (e.uid, 0.0)).collect();
     let mut set = |uid: u16, weight: f64| {
         if let Some(entry) = raw.iter_mut().find(|(u, _)| *u == uid) {
             entry.1 = weight;
         }
     };
-    let ranked = honest.len().min(split.top.len());
-    for (rank, (uid, _, _)) in honest.iter().take(ranked).enumerate() {
+    let ranked = honest.iter().take(split.top.len()).take_while(|h| h.3).count();
+    for (rank, (uid, _, _, _)) in honest.iter().take(ranked).enumerate() {
         set(*uid, split.top[rank]);
     }
     let others = &honest[ranked..];
@@ -130,8 +143,8 @@ pub fn allocate(evaluations: &[Evaluation], split: &RewardSplit) -> Vec<(u16, f6
         // Half of the remainder equally (so every honest participant stays above every liar, whatever its
         // heuristic), half by the heuristic; never more than the lowest top share.
         let pool = split.rest.min(split.top[split.top.len() - 1]);
-        let heuristic_total: f64 = others.iter().map(|(_, _, h)| h.max(0.0)).sum();
-        for (uid, _, heuristic) in others {
+        let heuristic_total: f64 = others.iter().map(|(_, _, h, _)| h.max(0.0)).sum();
+        for (uid, _, heuristic, _) in others {
             let by_heuristic = if heuristic_total > 0.0 { heuristic.max(0.0) / heuristic_total } else { 0.0 };
             let equal = 1.0 / others.len() as f64;
             let share = if heuristic_total > 0.0 { 0.5 * equal + 0.5 * by_heuristic } else { equal };
@@ -190,11 +203,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn honest(uid: u16, quality: f64, heuristic: f64) -> Evaluation {
-        Evaluation { uid, verdict: Verdict::Honest { quality, heuristic } }
+        Evaluation::confirmed(uid, Verdict::Honest { quality, heuristic })
     }
 
     fn liar(uid: u16) -> Evaluation {
-        Evaluation { uid, verdict: Verdict::Liar { reason: "invented listings".into() } }
+        Evaluation::confirmed(uid, Verdict::Liar { reason: "invented listings".into() })
     }
 
     fn weight(weights: &[(u16, f64)], uid: u16) -> f64 {
@@ -210,7 +223,7 @@ mod tests {
             honest(3, 50.0, 30.0),
             honest(4, 40.0, 10.0),
             liar(5),
-            Evaluation { uid: 6, verdict: Verdict::Absent },
+            Evaluation::confirmed(6, Verdict::Absent),
         ];
         let weights = allocate(&evaluations, &RewardSplit::default());
         assert!((weights.iter().map(|(_, w)| w).sum::<f64>() - 1.0).abs() < 1e-12);
@@ -225,8 +238,26 @@ mod tests {
     }
 
     #[test]
+    fn unconfirmed_work_never_takes_a_top_share() {
+        // The best quality, on nobody's word, shares the remainder with the other unconfirmed miner.
+        let mut unconfirmed = honest(0, 900.0, 10.0);
+        unconfirmed.confirmed = false;
+        let evaluations = vec![unconfirmed, honest(1, 100.0, 10.0), honest(2, 50.0, 10.0)];
+        let weights = allocate(&evaluations, &RewardSplit::default());
+        assert!(weight(&weights, 1) > weight(&weights, 2) && weight(&weights, 2) > weight(&weights, 0));
+        assert!((weight(&weights, 0) - 0.05 / 0.85).abs() < 1e-12, "{weights:?}");
+        // Nobody confirmed: nobody ranked, all share alike.
+        let mut alone = honest(0, 900.0, 10.0);
+        alone.confirmed = false;
+        let mut other = honest(1, 10.0, 10.0);
+        other.confirmed = false;
+        let weights = allocate(&[alone, other], &RewardSplit::default());
+        assert_eq!(weight(&weights, 0), weight(&weights, 1));
+    }
+
+    #[test]
     fn nobody_honest_means_no_weights() {
-        let weights = allocate(&[liar(0), Evaluation { uid: 1, verdict: Verdict::Absent }], &RewardSplit::default());
+        let weights = allocate(&[liar(0), Evaluation::confirmed(1, Verdict::Absent)], &RewardSplit::default());
         assert!(weights.iter().all(|(_, w)| *w == 0.0));
         assert!(to_u16_weights(&weights).is_empty());
     }
@@ -260,7 +291,7 @@ mod tests {
             verdicts in proptest::collection::vec(verdict(), 0..60)
         ) {
             let evaluations: Vec<Evaluation> =
-                verdicts.into_iter().enumerate().map(|(uid, verdict)| Evaluation { uid: uid as u16, verdict }).collect();
+                verdicts.into_iter().enumerate().map(|(uid, verdict)| Evaluation::confirmed(uid as u16, verdict)).collect();
             let weights = allocate(&evaluations, &RewardSplit::default());
             let any_honest = evaluations.iter().any(|e| matches!(e.verdict, Verdict::Honest { .. }));
             let total: f64 = weights.iter().map(|(_, w)| w).sum();

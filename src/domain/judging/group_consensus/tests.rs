@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::instant::iso8601_millis;
+use crate::domain::instant::{iso8601_millis, parse_iso8601};
 use crate::domain::judging::consensus::NEUTRAL_CREDIBILITY;
 use crate::domain::judging::listing::tests::listing;
 
@@ -45,7 +45,7 @@ fn judge_with(reports: &[Vec<(Listing, i64)>], coldkeys: &[&str], credibility: &
     for (member, &credibility) in members.iter_mut().zip(credibility) {
         member.credibility = credibility;
     }
-    judge_groups(&members, 1, &ConsensusSettings::default())
+    judge_groups(&members, 1, &ConsensusSettings::default(), &parse_iso8601)
 }
 
 #[test]
@@ -62,6 +62,8 @@ fn honest_members_agree_on_everything_and_nobody_is_called_a_liar() {
 #[test]
 fn a_shader_is_contradicted_and_an_inventor_is_uncorroborated() {
     let mut reports: Vec<_> = (0..5).map(honest).collect();
+    // The shader scraped amid its group (the minute of member 1): no market move explains its prices.
+    reports[3] = honest(1);
     for (l, _) in reports[3].iter_mut().step_by(7) {
         l.price = l.price * 110 / 100;
     }
@@ -80,6 +82,29 @@ fn a_shader_is_contradicted_and_an_inventor_is_uncorroborated() {
         assert!(honest.lies().is_empty(), "{honest:?}");
         assert_eq!(honest.agreed, 20);
     }
+
+    // Stamped after everyone else, its prices could be a market's moves, one by one; three in twenty is more
+    // than a market moves.
+    reports[3] = honest(9);
+    for (l, _) in reports[3].iter_mut().step_by(7) {
+        l.price = l.price * 110 / 100;
+    }
+    let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
+    let late = &findings[3];
+    assert_eq!((late.compared, late.contradicted.len(), late.moved.len()), (17, 0, 3));
+    assert!(late.lies()[0].contains("prices differ from its group's other operators on 3 of 20"), "{late:?}");
+}
+
+#[test]
+fn an_honest_member_that_scraped_after_a_price_cut_is_not_contradicted() {
+    let mut reports: Vec<_> = (0..5).map(honest).collect();
+    // Two listings were cut between minutes 3 and 4: member 4 saw the new prices.
+    for (l, _) in reports[4].iter_mut().take(2) {
+        l.price = l.price * 95 / 100;
+    }
+    let findings = judge(&reports, &["a", "b", "c", "d", "e"]);
+    assert_eq!((findings[4].contradicted.len(), findings[4].moved.len(), findings[4].agreed), (0, 2, 18));
+    assert!(findings.iter().all(|f| f.lies().is_empty()), "{findings:?}");
 }
 
 #[test]
@@ -157,7 +182,7 @@ fn an_honest_minority_is_never_outvoted_by_liars_agreeing_on_inventions() {
 fn a_convicted_member_has_no_vote() {
     // The copier (member 4) repeats the inventor's inventions: with its vote they are three operators'.
     let (reports, coldkeys) = two_honest_three_inventing();
-    let count = |members: &[MemberReports<'_>]| judge_groups(members, 1, &ConsensusSettings::default());
+    let count = |members: &[MemberReports<'_>]| judge_groups(members, 1, &ConsensusSettings::default(), &parse_iso8601);
     let findings = count(&members(&reports, &coldkeys));
     assert_eq!(findings[2].agreed, 20, "three operators agree on the inventions");
     let mut silenced = members(&reports, &coldkeys);
