@@ -75,7 +75,7 @@ fn absence_reason(files: usize) -> String {
 
 /// Whether anything stood behind a miner's work in a compared `groups` epoch: its group agreed with at least
 /// half its listings, or the source confirmed what was checked and refuted nothing.
-fn confirmed(case: &MinerCase) -> bool {
+fn corroborated(case: &MinerCase) -> bool {
     let agreed = case.finding.as_ref().map_or(0, |f| f.agreed);
     let checked = case.checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
         && !case.checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }));
@@ -243,11 +243,20 @@ impl EpochJudging {
             .iter_mut()
             .zip(&verdicts)
             .map(|(case, verdict)| {
-                let confirmed = !compared || confirmed(case);
-                if !confirmed && matches!(verdict, Verdict::Honest { .. }) {
+                // Work on nobody's word, or that may be another operator's (flagged for following), takes no top
+                // share this epoch; neither convicts.
+                let on_its_word = compared && !corroborated(case);
+                let confirmed = !on_its_word && case.flags.is_empty();
+                if matches!(verdict, Verdict::Honest { .. }) && on_its_word {
                     case.inspection.notes.push(
                         "unconfirmed: too few of its listings were corroborated by its group or checked at the \
                          source, so it shares the remainder and takes no top share"
+                            .to_string(),
+                    );
+                } else if matches!(verdict, Verdict::Honest { .. }) && !confirmed {
+                    case.inspection.notes.push(
+                        "flagged for following: its work may be another operator's, so this epoch it shares the \
+                         remainder and takes no top share"
                             .to_string(),
                     );
                 }
@@ -282,5 +291,133 @@ impl EpochJudging {
             })
             .collect();
         Settled { results, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{iso8601_millis, GroupBody};
+    use crate::client::synthetic;
+    use crate::domain::judging::listing::ListingFile;
+    use crate::domain::judging::validation::StoredFile;
+
+    const EPOCH: &str = "2026-01-01T00-00-00";
+    const START: i64 = 1_767_225_600_000;
+    const ZIPCODES: [&str; 3] = ["10001", "10002", "10003"];
+
+    /// `hotkey`'s files: each zipcode's real listings, scraped at `at(z)` and uploaded a second later.
+    fn submission(uid: u16, hotkey: &str, at: impl Fn(usize) -> i64) -> Submission {
+        let files = ZIPCODES
+            .iter()
+            .enumerate()
+            .map(|(z, zipcode)| {
+                let stamp = iso8601_millis(START + at(z));
+                StoredFile {
+                    key: format!("epoch={EPOCH}/zipcode={zipcode}/data.json"),
+                    uploaded_at_ms: START + at(z) + 1_000,
+                    content: Some(ListingFile {
+                        epoch_id: EPOCH.into(),
+                        nonce: "00112233aabbccdd".into(),
+                        hotkey: hotkey.into(),
+                        zipcode: zipcode.to_string(),
+                        scraped_at: stamp.clone(),
+                        listings: synthetic::market(zipcode, "Simulated", "CA", 20, &stamp),
+                    }),
+                }
+            })
+            .collect();
+        Submission { uid, hotkey: hotkey.into(), files, unread: Vec::new() }
+    }
+
+    /// Two groups: group 0 of `members`, group 1 of `alone` (its only member who uploads).
+    fn judging(validation: ValidationMode, members: &[&str], alone: &[&str]) -> EpochJudging {
+        let terms = EpochTerms {
+            epoch: EPOCH.parse().unwrap(),
+            nonce: "00112233aabbccdd".parse().unwrap(),
+            start_ms: START,
+            end_ms: START + 4 * 3_600_000,
+            tolerance_percent: 10,
+            expected: ZIPCODES.iter().map(|z| (z.parse().unwrap(), 20)).collect(),
+        };
+        let group = |id: usize, members: &[&str]| GroupBody {
+            id,
+            zipcodes: ZIPCODES.iter().map(|z| z.to_string()).collect(),
+            expected_listings: 60,
+            members: members.iter().map(|m| m.to_string()).collect(),
+        };
+        let body = EpochGroupsBody {
+            group_size: 5,
+            overlap: 1,
+            groups: vec![group(0, members), group(1, alone)],
+            shared_coldkeys: Vec::new(),
+            refilled_batches: 0,
+            late_joiners: String::new(),
+        };
+        let rules = JudgingRules {
+            validation,
+            spot_checks: 5,
+            consensus: ConsensusSettings::default(),
+            split: RewardSplit::default(),
+        };
+        EpochJudging::new(terms, Some(body), rules)
+    }
+
+    fn miner(uid: u16, hotkey: &str) -> Miner {
+        Miner { uid, hotkey: hotkey.into(), coldkey: format!("cold-{hotkey}") }
+    }
+
+    fn result<'a>(settled: &'a Settled, hotkey: &str) -> &'a MinerResult {
+        settled.results.iter().find(|r| r.hotkey == hotkey).unwrap()
+    }
+
+    #[test]
+    fn work_nobody_could_compare_and_a_flagged_follower_take_no_top_share() {
+        let mut judging = judging(ValidationMode::Consensus, &["a", "b", "c", "d"], &["lonely"]);
+        // a, b and c scrape on their own clocks; d uploads a's files a second after a, a's stamps kept.
+        for (uid, hotkey, offset) in [(0, "a", 0), (1, "b", 700_000), (2, "c", 1_500_000)] {
+            let at = move |z: usize| offset + z as i64 * 300_000;
+            judging.admit(miner(uid, hotkey), vec![0], &submission(uid, hotkey, at));
+        }
+        let mut copy = submission(3, "d", |z| z as i64 * 300_000);
+        for file in &mut copy.files {
+            file.uploaded_at_ms += 1_000;
+            file.content.as_mut().unwrap().hotkey = "d".into();
+        }
+        judging.admit(miner(3, "d"), vec![0], &copy);
+        // The fastest of all, alone in its group: nobody could compare its work.
+        judging.admit(miner(4, "lonely"), vec![1], &submission(4, "lonely", |z| z as i64 * 1_000));
+        let mut credibility = CredibilityBook::default();
+        judging.follow(&credibility);
+        judging.compare(&credibility);
+        let settled = judging.settle(&mut credibility);
+
+        let (lonely, copier) = (result(&settled, "lonely"), result(&settled, "d"));
+        assert_eq!((lonely.verdict.as_str(), copier.verdict.as_str()), ("honest", "honest"), "neither convicted");
+        let rest = RewardSplit::default().rest;
+        assert!(lonely.weight > 0.0 && lonely.weight < rest, "{lonely:?}");
+        assert!(lonely.notes.iter().any(|n| n.starts_with("unconfirmed")), "{:?}", lonely.notes);
+        assert!(copier.weight > 0.0 && copier.weight < rest, "{copier:?}");
+        assert!(copier.notes.iter().any(|n| n.starts_with("flagged for following")), "{:?}", copier.notes);
+        let top: Vec<&str> = settled.results.iter().filter(|r| r.weight >= 0.15).map(|r| r.hotkey.as_str()).collect();
+        assert_eq!(top, ["a", "b", "c"], "the top shares go to work its group confirmed");
+    }
+
+    #[test]
+    fn judging_an_epoch_again_moves_credibility_and_flags_once() {
+        let mut judging = judging(ValidationMode::Both, &["a", "b", "c", "d"], &[]);
+        for (uid, hotkey, offset) in [(0, "a", 0), (1, "b", 700_000), (2, "c", 1_500_000), (3, "d", 2_100_000)] {
+            let at = move |z: usize| offset + z as i64 * 300_000;
+            judging.admit(miner(uid, hotkey), vec![0], &submission(uid, hotkey, at));
+        }
+        let mut credibility = CredibilityBook::default();
+        judging.follow(&credibility);
+        judging.compare(&credibility);
+        let again = judging.clone();
+        judging.settle(&mut credibility);
+        let once = credibility.clone();
+        again.settle(&mut credibility);
+        assert_eq!(credibility, once, "a restart that judges the epoch again changes nothing");
+        assert!(credibility.of("a") > 0.5);
     }
 }
