@@ -41,6 +41,12 @@ impl MinerCase {
         !self.inspection.lies.is_empty()
     }
 
+    /// Whether the source confirmed what was checked of its listings and refuted none.
+    pub fn cleared_by_source(&self) -> bool {
+        self.checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
+            && !self.checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
+    }
+
     pub fn checked(&self) -> BTreeSet<&str> {
         self.checks.iter().map(|(id, _)| id.as_str()).collect()
     }

@@ -91,14 +91,9 @@ pub fn terms_of(whole: &EpochTerms, groups: &EpochGroupsBody, worked: &[usize]) 
 /// `shared` epoch) a sample of all; in `both` mode the listings its group contradicted it on and its disputed
 /// ones (a bounded number), a sample of those no other operator corroborated, and, when it was flagged, a
 /// sample of all.
-pub fn listings_to_check<'a>(
-    case: &'a MinerCase,
-    finding: Option<&MinerConsensus>,
-    mode: ValidationMode,
-    count: usize,
-) -> Vec<&'a Listing> {
+pub fn listings_to_check(case: &MinerCase, mode: ValidationMode, count: usize) -> Vec<&Listing> {
     let (inspection, terms) = (&case.inspection, &case.terms);
-    let Some(finding) = finding.filter(|_| mode == ValidationMode::Both) else {
+    let Some(finding) = case.finding.as_ref().filter(|_| mode == ValidationMode::Both) else {
         return if mode.spot_checks() { spot_check_sample(inspection, terms, count) } else { Vec::new() };
     };
     // What its group contradicted it on comes first: in `both` mode the source, not the vote, convicts.
@@ -127,12 +122,7 @@ pub fn listings_to_check<'a>(
 pub fn second_looks(cases: &[MinerCase]) -> Vec<(usize, String)> {
     let accused = |case: &MinerCase| case.finding.as_ref().is_some_and(|f| !f.lies().is_empty());
     let cleared: Vec<usize> = (0..cases.len())
-        .filter(|&m| accused(&cases[m]) && !cases[m].caught())
-        .filter(|&m| {
-            let checks = &cases[m].checks;
-            checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
-                && !checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }))
-        })
+        .filter(|&m| accused(&cases[m]) && !cases[m].caught() && cases[m].cleared_by_source())
         .collect();
     let mut looks: BTreeMap<usize, String> = BTreeMap::new();
     for &accused in &cleared {

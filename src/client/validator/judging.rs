@@ -77,9 +77,7 @@ fn absence_reason(files: usize) -> String {
 /// half its listings, or the source confirmed what was checked and refuted nothing.
 fn corroborated(case: &MinerCase) -> bool {
     let agreed = case.finding.as_ref().map_or(0, |f| f.agreed);
-    let checked = case.checks.iter().any(|(_, o)| *o == SpotCheck::Confirmed)
-        && !case.checks.iter().any(|(_, o)| matches!(o, SpotCheck::Refuted { .. }));
-    2 * agreed >= case.inspection.listings.len().max(1) || checked
+    2 * agreed >= case.inspection.listings.len().max(1) || case.cleared_by_source()
 }
 
 impl EpochJudging {
@@ -188,9 +186,7 @@ impl EpochJudging {
         (0..self.cases.len())
             .filter(|&c| !self.cases[c].caught())
             .filter_map(|c| {
-                let case = &self.cases[c];
-                let finding = case.finding.as_ref();
-                let chosen = group_judging::listings_to_check(case, finding, mode, self.rules.spot_checks);
+                let chosen = group_judging::listings_to_check(&self.cases[c], mode, self.rules.spot_checks);
                 self.request(c, chosen, None)
             })
             .collect()

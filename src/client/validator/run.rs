@@ -306,7 +306,7 @@ impl Validator {
             .await;
         }
         let credibility = CredibilityBook::load(self.epochs.state())?;
-        let (mut judging, credibility) = off_the_runtime(move || {
+        let (mut judging, mut credibility) = off_the_runtime(move || {
             judging.follow(&credibility);
             judging.compare(&credibility);
             (judging, credibility)
@@ -318,9 +318,7 @@ impl Validator {
         judging.record_checks(self.check_at_source(second).await);
 
         let registered: BTreeSet<String> = miners.iter().map(|(_, hotkey)| hotkey.clone()).collect();
-        let mut credibility = credibility;
-        let (settled, credibility) = off_the_runtime(move || (judging.settle(&mut credibility), credibility)).await;
-        let mut credibility = credibility;
+        let (settled, mut credibility) = off_the_runtime(move || (judging.settle(&mut credibility), credibility)).await;
         credibility.save(self.epochs.state(), &|hotkey| registered.contains(hotkey));
         let u16_weights = to_u16_weights(&settled.weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
         let judgement = EpochJudgement {
