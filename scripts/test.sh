@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: Rust unit, property and integration tests (real HTTP on loopback,
-# real SQLite files, real sr25519 keys, an embedded S3-compatible server, the dashboard in headless Chromium), the
+# real SQLite files, real sr25519 keys, an embedded S3-compatible server, the dashboard in headless Chromium, the
+# bittensor SDK as the oracle for weights, calls and transactions), the
 # integration suite again against a throw-away PostgreSQL server, then a live interop check that signs requests
 # with PyPI `bittensor-wallet` (the library real miners and validators use) against the running binary, then
 # schemathesis fuzzing every operation of the served OpenAPI description and headless Chromium rendering the
@@ -30,6 +31,10 @@ install_missing openssl
 echo "== cargo build --release --locked (the Dockerfile's build step)"
 cargo build --release --locked
 binary=target/release/zipcoord
+
+echo "== the bittensor SDK oracle for the weight-setting tests (target/sdk-venv)"
+ZIPCOORD_SDK_PYTHON=$(scripts/interop/sdk-venv.sh)
+export ZIPCOORD_SDK_PYTHON
 
 echo "== cargo test (SQLite)"
 cargo test --release --locked

@@ -34,6 +34,7 @@ mod relay_trust;
 mod replicas;
 mod results;
 mod s3;
+mod sdk_oracle;
 mod simulation;
 mod startup;
 mod status;

@@ -3,8 +3,11 @@
 //! (fetched again only when the runtime's spec version changes). Endpoints are tried in order; the first that
 //! answers completely wins.
 
+pub mod calls;
 pub mod decode;
+pub mod extrinsic;
 pub mod rpc;
+pub mod runtime;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -31,8 +31,9 @@ use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::epoch::EpochId;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::listing::ListingFile;
-use crate::domain::judging::scoring::{to_u16_weights, RewardSplit};
+use crate::domain::judging::scoring::RewardSplit;
 use crate::domain::judging::validation::{EpochTerms, StoredFile, Submission, MAX_OBJECTS_PER_EPOCH};
+use crate::domain::judging::weights::{sdk_weight_vector, WeightLimits, WeightPolicy};
 use crate::s3::ListPaging;
 
 /// How a validator judges.
@@ -320,17 +321,20 @@ impl Validator {
         let registered: BTreeSet<String> = miners.iter().map(|(_, hotkey)| hotkey.clone()).collect();
         let (settled, mut credibility) = off_the_runtime(move || (judging.settle(&mut credibility), credibility)).await;
         credibility.save(self.epochs.state(), &|hotkey| registered.contains(hotkey));
-        let u16_weights = to_u16_weights(&settled.weights.iter().map(|(&uid, &w)| (uid, w)).collect::<Vec<_>>());
+        // The vector the SDK would emit for this split alone (no burn, no subnet limits): what the chain receives
+        // is formed again when it is submitted, with the subnet's hyperparameters and the owner's burn.
+        let neurons = snapshot.neurons.values().map(|n| usize::from(n.uid) + 1).max().unwrap_or(0);
+        let emitted = WeightPolicy::default()
+            .scores(&settled.weights, &[], neurons)
+            .map(|scores| sdk_weight_vector(&scores, WeightLimits::NONE))
+            .unwrap_or_default();
         let judgement = EpochJudgement {
             epoch_id: terms.epoch.to_string(),
             validator: self.hotkey(),
             judged_at: iso8601_millis(Utc::now().timestamp_millis()),
             spot_checks_per_miner: self.settings.spot_checks,
             weights: settled.weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
-            chain_weights: ChainWeights {
-                uids: u16_weights.iter().map(|(uid, _)| *uid).collect(),
-                weights: u16_weights.iter().map(|(_, w)| *w).collect(),
-            },
+            chain_weights: ChainWeights { uids: emitted.uids, weights: emitted.values },
             miners: settled.results,
         };
         if self.settings.publish {

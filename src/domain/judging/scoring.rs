@@ -168,21 +168,6 @@ fn finite_or_zero(x: f64) -> f64 {
     }
 }
 
-/// The chain's form: weights scaled so the largest is `u16::MAX`, zeros dropped, sorted by uid.
-pub fn to_u16_weights(weights: &[(u16, f64)]) -> Vec<(u16, u16)> {
-    let max = weights.iter().map(|(_, w)| *w).filter(|w| w.is_finite()).fold(0.0_f64, f64::max);
-    if max <= 0.0 {
-        return Vec::new();
-    }
-    let mut out: Vec<(u16, u16)> = weights
-        .iter()
-        .filter(|(_, w)| w.is_finite() && *w > 0.0)
-        .map(|(uid, w)| (*uid, ((w / max) * f64::from(u16::MAX)).round().clamp(1.0, f64::from(u16::MAX)) as u16))
-        .collect();
-    out.sort_unstable_by_key(|(uid, _)| *uid);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,13 +244,6 @@ mod tests {
     fn nobody_honest_means_no_weights() {
         let weights = allocate(&[liar(0), Evaluation::confirmed(1, Verdict::Absent)], &RewardSplit::default());
         assert!(weights.iter().all(|(_, w)| *w == 0.0));
-        assert!(to_u16_weights(&weights).is_empty());
-    }
-
-    #[test]
-    fn the_chain_form_scales_the_largest_weight_to_u16_max() {
-        let chain = to_u16_weights(&[(7, 0.5), (2, 0.25), (9, 0.0), (4, 0.25)]);
-        assert_eq!(chain, vec![(2, 32768), (4, 32768), (7, 65535)]);
     }
 
     #[test]
@@ -313,8 +291,6 @@ mod tests {
             for pair in honest.windows(2).take(3) {
                 prop_assert!(pair[0].2 >= pair[1].2);
             }
-            let chain = to_u16_weights(&weights);
-            prop_assert_eq!(chain.len(), weights.iter().filter(|(_, w)| *w > 0.0).count());
         }
     }
 }

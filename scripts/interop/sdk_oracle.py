@@ -1,0 +1,140 @@
+"""The bittensor SDK (9.9.0, as the subnet pins it) as an oracle for zipcoord's weight setting.
+
+Reads one JSON request on stdin and writes one JSON answer on stdout. The Rust tests (tests/api/sdk_oracle.rs)
+send what zipcoord computed and compare it with what the SDK computes from the same inputs; nothing here
+decides pass or fail except where the SDK itself checks (a signature).
+
+Requests, by "command":
+  weights         {"cases": [{"scores", "min_allowed_weights", "max_weights_limit"}]}
+                  -> {"results": [{"uids", "values"}]}: process_weights then convert_weights_and_uids_for_emit
+  compose_call    {"metadata": path, "spec", "call", "args"} -> {"hex"}: the SDK's compose_call
+  extrinsic       {"metadata": path, "spec", "hex", "genesis", "birth_hash", "period"}
+                  -> the extrinsic decoded by the SDK's codec, and whether its signature verifies over the
+                     payload the SDK's generate_signature_payload builds for the same call, era, nonce and tip
+"""
+
+import gzip
+import json
+import os
+import sys
+
+# The SDK logs warnings to standard output: everything printed goes to standard error, the answer alone to the
+# real standard output.
+ANSWER = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+
+import numpy as np
+from async_substrate_interface.sync_substrate import SubstrateInterface
+from async_substrate_interface.types import Runtime
+from bittensor.utils.weight_utils import convert_weights_and_uids_for_emit, process_weights
+from bittensor_wallet import Keypair
+from scalecodec.base import RuntimeConfigurationObject, ScaleBytes
+from scalecodec.type_registry import load_type_registry_preset
+from scalecodec.utils.ss58 import ss58_decode
+
+
+def weights(request):
+    results = []
+    for case in request["cases"]:
+        scores = np.array(case["scores"], dtype=np.float64)
+        uids, normalized = process_weights(
+            uids=np.arange(len(scores)),
+            weights=scores,
+            num_neurons=len(scores),
+            min_allowed_weights=case["min_allowed_weights"],
+            max_weight_limit=case["max_weights_limit"] / 65535,
+        )
+        emitted_uids, values = convert_weights_and_uids_for_emit(uids, normalized)
+        results.append({"uids": [int(u) for u in emitted_uids], "values": [int(v) for v in values]})
+    return {"results": results}
+
+
+def runtime(request):
+    """The SDK's runtime object over recorded metadata (the v14 form, as state_getMetadata answers)."""
+    with gzip.open(request["metadata"], "rb") as f:
+        metadata_bytes = f.read()
+    config = RuntimeConfigurationObject(ss58_format=42)
+    config.update_type_registry(load_type_registry_preset("core"))
+    metadata = config.create_scale_object("MetadataVersioned", data=ScaleBytes(metadata_bytes))
+    metadata.decode()
+    return Runtime(
+        chain="Bittensor",
+        metadata=metadata,
+        type_registry=None,
+        runtime_config=config,
+        runtime_info={"specVersion": request["spec"], "transactionVersion": request.get("transaction_version", 1)},
+    )
+
+
+def compose(rt, module, function, args):
+    call = rt.runtime_config.create_scale_object(type_string="Call", metadata=rt.metadata)
+    call.encode({"call_module": module, "call_function": function, "call_args": args})
+    return call
+
+
+def compose_call(request):
+    rt = runtime(request)
+    args = dict(request["args"])
+    if "commit" in args:
+        args["commit"] = bytes.fromhex(args["commit"])
+    return {"hex": str(compose(rt, "SubtensorModule", request["call"], args).data)}
+
+
+class OfflineChain:
+    """What SubstrateInterface.generate_signature_payload reads from a node, answered from the request."""
+
+    def __init__(self, rt, genesis, birth_hash):
+        self.runtime = rt
+        self.runtime_config = rt.runtime_config
+        self.genesis = genesis
+        self.birth_hash = birth_hash
+
+    def get_block_hash(self, block_id):
+        return self.genesis if block_id == 0 else self.birth_hash
+
+
+def extrinsic(request):
+    rt = runtime(request)
+    decoded = rt.runtime_config.create_scale_object(
+        "Extrinsic", data=ScaleBytes(request["hex"]), metadata=rt.metadata
+    )
+    value = decoded.decode()
+    call = value["call"]
+    args = {arg["name"]: arg["value"] for arg in call["call_args"]}
+    era = value["era"]
+    period, phase = era
+    # The birth block of the era: any block number with this phase gives the same; the hash is the test's.
+    chain = OfflineChain(rt, request["genesis"], request["birth_hash"])
+    composed = compose(rt, call["call_module"], call["call_function"], args)
+    payload = SubstrateInterface.generate_signature_payload(
+        chain, composed, era={"period": period, "current": request["birth_block"]}, nonce=value["nonce"], tip=value["tip"]
+    )
+    public = bytes.fromhex(ss58_decode(value["address"]))
+    signature = value["signature"]["Sr25519"] if isinstance(value["signature"], dict) else value["signature"]
+    verified = Keypair(public_key=public.hex(), ss58_format=42).verify(payload.data, bytes.fromhex(signature[2:]))
+    return {
+        "module": call["call_module"],
+        "function": call["call_function"],
+        "args": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in args.items()},
+        "era": [period, phase],
+        "nonce": value["nonce"],
+        "tip": value["tip"],
+        "mode": value.get("mode"),
+        "signer": "0x" + public.hex(),
+        "payload": "0x" + bytes(payload.data).hex(),
+        "call_hex": str(composed.data),
+        "signature_verifies": bool(verified),
+    }
+
+
+COMMANDS = {"weights": weights, "compose_call": compose_call, "extrinsic": extrinsic}
+
+
+def main():
+    request = json.load(sys.stdin)
+    json.dump(COMMANDS[request["command"]](request), ANSWER)
+    ANSWER.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+//! The bittensor SDK (9.9.0, as the subnet pins it) as the oracle for what the validator puts on chain: the
+//! normalized weight vector, the call bytes under both recorded finney runtimes, and the signed transaction as
+//! the SDK's codec decodes and verifies it. `scripts/interop/sdk-venv.sh` installs the SDK (scripts/test.sh runs
+//! it first); `scripts/interop/sdk_oracle.py` answers.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use zipcoord::chain::subtensor::calls::WeightCall;
+use zipcoord::chain::subtensor::extrinsic::{sign_extrinsic, SigningContext};
+use zipcoord::chain::subtensor::runtime::RuntimeLayout;
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::judging::weights::{sdk_weight_vector, WeightLimits};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python with the SDK installed: `ZIPCOORD_SDK_PYTHON`, or the venv `scripts/interop/sdk-venv.sh` makes.
+fn sdk_python() -> PathBuf {
+    let python = std::env::var_os("ZIPCOORD_SDK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/sdk-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "the bittensor SDK oracle is not installed at {}: run scripts/interop/sdk-venv.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
+/// Asks the oracle; its answer, or a panic carrying what it printed.
+pub fn ask_sdk(request: Value) -> Value {
+    let mut child = Command::new(sdk_python())
+        .arg(repo().join("scripts/interop/sdk_oracle.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the SDK's Python starts");
+    let body = serde_json::to_vec(&request).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "the oracle failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("the oracle's answer is not JSON: {e}"))
+}
+
+fn metadata(spec: u32, version: &str) -> PathBuf {
+    repo().join(format!("tests/vectors/finney/spec{spec}.metadata-{version}.scale.gz"))
+}
+
+fn runtime(spec: u32, version: &str) -> RuntimeLayout {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(metadata(spec, version)).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    RuntimeLayout::from_metadata(&bytes).unwrap()
+}
+
+/// One random score vector of the kinds that break naive normalizations.
+fn random_case(rng: &mut ChaCha8Rng) -> (Vec<f64>, u16, u16) {
+    let n = if rng.gen_bool(0.7) { rng.gen_range(1..=40) } else { rng.gen_range(41..=300) };
+    let zero_share = rng.gen_range(0.0..0.95);
+    let tie_pool: Vec<f64> = (0..3).map(|_| rng.gen::<f64>()).collect();
+    let scores = (0..n)
+        .map(|_| {
+            if rng.gen_bool(zero_share) {
+                0.0
+            } else {
+                match rng.gen_range(0..5) {
+                    0 => tie_pool[rng.gen_range(0..tie_pool.len())],
+                    1 => rng.gen_range(1e-12..1e-4),
+                    2 => rng.gen::<f64>().powi(6),
+                    _ => rng.gen::<f64>(),
+                }
+            }
+        })
+        .collect();
+    let min_allowed_weights = match rng.gen_range(0..4) {
+        0 => 0,
+        1 => rng.gen_range(1..=8),
+        2 => rng.gen_range(0..=n as u16 + 5),
+        _ => 1,
+    };
+    let max_weights_limit = match rng.gen_range(0..4) {
+        0 => rng.gen_range(300..65535),
+        1 => rng.gen_range(3000..20000),
+        _ => 65535,
+    };
+    (scores, min_allowed_weights, max_weights_limit)
+}
+
+#[test]
+fn ten_thousand_random_vectors_normalize_as_the_sdk_normalizes_them() {
+    let mut rng = ChaCha8Rng::seed_from_u64(36);
+    let cases: Vec<(Vec<f64>, u16, u16)> = (0..10_000).map(|_| random_case(&mut rng)).collect();
+    let request = json!({
+        "command": "weights",
+        "cases": cases.iter().map(|(scores, min, max)| json!({
+            "scores": scores, "min_allowed_weights": min, "max_weights_limit": max,
+        })).collect::<Vec<_>>(),
+    });
+    let answer = ask_sdk(request);
+    let expected = answer["results"].as_array().unwrap();
+    assert_eq!(expected.len(), cases.len());
+    let mut differing = Vec::new();
+    for ((scores, min_allowed_weights, max_weights_limit), sdk) in cases.iter().zip(expected) {
+        let limits = WeightLimits { min_allowed_weights: *min_allowed_weights, max_weights_limit: *max_weights_limit };
+        let ours = sdk_weight_vector(scores, limits);
+        let theirs: (Vec<u16>, Vec<u16>) = (
+            serde_json::from_value(sdk["uids"].clone()).unwrap(),
+            serde_json::from_value(sdk["values"].clone()).unwrap(),
+        );
+        if (ours.uids.clone(), ours.values.clone()) != theirs {
+            differing.push(format!(
+                "{limits:?} {scores:?}: ours {:?}, the SDK's {theirs:?}",
+                ours.pairs().collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(differing.is_empty(), "{} of 10,000 differ, first: {}", differing.len(), differing[0]);
+}
+
+#[test]
+fn call_bytes_equal_the_sdks_compose_call_under_both_recorded_runtimes() {
+    let calls = [
+        WeightCall::SetWeights { netuid: 46, dests: vec![238, 5, 7], weights: vec![65535, 1234, 1], version_key: 1038 },
+        WeightCall::SetWeights {
+            netuid: 1,
+            dests: (0..256).collect(),
+            weights: (0..256).map(|i| i * 200).collect(),
+            version_key: u64::MAX,
+        },
+        WeightCall::CommitTimelockedWeights {
+            netuid: 46,
+            commit: (0..=255).cycle().take(300).collect(),
+            reveal_round: 12_345_678,
+            commit_reveal_version: 4,
+        },
+    ];
+    for spec in [320, 343] {
+        for call in &calls {
+            let args = match call {
+                WeightCall::SetWeights { netuid, dests, weights, version_key } => {
+                    json!({"netuid": netuid, "dests": dests, "weights": weights, "version_key": version_key})
+                }
+                WeightCall::CommitTimelockedWeights { netuid, commit, reveal_round, commit_reveal_version } => json!({
+                    "netuid": netuid, "commit": hex::encode(commit), "reveal_round": reveal_round,
+                    "commit_reveal_version": commit_reveal_version,
+                }),
+            };
+            let sdk = ask_sdk(json!({
+                "command": "compose_call", "metadata": metadata(spec, "v14"), "spec": spec,
+                "call": call.name(), "args": args,
+            }));
+            for version in ["v14", "v15"] {
+                let ours = format!("0x{}", hex::encode(call.encode(&runtime(spec, version)).unwrap()));
+                assert_eq!(ours, sdk["hex"].as_str().unwrap(), "spec {spec} {version} {}", call.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_signed_transaction_decodes_with_the_sdks_codec_and_its_signature_verifies_over_the_sdks_payload() {
+    let hotkey = Keypair::from_uri("//Bob//validator").unwrap();
+    for (spec, call, nonce) in [
+        (
+            343,
+            WeightCall::SetWeights {
+                netuid: 46,
+                dests: vec![3, 9, 250],
+                weights: vec![65535, 20000, 1],
+                version_key: 7,
+            },
+            0,
+        ),
+        // Long enough that the payload is signed by its hash.
+        (
+            320,
+            WeightCall::CommitTimelockedWeights {
+                netuid: 46,
+                commit: vec![0x5a; 400],
+                reveal_round: 21_000_000,
+                commit_reveal_version: 4,
+            },
+            1_234_567,
+        ),
+    ] {
+        let runtime = runtime(spec, "v15");
+        let context = SigningContext {
+            spec_version: spec,
+            transaction_version: 1,
+            genesis_hash: [0x2f; 32],
+            birth_block: 6_553_607,
+            birth_hash: [0x11; 32],
+            nonce,
+        };
+        let bytes = call.encode(&runtime).unwrap();
+        let signed = sign_extrinsic(&runtime, &bytes, &context, &hotkey).unwrap();
+        let sdk = ask_sdk(json!({
+            "command": "extrinsic", "metadata": metadata(spec, "v14"), "spec": spec,
+            "hex": format!("0x{}", hex::encode(&signed.bytes)),
+            "genesis": format!("0x{}", hex::encode([0x2f; 32])),
+            "birth_hash": format!("0x{}", hex::encode([0x11; 32])),
+            "birth_block": 6_553_607,
+        }));
+        assert_eq!(sdk["module"], "SubtensorModule");
+        assert_eq!(sdk["function"], call.name());
+        assert_eq!(sdk["call_hex"].as_str().unwrap(), format!("0x{}", hex::encode(&bytes)));
+        assert_eq!(sdk["era"], json!([32, 6_553_607 % 32]));
+        assert_eq!(sdk["nonce"], nonce);
+        assert_eq!(sdk["tip"], 0);
+        assert_eq!(sdk["signer"].as_str().unwrap(), format!("0x{}", hex::encode(hotkey.hotkey().public_bytes())));
+        if signed.payload.len() <= 256 {
+            assert_eq!(sdk["payload"].as_str().unwrap(), format!("0x{}", hex::encode(&signed.payload)));
+        } else {
+            // The SDK hands over the payload's blake2b-256 hash, as it signs it.
+            assert_eq!(sdk["payload"].as_str().unwrap().len(), 2 + 64, "spec {spec}");
+        }
+        assert_eq!(sdk["signature_verifies"], true, "spec {spec}: {sdk}");
+    }
+}
