@@ -11,6 +11,11 @@ Requests, by "command":
   extrinsic       {"metadata": path, "spec", "hex", "genesis", "birth_hash", "period"}
                   -> the extrinsic decoded by the SDK's codec, and whether its signature verifies over the
                      payload the SDK's generate_signature_payload builds for the same call, era, nonce and tip
+  drand_decrypt   {"ciphertext", "round", "signature"} -> {"plaintext"}: bittensor_drand.decrypt_with_signature
+                  (on the bare ciphertext a commit carries, in the UserData container that function reads)
+  drand_encrypt   {"plaintext", "round"} -> {"ciphertext"}: bittensor_drand.encrypt_at_round, out of its container
+  reveal_round    {"block", "netuid", "tempo", "reveal_period_epochs", "block_time"}
+                  -> {"before", "round", "after"}: the round get_encrypted_commit picks, and the clock around it
 """
 
 import gzip
@@ -23,6 +28,9 @@ import sys
 ANSWER = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 
+import time
+
+import bittensor_drand
 import numpy as np
 from async_substrate_interface.sync_substrate import SubstrateInterface
 from async_substrate_interface.types import Runtime
@@ -127,7 +135,69 @@ def extrinsic(request):
     }
 
 
-COMMANDS = {"weights": weights, "compose_call": compose_call, "extrinsic": extrinsic}
+def user_data(ciphertext, round_):
+    """bittensor-drand's container for timelocked data, `UserData {encrypted_data: Vec<u8>, reveal_round: u64}`,
+    around a bare ciphertext (what a weight commit carries on chain)."""
+    length = len(ciphertext)
+    if length < 1 << 6:
+        prefix = bytes([length << 2])
+    elif length < 1 << 14:
+        prefix = ((length << 2) | 1).to_bytes(2, "little")
+    else:
+        prefix = ((length << 2) | 2).to_bytes(4, "little")
+    return prefix + ciphertext + round_.to_bytes(8, "little")
+
+
+def bare_ciphertext(container):
+    """The ciphertext inside a `UserData` container."""
+    mode = container[0] & 3
+    if mode == 0:
+        length, start = container[0] >> 2, 1
+    elif mode == 1:
+        length, start = int.from_bytes(container[:2], "little") >> 2, 2
+    else:
+        length, start = int.from_bytes(container[:4], "little") >> 2, 4
+    assert len(container) == start + length + 8, "UserData is a ciphertext and a u64 round"
+    return container[start : start + length]
+
+
+def drand_decrypt(request):
+    container = user_data(bytes.fromhex(request["ciphertext"]), request["round"])
+    plaintext = bittensor_drand.decrypt_with_signature(container, request["signature"])
+    return {"plaintext": plaintext.hex()}
+
+
+def drand_encrypt(request):
+    container, round_ = bittensor_drand.encrypt_at_round(bytes.fromhex(request["plaintext"]), request["round"])
+    return {"ciphertext": bare_ciphertext(container).hex(), "round": round_}
+
+
+def reveal_round(request):
+    """The round get_encrypted_commit picks (from the wall clock), with the clock read just before and after."""
+    before = time.time()
+    _, round_ = bittensor_drand.get_encrypted_commit(
+        uids=[0],
+        weights=[65535],
+        version_key=0,
+        tempo=request["tempo"],
+        current_block=request["block"],
+        netuid=request["netuid"],
+        subnet_reveal_period_epochs=request["reveal_period_epochs"],
+        block_time=request["block_time"],
+        hotkey=bytes(32),
+    )
+    after = time.time()
+    return {"before": before, "round": round_, "after": after}
+
+
+COMMANDS = {
+    "weights": weights,
+    "compose_call": compose_call,
+    "extrinsic": extrinsic,
+    "drand_decrypt": drand_decrypt,
+    "drand_encrypt": drand_encrypt,
+    "reveal_round": reveal_round,
+}
 
 
 def main():

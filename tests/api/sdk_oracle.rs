@@ -1,6 +1,7 @@
 //! The bittensor SDK (9.9.0, as the subnet pins it) as the oracle for what the validator puts on chain: the
-//! normalized weight vector, the call bytes under both recorded finney runtimes, and the signed transaction as
-//! the SDK's codec decodes and verifies it. `scripts/interop/sdk-venv.sh` installs the SDK (scripts/test.sh runs
+//! normalized weight vector, the call bytes under both recorded finney runtimes, the signed transaction as
+//! the SDK's codec decodes and verifies it, and the timelocked commit and its reveal round as bittensor-drand
+//! makes and opens them. `scripts/interop/sdk-venv.sh` installs the SDK (scripts/test.sh runs
 //! it first); `scripts/interop/sdk_oracle.py` answers.
 
 use std::io::Write;
@@ -11,9 +12,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use zipcoord::chain::subtensor::calls::WeightCall;
+use zipcoord::chain::subtensor::commit::{
+    decrypt_with_signature, encrypt_to_round, reveal_round, RevealSchedule, WeightsTlockPayload,
+};
 use zipcoord::chain::subtensor::extrinsic::{sign_extrinsic, SigningContext};
 use zipcoord::chain::subtensor::runtime::RuntimeLayout;
 use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::beacon::QUICKNET;
 use zipcoord::domain::judging::weights::{sdk_weight_vector, WeightLimits};
 
 fn repo() -> PathBuf {
@@ -226,5 +231,54 @@ fn the_signed_transaction_decodes_with_the_sdks_codec_and_its_signature_verifies
             assert_eq!(sdk["payload"].as_str().unwrap().len(), 2 + 64, "spec {spec}");
         }
         assert_eq!(sdk["signature_verifies"], true, "spec {spec}: {sdk}");
+    }
+}
+
+/// Round 1000 of quicknet and its signature (tests/vectors/drand-quicknet.json).
+const ROUND_1000_SIGNATURE: &str =
+    "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
+
+#[test]
+fn a_commit_decrypts_with_bittensor_drand_and_the_sdks_own_ciphertext_decrypts_here() {
+    let hotkey = Keypair::from_uri("//Bob//validator").unwrap();
+    let payload = WeightsTlockPayload {
+        hotkey: *hotkey.hotkey().public_bytes(),
+        weights: sdk_weight_vector(&[0.0, 0.6, 0.3, 0.1, 1e-7], WeightLimits::NONE),
+        version_key: 1038,
+    };
+    let ours = encrypt_to_round(&payload.encode(), 1000, &QUICKNET.public_key).unwrap();
+    let opened = ask_sdk(json!({
+        "command": "drand_decrypt", "ciphertext": hex::encode(&ours), "round": 1000, "signature": ROUND_1000_SIGNATURE,
+    }));
+    let plaintext = hex::decode(opened["plaintext"].as_str().unwrap()).unwrap();
+    assert_eq!(WeightsTlockPayload::decode(&plaintext).unwrap(), payload);
+    assert_eq!(payload.weights.uids, vec![1, 2, 3]);
+
+    let theirs =
+        ask_sdk(json!({"command": "drand_encrypt", "plaintext": hex::encode(payload.encode()), "round": 1000}));
+    let ciphertext = hex::decode(theirs["ciphertext"].as_str().unwrap()).unwrap();
+    let signature = hex::decode(ROUND_1000_SIGNATURE).unwrap();
+    assert_eq!(
+        WeightsTlockPayload::decode(&decrypt_with_signature(&ciphertext, &signature).unwrap()).unwrap(),
+        payload
+    );
+}
+
+#[test]
+fn the_reveal_round_equals_bittensor_drands_for_the_same_chain_state_and_second() {
+    for (block, netuid, tempo, reveal_period_epochs, block_time) in
+        [(6_553_607u64, 46u16, 360u64, 1u64, 12.0), (100, 1, 99, 3, 12.0), (5_000_000, 300, 10, 2, 0.25)]
+    {
+        let sdk = ask_sdk(json!({
+            "command": "reveal_round", "block": block, "netuid": netuid, "tempo": tempo,
+            "reveal_period_epochs": reveal_period_epochs, "block_time": block_time,
+        }));
+        let schedule = RevealSchedule { block, netuid, tempo, reveal_period_epochs };
+        let (before, after) = (sdk["before"].as_f64().unwrap(), sdk["after"].as_f64().unwrap());
+        let round = sdk["round"].as_u64().unwrap();
+        let (earliest, latest) =
+            (reveal_round(schedule, before, block_time), reveal_round(schedule, after, block_time));
+        assert!(earliest <= round && round <= latest, "{schedule:?}: ours {earliest}..={latest}, the SDK's {round}");
+        assert!(latest - earliest <= 1, "the oracle took more than a round's time");
     }
 }

@@ -4,6 +4,7 @@
 //! answers completely wins.
 
 pub mod calls;
+pub mod commit;
 pub mod decode;
 pub mod extrinsic;
 pub mod rpc;
