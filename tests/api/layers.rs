@@ -296,6 +296,33 @@ fn no_two_files_name_each_other() {
     assert!(found.is_empty(), "files on a circle of names:\n{found:#?}");
 }
 
+/// A file past this many lines tells more than one story (design.md); its tests may move to a sibling `tests.rs`.
+const MOST_LINES_IN_A_FILE: usize = 500;
+
+/// The files in `src` longer than `most` lines, with their lengths; a `tests.rs` holds a module's tests and is
+/// not counted.
+fn files_longer_than(src: &Path, most: usize) -> Vec<(String, usize)> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut long: Vec<(String, usize)> = files
+        .iter()
+        .filter(|file| file.file_name().is_some_and(|name| name != "tests.rs"))
+        .map(|file| (file.display().to_string(), std::fs::read_to_string(file).unwrap().lines().count()))
+        .filter(|(_, lines)| *lines > most)
+        .collect();
+    long.sort();
+    long
+}
+
+#[test]
+fn no_file_in_src_tells_more_than_five_hundred_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long = files_longer_than(&src, MOST_LINES_IN_A_FILE);
+    assert!(long.is_empty(), "files over {MOST_LINES_IN_A_FILE} lines; split them by concern:\n{long:#?}");
+    // The checker itself sees a long file: the crate has files of a few hundred lines.
+    assert!(!files_longer_than(&src, 300).is_empty());
+}
+
 #[test]
 fn the_checkers_see_a_circle_and_a_forbidden_neighbour() {
     let path = |text: &str| text.split("::").map(str::to_string).collect::<Vec<_>>();
