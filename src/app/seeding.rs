@@ -108,7 +108,7 @@ impl App {
                     crate::metrics::beacon_round(round);
                     return Ok(SeedSource::Beacon { pulse, randomness });
                 }
-                Err(reason) => reason,
+                Err(awaited) => awaited.to_string(),
             }
         };
         let repeated = self.epochs.beacon.lock().last_error.replace(reason.clone()).as_ref() == Some(&reason);

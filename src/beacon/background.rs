@@ -34,6 +34,18 @@ enum RoundState {
     },
 }
 
+/// Why a glance found no verified pulse of a round.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PulseAwaited {
+    /// The last fetch failed, for the source's reason (asked again after a pause).
+    #[error("{0}")]
+    Failed(String),
+    #[error("the pulse of round {round} is being fetched ({seconds} s so far)")]
+    Fetching { round: Round, seconds: u64 },
+    #[error("the pulse of round {0} is not fetched yet")]
+    NotFetched(Round),
+}
+
 /// A pulse source behind a background single flight per round.
 pub struct BackgroundPulses {
     source: Arc<dyn PulseSource>,
@@ -55,7 +67,7 @@ impl BackgroundPulses {
 
     /// The verified pulse of `round` if a fetch brought it, waiting at most `glance` for one under way (and
     /// starting one if none is and the last failure is not too recent); otherwise why it is not here.
-    pub async fn glance(&self, round: Round, glance: Duration) -> Result<(Pulse, Randomness), String> {
+    pub async fn glance(&self, round: Round, glance: Duration) -> Result<(Pulse, Randomness), PulseAwaited> {
         let mut done = match self.state_or_fetch(round) {
             Ok(found) => return found,
             Err(done) => done,
@@ -63,23 +75,23 @@ impl BackgroundPulses {
         let _ = tokio::time::timeout(glance, done.wait_for(|ended| *ended)).await;
         match self.rounds.lock().get(&round) {
             Some(RoundState::Verified(pulse, randomness)) => Ok((*pulse, *randomness)),
-            Some(RoundState::Failed { reason, .. }) => Err(reason.clone()),
+            Some(RoundState::Failed { reason, .. }) => Err(PulseAwaited::Failed(reason.clone())),
             Some(RoundState::Fetching { since, .. }) => {
-                Err(format!("the pulse of round {round} is being fetched ({} s so far)", since.elapsed().as_secs()))
+                Err(PulseAwaited::Fetching { round, seconds: since.elapsed().as_secs() })
             }
-            None => Err(format!("the pulse of round {round} is not fetched yet")),
+            None => Err(PulseAwaited::NotFetched(round)),
         }
     }
 
     /// What is known of `round`, or the end of the fetch to wait for (started here if need be).
     #[allow(clippy::type_complexity)]
-    fn state_or_fetch(&self, round: Round) -> Result<Result<(Pulse, Randomness), String>, watch::Receiver<bool>> {
+    fn state_or_fetch(&self, round: Round) -> Result<Result<(Pulse, Randomness), PulseAwaited>, watch::Receiver<bool>> {
         let mut rounds = self.rounds.lock();
         match rounds.get(&round) {
             Some(RoundState::Verified(pulse, randomness)) => return Ok(Ok((*pulse, *randomness))),
             Some(RoundState::Fetching { done, .. }) => return Err(done.clone()),
             Some(RoundState::Failed { at, reason }) if at.elapsed() < RETRY_AFTER_FAILURE => {
-                return Ok(Err(reason.clone()))
+                return Ok(Err(PulseAwaited::Failed(reason.clone())))
             }
             _ => {}
         }
@@ -154,7 +166,7 @@ mod tests {
         let (pulses, asked) = slow(Duration::from_secs(10), false);
         for _ in 0..20 {
             let started = tokio::time::Instant::now();
-            let pending = pulses.glance(7, Duration::from_millis(100)).await.unwrap_err();
+            let pending = pulses.glance(7, Duration::from_millis(100)).await.unwrap_err().to_string();
             assert!(pending.contains("round 7 is being fetched"), "{pending}");
             assert!(started.elapsed() <= Duration::from_millis(100));
         }
@@ -172,7 +184,7 @@ mod tests {
 
         let (failing, asked) = slow(Duration::from_millis(5), true);
         let reason = failing.glance(3, Duration::from_millis(100)).await.unwrap_err();
-        assert!(reason.contains("HTTP 502"), "{reason}");
+        assert!(matches!(&reason, PulseAwaited::Failed(why) if why.contains("HTTP 502")), "{reason}");
         assert_eq!(failing.glance(3, Duration::from_millis(100)).await.unwrap_err(), reason, "read, not asked again");
         assert_eq!(asked.load(Ordering::SeqCst), 1);
         tokio::time::sleep(RETRY_AFTER_FAILURE).await;

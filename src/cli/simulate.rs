@@ -69,7 +69,7 @@ pub fn run(command: SimulateCommand) -> anyhow::Result<()> {
             eprintln!("  {done} of {total} epochs judged ({:.0} s)", started.elapsed().as_secs_f64());
         }
     };
-    let mut report = simulate(settings, &mut progress).map_err(anyhow::Error::msg)?;
+    let mut report = simulate(settings, &mut progress)?;
     report.seconds = started.elapsed().as_secs_f64();
     print!("{}", report.table());
     let json = serde_json::to_vec_pretty(&report)?;

@@ -81,12 +81,20 @@ impl FromStr for LiarSpec {
     }
 }
 
+/// The liars asked for need more miners than there are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the liars need {needed} miners, there are {miners}")]
+pub struct TooFewMiners {
+    pub needed: usize,
+    pub miners: usize,
+}
+
 impl LiarSpec {
     /// Every miner's role, honest miners first: `None` for an honest one.
-    pub fn roles(&self, miners: usize) -> Result<Vec<Option<LiarKind>>, String> {
+    pub fn roles(&self, miners: usize) -> Result<Vec<Option<LiarKind>>, TooFewMiners> {
         let dishonest: Vec<LiarKind> = self.0.iter().flat_map(|&k| std::iter::repeat_n(k, k.miners())).collect();
         if dishonest.len() > miners {
-            return Err(format!("the liars need {} miners, there are {miners}", dishonest.len()));
+            return Err(TooFewMiners { needed: dishonest.len(), miners });
         }
         let mut roles = vec![None; miners - dishonest.len()];
         roles.extend(dishonest.into_iter().map(Some));
@@ -123,7 +131,7 @@ mod tests {
             roles[2..],
             [Some(LiarKind::Inventor), Some(LiarKind::Shader), Some(LiarKind::Sybil), Some(LiarKind::Sybil)]
         );
-        assert!(spec.roles(3).unwrap_err().contains("need 4 miners"));
+        assert!(spec.roles(3).unwrap_err().to_string().contains("need 4 miners"));
         assert_eq!("copier".parse::<LiarSpec>().unwrap(), LiarSpec(vec![LiarKind::Copier]));
         assert_eq!("exact-copier".parse::<LiarSpec>().unwrap(), LiarSpec(vec![LiarKind::ExactCopier]));
         assert!("forger".parse::<LiarSpec>().unwrap_err().contains("'forger' is not a liar kind"));

@@ -100,7 +100,7 @@ impl Localnet {
         let key = |uri: String| Keypair::from_uri(&uri).expect("generated URIs are valid");
         let validators: Vec<Keypair> = (0..options.validators).map(|i| key(validator_uri(i))).collect();
         let miners: Vec<Keypair> = (0..options.miners).map(|i| key(miner_uri(i))).collect();
-        let roles = options.liars.roles(options.miners).map_err(anyhow::Error::msg)?;
+        let roles = options.liars.roles(options.miners)?;
         // Every neuron is its own operator, but a sybil pair shares the first sybil's key as coldkey.
         let first_sybil = roles.iter().position(|role| *role == Some(LiarKind::Sybil));
         let coldkey_of = |index: usize, key: &Keypair| match (roles[index], first_sybil) {
@@ -264,7 +264,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut net = Localnet::start(&options).await?;
     let epoch = Duration::from_secs(u64::from(options.epoch_seconds));
-    let roles = options.liars.roles(options.miners).map_err(anyhow::Error::msg)?;
+    let roles = options.liars.roles(options.miners)?;
     let mode = match options.assignment {
         AssignmentMode::Shared => "shared assignments".to_string(),
         AssignmentMode::Groups(plan) => {

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::api::{EpochGroupsBody, GroupBody};
-use crate::client::liars::{LiarKind, LiarSpec, ALL_KINDS};
+use crate::client::liars::{LiarKind, LiarSpec, TooFewMiners, ALL_KINDS};
 use crate::client::validator::case::Miner;
 use crate::client::validator::credibility::CredibilityBook;
 use crate::client::validator::group_judging::ValidationMode;
@@ -55,9 +55,20 @@ impl std::str::FromStr for SimulatedLiars {
     }
 }
 
+/// Why a simulation cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimulationError {
+    #[error("a simulation needs miners and groups of at least 2")]
+    Empty,
+    #[error("at most {} miners", u16::MAX)]
+    TooManyMiners,
+    #[error(transparent)]
+    Liars(#[from] TooFewMiners),
+}
+
 impl SimulatedLiars {
     /// Every miner's role, honest miners first.
-    pub fn roles(&self, miners: usize) -> Result<Vec<Option<LiarKind>>, String> {
+    pub fn roles(&self, miners: usize) -> Result<Vec<Option<LiarKind>>, TooFewMiners> {
         match self {
             SimulatedLiars::Kinds(spec) => spec.roles(miners),
             SimulatedLiars::Share(share) => {
@@ -134,12 +145,12 @@ struct SimulatedEpoch {
 }
 
 impl World {
-    fn new(settings: SimulationSettings) -> Result<Self, String> {
+    fn new(settings: SimulationSettings) -> Result<Self, SimulationError> {
         if settings.miners == 0 || settings.group_size < 2 {
-            return Err("a simulation needs miners and groups of at least 2".to_string());
+            return Err(SimulationError::Empty);
         }
         if settings.miners > usize::from(u16::MAX) {
-            return Err(format!("at most {} miners", u16::MAX));
+            return Err(SimulationError::TooManyMiners);
         }
         let roles = settings.liars.roles(settings.miners)?;
         let roster = roster(&roles, settings.coldkeys.max(1), settings.seed);
@@ -298,7 +309,7 @@ impl World {
 
 /// Runs the simulation, calling `progress` after each epoch with the epochs done. Epoch N+1's uploads are made
 /// while epoch N is judged (credibility carries from one judgement to the next, so judgements go in order).
-pub fn simulate(settings: SimulationSettings, progress: &mut dyn FnMut(u64)) -> Result<Report, String> {
+pub fn simulate(settings: SimulationSettings, progress: &mut dyn FnMut(u64)) -> Result<Report, SimulationError> {
     let world = World::new(settings.clone())?;
     let mut report = Report::new(&settings, &world.roster);
     let mut credibility = CredibilityBook::default();
