@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use blake2::digest::consts::U16;
-use blake2::{Blake2b, Digest};
+use blake2::Digest;
 use parity_scale_codec::{Compact, Decode, Encode};
 use serde_json::json;
 
 use super::{first_verified, PulseFuture, PulseRefusal, PulseSource};
 use crate::chain::subtensor::rpc::{hex_bytes, RpcCaller, RpcEndpoint};
+use crate::chain::subtensor::storage::blake2_128_concat_key;
 use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
 pub struct SubtensorPulses {
@@ -21,26 +21,9 @@ pub struct SubtensorPulses {
     http: reqwest::Client,
 }
 
-/// `twox128(pallet) ++ twox128(item) ++ blake2_128(key) ++ key`: a `Blake2_128Concat` storage map's key.
-pub fn storage_map_key(pallet: &str, item: &str, key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + key.len());
-    out.extend_from_slice(&twox_128(pallet.as_bytes()));
-    out.extend_from_slice(&twox_128(item.as_bytes()));
-    out.extend_from_slice(&Blake2b::<U16>::digest(key));
-    out.extend_from_slice(key);
-    out
-}
-
-fn twox_128(data: &[u8]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&twox_hash::XxHash64::oneshot(0, data).to_le_bytes());
-    out[8..].copy_from_slice(&twox_hash::XxHash64::oneshot(1, data).to_le_bytes());
-    out
-}
-
 /// The storage key of round `round`'s pulse.
 pub fn pulse_key(round: Round) -> Vec<u8> {
-    storage_map_key("Drand", "Pulses", &round.encode())
+    blake2_128_concat_key("Drand", "Pulses", &round.encode())
 }
 
 /// A stored pulse's SCALE bytes as the pallet writes them.
@@ -120,7 +103,7 @@ mod tests {
         // System::Account of //Alice, the best-known storage key there is.
         let alice = hex::decode("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d").unwrap();
         assert_eq!(
-            hex::encode(storage_map_key("System", "Account", &alice)),
+            hex::encode(blake2_128_concat_key("System", "Account", &alice)),
             "26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9de1e86a9a8c739864cf3cc5ec2bea59f\
              d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
         );

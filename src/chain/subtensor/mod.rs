@@ -9,6 +9,7 @@ pub mod decode;
 pub mod extrinsic;
 pub mod rpc;
 pub mod runtime;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::sync::Arc;

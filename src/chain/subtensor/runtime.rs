@@ -4,8 +4,11 @@
 //! Nothing here is a constant: a runtime that moves a call or changes an argument is read as it is, and one that
 //! no longer fits is refused with a clear error before anything is signed. Pure: bytes in, values out.
 
+pub use frame_metadata::v14::StorageHasher;
+use frame_metadata::v14::{PalletStorageMetadata, StorageEntryType};
 use frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed, META_RESERVED};
 use parity_scale_codec::Decode;
+use scale_info::form::PortableForm;
 use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
 
 /// The pallet that holds the weight calls and the subnet's hyperparameters.
@@ -18,6 +21,10 @@ pub enum RuntimeError {
     Metadata(String),
     #[error("the runtime has no call {pallet}.{call}")]
     NoCall { pallet: String, call: String },
+    #[error("the runtime has no storage item {pallet}.{item}")]
+    NoStorage { pallet: String, item: String },
+    #[error("the runtime's {pallet}.{item} is {found}, not {expected}")]
+    StorageShape { pallet: String, item: String, found: String, expected: String },
     #[error("the runtime's {pallet}.{call} takes ({found}), not ({expected})")]
     Arguments { pallet: String, call: String, found: String, expected: String },
     #[error("the runtime's transactions are version {0}; only version 4 can be signed here")]
@@ -113,7 +120,51 @@ struct PalletLayout {
     name: String,
     index: u8,
     calls: Option<u32>,
-    storage: Vec<String>,
+    storage: Vec<StorageEntry>,
+}
+
+/// One storage item as the metadata declares it: the hasher and type of each key, the value's type, and the
+/// bytes that stand for an absent value.
+#[derive(Debug, Clone)]
+struct StorageEntry {
+    name: String,
+    hashers: Vec<StorageHasher>,
+    keys: Vec<u32>,
+    value: u32,
+    default: Vec<u8>,
+}
+
+/// One storage item of a runtime, shaped: how to address it and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageLayout {
+    pub pallet: String,
+    pub item: String,
+    /// Each key's hasher and shape, in order (none for a plain value).
+    pub keys: Vec<(StorageHasher, Shape)>,
+    pub value: Shape,
+    /// What the chain answers for a key it holds nothing under.
+    pub default: Vec<u8>,
+}
+
+fn storage_entries(storage: Option<&PalletStorageMetadata<PortableForm>>) -> Vec<StorageEntry> {
+    let Some(storage) = storage else { return Vec::new() };
+    storage
+        .entries
+        .iter()
+        .map(|entry| {
+            let (hashers, key, value) = match &entry.ty {
+                StorageEntryType::Plain(value) => (Vec::new(), None, value.id),
+                StorageEntryType::Map { hashers, key, value } => (hashers.clone(), Some(key.id), value.id),
+            };
+            StorageEntry {
+                name: entry.name.clone(),
+                hashers,
+                keys: key.into_iter().collect(),
+                value,
+                default: entry.default.clone(),
+            }
+        })
+        .collect()
 }
 
 impl RuntimeLayout {
@@ -141,7 +192,7 @@ impl RuntimeLayout {
                         name: p.name.clone(),
                         index: p.index,
                         calls: p.calls.as_ref().map(|c| c.ty.id),
-                        storage: p.storage.iter().flat_map(|s| s.entries.iter().map(|e| e.name.clone())).collect(),
+                        storage: storage_entries(p.storage.as_ref()),
                     })
                     .collect(),
                 extrinsic_version: m.extrinsic.version,
@@ -161,7 +212,7 @@ impl RuntimeLayout {
                         name: p.name.clone(),
                         index: p.index,
                         calls: p.calls.as_ref().map(|c| c.ty.id),
-                        storage: p.storage.iter().flat_map(|s| s.entries.iter().map(|e| e.name.clone())).collect(),
+                        storage: storage_entries(p.storage.as_ref()),
                     })
                     .collect(),
                 extrinsic_version: m.extrinsic.version,
@@ -194,7 +245,34 @@ impl RuntimeLayout {
 
     /// Whether `pallet` has the storage item `item` (how the reveal-round model is chosen).
     pub fn has_storage(&self, pallet: &str, item: &str) -> bool {
-        self.pallets.iter().any(|p| p.name == pallet && p.storage.iter().any(|name| name == item))
+        self.pallets.iter().any(|p| p.name == pallet && p.storage.iter().any(|entry| entry.name == item))
+    }
+
+    /// The storage item `pallet.item`: its keys' hashers and shapes, its value's shape and default.
+    pub fn storage(&self, pallet: &str, item: &str) -> Result<StorageLayout, RuntimeError> {
+        let missing = || RuntimeError::NoStorage { pallet: pallet.to_string(), item: item.to_string() };
+        let owner = self.pallets.iter().find(|p| p.name == pallet).ok_or_else(missing)?;
+        let entry = owner.storage.iter().find(|entry| entry.name == item).ok_or_else(missing)?;
+        // Several keys are declared as one tuple type, one hasher each.
+        let key_shapes = match entry.keys.first().map(|&id| self.shape(id)) {
+            None => Vec::new(),
+            Some(Shape::Fields(shapes)) if entry.hashers.len() > 1 => shapes,
+            Some(shape) => vec![shape],
+        };
+        if key_shapes.len() != entry.hashers.len() {
+            return Err(RuntimeError::Metadata(format!(
+                "{pallet}.{item} has {} hashers for {} keys",
+                entry.hashers.len(),
+                key_shapes.len()
+            )));
+        }
+        Ok(StorageLayout {
+            pallet: pallet.to_string(),
+            item: item.to_string(),
+            keys: entry.hashers.iter().cloned().zip(key_shapes).collect(),
+            value: self.shape(entry.value),
+            default: entry.default.clone(),
+        })
     }
 
     /// The transaction extensions in the order the runtime signs them; only version-4 transactions are known.
