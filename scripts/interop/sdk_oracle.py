@@ -14,6 +14,7 @@ Requests, by "command":
   drand_decrypt   {"ciphertext", "round", "signature"} -> {"plaintext"}: bittensor_drand.decrypt_with_signature
                   (on the bare ciphertext a commit carries, in the UserData container that function reads)
   drand_encrypt   {"plaintext", "round"} -> {"ciphertext"}: bittensor_drand.encrypt_at_round, out of its container
+  storage_key     {"metadata": path, "spec", "items": [{"item", "params"}]} -> {"keys"}: the SDK's storage keys
   reveal_round    {"block", "netuid", "tempo", "reveal_period_epochs", "block_time"}
                   -> {"before", "round", "after"}: the round get_encrypted_commit picks, and the clock around it
 """
@@ -34,6 +35,7 @@ import bittensor_drand
 import numpy as np
 from async_substrate_interface.sync_substrate import SubstrateInterface
 from async_substrate_interface.types import Runtime
+from async_substrate_interface.utils.storage import StorageKey
 from bittensor.utils.weight_utils import convert_weights_and_uids_for_emit, process_weights
 from bittensor_wallet import Keypair
 from scalecodec.base import RuntimeConfigurationObject, ScaleBytes
@@ -190,7 +192,21 @@ def reveal_round(request):
     return {"before": before, "round": round_, "after": after}
 
 
+def storage_key(request):
+    """The SDK's storage keys for the given items and parameters under recorded metadata."""
+    rt = runtime(request)
+    keys = []
+    for item in request["items"]:
+        params = [bytes.fromhex(p[2:]) if isinstance(p, str) and p.startswith("0x") else p for p in item["params"]]
+        key = StorageKey.create_from_storage_function(
+            "SubtensorModule", item["item"], params, runtime_config=rt.runtime_config, metadata=rt.metadata
+        )
+        keys.append("0x" + key.data.hex())
+    return {"keys": keys}
+
+
 COMMANDS = {
+    "storage_key": storage_key,
     "weights": weights,
     "compose_call": compose_call,
     "extrinsic": extrinsic,

@@ -174,6 +174,43 @@ fn call_bytes_equal_the_sdks_compose_call_under_both_recorded_runtimes() {
 }
 
 #[test]
+fn storage_keys_equal_the_sdks_for_every_item_the_weight_setter_reads() {
+    use parity_scale_codec::Encode;
+    let hotkey = [0xd4u8; 32];
+    // (item, the SDK's parameters, ours SCALE-encoded)
+    let items: Vec<(&str, Value, Vec<Vec<u8>>)> = vec![
+        ("CommitRevealWeightsEnabled", json!([46]), vec![46u16.encode()]),
+        ("CommitRevealWeightsVersion", json!([]), vec![]),
+        ("MinAllowedWeights", json!([46]), vec![46u16.encode()]),
+        ("MaxWeightsLimit", json!([46]), vec![46u16.encode()]),
+        ("WeightsVersionKey", json!([46]), vec![46u16.encode()]),
+        ("WeightsSetRateLimit", json!([46]), vec![46u16.encode()]),
+        ("LastUpdate", json!([46]), vec![46u16.encode()]),
+        ("Tempo", json!([46]), vec![46u16.encode()]),
+        ("RevealPeriodEpochs", json!([46]), vec![46u16.encode()]),
+        ("ActivityCutoff", json!([46]), vec![46u16.encode()]),
+        ("ValidatorPermit", json!([46]), vec![46u16.encode()]),
+        ("Uids", json!([46, format!("0x{}", hex::encode(hotkey))]), vec![46u16.encode(), hotkey.to_vec()]),
+        ("TimelockedWeightCommits", json!([46, 4242]), vec![46u16.encode(), 4242u64.encode()]),
+    ];
+    for spec in [320, 343] {
+        let request: Vec<Value> =
+            items.iter().map(|(item, params, _)| json!({"item": item, "params": params})).collect();
+        let sdk = ask_sdk(
+            json!({"command": "storage_key", "metadata": metadata(spec, "v14"), "spec": spec, "items": request}),
+        );
+        let runtime = runtime(spec, "v15");
+        assert_eq!(sdk["keys"].as_array().unwrap().len(), items.len());
+        for ((item, _, keys), theirs) in items.iter().zip(sdk["keys"].as_array().unwrap()) {
+            let layout = runtime.storage("SubtensorModule", item).unwrap();
+            let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let ours = format!("0x{}", hex::encode(layout.key(&keys).unwrap()));
+            assert_eq!(ours, theirs.as_str().unwrap(), "spec {spec} {item}");
+        }
+    }
+}
+
+#[test]
 fn the_signed_transaction_decodes_with_the_sdks_codec_and_its_signature_verifies_over_the_sdks_payload() {
     let hotkey = Keypair::from_uri("//Bob//validator").unwrap();
     for (spec, call, nonce) in [
