@@ -10,6 +10,7 @@ pub mod extrinsic;
 pub mod rpc;
 pub mod runtime;
 pub mod storage;
+pub mod weight_plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
