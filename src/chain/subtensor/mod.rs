@@ -4,11 +4,13 @@
 //! answers completely wins.
 
 pub mod calls;
+pub mod chain_state;
 pub mod commit;
 pub mod decode;
 pub mod extrinsic;
 pub mod rpc;
 pub mod runtime;
+pub mod setter;
 pub mod storage;
 pub mod weight_plan;
 

@@ -1,0 +1,255 @@
+//! Puts a validator's weights on chain: reads the subnet's state from the first node that answers, plans the
+//! call (`weight_plan`), signs it, submits it with `author_submitExtrinsic`, and confirms it by reading the state
+//! it changes (the validator's `LastUpdate`, or its timelocked commits). A node that fails or refuses is retried
+//! with backoff, the next endpoint first; a refusal the chain's state explains (not registered, no permit, rate
+//! limited) or a runtime that no longer fits is final, and nothing is sent.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::calls::WeightCall;
+use super::chain_state::{commit_epoch, read_chain, read_confirmation, ChainView, ReadError, RuntimeCache};
+use super::extrinsic::{sign_extrinsic, SignedExtrinsic};
+use super::rpc::{RpcCaller, RpcEndpoint, RpcError};
+use super::runtime::RuntimeError;
+use super::weight_plan::{plan_weights, CommitTarget, PlannedWeights, WeightRefusal, WeightRequest};
+use crate::domain::access::keys::Keypair;
+
+/// How weights are set.
+#[derive(Debug, Clone)]
+pub struct SetterSettings {
+    pub netuid: u16,
+    /// The beacon whose rounds open commits: quicknet's key on a real chain.
+    pub beacon_public_key: [u8; 96],
+    /// Seconds per block, for the reveal round and the confirmation's patience (12 on finney).
+    pub block_time: Duration,
+    /// Blocks to wait for the chain's state to show a submission.
+    pub confirm_blocks: u64,
+    /// Submissions tried before giving up, and the pause after the first failure (doubled each time).
+    pub attempts: u32,
+    pub backoff: Duration,
+    /// Bounds each JSON-RPC call.
+    pub timeout: Duration,
+}
+
+/// What was put on chain.
+#[derive(Debug, Clone)]
+pub struct WeightsSet {
+    pub planned: PlannedWeights,
+    pub extrinsic: SignedExtrinsic,
+    /// The transaction hash the node answered.
+    pub transaction: String,
+    pub endpoint: String,
+    /// The block the chain's state showed it at, and the attempt that got it there (1-based).
+    pub block: u64,
+    pub attempt: u32,
+}
+
+/// A planned and signed call that is not sent (`--dry-run`).
+#[derive(Debug, Clone)]
+pub struct PreparedWeights {
+    pub view: ChainViewSummary,
+    pub planned: PlannedWeights,
+    pub extrinsic: SignedExtrinsic,
+}
+
+/// The parts of the chain's state a person checks a dry run against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainViewSummary {
+    pub block: u64,
+    pub spec_version: u32,
+    pub nonce: u32,
+    pub commit_reveal: bool,
+    pub endpoint: String,
+}
+
+/// Why weights were not set.
+#[derive(Debug, thiserror::Error)]
+pub enum SetWeightsError {
+    /// The chain's state says this validator cannot set weights now: nothing was sent.
+    #[error("nothing sent: {0}")]
+    Refused(#[from] WeightRefusal),
+    /// The runtime no longer has the call, or has an extension this validator cannot fill: nothing was sent.
+    #[error("nothing sent: {0}")]
+    Runtime(RuntimeError),
+    #[error("no node could be read: {0}")]
+    Unreadable(String),
+    #[error("not set after {attempts} attempts: {last}")]
+    Failed { attempts: u32, last: String },
+}
+
+/// Why one attempt failed, and whether another may succeed.
+enum AttemptError {
+    Final(SetWeightsError),
+    Retry(String),
+}
+
+impl From<ReadError> for AttemptError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Runtime(runtime) => AttemptError::Final(SetWeightsError::Runtime(runtime)),
+            ReadError::Rpc { .. } => AttemptError::Retry(error.to_string()),
+        }
+    }
+}
+
+/// Sets weights through a list of subtensor endpoints.
+pub struct WeightSetter {
+    endpoints: Vec<RpcEndpoint>,
+    settings: SetterSettings,
+    http: reqwest::Client,
+    runtime: RuntimeCache,
+}
+
+impl WeightSetter {
+    pub fn new(endpoints: Vec<RpcEndpoint>, settings: SetterSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client's settings are valid");
+        WeightSetter { endpoints, settings, http, runtime: RuntimeCache::default() }
+    }
+
+    fn rpc<'a>(&'a self, endpoint: &'a RpcEndpoint) -> RpcCaller<'a> {
+        RpcCaller { http: &self.http, endpoint, timeout: self.settings.timeout }
+    }
+
+    fn target(&self) -> CommitTarget<'_> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        CommitTarget {
+            beacon_public_key: &self.settings.beacon_public_key,
+            block_time_secs: self.settings.block_time.as_secs_f64(),
+            now_secs: now.as_secs_f64(),
+        }
+    }
+
+    /// Reads the chain from the first endpoint that answers, plans and signs, and sends nothing.
+    pub async fn prepare(&self, signer: &Keypair, request: &WeightRequest) -> Result<PreparedWeights, SetWeightsError> {
+        let mut failures = Vec::new();
+        for endpoint in &self.endpoints {
+            match self.prepare_on(endpoint, signer, request).await {
+                Ok((prepared, _)) => return Ok(prepared),
+                Err(AttemptError::Final(error)) => return Err(error),
+                Err(AttemptError::Retry(why)) => failures.push(format!("{endpoint}: {why}")),
+            }
+        }
+        Err(SetWeightsError::Unreadable(failures.join("; ")))
+    }
+
+    async fn prepare_on(
+        &self,
+        endpoint: &RpcEndpoint,
+        signer: &Keypair,
+        request: &WeightRequest,
+    ) -> Result<(PreparedWeights, ChainView), AttemptError> {
+        let view = read_chain(&self.rpc(endpoint), &self.runtime, self.settings.netuid, &signer.hotkey()).await?;
+        let final_error = |e: SetWeightsError| AttemptError::Final(e);
+        let planned = plan_weights(&view.state, request, *signer.hotkey().public_bytes(), self.target())
+            .map_err(|refusal| final_error(refusal.into()))?;
+        let call = planned.call.encode(&view.runtime).map_err(|e| final_error(SetWeightsError::Runtime(e)))?;
+        let extrinsic = sign_extrinsic(&view.runtime, &call, &view.signing, signer)
+            .map_err(|e| final_error(SetWeightsError::Runtime(e)))?;
+        let summary = ChainViewSummary {
+            block: view.state.block,
+            spec_version: view.signing.spec_version,
+            nonce: view.signing.nonce,
+            commit_reveal: view.state.commit_reveal,
+            endpoint: endpoint.to_string(),
+        };
+        Ok((PreparedWeights { view: summary, planned, extrinsic }, view))
+    }
+
+    /// Sets `request`'s weights: each attempt reads the chain afresh (state, nonce, era), submits, and waits for
+    /// the chain's state to show the submission; failures are retried with backoff, endpoints in turn.
+    pub async fn set(&self, signer: &Keypair, request: &WeightRequest) -> Result<WeightsSet, SetWeightsError> {
+        let mut pause = self.settings.backoff;
+        let mut last = String::from("no endpoint");
+        let attempts = self.settings.attempts.max(1);
+        for attempt in 1..=attempts {
+            let endpoint = &self.endpoints[(attempt as usize - 1) % self.endpoints.len()];
+            match self.attempt(endpoint, signer, request).await {
+                Ok(mut set) => {
+                    set.attempt = attempt;
+                    return Ok(set);
+                }
+                Err(AttemptError::Final(error)) => return Err(error),
+                Err(AttemptError::Retry(why)) => {
+                    tracing::warn!(%endpoint, attempt, reason = %why, "setting weights failed; retrying");
+                    last = format!("{endpoint}: {why}");
+                }
+            }
+            if attempt < attempts {
+                tokio::time::sleep(pause).await;
+                pause = pause.saturating_mul(2);
+            }
+        }
+        Err(SetWeightsError::Failed { attempts, last })
+    }
+
+    async fn attempt(
+        &self,
+        endpoint: &RpcEndpoint,
+        signer: &Keypair,
+        request: &WeightRequest,
+    ) -> Result<WeightsSet, AttemptError> {
+        let (prepared, view) = self.prepare_on(endpoint, signer, request).await?;
+        let rpc = self.rpc(endpoint);
+        let hex = format!("0x{}", hex::encode(&prepared.extrinsic.bytes));
+        let transaction = rpc.call("author_submitExtrinsic", json!([hex])).await.map_err(|e| match e {
+            RpcError::Node { code, message } => AttemptError::Retry(format!("the node refused it ({code}): {message}")),
+            other => AttemptError::Retry(format!("submission: {other}")),
+        })?;
+        let transaction = transaction.as_str().unwrap_or_default().to_string();
+        let state = &view.state;
+        let uid = prepared.planned.uid;
+        let before = state.last_update.get(usize::from(uid)).copied().unwrap_or(0);
+        // A commit lands in the epoch of the block that includes it: this one or, across a boundary, the next.
+        let epochs = match prepared.planned.call {
+            WeightCall::CommitTimelockedWeights { .. } => {
+                let now = commit_epoch(state.block, state.netuid, state.tempo);
+                vec![now, now + 1]
+            }
+            WeightCall::SetWeights { .. } => Vec::new(),
+        };
+        let patience = self.settings.block_time.saturating_mul(self.settings.confirm_blocks.max(1) as u32 + 1);
+        let poll = (self.settings.block_time / 4).max(Duration::from_millis(50));
+        let started = tokio::time::Instant::now();
+        loop {
+            let mut seen = None;
+            let (last_update, _) = read_confirmation(&rpc, &view.runtime, state.netuid, uid, None).await?;
+            if epochs.is_empty() && last_update > before {
+                seen = Some(last_update);
+            }
+            for &epoch in &epochs {
+                let (_, commits) = read_confirmation(&rpc, &view.runtime, state.netuid, uid, Some(epoch)).await?;
+                let ours = commits.iter().find(|(who, _, commit, round)| {
+                    who == signer.hotkey().public_bytes()
+                        && Some(*round) == prepared.planned.reveal_round
+                        && matches!(&prepared.planned.call, WeightCall::CommitTimelockedWeights { commit: c, .. } if c == commit)
+                });
+                if let Some((_, block, _, _)) = ours {
+                    seen = Some(*block);
+                }
+            }
+            if let Some(block) = seen {
+                return Ok(WeightsSet {
+                    planned: prepared.planned,
+                    extrinsic: prepared.extrinsic,
+                    transaction,
+                    endpoint: endpoint.to_string(),
+                    block,
+                    attempt: 0,
+                });
+            }
+            if started.elapsed() >= patience {
+                return Err(AttemptError::Retry(format!(
+                    "submitted as {transaction} but the chain's state did not show it within {} blocks",
+                    self.settings.confirm_blocks
+                )));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
