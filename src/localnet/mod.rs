@@ -6,6 +6,7 @@
 //! coordinator stops for N whole epochs mid-run and the network carries on without it.
 
 pub mod beacon_relay;
+pub mod chain_node;
 pub mod liars;
 pub mod store;
 

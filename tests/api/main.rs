@@ -39,3 +39,4 @@ mod simulation;
 mod startup;
 mod status;
 mod subtensor;
+mod weights_on_chain;

@@ -85,8 +85,15 @@ pub enum RpcError {
 
 #[derive(Deserialize)]
 struct RpcResponse {
+    /// `Some(Value::Null)` when the node answered `"result": null` (storage it holds nothing under): an answer,
+    /// unlike a missing `result`.
+    #[serde(default, deserialize_with = "present")]
     result: Option<Value>,
     error: Option<RpcErrorBody>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -195,6 +202,29 @@ mod tests {
         assert!(hex_bytes(&json!("0xzz")).is_err());
         assert!(hex_bytes(&json!(5)).is_err());
         assert_eq!(hex_number(&json!("0x10")).unwrap(), 16);
+    }
+
+    #[tokio::test]
+    async fn a_null_result_is_an_answer_and_a_missing_one_is_not() {
+        use axum::routing::post;
+        let router = axum::Router::new()
+            .route("/null", post(|| async { axum::Json(json!({"jsonrpc": "2.0", "id": 1, "result": null})) }))
+            .route("/none", post(|| async { axum::Json(json!({"jsonrpc": "2.0", "id": 1})) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let http = reqwest::Client::new();
+        let ask = |path: &str| {
+            let endpoint: RpcEndpoint = format!("{base}{path}").parse().unwrap();
+            let http = http.clone();
+            async move {
+                RpcCaller { http: &http, endpoint: &endpoint, timeout: Duration::from_secs(5) }
+                    .call("state_getStorage", json!(["0x00"]))
+                    .await
+            }
+        };
+        assert_eq!(ask("/null").await.unwrap(), Value::Null);
+        assert!(matches!(ask("/none").await, Err(RpcError::Malformed(_))));
         assert!(hex_number(&json!("0x")).is_err());
     }
 }

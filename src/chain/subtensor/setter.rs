@@ -162,14 +162,16 @@ impl WeightSetter {
     }
 
     /// Sets `request`'s weights: each attempt reads the chain afresh (state, nonce, era), submits, and waits for
-    /// the chain's state to show the submission; failures are retried with backoff, endpoints in turn.
+    /// the chain's state to show the submission; failures are retried with backoff, endpoints in turn. A
+    /// submission that lands after its attempt gave up is found by the next attempt before it sends again.
     pub async fn set(&self, signer: &Keypair, request: &WeightRequest) -> Result<WeightsSet, SetWeightsError> {
         let mut pause = self.settings.backoff;
         let mut last = String::from("no endpoint");
+        let mut sent: Vec<Submitted> = Vec::new();
         let attempts = self.settings.attempts.max(1);
         for attempt in 1..=attempts {
             let endpoint = &self.endpoints[(attempt as usize - 1) % self.endpoints.len()];
-            match self.attempt(endpoint, signer, request).await {
+            match self.attempt(endpoint, signer, request, &mut sent).await {
                 Ok(mut set) => {
                     set.attempt = attempt;
                     return Ok(set);
@@ -193,18 +195,22 @@ impl WeightSetter {
         endpoint: &RpcEndpoint,
         signer: &Keypair,
         request: &WeightRequest,
+        sent: &mut Vec<Submitted>,
     ) -> Result<WeightsSet, AttemptError> {
-        let (prepared, view) = self.prepare_on(endpoint, signer, request).await?;
         let rpc = self.rpc(endpoint);
+        for earlier in sent.iter() {
+            if let Some(block) = earlier.seen(&rpc, signer).await? {
+                return Ok(earlier.clone().landed(endpoint, block));
+            }
+        }
+        let (prepared, view) = self.prepare_on(endpoint, signer, request).await?;
         let hex = format!("0x{}", hex::encode(&prepared.extrinsic.bytes));
         let transaction = rpc.call("author_submitExtrinsic", json!([hex])).await.map_err(|e| match e {
             RpcError::Node { code, message } => AttemptError::Retry(format!("the node refused it ({code}): {message}")),
             other => AttemptError::Retry(format!("submission: {other}")),
         })?;
-        let transaction = transaction.as_str().unwrap_or_default().to_string();
         let state = &view.state;
         let uid = prepared.planned.uid;
-        let before = state.last_update.get(usize::from(uid)).copied().unwrap_or(0);
         // A commit lands in the epoch of the block that includes it: this one or, across a boundary, the next.
         let epochs = match prepared.planned.call {
             WeightCall::CommitTimelockedWeights { .. } => {
@@ -213,43 +219,76 @@ impl WeightSetter {
             }
             WeightCall::SetWeights { .. } => Vec::new(),
         };
+        let submitted = Submitted {
+            prepared,
+            runtime: view.runtime.clone(),
+            transaction: transaction.as_str().unwrap_or_default().to_string(),
+            netuid: state.netuid,
+            uid,
+            last_update_before: state.last_update.get(usize::from(uid)).copied().unwrap_or(0),
+            epochs,
+        };
+        sent.push(submitted.clone());
         let patience = self.settings.block_time.saturating_mul(self.settings.confirm_blocks.max(1) as u32 + 1);
         let poll = (self.settings.block_time / 4).max(Duration::from_millis(50));
         let started = tokio::time::Instant::now();
         loop {
-            let mut seen = None;
-            let (last_update, _) = read_confirmation(&rpc, &view.runtime, state.netuid, uid, None).await?;
-            if epochs.is_empty() && last_update > before {
-                seen = Some(last_update);
-            }
-            for &epoch in &epochs {
-                let (_, commits) = read_confirmation(&rpc, &view.runtime, state.netuid, uid, Some(epoch)).await?;
-                let ours = commits.iter().find(|(who, _, commit, round)| {
-                    who == signer.hotkey().public_bytes()
-                        && Some(*round) == prepared.planned.reveal_round
-                        && matches!(&prepared.planned.call, WeightCall::CommitTimelockedWeights { commit: c, .. } if c == commit)
-                });
-                if let Some((_, block, _, _)) = ours {
-                    seen = Some(*block);
-                }
-            }
-            if let Some(block) = seen {
-                return Ok(WeightsSet {
-                    planned: prepared.planned,
-                    extrinsic: prepared.extrinsic,
-                    transaction,
-                    endpoint: endpoint.to_string(),
-                    block,
-                    attempt: 0,
-                });
+            if let Some(block) = submitted.seen(&rpc, signer).await? {
+                return Ok(submitted.landed(endpoint, block));
             }
             if started.elapsed() >= patience {
                 return Err(AttemptError::Retry(format!(
-                    "submitted as {transaction} but the chain's state did not show it within {} blocks",
-                    self.settings.confirm_blocks
+                    "submitted as {} but the chain's state did not show it within {} blocks",
+                    submitted.transaction, self.settings.confirm_blocks
                 )));
             }
             tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+/// A submission, and how to see it in the chain's state.
+#[derive(Clone)]
+struct Submitted {
+    prepared: PreparedWeights,
+    runtime: std::sync::Arc<super::runtime::RuntimeLayout>,
+    transaction: String,
+    netuid: u16,
+    uid: u16,
+    last_update_before: u64,
+    /// The epochs a commit may be filed under (none for `set_weights`).
+    epochs: Vec<u64>,
+}
+
+impl Submitted {
+    /// The block the chain's state shows this submission at, if it does: the validator's `LastUpdate` moved
+    /// (`set_weights`), or its commit is filed with this ciphertext and round.
+    async fn seen(&self, rpc: &RpcCaller<'_>, signer: &Keypair) -> Result<Option<u64>, AttemptError> {
+        let planned = &self.prepared.planned;
+        let WeightCall::CommitTimelockedWeights { commit, reveal_round, .. } = &planned.call else {
+            let (last_update, _) = read_confirmation(rpc, &self.runtime, self.netuid, self.uid, None).await?;
+            return Ok((last_update > self.last_update_before).then_some(last_update));
+        };
+        for &epoch in &self.epochs {
+            let (_, commits) = read_confirmation(rpc, &self.runtime, self.netuid, self.uid, Some(epoch)).await?;
+            let ours = commits.iter().find(|(who, _, ciphertext, round)| {
+                who == signer.hotkey().public_bytes() && round == reveal_round && ciphertext == commit
+            });
+            if let Some((_, block, _, _)) = ours {
+                return Ok(Some(*block));
+            }
+        }
+        Ok(None)
+    }
+
+    fn landed(self, endpoint: &RpcEndpoint, block: u64) -> WeightsSet {
+        WeightsSet {
+            planned: self.prepared.planned,
+            extrinsic: self.prepared.extrinsic,
+            transaction: self.transaction,
+            endpoint: endpoint.to_string(),
+            block,
+            attempt: 0,
         }
     }
 }

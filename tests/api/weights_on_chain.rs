@@ -1,0 +1,240 @@
+//! The validator's weight setter against the loopback subtensor node (`localnet::chain_node`), which serves the
+//! recorded finney runtime (spec 343), opens every transaction as subtensor does (signature, nonce, era) and
+//! applies it a block later: commit-reveal off and on, a rate-limited, an unregistered and an unpermitted
+//! validator, runtimes that lost the call or gained an unknown extension, a node that refuses once, an endpoint
+//! that is down, and the owner's burn.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+use parity_scale_codec::{Decode, Encode};
+use tokio_util::sync::CancellationToken;
+use zipcoord::chain::subtensor::calls::WeightCall;
+use zipcoord::chain::subtensor::commit::{decrypt_with_signature, WeightsTlockPayload};
+use zipcoord::chain::subtensor::runtime::{RuntimeError, SUBTENSOR_PALLET};
+use zipcoord::chain::subtensor::setter::{SetWeightsError, SetterSettings, WeightSetter};
+use zipcoord::chain::subtensor::weight_plan::{WeightRefusal, WeightRequest};
+use zipcoord::domain::access::keys::Keypair;
+use zipcoord::domain::epoch::beacon::DevBeacon;
+use zipcoord::domain::judging::weights::{Burn, WeightPolicy};
+use zipcoord::localnet::chain_node::{ChainNode, NodeMetadata, NodeNeuron, SubnetParameters};
+
+const BLOCK: Duration = Duration::from_millis(100);
+
+fn parameters(commit_reveal: bool) -> SubnetParameters {
+    SubnetParameters {
+        netuid: 46,
+        commit_reveal,
+        commit_reveal_version: 4,
+        min_allowed_weights: 1,
+        max_weights_limit: 65535,
+        version_key: 1038,
+        rate_limit: 100,
+        tempo: 360,
+        reveal_period_epochs: 1,
+        activity_cutoff: 5000,
+    }
+}
+
+fn validator() -> Keypair {
+    Keypair::from_uri("//Zipcoord//validator").unwrap()
+}
+
+/// uid 0 this validator, uid 1 the owner (a validator too), uid 2 an unpermitted neuron, uids 3..=5 miners.
+fn neurons() -> Vec<NodeNeuron> {
+    let key = |uri: &str| Keypair::from_uri(uri).unwrap().hotkey();
+    let mut neurons = vec![
+        NodeNeuron { hotkey: validator().hotkey(), validator_permit: true },
+        NodeNeuron { hotkey: key("//Owner"), validator_permit: true },
+        NodeNeuron { hotkey: key("//Unpermitted"), validator_permit: false },
+    ];
+    neurons.extend((3..6).map(|n| NodeNeuron { hotkey: key(&format!("//Miner{n}")), validator_permit: false }));
+    neurons
+}
+
+async fn start_node(metadata: NodeMetadata, commit_reveal: bool) -> (ChainNode, CancellationToken) {
+    let cancel = CancellationToken::new();
+    let node = ChainNode::start(metadata, parameters(commit_reveal), neurons(), BLOCK, cancel.clone()).await.unwrap();
+    // A few blocks, so eras have a past.
+    tokio::time::sleep(BLOCK * 3).await;
+    (node, cancel)
+}
+
+fn settings() -> SetterSettings {
+    SetterSettings {
+        netuid: 46,
+        beacon_public_key: DevBeacon::new().chain().public_key,
+        block_time: BLOCK,
+        confirm_blocks: 5,
+        attempts: 3,
+        backoff: Duration::from_millis(50),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn setter(endpoints: &[&str]) -> WeightSetter {
+    WeightSetter::new(endpoints.iter().map(|e| e.parse().unwrap()).collect(), settings())
+}
+
+fn request() -> WeightRequest {
+    // The validators' own uids in the split are never weighed.
+    WeightRequest { split: BTreeMap::from([(0, 0.2), (1, 0.2), (3, 0.5), (4, 0.3)]), ..WeightRequest::default() }
+}
+
+#[tokio::test]
+async fn with_commit_reveal_off_the_weights_are_set_and_the_chain_holds_them() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let set = setter(&[&node.url]).set(&validator(), &request()).await.unwrap();
+    assert_eq!(set.attempt, 1);
+    assert_eq!(set.planned.emitted.uids, vec![3, 4]);
+    assert_eq!(set.planned.emitted.values, vec![65535, 39321]);
+    assert!(matches!(set.planned.call, WeightCall::SetWeights { version_key: 1038, .. }));
+    node.with(|chain| {
+        assert_eq!(chain.weights.get(&0), Some(&vec![(3, 65535), (4, 39321)]));
+        assert_eq!(chain.last_update[0], set.block);
+        assert_eq!(chain.submissions.len(), 1);
+        assert_eq!(chain.submissions[0].result, "applied");
+        assert_eq!(chain.submissions[0].hex, format!("0x{}", hex::encode(&set.extrinsic.bytes)));
+        assert_eq!(chain.next_nonce(validator().hotkey().public_bytes()), 1);
+    });
+
+    // At once again: the rate limit (100 blocks) holds it back, and nothing is sent.
+    let again = setter(&[&node.url]).set(&validator(), &request()).await.unwrap_err();
+    assert!(
+        matches!(again, SetWeightsError::Refused(WeightRefusal::RateLimited { uid: 0, limit: 100, .. })),
+        "{again}"
+    );
+    assert!(again.to_string().starts_with("nothing sent: uid 0 set weights"), "{again}");
+    assert_eq!(node.with(|chain| chain.submissions.len()), 1);
+}
+
+#[tokio::test]
+async fn with_commit_reveal_on_only_a_commit_is_sent_and_it_opens_to_the_vector_at_its_round() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), true).await;
+    let set = setter(&[&node.url]).set(&validator(), &request()).await.unwrap();
+    let round = set.planned.reveal_round.expect("a commit has a reveal round");
+    let WeightCall::CommitTimelockedWeights { commit, commit_reveal_version: 4, .. } = &set.planned.call else {
+        panic!("not a commit: {:?}", set.planned.call)
+    };
+    let stored = node.with(|chain| {
+        assert!(chain.weights.is_empty(), "no set_weights while commit-reveal is on");
+        assert_eq!(chain.submissions[0].result, "applied");
+        chain.commits.values().flatten().cloned().collect::<Vec<_>>()
+    });
+    assert_eq!(stored.len(), 1);
+    let (who, block, ciphertext, stored_round) = &stored[0];
+    assert_eq!(
+        (who, *block, ciphertext, *stored_round),
+        (validator().hotkey().public_bytes(), set.block, commit, round)
+    );
+    // What the chain decrypts when the round's pulse comes: the validator's hotkey, vector and version key.
+    let opened = decrypt_with_signature(ciphertext, &DevBeacon::new().pulse(round).signature).unwrap();
+    let payload = WeightsTlockPayload::decode(&opened).unwrap();
+    assert_eq!(payload.hotkey, *validator().hotkey().public_bytes());
+    assert_eq!(payload.weights, set.planned.emitted);
+    assert_eq!(payload.version_key, 1038);
+}
+
+#[tokio::test]
+async fn an_unregistered_or_unpermitted_validator_sends_nothing() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let stranger = Keypair::from_uri("//Stranger").unwrap();
+    let error = setter(&[&node.url]).set(&stranger, &request()).await.unwrap_err();
+    assert!(matches!(error, SetWeightsError::Refused(WeightRefusal::NotRegistered { netuid: 46 })), "{error}");
+    let unpermitted = Keypair::from_uri("//Unpermitted").unwrap();
+    let error = setter(&[&node.url]).set(&unpermitted, &request()).await.unwrap_err();
+    assert!(matches!(error, SetWeightsError::Refused(WeightRefusal::NoPermit { uid: 2, .. })), "{error}");
+    assert!(node.with(|chain| chain.submissions.is_empty()));
+}
+
+/// The recorded v15 metadata, edited.
+fn edited(edit: impl FnOnce(&mut frame_metadata::v15::RuntimeMetadataV15)) -> NodeMetadata {
+    let recorded = NodeMetadata::finney_343();
+    let inner = Option::<Vec<u8>>::decode(&mut recorded.v15.as_slice()).unwrap().unwrap();
+    let mut prefixed = RuntimeMetadataPrefixed::decode(&mut inner.as_slice()).unwrap();
+    let RuntimeMetadata::V15(metadata) = &mut prefixed.1 else { panic!("v15") };
+    edit(metadata);
+    NodeMetadata { v14: recorded.v14, v15: Some(prefixed.encode()).encode() }
+}
+
+#[tokio::test]
+async fn a_runtime_without_the_call_or_with_an_unknown_extension_is_refused_before_anything_is_sent() {
+    let without_call = edited(|m| {
+        let id = m.pallets.iter().find(|p| p.name == SUBTENSOR_PALLET).unwrap().calls.as_ref().unwrap().ty.id;
+        let ty = m.types.types.iter_mut().find(|t| t.id == id).unwrap();
+        let scale_info::TypeDef::Variant(calls) = &mut ty.ty.type_def else { panic!("calls are an enum") };
+        calls.variants.retain(|v| v.name != "set_weights");
+    });
+    let (node, _cancel) = start_node(without_call, false).await;
+    let error = setter(&[&node.url]).set(&validator(), &request()).await.unwrap_err();
+    assert!(matches!(&error, SetWeightsError::Runtime(RuntimeError::NoCall { .. })), "{error}");
+    assert_eq!(error.to_string(), "nothing sent: the runtime has no call SubtensorModule.set_weights");
+    assert!(node.with(|chain| chain.submissions.is_empty()));
+
+    let mystery = edited(|m| {
+        let nonce = m.extrinsic.signed_extensions.iter().find(|e| e.identifier == "CheckNonce").unwrap().clone();
+        let mut mystery = nonce;
+        mystery.identifier = "Mystery".to_string();
+        m.extrinsic.signed_extensions.insert(3, mystery);
+    });
+    let (node, _cancel) = start_node(mystery, false).await;
+    let error = setter(&[&node.url]).set(&validator(), &request()).await.unwrap_err();
+    assert!(matches!(&error, SetWeightsError::Runtime(RuntimeError::UnknownExtension { .. })), "{error}");
+    assert!(node.with(|chain| chain.submissions.is_empty()));
+}
+
+#[tokio::test]
+async fn a_node_that_refuses_is_retried_and_an_endpoint_that_is_down_is_passed_over() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    node.with(|chain| chain.refusals = 1);
+    // Nothing listens on the first endpoint (a port just bound and released).
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let set = setter(&[&down, &node.url, &node.url]).set(&validator(), &request()).await.unwrap();
+    assert_eq!(set.attempt, 3, "down, refused, then set");
+    node.with(|chain| {
+        assert_eq!(chain.submissions.len(), 2);
+        assert!(chain.submissions[0].result.starts_with("refused: "), "{:?}", chain.submissions[0]);
+        assert_eq!(chain.submissions[1].result, "applied");
+    });
+
+    // With every attempt refused, the error says how many were made and why the last failed.
+    node.with(|chain| {
+        chain.refusals = 10;
+        chain.last_update[0] = 0;
+    });
+    let error = setter(&[&node.url]).set(&validator(), &request()).await.unwrap_err();
+    assert!(matches!(error, SetWeightsError::Failed { attempts: 3, .. }), "{error}");
+    assert!(error.to_string().contains("the node refused it (1010): Transaction pool is full"), "{error}");
+}
+
+#[tokio::test]
+async fn a_submission_that_lands_after_its_attempt_gave_up_is_found_not_sent_again() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    node.with(|chain| chain.inclusion_delay = 8);
+    // The first attempt waits 3 blocks, the second starts a second later, after the first was included.
+    let patient = WeightSetter::new(
+        vec![node.url.parse().unwrap()],
+        SetterSettings { confirm_blocks: 2, backoff: Duration::from_secs(1), ..settings() },
+    );
+    let set = patient.set(&validator(), &request()).await.unwrap();
+    assert_eq!(set.attempt, 2);
+    node.with(|chain| {
+        assert_eq!(chain.submissions.len(), 1, "sent once: {:?}", chain.submissions);
+        assert_eq!(chain.last_update[0], set.block);
+    });
+}
+
+#[tokio::test]
+async fn the_owners_burn_takes_its_share_on_chain() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let burned = WeightRequest { policy: WeightPolicy { burn: Some(Burn { uid: 1, share: 0.9 }) }, ..request() };
+    let set = setter(&[&node.url]).set(&validator(), &burned).await.unwrap();
+    // 0.9 to the owner; 0.1 × 5/8 and 0.1 × 3/8 to the miners, scaled so the largest is 65535.
+    let on_chain = node.with(|chain| chain.weights.get(&0).cloned().unwrap());
+    assert_eq!(on_chain, vec![(1, 65535), (3, 4551), (4, 2731)]);
+    assert_eq!(set.planned.emitted.pairs().collect::<Vec<_>>(), on_chain);
+}
