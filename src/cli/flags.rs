@@ -418,5 +418,13 @@ impl ServeArgs {
     }
 }
 
+/// A share from 0 (exclusive) to 1.
+pub(super) fn unit_share(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("'{raw}' is not a share above 0 and at most 1")),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ pub mod neurons;
 pub mod s3_flags;
 pub mod secret_text;
 pub mod serve;
+pub mod set_weights;
 pub mod simulate;
 
 use std::path::PathBuf;

@@ -21,6 +21,7 @@ use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
 use crate::client::{RetryPolicy, ZipcoordClient};
 use crate::settings::defaults;
 
+use super::flags::unit_share;
 use super::keys::KeyArgs;
 use super::secret_text::SecretText;
 use crate::domain::access::keys::Keypair;
@@ -143,6 +144,9 @@ pub struct MinerRunArgs {
 pub enum ValidatorCommand {
     /// Judge each epoch during the next one and write its weights; until interrupted.
     Run(ValidatorRunArgs),
+    /// Put weights on chain once, by hand: `--uids`/`--weights` or a judged epoch's `--results`, with the
+    /// owner's burn; `--dry-run` prints the call and the signed transaction and sends nothing.
+    SetWeights(super::set_weights::SetWeightsArgs),
     /// Judge one epoch now and print its weights as JSON.
     Score {
         /// The epoch, e.g. 2025-10-01T16-00-00.
@@ -273,14 +277,6 @@ fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
     Duration::from_secs(seconds.unwrap_or(default_seconds).max(1))
 }
 
-/// A share from 0 (exclusive) to 1.
-fn unit_share(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
-        _ => Err(format!("'{raw}' is not a share above 0 and at most 1")),
-    }
-}
-
 pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
     match command {
         MinerCommand::History(args) => super::history::history(args),
@@ -375,6 +371,7 @@ fn write_weights(dir: &std::path::Path, judgement: &EpochJudgement) -> anyhow::R
 
 pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
     match command {
+        ValidatorCommand::SetWeights(args) => super::set_weights::run(args).await,
         ValidatorCommand::Score { epoch, judging } => {
             let judgement = judging.validator(None).await?.judge(epoch).await?;
             println!("{}", serde_json::to_string_pretty(&judgement)?);

@@ -238,3 +238,85 @@ async fn the_owners_burn_takes_its_share_on_chain() {
     assert_eq!(on_chain, vec![(1, 65535), (3, 4551), (4, 2731)]);
     assert_eq!(set.planned.emitted.pairs().collect::<Vec<_>>(), on_chain);
 }
+
+/// `zipcoord validator set-weights` against `node` with `args`: exit success, stdout, stderr.
+async fn set_weights_cli(node: &ChainNode, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::from(crate::process::zipcoord())
+        .args(["validator", "set-weights", "--key-uri", "//Zipcoord//validator", "--netuid", "46"])
+        .args([
+            "--metagraph",
+            &format!("subtensor:{}", node.url),
+            "--commit-beacon",
+            "dev",
+            "--block-time-seconds",
+            "0.1",
+        ])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn the_cli_dry_run_shows_what_would_be_sent_and_sends_nothing() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let (ok, out, err) = set_weights_cli(
+        &node,
+        &["--uids", "0,3,4", "--weights", "0.2,0.5,0.3", "--burn-uid", "1", "--burn-share", "0.75", "--dry-run"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("validator  uid 0 (5"), "{out}");
+    assert!(out.contains("commit-reveal off: set_weights; version key 1038"), "{out}");
+    assert!(out.contains("vector     3 weights (uid:u16) 1:65535 3:13653 4:8192"), "{out}");
+    assert!(
+        out.contains("call       SubtensorModule.set_weights(netuid: 46, dests: [1, 3, 4], weights: [65535, 13653, 8192], version_key: 1038)"),
+        "{out}"
+    );
+    assert!(out.contains("extrinsic  0x"), "{out}");
+    assert!(out.trim_end().ends_with("nothing sent (--dry-run)"), "{out}");
+    assert!(node.with(|chain| chain.submissions.is_empty()));
+
+    // With commit-reveal on, the dry run names the reveal round and hides nothing but the ciphertext.
+    node.with(|chain| chain.parameters.commit_reveal = true);
+    let (ok, out, err) = set_weights_cli(&node, &["--uids", "3,4", "--weights", "5,3", "--dry-run"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("commit-reveal on: a timelocked commit"), "{out}");
+    assert!(out.contains("reveal     drand round "), "{out}");
+    assert!(out.contains("SubtensorModule.commit_timelocked_weights(netuid: 46, commit: <"), "{out}");
+    assert!(node.with(|chain| chain.submissions.is_empty()));
+}
+
+#[tokio::test]
+async fn the_cli_sets_weights_from_a_results_file_and_explains_a_refusal() {
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("weights-2026-12-07T08-00-00.json");
+    let judgement = serde_json::json!({
+        "epochId": "2026-12-07T08-00-00", "validator": validator().hotkey().to_string(),
+        "judgedAt": "2026-12-07T12:00:00.000Z", "spotChecksPerMiner": 10,
+        "weights": {"3": 0.6, "5": 0.4}, "chainWeights": {"uids": [3, 5], "weights": [65535, 43690]}, "miners": [],
+    });
+    std::fs::write(&results, serde_json::to_vec(&judgement).unwrap()).unwrap();
+    let (ok, out, err) = set_weights_cli(&node, &["--results", results.to_str().unwrap()]).await;
+    assert!(ok, "{err}");
+    assert!(out.starts_with("weights of uid 0 set: 2 weights, in block "), "{out}");
+    assert_eq!(node.with(|chain| chain.weights.get(&0).cloned()), Some(vec![(3, 65535), (5, 43690)]));
+
+    // At once again: refused by the rate limit, with the block it opens at, and nothing sent.
+    let (ok, out, err) = set_weights_cli(&node, &["--uids", "3", "--weights", "1"]).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("nothing sent: uid 0 set weights"), "{err}");
+    assert!(err.contains("allows it every 100 blocks (next at block"), "{err}");
+    assert_eq!(node.with(|chain| chain.submissions.len()), 1);
+
+    // Bad input is refused before the chain is asked.
+    let (ok, _, err) = set_weights_cli(&node, &["--uids", "3,4", "--weights", "1"]).await;
+    assert!(!ok && err.contains("--uids names 2 uids but --weights gives 1 weights"), "{err}");
+    let (ok, _, err) = set_weights_cli(&node, &["--uids", "3", "--weights", "1", "--burn-uid", "1"]).await;
+    assert!(!ok && err.contains("--burn-share"), "{err}");
+}
