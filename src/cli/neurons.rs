@@ -16,6 +16,7 @@ use crate::client::miner::Miner;
 use crate::client::state::{default_state_dir, StateDir};
 use crate::client::trust::signing_api_client;
 use crate::client::validator::group_judging::ValidationMode;
+use crate::client::validator::on_chain::OnChainWeights;
 use crate::client::validator::verifier::{CommandVerifier, ListingVerifier, SyntheticVerifier};
 use crate::client::validator::{EpochJudgement, Validator, ValidatorSettings};
 use crate::client::{RetryPolicy, ZipcoordClient};
@@ -220,6 +221,11 @@ pub struct ValidatorRunArgs {
     /// miners can fall back on while the coordinator is down).
     #[arg(long, env = "ZIPCOORD_RELAY_LISTEN")]
     pub relay_listen: Option<std::net::SocketAddr>,
+    /// With a `subtensor` metagraph, do not put each judged epoch's weights on chain (other metagraphs never do).
+    #[arg(long, env = "ZIPCOORD_NO_SET_WEIGHTS")]
+    pub no_set_weights: bool,
+    #[command(flatten)]
+    pub on_chain: super::set_weights::OnChainArgs,
 }
 
 #[derive(Debug, Args)]
@@ -358,7 +364,19 @@ impl JudgingArgs {
         }
         let key = self.key.keypair()?;
         let epochs = self.outage.epochs(&self.server, "validator", &key, &spec).await?;
-        Ok(Validator::new(epochs, key, metagraph, verifier, settings))
+        let validator = Validator::new(epochs, key, metagraph, verifier, settings);
+        match run {
+            Some(run) if !run.no_set_weights && matches!(spec, MetagraphSpec::Subtensor(_)) => {
+                let on_chain = OnChainWeights {
+                    setter: run.on_chain.setter(&spec, self.netuid)?,
+                    policy: run.on_chain.policy(),
+                    version_key: run.on_chain.version_key,
+                };
+                tracing::info!(netuid = self.netuid, "each judged epoch's weights go on chain");
+                Ok(validator.with_on_chain(on_chain))
+            }
+            _ => Ok(validator),
+        }
     }
 }
 

@@ -49,24 +49,62 @@ pub struct SetWeightsArgs {
     /// A judged epoch's results file (`weights-EPOCH.json` from `validator run`): its split is submitted.
     #[arg(long, conflicts_with = "uids")]
     pub results: Option<PathBuf>,
-    /// The subnet owner's uid, which receives `--burn-share` of the vector.
-    #[arg(long, requires = "burn_share")]
-    pub burn_uid: Option<u16>,
-    /// The share (0..1) that goes to `--burn-uid`; the split shares the rest.
-    #[arg(long, requires = "burn_uid", value_parser = super::flags::unit_share)]
-    pub burn_share: Option<f64>,
-    /// The version key (default: the subnet's `WeightsVersionKey`; never below it).
-    #[arg(long)]
-    pub version_key: Option<u64>,
+    #[command(flatten)]
+    pub on_chain: OnChainArgs,
     /// Print the call, the vector, the reveal round and the signed transaction; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How weights go on chain: the owner's burn, the version key, and what a commit is encrypted with
+/// (`validator set-weights` and `validator run`).
+#[derive(Debug, Args)]
+pub struct OnChainArgs {
+    /// The subnet owner's uid, which receives `--burn-share` of the vector.
+    #[arg(long, env = "ZIPCOORD_BURN_UID", requires = "burn_share")]
+    pub burn_uid: Option<u16>,
+    /// The share (0..1) that goes to `--burn-uid`; the split shares the rest.
+    #[arg(long, env = "ZIPCOORD_BURN_SHARE", requires = "burn_uid", value_parser = super::flags::unit_share)]
+    pub burn_share: Option<f64>,
+    /// The version key (default: the subnet's `WeightsVersionKey`; never below it).
+    #[arg(long, env = "ZIPCOORD_VERSION_KEY")]
+    pub version_key: Option<u64>,
     /// The beacon commits are encrypted to when commit-reveal is on.
     #[arg(long, value_enum, default_value = "quicknet")]
     pub commit_beacon: CommitBeacon,
     /// Seconds per block (the reveal round is computed with it, as the SDK does).
     #[arg(long, default_value_t = 12.0)]
     pub block_time_seconds: f64,
+}
+
+impl OnChainArgs {
+    pub fn policy(&self) -> WeightPolicy {
+        WeightPolicy { burn: self.burn_uid.zip(self.burn_share).map(|(uid, share)| Burn { uid, share }) }
+    }
+
+    /// The setter for `netuid` on the chain `metagraph` names (only a subtensor metagraph is a chain).
+    pub fn setter(&self, metagraph: &MetagraphSpec, netuid: u16) -> anyhow::Result<WeightSetter> {
+        let MetagraphSpec::Subtensor(endpoints) = metagraph else {
+            anyhow::bail!("--metagraph: weights are set on a chain; give subtensor or subtensor:URL[,URL...]")
+        };
+        if !(self.block_time_seconds.is_finite() && self.block_time_seconds > 0.0) {
+            anyhow::bail!("--block-time-seconds must be a positive number");
+        }
+        let beacon_public_key = match self.commit_beacon {
+            CommitBeacon::Quicknet => QUICKNET.public_key,
+            CommitBeacon::Dev => DevBeacon::new().chain().public_key,
+        };
+        let settings = SetterSettings {
+            netuid,
+            beacon_public_key,
+            block_time: Duration::from_secs_f64(self.block_time_seconds),
+            confirm_blocks: 3,
+            attempts: 3,
+            backoff: Duration::from_secs(2),
+            timeout: Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS),
+        };
+        Ok(WeightSetter::new(endpoints.clone(), settings))
+    }
 }
 
 impl SetWeightsArgs {
@@ -96,32 +134,7 @@ impl SetWeightsArgs {
                 self.uids.iter().copied().zip(self.weights.iter().copied()).collect()
             }
         };
-        let burn = self.burn_uid.zip(self.burn_share).map(|(uid, share)| Burn { uid, share });
-        Ok(WeightRequest { split, policy: WeightPolicy { burn }, version_key: self.version_key })
-    }
-
-    fn setter(&self) -> anyhow::Result<WeightSetter> {
-        let spec: MetagraphSpec = self.metagraph.expose().parse().map_err(anyhow::Error::msg).context("--metagraph")?;
-        let MetagraphSpec::Subtensor(endpoints) = spec else {
-            anyhow::bail!("--metagraph: weights are set on a chain; give subtensor or subtensor:URL[,URL...]")
-        };
-        if !(self.block_time_seconds.is_finite() && self.block_time_seconds > 0.0) {
-            anyhow::bail!("--block-time-seconds must be a positive number");
-        }
-        let beacon_public_key = match self.commit_beacon {
-            CommitBeacon::Quicknet => QUICKNET.public_key,
-            CommitBeacon::Dev => DevBeacon::new().chain().public_key,
-        };
-        let settings = SetterSettings {
-            netuid: self.netuid,
-            beacon_public_key,
-            block_time: Duration::from_secs_f64(self.block_time_seconds),
-            confirm_blocks: 3,
-            attempts: 3,
-            backoff: Duration::from_secs(2),
-            timeout: Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS),
-        };
-        Ok(WeightSetter::new(endpoints, settings))
+        Ok(WeightRequest { split, policy: self.on_chain.policy(), version_key: self.on_chain.version_key })
     }
 }
 
@@ -175,7 +188,9 @@ fn set_report(set: &WeightsSet) -> String {
 
 pub async fn run(args: SetWeightsArgs) -> anyhow::Result<()> {
     let request = args.request()?;
-    let setter = args.setter()?;
+    let metagraph: MetagraphSpec =
+        args.metagraph.expose().parse().map_err(anyhow::Error::msg).context("--metagraph")?;
+    let setter = args.on_chain.setter(&metagraph, args.netuid)?;
     let key = args.key.keypair()?;
     if args.dry_run {
         let prepared = setter.prepare(&key, &request).await?;

@@ -320,3 +320,39 @@ async fn the_cli_sets_weights_from_a_results_file_and_explains_a_refusal() {
     let (ok, _, err) = set_weights_cli(&node, &["--uids", "3", "--weights", "1", "--burn-uid", "1"]).await;
     assert!(!ok && err.contains("--burn-share"), "{err}");
 }
+
+#[tokio::test]
+async fn a_judged_epochs_weights_go_on_chain_and_the_validator_keeps_what_became_of_them() {
+    use zipcoord::client::state::StateDir;
+    use zipcoord::client::validator::on_chain::{weight_settings, OnChainWeights};
+    use zipcoord::client::validator::{ChainWeights, EpochJudgement};
+
+    let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::open(dir.path(), validator().hotkey().to_string()).unwrap();
+    let on_chain = OnChainWeights {
+        setter: setter(&[&node.url]),
+        policy: WeightPolicy { burn: Some(Burn { uid: 1, share: 0.5 }) },
+        version_key: None,
+    };
+    let judgement = |epoch: &str| EpochJudgement {
+        epoch_id: epoch.to_string(),
+        validator: validator().hotkey().to_string(),
+        judged_at: "2026-12-07T12:00:00.000Z".to_string(),
+        spot_checks_per_miner: 10,
+        weights: BTreeMap::from([("0".to_string(), 0.5), ("3".to_string(), 0.5)]),
+        chain_weights: ChainWeights { uids: vec![0, 3], weights: vec![65535, 65535] },
+        miners: Vec::new(),
+    };
+    let set = on_chain.put(&validator(), &judgement("2026-12-07T04-00-00"), &state).await;
+    assert_eq!(set.outcome, "set", "{set:?}");
+    assert_eq!((set.uids.clone(), set.values.clone()), (vec![1, 3], vec![65535, 65535]));
+    assert_eq!(node.with(|chain| chain.weights.get(&0).cloned()), Some(vec![(1, 65535), (3, 65535)]));
+
+    // The next epoch judged within the rate limit: refused, nothing sent, and said so.
+    let refused = on_chain.put(&validator(), &judgement("2026-12-07T08-00-00"), &state).await;
+    assert_eq!(refused.outcome, "refused");
+    assert!(refused.detail.contains("allows it every 100 blocks"), "{refused:?}");
+    assert_eq!(node.with(|chain| chain.submissions.len()), 1);
+    assert_eq!(weight_settings(&state), vec![set, refused]);
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::task::JoinSet;
 
+use super::on_chain::OnChainWeights;
 use crate::api::{iso8601_millis, parse_iso8601, AssignmentResponse};
 use crate::chain::MetagraphSource;
 use crate::client::bucket::{Bucket, BucketError};
@@ -78,6 +79,7 @@ pub struct Validator {
     metagraph: Arc<dyn MetagraphSource>,
     verifier: Arc<dyn ListingVerifier>,
     settings: ValidatorSettings,
+    on_chain: Option<OnChainWeights>,
 }
 
 /// Downloads at once per miner.
@@ -136,7 +138,13 @@ impl Validator {
         settings: ValidatorSettings,
     ) -> Self {
         let client = epochs.api().clone();
-        Validator { epochs, client, bucket: Bucket::new(), key, metagraph, verifier, settings }
+        Validator { epochs, client, bucket: Bucket::new(), key, metagraph, verifier, settings, on_chain: None }
+    }
+
+    /// Puts each judged epoch's weights on chain with `on_chain`.
+    pub fn with_on_chain(mut self, on_chain: OnChainWeights) -> Self {
+        self.on_chain = Some(on_chain);
+        self
     }
 
     /// What this validator holds of the epochs (what its relay serves).
@@ -416,6 +424,9 @@ impl Validator {
             let unreachable = matches!(&outcome, Err(error) if error.is_outage());
             if finished {
                 book.record(self.epochs.state(), epoch);
+            }
+            if let (Ok(judgement), Some(on_chain)) = (&outcome, &self.on_chain) {
+                on_chain.put(&self.key, judgement, self.epochs.state()).await;
             }
             on_judged(epoch, outcome);
             if unreachable {
