@@ -16,8 +16,9 @@
 //!  Config   settings: one typed Settings, every default once
 //!  Clients  client/: the signed HTTP client (http), miner/ and validator/ beside what both use (never app,
 //!           http or boot)
-//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources), beacon/ (drand pulses), s3/ (SigV4),
-//!           universe/, net/ (listening sockets: connection loop and caps), metrics, shutdown
+//!  Edges    storage/ (SQLite, PostgreSQL), chain/ (metagraph sources, weights on chain), beacon/ (drand
+//!           pulses), s3/ (SigV4), universe/, net/ (listening sockets: connection loop and caps), metrics,
+//!           shutdown
 //!  Wire     api: the contract's serde types, and domain values in their wire form
 //!  Domain   domain/: pure rules, no I/O, no clock: judging/ → access/ → epoch/ → leaves (hotkey, instant,
 //!           usmap)

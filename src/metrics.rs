@@ -35,6 +35,8 @@ pub const EPOCH_CREATION_FAILING: &str = "zipcoord_epoch_creation_failing";
 pub const BEACON_WAITING: &str = "zipcoord_beacon_waiting_seconds";
 pub const DATABASE_CONNECT_FAILURES: &str = "zipcoord_database_connect_failures_total";
 pub const BUILD_INFO: &str = "zipcoord_build_info";
+pub const WEIGHT_SETTINGS: &str = "zipcoord_validator_weight_settings_total";
+pub const WEIGHTS_BLOCK: &str = "zipcoord_validator_weights_block";
 
 /// Latency buckets from 0.5 ms to 10 s: signed requests take well under a millisecond of CPU.
 const SECONDS_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -189,6 +191,22 @@ pub fn s3_grant(kind: &str) {
 
 pub fn metagraph_refresh(succeeded: bool) {
     counter!(METAGRAPH_REFRESHES, "result" => if succeeded { "ok" } else { "error" }).increment(1);
+}
+
+/// A validator's weight setting and what became of it (`set`, `committed`, `refused`, `failed`), with the block
+/// it landed in when it did.
+pub fn weight_setting(outcome: &'static str, block: Option<u64>) {
+    // A validator has no server that installs the recorder at start: counted before, it would be lost.
+    handle();
+    counter!(WEIGHT_SETTINGS, "outcome" => outcome).increment(1);
+    if let Some(block) = block {
+        gauge!(WEIGHTS_BLOCK).set(block as f64);
+    }
+}
+
+/// The Prometheus text of what this process recorded (a validator's relay serves it).
+pub fn render_recorded() -> String {
+    handle().render()
 }
 
 /// The service's state at scrape time.

@@ -94,6 +94,7 @@ pub fn router(epochs: Arc<Epochs>, limits: RelayLimits) -> Router {
         .route("/api/v1/zipcode-assignments/current", get(current))
         .route("/api/v1/zipcode-assignments/epoch/{id}", get(epoch))
         .route("/api/v1/zipcode-assignments/epoch/{id}/inputs", get(inputs))
+        .route("/metrics", get(|| async { crate::metrics::render_recorded() }))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "A relay serves only the assignment endpoints") })
         .with_state(Arc::new(Relay { epochs, inputs: Default::default(), planned: Default::default() }))
         .layer(middleware::from_fn_with_state(limiter, limit_per_address))

@@ -356,3 +356,56 @@ async fn a_judged_epochs_weights_go_on_chain_and_the_validator_keeps_what_became
     assert_eq!(node.with(|chain| chain.submissions.len()), 1);
     assert_eq!(weight_settings(&state), vec![set, refused]);
 }
+
+#[tokio::test]
+async fn when_judging_stops_the_last_vector_is_sent_again_before_the_activity_cutoff() {
+    use zipcoord::client::state::StateDir;
+    use zipcoord::client::validator::on_chain::{weight_settings, OnChainWeights};
+    use zipcoord::client::validator::{ChainWeights, EpochJudgement};
+
+    let cancel = CancellationToken::new();
+    // 20 blocks of activity cutoff (2 s), 5 of rate limit.
+    let quick = SubnetParameters { activity_cutoff: 20, rate_limit: 5, ..parameters(false) };
+    let node = ChainNode::start(NodeMetadata::finney_343(), quick, neurons(), BLOCK, cancel.clone()).await.unwrap();
+    tokio::time::sleep(BLOCK * 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::open(dir.path(), validator().hotkey().to_string()).unwrap();
+    let on_chain = OnChainWeights { setter: setter(&[&node.url]), policy: WeightPolicy::default(), version_key: None };
+    assert_eq!(on_chain.keep_alive(&validator(), &state).await, None, "nothing landed yet, nothing to send again");
+    let judgement = EpochJudgement {
+        epoch_id: "2026-12-07T04-00-00".to_string(),
+        validator: validator().hotkey().to_string(),
+        judged_at: "2026-12-07T12:00:00.000Z".to_string(),
+        spot_checks_per_miner: 10,
+        weights: BTreeMap::from([("3".to_string(), 0.75), ("4".to_string(), 0.25)]),
+        chain_weights: ChainWeights { uids: vec![3, 4], weights: vec![65535, 21845] },
+        miners: Vec::new(),
+    };
+    let first = on_chain.put(&validator(), &judgement, &state).await;
+    assert_eq!(first.outcome, "set");
+    assert_eq!(on_chain.keep_alive(&validator(), &state).await, None, "just set: far from the cutoff");
+
+    // No judgement for 16 blocks (3/4 of the cutoff is 15): the last vector goes out again.
+    tokio::time::sleep(BLOCK * 17).await;
+    let again = on_chain.keep_alive(&validator(), &state).await.expect("sent again");
+    assert_eq!((again.outcome.as_str(), again.resent), ("set", true), "{again:?}");
+    assert_eq!((again.uids.clone(), again.values.clone()), (first.uids.clone(), first.values.clone()));
+    assert!(again.block > first.block);
+    assert_eq!(node.with(|chain| chain.submissions.len()), 2);
+    assert_eq!(weight_settings(&state).len(), 2);
+
+    // The validator's relay serves what it counted.
+    let epochs = zipcoord::client::epochs::Epochs::new(
+        zipcoord::client::ZipcoordClient::new("http://127.0.0.1:9".to_string()),
+        Vec::new(),
+        std::sync::Arc::from(zipcoord::beacon::open(&zipcoord::beacon::BeaconSettings::new(
+            zipcoord::beacon::BeaconSpec::Dev,
+        ))),
+        StateDir::open(dir.path().join("relay"), validator().hotkey().to_string()).unwrap(),
+    );
+    let relay = crate::outage::start_relay(std::sync::Arc::new(epochs)).await;
+    let metrics = reqwest::get(format!("{relay}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("zipcoord_validator_weight_settings_total{outcome=\"set\"}"), "{metrics}");
+    assert!(metrics.contains("zipcoord_validator_weights_block"), "{metrics}");
+    cancel.cancel();
+}

@@ -125,6 +125,19 @@ impl WeightSetter {
         }
     }
 
+    /// The subnet's state and this validator's standing, from the first endpoint that answers.
+    pub async fn read_state(&self, signer: &Keypair) -> Result<super::weight_plan::SubnetWeightState, SetWeightsError> {
+        let mut failures = Vec::new();
+        for endpoint in &self.endpoints {
+            match read_chain(&self.rpc(endpoint), &self.runtime, self.settings.netuid, &signer.hotkey()).await {
+                Ok(view) => return Ok(view.state),
+                Err(ReadError::Runtime(error)) => return Err(SetWeightsError::Runtime(error)),
+                Err(error) => failures.push(format!("{endpoint}: {error}")),
+            }
+        }
+        Err(SetWeightsError::Unreadable(failures.join("; ")))
+    }
+
     /// Reads the chain from the first endpoint that answers, plans and signs, and sends nothing.
     pub async fn prepare(&self, signer: &Keypair, request: &WeightRequest) -> Result<PreparedWeights, SetWeightsError> {
         let mut failures = Vec::new();

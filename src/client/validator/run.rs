@@ -397,6 +397,9 @@ impl Validator {
                 self.hold_current(current).await;
                 self.judge_pending(current, &mut on_judged).await;
             }
+            if let Some(on_chain) = &self.on_chain {
+                on_chain.keep_alive(&self.key, self.epochs.state()).await;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = &mut shutdown => return,
