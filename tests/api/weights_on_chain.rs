@@ -325,7 +325,6 @@ async fn the_cli_sets_weights_from_a_results_file_and_explains_a_refusal() {
 async fn a_judged_epochs_weights_go_on_chain_and_the_validator_keeps_what_became_of_them() {
     use zipcoord::client::state::StateDir;
     use zipcoord::client::validator::on_chain::{weight_settings, OnChainWeights};
-    use zipcoord::client::validator::{ChainWeights, EpochJudgement};
 
     let (node, _cancel) = start_node(NodeMetadata::finney_343(), false).await;
     let dir = tempfile::tempdir().unwrap();
@@ -335,15 +334,7 @@ async fn a_judged_epochs_weights_go_on_chain_and_the_validator_keeps_what_became
         policy: WeightPolicy { burn: Some(Burn { uid: 1, share: 0.5 }) },
         version_key: None,
     };
-    let judgement = |epoch: &str| EpochJudgement {
-        epoch_id: epoch.to_string(),
-        validator: validator().hotkey().to_string(),
-        judged_at: "2026-12-07T12:00:00.000Z".to_string(),
-        spot_checks_per_miner: 10,
-        weights: BTreeMap::from([("0".to_string(), 0.5), ("3".to_string(), 0.5)]),
-        chain_weights: ChainWeights { uids: vec![0, 3], weights: vec![65535, 65535] },
-        miners: Vec::new(),
-    };
+    let judgement = |epoch: &str| judged(epoch, &[(0, 0.5), (3, 0.5)]);
     let set = on_chain.put(&validator(), &judgement("2026-12-07T04-00-00"), &state).await;
     assert_eq!(set.outcome, "set", "{set:?}");
     assert_eq!((set.uids.clone(), set.values.clone()), (vec![1, 3], vec![65535, 65535]));
@@ -361,7 +352,6 @@ async fn a_judged_epochs_weights_go_on_chain_and_the_validator_keeps_what_became
 async fn when_judging_stops_the_last_vector_is_sent_again_before_the_activity_cutoff() {
     use zipcoord::client::state::StateDir;
     use zipcoord::client::validator::on_chain::{weight_settings, OnChainWeights};
-    use zipcoord::client::validator::{ChainWeights, EpochJudgement};
 
     let cancel = CancellationToken::new();
     // 20 blocks of activity cutoff (2 s), 5 of rate limit.
@@ -372,15 +362,7 @@ async fn when_judging_stops_the_last_vector_is_sent_again_before_the_activity_cu
     let state = StateDir::open(dir.path(), validator().hotkey().to_string()).unwrap();
     let on_chain = OnChainWeights { setter: setter(&[&node.url]), policy: WeightPolicy::default(), version_key: None };
     assert_eq!(on_chain.keep_alive(&validator(), &state).await, None, "nothing landed yet, nothing to send again");
-    let judgement = EpochJudgement {
-        epoch_id: "2026-12-07T04-00-00".to_string(),
-        validator: validator().hotkey().to_string(),
-        judged_at: "2026-12-07T12:00:00.000Z".to_string(),
-        spot_checks_per_miner: 10,
-        weights: BTreeMap::from([("3".to_string(), 0.75), ("4".to_string(), 0.25)]),
-        chain_weights: ChainWeights { uids: vec![3, 4], weights: vec![65535, 21845] },
-        miners: Vec::new(),
-    };
+    let judgement = judged("2026-12-07T04-00-00", &[(3, 0.75), (4, 0.25)]);
     let first = on_chain.put(&validator(), &judgement, &state).await;
     assert_eq!(first.outcome, "set");
     assert_eq!(on_chain.keep_alive(&validator(), &state).await, None, "just set: far from the cutoff");
@@ -408,4 +390,17 @@ async fn when_judging_stops_the_last_vector_is_sent_again_before_the_activity_cu
     assert!(metrics.contains("zipcoord_validator_weight_settings_total{outcome=\"set\"}"), "{metrics}");
     assert!(metrics.contains("zipcoord_validator_weights_block"), "{metrics}");
     cancel.cancel();
+}
+
+/// A judged epoch of this validator with `weights` (uid, weight).
+fn judged(epoch: &str, weights: &[(u16, f64)]) -> zipcoord::client::validator::EpochJudgement {
+    zipcoord::client::validator::EpochJudgement {
+        epoch_id: epoch.to_string(),
+        validator: validator().hotkey().to_string(),
+        judged_at: "2026-12-07T12:00:00.000Z".to_string(),
+        spot_checks_per_miner: 10,
+        weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
+        chain_weights: zipcoord::client::validator::ChainWeights { uids: Vec::new(), weights: Vec::new() },
+        miners: Vec::new(),
+    }
 }
