@@ -10,7 +10,7 @@ use parity_scale_codec::{Compact, Decode, Encode};
 use serde_json::json;
 
 use super::{first_verified, PulseFuture, PulseRefusal, PulseSource};
-use crate::chain::subtensor::rpc::{hex_bytes, RpcCaller, RpcEndpoint};
+use crate::chain::subtensor::rpc::{hex_bytes, node_client, RpcCaller, RpcEndpoint};
 use crate::chain::subtensor::storage::blake2_128_concat_key;
 use crate::domain::epoch::beacon::{BeaconChain, Pulse, Round};
 
@@ -55,11 +55,7 @@ pub fn encode_stored_pulse(pulse: &Pulse) -> Vec<u8> {
 
 impl SubtensorPulses {
     pub fn new(chain: BeaconChain, endpoints: Vec<RpcEndpoint>, timeout: Duration) -> SubtensorPulses {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let http = node_client(timeout);
         SubtensorPulses { chain, endpoints, timeout, http }
     }
 

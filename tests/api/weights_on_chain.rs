@@ -404,3 +404,9 @@ fn judged(epoch: &str, weights: &[(u16, f64)]) -> zipcoord::client::validator::E
         miners: Vec::new(),
     }
 }
+
+#[tokio::test]
+async fn a_setter_without_endpoints_says_so() {
+    let error = WeightSetter::new(Vec::new(), settings()).set(&validator(), &request()).await.unwrap_err();
+    assert!(matches!(&error, SetWeightsError::Unreadable(why) if why.contains("no subtensor endpoint")), "{error}");
+}

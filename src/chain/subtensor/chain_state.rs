@@ -178,26 +178,29 @@ pub fn commit_epoch(block: u64, netuid: u16, tempo: u16) -> u64 {
 /// A timelocked commit as subtensor keeps it: (who, the block it was made at, the ciphertext, its round).
 pub type StoredCommit = ([u8; 32], u64, Vec<u8>, u64);
 
-/// What confirms a submission: the validator's `LastUpdate`, and its timelocked commits of one epoch, read at the
-/// best block (a submission shows there first).
-pub async fn read_confirmation(
+/// The validator's `LastUpdate`, read at the best block (a submission shows there first): what confirms a
+/// `set_weights`.
+pub async fn read_last_update(
     rpc: &RpcCaller<'_>,
     runtime: &RuntimeLayout,
     netuid: u16,
     uid: u16,
-    commit_epoch: Option<u64>,
-) -> Result<(u64, Vec<StoredCommit>), ReadError> {
+) -> Result<u64, ReadError> {
     let storage = StorageReader { rpc, runtime, block: None };
     let last_update: Vec<u64> =
         storage.read("LastUpdate", &[(Shape::U16, netuid.encode())], vec_of(Shape::U64)).await?;
-    let commits = match commit_epoch {
-        None => Vec::new(),
-        Some(epoch) => {
-            let commit =
-                Shape::Fields(vec![Shape::Array(32, Box::new(Shape::U8)), Shape::U64, vec_of(Shape::U8), Shape::U64]);
-            let keys = [(Shape::U16, netuid.encode()), (Shape::U64, epoch.encode())];
-            storage.read("TimelockedWeightCommits", &keys, vec_of(commit)).await?
-        }
-    };
-    Ok((last_update.get(usize::from(uid)).copied().unwrap_or(0), commits))
+    Ok(last_update.get(usize::from(uid)).copied().unwrap_or(0))
+}
+
+/// The timelocked commits filed under `epoch`, read at the best block: what confirms a commit.
+pub async fn read_commits(
+    rpc: &RpcCaller<'_>,
+    runtime: &RuntimeLayout,
+    netuid: u16,
+    epoch: u64,
+) -> Result<Vec<StoredCommit>, ReadError> {
+    let storage = StorageReader { rpc, runtime, block: None };
+    let commit = Shape::Fields(vec![Shape::Array(32, Box::new(Shape::U8)), Shape::U64, vec_of(Shape::U8), Shape::U64]);
+    let keys = [(Shape::U16, netuid.encode()), (Shape::U64, epoch.encode())];
+    storage.read("TimelockedWeightCommits", &keys, vec_of(commit)).await
 }

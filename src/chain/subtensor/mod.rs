@@ -47,11 +47,7 @@ pub struct SubtensorSource {
 impl SubtensorSource {
     /// `timeout` bounds each JSON-RPC call, so a whole refresh on one endpoint takes at most five of them.
     pub fn new(endpoints: Vec<RpcEndpoint>, netuid: u16, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let http = rpc::node_client(timeout);
         SubtensorSource { endpoints, netuid, timeout, http, layout: Mutex::new(None) }
     }
 

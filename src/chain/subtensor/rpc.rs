@@ -102,6 +102,16 @@ struct RpcErrorBody {
     message: String,
 }
 
+/// The HTTP client every reader of subtensor nodes shares the settings of: `timeout` to connect, zipcoord's
+/// user agent.
+pub fn node_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client's settings are valid")
+}
+
 /// Calls on one endpoint with a shared HTTP client.
 pub struct RpcCaller<'a> {
     pub http: &'a reqwest::Client,

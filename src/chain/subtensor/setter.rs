@@ -9,9 +9,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::calls::WeightCall;
-use super::chain_state::{commit_epoch, read_chain, read_confirmation, ChainView, ReadError, RuntimeCache};
+use super::chain_state::{
+    commit_epoch, read_chain, read_commits, read_last_update, ChainView, ReadError, RuntimeCache,
+};
 use super::extrinsic::{sign_extrinsic, SignedExtrinsic};
-use super::rpc::{RpcCaller, RpcEndpoint, RpcError};
+use super::rpc::{node_client, RpcCaller, RpcEndpoint, RpcError};
 use super::runtime::RuntimeError;
 use super::weight_plan::{plan_weights, CommitTarget, PlannedWeights, WeightRefusal, WeightRequest};
 use crate::domain::access::keys::Keypair;
@@ -104,12 +106,15 @@ pub struct WeightSetter {
 
 impl WeightSetter {
     pub fn new(endpoints: Vec<RpcEndpoint>, settings: SetterSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.timeout)
-            .user_agent(concat!("zipcoord/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let http = node_client(settings.timeout);
         WeightSetter { endpoints, settings, http, runtime: RuntimeCache::default() }
+    }
+
+    fn has_endpoints(&self) -> Result<(), SetWeightsError> {
+        if self.endpoints.is_empty() {
+            return Err(SetWeightsError::Unreadable("no subtensor endpoint is configured".to_string()));
+        }
+        Ok(())
     }
 
     fn rpc<'a>(&'a self, endpoint: &'a RpcEndpoint) -> RpcCaller<'a> {
@@ -140,6 +145,7 @@ impl WeightSetter {
 
     /// Reads the chain from the first endpoint that answers, plans and signs, and sends nothing.
     pub async fn prepare(&self, signer: &Keypair, request: &WeightRequest) -> Result<PreparedWeights, SetWeightsError> {
+        self.has_endpoints()?;
         let mut failures = Vec::new();
         for endpoint in &self.endpoints {
             match self.prepare_on(endpoint, signer, request).await {
@@ -182,6 +188,7 @@ impl WeightSetter {
         let mut last = String::from("no endpoint");
         let mut sent: Vec<Submitted> = Vec::new();
         let attempts = self.settings.attempts.max(1);
+        self.has_endpoints()?;
         for attempt in 1..=attempts {
             let endpoint = &self.endpoints[(attempt as usize - 1) % self.endpoints.len()];
             match self.attempt(endpoint, signer, request, &mut sent).await {
@@ -279,11 +286,11 @@ impl Submitted {
     async fn seen(&self, rpc: &RpcCaller<'_>, signer: &Keypair) -> Result<Option<u64>, AttemptError> {
         let planned = &self.prepared.planned;
         let WeightCall::CommitTimelockedWeights { commit, reveal_round, .. } = &planned.call else {
-            let (last_update, _) = read_confirmation(rpc, &self.runtime, self.netuid, self.uid, None).await?;
+            let last_update = read_last_update(rpc, &self.runtime, self.netuid, self.uid).await?;
             return Ok((last_update > self.last_update_before).then_some(last_update));
         };
         for &epoch in &self.epochs {
-            let (_, commits) = read_confirmation(rpc, &self.runtime, self.netuid, self.uid, Some(epoch)).await?;
+            let commits = read_commits(rpc, &self.runtime, self.netuid, epoch).await?;
             let ours = commits.iter().find(|(who, _, ciphertext, round)| {
                 who == signer.hotkey().public_bytes() && round == reveal_round && ciphertext == commit
             });
