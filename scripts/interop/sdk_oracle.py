@@ -113,11 +113,18 @@ def extrinsic(request):
     args = {arg["name"]: arg["value"] for arg in call["call_args"]}
     era = value["era"]
     period, phase = era
-    # The birth block of the era: any block number with this phase gives the same; the hash is the test's.
-    chain = OfflineChain(rt, request["genesis"], request["birth_hash"])
+    if "blocks" in request:
+        # A recorded chain (block hashes by number) and the block the transaction was included in: its era was
+        # born at the last block up to then with the era's phase.
+        birth_block = max(b for b in range(request["block"] + 1) if b % period == phase)
+        genesis, birth_hash = request["blocks"][0], request["blocks"][birth_block]
+    else:
+        # Any block number with this phase gives the same; the hash is the test's.
+        birth_block, genesis, birth_hash = request["birth_block"], request["genesis"], request["birth_hash"]
+    chain = OfflineChain(rt, genesis, birth_hash)
     composed = compose(rt, call["call_module"], call["call_function"], args)
     payload = SubstrateInterface.generate_signature_payload(
-        chain, composed, era={"period": period, "current": request["birth_block"]}, nonce=value["nonce"], tip=value["tip"]
+        chain, composed, era={"period": period, "current": birth_block}, nonce=value["nonce"], tip=value["tip"]
     )
     public = bytes.fromhex(ss58_decode(value["address"]))
     signature = value["signature"]["Sr25519"] if isinstance(value["signature"], dict) else value["signature"]

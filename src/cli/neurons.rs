@@ -32,7 +32,7 @@ use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::scoring::RewardSplit;
-use crate::localnet::{LiarSpec, LocalnetOptions};
+use crate::localnet::{ChainOptions, LiarSpec, LocalnetOptions};
 use crate::s3::UploadMode;
 
 /// Where zipcoord is.
@@ -267,6 +267,14 @@ pub struct LocalnetArgs {
     /// miners compute their assignments or take them from the validators' relays meanwhile.
     #[arg(long, default_value_t = 0)]
     pub outage: usize,
+    /// Runs a loopback subtensor node (the recorded finney runtime): the metagraph is read from it and the
+    /// validators put their weights on it; it keeps its blocks, transactions and pulses under DATA_DIR/chain/.
+    #[arg(long)]
+    pub chain: bool,
+    /// With `--chain`: `on` sends timelocked commits (to the dev beacon) that the node reveals an epoch later;
+    /// `off` sends `set_weights`.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"], requires = "chain")]
+    pub commit_reveal: String,
 }
 
 /// The poll interval: the neuron's own setting, else the older `ZIPCOORD_POLL_SECONDS` that both neurons
@@ -461,6 +469,7 @@ pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
         },
         validation: args.validation,
         liars: args.liars.clone(),
+        chain: args.chain.then(|| ChainOptions { commit_reveal: args.commit_reveal == "on" }),
     };
     let outcome = crate::localnet::run(options, args.epochs, args.outage, shutdown).await;
     if let Some(dir) = temporary {

@@ -94,15 +94,12 @@ impl OnChainArgs {
             CommitBeacon::Quicknet => QUICKNET.public_key,
             CommitBeacon::Dev => DevBeacon::new().chain().public_key,
         };
-        let settings = SetterSettings {
+        let settings = SetterSettings::standard(
             netuid,
             beacon_public_key,
-            block_time: Duration::from_secs_f64(self.block_time_seconds),
-            confirm_blocks: 3,
-            attempts: 3,
-            backoff: Duration::from_secs(2),
-            timeout: Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS),
-        };
+            Duration::from_secs_f64(self.block_time_seconds),
+            Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS),
+        );
         Ok(WeightSetter::new(endpoints.clone(), settings))
     }
 }

@@ -3,11 +3,14 @@
 //! file of generated keys, an S3-compatible store that checks signatures and policies, N miners on the synthetic
 //! market (some of them liars, if asked) and M validators judging each epoch during the next one, each serving
 //! a relay. Pulses come from a local relay of the dev beacon, over HTTP like drand's. With `--outage N`, the
-//! coordinator stops for N whole epochs mid-run and the network carries on without it.
+//! coordinator stops for N whole epochs mid-run and the network carries on without it. With `--chain`, the
+//! metagraph is a loopback subtensor node's and the validators put their weights on it ([`chain`]).
 
 pub mod beacon_relay;
+pub mod chain;
 pub mod chain_node;
 pub mod liars;
+mod report;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -19,12 +22,13 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use chain::{ChainOptions, LocalChain};
+use report::{print_judgement, print_work};
 pub use store::LocalStore;
 
 use crate::app::SystemClock;
 use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::boot::RunningServer;
-use crate::chain::file::FileSource;
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
 use crate::client::miner::history::read_history;
@@ -38,6 +42,7 @@ use crate::client::ZipcoordClient;
 use crate::domain::access::keys::Keypair;
 use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::{EpochClock, EpochId};
+use crate::domain::hotkey::Hotkey;
 use crate::s3::{S3Settings, UploadMode};
 use crate::settings::{EpochSettings, RateLimitSettings, Settings};
 pub use liars::{CopyingScraper, InventingScraper, LiarKind, LiarSpec, ShadingScraper};
@@ -62,6 +67,8 @@ pub struct LocalnetOptions {
     pub validation: ValidationMode,
     /// Which miners lie, and how (the last ones); a sybil pair shares a coldkey.
     pub liars: LiarSpec,
+    /// The metagraph and the weights on a loopback subtensor node, rather than a metagraph file.
+    pub chain: Option<ChainOptions>,
 }
 
 /// A running local network's infrastructure: the store, the server, the dev beacon's relay, the validators'
@@ -80,7 +87,9 @@ pub struct Localnet {
     /// Each validator's relay address, and its listener until the validator is made.
     pub relay_urls: Vec<String>,
     relay_listeners: parking_lot::Mutex<Vec<Option<tokio::net::TcpListener>>>,
-    /// Stops the relays.
+    /// The loopback chain, with `--chain`.
+    pub chain: Option<LocalChain>,
+    /// Stops the relays and the chain.
     cancel: CancellationToken,
 }
 
@@ -105,16 +114,19 @@ impl Localnet {
         // Every neuron is its own operator, but a sybil pair shares the first sybil's key as coldkey.
         let first_sybil = roles.iter().position(|role| *role == Some(LiarKind::Sybil));
         let coldkey_of = |index: usize, key: &Keypair| match (roles[index], first_sybil) {
-            (Some(LiarKind::Sybil), Some(first)) => miners[first].hotkey().to_string(),
-            _ => key.hotkey().to_string(),
+            (Some(LiarKind::Sybil), Some(first)) => miners[first].hotkey(),
+            _ => key.hotkey(),
         };
-        let neurons: Vec<serde_json::Value> = validators
+        let registered: Vec<(Hotkey, Hotkey, bool, f64)> = validators
             .iter()
-            .map(|k| (k, k.hotkey().to_string(), true, 1_000_000.0))
-            .chain(miners.iter().enumerate().map(|(i, k)| (k, coldkey_of(i, k), false, 100.0)))
+            .map(|k| (k.hotkey(), k.hotkey(), true, 1_000_000.0))
+            .chain(miners.iter().enumerate().map(|(i, k)| (k.hotkey(), coldkey_of(i, k), false, 100.0)))
+            .collect();
+        let neurons: Vec<serde_json::Value> = registered
+            .iter()
             .enumerate()
-            .map(|(uid, (k, coldkey, permit, stake))| {
-                serde_json::json!({"uid": uid, "hotkey": k.hotkey().to_string(), "coldkey": coldkey,
+            .map(|(uid, (hotkey, coldkey, permit, stake))| {
+                serde_json::json!({"uid": uid, "hotkey": hotkey.to_string(), "coldkey": coldkey.to_string(),
                                    "validator_permit": permit, "stake": stake})
             })
             .collect();
@@ -125,11 +137,27 @@ impl Localnet {
         let store = LocalStore::start(&options.data_dir.join("s3"), "localnet", "localnet", &secret).await?;
         let cancel = CancellationToken::new();
         let beacon_url = beacon_relay::start(cancel.clone()).await?;
+        let chain = match options.chain {
+            Some(chain) => Some(
+                LocalChain::start(
+                    chain,
+                    options.epoch_seconds,
+                    chain::node_neurons(&registered),
+                    &options.data_dir,
+                    cancel.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let database_url = options
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", options.data_dir.join("localnet.db").display()));
-        let mut settings = Settings::new(database_url, MetagraphSpec::File(metagraph_path.clone()));
+        let metagraph =
+            chain.as_ref().map_or_else(|| MetagraphSpec::File(metagraph_path.clone()), LocalChain::metagraph);
+        let mut settings = Settings::new(database_url, metagraph);
+        settings.chain.netuid = chain::LOCALNET_NETUID;
         settings.listen = options.listen;
         let clock = EpochClock::from_seconds(options.epoch_seconds).map_err(anyhow::Error::msg)?;
         settings.epochs = EpochSettings { clock, ..settings.epochs };
@@ -163,6 +191,7 @@ impl Localnet {
             beacon_url,
             relay_urls,
             relay_listeners: parking_lot::Mutex::new(relay_listeners),
+            chain,
             cancel,
         })
     }
@@ -218,10 +247,11 @@ impl Localnet {
         Miner::new(epochs, key.clone(), None, scraper)
     }
 
-    /// Validator `index`, reading the network's metagraph file and checking against the synthetic market, its
-    /// state under `data_dir/validators/validator{index + 1}`; the first one made for an index serves its relay.
+    /// Validator `index`, reading the network's metagraph (file or chain) and checking against the synthetic
+    /// market, its state under `data_dir/validators/validator{index + 1}`; the first one made for an index serves
+    /// its relay. On a chain, it puts its weights there.
     pub fn validator(&self, index: usize, settings: ValidatorSettings) -> Validator {
-        let metagraph = Arc::new(FileSource::new(self.metagraph_path.clone()));
+        let metagraph = self.settings.metagraph.open(chain::LOCALNET_NETUID, Duration::from_secs(5));
         let key = &self.validators[index];
         let epochs = self.epochs(&format!("validators/validator{}", index + 1), key, &[]);
         if let Some(listener) = self.relay_listeners.lock()[index].take() {
@@ -237,7 +267,11 @@ impl Localnet {
                 }
             });
         }
-        Validator::new(epochs, key.clone(), metagraph, Arc::new(SyntheticVerifier), settings)
+        let validator = Validator::new(epochs, key.clone(), metagraph, Arc::new(SyntheticVerifier), settings);
+        match &self.chain {
+            Some(chain) => validator.with_on_chain(chain.on_chain_weights()),
+            None => validator,
+        }
     }
 }
 
@@ -278,7 +312,10 @@ pub async fn run(
     );
     println!("  API docs      {}/docs", net.url);
     println!("  bucket        {} (files under {})", net.store.endpoint(), net.store.object_path("").display());
-    println!("  metagraph     {}", net.metagraph_path.display());
+    match &net.chain {
+        Some(chain) => println!("  chain         {}", chain.describe()),
+        None => println!("  metagraph     {}", net.metagraph_path.display()),
+    }
     println!("  beacon        {} (the dev beacon's pulses, drand-style)", net.beacon_url);
     for (i, key) in net.validators.iter().enumerate() {
         println!("  validator     uid {i}  {}  {}  relay {}", key.hotkey(), validator_uri(i), net.relay_urls[i]);
@@ -338,6 +375,18 @@ pub async fn run(
         }));
     }
     drop(events);
+    if let Some(chain) = &net.chain {
+        // The chain's news, between the neurons' own lines.
+        let (node, cancel) = (chain.node.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => chain::print_events(&node),
+                    _ = cancel.cancelled() => break,
+                }
+            }
+        }));
+    }
 
     tokio::pin!(shutdown);
     // The network starts part-way into an epoch; only the epochs after that one count towards `epochs`.
@@ -401,6 +450,15 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
+    if let Some(chain) = &net.chain {
+        chain.await_reveals(&mut shutdown).await;
+        chain.print_events();
+        let names: Vec<String> = (0..net.validators.len())
+            .map(|i| format!("validator {}", i + 1))
+            .chain((0..net.miners.len()).map(|i| format!("miner {}", i + 1)))
+            .collect();
+        chain.print_summary(&names);
+    }
     net.shutdown().await
 }
 
@@ -435,57 +493,6 @@ async fn await_histories(
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.as_mut() => return,
-        }
-    }
-}
-
-fn print_work(index: usize, outcome: &Result<EpochWork, MinerError>) {
-    match outcome {
-        Ok(work) => {
-            println!(
-                "[miner {}] epoch {}: {} - {} of {} zipcodes uploaded, {} listings; assignment from {}",
-                index + 1,
-                work.epoch_id,
-                work.status.as_str(),
-                work.uploaded,
-                work.zipcodes,
-                work.listings,
-                work.source
-            );
-            if let Some((files, why)) = &work.kept_for_later {
-                println!("[miner {}]     {files} files kept to upload later: {why}", index + 1);
-            }
-        }
-        Err(error) => println!("[miner {}] {error}", index + 1),
-    }
-}
-
-/// Prints a judgement; whether it was one (rather than an error or an epoch from before the network).
-fn print_judgement(index: usize, epoch: EpochId, outcome: &Result<EpochJudgement, ValidatorError>) -> bool {
-    match outcome {
-        Ok(judgement) => {
-            println!("[validator {}] epoch {epoch} judged at {}:", index + 1, judgement.judged_at);
-            for miner in &judgement.miners {
-                let why = miner.reasons.first().map(|r| format!("  ({})", r.chars().take(90).collect::<String>()));
-                println!(
-                    "    uid {:>3}  {:<7} quality {:.3}  weight {:.4}{}",
-                    miner.uid,
-                    miner.verdict,
-                    miner.quality,
-                    miner.weight,
-                    why.unwrap_or_default()
-                );
-            }
-            println!(
-                "    chain weights (u16): uids {:?} weights {:?}",
-                judgement.chain_weights.uids, judgement.chain_weights.weights
-            );
-            true
-        }
-        Err(error) if error.is_unknown_epoch() => false,
-        Err(error) => {
-            println!("[validator {}] epoch {epoch}: {error}", index + 1);
-            false
         }
     }
 }

@@ -23,6 +23,7 @@ mod http_limits;
 mod layers;
 mod lifecycle;
 mod limits;
+mod localnet_chain;
 mod metrics;
 mod miner_history;
 mod neurons;

@@ -121,6 +121,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         assignment: AssignmentMode::Shared,
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
+        chain: None,
     };
     let net = Localnet::start(&options).await.unwrap();
     let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
@@ -249,6 +250,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
         assignment: AssignmentMode::Shared,
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
+        chain: None,
     };
     let net = Localnet::start(&options).await.unwrap();
     let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
@@ -482,6 +484,7 @@ pub async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_li
         assignment: AssignmentMode::Shared,
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
+        chain: None,
     };
     Localnet::start(&options).await.unwrap()
 }

@@ -56,7 +56,7 @@ pub fn ask_sdk(request: Value) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("the oracle's answer is not JSON: {e}"))
 }
 
-fn metadata(spec: u32, version: &str) -> PathBuf {
+pub fn metadata(spec: u32, version: &str) -> PathBuf {
     repo().join(format!("tests/vectors/finney/spec{spec}.metadata-{version}.scale.gz"))
 }
 

@@ -16,9 +16,9 @@ use zipcoord::chain::subtensor::runtime::{RuntimeError, SUBTENSOR_PALLET};
 use zipcoord::chain::subtensor::setter::{SetWeightsError, SetterSettings, WeightSetter};
 use zipcoord::chain::subtensor::weight_plan::{WeightRefusal, WeightRequest};
 use zipcoord::domain::access::keys::Keypair;
-use zipcoord::domain::epoch::beacon::DevBeacon;
+use zipcoord::domain::epoch::beacon::{DevBeacon, QUICKNET};
 use zipcoord::domain::judging::weights::{Burn, WeightPolicy};
-use zipcoord::localnet::chain_node::{ChainNode, NodeMetadata, NodeNeuron, SubnetParameters};
+use zipcoord::localnet::chain_node::{ChainEvent, ChainNode, NodeMetadata, NodeNeuron, SubnetParameters};
 
 const BLOCK: Duration = Duration::from_millis(100);
 
@@ -45,11 +45,11 @@ fn validator() -> Keypair {
 fn neurons() -> Vec<NodeNeuron> {
     let key = |uri: &str| Keypair::from_uri(uri).unwrap().hotkey();
     let mut neurons = vec![
-        NodeNeuron { hotkey: validator().hotkey(), validator_permit: true },
-        NodeNeuron { hotkey: key("//Owner"), validator_permit: true },
-        NodeNeuron { hotkey: key("//Unpermitted"), validator_permit: false },
+        NodeNeuron::own(validator().hotkey(), true, 0),
+        NodeNeuron::own(key("//Owner"), true, 0),
+        NodeNeuron::own(key("//Unpermitted"), false, 0),
     ];
-    neurons.extend((3..6).map(|n| NodeNeuron { hotkey: key(&format!("//Miner{n}")), validator_permit: false }));
+    neurons.extend((3..6).map(|n| NodeNeuron::own(key(&format!("//Miner{n}")), false, 0)));
     neurons
 }
 
@@ -134,6 +134,54 @@ async fn with_commit_reveal_on_only_a_commit_is_sent_and_it_opens_to_the_vector_
     assert_eq!(payload.hotkey, *validator().hotkey().public_bytes());
     assert_eq!(payload.weights, set.planned.emitted);
     assert_eq!(payload.version_key, 1038);
+}
+
+/// Waits (at most 20 s) until the node has revealed `count` commits.
+async fn reveals(node: &ChainNode, count: usize) -> Vec<zipcoord::localnet::chain_node::Reveal> {
+    for _ in 0..200 {
+        let reveals = node.with(|chain| chain.reveals.clone());
+        if reveals.len() >= count {
+            return reveals;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the node revealed fewer than {count} commits");
+}
+
+#[tokio::test]
+async fn the_node_reveals_a_commit_an_epoch_later_with_its_rounds_pulse_and_fails_one_encrypted_to_another_beacon() {
+    // Short subnet epochs (5 blocks), so the reveal comes within seconds.
+    let cancel = CancellationToken::new();
+    let quick = SubnetParameters { tempo: 4, ..parameters(true) };
+    let node = ChainNode::start(NodeMetadata::finney_343(), quick, neurons(), BLOCK, cancel.clone()).await.unwrap();
+    tokio::time::sleep(BLOCK * 3).await;
+    let set = setter(&[&node.url]).set(&validator(), &request()).await.unwrap();
+    let round = set.planned.reveal_round.unwrap();
+    let revealed = reveals(&node, 1).await;
+    assert_eq!(revealed[0].result, "applied");
+    assert_eq!((revealed[0].round, revealed[0].commit_block), (round, set.block));
+    assert!(revealed[0].block > set.block);
+    node.with(|chain| {
+        let emitted = &set.planned.emitted;
+        let expected: Vec<(u16, u16)> = emitted.uids.iter().copied().zip(emitted.values.iter().copied()).collect();
+        assert_eq!(chain.weights.get(&0), Some(&expected), "the reveal set the committed vector");
+        assert!(chain.commits.is_empty(), "a revealed commit leaves the chain's storage");
+        assert_eq!(chain.pulses.get(&round), Some(&DevBeacon::new().pulse(round)));
+    });
+
+    // The owner encrypts to quicknet while the chain's pulses are the dev beacon's: the commit lands, and its
+    // reveal fails (silently on a real chain; the node keeps why).
+    let to_quicknet = SetterSettings { beacon_public_key: QUICKNET.public_key, ..settings() };
+    let owner = Keypair::from_uri("//Owner").unwrap();
+    let set = WeightSetter::new(vec![node.url.parse().unwrap()], to_quicknet).set(&owner, &request()).await.unwrap();
+    let revealed = reveals(&node, 2).await;
+    assert_eq!(revealed[1].commit_block, set.block);
+    assert!(revealed[1].result.starts_with("failed: the signature does not open this commit"), "{:?}", revealed[1]);
+    assert_eq!(node.with(|chain| chain.weights.get(&1).cloned()), None);
+    let events = node.with(|chain| chain.take_events());
+    assert!(events.iter().any(|e| matches!(e, ChainEvent::Revealed { uid: 0, .. })), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, ChainEvent::RevealFailed { uid: 1, .. })), "{events:?}");
+    cancel.cancel();
 }
 
 #[tokio::test]

@@ -60,6 +60,16 @@ impl NeuronLayout {
         Ok(NeuronLayout { registry: metadata.types, output_type })
     }
 
+    /// The runtime's type registry.
+    pub fn registry(&self) -> &PortableRegistry {
+        &self.registry
+    }
+
+    /// The type `get_neurons_lite` answers.
+    pub fn output_type(&self) -> u32 {
+        self.output_type
+    }
+
     /// Decodes the answer of `NeuronInfoRuntimeApi_get_neurons_lite`.
     pub fn decode_neurons(&self, bytes: &[u8]) -> Result<Vec<ChainNeuron>, ChainError> {
         let mut input = bytes;

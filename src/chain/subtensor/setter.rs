@@ -35,6 +35,21 @@ pub struct SetterSettings {
     pub timeout: Duration,
 }
 
+impl SetterSettings {
+    /// Three submissions from two seconds apart, each confirmed within three blocks: what a validator uses.
+    pub fn standard(netuid: u16, beacon_public_key: [u8; 96], block_time: Duration, timeout: Duration) -> Self {
+        SetterSettings {
+            netuid,
+            beacon_public_key,
+            block_time,
+            confirm_blocks: 3,
+            attempts: 3,
+            backoff: Duration::from_secs(2),
+            timeout,
+        }
+    }
+}
+
 /// What was put on chain.
 #[derive(Debug, Clone)]
 pub struct WeightsSet {

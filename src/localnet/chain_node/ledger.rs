@@ -3,19 +3,26 @@
 //! A transaction is opened as subtensor opens it (the runtime's extensions in order, the sr25519 signature over
 //! the payload, hashed past 256 bytes, the nonce and the era's birth block) and applied in the next block:
 //! `set_weights` as the pallet checks it (permit, rate limit, version key), `commit_timelocked_weights` filed
-//! under its epoch. Storage answers are the SCALE bytes under the keys the runtime's metadata gives.
+//! under its epoch and revealed by the chain itself ([`reveal`]) once its reveal epoch has come and its round's
+//! pulse is in the node's drand pallet. Storage answers are the SCALE bytes under the keys the runtime's metadata
+//! gives.
 
-use std::collections::{BTreeMap, HashMap};
+mod reveal;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use parity_scale_codec::{Compact, Decode, Encode};
 
+use super::record::ChainRecord;
 use crate::chain::subtensor::chain_state::{commit_epoch, StoredCommit};
 use crate::chain::subtensor::runtime::{RuntimeLayout, SUBTENSOR_PALLET};
 use crate::domain::access::auth::{verify_hotkey_signature, HotkeySignature};
+use crate::domain::epoch::beacon::{DevBeacon, Pulse};
 use crate::domain::hotkey::Hotkey;
+pub use reveal::Reveal;
 
 /// The subnet's weight hyperparameters as the node holds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +43,17 @@ pub struct SubnetParameters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeNeuron {
     pub hotkey: Hotkey,
+    pub coldkey: Hotkey,
     pub validator_permit: bool,
+    /// Its stake, all from its coldkey, in rao.
+    pub stake_rao: u64,
+}
+
+impl NodeNeuron {
+    /// A neuron that is its own operator (coldkey and hotkey alike), staking `stake_rao`.
+    pub fn own(hotkey: Hotkey, validator_permit: bool, stake_rao: u64) -> NodeNeuron {
+        NodeNeuron { coldkey: hotkey.clone(), hotkey, validator_permit, stake_rao }
+    }
 }
 
 /// A transaction the node received, and what became of it.
@@ -49,6 +66,19 @@ pub struct Submission {
     /// `applied`, `pending`, or `refused: why`.
     pub result: String,
 }
+
+/// What happened on the chain, for whoever watches it (localnet prints these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEvent {
+    WeightsSet { block: u64, uid: u16, weights: Vec<(u16, u16)> },
+    Committed { block: u64, uid: u16, reveal_round: u64 },
+    Revealed { block: u64, uid: u16, commit_block: u64, weights: Vec<(u16, u16)> },
+    RevealFailed { block: u64, uid: u16, commit_block: u64, why: String },
+    Refused { block: u64, why: String },
+}
+
+/// Events kept for a watcher that has not taken them (the oldest go first).
+const EVENTS_KEPT: usize = 1024;
 
 /// A weight call as applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +114,13 @@ pub struct Ledger {
     pub refusals: u32,
     /// Blocks a submission waits before it is included, as on a congested chain.
     pub inclusion_delay: u64,
+    /// The node's drand pallet: the pulses it holds, by round, and the beacon they come from.
+    pub pulses: BTreeMap<u64, Pulse>,
+    beacon: DevBeacon,
+    /// Every reveal the chain made, in order.
+    pub reveals: Vec<Reveal>,
+    events: VecDeque<ChainEvent>,
+    record: Option<ChainRecord>,
 }
 
 fn block_hash(number: u64, parent: &[u8; 32]) -> [u8; 32] {
@@ -112,6 +149,43 @@ impl Ledger {
             submissions: Vec::new(),
             refusals: 0,
             inclusion_delay: 0,
+            pulses: BTreeMap::new(),
+            beacon: DevBeacon::new(),
+            reveals: Vec::new(),
+            events: VecDeque::new(),
+            record: None,
+        }
+    }
+
+    /// Keeps blocks, transactions and pulses in `record`'s files from now on (the genesis first).
+    pub fn record_to(&mut self, mut record: ChainRecord) {
+        for (number, hash) in self.blocks.iter().enumerate() {
+            record.block(number as u64, hash);
+        }
+        self.record = Some(record);
+    }
+
+    /// What happened since the last call.
+    pub fn take_events(&mut self) -> Vec<ChainEvent> {
+        self.events.drain(..).collect()
+    }
+
+    fn event(&mut self, event: ChainEvent) {
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    fn settle(&mut self, submission: usize, block: u64, result: String) {
+        if let Some(why) = result.strip_prefix("refused: ") {
+            self.event(ChainEvent::Refused { block, why: why.to_string() });
+        }
+        let record = &mut self.submissions[submission];
+        record.block = block;
+        record.result = result;
+        if let Some(file) = &mut self.record {
+            file.extrinsic(record);
         }
     }
 
@@ -135,11 +209,16 @@ impl Ledger {
         self.nonces.get(account).copied().unwrap_or(0)
     }
 
-    /// Makes the next block, applying what was submitted since the last one; returns its number.
-    pub fn produce_block(&mut self) -> u64 {
+    /// Makes the next block at `now_unix`, applying what was submitted since the last one and revealing the
+    /// commits whose time has come; returns its number.
+    pub fn produce_block(&mut self, now_unix: i64) -> u64 {
         let parent = *self.blocks.last().expect("genesis");
         let number = self.blocks.len() as u64;
-        self.blocks.push(block_hash(number, &parent));
+        let hash = block_hash(number, &parent);
+        self.blocks.push(hash);
+        if let Some(file) = &mut self.record {
+            file.block(number, &hash);
+        }
         let (due, later) = std::mem::take(&mut self.pending).into_iter().partition(|p| p.due <= number);
         self.pending = later;
         for pending in due {
@@ -147,10 +226,9 @@ impl Ledger {
                 Ok(()) => "applied".to_string(),
                 Err(why) => format!("refused: {why}"),
             };
-            let record = &mut self.submissions[pending.submission];
-            record.block = number;
-            record.result = result;
+            self.settle(pending.submission, number, result);
         }
+        self.reveal_due(number, now_unix);
         number
     }
 
@@ -179,11 +257,10 @@ impl Ledger {
                 if version_key < p.version_key {
                     return Err("IncorrectWeightVersionKey".into());
                 }
-                if dests.len() != weights.len() || dests.iter().any(|&d| usize::from(d) >= self.neurons.len()) {
-                    return Err("UidVecContainInvalidOne".into());
-                }
-                self.weights.insert(uid, dests.into_iter().zip(weights).collect());
+                let weights = self.weight_pairs(dests, weights)?;
+                self.weights.insert(uid, weights.clone());
                 self.last_update[usize::from(uid)] = block;
+                self.event(ChainEvent::WeightsSet { block, uid, weights });
             }
             AppliedCall::Commit { netuid, commit, reveal_round, commit_reveal_version } => {
                 if netuid != p.netuid {
@@ -198,9 +275,18 @@ impl Ledger {
                 let epoch = commit_epoch(block, netuid, p.tempo);
                 self.commits.entry(epoch).or_default().push((signer, block, commit, reveal_round));
                 self.last_update[usize::from(uid)] = block;
+                self.event(ChainEvent::Committed { block, uid, reveal_round });
             }
         }
         Ok(())
+    }
+
+    /// The `(uid, weight)` pairs of a vector, when every uid is registered.
+    fn weight_pairs(&self, dests: Vec<u16>, weights: Vec<u16>) -> Result<Vec<(u16, u16)>, String> {
+        if dests.len() != weights.len() || dests.iter().any(|&d| usize::from(d) >= self.neurons.len()) {
+            return Err("UidVecContainInvalidOne".into());
+        }
+        Ok(dests.into_iter().zip(weights).collect())
     }
 
     /// Opens and checks a submitted transaction; it is applied in the next block. The transaction hash, or why
@@ -212,6 +298,11 @@ impl Ledger {
             self.refusals -= 1;
             record.result = "refused: the node is busy (a refusal the test asked for)".into();
             self.submissions.push(record);
+            self.settle(
+                self.submissions.len() - 1,
+                self.best(),
+                self.submissions.last().expect("pushed").result.clone(),
+            );
             return Err("Transaction pool is full".into());
         }
         match self.open(bytes) {
@@ -223,8 +314,8 @@ impl Ledger {
                 Ok(format!("0x{}", hex::encode(Blake2b::<U32>::digest(bytes))))
             }
             Err(why) => {
-                record.result = format!("refused: {why}");
                 self.submissions.push(record);
+                self.settle(self.submissions.len() - 1, self.best(), format!("refused: {why}"));
                 Err(why)
             }
         }

@@ -2,11 +2,16 @@
 //! this one answers the JSON-RPC calls a validator's weight setter makes from the recorded finney runtime (spec
 //! 343, transaction version 1: its metadata as `state_getMetadata` answers it, v14, and as
 //! `Metadata_metadata_at_version(15)` answers it) and a synthesized subnet ([`ledger`]), makes a block every
-//! block time (each one final at once), and keeps every transaction submitted with what became of it.
+//! block time (each one final at once), and keeps every transaction submitted with what became of it. It also
+//! answers `NeuronInfoRuntimeApi_get_neurons_lite` ([`neurons`]), so a metagraph can be read from it, and with
+//! [`ChainNode::record_to`] it keeps its blocks, transactions and pulses on disk ([`record`]).
 
 pub mod ledger;
+pub mod neurons;
+pub mod record;
 
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +23,14 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::chain::subtensor::decode::NeuronLayout;
 use crate::chain::subtensor::runtime::{RuntimeError, RuntimeLayout};
+use crate::chain::ChainError;
 use crate::domain::hotkey::Hotkey;
 use crate::domain::instant::iso8601_millis;
-pub use ledger::{Ledger, NodeNeuron, Submission, SubnetParameters};
+pub use ledger::{ChainEvent, Ledger, NodeNeuron, Reveal, Submission, SubnetParameters};
+use neurons::{encode_neurons, FieldValue};
+use record::ChainRecord;
 
 /// The recorded finney runtime the node serves: spec 343, as `state_getMetadata` (v14) and
 /// `Metadata_metadata_at_version(15)` (v15) answer it.
@@ -59,6 +68,7 @@ pub struct ChainNode {
 struct Served {
     ledger: Arc<Mutex<Ledger>>,
     metadata: NodeMetadata,
+    neurons: NeuronLayout,
 }
 
 impl ChainNode {
@@ -71,10 +81,11 @@ impl ChainNode {
         cancel: CancellationToken,
     ) -> Result<ChainNode, NodeError> {
         let runtime = Arc::new(RuntimeLayout::from_metadata(&metadata.v15)?);
+        let neuron_layout = NeuronLayout::from_metadata_at_version(&metadata.v15)?;
         let ledger = Arc::new(Mutex::new(Ledger::new(runtime, parameters, neurons)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let served = Arc::new(Served { ledger: ledger.clone(), metadata });
+        let served = Arc::new(Served { ledger: ledger.clone(), metadata, neurons: neuron_layout });
         let router = Router::new().route("/", post(rpc)).with_state(served);
         let stop = cancel.clone();
         tokio::spawn(async move {
@@ -87,11 +98,19 @@ impl ChainNode {
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
-                    _ = ticks.tick() => { producer.lock().produce_block(); }
+                    _ = ticks.tick() => { producer.lock().produce_block(chrono::Utc::now().timestamp()); }
                 }
             }
         });
         Ok(ChainNode { url, ledger })
+    }
+
+    /// Keeps the chain's blocks, transactions and pulses in `folder` (`blocks.jsonl`, `extrinsics.jsonl`,
+    /// `pulses.jsonl`) from now on.
+    pub fn record_to(&self, folder: &Path) -> std::io::Result<()> {
+        let record = ChainRecord::create(folder)?;
+        self.with(|ledger| ledger.record_to(record));
+        Ok(())
     }
 
     /// Reads or changes the node's chain.
@@ -105,6 +124,8 @@ impl ChainNode {
 pub enum NodeError {
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Neurons(#[from] ChainError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -159,6 +180,12 @@ fn answer(served: &Served, method: &str, params: &[Value]) -> Result<Value, (i64
                     Ok(hex0x(&served.metadata.v15))
                 }
                 "Metadata_metadata_at_version" => Ok(hex0x([0u8])),
+                "NeuronInfoRuntimeApi_get_neurons_lite" => {
+                    let netuid = u16::decode(&mut args.as_slice()).map_err(|_| invalid("a netuid"))?;
+                    let bytes = encode_neurons(&served.neurons, &neuron_fields(&ledger, netuid))
+                        .map_err(|e| (-32000, e.to_string()))?;
+                    Ok(hex0x(bytes))
+                }
                 other => Err((-32000, format!("runtime API {other} is not served by this node"))),
             }
         }
@@ -182,6 +209,31 @@ fn answer(served: &Served, method: &str, params: &[Value]) -> Result<Value, (i64
         }
         other => Err((-32601, format!("method {other} not found"))),
     }
+}
+
+/// The subnet's neurons as `get_neurons_lite` reports them (none for another subnet, as on chain).
+fn neuron_fields(ledger: &Ledger, netuid: u16) -> Vec<Vec<(&'static str, FieldValue)>> {
+    if netuid != ledger.parameters.netuid {
+        return Vec::new();
+    }
+    let account = |key: &Hotkey| FieldValue::Account(*key.public_bytes());
+    ledger
+        .neurons
+        .iter()
+        .enumerate()
+        .map(|(uid, neuron)| {
+            vec![
+                ("hotkey", account(&neuron.hotkey)),
+                ("coldkey", account(&neuron.coldkey)),
+                ("uid", FieldValue::Number(uid as u128)),
+                ("netuid", FieldValue::Number(netuid.into())),
+                ("active", FieldValue::Bool(true)),
+                ("stake", FieldValue::Entries(vec![(*neuron.coldkey.public_bytes(), neuron.stake_rao.into())])),
+                ("last_update", FieldValue::Number(ledger.last_update[uid].into())),
+                ("validator_permit", FieldValue::Bool(neuron.validator_permit)),
+            ]
+        })
+        .collect()
 }
 
 async fn rpc(State(served): State<Arc<Served>>, Json(request): Json<Value>) -> Json<Value> {
