@@ -13,8 +13,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use zipcoord::chain::subtensor::calls::WeightCall;
 use zipcoord::chain::subtensor::commit::{
-    decrypt_with_signature, encrypt_to_round, reveal_round, RevealSchedule, WeightsTlockPayload,
+    decrypt_with_signature, encrypt_to_round, reveal_round, reveal_round_stateful, RevealSchedule, WeightsTlockPayload,
 };
+use zipcoord::chain::subtensor::epoch_schedule::EpochScheduleState;
 use zipcoord::chain::subtensor::extrinsic::{sign_extrinsic, SigningContext};
 use zipcoord::chain::subtensor::runtime::RuntimeLayout;
 use zipcoord::domain::access::keys::Keypair;
@@ -38,10 +39,28 @@ fn sdk_python() -> PathBuf {
     python
 }
 
-/// Asks the oracle; its answer, or a panic carrying what it printed.
+/// bittensor-drand 2.x's Python: `ZIPCOORD_DRAND2_PYTHON`, or the venv `scripts/interop/sdk-venv.sh` makes.
+fn drand2_python() -> PathBuf {
+    let python = std::env::var_os("ZIPCOORD_DRAND2_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/drand2-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "bittensor-drand 2.x is not installed at {}: run scripts/interop/sdk-venv.sh",
+        python.display()
+    );
+    python
+}
+
+/// Asks the SDK oracle; its answer, or a panic carrying what it printed.
 pub fn ask_sdk(request: Value) -> Value {
-    let mut child = Command::new(sdk_python())
-        .arg(repo().join("scripts/interop/sdk_oracle.py"))
+    ask(&sdk_python(), "scripts/interop/sdk_oracle.py", request)
+}
+
+/// Asks one of the oracles: `script` run by `python`, the request on its stdin.
+fn ask(python: &std::path::Path, script: &str, request: Value) -> Value {
+    let mut child = Command::new(python)
+        .arg(repo().join(script))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -316,6 +335,51 @@ fn the_reveal_round_equals_bittensor_drands_for_the_same_chain_state_and_second(
         let (earliest, latest) =
             (reveal_round(schedule, before, block_time), reveal_round(schedule, after, block_time));
         assert!(earliest <= round && round <= latest, "{schedule:?}: ours {earliest}..={latest}, the SDK's {round}");
+        assert!(latest - earliest <= 1, "the oracle took more than a round's time");
+    }
+}
+
+#[test]
+fn the_reveal_round_under_the_stateful_epoch_counter_equals_bittensor_drand_2s() {
+    let schedule =
+        |last_epoch_block, pending_epoch_at, subnet_epoch_index, tempo, blocks_since_last_step, current_block| {
+            EpochScheduleState {
+                last_epoch_block,
+                pending_epoch_at,
+                subnet_epoch_index,
+                tempo,
+                blocks_since_last_step,
+                current_block,
+            }
+        };
+    for (head, reveal_period_epochs, block_time) in [
+        (schedule(10, 0, 0, 50, 0, 10), 1u64, 12.0),
+        (schedule(80, 95, 3, 20, 11, 91), 1, 12.0),
+        // The epoch fires in the block the commit lands in.
+        (schedule(6_553_247, 0, 18_203, 360, 359, 6_553_606), 1, 12.0),
+        (schedule(6_553_247, 0, 18_203, 360, 359, 6_553_606), 3, 0.25),
+        // Long without a step: an epoch fires at once.
+        (schedule(0, 0, 2, 99, 50_401, 70_000), 2, 12.0),
+    ] {
+        let answer = ask(
+            &drand2_python(),
+            "scripts/interop/drand2_oracle.py",
+            json!({
+                "command": "reveal_round_v2", "last_epoch_block": head.last_epoch_block,
+                "pending_epoch_at": head.pending_epoch_at, "subnet_epoch_index": head.subnet_epoch_index,
+                "tempo": head.tempo, "blocks_since_last_step": head.blocks_since_last_step,
+                "current_block": head.current_block, "reveal_period_epochs": reveal_period_epochs,
+                "block_time": block_time,
+            }),
+        );
+        let (before, after) = (answer["before"].as_f64().unwrap(), answer["after"].as_f64().unwrap());
+        let round = answer["round"].as_u64().unwrap();
+        let ours = |now| reveal_round_stateful(&head, reveal_period_epochs, now, block_time).unwrap();
+        let (earliest, latest) = (ours(before), ours(after));
+        assert!(
+            earliest <= round && round <= latest,
+            "{head:?}: ours {earliest}..={latest}, bittensor-drand's {round}"
+        );
         assert!(latest - earliest <= 1, "the oracle took more than a round's time");
     }
 }

@@ -9,6 +9,7 @@ use parity_scale_codec::{Decode, Encode};
 use parking_lot::Mutex;
 use serde_json::json;
 
+use super::epoch_schedule::EpochScheduleState;
 use super::extrinsic::SigningContext;
 use super::rpc::{hex_bytes, hex_number, RpcCaller, RpcError};
 use super::runtime::{RuntimeError, RuntimeLayout, Shape, SUBTENSOR_PALLET};
@@ -160,6 +161,7 @@ pub async fn read_chain(
         rate_limit: storage.read("WeightsSetRateLimit", &subnet(), Shape::U64).await?,
         tempo: storage.read("Tempo", &subnet(), Shape::U16).await?,
         reveal_period_epochs: storage.read("RevealPeriodEpochs", &subnet(), Shape::U64).await?,
+        epoch_schedule: read_epoch_schedule(&storage, netuid, block).await?,
         activity_cutoff: storage.read("ActivityCutoff", &subnet(), Shape::U16).await?,
         last_update: storage.read("LastUpdate", &subnet(), vec_of(Shape::U64)).await?,
         permits: storage.read("ValidatorPermit", &subnet(), vec_of(Shape::Bool)).await?,
@@ -168,6 +170,27 @@ pub async fn read_chain(
     let signing =
         SigningContext { spec_version, transaction_version, genesis_hash, birth_block: block, birth_hash, nonce };
     Ok(ChainView { state, runtime, signing })
+}
+
+/// The stateful epoch schedule at the head, when the runtime keeps `SubnetEpochIndex` (older runtimes do not:
+/// their reveal round comes from the tempo and the netuid).
+async fn read_epoch_schedule(
+    storage: &StorageReader<'_>,
+    netuid: u16,
+    block: u64,
+) -> Result<Option<EpochScheduleState>, ReadError> {
+    if storage.runtime.storage(SUBTENSOR_PALLET, "SubnetEpochIndex").is_err() {
+        return Ok(None);
+    }
+    let subnet = || vec![(Shape::U16, netuid.encode())];
+    Ok(Some(EpochScheduleState {
+        last_epoch_block: storage.read("LastEpochBlock", &subnet(), Shape::U64).await?,
+        pending_epoch_at: storage.read("PendingEpochAt", &subnet(), Shape::U64).await?,
+        subnet_epoch_index: storage.read("SubnetEpochIndex", &subnet(), Shape::U64).await?,
+        tempo: storage.read("Tempo", &subnet(), Shape::U16).await?,
+        blocks_since_last_step: storage.read("BlocksSinceLastStep", &subnet(), Shape::U64).await?,
+        current_block: block,
+    }))
 }
 
 /// The epoch index subtensor files a commit under at `block` (`(block + netuid + 1) / (tempo + 1)`).

@@ -12,6 +12,7 @@ use timelock::ibe::fullident::Identity;
 use timelock::stream_ciphers::AESGCMStreamCipherProvider;
 use timelock::tlock::{tld, tle, EngineBLS, TLECiphertext};
 
+use super::epoch_schedule::{EpochScheduleState, ScheduleError};
 use crate::domain::judging::weights::EmittedWeights;
 
 /// What the chain decrypts and applies at the reveal: the committer's public key, the vector and its version.
@@ -106,7 +107,26 @@ pub fn reveal_round(schedule: RevealSchedule, now_secs: f64, block_time: f64) ->
     let netuid = u64::from(schedule.netuid) + 1;
     let epoch = (schedule.block + netuid) / tempo;
     let first_reveal_block = (epoch + schedule.reveal_period_epochs).saturating_mul(tempo).saturating_sub(netuid);
-    let blocks_until = first_reveal_block.saturating_add(SECURITY_BLOCK_OFFSET).saturating_sub(schedule.block);
+    round_at_block(first_reveal_block, schedule.block, now_secs, block_time)
+}
+
+/// The quicknet round a commit made at `now_secs` on a runtime with the stateful epoch counter must be
+/// encrypted to, as bittensor-drand 2.x computes it (`get_encrypted_commit_v2`): the predicted first reveal block
+/// plus three, at `block_time` seconds a block from the head.
+pub fn reveal_round_stateful(
+    head: &EpochScheduleState,
+    reveal_period_epochs: u64,
+    now_secs: f64,
+    block_time: f64,
+) -> Result<u64, ScheduleError> {
+    let first_reveal_block = head.first_reveal_block(reveal_period_epochs)?;
+    Ok(round_at_block(first_reveal_block, head.current_block, now_secs, block_time))
+}
+
+/// The round emitted when the chain, at `head` now, reaches three blocks past `first_reveal_block` (by then the
+/// chain's drand pallet holds that round's pulse).
+fn round_at_block(first_reveal_block: u64, head: u64, now_secs: f64, block_time: f64) -> u64 {
+    let blocks_until = first_reveal_block.saturating_add(SECURITY_BLOCK_OFFSET).saturating_sub(head);
     let target_secs = now_secs + blocks_until as f64 * block_time;
     (((target_secs - QUICKNET_GENESIS_SECS) / QUICKNET_PERIOD_SECS).floor() as u64).max(1)
 }

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod chain_state;
 pub mod commit;
 pub mod decode;
+pub mod epoch_schedule;
 pub mod extrinsic;
 pub mod rpc;
 pub mod runtime;

@@ -246,13 +246,18 @@ impl WeightSetter {
         })?;
         let state = &view.state;
         let uid = prepared.planned.uid;
-        // A commit lands in the epoch of the block that includes it: this one or, across a boundary, the next.
-        let epochs = match prepared.planned.call {
-            WeightCall::CommitTimelockedWeights { .. } => {
+        // A commit lands in the epoch of the block that includes it: this one or, across a boundary, the next
+        // (under the stateful counter, the look-ahead may add one more).
+        let epochs = match (&prepared.planned.call, &state.epoch_schedule) {
+            (WeightCall::CommitTimelockedWeights { .. }, Some(schedule)) => {
+                let now = schedule.subnet_epoch_index;
+                vec![now, now + 1, now + 2]
+            }
+            (WeightCall::CommitTimelockedWeights { .. }, None) => {
                 let now = commit_epoch(state.block, state.netuid, state.tempo);
                 vec![now, now + 1]
             }
-            WeightCall::SetWeights { .. } => Vec::new(),
+            (WeightCall::SetWeights { .. }, _) => Vec::new(),
         };
         let submitted = Submitted {
             prepared,

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::calls::{WeightCall, MAX_COMMIT_BYTES};
-use super::commit::{encrypt_to_round, reveal_round, CommitError, RevealSchedule, WeightsTlockPayload};
+use super::commit::{
+    encrypt_to_round, reveal_round, reveal_round_stateful, CommitError, RevealSchedule, WeightsTlockPayload,
+};
+use super::epoch_schedule::{EpochScheduleState, ScheduleError};
 use crate::domain::judging::weights::{sdk_weight_vector, EmittedWeights, PolicyError, WeightLimits, WeightPolicy};
 
 /// The subnet and this validator as the chain holds them at one block.
@@ -23,6 +26,9 @@ pub struct SubnetWeightState {
     pub rate_limit: u64,
     pub tempo: u16,
     pub reveal_period_epochs: u64,
+    /// The stateful epoch schedule (`SubnetEpochIndex` and friends), on runtimes that have it: the reveal round
+    /// is predicted from it instead of from `tempo` and the netuid.
+    pub epoch_schedule: Option<EpochScheduleState>,
     /// `ActivityCutoff`: a validator whose `LastUpdate` is older than this many blocks loses its dividends.
     pub activity_cutoff: u16,
     /// `LastUpdate` by uid: the block each neuron last set weights at.
@@ -106,6 +112,8 @@ pub enum WeightRefusal {
     Commit(#[from] CommitError),
     #[error("the commit is {0} bytes, more than the chain's {MAX_COMMIT_BYTES}")]
     CommitTooLarge(usize),
+    #[error("{0}")]
+    Schedule(#[from] ScheduleError),
 }
 
 /// Who may set weights now: registered, permitted and past the rate limit.
@@ -155,13 +163,18 @@ pub fn plan_weights(
         };
         return Ok(PlannedWeights { uid, emitted, version_key, reveal_round: None, call });
     }
-    let schedule = RevealSchedule {
-        block: state.block,
-        netuid,
-        tempo: u64::from(state.tempo),
-        reveal_period_epochs: state.reveal_period_epochs,
+    let round = match &state.epoch_schedule {
+        Some(head) => reveal_round_stateful(head, state.reveal_period_epochs, target.now_secs, target.block_time_secs)?,
+        None => {
+            let schedule = RevealSchedule {
+                block: state.block,
+                netuid,
+                tempo: u64::from(state.tempo),
+                reveal_period_epochs: state.reveal_period_epochs,
+            };
+            reveal_round(schedule, target.now_secs, target.block_time_secs)
+        }
     };
-    let round = reveal_round(schedule, target.now_secs, target.block_time_secs);
     let payload = WeightsTlockPayload { hotkey, weights: emitted.clone(), version_key };
     let commit = encrypt_to_round(&payload.encode(), round, target.beacon_public_key)?;
     if commit.len() > MAX_COMMIT_BYTES {

@@ -15,6 +15,7 @@ fn state() -> SubnetWeightState {
         rate_limit: 100,
         tempo: 360,
         reveal_period_epochs: 1,
+        epoch_schedule: None,
         activity_cutoff: 5000,
         last_update: vec![9_000, 9_990, 0, 0, 0, 0],
         permits: vec![true, true, false, false, false, false],
@@ -58,6 +59,37 @@ fn with_commit_reveal_on_only_a_commit_goes_out_and_it_opens_to_the_vector() {
     let payload = WeightsTlockPayload::decode(&opened).unwrap();
     assert_eq!(payload, WeightsTlockPayload { hotkey: [9; 32], weights: planned.emitted.clone(), version_key: 1038 });
     assert!(decrypt_with_signature(commit, &beacon.pulse(*reveal_round - 1).signature).is_err());
+}
+
+#[test]
+fn a_runtime_with_the_stateful_epoch_counter_picks_the_round_from_its_schedule() {
+    use crate::chain::subtensor::commit::{reveal_round, RevealSchedule};
+    let beacon = DevBeacon::new();
+    // The last epoch fired at 9,900 with tempo 360: the next fires at 10,260, where the commit is revealed.
+    let schedule = EpochScheduleState {
+        last_epoch_block: 9_900,
+        pending_epoch_at: 0,
+        subnet_epoch_index: 27,
+        tempo: 360,
+        blocks_since_last_step: 100,
+        current_block: 10_000,
+    };
+    let stateful = SubnetWeightState { commit_reveal: true, epoch_schedule: Some(schedule), ..state() };
+    let planned = plan_weights(&stateful, &request(), [9; 32], target(&beacon)).unwrap();
+    let now = target(&beacon).now_secs;
+    let expected = ((now + f64::from(10_260 + 3 - 10_000) * 12.0 - 1_692_803_367.0) / 3.0).floor() as u64;
+    assert_eq!(planned.reveal_round, Some(expected));
+    // The older formula, from tempo and netuid alone, aims elsewhere.
+    let legacy = RevealSchedule { block: 10_000, netuid: 46, tempo: 360, reveal_period_epochs: 1 };
+    assert_ne!(planned.reveal_round, Some(reveal_round(legacy, now, 12.0)));
+    // A subnet without epochs is refused before anything is encrypted.
+    let halted = SubnetWeightState {
+        epoch_schedule: Some(EpochScheduleState { tempo: 0, ..schedule }),
+        tempo: 0,
+        ..stateful.clone()
+    };
+    let refused = plan_weights(&halted, &request(), [9; 32], target(&beacon)).unwrap_err();
+    assert!(matches!(refused, WeightRefusal::Schedule(ScheduleError::TempoZero)), "{refused}");
 }
 
 #[test]
