@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::judging::deliveries::Deliveries;
 use crate::domain::judging::scoring::VerdictKind;
 
 /// One miner's result, as published.
@@ -83,6 +84,27 @@ pub struct EpochJudgement {
     pub weights: BTreeMap<String, f64>,
     pub chain_weights: ChainWeights,
     pub miners: Vec<MinerResult>,
+    /// Per zipcode of the epoch: the distinct listings this validator accepted from miners it judged honest, in
+    /// total and per miner (uncapped: the evidence expected listings are recalibrated from). Absent from files
+    /// of validators before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zipcode_listings: BTreeMap<String, ZipcodeListings>,
+}
+
+/// One zipcode's listings accepted from honest miners.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZipcodeListings {
+    /// Distinct listings over every honest miner.
+    pub total: u64,
+    /// Distinct listings by honest miner's hotkey (those that delivered none are left out).
+    pub by_miner: BTreeMap<String, u64>,
+}
+
+impl From<Deliveries> for ZipcodeListings {
+    fn from(deliveries: Deliveries) -> Self {
+        ZipcodeListings { total: deliveries.total, by_miner: deliveries.by_miner }
+    }
 }
 
 /// Why a results file is skipped.
@@ -151,6 +173,10 @@ pub struct ValidatorVerdicts {
     pub file: String,
     pub judged_at: String,
     pub miners: Vec<MinerVerdict>,
+    /// Per zipcode of the epoch, the listings it accepted from honest miners (its results file's
+    /// `zipcodeListings`; empty for files from before they were published).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zipcode_listings: BTreeMap<String, ZipcodeListings>,
 }
 
 /// A validator's verdict on one miner, with the reasons it gave.
@@ -217,8 +243,24 @@ mod tests {
                 notes: vec![],
                 consensus: None,
             }],
+            zipcode_listings: Default::default(),
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_results_file_from_before_the_zipcode_listings_still_reads_and_a_new_one_keeps_them() {
+        let old = judgement("5val", "2025-10-01T16-00-00", 0.5);
+        assert!(!String::from_utf8_lossy(&old).contains("zipcodeListings"), "empty evidence is left out");
+        assert!(check_published(&old, "5val", "2025-10-01T16-00-00").unwrap().zipcode_listings.is_empty());
+        let mut new: EpochJudgement = serde_json::from_slice(&old).unwrap();
+        new.zipcode_listings.insert(
+            "02134".into(),
+            ZipcodeListings { total: 7, by_miner: BTreeMap::from([("5miner".to_string(), 7)]) },
+        );
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""zipcodeListings":{"02134":{"total":7,"byMiner":{"5miner":7}}}"#), "{text}");
+        assert_eq!(check_published(text.as_bytes(), "5val", "2025-10-01T16-00-00").unwrap(), new);
     }
 
     #[test]

@@ -188,6 +188,7 @@ async fn read_validator(
                     file,
                     judged_at: judgement.judged_at,
                     miners: judgement.miners.iter().map(MinerVerdict::from).collect(),
+                    zipcode_listings: judgement.zipcode_listings,
                 });
                 break;
             }

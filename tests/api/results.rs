@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use zipcoord::api::{ChainWeights, EpochJudgement, MinerResult};
+use zipcoord::api::{ChainWeights, EpochJudgement, MinerResult, ZipcodeListings};
 use zipcoord::client::bucket::Bucket;
 use zipcoord::client::ClientError;
 use zipcoord::domain::access::endpoint::{self, SignedValues};
@@ -58,6 +58,10 @@ fn judgement(
             notes: vec![],
             consensus: None,
         }],
+        zipcode_listings: BTreeMap::from([(
+            "02134".to_string(),
+            ZipcodeListings { total: 130, by_miner: BTreeMap::from([(miner.hotkey().to_string(), 120)]) },
+        )]),
     }
 }
 
@@ -116,6 +120,8 @@ async fn miners_read_every_validators_checked_verdicts_once_the_judging_window_h
     let on_miner = &published.miners[0];
     assert_eq!((on_miner.verdict.as_str(), on_miner.weight), ("liar", 0.0));
     assert_eq!(on_miner.reasons, verdict.miners[0].reasons, "the reasons the validator printed");
+    assert_eq!(published.zipcode_listings, verdict.zipcode_listings, "the evidence for recalibration is served");
+    assert_eq!(published.zipcode_listings["02134"].total, 130);
     assert_eq!(results.skipped_count, 2, "{:?}", results.skipped);
     let reasons: BTreeMap<&str, &str> =
         results.skipped.iter().map(|s| (s.file.rsplit('/').next().unwrap(), s.reason.as_str())).collect();

@@ -450,6 +450,7 @@ fn judged(epoch: &str, weights: &[(u16, f64)]) -> zipcoord::client::validator::E
         weights: weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
         chain_weights: zipcoord::client::validator::ChainWeights { uids: Vec::new(), weights: Vec::new() },
         miners: Vec::new(),
+        zipcode_listings: Default::default(),
     }
 }
 

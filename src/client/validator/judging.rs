@@ -14,6 +14,7 @@ use crate::client::validator::credibility::CredibilityBook;
 use crate::client::validator::group_judging::{self, ValidationMode};
 use crate::domain::epoch::zipcode::Zipcode;
 use crate::domain::judging::consensus::ConsensusSettings;
+use crate::domain::judging::deliveries::{honest_deliveries, Deliveries};
 use crate::domain::judging::following::{following_flags, habitual_following, Uploads};
 use crate::domain::judging::listing::Listing;
 use crate::domain::judging::scoring::{allocate, Evaluation, RewardSplit, Verdict};
@@ -54,6 +55,8 @@ pub struct CheckOutcomes {
 pub struct Settled {
     pub results: Vec<MinerResult>,
     pub weights: BTreeMap<u16, f64>,
+    /// Per zipcode of the epoch, what the miners judged honest delivered.
+    pub deliveries: BTreeMap<Zipcode, Deliveries>,
 }
 
 /// One epoch being judged.
@@ -260,6 +263,8 @@ impl EpochJudging {
             })
             .collect();
         let weights: BTreeMap<u16, f64> = allocate(&evaluations, &self.rules.split).into_iter().collect();
+        let honest = self.cases.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Honest { .. }));
+        let deliveries = honest_deliveries(self.terms.expected.keys().copied(), honest.map(|(c, _)| &c.inspection));
         let results = self
             .cases
             .into_iter()
@@ -286,7 +291,7 @@ impl EpochJudging {
                 }
             })
             .collect();
-        Settled { results, weights }
+        Settled { results, weights, deliveries }
     }
 }
 
@@ -397,6 +402,13 @@ mod tests {
         assert!(copier.notes.iter().any(|n| n.starts_with("flagged for following")), "{:?}", copier.notes);
         let top: Vec<&str> = settled.results.iter().filter(|r| r.weight >= 0.15).map(|r| r.hotkey.as_str()).collect();
         assert_eq!(top, ["a", "b", "c"], "the top shares go to work its group confirmed");
+        // What honest miners delivered, uncapped and unshared: each zipcode's 20 listings, once in the total.
+        for zipcode in ZIPCODES {
+            let delivered = &settled.deliveries[&zipcode.parse().unwrap()];
+            assert_eq!(delivered.total, 20, "{zipcode}");
+            assert_eq!(delivered.by_miner.keys().collect::<Vec<_>>(), ["a", "b", "c", "d", "lonely"]);
+            assert!(delivered.by_miner.values().all(|&n| n == 20));
+        }
     }
 
     #[test]

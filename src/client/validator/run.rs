@@ -344,6 +344,7 @@ impl Validator {
             weights: settled.weights.iter().map(|(uid, w)| (uid.to_string(), *w)).collect(),
             chain_weights: ChainWeights { uids: emitted.uids, weights: emitted.values },
             miners: settled.results,
+            zipcode_listings: settled.deliveries.into_iter().map(|(z, d)| (z.to_string(), d.into())).collect(),
         };
         if self.settings.publish {
             self.publish(epoch, &judgement).await?;

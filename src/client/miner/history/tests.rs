@@ -140,6 +140,7 @@ fn verdict_reasons_are_kept_printable_and_bounded() {
             file: String::new(),
             judged_at: String::new(),
             miners: vec![verdict],
+            zipcode_listings: Default::default(),
         }],
         skipped_count: 0,
         skipped: Vec::new(),
