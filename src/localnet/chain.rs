@@ -18,8 +18,9 @@ use crate::domain::epoch::beacon::DevBeacon;
 use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::weights::WeightPolicy;
 
-/// The subnet's number on the local chain.
-pub const LOCALNET_NETUID: u16 = 1;
+/// The subnet's number on the local chain: the coordinator's default, so the published inputs name the same
+/// subnet with and without a chain.
+pub const LOCALNET_NETUID: u16 = crate::settings::defaults::NETUID;
 
 /// How the local chain runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

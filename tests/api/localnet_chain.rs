@@ -78,7 +78,7 @@ async fn localnet_on_a_chain_with_commit_reveal_puts_every_validators_weights_on
         }));
         assert_eq!(sdk["signature_verifies"], true, "{sdk}");
         assert_eq!(sdk["function"], "commit_timelocked_weights", "no set_weights while commit-reveal is on");
-        assert_eq!(sdk["args"]["netuid"], 1);
+        assert_eq!(sdk["args"]["netuid"], 46, "the coordinator's default subnet");
         let round = sdk["args"]["reveal_round"].as_u64().unwrap();
         let signature = pulses.get(&round).unwrap_or_else(|| panic!("the node holds round {round}'s pulse"));
         let commit = sdk["args"]["commit"].as_str().unwrap().trim_start_matches("0x");
