@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::chain_node::{ChainEvent, ChainNode, NodeMetadata, NodeNeuron, SubnetParameters};
+use crate::chain::subtensor::rpc::RpcEndpoint;
 use crate::chain::subtensor::setter::{SetterSettings, WeightSetter};
 use crate::chain::MetagraphSpec;
 use crate::client::validator::on_chain::OnChainWeights;
@@ -79,15 +80,18 @@ impl LocalChain {
         Ok(LocalChain { node, parameters, block_time, record })
     }
 
+    fn endpoints(&self) -> Vec<RpcEndpoint> {
+        vec![self.node.url.parse().expect("the node's URL is an endpoint")]
+    }
+
     /// The metagraph, read from the node.
     pub fn metagraph(&self) -> MetagraphSpec {
-        MetagraphSpec::Subtensor(vec![self.node.url.parse().expect("the node's URL is an endpoint")])
+        MetagraphSpec::Subtensor(self.endpoints())
     }
 
     /// How a validator puts its weights on this chain: commits are encrypted to the dev beacon, whose pulses
     /// the node's drand pallet holds; no burn.
     pub fn on_chain_weights(&self) -> OnChainWeights {
-        let endpoints = vec![self.node.url.parse().expect("the node's URL is an endpoint")];
         let settings = SetterSettings::standard(
             LOCALNET_NETUID,
             DevBeacon::new().chain().public_key,
@@ -95,7 +99,7 @@ impl LocalChain {
             Duration::from_secs(5),
         );
         OnChainWeights {
-            setter: WeightSetter::new(endpoints, settings),
+            setter: WeightSetter::new(self.endpoints(), settings),
             policy: WeightPolicy::default(),
             version_key: None,
         }

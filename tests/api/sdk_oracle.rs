@@ -26,30 +26,27 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Python with the SDK installed: `ZIPCOORD_SDK_PYTHON`, or the venv `scripts/interop/sdk-venv.sh` makes.
-fn sdk_python() -> PathBuf {
-    let python = std::env::var_os("ZIPCOORD_SDK_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/sdk-venv/bin/python"));
+/// The Python of one oracle venv that `scripts/interop/sdk-venv.sh` makes (`scripts/test.sh` runs it): `env` when
+/// set, else `target/{venv}/bin/python`; `what` names the oracle when it is missing.
+fn oracle_python(env: &str, venv: &str, what: &str) -> PathBuf {
+    let python =
+        std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| repo().join(format!("target/{venv}/bin/python")));
     assert!(
         python.exists(),
-        "the bittensor SDK oracle is not installed at {}: run scripts/interop/sdk-venv.sh (scripts/test.sh does)",
+        "{what} is not installed at {}: run scripts/interop/sdk-venv.sh (scripts/test.sh does)",
         python.display()
     );
     python
 }
 
-/// bittensor-drand 2.x's Python: `ZIPCOORD_DRAND2_PYTHON`, or the venv `scripts/interop/sdk-venv.sh` makes.
+/// The Python with the SDK installed.
+fn sdk_python() -> PathBuf {
+    oracle_python("ZIPCOORD_SDK_PYTHON", "sdk-venv", "the bittensor SDK oracle")
+}
+
+/// bittensor-drand 2.x's Python.
 fn drand2_python() -> PathBuf {
-    let python = std::env::var_os("ZIPCOORD_DRAND2_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/drand2-venv/bin/python"));
-    assert!(
-        python.exists(),
-        "bittensor-drand 2.x is not installed at {}: run scripts/interop/sdk-venv.sh",
-        python.display()
-    );
-    python
+    oracle_python("ZIPCOORD_DRAND2_PYTHON", "drand2-venv", "bittensor-drand 2.x")
 }
 
 /// Asks the SDK oracle; its answer, or a panic carrying what it printed.
