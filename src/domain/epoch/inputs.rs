@@ -7,7 +7,9 @@
 //! `inputsHash` is the SHA-256 of those bytes. Candidates are arrays
 //! `[zipcode, expectedListings, tier, weightMillis, lastAssignedUnix | null]` in zipcode order. In the `groups`
 //! assignment mode the document also holds `groups` (the group plan and the roster, see [`GroupedInputs`]);
-//! in `shared` mode it has no such key, so shared-mode documents read as they always did.
+//! in `shared` mode it has no such key, so shared-mode documents read as they always did. Inputs whose expected
+//! listings were recalibrated from validators' verdicts hold `calibration` (see [`CalibrationSection`]); others
+//! have no such key.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -15,6 +17,7 @@ use std::fmt::Write;
 use sha2::{Digest, Sha256};
 
 use crate::domain::epoch::beacon::Round;
+use crate::domain::epoch::calibration::{calibrate, CalibrationRule, CalibrationSection, PublishedEvidence};
 use crate::domain::epoch::groups::GroupedInputs;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::selection_v2::{InputCandidate, ALGORITHM_VERSION, MAX_WEIGHT_MILLIS};
@@ -43,6 +46,8 @@ pub struct EpochInputs {
     pub candidates: Vec<InputCandidate>,
     /// The group plan and roster in the `groups` assignment mode; `None` in `shared` mode.
     pub groups: Option<GroupedInputs>,
+    /// How the candidates' expected listings were recalibrated; `None` when they were not.
+    pub calibration: Option<CalibrationSection>,
 }
 
 /// What composing an epoch's inputs reads from the world.
@@ -103,7 +108,24 @@ impl EpochInputs {
             policy: sources.policy,
             candidates,
             groups: sources.groups.clone(),
+            calibration: None,
         }
+    }
+
+    /// These inputs with their expected listings recalibrated from `evidence` under `rule` (whose listing range
+    /// becomes the policy's), and the section that says how. `evidence_from` holds the time from which an
+    /// imported zipcode's evidence counts; `coldkey_of` maps a miner's hotkey to its coldkey.
+    pub fn calibrated(
+        mut self,
+        rule: CalibrationRule,
+        evidence: &[PublishedEvidence],
+        evidence_from: &HashMap<Zipcode, i64>,
+        coldkey_of: &dyn Fn(&str) -> Option<String>,
+    ) -> EpochInputs {
+        let rule =
+            CalibrationRule { min_listings: self.policy.min_listings, max_listings: self.policy.max_listings, ..rule };
+        self.calibration = Some(calibrate(rule, &mut self.candidates, evidence, evidence_from, coldkey_of));
+        self
     }
 
     /// The inputs of `next` as they follow from these inputs and the zipcodes their epoch `picked`: the same
@@ -111,7 +133,8 @@ impl EpochInputs {
     /// two cooldowns of `next`'s start forgotten. With an unchanged universe and settings this is exactly what
     /// [`EpochInputs::compose`] gives for `next`, which is why a server publishing inputs late (it was down at
     /// the previous epoch's start) rolls them forward instead: they are then fixed by what was public before
-    /// the round, and clients that kept the previous inputs compute the same ones during the outage.
+    /// the round, and clients that kept the previous inputs compute the same ones during the outage. Rolled
+    /// inputs keep the calibrated values and carry no `calibration` of their own: nothing was recalibrated.
     /// `None` when the inputs name a beacon chain this build does not know (no round can be named then).
     pub fn roll_forward(&self, picked: &[Zipcode], next: EpochId) -> Option<EpochInputs> {
         let beacon_round =
@@ -130,7 +153,7 @@ impl EpochInputs {
                 }
             })
             .collect();
-        Some(EpochInputs { epoch: next, beacon_round, candidates, ..self.clone() })
+        Some(EpochInputs { epoch: next, beacon_round, candidates, calibration: None, ..self.clone() })
     }
 
     /// The canonical document (see the module documentation).
@@ -140,11 +163,17 @@ impl EpochInputs {
         let max_count = p.max_count.map_or("null".to_string(), |n| n.to_string());
         let _ = write!(
             out,
-            "{{\"algorithmVersion\":\"{}\",\"beaconChainHash\":\"{}\",\"beaconRound\":{},\"candidates\":[",
+            "{{\"algorithmVersion\":\"{}\",\"beaconChainHash\":\"{}\",\"beaconRound\":{},",
             self.algorithm_version,
             hex::encode(self.beacon_chain_hash),
             self.beacon_round
         );
+        if let Some(calibration) = &self.calibration {
+            out.push_str("\"calibration\":");
+            calibration.write_json(&mut out);
+            out.push(',');
+        }
+        out.push_str("\"candidates\":[");
         for (i, c) in self.candidates.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -266,6 +295,11 @@ impl EpochInputs {
                 .map(GroupedInputs::from_value)
                 .transpose()
                 .map_err(|field| InputsError::Malformed { field: field.0 })?,
+            calibration: value
+                .get("calibration")
+                .map(|v| CalibrationSection::from_value(v, policy.min_listings, policy.max_listings))
+                .transpose()
+                .map_err(|field| InputsError::Malformed { field })?,
         };
         if int(value.get("epochStartUnix"), "epochStartUnix")? != epoch.start_unix() {
             return Err(bad("epochStartUnix"));
@@ -364,6 +398,22 @@ mod tests {
         assert!(keys_sorted(&serde_json::from_slice(&bytes).unwrap()));
         assert_eq!(EpochInputs::from_canonical_json(&bytes).unwrap(), inputs);
         assert_eq!(inputs.hash_hex(), hex::encode(Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn calibrated_inputs_carry_their_section_in_key_order_and_rolled_ones_do_not() {
+        let rule = CalibrationRule::standard(0, 0);
+        let inputs = inputs().calibrated(rule, &[], &HashMap::new(), &|_| None);
+        let section = inputs.calibration.as_ref().unwrap();
+        assert_eq!((section.rule.min_listings, section.rule.max_listings), (10, 3_000), "the policy's range");
+        let bytes = inputs.canonical_json();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains(",\"beaconRound\":12345,\"calibration\":{\"coldkeys\":{},\"evidence\":[],\"holds\":[],\"moves\":[],\"rule\":{"), "{text}");
+        assert_eq!(EpochInputs::from_canonical_json(&bytes).unwrap(), inputs);
+        let next = EpochId::from_start_unix(inputs.epoch.start_unix() + 3600);
+        let mut inputs = inputs;
+        inputs.beacon_chain_hash = crate::domain::epoch::beacon::DevBeacon::new().chain().hash;
+        assert_eq!(inputs.roll_forward(&[], next).unwrap().calibration, None);
     }
 
     #[test]

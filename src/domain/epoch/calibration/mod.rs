@@ -9,22 +9,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod section;
+
+pub use section::{calibrate, CalibrationMove, CalibrationSection, EvidenceFile, PublishedEvidence};
+
 /// The rule's version, published with every calibration.
 pub const RULE_VERSION: u32 = 1;
 
-/// The rule's knobs (settings; published with the calibration so it can be recomputed).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The rule's knobs (settings; published with the calibration so it can be recomputed). Fractions are integer
+/// thousandths, so the rule is integer arithmetic throughout and any language recomputes it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CalibrationRule {
     /// Distinct coldkeys among the honest miners behind the evidence.
-    pub min_coldkeys: usize,
+    pub min_coldkeys: u32,
     /// Permitted validators whose estimates agree.
-    pub min_validators: usize,
-    /// How far (relative to their median) estimates may lie and still agree.
-    pub agreement_tolerance: f64,
-    /// The largest relative move in one epoch.
-    pub max_step: f64,
-    /// Which quantile of the honest miners' deliveries a validator's estimate is.
-    pub quantile: f64,
+    pub min_validators: u32,
+    /// How far (relative to their median, in thousandths) estimates may lie and still agree.
+    pub agreement_permille: u32,
+    /// The largest relative move in one epoch, in thousandths.
+    pub max_step_permille: u32,
+    /// Which quantile (in thousandths) of the honest miners' deliveries a validator's estimate is.
+    pub quantile_permille: u32,
     /// The policy's listing range: a calibrated value stays within it.
     pub min_listings: u32,
     pub max_listings: u32,
@@ -37,9 +42,9 @@ impl CalibrationRule {
         CalibrationRule {
             min_coldkeys: 3,
             min_validators: 2,
-            agreement_tolerance: 0.20,
-            max_step: 0.25,
-            quantile: 0.90,
+            agreement_permille: 200,
+            max_step_permille: 250,
+            quantile_permille: 900,
             min_listings,
             max_listings,
         }
@@ -61,14 +66,15 @@ pub enum NoMove {
     TooFewAgreeing { agreeing: usize, reporting: usize },
 }
 
-/// The `q` quantile of `values` (nearest rank, rounding up): with 0.9 and ten miners, the ninth best.
-fn quantile(values: &mut [u64], q: f64) -> Option<u64> {
+/// The `permille` quantile of `values` (nearest rank, rounding up): with 900 and ten miners, the ninth best.
+fn quantile(values: &mut [u64], permille: u32) -> Option<u64> {
     if values.is_empty() {
         return None;
     }
     values.sort_unstable();
-    let rank = ((q.clamp(0.0, 1.0) * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    Some(values[rank - 1])
+    let n = values.len() as u64;
+    let rank = (u64::from(permille.min(1000)) * n).div_ceil(1000).clamp(1, n);
+    Some(values[rank as usize - 1])
 }
 
 /// The median of sorted estimates (the lower middle one for an even count, so it is always a reported value).
@@ -87,7 +93,7 @@ pub fn estimate(
         .iter()
         .filter_map(|report| {
             let mut counts: Vec<u64> = report.by_miner.values().copied().filter(|&n| n > 0).collect();
-            quantile(&mut counts, rule.quantile).map(|e| (e, report))
+            quantile(&mut counts, rule.quantile_permille).map(|e| (e, report))
         })
         .collect();
     estimates.sort_by_key(|(e, report)| (*e, report.validator.clone()));
@@ -96,12 +102,12 @@ pub fn estimate(
         return Err(NoMove::TooFewAgreeing { agreeing: 0, reporting });
     }
     let values: Vec<u64> = estimates.iter().map(|(e, _)| *e).collect();
-    let middle = median(&values) as f64;
+    let middle = u128::from(median(&values));
     let agreeing: Vec<&(u64, &ValidatorReport)> = estimates
         .iter()
-        .filter(|(e, _)| (*e as f64 - middle).abs() <= rule.agreement_tolerance * middle.max(1.0))
+        .filter(|(e, _)| u128::from(*e).abs_diff(middle) * 1000 <= u128::from(rule.agreement_permille) * middle.max(1))
         .collect();
-    if agreeing.len() < rule.min_validators || agreeing.len() * 2 <= reporting {
+    if agreeing.len() < rule.min_validators as usize || agreeing.len() * 2 <= reporting {
         return Err(NoMove::TooFewAgreeing { agreeing: agreeing.len(), reporting });
     }
     let coldkeys: BTreeSet<String> = agreeing
@@ -109,7 +115,7 @@ pub fn estimate(
         .flat_map(|(_, report)| report.by_miner.iter().filter(|(_, &n)| n > 0).map(|(hotkey, _)| hotkey))
         .map(|hotkey| coldkey_of(hotkey).unwrap_or_else(|| hotkey.clone()))
         .collect();
-    if coldkeys.len() < rule.min_coldkeys {
+    if coldkeys.len() < rule.min_coldkeys as usize {
         return Err(NoMove::TooFewColdkeys { found: coldkeys.len() });
     }
     let agreed: Vec<u64> = agreeing.iter().map(|(e, _)| *e).collect();
@@ -118,12 +124,12 @@ pub fn estimate(
 
 /// `current` moved towards `target` by at most the rule's step, within the listing range (and never below 1).
 pub fn step_towards(rule: &CalibrationRule, current: u32, target: u64) -> u32 {
-    let current_f = f64::from(current.max(1));
-    let lower = (current_f * (1.0 - rule.max_step)).ceil();
-    let upper = (current_f * (1.0 + rule.max_step)).floor();
-    let moved = (target as f64).clamp(lower, upper.max(lower));
-    let bounded = moved.clamp(f64::from(rule.min_listings.max(1)), f64::from(rule.max_listings.max(1)));
-    bounded.round() as u32
+    let current = u64::from(current.max(1));
+    let step = u64::from(rule.max_step_permille.min(1000));
+    let lower = (current * (1000 - step)).div_ceil(1000);
+    let upper = (current * (1000 + step) / 1000).max(lower);
+    let (min, max) = (u64::from(rule.min_listings.max(1)), u64::from(rule.max_listings.max(1)));
+    target.clamp(lower, upper).clamp(min, max.max(min)) as u32
 }
 
 #[cfg(test)]
