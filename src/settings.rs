@@ -10,6 +10,7 @@ use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::access::epistula::EpistulaWindow;
 use crate::domain::epoch::batches::AssignmentMode;
+use crate::domain::epoch::calibration::CalibrationRule;
 use crate::domain::epoch::nonce::ServerSecret;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::EpochClock;
@@ -38,6 +39,8 @@ pub mod defaults {
     pub const GROUP_OVERLAP: usize = 1;
     /// Expected listings of a STANDARD zipcode with no imported figure.
     pub const PRIOR_LISTINGS: u32 = 150;
+    /// Judged epochs whose verdicts recalibration reads.
+    pub const RECALIBRATION_EPOCHS: u32 = 6;
 
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -119,6 +122,24 @@ pub struct EpochSettings {
     pub policy: SelectionPolicy,
     pub prior_listings: u32,
     pub assignment: AssignmentMode,
+    /// How expected listings follow validators' verdicts; `None` when recalibration is off.
+    pub recalibration: Option<Recalibration>,
+}
+
+/// Recalibrating expected listings from what honest miners delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recalibration {
+    /// The rule's knobs (its listing range is the policy's).
+    pub rule: CalibrationRule,
+    /// How many judged epochs back evidence is read (the newest with a quorum on a zipcode counts).
+    pub evidence_epochs: u32,
+}
+
+impl Recalibration {
+    /// The defaults: [`CalibrationRule::standard`] over the six latest judged epochs.
+    pub fn standard() -> Self {
+        Recalibration { rule: CalibrationRule::standard(0, 0), evidence_epochs: defaults::RECALIBRATION_EPOCHS }
+    }
 }
 
 /// Bounds on what one request may cost.
@@ -263,7 +284,13 @@ impl EpochSettings {
             cooldown_seconds: i64::from(COOLDOWN_HOURS) * 3600,
             max_count: None,
         };
-        EpochSettings { clock, policy, prior_listings: PRIOR_LISTINGS, assignment: AssignmentMode::Shared }
+        EpochSettings {
+            clock,
+            policy,
+            prior_listings: PRIOR_LISTINGS,
+            assignment: AssignmentMode::Shared,
+            recalibration: Some(Recalibration::standard()),
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! Validators' published judgements: the results file a validator uploads to
 //! `validators/{hotkey}/{epochId}/results_*.json` ([`EpochJudgement`]), how the server checks one it reads
 //! back ([`check_published`]), and the body of `GET …/epoch/{epochId}/results`, which serves every validator's
-//! verdicts to miners.
+//! verdicts to miners (and, as [`ValidatorVerdicts::evidence`], to recalibration and its verifiers).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::epoch::calibration::{EvidenceFile, PublishedEvidence};
+use crate::domain::epoch::EpochId;
+use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::deliveries::Deliveries;
 use crate::domain::judging::scoring::VerdictKind;
 
@@ -171,12 +174,53 @@ pub struct ValidatorVerdicts {
         example = "validators/5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/2025-10-01T16-00-00/results_20251001_200130.json"
     )]
     pub file: String,
+    /// SHA-256 of the file's bytes, hex (an addition: a validator can check the file read is the one it wrote).
+    #[serde(default)]
+    pub sha256: String,
     pub judged_at: String,
     pub miners: Vec<MinerVerdict>,
     /// Per zipcode of the epoch, the listings it accepted from honest miners (its results file's
     /// `zipcodeListings`; empty for files from before they were published).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub zipcode_listings: BTreeMap<String, ZipcodeListings>,
+}
+
+/// Whether `text` is written the same by every canonical JSON writer (printable ASCII, nothing escaped).
+fn plain(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+impl ValidatorVerdicts {
+    /// These verdicts as recalibration's evidence on `epoch`: zipcodes and miners that do not parse are dropped
+    /// (a validator's file is not trusted to be well-formed), and so is a file whose name could not be published
+    /// as it is; `None` when nothing is left. The server and every verifier read evidence through this one door.
+    pub fn evidence(&self, epoch: EpochId) -> Option<PublishedEvidence> {
+        if !plain(&self.file) || !plain(&self.hotkey) || self.sha256.len() != 64 || !plain(&self.sha256) {
+            return None;
+        }
+        let zipcodes: BTreeMap<_, BTreeMap<String, u64>> = self
+            .zipcode_listings
+            .iter()
+            .filter_map(|(zipcode, listings)| {
+                let by_miner: BTreeMap<String, u64> = listings
+                    .by_miner
+                    .iter()
+                    .filter(|(hotkey, &n)| n > 0 && hotkey.parse::<Hotkey>().is_ok())
+                    .map(|(hotkey, &n)| (hotkey.clone(), n))
+                    .collect();
+                Some((zipcode.parse().ok()?, by_miner)).filter(|(_, m): &(_, BTreeMap<String, u64>)| !m.is_empty())
+            })
+            .collect();
+        (!zipcodes.is_empty()).then(|| PublishedEvidence {
+            file: EvidenceFile {
+                epoch,
+                validator: self.hotkey.clone(),
+                file: self.file.clone(),
+                sha256: self.sha256.clone(),
+            },
+            zipcodes,
+        })
+    }
 }
 
 /// A validator's verdict on one miner, with the reasons it gave.
@@ -221,6 +265,41 @@ pub struct SkippedResults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MINER: &str = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y";
+
+    fn verdicts(file: &str, listings: &[(&str, &str, u64)]) -> ValidatorVerdicts {
+        let mut zipcode_listings: BTreeMap<String, ZipcodeListings> = BTreeMap::new();
+        for (zipcode, miner, n) in listings {
+            let entry = zipcode_listings.entry(zipcode.to_string()).or_default();
+            entry.by_miner.insert(miner.to_string(), *n);
+            entry.total += n;
+        }
+        ValidatorVerdicts {
+            uid: 1,
+            hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+            file: file.into(),
+            sha256: "ab".repeat(32),
+            judged_at: "2026-12-01T00:00:00.000Z".into(),
+            miners: Vec::new(),
+            zipcode_listings,
+        }
+    }
+
+    #[test]
+    fn evidence_keeps_what_parses_and_what_can_be_published_as_it_is() {
+        let epoch: EpochId = "2026-12-01T00-00-00".parse().unwrap();
+        let read = verdicts(
+            "validators/v/2026-12-01T00-00-00/results_1.json",
+            &[("02134", MINER, 40), ("02134", "not a hotkey", 900), ("0213x", MINER, 5), ("10001", MINER, 0)],
+        );
+        let evidence = read.evidence(epoch).unwrap();
+        assert_eq!(evidence.zipcodes.len(), 1, "a malformed zipcode and a zipcode with nothing delivered are dropped");
+        assert_eq!(evidence.zipcodes.values().next().unwrap().len(), 1, "a miner that is no hotkey is dropped");
+        assert!(verdicts("results_\"1\".json", &[("02134", MINER, 40)]).evidence(epoch).is_none());
+        assert!(verdicts("results_é.json", &[("02134", MINER, 40)]).evidence(epoch).is_none());
+        assert!(verdicts("results_1.json", &[]).evidence(epoch).is_none(), "nothing to say");
+    }
 
     fn judgement(validator: &str, epoch: &str, weight: f64) -> Vec<u8> {
         serde_json::to_vec(&EpochJudgement {

@@ -102,6 +102,7 @@ impl App {
         if let Some(published) = self.published_inputs(epoch).await? {
             return Ok(published);
         }
+        let universe_read_at_ms = self.now_ms();
         let inputs = match self.rolled_forward_inputs(epoch).await? {
             Some(inputs) => inputs,
             None => self.compose_inputs(epoch).await?,
@@ -113,7 +114,8 @@ impl App {
             candidate_count: inputs.candidates.len() as u64,
             published_at_ms: self.now_ms(),
         };
-        let (stored, created) = self.store.publish_inputs(&record, &canonical).await?;
+        let moves = inputs.calibration.as_ref().map_or(&[][..], |c| &c.moves);
+        let (stored, created) = self.store.publish_inputs(&record, &canonical, moves, universe_read_at_ms).await?;
         if !created {
             // Another replica published first; its document is the one.
             return self.published_inputs(epoch).await?.ok_or_else(|| {
@@ -126,6 +128,8 @@ impl App {
             candidates = stored.candidate_count,
             round = inputs.beacon_round,
             bytes = canonical.len(),
+            recalibrated = moves.len(),
+            evidence_files = inputs.calibration.as_ref().map_or(0, |c| c.evidence.len()),
             "published epoch inputs"
         );
         let published = Arc::new(Published { record: stored, inputs });
@@ -133,8 +137,8 @@ impl App {
         Ok(published)
     }
 
-    /// The inputs of `epoch` composed from the world as it stands: the universe, the settings and the stored
-    /// epochs' selections.
+    /// The inputs of `epoch` composed from the world as it stands: the universe, the settings, the stored
+    /// epochs' selections and, with recalibration on, the verdicts on the latest judged epochs.
     async fn compose_inputs(&self, epoch: EpochId) -> AppResult<EpochInputs> {
         let universe = self.universe().await?;
         let rules = &self.settings.epochs;
@@ -163,7 +167,14 @@ impl App {
             beacon_round: chain.round_at(epoch.start_unix()),
             groups,
         };
-        Ok(EpochInputs::compose(epoch, &sources))
+        let inputs = EpochInputs::compose(epoch, &sources);
+        let Some(recalibration) = rules.recalibration else { return Ok(inputs) };
+        let evidence = self.calibration_evidence(epoch, &recalibration).await;
+        if evidence.is_empty() {
+            return Ok(inputs);
+        }
+        let evidence_from = self.store.zipcode_evidence_from().await?;
+        Ok(inputs.calibrated(recalibration.rule, &evidence, &evidence_from, &self.coldkey_of()))
     }
 
     /// Inputs published once `epoch` has started come too late to be composed from the world: its round may be
@@ -186,7 +197,7 @@ impl App {
     }
 
     /// A stored epoch, from memory or the store; never creates one.
-    async fn stored_epoch(&self, epoch: EpochId) -> AppResult<Option<Arc<EpochAssignment>>> {
+    pub(super) async fn stored_epoch(&self, epoch: EpochId) -> AppResult<Option<Arc<EpochAssignment>>> {
         if let Some(assignment) = self.epochs.assignments.get(&epoch) {
             return Ok(Some(assignment));
         }

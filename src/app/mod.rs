@@ -9,9 +9,11 @@
 //! - [`access`]: who may call a signed endpoint, and the metagraph that decides it.
 //! - [`grants`]: the S3 grants; [`summary`]: `/stats`, health and metrics; [`retention`]: pruning history.
 //! - [`dashboard`]: what the operator dashboard shows.
+//! - [`results`]: validators' verdicts read back; [`calibration`]: the evidence recalibration reads from them.
 
 mod access;
 pub mod cache;
+mod calibration;
 pub mod clock;
 mod dashboard;
 mod epoch_creation;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sha2::Digest;
 
 use super::cache::BoundedMap;
 use super::{App, AppError, AppResult};
@@ -73,6 +74,16 @@ impl App {
             });
         }
         self.started_epoch(epoch).await?;
+        self.judged_results(presigner, epoch).await
+    }
+
+    /// The verdicts on `epoch` (a stored epoch whose judging window has passed), from memory or read afresh.
+    pub(super) async fn judged_results(
+        &self,
+        presigner: &S3Presigner,
+        epoch: EpochId,
+    ) -> AppResult<Arc<EpochResultsResponse>> {
+        let window_end = self.settings.epochs.clock.judging_window_end(epoch);
         if let Some(answer) = self.results.fresh(epoch, self.now_ms()) {
             return Ok(answer);
         }
@@ -177,15 +188,16 @@ async fn read_validator(
     let mut read = ValidatorRead { verdicts: None, skipped: Vec::new() };
     for file in files.into_iter().take(FILES_TRIED) {
         let checked = match bucket.get(&url(Read::Object(&file)), MAX_RESULTS_BYTES).await {
-            Ok(bytes) => check_published(&bytes, hotkey, epoch_id),
+            Ok(bytes) => check_published(&bytes, hotkey, epoch_id).map(|judgement| (judgement, bytes)),
             Err(error) => Err(UnusableResults::Unreadable(error.to_string())),
         };
         match checked {
-            Ok(judgement) => {
+            Ok((judgement, bytes)) => {
                 read.verdicts = Some(ValidatorVerdicts {
                     uid,
                     hotkey: hotkey.to_string(),
                     file,
+                    sha256: hex::encode(sha2::Sha256::digest(&bytes)),
                     judged_at: judgement.judged_at,
                     miners: judgement.miners.iter().map(MinerVerdict::from).collect(),
                     zipcode_listings: judgement.zipcode_listings,

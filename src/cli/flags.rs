@@ -16,13 +16,15 @@ use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::chain::MetagraphSpec;
 use crate::domain::access::epistula::EpistulaWindow;
 use crate::domain::epoch::batches::AssignmentMode;
+use crate::domain::epoch::calibration::CalibrationRule;
 use crate::domain::epoch::groups::GroupPlan;
 use crate::domain::epoch::nonce::ServerSecret;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::EpochClock;
 use crate::domain::hotkey::Hotkey;
 use crate::settings::{
-    days, defaults, ChainSettings, EpistulaSettings, EpochSettings, HttpSettings, RateLimitSettings, Settings,
+    days, defaults, ChainSettings, EpistulaSettings, EpochSettings, HttpSettings, RateLimitSettings, Recalibration,
+    Settings,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,6 +111,26 @@ pub struct EpochArgs {
     /// Groups each miner is in (each batch goes to this many groups' worth of miners) in `groups` mode.
     #[arg(long, env = "ZIPCOORD_GROUP_OVERLAP", default_value_t = defaults::GROUP_OVERLAP, value_parser = group_count)]
     pub group_overlap: usize,
+    /// `on`: each epoch's expected listings move towards what honest miners delivered, as validators published
+    /// it (bounded steps, a quorum of validators and coldkeys; see docs/beacon-epochs.md). `off`: imports and the
+    /// prior alone set them.
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION", value_enum, default_value = "on")]
+    pub recalibration: Toggle,
+    /// The largest move of a zipcode's expected listings in one epoch, in percent.
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION_STEP_PERCENT", default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub recalibration_step_percent: u32,
+    /// Permitted validators that must agree on a zipcode's evidence (and be a majority of those reporting it).
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION_MIN_VALIDATORS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub recalibration_min_validators: u32,
+    /// Distinct coldkeys among the honest miners behind a zipcode's evidence.
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION_MIN_COLDKEYS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub recalibration_min_coldkeys: u32,
+    /// How far validators' estimates may lie from their median and still agree, in percent.
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION_AGREEMENT_PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub recalibration_agreement_percent: u32,
+    /// Judged epochs whose verdicts are read (for each zipcode the newest with a quorum counts).
+    #[arg(long, env = "ZIPCOORD_RECALIBRATION_EPOCHS", default_value_t = defaults::RECALIBRATION_EPOCHS, value_parser = clap::value_parser!(u32).range(1..=42))]
+    pub recalibration_epochs: u32,
 }
 
 /// The assignment modes as the command line names them.
@@ -161,6 +183,19 @@ impl EpochArgs {
                     AssignmentMode::Groups(GroupPlan { size: self.group_size, overlap: self.group_overlap })
                 }
             },
+            recalibration: (self.recalibration == Toggle::On).then(|| {
+                let standard = Recalibration::standard();
+                Recalibration {
+                    rule: CalibrationRule {
+                        min_coldkeys: self.recalibration_min_coldkeys,
+                        min_validators: self.recalibration_min_validators,
+                        agreement_permille: self.recalibration_agreement_percent * 10,
+                        max_step_permille: self.recalibration_step_percent * 10,
+                        ..standard.rule
+                    },
+                    evidence_epochs: self.recalibration_epochs,
+                }
+            }),
         }
     }
 }

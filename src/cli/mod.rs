@@ -256,7 +256,8 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 async fn list(args: ListArgs) -> anyhow::Result<()> {
     let store = open_store(&args.database).await?;
     let wanted_state = args.state.map(|s| s.to_ascii_uppercase());
-    println!("zipcode\tstate\tcity\tcounty\texpected_listings\ttier\tweight\tactive");
+    let sources = store.zipcode_sources().await?;
+    println!("zipcode\tstate\tcity\tcounty\texpected_listings\ttier\tweight\tactive\tsource\tchanged");
     for z in store
         .load_zipcodes()
         .await?
@@ -265,8 +266,12 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         .filter(|z| wanted_state.as_ref().is_none_or(|s| &z.state == s))
         .take(args.limit)
     {
+        let (source, changed) = match sources.get(&z.zipcode) {
+            Some((source, changed_ms)) => (source.as_str(), crate::api::iso8601_millis(*changed_ms)),
+            None => ("", String::new()),
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{source}\t{changed}",
             z.zipcode,
             z.state,
             z.city,

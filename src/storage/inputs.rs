@@ -7,7 +7,11 @@ use std::io::{Read, Write};
 use sqlx::Row;
 
 use super::{get_u64, StorageError, StorageResult, Store};
+use crate::domain::epoch::calibration::CalibrationMove;
 use crate::domain::epoch::EpochId;
+
+/// The `source` of a zipcode whose expected listings recalibration set last.
+pub const CALIBRATION_SOURCE: &str = "calibration";
 
 /// A published document is at most this large once decompressed (30,000 candidates take about 1.1 MB).
 const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
@@ -59,8 +63,17 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> StorageResult<InputsRecord> {
 
 impl Store {
     /// Publishes `record`'s document (`canonical`, the bytes its hash is of) unless inputs of the epoch were
-    /// published already. Returns what is stored and whether this call stored it: the first publication stands.
-    pub async fn publish_inputs(&self, record: &InputsRecord, canonical: &[u8]) -> StorageResult<(InputsRecord, bool)> {
+    /// published already, and with it (in the same transaction) the universe's values its calibration `moves`
+    /// (none when it was not recalibrated). A zipcode changed since `universe_read_at_ms` (an import while the
+    /// inputs were composed) keeps the import's value: imports win. Returns what is stored and whether this call
+    /// stored it: the first publication stands, and only its moves land.
+    pub async fn publish_inputs(
+        &self,
+        record: &InputsRecord,
+        canonical: &[u8],
+        moves: &[CalibrationMove],
+        universe_read_at_ms: i64,
+    ) -> StorageResult<(InputsRecord, bool)> {
         let document = gzip(canonical);
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
@@ -76,6 +89,23 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if inserted == 1 && !moves.is_empty() {
+            for moved in moves {
+                sqlx::query(
+                    "UPDATE zipcodes SET expected_listings = $1, source = $2, updated_at_ms = $3 \
+                     WHERE zipcode = $4 AND expected_listings = $5 AND updated_at_ms <= $6",
+                )
+                .bind(i64::from(moved.to))
+                .bind(CALIBRATION_SOURCE)
+                .bind(record.published_at_ms)
+                .bind(moved.zipcode.to_string())
+                .bind(i64::from(moved.from))
+                .bind(universe_read_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            super::zipcodes::bump_revision(&mut tx, record.published_at_ms).await?;
+        }
         tx.commit().await?;
         if inserted == 1 {
             return Ok((record.clone(), true));

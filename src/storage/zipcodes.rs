@@ -55,7 +55,7 @@ pub(super) fn record_from_row(row: &AnyRow) -> StorageResult<ZipcodeRecord> {
 /// Settings key whose value changes with every change to the universe, so caches elsewhere can notice.
 const REVISION_KEY: &str = "zipcodes_revision";
 
-async fn bump_revision(tx: &mut AnyConnection, now_ms: i64) -> StorageResult<()> {
+pub(super) async fn bump_revision(tx: &mut AnyConnection, now_ms: i64) -> StorageResult<()> {
     let revision = format!("{now_ms}-{:016x}", rand::random::<u64>());
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -74,35 +74,26 @@ async fn upsert_batch(
     now_ms: i64,
     overwrite: bool,
 ) -> StorageResult<()> {
+    // An import (which overwrites) sets values outright: the evidence about them counts from now on.
+    let evidence_from = overwrite.then_some(now_ms);
     for chunk in records.chunks(BATCH_ROWS) {
         let mut sql = String::from(
             "INSERT INTO zipcodes (zipcode, state, city, county, expected_listings, market_tier, weight, active, \
-             source, updated_at_ms) VALUES ",
+             source, updated_at_ms, evidence_from_ms) VALUES ",
         );
         for (i, _) in chunk.iter().enumerate() {
-            let b = i * 10;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10
-            ));
+            let placeholders: Vec<String> = (1..=11).map(|n| format!("${}", i * 11 + n)).collect();
+            sql.push_str(&format!("({})", placeholders.join(",")));
         }
         sql.push_str(if overwrite {
             " ON CONFLICT (zipcode) DO UPDATE SET state = excluded.state, city = excluded.city, \
              county = excluded.county, expected_listings = excluded.expected_listings, \
              market_tier = excluded.market_tier, weight = excluded.weight, active = excluded.active, \
-             source = excluded.source, updated_at_ms = excluded.updated_at_ms"
+             source = excluded.source, updated_at_ms = excluded.updated_at_ms, \
+             evidence_from_ms = excluded.evidence_from_ms"
         } else {
             " ON CONFLICT (zipcode) DO NOTHING"
         });
@@ -118,7 +109,8 @@ async fn upsert_batch(
                 .bind(r.weight)
                 .bind(flag(r.active))
                 .bind(source.to_string())
-                .bind(now_ms);
+                .bind(now_ms)
+                .bind(evidence_from);
         }
         query.execute(&mut *tx).await?;
     }
@@ -140,6 +132,28 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    /// Each imported zipcode's time (Unix seconds, rounded up) from which evidence about it counts: epochs that
+    /// started earlier tell nothing about the value the import set.
+    pub async fn zipcode_evidence_from(&self) -> StorageResult<HashMap<Zipcode, i64>> {
+        let rows = sqlx::query("SELECT zipcode, evidence_from_ms FROM zipcodes WHERE evidence_from_ms IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((parse_column(row, "zipcode")?, (row.try_get::<i64, _>("evidence_from_ms")? + 999).div_euclid(1000)))
+            })
+            .collect()
+    }
+
+    /// Each zipcode's source (`builtin`, `import:FILE` or `calibration`) and when its row last changed (Unix
+    /// milliseconds).
+    pub async fn zipcode_sources(&self) -> StorageResult<HashMap<Zipcode, (String, i64)>> {
+        let rows = sqlx::query("SELECT zipcode, source, updated_at_ms FROM zipcodes").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| Ok((parse_column(row, "zipcode")?, (row.try_get("source")?, row.try_get("updated_at_ms")?))))
+            .collect()
     }
 
     /// Stores `records` when the table is empty (the built-in universe on first start). Returns how many rows

@@ -205,7 +205,7 @@ async fn inputs_are_served_as_published_and_never_change() {
     // Publishing again (another replica, or an import since) keeps the first publication...
     let store = app.app().store();
     let other = InputsRecord { epoch: next_id, hash: "00".repeat(32), candidate_count: 1, published_at_ms: 1 };
-    let (stored, created) = store.publish_inputs(&other, b"{}").await.unwrap();
+    let (stored, created) = store.publish_inputs(&other, b"{}", &[], 0).await.unwrap();
     assert!(!created);
     assert_eq!(stored.hash, hash);
     // ...and the database refuses any update, however it is written.

@@ -114,6 +114,12 @@ fn imports_are_all_or_nothing() {
     // The blank county is completed from the built-in zipcode data.
     assert!(rows[0].starts_with("02134\tMA\tBoston\tSuffolk County\t80\tSTANDARD"), "{}", rows[0]);
     assert!(rows[1].starts_with("10001\tNY\tNew York\tNew York\t120\tPREMIUM"), "{}", rows[1]);
+    // Each row says where its value came from and when it last changed.
+    let header: Vec<&str> = stdout.lines().next().unwrap().split('\t').collect();
+    assert_eq!(header[8..], ["source", "changed"], "{stdout}");
+    let source: Vec<&str> = rows[0].split('\t').collect();
+    assert_eq!(source[8], "import:good.csv", "{}", rows[0]);
+    assert!(source[9].starts_with("20") && source[9].ends_with('Z'), "{}", rows[0]);
 
     // A Zillow file, replacing what was there: 10001 updated, 02134 deactivated, two new.
     let zillow = dir.path().join("zillow.csv");

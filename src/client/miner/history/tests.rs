@@ -138,6 +138,7 @@ fn verdict_reasons_are_kept_printable_and_bounded() {
             uid: 0,
             hotkey: "5Validator\u{7}".to_string(),
             file: String::new(),
+            sha256: String::new(),
             judged_at: String::new(),
             miners: vec![verdict],
             zipcode_listings: Default::default(),
