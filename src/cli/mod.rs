@@ -79,6 +79,10 @@ pub enum Command {
         /// The server (or a validator's relay) to ask.
         #[arg(long, env = "ZIPCOORD_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
+        /// Any registered hotkey, to read the validators' verdicts the epoch's expected listings were
+        /// recalibrated from and recompute them (without one, the calibration is not rechecked).
+        #[command(flatten)]
+        key: keys::KeyArgs,
     },
     /// The reference miner.
     #[command(subcommand)]
@@ -205,7 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export(args).await,
         Command::Bucket(command) => bucket::run(command).await,
         Command::Probe { url, listen } => probe(&url.unwrap_or_else(|| liveness_url(listen))).await,
-        Command::VerifyEpoch { epoch, url } => verify_epoch(&epoch, &url).await,
+        Command::VerifyEpoch { epoch, url, key } => verify_epoch(&epoch, &url, &key).await,
         Command::Openapi => {
             println!("{}", crate::openapi().to_pretty_json()?);
             Ok(())
@@ -338,22 +342,48 @@ async fn show_epoch(args: ShowEpochArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn verify_epoch(epoch: &str, url: &str) -> anyhow::Result<()> {
+async fn verify_epoch(epoch: &str, url: &str, key: &keys::KeyArgs) -> anyhow::Result<()> {
     use crate::client::epoch_check::{self, CheckError};
     let epoch: EpochId = epoch.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     // Whatever answers (the API, a relay) is checked here, not trusted.
     let client = crate::client::ZipcoordClient::checked(url.trim_end_matches('/'));
-    match epoch_check::verify_epoch(&client, epoch).await {
-        Ok(verified) => {
-            println!("{}", epoch_check::describe(epoch, &verified));
-            Ok(())
-        }
-        Err(CheckError::Fetch(error)) => Err(anyhow::anyhow!("cannot fetch epoch {epoch} from {url}: {error}")),
-        Err(difference) => {
+    let failed = |error: CheckError| match error {
+        CheckError::Fetch(error) => Err(anyhow::anyhow!("cannot fetch epoch {epoch} from {url}: {error}")),
+        difference => {
             println!("not verified: epoch {epoch}: {difference}");
             anyhow::bail!("epoch {epoch} did not verify")
         }
+    };
+    match epoch_check::verify_epoch(&client, epoch).await {
+        Ok(verified) => println!("{}", epoch_check::describe(epoch, &verified)),
+        Err(error) => return failed(error),
     }
+    let keypair = match (&key.key_uri, &key.wallet_name) {
+        (None, None) => {
+            println!(
+                "calibration: not rechecked (pass --key-uri or --wallet-name: any registered hotkey reads the \
+                 validators' verdicts it recomputes from)"
+            );
+            return Ok(());
+        }
+        _ => key.keypair()?,
+    };
+    let now = crate::app::SystemClock.now_ms() / 1000;
+    match epoch_check::verify_calibration(&client, &keypair, epoch, now).await {
+        Ok(None) => println!("calibration: none (the expected listings were not recalibrated for this epoch)"),
+        Ok(Some(checked)) => {
+            println!(
+                "calibration verified: {} expected listings moved, recomputed from {} results files of {} judged \
+                 epochs",
+                checked.moves, checked.files, checked.epochs
+            );
+            for unnamed in &checked.unnamed {
+                println!("  also published now, not in the calibration: {unnamed}");
+            }
+        }
+        Err(error) => return failed(error),
+    }
+    Ok(())
 }
 
 /// `/livez` of a server listening on `listen`, asked on loopback when it listens on every address.

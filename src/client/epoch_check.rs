@@ -1,10 +1,15 @@
 //! `zipcoord verify-epoch`: fetches a started epoch's proof and its published inputs from a server (or a
 //! validator's relay), and recomputes the epoch from them and the beacon's pulse, trusting nothing the server
-//! says that it can check.
+//! says that it can check; and, with any registered hotkey to read validators' verdicts, the recalibration of its
+//! expected listings ([`verify_calibration`]).
+
+use std::collections::BTreeSet;
 
 use crate::api::{parse_iso8601, AssignmentResponse, EpochProofBody, EpochProofResponse};
 use crate::client::{ClientError, ZipcoordClient};
-use crate::domain::epoch::inputs::inputs_hash_hex;
+use crate::domain::access::keys::Keypair;
+use crate::domain::epoch::calibration::section::CalibrationDiffers;
+use crate::domain::epoch::inputs::{inputs_hash_hex, EpochInputs};
 use crate::domain::epoch::proof::parse_hex;
 use crate::domain::epoch::recompute::{recompute, rolls_forward, Discrepancy, EpochClaim, Verified};
 use crate::domain::epoch::zipcode::Zipcode;
@@ -18,6 +23,58 @@ pub enum CheckError {
     Malformed(String),
     #[error(transparent)]
     Discrepancy(#[from] Discrepancy),
+    #[error("calibration: {0}")]
+    Calibration(#[from] CalibrationDiffers),
+}
+
+/// What rechecking an epoch's calibration found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalibrationChecked {
+    pub moves: usize,
+    pub files: usize,
+    pub epochs: usize,
+    /// Validators that publish verdicts on an evidence epoch now but were not read for the calibration (their
+    /// file came later, or the operator left it out): `epochId hotkey`.
+    pub unnamed: Vec<String>,
+}
+
+/// Recomputes the calibration of `epoch`'s inputs from the verdicts the results endpoint serves (read with `key`,
+/// any registered hotkey): `None` when the inputs were not recalibrated. The inputs must be the ones the proof
+/// names.
+pub async fn verify_calibration(
+    client: &ZipcoordClient,
+    key: &Keypair,
+    epoch: EpochId,
+    now_unix: i64,
+) -> Result<Option<CalibrationChecked>, CheckError> {
+    let proof = client.epoch_proof(epoch).await?;
+    let document = client.epoch_inputs(epoch).await?;
+    if inputs_hash_hex(&document) != proof.proof.inputs_hash {
+        return Err(CheckError::Malformed(format!("the inputs of {epoch} do not match its proof's hash")));
+    }
+    let inputs = EpochInputs::from_canonical_json(&document).map_err(|e| CheckError::Malformed(e.to_string()))?;
+    let Some(section) = &inputs.calibration else { return Ok(None) };
+    let epochs: BTreeSet<EpochId> = section.evidence.iter().map(|file| file.epoch).collect();
+    let (mut evidence, mut unnamed) = (Vec::new(), Vec::new());
+    for &judged in &epochs {
+        let answer = client.epoch_results(key, judged, now_unix).await?;
+        for evidence_file in answer.validators.iter().filter_map(|verdicts| verdicts.evidence(judged)) {
+            let named =
+                section.evidence.iter().any(|f| f.epoch == judged && f.validator == evidence_file.file.validator);
+            if named {
+                evidence.push(evidence_file);
+            } else {
+                unnamed.push(format!("{judged} {}", evidence_file.file.validator));
+            }
+        }
+    }
+    section.recheck(&inputs.candidates, &evidence, inputs.policy.min_listings, inputs.policy.max_listings)?;
+    Ok(Some(CalibrationChecked {
+        moves: section.moves.len(),
+        files: section.evidence.len(),
+        epochs: epochs.len(),
+        unnamed,
+    }))
 }
 
 /// What the server claims, parsed; a field that does not parse is itself a failed check.

@@ -4,6 +4,7 @@ mod assignments;
 mod auth;
 mod beacon;
 mod browser;
+mod calibration;
 mod cli;
 mod client;
 mod consensus;
