@@ -12,12 +12,17 @@ Standard library only. Checks, in order (the first difference is printed and the
      sha256("zipcoord/nonce/v1" || randomness || epochId), hex;
   6. selection "zipcoord-integer-window-v2" over the inputs gives the served zipcodes, in order; for inputs with
      "groups" (the `groups` assignment mode), the groups formed from the roster and each group's batch, as
-     src/domain/epoch/groups.rs and src/domain/epoch/batches.rs describe, give the served groups and zipcodes.
+     src/domain/epoch/groups.rs and src/domain/epoch/batches.rs describe, give the served groups and zipcodes;
+  7. with --results DIR (saved answers of GET .../epoch/{id}/results, as DIR/{epochId}.results.json: any
+     registered hotkey reads them), inputs that carry "calibration" recompute from the verdicts it names: the
+     files and their SHA-256 match, and every move follows from its value before, as
+     src/domain/epoch/calibration describes (rule version 1, integer arithmetic throughout).
 
 Usage:
   verify_epoch.py --skip-pulse-verification --url http://127.0.0.1:8080 EPOCH_ID [EPOCH_ID ...]
   verify_epoch.py --skip-pulse-verification --proof proof.json --inputs inputs.json
   verify_epoch.py --skip-pulse-verification --dir DIR   (every DIR/*.proof.json with its DIR/*.inputs.json)
+  ... --results DIR   (also recompute the calibration from DIR/{epochId}.results.json)
 """
 
 import argparse
@@ -269,7 +274,123 @@ def roll_forward(previous, picked, epoch_id):
     return json.dumps(rolled, sort_keys=True, separators=(",", ":")).encode()
 
 
-def verify(answer, document, skip_pulse_verification, previous=None):
+CALIBRATION_RULE_VERSION = 1
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+SS58_PREFIX = 42
+
+
+def is_hotkey(text):
+    """An SS58 address of the generic substrate prefix with a valid checksum, as src/domain/hotkey.rs parses it."""
+    if len(text) > 64 or not text or any(c not in BASE58 for c in text):
+        return False
+    number = 0
+    for c in text:
+        number = number * 58 + BASE58.index(c)
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    raw = b"\0" * (len(text) - len(text.lstrip("1"))) + raw
+    if len(raw) != 35 or raw[0] != SS58_PREFIX:
+        return False
+    return hashlib.blake2b(b"SS58PRE" + raw[:33], digest_size=64).digest()[:2] == raw[33:]
+
+
+def plain(text):
+    return isinstance(text, str) and all(0x20 <= ord(c) < 0x7F and c not in '"\\' for c in text)
+
+
+def evidence_of(epoch_id, verdicts):
+    """A validator's verdicts as evidence, as ValidatorVerdicts::evidence keeps them; None when nothing is left."""
+    sha = verdicts.get("sha256", "")
+    if not (plain(verdicts["file"]) and plain(verdicts["hotkey"]) and len(sha) == 64 and plain(sha)):
+        return None
+    zipcodes = {}
+    for zipcode, listings in verdicts.get("zipcodeListings", {}).items():
+        if len(zipcode) != 5 or not all(c in "0123456789" for c in zipcode):
+            continue
+        by_miner = {h: n for h, n in listings["byMiner"].items() if n > 0 and is_hotkey(h)}
+        if by_miner:
+            zipcodes[zipcode] = by_miner
+    if not zipcodes:
+        return None
+    return {"file": [epoch_id, verdicts["hotkey"], verdicts["file"], sha], "zipcodes": zipcodes}
+
+
+def estimate(rule, reports, coldkeys):
+    """The target one zipcode's reports [(validator, {miner: count})] give, or None (no quorum)."""
+    estimates = []
+    for validator, by_miner in reports:
+        counts = sorted(n for n in by_miner.values() if n > 0)
+        if counts:
+            rank = min(max(-(-min(rule["quantilePermille"], 1000) * len(counts) // 1000), 1), len(counts))
+            estimates.append((counts[rank - 1], validator, by_miner))
+    estimates.sort(key=lambda e: (e[0], e[1]))
+    if not estimates:
+        return None
+    middle = estimates[(len(estimates) - 1) // 2][0]
+    agreeing = [e for e in estimates if abs(e[0] - middle) * 1000 <= rule["agreementPermille"] * max(middle, 1)]
+    if len(agreeing) < rule["minValidators"] or len(agreeing) * 2 <= len(estimates):
+        return None
+    operators = {coldkeys.get(h, h) for _, _, by_miner in agreeing for h, n in by_miner.items() if n > 0}
+    if len(operators) < rule["minColdkeys"]:
+        return None
+    return agreeing[(len(agreeing) - 1) // 2][0]
+
+
+def step_towards(rule, current, target, min_listings, max_listings):
+    current, step = max(current, 1), min(rule["maxStepPermille"], 1000)
+    lower = -(-current * (1000 - step) // 1000)
+    upper = max(current * (1000 + step) // 1000, lower)
+    low, high = max(min_listings, 1), max(max_listings, 1)
+    return min(max(min(max(target, lower), upper), low), max(high, low))
+
+
+def calibration_moves(calibration, candidates, evidence, policy):
+    """The moves the evidence makes on candidates [[zipcode, expected, ...]] (the values before calibration)."""
+    rule, holds = calibration["rule"], dict(calibration["holds"])
+    epochs = sorted({e["file"][0] for e in evidence}, key=epoch_start_unix, reverse=True)
+    moves = []
+    for zipcode, expected, *_ in candidates:
+        for epoch in (e for e in epochs if epoch_start_unix(e) >= holds.get(zipcode, -(1 << 63))):
+            reports = [(e["file"][1], e["zipcodes"][zipcode]) for e in evidence if e["file"][0] == epoch and zipcode in e["zipcodes"]]
+            target = estimate(rule, reports, calibration["coldkeys"])
+            if target is not None:
+                to = step_towards(rule, expected, target, policy["minListings"], policy["maxListings"])
+                if to != expected:
+                    moves.append([zipcode, expected, to, epoch])
+                break
+    return moves
+
+
+def verify_calibration(inputs, results_of):
+    """Recomputes the inputs' calibration from the verdicts results_of(epochId) serves; a one-line description."""
+    calibration = inputs["calibration"]
+    if calibration["rule"]["version"] != CALIBRATION_RULE_VERSION:
+        raise Differs(f"calibration: unknown rule version {calibration['rule']['version']}")
+    named = calibration["evidence"]
+    evidence = []
+    for epoch in sorted({f[0] for f in named}, key=epoch_start_unix):
+        validators = {f[1] for f in named if f[0] == epoch}
+        for verdicts in results_of(epoch)["validators"]:
+            found = evidence_of(epoch, verdicts)
+            if found is not None and found["file"][1] in validators:
+                evidence.append(found)
+    read = sorted((e["file"] for e in evidence), key=lambda f: (epoch_start_unix(f[0]), f[1], f[2], f[3]))
+    if read != named:
+        raise Differs(f"calibration: it names the results files {named}, the verdicts read give {read}")
+    before = {c[0]: c for c in inputs["candidates"]}
+    before = {zipcode: list(row) for zipcode, row in before.items()}
+    for zipcode, old, new, _ in calibration["moves"]:
+        if zipcode not in before or before[zipcode][1] != new:
+            raise Differs(f"calibration: zipcode {zipcode} moved to {new} but the inputs do not give it that value")
+        before[zipcode][1] = old
+    rows = [before[c[0]] for c in inputs["candidates"]]
+    moves = calibration_moves(calibration, rows, evidence, inputs["policy"])
+    if moves != calibration["moves"]:
+        raise Differs(f"calibration: the evidence moves {moves}, the calibration says {calibration['moves']}")
+    epochs = len({f[0] for f in named})
+    return f"calibration verified: {len(moves)} expected listings moved, recomputed from {len(named)} results files of {epochs} judged epochs"
+
+
+def verify(answer, document, skip_pulse_verification, previous=None, results_of=None):
     """Returns a one-line description of a verified epoch; raises Differs with the first difference. `previous`,
     when given, fetches the previous epoch's (proof, inputs), to check late inputs as a roll-forward of them."""
     proof, epoch_id = answer["proof"], answer["epochId"]
@@ -346,10 +467,16 @@ def verify(answer, document, skip_pulse_verification, previous=None):
                     f"{earlier_answer['epochId']}'s published inputs and selection, so fixed before it"
                 )
     grouped = f" in {len(groups)} groups" if groups is not None else ""
-    return (
+    line = (
         f"verified: epoch {epoch_id}: {len(picks)} zipcodes{grouped}, {listings} expected listings, "
         f"from round {proof['round']} of {chain} and inputs {when}"
     )
+    if "calibration" in inputs:
+        if results_of is None:
+            line += "\ncalibration: not rechecked (give --results DIR with the epochs' saved results answers)"
+        else:
+            line += "\n" + verify_calibration(inputs, results_of)
+    return line
 
 
 def iso_unix(text):
@@ -374,7 +501,17 @@ def main():
     parser.add_argument("--inputs", help="a saved /epoch/{id}/inputs document")
     parser.add_argument("--dir", help="a directory of NAME.proof.json and NAME.inputs.json pairs")
     parser.add_argument("--skip-pulse-verification", action="store_true", help="trust the pulse's BLS signature")
+    parser.add_argument("--results", help="a directory of saved results answers, EPOCH_ID.results.json")
     args = parser.parse_args()
+    results_of = None
+    if args.results:
+
+        def results_of(epoch):
+            path = pathlib.Path(args.results) / f"{epoch}.results.json"
+            if not path.exists():
+                raise Differs(f"calibration: no saved results of epoch {epoch} in {args.results}")
+            return json.loads(path.read_bytes())
+
     cases = []
     if args.url:
         base = args.url.rstrip("/") + "/api/v1/zipcode-assignments/epoch/"
@@ -415,7 +552,7 @@ def main():
     for name, load, previous in cases:
         try:
             answer, document = load()
-            print(verify(answer, document, args.skip_pulse_verification, previous))
+            print(verify(answer, document, args.skip_pulse_verification, previous, results_of))
         except Differs as difference:
             failed += 1
             print(f"not verified: {name}: {difference}")

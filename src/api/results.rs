@@ -185,8 +185,9 @@ pub struct ValidatorVerdicts {
     pub zipcode_listings: BTreeMap<String, ZipcodeListings>,
 }
 
-/// Whether `text` is written the same by every canonical JSON writer (printable ASCII, nothing escaped).
-fn plain(text: &str) -> bool {
+/// Whether `text` is written the same by every canonical JSON writer (printable ASCII, nothing escaped): only
+/// such strings go into published inputs.
+pub fn plain_json_text(text: &str) -> bool {
     text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
@@ -195,7 +196,8 @@ impl ValidatorVerdicts {
     /// (a validator's file is not trusted to be well-formed), and so is a file whose name could not be published
     /// as it is; `None` when nothing is left. The server and every verifier read evidence through this one door.
     pub fn evidence(&self, epoch: EpochId) -> Option<PublishedEvidence> {
-        if !plain(&self.file) || !plain(&self.hotkey) || self.sha256.len() != 64 || !plain(&self.sha256) {
+        if ![&self.file, &self.hotkey, &self.sha256].into_iter().all(|t| plain_json_text(t)) || self.sha256.len() != 64
+        {
             return None;
         }
         let zipcodes: BTreeMap<_, BTreeMap<String, u64>> = self

@@ -56,7 +56,9 @@ impl App {
         let snapshot = self.metagraph.snapshot();
         move |hotkey: &str| {
             let hotkey: Hotkey = hotkey.parse().ok()?;
-            snapshot.as_ref()?.neurons.get(&hotkey).map(|neuron| neuron.coldkey.clone())
+            // A coldkey that could not be published as it is counts as the miner's own.
+            let coldkey = &snapshot.as_ref()?.neurons.get(&hotkey)?.coldkey;
+            crate::api::plain_json_text(coldkey).then(|| coldkey.clone())
         }
     }
 }

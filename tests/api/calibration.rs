@@ -165,6 +165,42 @@ async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_ve
     let verified = verify_calibration(&app.client, &keys.miner, calibrated_epoch, app.now()).await.unwrap().unwrap();
     assert_eq!((verified.moves, verified.files, verified.epochs), (2, 2, 1));
     assert!(verified.unnamed.is_empty(), "{:?}", verified.unnamed);
+    // The standard-library Python verifier recomputes the same from the saved answers.
+    let saved = tempfile::tempdir().unwrap();
+    let proof = app.client.epoch_proof(calibrated_epoch).await.unwrap();
+    std::fs::write(saved.path().join(format!("{calibrated_epoch}.proof.json")), serde_json::to_vec(&proof).unwrap())
+        .unwrap();
+    let document = app.client.epoch_inputs(calibrated_epoch).await.unwrap();
+    std::fs::write(saved.path().join(format!("{calibrated_epoch}.inputs.json")), document).unwrap();
+    let results = app.client.epoch_results(&keys.miner, judged, app.now()).await.unwrap();
+    let results_path = saved.path().join(format!("{judged}.results.json"));
+    std::fs::write(&results_path, serde_json::to_vec(&results).unwrap()).unwrap();
+    let python = |dir: &std::path::Path| {
+        let output = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/verify_epoch.py"))
+            .args(["--skip-pulse-verification", "--dir"])
+            .arg(dir)
+            .arg("--results")
+            .arg(dir)
+            .output()
+            .expect("python3 runs");
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string())
+    };
+    let (ok, stdout) = python(saved.path());
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains(
+            "calibration verified: 2 expected listings moved, recomputed from 2 results files of 1 judged epochs"
+        ),
+        "{stdout}"
+    );
+    // A count changed in a saved answer, and the moves no longer follow.
+    let mut tampered = results.clone();
+    let listings = tampered.validators[0].zipcode_listings.get_mut(&big.to_string()).unwrap();
+    listings.by_miner.values_mut().for_each(|n| *n /= 4);
+    std::fs::write(&results_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let (ok, stdout) = python(saved.path());
+    assert!(!ok && stdout.contains("calibration: the evidence moves"), "{stdout}");
     let after_import = inputs(&app, clock.next(calibrated_epoch)).await;
     let section = after_import.calibration.as_ref().unwrap();
     assert_eq!(value(&after_import, big), 77, "the import's value stands");
