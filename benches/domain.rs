@@ -1,6 +1,7 @@
 //! Benchmarks of the pure parts and of epoch creation (design.md section 5): signature verification (the bound
 //! of every signed endpoint), selection over 40,000 candidates (target < 10 ms), publishing and reading epoch
-//! inputs, pulse verification, and creating an epoch at its start end to end on SQLite (target < 50 ms). Run with `cargo bench --bench domain`.
+//! inputs, recalibrating them from validators' verdicts, pulse verification, and creating an epoch at its start end
+//! to end on SQLite (target < 50 ms). Run with `cargo bench --bench domain`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use zipcoord::domain::access::keys::Keypair;
 use zipcoord::domain::epoch::assignment::{plan_epoch, PublishedInputs};
 use zipcoord::domain::epoch::batches::plan_batches;
 use zipcoord::domain::epoch::beacon::DevBeacon;
+use zipcoord::domain::epoch::calibration::{CalibrationRule, EvidenceFile, PublishedEvidence};
 use zipcoord::domain::epoch::groups::GroupedInputs;
 use zipcoord::domain::epoch::groups::{GroupPlan, RosterMiner};
 use zipcoord::domain::epoch::inputs::{inputs_hash_hex, EpochInputs, InputSources};
@@ -176,5 +178,59 @@ fn epoch_creation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signature_verification, selection, epoch_creation);
+/// Recalibrating the inputs of 40,000 candidates from six judged epochs' verdicts: 16 permitted validators, each
+/// reporting 70 zipcodes an epoch with 64 honest miners of 64 coldkeys behind each (then checked, as a verifier
+/// would).
+fn calibration(c: &mut Criterion) {
+    let clock = EpochClock::new(240).unwrap();
+    let epoch: EpochId = "2025-12-01T04-00-00".parse().unwrap();
+    let universe = universe(40_000);
+    let last_assigned = HashMap::new();
+    let sources = InputSources {
+        universe: &universe,
+        last_assigned: &last_assigned,
+        policy: policy(),
+        netuid: 46,
+        beacon_chain_hash: [1; 32],
+        beacon_round: 1,
+        groups: None,
+    };
+    let inputs = EpochInputs::compose(epoch, &sources);
+    let miners: Vec<String> = (0..64).map(|n| format!("miner-{n}")).collect();
+    let mut evidence = Vec::new();
+    let mut judged = epoch;
+    for e in 0..6usize {
+        judged = clock.previous(judged);
+        for v in 0..16usize {
+            let zipcodes = (0..70usize)
+                .map(|z| {
+                    let candidate = &inputs.candidates[(e * 70 + z) * 97 % inputs.candidates.len()];
+                    let by_miner =
+                        miners.iter().enumerate().map(|(m, h)| (h.clone(), 100 + (m + v) as u64 % 40)).collect();
+                    (candidate.zipcode, by_miner)
+                })
+                .collect();
+            let file = EvidenceFile {
+                epoch: judged,
+                validator: format!("validator-{v}"),
+                file: format!("results-{e}-{v}"),
+                sha256: "00".repeat(32),
+            };
+            evidence.push(PublishedEvidence { file, zipcodes });
+        }
+    }
+    let coldkey_of = |hotkey: &str| Some(format!("cold-{hotkey}"));
+    let rule = CalibrationRule::standard(10, 3_000);
+    c.bench_function("recalibrate epoch inputs (40,000 candidates, 96 results files)", |b| {
+        b.iter(|| inputs.clone().calibrated(rule, &evidence, &HashMap::new(), &coldkey_of))
+    });
+    let calibrated = inputs.clone().calibrated(rule, &evidence, &HashMap::new(), &coldkey_of);
+    let section = calibrated.calibration.clone().unwrap();
+    assert!(section.moves.len() > 300, "{} moves", section.moves.len());
+    c.bench_function("recheck a calibration (40,000 candidates, 96 results files)", |b| {
+        b.iter(|| section.recheck(&calibrated.candidates, &evidence, 10, 3_000).unwrap())
+    });
+}
+
+criterion_group!(benches, signature_verification, selection, calibration, epoch_creation);
 criterion_main!(benches);

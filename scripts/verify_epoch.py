@@ -346,12 +346,16 @@ def step_towards(rule, current, target, min_listings, max_listings):
 def calibration_moves(calibration, candidates, evidence, policy):
     """The moves the evidence makes on candidates [[zipcode, expected, ...]] (the values before calibration)."""
     rule, holds = calibration["rule"], dict(calibration["holds"])
-    epochs = sorted({e["file"][0] for e in evidence}, key=epoch_start_unix, reverse=True)
+    reported = {}  # zipcode -> epoch -> [(validator, {miner: count})]
+    for e in evidence:
+        for zipcode, by_miner in e["zipcodes"].items():
+            reported.setdefault(zipcode, {}).setdefault(e["file"][0], []).append((e["file"][1], by_miner))
     moves = []
     for zipcode, expected, *_ in candidates:
-        for epoch in (e for e in epochs if epoch_start_unix(e) >= holds.get(zipcode, -(1 << 63))):
-            reports = [(e["file"][1], e["zipcodes"][zipcode]) for e in evidence if e["file"][0] == epoch and zipcode in e["zipcodes"]]
-            target = estimate(rule, reports, calibration["coldkeys"])
+        by_epoch = reported.get(zipcode, {})
+        newest_first = sorted(by_epoch, key=epoch_start_unix, reverse=True)
+        for epoch in (e for e in newest_first if epoch_start_unix(e) >= holds.get(zipcode, -(1 << 63))):
+            target = estimate(rule, by_epoch[epoch], calibration["coldkeys"])
             if target is not None:
                 to = step_towards(rule, expected, target, policy["minListings"], policy["maxListings"])
                 if to != expected:

@@ -311,8 +311,16 @@ function renderListingsChart(history) {
   const node = $("chart-listings");
   const reporters = (h) => h.completed + h.failed + h.inProgress;
   const mean = (h) => (reporters(h) > 0 ? h.reportedListings / reporters(h) : 0);
-  const top = Math.max(1, ...history.map((h) => Math.max(h.expectedPerMiner, mean(h))));
+  // Delivered listings are the epoch's distinct listings over every honest miner: one miner's work in a shared
+  // epoch, where each miner gets every zipcode; a groups epoch's total is not one miner's, so it is not drawn.
+  const delivered = (h) => (h.deliveredListings != null && h.expectedPerMiner === h.expectedListings ? h.deliveredListings : null);
+  const top = Math.max(1, ...history.map((h) => Math.max(h.expectedPerMiner, mean(h), h.targetListings, delivered(h) ?? 0)));
   const { left, step, y, bottom } = chartFrame(node, history, top, "listings");
+  const targets = history.map((h, i) => `${(left + step * i).toFixed(1)},${y(h.targetListings).toFixed(1)} ${(left + step * (i + 1)).toFixed(1)},${y(h.targetListings).toFixed(1)}`);
+  if (targets.length) {
+    const line = svg("polyline", { class: "target-line", points: targets.join(" "), fill: "none", stroke: "#adb5bd", "stroke-width": 1.5, "stroke-dasharray": "5 4" }, node);
+    svgTitle(line, `target ${fmt(history[history.length - 1].targetListings)} listings per miner (±10 % window)`);
+  }
   history.forEach((h, i) => {
     const bar = svg("rect", {
       x: left + step * i + step * 0.18, width: step * 0.64, y: y(mean(h)), height: bottom - y(mean(h)), fill: "#1c7ed6", "fill-opacity": 0.75,
@@ -324,6 +332,13 @@ function renderListingsChart(history) {
   history.forEach((h, i) => {
     const dot = svg("circle", { cx: left + step * (i + 0.5), cy: y(h.expectedPerMiner), r: 2.5, fill: "#1c2430" }, node);
     svgTitle(dot, `${h.epochId}: ${fmt(h.expectedPerMiner)} expected per miner`);
+  });
+  history.forEach((h, i) => {
+    if (delivered(h) === null) return;
+    const cx = left + step * (i + 0.5), cy = y(delivered(h));
+    const mark = svg("rect", { class: "delivered-mark", x: cx - 3.5, y: cy - 3.5, width: 7, height: 7, fill: "#2f9e44", transform: `rotate(45 ${cx.toFixed(1)} ${cy.toFixed(1)})` }, node);
+    const off = h.expectedListings > 0 ? Math.round((100 * (delivered(h) - h.expectedListings)) / h.expectedListings) : 0;
+    svgTitle(mark, `${h.epochId}: ${fmt(delivered(h))} distinct listings delivered by honest miners (validators' count), ${off >= 0 ? "+" : ""}${off} % against ${fmt(h.expectedListings)} expected, target ${fmt(h.targetListings)}`);
   });
 }
 

@@ -140,6 +140,10 @@ pub struct DashboardHistoryEpoch {
     pub in_progress: usize,
     /// Miners registered now that sent no report for it.
     pub silent: usize,
+    /// The distinct listings honest miners delivered, as the validators counted them (the median validator's
+    /// total over the epoch's zipcodes); null until their verdicts were read.
+    #[serde(default)]
+    pub delivered_listings: Option<u64>,
 }
 
 /// The service itself.

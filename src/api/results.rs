@@ -185,6 +185,22 @@ pub struct ValidatorVerdicts {
     pub zipcode_listings: BTreeMap<String, ZipcodeListings>,
 }
 
+impl EpochResultsResponse {
+    /// The distinct listings honest miners delivered on the epoch, as the validators that counted them say: the
+    /// lower median of their totals over the epoch's zipcodes (one validator alone cannot inflate it beside
+    /// two others); `None` when no validator published counts.
+    pub fn delivered_listings(&self) -> Option<u64> {
+        let mut totals: Vec<u64> = self
+            .validators
+            .iter()
+            .filter(|v| !v.zipcode_listings.is_empty())
+            .map(|v| v.zipcode_listings.values().map(|z| z.total).sum())
+            .collect();
+        totals.sort_unstable();
+        totals.get(totals.len().checked_sub(1)? / 2).copied()
+    }
+}
+
 /// Whether `text` is written the same by every canonical JSON writer (printable ASCII, nothing escaped): only
 /// such strings go into published inputs.
 pub fn plain_json_text(text: &str) -> bool {
@@ -286,6 +302,25 @@ mod tests {
             miners: Vec::new(),
             zipcode_listings,
         }
+    }
+
+    #[test]
+    fn delivered_listings_are_the_median_validators_total() {
+        let answer = |validators: Vec<ValidatorVerdicts>| EpochResultsResponse {
+            success: true,
+            epoch_id: "2026-12-01T00-00-00".into(),
+            judging_window_ended_at: String::new(),
+            read_at: String::new(),
+            validators,
+            skipped_count: 0,
+            skipped: Vec::new(),
+        };
+        assert_eq!(answer(vec![verdicts("a", &[])]).delivered_listings(), None, "nobody counted");
+        let honest = verdicts("a", &[("02134", MINER, 40), ("10001", MINER, 60)]);
+        let also = verdicts("b", &[("02134", MINER, 45), ("10001", MINER, 50)]);
+        let liar = verdicts("c", &[("02134", MINER, 90_000)]);
+        assert_eq!(answer(vec![honest.clone()]).delivered_listings(), Some(100));
+        assert_eq!(answer(vec![liar.clone(), honest, also, verdicts("d", &[])]).delivered_listings(), Some(100));
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub struct EpochOutcomes {
     pub in_progress: usize,
     /// Miners registered now that sent no report for it.
     pub silent: usize,
+    /// The distinct listings honest miners delivered, as validators counted them (once their verdicts were read).
+    pub delivered_listings: Option<u64>,
 }
 
 /// The universe as dots: one per distinct position (at whole frame units), and how many zipcodes could not
@@ -190,7 +192,11 @@ impl App {
         let history = match (recent.last(), recent.first()) {
             (Some(oldest), Some(newest)) => {
                 let outcomes = self.store.epoch_outcomes(oldest.epoch, newest.epoch).await?;
-                epoch_outcomes(recent.iter().rev().cloned().collect(), &outcomes, &miners_now)
+                let mut history = epoch_outcomes(recent.iter().rev().cloned().collect(), &outcomes, &miners_now);
+                for line in &mut history {
+                    line.delivered_listings = self.delivered_listings(line.summary.epoch);
+                }
+                history
             }
             _ => Vec::new(),
         };
@@ -287,6 +293,7 @@ fn epoch_outcomes(
                 failed: count(&[MinerStatus::Failed, MinerStatus::Timeout]),
                 in_progress: count(&[MinerStatus::InProgress]),
                 silent: miners_now.iter().filter(|hotkey| !reporters.contains(*hotkey)).count(),
+                delivered_listings: None,
                 summary,
             }
         })

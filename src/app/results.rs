@@ -77,6 +77,12 @@ impl App {
         self.judged_results(presigner, epoch).await
     }
 
+    /// The listings honest miners delivered on `epoch`, if its verdicts were read lately (never reads them:
+    /// the dashboard shows what recalibration and miners' requests brought in).
+    pub(super) fn delivered_listings(&self, epoch: EpochId) -> Option<u64> {
+        self.results.cache.get(&epoch).and_then(|(_, answer)| answer.delivered_listings())
+    }
+
     /// The verdicts on `epoch` (a stored epoch whose judging window has passed), from memory or read afresh.
     pub(super) async fn judged_results(
         &self,

@@ -243,6 +243,7 @@ fn render_overview(overview: &DashboardOverview) -> DashboardOverviewResponse {
                 completed: line.completed,
                 failed: line.failed,
                 in_progress: line.in_progress,
+                delivered_listings: line.delivered_listings,
                 silent: line.silent,
             })
             .collect(),

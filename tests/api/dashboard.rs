@@ -340,6 +340,8 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
     assert!(dom.contains(r#"id="problem" class="problem" hidden="""#), "no refresh problem shown");
     assert!(dom.contains("data-first-render-ms="), "the first render completed: overview, dots and markers");
     assert_eq!(dom.matches("<option").count(), EPOCHS, "every epoch of the history can be put on the map");
+    assert_eq!(dom.matches(r#"class="target-line""#).count(), 1, "the target is drawn across the history");
+    assert_eq!(dom.matches(r#"class="delivered-mark""#).count(), 0, "no validator has counted deliveries here");
     assert!(page.console.is_empty(), "no console message (errors, refused requests): {:#?}", page.console);
     let host = app.base_url.trim_start_matches("http://");
     let elsewhere: Vec<&String> = page

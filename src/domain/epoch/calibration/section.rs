@@ -70,24 +70,30 @@ fn targets(
     holds: &BTreeMap<Zipcode, i64>,
     coldkey_of: &dyn Fn(&str) -> Option<String>,
 ) -> BTreeMap<Zipcode, (u64, EpochId)> {
-    let mut epochs: Vec<EpochId> = evidence.iter().map(|e| e.file.epoch).collect::<BTreeSet<_>>().into_iter().collect();
-    epochs.reverse();
+    // Zipcode → epoch → the reports on it: only zipcodes somebody reported on are looked at.
+    let mut reported: HashMap<Zipcode, BTreeMap<EpochId, Vec<ValidatorReport>>> = HashMap::new();
+    for file in evidence {
+        for (zipcode, by_miner) in &file.zipcodes {
+            reported
+                .entry(*zipcode)
+                .or_default()
+                .entry(file.file.epoch)
+                .or_default()
+                .push(ValidatorReport { validator: file.file.validator.clone(), by_miner: by_miner.clone() });
+        }
+    }
     let mut found = BTreeMap::new();
     for candidate in candidates {
+        let Some(by_epoch) = reported.get(&candidate.zipcode) else { continue };
         let from = holds.get(&candidate.zipcode).copied().unwrap_or(i64::MIN);
-        for &epoch in epochs.iter().filter(|e| e.start_unix() >= from) {
-            let reports: Vec<ValidatorReport> = evidence
-                .iter()
-                .filter(|e| e.file.epoch == epoch)
-                .filter_map(|e| {
-                    let by_miner = e.zipcodes.get(&candidate.zipcode)?;
-                    Some(ValidatorReport { validator: e.file.validator.clone(), by_miner: by_miner.clone() })
-                })
-                .collect();
-            if let Ok(target) = estimate(rule, &reports, coldkey_of) {
-                found.insert(candidate.zipcode, (target, epoch));
-                break;
-            }
+        // Newest first; the first epoch whose reports reach the quorum says it.
+        let said = by_epoch
+            .iter()
+            .rev()
+            .filter(|(epoch, _)| epoch.start_unix() >= from)
+            .find_map(|(epoch, reports)| estimate(rule, reports, coldkey_of).ok().map(|target| (target, *epoch)));
+        if let Some(said) = said {
+            found.insert(candidate.zipcode, said);
         }
     }
     found
@@ -135,12 +141,13 @@ pub fn calibrate(
         .filter_map(|c| evidence_from.get(&c.zipcode).map(|&t| (c.zipcode, t)))
         .filter(|&(_, t)| t > oldest)
         .collect();
-    let coldkeys: BTreeMap<String, String> = evidence
-        .iter()
-        .flat_map(|e| e.zipcodes.values().flat_map(|by_miner| by_miner.keys()))
-        .filter_map(|hotkey| coldkey_of(hotkey).map(|coldkey| (hotkey.clone(), coldkey)))
-        .collect();
-    let moves = moves(&rule, candidates, evidence, &holds, coldkey_of);
+    let miners: BTreeSet<&String> =
+        evidence.iter().flat_map(|e| e.zipcodes.values().flat_map(|by_miner| by_miner.keys())).collect();
+    let coldkeys: BTreeMap<String, String> =
+        miners.into_iter().filter_map(|hotkey| coldkey_of(hotkey).map(|coldkey| (hotkey.clone(), coldkey))).collect();
+    // The rule reads the coldkeys as published, exactly as a verifier will.
+    let published = |hotkey: &str| coldkeys.get(hotkey).cloned();
+    let moves = moves(&rule, candidates, evidence, &holds, &published);
     let mut next = moves.iter().peekable();
     for candidate in candidates.iter_mut() {
         if let Some(moved) = next.next_if(|m| m.zipcode == candidate.zipcode) {
@@ -209,7 +216,10 @@ impl CalibrationSection {
         }
         let mut before = candidates.to_vec();
         for moved in &self.moves {
-            let found = before.iter_mut().find(|c| c.zipcode == moved.zipcode);
+            let found = match before.binary_search_by_key(&moved.zipcode, |c| c.zipcode) {
+                Ok(at) => Some(&mut before[at]),
+                Err(_) => None,
+            };
             match found {
                 Some(candidate) if candidate.expected_listings == moved.to => candidate.expected_listings = moved.from,
                 other => {
