@@ -380,8 +380,7 @@ def verify_calibration(inputs, results_of):
     read = sorted((e["file"] for e in evidence), key=lambda f: (epoch_start_unix(f[0]), f[1], f[2], f[3]))
     if read != named:
         raise Differs(f"calibration: it names the results files {named}, the verdicts read give {read}")
-    before = {c[0]: c for c in inputs["candidates"]}
-    before = {zipcode: list(row) for zipcode, row in before.items()}
+    before = {c[0]: list(c) for c in inputs["candidates"]}
     for zipcode, old, new, _ in calibration["moves"]:
         if zipcode not in before or before[zipcode][1] != new:
             raise Differs(f"calibration: zipcode {zipcode} moved to {new} but the inputs do not give it that value")

@@ -226,7 +226,10 @@ impl ValidatorVerdicts {
                     .filter(|(hotkey, &n)| n > 0 && hotkey.parse::<Hotkey>().is_ok())
                     .map(|(hotkey, &n)| (hotkey.clone(), n))
                     .collect();
-                Some((zipcode.parse().ok()?, by_miner)).filter(|(_, m): &(_, BTreeMap<String, u64>)| !m.is_empty())
+                if by_miner.is_empty() {
+                    return None;
+                }
+                Some((zipcode.parse().ok()?, by_miner))
             })
             .collect();
         (!zipcodes.is_empty()).then(|| PublishedEvidence {

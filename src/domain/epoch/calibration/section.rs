@@ -172,24 +172,20 @@ pub enum CalibrationDiffers {
     Moves { expected: String, published: String },
 }
 
-fn describe_files(files: &[EvidenceFile]) -> String {
-    let names: Vec<String> =
-        files.iter().map(|f| format!("{} {} {} ({})", f.epoch, f.validator, f.file, &f.sha256)).collect();
-    if names.is_empty() {
-        "no results files".into()
-    } else {
-        names.join(", ")
+/// `items` described one by one and joined, or `none` when there are none.
+fn listed<T>(items: &[T], describe: impl Fn(&T) -> String, none: &str) -> String {
+    if items.is_empty() {
+        return none.to_string();
     }
+    items.iter().map(describe).collect::<Vec<_>>().join(", ")
+}
+
+fn describe_files(files: &[EvidenceFile]) -> String {
+    listed(files, |f| format!("{} {} {} ({})", f.epoch, f.validator, f.file, &f.sha256), "no results files")
 }
 
 fn describe_moves(moves: &[CalibrationMove]) -> String {
-    let text: Vec<String> =
-        moves.iter().map(|m| format!("{} {}→{} (epoch {})", m.zipcode, m.from, m.to, m.evidence_epoch)).collect();
-    if text.is_empty() {
-        "nothing".into()
-    } else {
-        text.join(", ")
-    }
+    listed(moves, |m| format!("{} {}→{} (epoch {})", m.zipcode, m.from, m.to, m.evidence_epoch), "nothing")
 }
 
 impl CalibrationSection {
