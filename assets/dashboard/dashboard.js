@@ -184,7 +184,7 @@ function drawMarkers() {
   const ordered = [...placed].sort((a, b) => b.expectedListings - a.expectedListings);
   for (const z of ordered) {
     const circle = svg("circle", {
-      class: "zip-marker", cx: z.x, cy: z.y, r: (2.5 + 5.5 * Math.sqrt(z.expectedListings / most)).toFixed(1),
+      class: `zip-marker${calibrationClass(z)}`, cx: z.x, cy: z.y, r: (2.5 + 5.5 * Math.sqrt(z.expectedListings / most)).toFixed(1),
       "data-zipcode": z.zipcode, tabindex: 0,
     }, group);
     circle.addEventListener("mouseenter", () => showTip(circle, z));
@@ -194,16 +194,31 @@ function drawMarkers() {
     circle.addEventListener("blur", hideTip);
   }
   const missing = data.zipcodes.length - placed.length;
+  const moved = (direction) => data.zipcodes.filter((z) => calibrationClass(z) === ` ${direction}`).length;
+  const [raised, lowered] = [moved("raised"), moved("lowered")];
   text("map-note", `${fmt(data.zipcodes.length)} zipcodes assigned in ${data.epochId}, ${fmt(data.expectedListings)} expected listings`
     + (missing > 0 ? `; ${missing} without a position on the map` : "")
+    + (raised + lowered > 0 ? `; the epoch's calibration raised ${fmt(raised)} and lowered ${fmt(lowered)} of them` : "; none recalibrated this epoch")
     + `. Grey dots: the universe's ${fmt(state.universe ? state.universe.zipcodes : 0)} zipcodes.`);
+}
+
+// Zipcodes the epoch's calibration moved are coloured by the direction of the move.
+function calibrationClass(z) {
+  if (!z.calibration || z.calibration.from === z.expectedListings) return "";
+  return z.calibration.from < z.expectedListings ? " raised" : " lowered";
+}
+
+function tipText(z) {
+  const base = `${z.zipcode} · ${z.city}, ${z.state} · ${fmt(z.expectedListings)} expected listings`;
+  if (!z.calibration) return base;
+  return `${base} (recalibrated from ${fmt(z.calibration.from)} on the verdicts of ${z.calibration.evidenceEpoch})`;
 }
 
 function showTip(circle, z) {
   const tip = $("tooltip");
   const wrap = $("map-wrap").getBoundingClientRect();
   const at = circle.getBoundingClientRect();
-  tip.textContent = `${z.zipcode} · ${z.city}, ${z.state} · ${fmt(z.expectedListings)} expected listings`;
+  tip.textContent = tipText(z);
   tip.style.left = `${at.left + at.width / 2 - wrap.left}px`;
   tip.style.top = `${at.top - wrap.top}px`;
   tip.hidden = false;

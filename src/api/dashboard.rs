@@ -220,4 +220,18 @@ pub struct DashboardMapZipcode {
     /// The position in the map's frame; null when the zipcode cannot be placed.
     pub x: Option<f64>,
     pub y: Option<f64>,
+    /// How the epoch's inputs recalibrated this zipcode's expected listings; null when they did not move it.
+    #[serde(default)]
+    pub calibration: Option<DashboardMapCalibration>,
+}
+
+/// One move of the epoch's calibration, as its inputs publish it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardMapCalibration {
+    /// The expected listings before the move (`expectedListings` is the value after it).
+    pub from: u32,
+    /// The judged epoch whose published verdicts the move followed.
+    #[schema(example = "2025-10-01T04-00-00")]
+    pub evidence_epoch: String,
 }

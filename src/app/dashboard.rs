@@ -9,9 +9,10 @@ use std::sync::{Arc, OnceLock};
 
 use crate::domain::access::grant::GrantKind;
 use crate::domain::epoch::assignment::EpochAssignment;
+use crate::domain::epoch::calibration::CalibrationMove;
 use crate::domain::epoch::selection::SelectionPolicy;
 use crate::domain::epoch::status::{MinerEpochState, MinerStatus};
-use crate::domain::epoch::zipcode::ZipcodeRecord;
+use crate::domain::epoch::zipcode::{Zipcode, ZipcodeRecord};
 use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
 use crate::domain::usmap::{self, MapPoint};
@@ -131,6 +132,8 @@ pub struct EpochMap {
     /// The assigned zipcodes with a position, in the assignment's order.
     pub placed: Vec<(ZipcodeRecord, MapPoint)>,
     pub unplaced: Vec<ZipcodeRecord>,
+    /// The moves of the epoch's calibration, by zipcode (empty when its inputs carry none).
+    pub calibration: HashMap<Zipcode, CalibrationMove>,
 }
 
 impl App {
@@ -259,7 +262,13 @@ impl App {
                 None => unplaced.push(record.clone()),
             }
         }
-        let map = Arc::new(EpochMap { assignment, placed, unplaced });
+        let calibration = match self.published_inputs(epoch).await? {
+            Some(published) => {
+                published.inputs.calibration.iter().flat_map(|c| &c.moves).map(|m| (m.zipcode, *m)).collect()
+            }
+            None => HashMap::new(),
+        };
+        let map = Arc::new(EpochMap { assignment, placed, unplaced, calibration });
         self.dashboard.epoch_maps.insert(epoch, map.clone());
         Ok(map)
     }

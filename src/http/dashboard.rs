@@ -164,6 +164,10 @@ async fn epoch_map(
         expected_listings: record.expected_listings,
         x: at.map(|(x, _)| (x * 10.0).round() / 10.0),
         y: at.map(|(_, y)| (y * 10.0).round() / 10.0),
+        calibration: map
+            .calibration
+            .get(&record.zipcode)
+            .map(|m| DashboardMapCalibration { from: m.from, evidence_epoch: m.evidence_epoch.to_string() }),
     };
     let placed = map.placed.iter().map(|(record, point)| zipcode(record, Some((point.x, point.y))));
     Ok(Json(DashboardEpochMapResponse {

@@ -18,7 +18,9 @@ use zipcoord::localnet::LocalStore;
 use zipcoord::settings::Settings;
 use zipcoord::storage::{ImportMode, Store};
 
-use crate::helpers::{TestApp, TestKeys, TestOptions};
+use crate::browser;
+use crate::dashboard::mapped_universe;
+use crate::helpers::{TestApp, TestKeys, TestOptions, Universe};
 
 const EPOCH_SECONDS: u32 = 60;
 
@@ -81,14 +83,9 @@ fn value(inputs: &EpochInputs, zipcode: Zipcode) -> u32 {
     inputs.candidates.iter().find(|c| c.zipcode == zipcode).unwrap().expected_listings
 }
 
-/// The next epoch comes: the clock moves on and the epoch task runs (creating it, publishing the next inputs).
-async fn next_epoch(app: &TestApp) {
-    app.pass_time(i64::from(EPOCH_SECONDS) * 1000).await;
-    zipcoord::tasks::epoch_tick(app.app()).await;
-}
-
-#[tokio::test]
-async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_verifiers_recompute_it() {
+/// A calibrating server (60 s epochs, on the real time S3 checks) over a real S3-compatible store, with the
+/// metagraph of [`metagraph`].
+async fn calibrating_app(universe: Universe) -> (tempfile::TempDir, LocalStore, TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::start(&dir.path().join("s3"), "calibration", "key-id", "store-secret-5e6f").await.unwrap();
     let keys = TestKeys::generate();
@@ -96,6 +93,7 @@ async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_ve
     std::fs::write(&metagraph_path, metagraph(&keys)).unwrap();
     let s3 = store.s3_settings();
     let app = TestApp::spawn_with(TestOptions {
+        universe,
         real_time: true,
         keys: Some(keys),
         metagraph: Some(format!("file:{}", metagraph_path.display())),
@@ -106,6 +104,18 @@ async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_ve
         ..TestOptions::default()
     })
     .await;
+    (dir, store, app)
+}
+
+/// The next epoch comes: the clock moves on and the epoch task runs (creating it, publishing the next inputs).
+async fn next_epoch(app: &TestApp) {
+    app.pass_time(i64::from(EPOCH_SECONDS) * 1000).await;
+    zipcoord::tasks::epoch_tick(app.app()).await;
+}
+
+#[tokio::test]
+async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_verifiers_recompute_it() {
+    let (_dir, store, app) = calibrating_app(Universe::Synthetic(600)).await;
     let keys = &app.keys;
     let clock = app.epoch_clock();
     let judged = app.current_epoch();
@@ -219,4 +229,67 @@ async fn a_calibrating_server_moves_expected_listings_on_quorate_evidence_and_ve
     assert!(matches!(changed, CheckError::Calibration(CalibrationDiffers::Evidence { .. })), "{changed}");
     assert!(changed.to_string().contains(&validator.hotkey().to_string()), "{changed}");
     db.close().await;
+}
+
+/// The dashboard's map colours the zipcodes its epoch's calibration moved, raised or lowered, and says how many;
+/// the epoch map's JSON carries each move as the inputs publish it.
+#[tokio::test]
+async fn the_map_colours_the_zipcodes_the_epochs_calibration_moved() {
+    // Spread over the country, so the screenshot shows the colours apart.
+    let mapped = mapped_universe();
+    let universe: Vec<ZipcodeRecord> = mapped.iter().step_by(mapped.len() / 240).take(240).cloned().collect();
+    let (_dir, store, app) = calibrating_app(Universe::Records(universe.clone())).await;
+    let keys = &app.keys;
+    let judged = app.current_epoch();
+    app.client.epoch(&keys.validator, judged, app.now()).await.unwrap();
+    // Both validators counted every zipcode: the first half four times its prior, the second half nearly empty.
+    let counts: Vec<(Zipcode, u64)> = universe
+        .iter()
+        .enumerate()
+        .map(|(n, z)| (z.zipcode, if n < universe.len() / 2 { u64::from(z.expected_listings) * 4 } else { 12 }))
+        .collect();
+    for validator in [&keys.validator, &keys.poor_validator] {
+        publish(&store, validator, judged, &results_file(keys, validator, judged, &counts));
+    }
+    for _ in 0..3 {
+        next_epoch(&app).await;
+    }
+    let epoch = app.current_epoch();
+    let section = inputs(&app, epoch).await.calibration.expect("the current epoch's inputs were recalibrated");
+    let (status, map) = app.get(&format!("/api/v1/dashboard/epoch/{epoch}/map")).await;
+    assert_eq!(status, 200, "{map}");
+    let (mut raised, mut lowered) = (0, 0);
+    for zipcode in map["zipcodes"].as_array().unwrap() {
+        let code: Zipcode = zipcode["zipcode"].as_str().unwrap().parse().unwrap();
+        let moved = section.moves.iter().find(|m| m.zipcode == code).expect("every zipcode was moved");
+        assert_eq!(zipcode["calibration"]["from"], moved.from, "{zipcode}");
+        assert_eq!(zipcode["calibration"]["evidenceEpoch"], judged.to_string(), "{zipcode}");
+        assert_eq!(zipcode["expectedListings"], moved.to, "{zipcode}");
+        if moved.to > moved.from {
+            raised += 1;
+        } else {
+            lowered += 1;
+        }
+    }
+    assert!(raised + lowered > 0);
+
+    let url = format!("{}/dashboard", app.base_url);
+    let page = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || browser::load(&url)
+    })
+    .await
+    .unwrap();
+    let dom = &page.dom;
+    assert!(dom.contains(&format!(r#"id="epoch-id">{epoch}<"#)), "the map shows the current epoch");
+    assert_eq!(dom.matches(r#"class="zip-marker raised""#).count(), raised, "raised markers");
+    assert_eq!(dom.matches(r#"class="zip-marker lowered""#).count(), lowered, "lowered markers");
+    assert_eq!(dom.matches(r#"class="zip-marker""#).count(), 0, "every marker was moved");
+    assert!(
+        dom.contains(&format!("the epoch's calibration raised {raised} and lowered {lowered} of them")),
+        "the note counts the moves"
+    );
+    assert!(page.console.is_empty(), "no console message: {:#?}", page.console);
+    let path = browser::output_dir().join("dashboard-calibration.png");
+    tokio::task::spawn_blocking(move || browser::screenshot(&url, 1280, 1400, &path)).await.unwrap();
 }

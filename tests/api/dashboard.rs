@@ -23,7 +23,7 @@ const EPOCHS: usize = 5;
 const EPOCH_MS: i64 = 4 * 3_600_000;
 
 /// The built-in zipcodes that have a place on the map, with varied expected listings.
-fn mapped_universe() -> Vec<ZipcodeRecord> {
+pub fn mapped_universe() -> Vec<ZipcodeRecord> {
     let locations = BuiltinLocations::load();
     builtin_universe(100)
         .into_iter()
@@ -342,6 +342,7 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
     assert_eq!(dom.matches("<option").count(), EPOCHS, "every epoch of the history can be put on the map");
     assert_eq!(dom.matches(r#"class="target-line""#).count(), 1, "the target is drawn across the history");
     assert_eq!(dom.matches(r#"class="delivered-mark""#).count(), 0, "no validator has counted deliveries here");
+    assert!(dom.contains("none recalibrated this epoch"), "no calibration without validators");
     assert!(page.console.is_empty(), "no console message (errors, refused requests): {:#?}", page.console);
     let host = app.base_url.trim_start_matches("http://");
     let elsewhere: Vec<&String> = page
