@@ -44,9 +44,9 @@ pg_dir=$(mktemp -d /tmp/zipcoord-pg.XXXXXX)
 trap 'scripts/pg-test-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 ZIPCOORD_TEST_DATABASE_URL=$(scripts/pg-test-cluster.sh start "$pg_dir")
 export ZIPCOORD_TEST_DATABASE_URL
-# The modules that open no database (the chain, the SDK oracle, the layering rules, a localnet process on its
-# own SQLite file) ran in the pass above and would only run the same code again.
-cargo test --release --locked --test api -- --skip localnet_chain --skip sdk_oracle --skip weights_on_chain --skip layers
+# The modules that open no database (the chain, the SDK oracle, the layering rules, localnet processes on their
+# own SQLite files) ran in the pass above and would only run the same code again.
+cargo test --release --locked --test api -- --skip localnet_chain --skip localnet_market --skip sdk_oracle --skip weights_on_chain --skip layers
 unset ZIPCOORD_TEST_DATABASE_URL
 
 echo "== live interop with bittensor-wallet"

@@ -1,6 +1,6 @@
 //! The command line: `migrate`, `zipcodes import|list|stats`, `epoch show`, `grants`, `export`, `bucket prune`,
 //! `probe`, `openapi`; `serve` is in [`serve`] (its `--dev` examples in [`dev_examples`]), the neurons' commands
-//! (`miner`, `validator`, `localnet`) in [`neurons`], the server's flags in [`flags`] (what is wrong with them in
+//! (`miner`, `validator`) in [`neurons`] and `localnet` in [`localnet`], the server's flags in [`flags`] (what is wrong with them in
 //! [`flag_error`], the S3 ones in [`s3_flags`],
 //! the hotkey ones in [`keys`], secrets read from flags or files in [`secret_text`]), the history export in
 //! [`export`].
@@ -12,6 +12,7 @@ pub mod flag_error;
 pub mod flags;
 pub mod history;
 pub mod keys;
+pub mod localnet;
 pub mod neurons;
 pub mod s3_flags;
 pub mod secret_text;
@@ -91,7 +92,7 @@ pub enum Command {
     #[command(subcommand)]
     Validator(neurons::ValidatorCommand),
     /// A whole subnet on this machine: server, S3-compatible store, miners and validators, short epochs.
-    Localnet(neurons::LocalnetArgs),
+    Localnet(localnet::LocalnetArgs),
     /// Simulations that need no network: many epochs in seconds.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
@@ -216,7 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Miner(command) => neurons::miner(command).await,
         Command::Validator(command) => neurons::validator(command).await,
-        Command::Localnet(args) => neurons::localnet(args).await,
+        Command::Localnet(args) => localnet::localnet(args).await,
         Command::Simulate(command) => simulate::run(command),
     }
 }

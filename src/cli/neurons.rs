@@ -1,5 +1,5 @@
 //! The neurons' commands: `miner run|current` (and `history|export-accepted`, in [`super::history`]),
-//! `validator run|score`, and `localnet`.
+//! `validator run|score` (`localnet` is [`super::localnet`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,15 +25,12 @@ use crate::settings::defaults;
 use super::flags::unit_share;
 use super::keys::KeyArgs;
 use super::secret_text::SecretText;
+use crate::client::synthetic::MarketSizes;
 use crate::domain::access::keys::Keypair;
-use crate::domain::epoch::batches::AssignmentMode;
-use crate::domain::epoch::groups::GroupPlan;
 use crate::domain::epoch::EpochId;
 use crate::domain::hotkey::Hotkey;
 use crate::domain::judging::consensus::ConsensusSettings;
 use crate::domain::judging::scoring::RewardSplit;
-use crate::localnet::{ChainOptions, LiarSpec, LocalnetOptions};
-use crate::s3::UploadMode;
 
 /// Where zipcoord is.
 #[derive(Debug, Args)]
@@ -228,55 +225,6 @@ pub struct ValidatorRunArgs {
     pub on_chain: super::set_weights::OnChainArgs,
 }
 
-#[derive(Debug, Args)]
-pub struct LocalnetArgs {
-    #[arg(long, default_value_t = 4)]
-    pub miners: usize,
-    #[arg(long, default_value_t = 2)]
-    pub validators: usize,
-    /// Which of the miners lie (the last ones): a count of inventors, or kinds: `inventor`, `shader`, `copier`,
-    /// `exact-copier` (keeps the copied scrape times), `sybil` (a pair under one coldkey), e.g.
-    /// `--liars inventor,shader,copier,sybil`.
-    #[arg(long, default_value = "1", value_parser = clap::value_parser!(LiarSpec))]
-    pub liars: LiarSpec,
-    /// `shared`, or `groups`: each group of miners gets a batch of its own.
-    #[arg(long, default_value = "shared", value_parser = ["shared", "groups"])]
-    pub assignment_mode: String,
-    /// Miners per group in `groups` mode.
-    #[arg(long, default_value_t = crate::settings::defaults::GROUP_SIZE, value_parser = super::flags::group_count)]
-    pub group_size: usize,
-    /// How validators check `groups` epochs: `consensus`, `spot-checks` or `both`.
-    #[arg(long, default_value = "both", value_parser = clap::value_parser!(ValidationMode))]
-    pub validation: ValidationMode,
-    /// Epoch length; at least 10 and dividing 86400.
-    #[arg(long, default_value_t = 60)]
-    pub epoch_seconds: u32,
-    #[arg(long, default_value_t = 1_000)]
-    pub target_listings: u32,
-    /// Stop once every validator has judged this many whole epochs (the one the network starts in is
-    /// partial and does not count; 0: run until interrupted).
-    #[arg(long, default_value_t = 0)]
-    pub epochs: usize,
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
-    /// Keeps the database, metagraph, bucket and each neuron's state (a temporary folder, removed at exit, by
-    /// default).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Stops the coordinator for this many whole epochs from the second whole epoch on, then starts it again:
-    /// miners compute their assignments or take them from the validators' relays meanwhile.
-    #[arg(long, default_value_t = 0)]
-    pub outage: usize,
-    /// Runs a loopback subtensor node (the recorded finney runtime): the metagraph is read from it and the
-    /// validators put their weights on it; it keeps its blocks, transactions and pulses under DATA_DIR/chain/.
-    #[arg(long)]
-    pub chain: bool,
-    /// With `--chain`: `on` sends timelocked commits (to the dev beacon) that the node reveals an epoch later;
-    /// `off` sends `set_weights`.
-    #[arg(long, default_value = "off", value_parser = ["on", "off"], requires = "chain")]
-    pub commit_reveal: String,
-}
-
 /// The poll interval: the neuron's own setting, else the older `ZIPCOORD_POLL_SECONDS` that both neurons
 /// shared (with different defaults), else `default_seconds`.
 fn poll_interval(own: Option<u64>, default_seconds: u64) -> Duration {
@@ -317,7 +265,7 @@ pub async fn miner(command: MinerCommand) -> anyhow::Result<()> {
                     command: command.clone(),
                     timeout: Duration::from_secs(args.scraper_timeout_seconds),
                 }),
-                None => Arc::new(SyntheticScraper { delay: Duration::ZERO }),
+                None => Arc::new(SyntheticScraper { delay: Duration::ZERO, sizes: Default::default() }),
             };
             let key = args.key.keypair()?;
             let epochs = args.outage.epochs(&args.server, "miner", &key, &MetagraphSpec::Dev).await?;
@@ -351,7 +299,7 @@ impl JudgingArgs {
         let metagraph = spec.open(self.netuid, Duration::from_secs(defaults::CHAIN_TIMEOUT_SECONDS));
         let verifier: Arc<dyn ListingVerifier> = match &self.verifier_command {
             Some(command) => Arc::new(CommandVerifier { command: command.clone(), timeout: Duration::from_secs(60) }),
-            None => Arc::new(SyntheticVerifier),
+            None => Arc::new(SyntheticVerifier(MarketSizes::AsExpected)),
         };
         let split = RewardSplit::new(self.top_shares.clone(), self.rest_share).context("reward split")?;
         let consensus = ConsensusSettings {
@@ -443,44 +391,4 @@ pub async fn validator(command: ValidatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-pub async fn localnet(args: LocalnetArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.miners >= 1 && args.validators >= 1, "a network needs at least one miner and one validator");
-    args.liars.roles(args.miners).map_err(|e| anyhow::anyhow!("--liars: {e}"))?;
-    let shutdown = crate::shutdown::shutdown_signal();
-    let temporary = match &args.data_dir {
-        Some(_) => None,
-        None => Some(tempfile_dir()?),
-    };
-    let data_dir = args.data_dir.clone().or_else(|| temporary.clone()).expect("one of them is set");
-    let options = LocalnetOptions {
-        miners: args.miners,
-        validators: args.validators,
-        epoch_seconds: args.epoch_seconds,
-        target_listings: args.target_listings,
-        listen: args.listen,
-        database_url: None,
-        data_dir,
-        upload_mode: UploadMode::Post,
-        assignment: match args.assignment_mode.as_str() {
-            "groups" => AssignmentMode::Groups(GroupPlan { size: args.group_size, overlap: 1 }),
-            _ => AssignmentMode::Shared,
-        },
-        validation: args.validation,
-        liars: args.liars.clone(),
-        chain: args.chain.then(|| ChainOptions { commit_reveal: args.commit_reveal == "on" }),
-    };
-    let outcome = crate::localnet::run(options, args.epochs, args.outage, shutdown).await;
-    if let Some(dir) = temporary {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    outcome
-}
-
-/// A fresh folder under the system's temporary directory.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("zipcoord-localnet-{}", hex::encode(rand::random::<[u8; 6]>())));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

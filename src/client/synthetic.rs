@@ -1,5 +1,6 @@
 //! A synthetic housing market for local networks and tests: for every zipcode a fixed set of plausible
-//! listings derived from the zipcode alone, as many as the assignment expects. Both sides use it: the synthetic
+//! listings derived from the zipcode alone, as many as the assignment expects or as many as the zipcode's own
+//! size ([`MarketSizes`]). Both sides use it: the synthetic
 //! scraper "scrapes" it and the synthetic verifier checks listings against it, so an invented listing is caught
 //! the way a real source would catch it, and honest miners deliver the same listings (with their own scrape
 //! times).
@@ -51,6 +52,53 @@ pub fn listing(zipcode: &str, city: &str, state: &str, index: u32, scraped_at: &
 /// Every listing of `zipcode`, whose market holds `size` of them.
 pub fn market(zipcode: &str, city: &str, state: &str, size: u32, scraped_at: &str) -> Vec<Listing> {
     (0..size).map(|index| listing(zipcode, city, state, index, scraped_at)).collect()
+}
+
+/// How many listings each zipcode's synthetic market holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarketSizes {
+    /// As many as the assignment expects: expectations are always right.
+    #[default]
+    AsExpected,
+    /// A size of the zipcode's own, fixed whatever is expected: a third of the zipcodes hold
+    /// [`VARIED_SIZES`]`[0]` listings, a third `[1]` (the built-in prior), a third `[2]`. Honest miners deliver
+    /// them all, so what validators count is the true size, and recalibration has something to find.
+    Varied,
+}
+
+/// The sizes of [`MarketSizes::Varied`].
+pub const VARIED_SIZES: [u32; 3] = [10, 150, 600];
+
+impl MarketSizes {
+    /// The size of `zipcode`'s market when its assignment expects `expected` listings.
+    pub fn size(self, zipcode: &str, expected: u32) -> u32 {
+        match self {
+            MarketSizes::AsExpected => expected,
+            MarketSizes::Varied => {
+                let h: [u8; 32] = Sha256::digest(format!("synthetic-market-size:{zipcode}")).into();
+                VARIED_SIZES[usize::from(h[0]) % VARIED_SIZES.len()]
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MarketSizes::AsExpected => "as-expected",
+            MarketSizes::Varied => "varied",
+        }
+    }
+}
+
+impl std::str::FromStr for MarketSizes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "as-expected" => Ok(MarketSizes::AsExpected),
+            "varied" => Ok(MarketSizes::Varied),
+            other => Err(format!("unknown market {other:?}: as-expected or varied")),
+        }
+    }
 }
 
 /// Why a claimed listing is not the synthetic market's.
@@ -108,5 +156,22 @@ mod tests {
         let mut inflated = first[0].clone();
         inflated.price += 1_000;
         assert!(check(&inflated, 50).unwrap_err().to_string().contains("differs"));
+    }
+
+    #[test]
+    fn varied_markets_have_sizes_of_their_own_whatever_is_expected() {
+        let zipcodes: Vec<String> = (0..300).map(|n| format!("{:05}", 1_000 + n * 7)).collect();
+        for zipcode in &zipcodes {
+            let size = MarketSizes::Varied.size(zipcode, 150);
+            assert_eq!(MarketSizes::Varied.size(zipcode, 7), size, "fixed whatever is expected");
+            assert!(VARIED_SIZES.contains(&size));
+            assert_eq!(MarketSizes::AsExpected.size(zipcode, 7), 7);
+        }
+        for size in VARIED_SIZES {
+            let share = zipcodes.iter().filter(|z| MarketSizes::Varied.size(z, 150) == size).count();
+            assert!((70..=130).contains(&share), "{size}: {share} of 300");
+        }
+        assert_eq!("varied".parse::<MarketSizes>(), Ok(MarketSizes::Varied));
+        assert!("huge".parse::<MarketSizes>().is_err());
     }
 }

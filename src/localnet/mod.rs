@@ -10,8 +10,10 @@ pub mod beacon_relay;
 pub mod chain;
 pub mod chain_node;
 pub mod liars;
+pub mod market;
 mod report;
 pub mod store;
+mod wrap_up;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,10 +33,10 @@ use crate::beacon::{BeaconSettings, BeaconSpec};
 use crate::boot::RunningServer;
 use crate::chain::MetagraphSpec;
 use crate::client::epochs::Epochs;
-use crate::client::miner::history::read_history;
 use crate::client::miner::scraper::{Scraper, SyntheticScraper};
 use crate::client::miner::{EpochWork, Miner, MinerError};
 use crate::client::state::StateDir;
+use crate::client::synthetic::MarketSizes;
 use crate::client::validator::group_judging::ValidationMode;
 use crate::client::validator::verifier::SyntheticVerifier;
 use crate::client::validator::{EpochJudgement, Validator, ValidatorError, ValidatorSettings};
@@ -46,6 +48,7 @@ use crate::domain::hotkey::Hotkey;
 use crate::s3::{S3Settings, UploadMode};
 use crate::settings::{EpochSettings, RateLimitSettings, Settings};
 pub use liars::{CopyingScraper, InventingScraper, LiarKind, LiarSpec, ShadingScraper};
+pub use market::MarketOptions;
 
 /// What a local network is made of.
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub struct LocalnetOptions {
     pub liars: LiarSpec,
     /// The metagraph and the weights on a loopback subtensor node, rather than a metagraph file.
     pub chain: Option<ChainOptions>,
+    /// The synthetic market's sizes, and the universe and recalibration the coordinator meets it with.
+    pub market: MarketOptions,
 }
 
 /// A running local network's infrastructure: the store, the server, the dev beacon's relay, the validators'
@@ -89,6 +94,7 @@ pub struct Localnet {
     relay_listeners: parking_lot::Mutex<Vec<Option<tokio::net::TcpListener>>>,
     /// The loopback chain, with `--chain`.
     pub chain: Option<LocalChain>,
+    market: MarketOptions,
     /// Stops the relays and the chain.
     cancel: CancellationToken,
 }
@@ -156,12 +162,27 @@ impl Localnet {
             .unwrap_or_else(|| format!("sqlite://{}", options.data_dir.join("localnet.db").display()));
         let metagraph =
             chain.as_ref().map_or_else(|| MetagraphSpec::File(metagraph_path.clone()), LocalChain::metagraph);
+        if let Some(count) = options.market.universe {
+            let db = crate::storage::Store::connect(&database_url).await?;
+            db.migrate().await?;
+            let universe = market::small_universe(count, crate::settings::defaults::PRIOR_LISTINGS);
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            db.seed_zipcodes_if_empty(&universe, crate::universe::SOURCE, now_ms).await?;
+            db.close().await;
+        }
         let mut settings = Settings::new(database_url, metagraph);
         settings.chain.netuid = chain::LOCALNET_NETUID;
         settings.listen = options.listen;
         let clock = EpochClock::from_seconds(options.epoch_seconds).map_err(anyhow::Error::msg)?;
         settings.epochs = EpochSettings { clock, ..settings.epochs };
         settings.epochs.policy.target_listings = options.target_listings;
+        if options.market.universe.is_some() {
+            settings.epochs.policy.cooldown_seconds =
+                market::SMALL_UNIVERSE_COOLDOWN_EPOCHS * i64::from(options.epoch_seconds);
+        }
+        if let Some(recalibration) = settings.epochs.recalibration.as_mut() {
+            recalibration.rule.max_step_permille = options.market.recalibration_step_percent * 10;
+        }
         settings.epochs.assignment = options.assignment;
         // Short epochs multiply every client's request rate; the limits are sized for 4-hour epochs.
         settings.rate_limits = RateLimitSettings::off();
@@ -192,6 +213,7 @@ impl Localnet {
             relay_urls,
             relay_listeners: parking_lot::Mutex::new(relay_listeners),
             chain,
+            market: options.market,
             cancel,
         })
     }
@@ -267,7 +289,8 @@ impl Localnet {
                 }
             });
         }
-        let validator = Validator::new(epochs, key.clone(), metagraph, Arc::new(SyntheticVerifier), settings);
+        let verifier = Arc::new(SyntheticVerifier(self.market.sizes));
+        let validator = Validator::new(epochs, key.clone(), metagraph, verifier, settings);
         match &self.chain {
             Some(chain) => validator.with_on_chain(chain.on_chain_weights()),
             None => validator,
@@ -300,31 +323,7 @@ pub async fn run(
     let mut net = Localnet::start(&options).await?;
     let epoch = Duration::from_secs(u64::from(options.epoch_seconds));
     let roles = options.liars.roles(options.miners)?;
-    let mode = match options.assignment {
-        AssignmentMode::Shared => "shared assignments".to_string(),
-        AssignmentMode::Groups(plan) => {
-            format!("groups of at most {} miners, validation {}", plan.size, options.validation.name())
-        }
-    };
-    println!(
-        "zipcoord localnet: {} ({}s epochs, {} listings per epoch and miner, {mode})",
-        net.url, options.epoch_seconds, options.target_listings
-    );
-    println!("  API docs      {}/docs", net.url);
-    println!("  bucket        {} (files under {})", net.store.endpoint(), net.store.object_path("").display());
-    match &net.chain {
-        Some(chain) => println!("  chain         {}", chain.describe()),
-        None => println!("  metagraph     {}", net.metagraph_path.display()),
-    }
-    println!("  beacon        {} (the dev beacon's pulses, drand-style)", net.beacon_url);
-    for (i, key) in net.validators.iter().enumerate() {
-        println!("  validator     uid {i}  {}  {}  relay {}", key.hotkey(), validator_uri(i), net.relay_urls[i]);
-    }
-    for (i, key) in net.miners.iter().enumerate() {
-        let role = roles[i].map_or("honest", LiarKind::describe);
-        println!("  miner         uid {}  {}  {}  ({role})", net.validators.len() + i, key.hotkey(), miner_uri(i));
-    }
-    println!("Epoch N is mined during N and judged during N+1; weights appear one epoch after the work.\n");
+    report::print_network(&net, &options, &roles);
 
     let cancel = CancellationToken::new();
     let (events, mut received) = mpsc::unbounded_channel();
@@ -340,7 +339,10 @@ pub async fn run(
                 Arc::new(if *kind == LiarKind::ExactCopier { copier.keeping_times() } else { copier })
             }
             // Later miners are slower, so the ranking by speed shows.
-            None => Arc::new(SyntheticScraper { delay: Duration::from_millis(150 * index as u64) }),
+            None => Arc::new(SyntheticScraper {
+                delay: Duration::from_millis(150 * index as u64),
+                sizes: options.market.sizes,
+            }),
         };
         // A copier watches for each epoch closely, to have its groupmates' files the moment they appear.
         let poll = if matches!(role, Some(LiarKind::Copier | LiarKind::ExactCopier)) {
@@ -438,7 +440,12 @@ pub async fn run(
                 }
                 if epochs > 0 && judged.iter().all(|&n| n >= epochs) {
                     if let Some(last) = last_judged {
-                        await_histories(&net, clock, last, &mut shutdown).await;
+                        wrap_up::await_histories(&net, clock, last, &mut shutdown).await;
+                        if options.market.sizes == MarketSizes::Varied {
+                            let client = net.client();
+                            let report = market::measure(&client, &net.validators[0], clock, first_full, last).await;
+                            println!("\n{}", report.render());
+                        }
                     }
                     break;
                 }
@@ -460,39 +467,4 @@ pub async fn run(
         chain.print_summary(&names);
     }
     net.shutdown().await
-}
-
-/// Waits (printing what it waits for) until every miner has recorded `last`'s verdicts in its history, which
-/// it reads once the epoch's judging window has passed: at most two epochs past that.
-async fn await_histories(
-    net: &Localnet,
-    clock: EpochClock,
-    last: EpochId,
-    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-) {
-    let window_end = clock.judging_window_end(last);
-    println!(
-        "Waiting for the miners to record the verdicts on epoch {last} (served once its judging window ends, {}).",
-        crate::api::iso8601_millis(window_end * 1000)
-    );
-    let folders: Vec<PathBuf> =
-        (0..net.miners.len()).map(|i| net.data_dir.join(format!("miners/miner{}", i + 1))).collect();
-    let deadline = window_end + 2 * clock.length_seconds();
-    loop {
-        let recorded = |folder: &PathBuf| read_history(folder).closed.iter().any(|r| r.epoch_id == last.to_string());
-        if folders.iter().all(recorded) {
-            for folder in &folders {
-                println!("  zipcoord miner history --summary --state-dir {}", folder.display());
-            }
-            return;
-        }
-        if chrono::Utc::now().timestamp() > deadline {
-            println!("Not every miner recorded epoch {last}'s verdicts in time.");
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.as_mut() => return,
-        }
-    }
 }

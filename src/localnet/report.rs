@@ -1,8 +1,11 @@
-//! What localnet prints as the network works: each miner's epoch and each validator's judgement, read by a
-//! person watching the subnet.
+//! What localnet prints for a person watching the subnet: the network at its start, then each miner's epoch
+//! and each validator's judgement.
 
+use super::{miner_uri, validator_uri, LiarKind, Localnet, LocalnetOptions};
 use crate::client::miner::{EpochWork, MinerError};
+use crate::client::synthetic::MarketSizes;
 use crate::client::validator::{EpochJudgement, ValidatorError};
+use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::EpochId;
 
 pub(super) fn print_work(index: usize, outcome: &Result<EpochWork, MinerError>) {
@@ -54,4 +57,42 @@ pub(super) fn print_judgement(index: usize, epoch: EpochId, outcome: &Result<Epo
             false
         }
     }
+}
+
+/// What the network is made of, printed once at its start.
+pub(super) fn print_network(net: &Localnet, options: &LocalnetOptions, roles: &[Option<LiarKind>]) {
+    let mode = match options.assignment {
+        AssignmentMode::Shared => "shared assignments".to_string(),
+        AssignmentMode::Groups(plan) => {
+            format!("groups of at most {} miners, validation {}", plan.size, options.validation.name())
+        }
+    };
+    println!(
+        "zipcoord localnet: {} ({}s epochs, {} listings per epoch and miner, {mode})",
+        net.url, options.epoch_seconds, options.target_listings
+    );
+    println!("  API docs      {}/docs", net.url);
+    println!("  bucket        {} (files under {})", net.store.endpoint(), net.store.object_path("").display());
+    match &net.chain {
+        Some(chain) => println!("  chain         {}", chain.describe()),
+        None => println!("  metagraph     {}", net.metagraph_path.display()),
+    }
+    println!("  beacon        {} (the dev beacon's pulses, drand-style)", net.beacon_url);
+    if let Some(count) = options.market.universe {
+        println!("  universe      {count} built-in zipcodes, each resting two epochs after it is assigned");
+    }
+    if options.market.sizes == MarketSizes::Varied {
+        println!(
+            "  market        varied: each zipcode holds 10, 150 or 600 listings (recalibration steps of {} %)",
+            options.market.recalibration_step_percent
+        );
+    }
+    for (i, key) in net.validators.iter().enumerate() {
+        println!("  validator     uid {i}  {}  {}  relay {}", key.hotkey(), validator_uri(i), net.relay_urls[i]);
+    }
+    for (i, key) in net.miners.iter().enumerate() {
+        let role = roles[i].map_or("honest", LiarKind::describe);
+        println!("  miner         uid {}  {}  {}  ({role})", net.validators.len() + i, key.hotkey(), miner_uri(i));
+    }
+    println!("Epoch N is mined during N and judged during N+1; weights appear one epoch after the work.\n");
 }

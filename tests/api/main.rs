@@ -25,6 +25,7 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod localnet_chain;
+mod localnet_market;
 mod metrics;
 mod miner_history;
 mod neurons;

@@ -122,6 +122,7 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
         chain: None,
+        market: Default::default(),
     };
     let net = Localnet::start(&options).await.unwrap();
     let uid_of_miner = |index: usize| (net.validators.len() + index) as u16;
@@ -134,8 +135,8 @@ async fn honest_miners_are_ranked_liars_get_nothing_and_validators_agree() {
         victim: net.miners[FAST].hotkey().to_string(),
     };
     let scrapers: [Arc<dyn Scraper>; 4] = [
-        Arc::new(SyntheticScraper { delay: Duration::ZERO }),
-        Arc::new(SyntheticScraper { delay: Duration::from_millis(1_500) }),
+        Arc::new(SyntheticScraper { delay: Duration::ZERO, sizes: Default::default() }),
+        Arc::new(SyntheticScraper { delay: Duration::from_millis(1_500), sizes: Default::default() }),
         Arc::new(IdleScraper),
         Arc::new(liar),
     ];
@@ -251,9 +252,10 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
         chain: None,
+        market: Default::default(),
     };
     let net = Localnet::start(&options).await.unwrap();
-    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
+    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO, sizes: Default::default() }));
     let sourced = miner.current().await.unwrap();
     let work = miner.mine(&sourced).await.unwrap();
     let assignment = &sourced.assignment;
@@ -357,7 +359,7 @@ async fn a_miner_uploads_with_presigned_puts_and_the_cli_judges_its_work() {
 async fn a_miner_with_thousands_of_objects_is_judged_on_every_one_of_the_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let net = hour_long_network(&dir, 1, 1_500).await;
-    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO }));
+    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: Duration::ZERO, sizes: Default::default() }));
     let sourced = miner.current().await.unwrap();
     miner.mine(&sourced).await.unwrap();
     let assignment = &sourced.assignment;
@@ -428,7 +430,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 async fn a_miners_odd_keys_never_stop_the_judgement_of_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let net = hour_long_network(&dir, 2, 450).await;
-    let scraper = Arc::new(SyntheticScraper { delay: Duration::ZERO });
+    let scraper = Arc::new(SyntheticScraper { delay: Duration::ZERO, sizes: Default::default() });
     let (honest, odd) = (net.miner(0, scraper.clone()), net.miner(1, scraper));
     let sourced = honest.current().await.unwrap();
     honest.mine(&sourced).await.unwrap();
@@ -485,6 +487,7 @@ pub async fn hour_long_network(dir: &tempfile::TempDir, miners: usize, target_li
         validation: ValidationMode::Both,
         liars: LiarSpec(Vec::new()),
         chain: None,
+        market: Default::default(),
     };
     Localnet::start(&options).await.unwrap()
 }

@@ -354,7 +354,8 @@ async fn a_miner_without_a_usable_grant_keeps_its_files_and_reports_for_later() 
 
     let dir = tempfile::tempdir().unwrap();
     let mut net = crate::neurons::hour_long_network(&dir, 1, 300).await;
-    let miner = net.miner(0, Arc::new(SyntheticScraper { delay: std::time::Duration::ZERO }));
+    let miner =
+        net.miner(0, Arc::new(SyntheticScraper { delay: std::time::Duration::ZERO, sizes: Default::default() }));
     let key = net.miners[0].clone();
     let sourced = miner.current().await.unwrap();
     let epoch: EpochId = sourced.assignment.epoch_id.parse().unwrap();

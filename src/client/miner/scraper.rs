@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::client::command::{self, CommandError};
-use crate::client::synthetic;
+use crate::client::synthetic::{self, MarketSizes};
 use crate::domain::judging::listing::Listing;
 
 /// One zipcode to scrape.
@@ -90,10 +90,11 @@ impl Scraper for CommandScraper {
     }
 }
 
-/// Scrapes the synthetic market: every listing the zipcode's market holds, after `delay` (to play a slow
-/// miner).
+/// Scrapes the synthetic market: every listing the zipcode's market holds (of `sizes`), after `delay` (to play
+/// a slow miner).
 pub struct SyntheticScraper {
     pub delay: Duration,
+    pub sizes: MarketSizes,
 }
 
 impl Scraper for SyntheticScraper {
@@ -105,7 +106,8 @@ impl Scraper for SyntheticScraper {
         Box::pin(async move {
             tokio::time::sleep(self.delay).await;
             let scraped_at = crate::api::iso8601_millis(chrono::Utc::now().timestamp_millis());
-            Ok(synthetic::market(&job.zipcode, &job.city, &job.state, job.expected_listings, &scraped_at))
+            let size = self.sizes.size(&job.zipcode, job.expected_listings);
+            Ok(synthetic::market(&job.zipcode, &job.city, &job.state, size, &scraped_at))
         })
     }
 }
@@ -151,8 +153,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_synthetic_scraper_delivers_the_whole_market() {
-        let listings = SyntheticScraper { delay: Duration::ZERO }.scrape(&job()).await.unwrap();
+        let listings =
+            SyntheticScraper { delay: Duration::ZERO, sizes: MarketSizes::AsExpected }.scrape(&job()).await.unwrap();
         assert_eq!(listings.len(), 3);
         assert!(listings.iter().all(|l| synthetic::check(l, 3).is_ok()));
+        let varied = SyntheticScraper { delay: Duration::ZERO, sizes: MarketSizes::Varied };
+        let listings = varied.scrape(&job()).await.unwrap();
+        assert_eq!(listings.len() as u32, MarketSizes::Varied.size("02134", 3), "the market's own size, not 3");
     }
 }

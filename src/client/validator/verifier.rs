@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::client::command;
-use crate::client::synthetic;
+use crate::client::synthetic::{self, MarketSizes};
 use crate::domain::judging::listing::Listing;
 use crate::domain::judging::validation::SpotCheck;
 
@@ -28,8 +28,8 @@ pub async fn check_at_source(verifier: &dyn ListingVerifier, listings: &[(Listin
     outcomes
 }
 
-/// Checks against the synthetic market.
-pub struct SyntheticVerifier;
+/// Checks against the synthetic market of these sizes.
+pub struct SyntheticVerifier(pub MarketSizes);
 
 impl ListingVerifier for SyntheticVerifier {
     fn describe(&self) -> String {
@@ -38,7 +38,7 @@ impl ListingVerifier for SyntheticVerifier {
 
     fn verify<'a>(&'a self, listing: &'a Listing, expected_listings: u32) -> VerifyFuture<'a> {
         Box::pin(async move {
-            match synthetic::check(listing, expected_listings) {
+            match synthetic::check(listing, self.0.size(&listing.zipcode, expected_listings)) {
                 Ok(()) => SpotCheck::Confirmed,
                 Err(reason) => SpotCheck::Refuted { reason: reason.to_string() },
             }
@@ -103,8 +103,14 @@ mod tests {
     #[tokio::test]
     async fn the_synthetic_verifier_refutes_invented_listings() {
         let mut listing = synthetic::listing("02134", "Boston", "MA", 1, "2025-10-01T16:05:00.000Z");
-        assert_eq!(SyntheticVerifier.verify(&listing, 2).await, SpotCheck::Confirmed);
+        let verifier = SyntheticVerifier(MarketSizes::AsExpected);
+        assert_eq!(verifier.verify(&listing, 2).await, SpotCheck::Confirmed);
+        assert!(matches!(verifier.verify(&listing, 1).await, SpotCheck::Refuted { .. }), "beyond the expectation");
+        // A varied market holds what it holds, whatever the assignment expected.
+        let size = MarketSizes::Varied.size("02134", 1);
+        let last = synthetic::listing("02134", "Boston", "MA", size - 1, "2025-10-01T16:05:00.000Z");
+        assert_eq!(SyntheticVerifier(MarketSizes::Varied).verify(&last, 1).await, SpotCheck::Confirmed);
         listing.listing_id = "made-up".into();
-        assert!(matches!(SyntheticVerifier.verify(&listing, 2).await, SpotCheck::Refuted { .. }));
+        assert!(matches!(verifier.verify(&listing, 2).await, SpotCheck::Refuted { .. }));
     }
 }
