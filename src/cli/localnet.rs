@@ -59,8 +59,8 @@ pub struct LocalnetArgs {
     #[arg(long, default_value = "off", value_parser = ["on", "off"], requires = "chain")]
     pub commit_reveal: String,
     /// The synthetic market: `as-expected` (every zipcode holds what the coordinator expects) or `varied` (each
-    /// holds 10, 150 or 600 listings of its own, so recalibration has something to find; a report at the end
-    /// sets the listings delivered against the target, epoch by epoch).
+    /// holds 10, 150 or 600 listings of its own, so recalibration has something to find; with `--epochs`, a
+    /// report at the end sets the listings delivered against the target, epoch by epoch).
     #[arg(long, default_value = "as-expected", value_parser = clap::value_parser!(MarketSizes))]
     pub market: MarketSizes,
     /// A universe of this many built-in zipcodes spread over the country, each resting two epochs after it is

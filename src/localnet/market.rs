@@ -254,6 +254,7 @@ mod tests {
         let universe = small_universe(24, 150);
         assert_eq!(universe.len(), 24);
         assert!(universe.iter().all(|z| z.expected_listings == 150));
+        assert_eq!(VARIED_SIZES[1], crate::settings::defaults::PRIOR_LISTINGS, "the middle size is the prior");
         let states: std::collections::BTreeSet<_> = universe.iter().map(|z| z.state.clone()).collect();
         assert!(states.len() >= 10, "spread over the country: {states:?}");
     }

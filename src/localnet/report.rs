@@ -3,7 +3,7 @@
 
 use super::{miner_uri, validator_uri, LiarKind, Localnet, LocalnetOptions};
 use crate::client::miner::{EpochWork, MinerError};
-use crate::client::synthetic::MarketSizes;
+use crate::client::synthetic::{MarketSizes, VARIED_SIZES};
 use crate::client::validator::{EpochJudgement, ValidatorError};
 use crate::domain::epoch::batches::AssignmentMode;
 use crate::domain::epoch::EpochId;
@@ -82,8 +82,10 @@ pub(super) fn print_network(net: &Localnet, options: &LocalnetOptions, roles: &[
         println!("  universe      {count} built-in zipcodes, each resting two epochs after it is assigned");
     }
     if options.market.sizes == MarketSizes::Varied {
+        let [small, middle, large] = VARIED_SIZES;
         println!(
-            "  market        varied: each zipcode holds 10, 150 or 600 listings (recalibration steps of {} %)",
+            "  market        varied: each zipcode holds {small}, {middle} or {large} listings (recalibration steps of \
+             {} %)",
             options.market.recalibration_step_percent
         );
     }
