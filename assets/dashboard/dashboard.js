@@ -184,7 +184,7 @@ function drawMarkers() {
   const ordered = [...placed].sort((a, b) => b.expectedListings - a.expectedListings);
   for (const z of ordered) {
     const circle = svg("circle", {
-      class: `zip-marker${calibrationClass(z)}`, cx: z.x, cy: z.y, r: (2.5 + 5.5 * Math.sqrt(z.expectedListings / most)).toFixed(1),
+      class: calibrationMove(z) ? `zip-marker ${calibrationMove(z)}` : "zip-marker", cx: z.x, cy: z.y, r: (2.5 + 5.5 * Math.sqrt(z.expectedListings / most)).toFixed(1),
       "data-zipcode": z.zipcode, tabindex: 0,
     }, group);
     circle.addEventListener("mouseenter", () => showTip(circle, z));
@@ -194,7 +194,7 @@ function drawMarkers() {
     circle.addEventListener("blur", hideTip);
   }
   const missing = data.zipcodes.length - placed.length;
-  const moved = (direction) => data.zipcodes.filter((z) => calibrationClass(z) === ` ${direction}`).length;
+  const moved = (direction) => data.zipcodes.filter((z) => calibrationMove(z) === direction).length;
   const [raised, lowered] = [moved("raised"), moved("lowered")];
   text("map-note", `${fmt(data.zipcodes.length)} zipcodes assigned in ${data.epochId}, ${fmt(data.expectedListings)} expected listings`
     + (missing > 0 ? `; ${missing} without a position on the map` : "")
@@ -202,10 +202,10 @@ function drawMarkers() {
     + `. Grey dots: the universe's ${fmt(state.universe ? state.universe.zipcodes : 0)} zipcodes.`);
 }
 
-// Zipcodes the epoch's calibration moved are coloured by the direction of the move.
-function calibrationClass(z) {
-  if (!z.calibration || z.calibration.from === z.expectedListings) return "";
-  return z.calibration.from < z.expectedListings ? " raised" : " lowered";
+// Zipcodes the epoch's calibration moved are coloured by the direction of the move: `raised`, `lowered`, or null.
+function calibrationMove(z) {
+  if (!z.calibration || z.calibration.from === z.expectedListings) return null;
+  return z.calibration.from < z.expectedListings ? "raised" : "lowered";
 }
 
 function tipText(z) {

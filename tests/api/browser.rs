@@ -55,8 +55,14 @@ fn run(url: &str, extra: &[String]) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-/// Loads `url` and returns the DOM once the page's scripts have run (virtual time lets its fetches finish).
-pub fn load(url: &str) -> PageLoad {
+/// Loads `url` and returns the DOM once the page's scripts have run (virtual time lets its fetches finish); the
+/// browser runs on a blocking thread, so the test's server keeps answering meanwhile.
+pub async fn load(url: &str) -> PageLoad {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || load_blocking(&url)).await.unwrap()
+}
+
+fn load_blocking(url: &str) -> PageLoad {
     let dir = tempfile::tempdir().unwrap();
     let net_log = dir.path().join("net-log.json");
     let (dom, stderr) = run(url, &["--dump-dom".to_string(), format!("--log-net-log={}", net_log.display())]);
@@ -87,8 +93,13 @@ fn page_requests(log: &str, url: &str) -> Vec<String> {
     requested
 }
 
-/// Saves a screenshot of `url` at `width` × `height` CSS pixels to `path`.
-pub fn screenshot(url: &str, width: u32, height: u32, path: &Path) {
+/// Saves a screenshot of `url` at `width` × `height` CSS pixels to `path` (on a blocking thread, like [`load`]).
+pub async fn screenshot(url: &str, width: u32, height: u32, path: &Path) {
+    let (url, path) = (url.to_string(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || screenshot_blocking(&url, width, height, &path)).await.unwrap()
+}
+
+fn screenshot_blocking(url: &str, width: u32, height: u32, path: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(path);
     let (_, stderr) =

@@ -274,12 +274,7 @@ async fn the_map_colours_the_zipcodes_the_epochs_calibration_moved() {
     assert!(raised + lowered > 0);
 
     let url = format!("{}/dashboard", app.base_url);
-    let page = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || browser::load(&url)
-    })
-    .await
-    .unwrap();
+    let page = browser::load(&url).await;
     let dom = &page.dom;
     assert!(dom.contains(&format!(r#"id="epoch-id">{epoch}<"#)), "the map shows the current epoch");
     assert_eq!(dom.matches(r#"class="zip-marker raised""#).count(), raised, "raised markers");
@@ -291,5 +286,5 @@ async fn the_map_colours_the_zipcodes_the_epochs_calibration_moved() {
     );
     assert!(page.console.is_empty(), "no console message: {:#?}", page.console);
     let path = browser::output_dir().join("dashboard-calibration.png");
-    tokio::task::spawn_blocking(move || browser::screenshot(&url, 1280, 1400, &path)).await.unwrap();
+    browser::screenshot(&url, 1280, 1400, &path).await;
 }

@@ -323,12 +323,7 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
     let assignment = app.app().current_assignment().await.unwrap();
     let reporting = (0..MINERS).filter(|&n| subnet.reported[n][EPOCHS - 1].is_some()).count();
 
-    let page = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || browser::load(&url)
-    })
-    .await
-    .unwrap();
+    let page = browser::load(&url).await;
     let dom = &page.dom;
     assert!(dom.contains(&format!(r#"id="epoch-id">{}<"#, assignment.epoch)), "the current epoch is shown");
     assert_eq!(dom.matches(r#"class="zip-marker""#).count(), assignment.zipcodes.len(), "a marker per zipcode");
@@ -390,9 +385,7 @@ async fn the_page_renders_the_subnet_in_headless_chromium() {
     // For a person to look at: a desktop and a phone-sized screen.
     let shots = [("dashboard-desktop.png", 1280, 2050), ("dashboard-phone.png", 390, 2600)];
     for (name, width, height) in shots {
-        let path = browser::output_dir().join(name);
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || browser::screenshot(&url, width, height, &path)).await.unwrap();
+        browser::screenshot(&url, width, height, &browser::output_dir().join(name)).await;
     }
 }
 
@@ -462,12 +455,7 @@ async fn in_groups_mode_each_miner_is_measured_against_its_own_batch() {
     }
 
     let url = format!("{}/dashboard", app.base_url);
-    let page = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || browser::load(&url)
-    })
-    .await
-    .unwrap();
+    let page = browser::load(&url).await;
     let dom = &page.dom;
     assert!(page.console.is_empty(), "{:#?}", page.console);
     let window = dom.split(r#"id="window-text" class="lead">"#).nth(1).unwrap().split('<').next().unwrap();
@@ -477,5 +465,5 @@ async fn in_groups_mode_each_miner_is_measured_against_its_own_batch() {
     let rows = dom.split(r#"id="miner-rows">"#).nth(1).unwrap().split("</tbody>").next().unwrap();
     assert_eq!(rows.matches(r#"style="width: 100%;""#).count(), miners.len(), "every miner's bar is full: {rows}");
     let path = browser::output_dir().join("dashboard-groups.png");
-    tokio::task::spawn_blocking(move || browser::screenshot(&url, 1280, 1400, &path)).await.unwrap();
+    browser::screenshot(&url, 1280, 1400, &path).await;
 }

@@ -24,17 +24,12 @@ fn rows(stdout: &str) -> Vec<(i64, usize)> {
 #[tokio::test]
 async fn localnet_recalibrates_a_varied_market_until_deliveries_meet_the_target() {
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::from(crate::process::zipcoord())
-        .args(["localnet", "--epoch-seconds", "10", "--listen", "127.0.0.1:0", "--target-listings", "2000"])
-        .args(["--market", "varied", "--universe", "24", "--recalibration-step-percent", "100", "--epochs", "9"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(360), output).await.expect("localnet stops").unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let args = [
+        ["--epoch-seconds", "10", "--target-listings", "2000", "--market", "varied", "--universe", "24"].as_slice(),
+        &["--recalibration-step-percent", "100", "--epochs", "9"],
+    ]
+    .concat();
+    let stdout = crate::process::run_localnet_within(dir.path(), &args, Duration::from_secs(360)).await;
     assert!(stdout.contains("market        varied: each zipcode holds 10, 150 or 600 listings"), "{stdout}");
 
     let rows = rows(&stdout);

@@ -30,15 +30,22 @@ fn clean(mut command: Command) -> Command {
 /// `zipcoord localnet` on loopback with 15-second epochs and 300 listings per epoch, its state in `data_dir`,
 /// plus `args`, run to its end (at most 150 s): what it printed, once it exited 0.
 pub async fn run_localnet(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let defaults = ["--epoch-seconds", "15", "--target-listings", "300"];
+    run_localnet_within(data_dir, &[&defaults, args].concat(), Duration::from_secs(150)).await
+}
+
+/// `zipcoord localnet` on loopback with `args` alone, its state in `data_dir`, run to its end (at most `limit`):
+/// what it printed, once it exited 0.
+pub async fn run_localnet_within(data_dir: &std::path::Path, args: &[&str], limit: Duration) -> String {
     let output = tokio::process::Command::from(zipcoord())
-        .args(["localnet", "--epoch-seconds", "15", "--listen", "127.0.0.1:0", "--target-listings", "300"])
+        .args(["localnet", "--listen", "127.0.0.1:0"])
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(150), output).await.expect("localnet stops").unwrap();
+    let output = tokio::time::timeout(limit, output).await.expect("localnet stops").unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     stdout
